@@ -2,6 +2,44 @@
 
 from __future__ import annotations
 
+from typing import Mapping, Optional
+
 
 class UsageError(Exception):
     """Bad CLI input or environment (unknown contract, `--device cuda` without a GPU): exit code 2."""
+
+
+class ContractViolation(ValueError):
+    """A call broke its contract. Raised before the kernel runs, so nothing was modified.
+
+    The message names the function, the argument, the dimension, what was expected and what was found,
+    followed by every dimension bound so far and where it was bound (like jaxtyping's report).
+    """
+
+    def __init__(
+        self,
+        function: str,
+        argument: str,
+        problem: str,
+        *,
+        dimension: Optional[str] = None,
+        expected: object = None,
+        found: object = None,
+        bindings: Optional[Mapping[str, tuple[int, str]]] = None,
+    ) -> None:
+        self.function, self.argument, self.dimension = function, argument, dimension
+        self.expected, self.found = expected, found
+        self.bindings = dict(bindings or {})
+        where = f"argument `{argument}`" + (f", dimension {dimension}" if dimension else "")
+        lines = [f"{function}: {where}: {problem}"]
+        if expected is not None or found is not None:
+            lines.append(f"  expected: {expected}")
+            lines.append(f"  found:    {found}")
+        if self.bindings:
+            bound = ", ".join(f"{name}={value} ({origin})" for name, (value, origin) in self.bindings.items())
+            lines.append(f"  bound dims: {bound}")
+        super().__init__("\n".join(lines))
+
+
+class DtypeViolation(ContractViolation, TypeError):
+    """Wrong dtype or device: a type error as much as a value error, so both `except` forms catch it."""

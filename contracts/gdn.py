@@ -1,0 +1,148 @@
+"""Contract of `fused_sigmoid_gating_delta_rule_update`, the gated-delta-rule decode kernel.
+
+Annotations say the shapes; rules say what annotations cannot (divisibility, bounds, the varlen mode);
+checks read values (cu_seqlens, slot indices) and layout (state pool order, contiguous last axes).
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from shapecheck.contract import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
+
+MAX_K = 256  # one key block in registers: BK = next_pow2(K) columns of fp32 state per program
+
+
+def fused_sigmoid_gating_delta_rule_update(
+    A_log: Float[Tensor, "HV"],
+    a: Union[Float[Tensor, "B T HV"], Float[Tensor, "BT HV"]],
+    dt_bias: Float[Tensor, "HV"],
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: Float[Tensor, "B T H K"],
+    k: Float[Tensor, "B T H K"],
+    v: Float[Tensor, "B T HV V"],
+    b: Union[Float[Tensor, "B T HV"], Float[Tensor, "BT HV"]],
+    initial_state_source: Union[Float[Tensor, "S HV K V"], Float[Tensor, "S HV V K"]],
+    initial_state_indices: Int[Tensor, "N"],
+    scale: Optional[float] = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Optional[Int[Tensor, "N+1"]] = None,
+    state_layout: str = "kv",
+) -> Float[Tensor, "B T HV V"]:
+    """Signature of the kernel: `o [B,T,HV,V]`, state pool `[S,HV,K,V]` (kv) or `[S,HV,V,K]` (vk)."""
+    ...
+
+
+def _state_layout(call: Call) -> None:
+    """The pool's last two axes must be (K, V) for layout "kv" and (V, K) for "vk"."""
+    layout, pool, d = call.arguments["state_layout"], call.arguments["initial_state_source"], call.dims
+    expected = {"kv": (d["K"], d["V"]), "vk": (d["V"], d["K"])}
+    if layout not in expected:
+        raise call.fail("state_layout", "unknown state layout", expected='"kv" or "vk"', found=repr(layout))
+    if tuple(pool.shape[2:]) != expected[layout]:
+        order = "K V" if layout == "kv" else "V K"
+        raise call.fail("initial_state_source", f'state_layout="{layout}" needs a pool "S HV {order}"',
+                        dimension=order, expected=f"[S, {d['HV']}, {expected[layout][0]}, {expected[layout][1]}]",
+                        found=list(pool.shape))
+
+
+def _cu_seqlens(call: Call) -> None:
+    """Sequence boundaries: start at 0, never decrease, end at T (the packed token axis)."""
+    cu = call.arguments["cu_seqlens"]
+    if cu is None:
+        return
+    values = cu.tolist()
+    T = call.dims["T"]
+    if values[0] != 0:
+        raise call.fail("cu_seqlens", "must start at 0", dimension="N+1", expected=0, found=values[0])
+    drops = [i for i in range(1, len(values)) if values[i] < values[i - 1]]
+    if drops:
+        i = drops[0]
+        raise call.fail("cu_seqlens", f"must be non-decreasing (position {i})", dimension="N+1",
+                        expected=f">= {values[i - 1]}", found=values[i])
+    if values[-1] != T:
+        raise call.fail("cu_seqlens", "must end at T (every token belongs to a sequence)", dimension="T",
+                        expected=T, found=values[-1])
+
+
+def _slot_indices(call: Call) -> None:
+    """Slots are -1 (padding, never written) or in [0, S), and no slot is named twice (a write race)."""
+    values = call.arguments["initial_state_indices"].tolist()
+    S = call.dims["S"]
+    bad = [(n, s) for n, s in enumerate(values) if not -1 <= s < S]
+    if bad:
+        n, s = bad[0]
+        raise call.fail("initial_state_indices", f"slot out of range at position {n}", dimension="S",
+                        expected=f"-1 <= index < S={S}", found=s)
+    active = [s for s in values if s >= 0]
+    if len(set(active)) != len(active):
+        twice = sorted({s for s in active if active.count(s) > 1})
+        raise call.fail("initial_state_indices", "active slots must be distinct (two sequences would race on one row)",
+                        dimension="N", expected="distinct slots", found=f"repeated {twice}")
+
+
+def _scale(call: Call) -> None:
+    scale = call.arguments["scale"]
+    if scale is not None and not scale > 0:
+        raise call.fail("scale", "must be > 0 (None means K**-0.5)", expected="> 0", found=scale)
+
+
+def _finite(call: Call) -> None:
+    """Reject NaN/inf in the pool rows that will be read and in the inputs: they would poison state forever.
+
+    A NaN written into a recurrent state never decays away, so it is refused at the door rather than
+    propagated; the cost is one reduction per tensor (skipped in the decorator's "first" mode).
+    """
+    for name in ("A_log", "a", "dt_bias", "q", "k", "v", "b"):
+        value = call.arguments[name]
+        if value.numel() and not torch.isfinite(value).all():
+            raise call.fail(name, "contains NaN or inf", expected="finite values", found="non-finite elements")
+    slots = call.arguments["initial_state_indices"]
+    rows = call.arguments["initial_state_source"][slots[slots >= 0].long()]
+    if rows.numel() and not torch.isfinite(rows).all():
+        raise call.fail("initial_state_source", "a selected state row contains NaN or inf", dimension="S",
+                        expected="finite values", found="non-finite elements")
+
+
+GDN_DECODE = Contract(
+    name="fused_sigmoid_gating_delta_rule_update",
+    signature=fused_sigmoid_gating_delta_rule_update,
+    description="Gated delta rule decode/prefill step with an in-place state pool (Qwen3-Next linear attention).",
+    dims={
+        "B": Dim("batch rows (1 with cu_seqlens)", 1, 3, 64),
+        "T": Dim("tokens per row (1 = decode); all packed tokens with cu_seqlens", 1, 6, 256),
+        "H": Dim("query/key heads", 1, 3, 16),
+        "HV": Dim("value heads, a multiple of H (grouped value heads)", 1, 8, 64),
+        "K": Dim("key head dim, <= 256", 1, 48, 256),
+        "V": Dim("value head dim", 1, 40, 256),
+        "S": Dim("state pool slots", 1, 8, 512),
+        "N": Dim("sequences (B, or len(cu_seqlens) - 1)", 1, 4, 1024),
+        "BT": Dim("packed token count of a/b given as [B*T, HV]"),
+    },
+    rules=[
+        Rule("HV % H == 0", blame=("v", "HV"), why="each query/key head serves HV // H value heads"),
+        Rule(f"K <= {MAX_K}", blame=("k", "K"), why="the kernel keeps one key block of next_pow2(K) <= 256"),
+        Rule("BT == B * T", blame=("a", "BT"), why="packed gates [B*T, HV] cover every token"),
+        Rule("cu_seqlens is None or B == 1", blame=("q", "B"), why="varlen packs all sequences on the T axis"),
+        Rule("cu_seqlens is not None or N == B", blame=("initial_state_indices", "N"),
+             why="without cu_seqlens there is one sequence per batch row"),
+        Rule("softplus_beta > 0", blame=("softplus_beta", "-"), why="softplus(x, beta) divides by beta"),
+    ],
+    checks=[
+        same_dtype("q", "k", "v"),
+        unit_stride_last("q", "k", "v", "initial_state_source"),
+        _state_layout,
+        _scale,
+        _cu_seqlens,
+        _slot_indices,
+        _finite,
+    ],
+    reference="kernels.reference:gated_delta_rule_reference",
+    implementation="kernels.gdn:fused_sigmoid_gating_delta_rule_update",
+    mutates=("initial_state_source",),
+)

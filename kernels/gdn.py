@@ -1,0 +1,168 @@
+"""Fused sigmoid-gated delta-rule update: the decode kernel of gated-delta-rule linear attention.
+
+Written from the recurrence (see `kernels/reference.py` for the same math as plain PyTorch). One program
+owns one (sequence n, value head j, block of BV value columns) and walks that sequence's tokens in order,
+keeping its `[K, BV]` slice of the fp32 state in registers:
+
+    g      = -exp(A_log[j]) * softplus(a_t + dt_bias[j])      (torch's softplus, threshold branch included)
+    beta   = sigmoid(b_t)
+    h      = h * exp(g)
+    v'     = beta * (v_t - h^T k_t)
+    h      = h + k_t v'^T
+    o_t    = h^T (scale * q_t)
+
+Engineering choices, each against a bug class seen upstream:
+- the slot offset is computed in int64 from a clamped index, so `idx*HV*K*V >= 2**31` does not wrap and
+  the padding index -1 never forms a pointer before the pool;
+- the (sequence, head) product sits on grid axis 0 (limit 2**31-1), never on axes 1/2 (limit 65535);
+- K and V need not be powers of two: every load and store is masked;
+- true dimensions (T, N, H, HV, strides) are `do_not_specialize`, so drawing new shapes does not
+  recompile: only block sizes, dtypes and feature flags key the compile cache.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import triton
+import triton.language as tl
+
+from contracts.gdn import GDN_DECODE
+from shapecheck.decorator import contract
+
+_RUNTIME_DIMS = [
+    "T", "HV", "G", "K", "V",
+    "s_qb", "s_qt", "s_qh", "s_kb", "s_kt", "s_kh", "s_vb", "s_vt", "s_vh",
+    "s_ob", "s_ot", "s_oh", "s_ab", "s_at", "s_bb", "s_bt", "s_slot", "s_head", "s_row",
+]
+
+
+@triton.jit(do_not_specialize=_RUNTIME_DIMS)
+def _gated_delta_rule_update_kernel(
+    q, k, v, a, b, A_log, dt_bias, o, pool, indices, cu_seqlens,
+    softplus_beta, softplus_threshold, scale,
+    T, HV, G, K, V,
+    s_qb, s_qt, s_qh, s_kb, s_kt, s_kh, s_vb, s_vt, s_vh,
+    s_ob, s_ot, s_oh, s_ab, s_at, s_bb, s_bt, s_slot, s_head, s_row,
+    BK: tl.constexpr, BV: tl.constexpr,
+    IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr,
+):
+    pid_nh = tl.program_id(0)
+    pid_v = tl.program_id(1)
+    n = pid_nh // HV
+    j = pid_nh % HV
+    i = j // G  # grouped value heads: G = HV // H value heads share query/key head i
+
+    if IS_VARLEN:
+        bos = tl.load(cu_seqlens + n).to(tl.int64)
+        eos = tl.load(cu_seqlens + n + 1).to(tl.int64)
+        batch = 0
+    else:
+        bos = 0
+        eos = T
+        batch = n.to(tl.int64)
+
+    offs_k = tl.arange(0, BK)
+    offs_v = pid_v * BV + tl.arange(0, BV)
+    mask_k = offs_k < K
+    mask_v = offs_v < V
+    mask_h = mask_k[:, None] & mask_v[None, :]
+
+    idx = tl.load(indices + n).to(tl.int64)
+    active = idx >= 0
+    slot = tl.maximum(idx, 0)  # never form a pointer before the pool, even for padding
+    p_h = pool + slot * s_slot + j * s_head
+    if STATE_VK:  # K-last pool [S, HV, V, K]
+        p_h += offs_v[None, :] * s_row + offs_k[:, None]
+    else:  # pool [S, HV, K, V]
+        p_h += offs_k[:, None] * s_row + offs_v[None, :]
+    h = tl.load(p_h, mask=mask_h & active, other=0.0).to(tl.float32)
+
+    decay_rate = -tl.exp(tl.load(A_log + j).to(tl.float32))
+    bias = tl.load(dt_bias + j).to(tl.float32)
+
+    p_q = q + batch * s_qb + i * s_qh + offs_k
+    p_k = k + batch * s_kb + i * s_kh + offs_k
+    p_v = v + batch * s_vb + j * s_vh + offs_v
+    p_o = o + batch * s_ob + j * s_oh + offs_v
+    p_a = a + batch * s_ab + j
+    p_b = b + batch * s_bb + j
+    for t in range(bos, eos):
+        q_t = tl.load(p_q + t * s_qt, mask=mask_k, other=0.0).to(tl.float32)
+        k_t = tl.load(p_k + t * s_kt, mask=mask_k, other=0.0).to(tl.float32)
+        v_t = tl.load(p_v + t * s_vt, mask=mask_v, other=0.0).to(tl.float32)
+        x = (tl.load(p_a + t * s_at).to(tl.float32) + bias) * softplus_beta
+        softplus = tl.where(x > softplus_threshold, x, tl.log(1.0 + tl.exp(x))) / softplus_beta
+        beta_t = tl.sigmoid(tl.load(p_b + t * s_bt).to(tl.float32))
+        if USE_L2NORM:
+            q_t = q_t / tl.sqrt(tl.sum(q_t * q_t) + 1e-6)
+            k_t = k_t / tl.sqrt(tl.sum(k_t * k_t) + 1e-6)
+        q_t = q_t * scale
+
+        h = h * tl.exp(decay_rate * softplus)
+        v_new = beta_t * (v_t - tl.sum(h * k_t[:, None], axis=0))
+        h = h + k_t[:, None] * v_new[None, :]
+        o_t = tl.sum(h * q_t[:, None], axis=0)
+        tl.store(p_o + t * s_ot, o_t.to(o.dtype.element_ty), mask=mask_v)
+
+    # A zero-length sequence leaves its row untouched: nothing to write, so nothing is written.
+    tl.store(p_h, h.to(pool.dtype.element_ty), mask=mask_h & active & (eos > bos))
+
+
+def _token_strides(x: torch.Tensor, T: int) -> tuple[int, int]:
+    """(batch, token) strides of `[B,T,...]`, or of the packed `[B*T,...]` form serving engines pass."""
+    if x.dim() == 2:
+        return T * x.stride(0), x.stride(0)
+    return x.stride(0), x.stride(1)
+
+
+@contract(GDN_DECODE)
+def fused_sigmoid_gating_delta_rule_update(
+    A_log: torch.Tensor,
+    a: torch.Tensor,
+    dt_bias: torch.Tensor,
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    b: torch.Tensor,
+    initial_state_source: torch.Tensor,
+    initial_state_indices: torch.Tensor,
+    scale: Optional[float] = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Optional[torch.Tensor] = None,
+    state_layout: str = "kv",
+) -> torch.Tensor:
+    """Run the recurrence over every sequence and update the state pool in place; return `o [B,T,HV,V]`.
+
+    Arguments are validated by the `GDN_DECODE` contract before anything is launched, so a rejected call
+    touches no tensor.
+    """
+    B, T, H, K = k.shape
+    HV, V = v.shape[2], v.shape[-1]
+    N = B if cu_seqlens is None else len(cu_seqlens) - 1
+    BK = triton.next_power_of_2(K)
+    BV = min(triton.next_power_of_2(V), 32)
+    NK, NV = triton.cdiv(K, BK), triton.cdiv(V, BV)
+    if NK != 1:
+        raise ValueError(f"k: dimension K={K} needs {NK} key blocks; the kernel keeps one (K <= 256)")
+    if scale is None:
+        scale = K**-0.5
+
+    o = q.new_empty(NK, *v.shape)
+    grid = (N * HV, NV)
+    _gated_delta_rule_update_kernel[grid](
+        q, k, v, a, b, A_log, dt_bias, o, initial_state_source, initial_state_indices, cu_seqlens,
+        softplus_beta, softplus_threshold, scale,
+        T, HV, HV // H, K, V,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        v.stride(0), v.stride(1), v.stride(2), o.stride(1), o.stride(2), o.stride(3),
+        *_token_strides(a, T), *_token_strides(b, T),
+        initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
+        BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
+        STATE_VK=state_layout == "vk",
+        num_warps=1 if BK * BV <= 2048 else 4, num_stages=3,
+    )
+    return o.squeeze(0)

@@ -1,0 +1,125 @@
+"""Reading jaxtyping annotations as shape patterns, and binding dimension names to sizes.
+
+jaxtyping checks annotations in argument order and evaluates `"N+1"` only once `N` is bound (jaxtyping
+#126). We bind in two passes instead — plain names first, expressions after — so an expression may refer
+to a name bound by a later argument, and a mismatch is reported with the argument, axis and the origin of
+the expected value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import torch
+
+Bindings = dict[str, tuple[int, str]]  # dim name -> (size, "arg.shape[axis]" that bound it)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pattern:
+    """One jaxtyping `Dtype[Tensor, "..."]` annotation: the axes (names, ints, expressions) and dtypes."""
+
+    text: str
+    axes: tuple[Union[str, int], ...]
+    dtypes: frozenset[str]
+    dtype_kind: str  # "Float", "Int", ... as written, for messages
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(axis for axis in self.axes if isinstance(axis, str) and axis.isidentifier())
+
+    def evaluate(self, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The concrete shape under `dims` (all names must be bound)."""
+        return tuple(axis if isinstance(axis, int) else int(eval(axis, {}, dict(dims))) for axis in self.axes)
+
+
+@dataclasses.dataclass(frozen=True)
+class TensorSpec:
+    """An argument's annotation: one or more patterns (a Union), and whether None is allowed."""
+
+    patterns: tuple[Pattern, ...]
+    optional: bool
+
+    def describe(self) -> str:
+        return " | ".join(f'{p.dtype_kind}[Tensor, "{p.text}"]' for p in self.patterns)
+
+
+def _pattern(annotation: Any) -> Pattern:
+    axes: list[Union[str, int]] = []
+    for token in annotation.dim_str.split():
+        if token.isdigit():
+            axes.append(int(token))
+        elif token.isidentifier() or all(c.isalnum() or c in "+-*/() _" for c in token):
+            axes.append(token)
+        else:
+            raise ValueError(f'shapecheck: axis "{token}" in "{annotation.dim_str}" is not supported (names, ints, arithmetic)')
+    kind = getattr(annotation, "__name__", "Tensor").split("[")[0]
+    return Pattern(annotation.dim_str, tuple(axes), frozenset(annotation.dtypes), kind)
+
+
+def _is_jaxtyping(annotation: Any) -> bool:
+    return hasattr(annotation, "dim_str") and hasattr(annotation, "dtypes")
+
+
+def tensor_spec(annotation: Any) -> Optional[TensorSpec]:
+    """The TensorSpec of a jaxtyping annotation (possibly inside Optional/Union), or None if not a tensor."""
+    if _is_jaxtyping(annotation):
+        return TensorSpec((_pattern(annotation),), optional=False)
+    if typing.get_origin(annotation) is Union:
+        members = typing.get_args(annotation)
+        patterns = tuple(_pattern(m) for m in members if _is_jaxtyping(m))
+        if patterns:
+            return TensorSpec(patterns, optional=type(None) in members)
+    return None
+
+
+def _bind_names(pattern: Pattern, shape: Sequence[int], arg: str, bound: Bindings) -> Optional[tuple[int, str, int]]:
+    """Bind plain names of `pattern` to `shape` in place; return (axis, name, size) of the first clash."""
+    fresh: Bindings = {}
+    for axis, (token, size) in enumerate(zip(pattern.axes, shape)):
+        if isinstance(token, int):
+            if token != size:
+                return axis, str(token), size
+        elif token.isidentifier() and token != "_":
+            known = bound.get(token) or fresh.get(token)
+            if known is None:
+                fresh[token] = (size, f"{arg}.shape[{axis}]")
+            elif known[0] != size:
+                return axis, token, size
+    bound.update(fresh)
+    return None
+
+
+def match(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings) -> Optional[Pattern]:
+    """The first pattern of `spec` whose rank and plain names agree with `value`; binds its names."""
+    for pattern in spec.patterns:
+        if len(pattern.axes) == value.dim() and _bind_names(pattern, value.shape, arg, bound) is None:
+            return pattern
+    return None
+
+
+def first_clash(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings) -> tuple[Pattern, Optional[int], str]:
+    """Explain why no pattern matched: (closest pattern, axis or None for rank, reason)."""
+    same_rank = [p for p in spec.patterns if len(p.axes) == value.dim()]
+    if not same_rank:
+        ranks = " or ".join(str(len(p.axes)) for p in spec.patterns)
+        return spec.patterns[0], None, f"expected rank {ranks}, found rank {value.dim()}"
+    pattern = same_rank[0]
+    axis, name, size = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]
+    return pattern, axis, name
+
+
+def check_expressions(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, int]) -> Optional[tuple[int, str, int, int]]:
+    """(axis, expression, expected, found) of the first arithmetic axis that disagrees, else None."""
+    for axis, token in enumerate(pattern.axes):
+        if isinstance(token, str) and not token.isidentifier():
+            expected = int(eval(token, {}, dict(dims)))
+            if expected != value.shape[axis]:
+                return axis, token, expected, int(value.shape[axis])
+    return None
+
+
+def dtype_name(x: torch.Tensor) -> str:
+    return str(x.dtype).removeprefix("torch.")
