@@ -145,4 +145,8 @@ GDN_DECODE = Contract(
     reference="kernels.reference:gated_delta_rule_reference",
     implementation="kernels.gdn:fused_sigmoid_gating_delta_rule_update",
     mutates=("initial_state_source",),
+    output_dtype_like="q",
+    cases="contracts.gdn_cases:cases",
+    inputs="contracts.gdn_cases:inputs",
+    regimes="contracts.gdn_cases:regimes",
 )

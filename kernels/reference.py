@@ -8,9 +8,11 @@ For sequence n, value head j, its query/key head i = j // (HV // H), and state S
     S      = S + k_t (beta_t * (v_t - S^T k_t))^T
     o_t    = S^T (scale * q_t)
 
-The pool is not modified: the function returns `(o, new_pool)`, where `new_pool` is a clone of the input
-pool with the final states of real slots written back (in the pool's dtype) and every other row — padding
-(-1) slots, unnamed slots, sequences of length zero — bit-identical to the input.
+All sequences and heads advance together, one token position at a time; a sequence that has ended keeps
+its state (`torch.where` on a per-sequence mask). The pool is not modified: the function returns
+`(o, new_pool)`, where `new_pool` is a clone of the input pool with the final states of real slots written
+back (in the pool's dtype) and every other row — padding (-1) slots, unnamed slots, sequences of length
+zero — bit-identical to the input.
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ import torch
 import torch.nn.functional as F
 
 
-def _segments(B: int, T: int, cu_seqlens: Optional[torch.Tensor]) -> list[tuple[int, int, int]]:
-    """(batch row, first token, end token) of every sequence."""
+def _token_positions(B: int, T: int, cu_seqlens: Optional[torch.Tensor], device: torch.device) -> torch.Tensor:
+    """`[N, L]` flat token index (row * T + t) of each sequence's l-th token, -1 past its end."""
     if cu_seqlens is None:
-        return [(n, 0, T) for n in range(B)]
+        return torch.arange(B * T, device=device).reshape(B, T)
     bounds = cu_seqlens.tolist()
-    return [(0, bounds[n], bounds[n + 1]) for n in range(len(bounds) - 1)]
+    lengths = [end - start for start, end in zip(bounds[:-1], bounds[1:])]
+    positions = torch.full((len(lengths), max(lengths, default=0)), -1, dtype=torch.long)
+    for n, (start, length) in enumerate(zip(bounds[:-1], lengths)):
+        positions[n, :length] = torch.arange(start, start + length)
+    return positions.to(device)
 
 
 def gated_delta_rule_reference(
@@ -50,37 +56,42 @@ def gated_delta_rule_reference(
     """Return `(o [B,T,HV,V], new pool)`: `o` in `compute_dtype`, to compare in high precision."""
     B, T, H, K = q.shape
     HV, V = v.shape[2], v.shape[3]
-    group = HV // H
     scale = K**-0.5 if scale is None else scale
-    up = lambda x: x.to(compute_dtype)  # noqa: E731 - the one precision every step runs in
-    a = up(a).reshape(B, T, HV)
-    b = up(b).reshape(B, T, HV)
-    q, k, v = up(q), up(k), up(v)
-    decay_rate = -torch.exp(up(A_log))
-    bias = up(dt_bias)
+    # Flatten tokens, give every value head its query/key head (grouped value heads), upcast once.
+    q = q.reshape(B * T, H, K).repeat_interleave(HV // H, dim=1).to(compute_dtype)
+    k = k.reshape(B * T, H, K).repeat_interleave(HV // H, dim=1).to(compute_dtype)
+    v = v.reshape(B * T, HV, V).to(compute_dtype)
+    a = a.reshape(B * T, HV).to(compute_dtype)
+    b = b.reshape(B * T, HV).to(compute_dtype)
+    if use_qk_l2norm_in_kernel:
+        q = q / torch.sqrt((q * q).sum(-1, keepdim=True) + 1e-6)
+        k = k / torch.sqrt((k * k).sum(-1, keepdim=True) + 1e-6)
+    q = q * scale
+    g = -torch.exp(A_log.to(compute_dtype)) * F.softplus(a + dt_bias.to(compute_dtype), beta=softplus_beta,
+                                                          threshold=softplus_threshold)
+    beta = torch.sigmoid(b)
 
-    o = torch.zeros(B, T, HV, V, dtype=compute_dtype, device=q.device)
+    positions = _token_positions(B, T, cu_seqlens, q.device)  # [N, L]
+    slots = initial_state_indices.long()
+    real = slots >= 0
+    pool_rows = initial_state_source[slots.clamp(min=0)].to(compute_dtype)  # [N, HV, K, V] or [N, HV, V, K]
+    if state_layout == "vk":
+        pool_rows = pool_rows.transpose(-1, -2)
+    S = torch.where(real[:, None, None, None], pool_rows, torch.zeros_like(pool_rows))
+
+    o = torch.zeros(B * T, HV, V, dtype=compute_dtype, device=q.device)
+    for l in range(positions.shape[1]):
+        live = positions[:, l] >= 0
+        tok = positions[:, l].clamp(min=0)
+        k_t, q_t, v_t = k[tok], q[tok], v[tok]  # [N, HV, K], [N, HV, K], [N, HV, V]
+        decayed = torch.exp(g[tok])[:, :, None, None] * S
+        delta = beta[tok][:, :, None] * (v_t - torch.einsum("nhkv,nhk->nhv", decayed, k_t))
+        updated = decayed + k_t[:, :, :, None] * delta[:, :, None, :]
+        S = torch.where(live[:, None, None, None], updated, S)
+        o[tok[live]] = torch.einsum("nhkv,nhk->nhv", updated, q_t)[live]
+
     new_pool = initial_state_source.clone()
-    for n, (row, start, end) in enumerate(_segments(B, T, cu_seqlens)):
-        slot = int(initial_state_indices[n])
-        for j in range(HV):
-            i = j // group
-            if slot >= 0:
-                S = up(initial_state_source[slot, j])
-                S = S if state_layout == "kv" else S.transpose(0, 1)
-            else:
-                S = torch.zeros(K, V, dtype=compute_dtype, device=q.device)
-            for t in range(start, end):
-                q_t, k_t = q[row, t, i], k[row, t, i]
-                if use_qk_l2norm_in_kernel:
-                    q_t = q_t / torch.sqrt((q_t * q_t).sum() + 1e-6)
-                    k_t = k_t / torch.sqrt((k_t * k_t).sum() + 1e-6)
-                g = decay_rate[j] * F.softplus(a[row, t, j] + bias[j], beta=softplus_beta, threshold=softplus_threshold)
-                beta = torch.sigmoid(b[row, t, j])
-                S = torch.exp(g) * S
-                S = S + torch.outer(k_t, beta * (v[row, t, j] - S.T @ k_t))
-                o[row, t, j] = S.T @ (scale * q_t)
-            if slot >= 0 and end > start:
-                final = S if state_layout == "kv" else S.transpose(0, 1)
-                new_pool[slot, j] = final.to(new_pool.dtype)
-    return o, new_pool
+    ran = real & (positions >= 0).any(dim=1)  # real slots of sequences with at least one token
+    final = S if state_layout == "kv" else S.transpose(-1, -2)
+    new_pool[slots[ran]] = final[ran].to(new_pool.dtype)
+    return o.reshape(B, T, HV, V), new_pool

@@ -14,6 +14,7 @@ lines::
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import typing
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -99,7 +100,19 @@ class Contract:
     reference: Optional[str] = None
     implementation: Optional[str] = None
     mutates: Sequence[str] = ()
+    output_dtype_like: Optional[str] = None  # the output's dtype must equal this argument's
+    cases: Optional[str] = None  # "module:fn(profile, overrides) -> SearchStrategy[Case]"
+    inputs: Optional[str] = None  # "module:fn(case, device) -> arguments by name"
+    regimes: Optional[str] = None  # "module:fn(case) -> set of regime names" (coverage table)
     description: str = ""
+
+    def resolve(self, field: str) -> Optional[Callable[..., Any]]:
+        """Import the `"module:function"` named by a field, or None if the field is unset."""
+        target = getattr(self, field)
+        if target is None:
+            return None
+        module, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
     def __post_init__(self) -> None:
         sig = inspect.signature(self.signature)
@@ -136,6 +149,11 @@ class Contract:
         """Check shapes, dtypes, devices, rules and checks; return the bound call or raise."""
         call = Call(self.name, arguments, {})
         matched = self._bind_shapes(call)
+        empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0]
+        if empty:
+            name, size, origin = empty[0]
+            raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
+                            expected=">= 1", found=f"{name}=0 ({origin})")
         self._check_expressions(call, matched)
         self._check_devices(call)
         namespace = {**arguments, **call.dims}  # dims win over same-named arguments
@@ -211,9 +229,11 @@ class Contract:
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise call.fail("(return)", f'output does not match "{pattern.text}"', expected=list(expected), found=shape)
-        if _dims.dtype_name(out) not in pattern.dtypes:
-            raise call.fail("(return)", "wrong output dtype", expected=pattern.dtype_kind, found=_dims.dtype_name(out),
-                            error=DtypeViolation)
+        like = call.arguments.get(self.output_dtype_like) if self.output_dtype_like else None
+        expected_dtype = _dims.dtype_name(like) if isinstance(like, torch.Tensor) else None
+        if _dims.dtype_name(out) not in pattern.dtypes or expected_dtype not in (None, _dims.dtype_name(out)):
+            raise call.fail("(return)", "wrong output dtype" + (f" (must be `{self.output_dtype_like}`'s)" if like is not None else ""),
+                            expected=expected_dtype or pattern.dtype_kind, found=_dims.dtype_name(out), error=DtypeViolation)
 
 
 def same_dtype(*names: str) -> Check:

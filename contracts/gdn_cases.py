@@ -1,0 +1,129 @@
+"""How the property engine draws and builds cases for the gated-delta-rule contract.
+
+Dimensions couple here in ways independent draws would rarely hit (HV = H * G, B == 1 with cu_seqlens,
+N == B without), so the strategy draws them in dependency order from the contract's `Dim` ranges. The
+drawn case keeps structured inputs (cu_seqlens, slot indices) explicit so they shrink; tensor values come
+from the seed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from hypothesis import strategies as st
+
+from contracts.gdn import GDN_DECODE
+from shapecheck.case import Case
+from shapecheck.profiles import Profile
+from shapecheck.strategies import Overrides, dim, partitions, seeds, slot_indices
+
+DTYPES = ("float32", "bfloat16", "float16")
+POOL_DTYPES = ("float32", "bfloat16")
+
+
+def _is_pow2(x: int) -> bool:
+    return x & (x - 1) == 0
+
+
+def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
+    """Cases in dependency order; any dimension or option can be pinned through `overrides`."""
+    D = GDN_DECODE.dims
+
+    @st.composite
+    def draw_case(draw: Any) -> Case:
+        def pick(name: str, default: st.SearchStrategy[Any]) -> Any:
+            return draw(overrides.get(name, default))
+
+        H = pick("H", dim(D["H"], profile))
+        HV = H * pick("G", st.integers(1, 8 if profile.large else 4))
+        K = pick("K", dim(D["K"], profile))
+        V = pick("V", dim(D["V"], profile))
+        varlen = pick("varlen", st.booleans())
+        if varlen:
+            B, N = 1, pick("N", dim(D["N"], profile))
+            T = pick("T", dim(D["T"], profile))
+            cu_seqlens = draw(partitions(T, N))
+        else:
+            B = pick("B", dim(D["B"], profile))
+            T = pick("T", st.one_of(st.just(1), dim(D["T"], profile)))  # decode (T == 1) is the common call
+            N, cu_seqlens = B, None
+        S = N + pick("spare_slots", st.integers(0, 3))
+        options = {
+            "dtype": pick("dtype", st.sampled_from(DTYPES)),
+            "pool_dtype": pick("pool_dtype", st.sampled_from(POOL_DTYPES)),
+            "layout": pick("layout", st.sampled_from(("kv", "vk"))),
+            "l2norm": pick("l2norm", st.booleans()),
+            "scale": pick("scale", st.one_of(st.none(), st.floats(0.05, 2.0))),
+            "softplus_beta": pick("softplus_beta", st.sampled_from((1.0, 0.5, 2.0))),
+            "softplus_threshold": pick("softplus_threshold", st.sampled_from((20.0, 2.0))),
+            "packed_gates": pick("packed_gates", st.booleans()),
+            "strided_qkv": pick("strided_qkv", st.booleans()),
+            "index_dtype": pick("index_dtype", st.sampled_from(("int32", "int64"))),
+            "cu_seqlens": cu_seqlens,
+            "indices": pick("indices", slot_indices(N, S)),
+        }
+        dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": N}
+        return Case(GDN_DECODE.name, dims, options, draw(seeds()))
+
+    return draw_case()
+
+
+def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
+    """Arguments of the kernel, rebuilt deterministically from the case (values from `case.seed`)."""
+    d, o = case.dims, case.options
+    B, T, H, HV, K, V, S = (d[x] for x in ("B", "T", "H", "HV", "K", "V", "S"))
+    gen = torch.Generator().manual_seed(case.seed)
+    rand = lambda *shape: torch.randn(*shape, generator=gen)  # noqa: E731
+    dtype, pool_dtype = getattr(torch, o["dtype"]), getattr(torch, o["pool_dtype"])
+    if o["strided_qkv"]:  # q, k, v as views of one packed projection: token stride != H*K
+        proj = rand(B, T, 2 * H * K + HV * V + 3).to(dtype)
+        q = proj[..., : H * K].unflatten(-1, (H, K))
+        k = proj[..., H * K : 2 * H * K].unflatten(-1, (H, K))
+        v = proj[..., 2 * H * K : 2 * H * K + HV * V].unflatten(-1, (HV, V))
+    else:
+        q, k, v = rand(B, T, H, K).to(dtype), rand(B, T, H, K).to(dtype), rand(B, T, HV, V).to(dtype)
+    a, b = rand(B, T, HV) * 3, rand(B, T, HV)  # a spans softplus's linear branch for low thresholds
+    if o["packed_gates"]:
+        a, b = a.reshape(B * T, HV), b.reshape(B * T, HV)
+    pool_shape = (S, HV, K, V) if o["layout"] == "kv" else (S, HV, V, K)
+    cu = o["cu_seqlens"]
+    args = {
+        "A_log": rand(HV) * 0.5 - 1.0,
+        "a": a.to(dtype),
+        "dt_bias": rand(HV),
+        "softplus_beta": o["softplus_beta"],
+        "softplus_threshold": o["softplus_threshold"],
+        "q": q, "k": k, "v": v,
+        "b": b.to(dtype),
+        "initial_state_source": rand(*pool_shape).to(pool_dtype),
+        "initial_state_indices": torch.tensor(o["indices"], dtype=getattr(torch, o["index_dtype"])),
+        "scale": o["scale"],
+        "use_qk_l2norm_in_kernel": o["l2norm"],
+        "cu_seqlens": None if cu is None else torch.tensor(cu, dtype=torch.int32),
+        "state_layout": o["layout"],
+    }
+    return {name: x.to(device) if isinstance(x, torch.Tensor) else x for name, x in args.items()}
+
+
+def regimes(case: Case) -> set[str]:
+    """The behaviours a case exercises, for the coverage table."""
+    d, o = case.dims, case.options
+    cu, idx = o["cu_seqlens"], o["indices"]
+    found = {f"layout={o['layout']}", f"dtype={o['dtype']}", f"pool={o['pool_dtype']}"}
+    found |= {name for name, hit in [
+        ("decode", cu is None and d["T"] == 1),
+        ("multi-token", cu is None and d["T"] > 1),
+        ("varlen", cu is not None),
+        ("zero-length seq", cu is not None and any(e == s for s, e in zip(cu[:-1], cu[1:]))),
+        ("padding slot", -1 in idx),
+        ("unused slots", d["S"] > len([i for i in idx if i >= 0])),
+        ("grouped heads", d["HV"] > d["H"]),
+        ("non-pow2", not (_is_pow2(d["K"]) and _is_pow2(d["V"]))),
+        ("K!=V", d["K"] != d["V"]),
+        ("l2norm", o["l2norm"]),
+        ("custom scale", o["scale"] is not None),
+        ("packed gates", o["packed_gates"]),
+        ("strided qkv", o["strided_qkv"]),
+    ] if hit}
+    return found

@@ -1,0 +1,31 @@
+"""Test-session set-up: pick the Triton backend before any kernel module is imported.
+
+Without a GPU, kernels run through Triton's CPU interpreter, which must be switched on before the first
+`@triton.jit` decorator runs. GPU-only tests carry the `gpu` marker and skip cleanly here.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def device() -> str:
+    return DEVICE
