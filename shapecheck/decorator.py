@@ -1,9 +1,10 @@
 """`@contract(C)`: check every call of a kernel against its contract before the kernel runs.
 
 Two layers: jaxtyping + beartype check the annotations (tensor shapes and dtypes, and the plain types of
-scalar arguments), and the contract adds the rules annotations cannot say. The contract's own binder runs
-first so a bad call gets one precise message (argument, dimension, expected, found, every bound dim);
-jaxtyping's report is the fallback for anything the binder does not model.
+scalar arguments), then the contract adds the rules and checks annotations cannot say. When the
+annotations fail, the contract's own binder re-reads the call to give one precise message (argument,
+dimension, expected, found, every bound dim); jaxtyping's report is the fallback for anything the binder
+does not model (a string where a float belongs).
 
 Modes (argument `mode`, or the `SHAPECHECK_MODE` environment variable):
 - "always": every call is checked (default; the property engine and tests use this);
@@ -46,6 +47,17 @@ def _argument_gate(c: Contract) -> Callable[..., None]:
     return jaxtyped(typechecker=beartype)(gate)
 
 
+def _precise(c: Contract, arguments: dict[str, Any]) -> Optional[ContractViolation]:
+    """The contract binder's message for a call the annotations rejected, if the binder can say it."""
+    try:
+        c.validate(arguments)
+    except ContractViolation as violation:
+        return violation
+    except Exception:  # noqa: BLE001 - ill-typed arguments may trip a check; jaxtyping's report stands
+        return None
+    return None
+
+
 def _signature_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
     def key(x: Any) -> Any:
         if isinstance(x, torch.Tensor):
@@ -82,12 +94,13 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
                 key = _signature_key(args, kwargs)
                 if key in seen:
                     return fn(*args, **kwargs)
-            call = c.validate(c.arguments(args, kwargs))
+            arguments = c.arguments(args, kwargs)
             try:
                 gate(*args, **kwargs)
             except TypeCheckError as exc:
-                raise ContractViolation(c.name, "(annotations)", str(exc).split("\n----")[0],
-                                        bindings=call.bindings) from None
+                raise _precise(c, arguments) or ContractViolation(c.name, "(annotations)",
+                                                                  str(exc).split("\n----")[0]) from None
+            call = c.validate(arguments)
             out = fn(*args, **kwargs)
             c.check_output(call, out)
             if chosen == "first":
