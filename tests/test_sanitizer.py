@@ -3,21 +3,22 @@ correct results) on the correct twins. Values are asserted, not just the absence
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
+from types import ModuleType
 
-os.environ.setdefault("TRITON_INTERPRET", "1")  # must precede @triton.jit; the suite's conftest sets it too
+import pytest
+import torch
 
-import importlib.util  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-from types import ModuleType  # noqa: E402
-
-import pytest  # noqa: E402
-
-if os.environ["TRITON_INTERPRET"] != "1":
+# Fallback for running this file alone; must precede @triton.jit. Like the suite's conftest, only without a
+# GPU: setting it here on a GPU run would leak into every kernel module imported after this one.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+if os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("the sanitizer checks Triton's CPU interpreter (TRITON_INTERPRET=1)", allow_module_level=True)
 
-import torch  # noqa: E402
 from triton.runtime import interpreter  # noqa: E402
 
 from shapecheck.errors import UsageError  # noqa: E402
