@@ -8,6 +8,9 @@ before any `@triton.jit` function is defined, and `--help` should stay instant.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import NoReturn, Optional
+
 import typer
 
 app = typer.Typer(
@@ -19,6 +22,52 @@ app = typer.Typer(
 )
 
 # --- commands are registered below, one block each -------------------------------------------
+
+# --- run / list: the property engine ----------------------------------------------------------
+
+
+def _fail(message: str) -> NoReturn:
+    """A usage or environment error: one line on stderr, exit 2, no traceback."""
+    typer.echo(f"shapecheck: error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+@app.command("list")
+def list_contracts() -> None:
+    """List the known contracts with their declared shapes, rules and checks."""
+    from shapecheck import console, registry
+
+    for c in registry.contracts().values():
+        console.stdout.print(console.contract_table(c))
+
+
+@app.command()
+def run(
+    contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
+    impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
+    examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
+    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw."),
+    device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
+    profile: str = typer.Option("ci", help="ci (small, CPU) | gpu (larger dims) | thorough (more cases)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
+    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
+    reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
+    sanitize: bool = typer.Option(False, help="Bounds-check every load/store (CPU interpreter only)."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
+) -> None:
+    """Draw cases from a contract and run each through the real kernel against the reference."""
+    from shapecheck import errors, registry
+
+    try:
+        chosen = registry.select_backend(device)
+        from shapecheck import property_cli
+
+        code = property_cli.run(contract, impl, examples, seed, chosen, profile, json_path, junit_path, reproduce,
+                                sanitize, not no_db)
+    except errors.UsageError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
 
 if __name__ == "__main__":
     app()

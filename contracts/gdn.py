@@ -87,6 +87,7 @@ def _slot_indices(call: Call) -> None:
 
 
 def _scale(call: Call) -> None:
+    """scale multiplies q: it must be positive (None means K**-0.5)."""
     scale = call.arguments["scale"]
     if scale is not None and not scale > 0:
         raise call.fail("scale", "must be > 0 (None means K**-0.5)", expected="> 0", found=scale)

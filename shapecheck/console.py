@@ -1,0 +1,58 @@
+"""Rich rendering of contracts and property runs for the terminal."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from shapecheck.contract import Contract
+from shapecheck.reports import reproduction
+from shapecheck.runner import Report
+
+stdout = Console()
+stderr = Console(stderr=True)
+
+
+def contract_table(c: Contract) -> Table:
+    """Arguments with their declared shapes, then the rules and checks annotations cannot say."""
+    table = Table(title=f"{c.name}", caption=c.description, show_lines=False, title_justify="left")
+    table.add_column("argument")
+    table.add_column("declared shape")
+    for name, spec in c.tensor_specs.items():
+        table.add_row(name, spec.describe() + (" | None" if spec.optional else ""))
+    if c.output:
+        table.add_row("[bold]returns[/]", c.output.describe())
+    for rule in c.rules:
+        table.add_row("[dim]rule[/]", f"{rule.expr}  [dim]{rule.why}[/]")
+    for check in c.checks:
+        table.add_row("[dim]check[/]", (check.__doc__ or check.__name__).strip().splitlines()[0])
+    return table
+
+
+def report_table(report: Report) -> Table:
+    status = "[green]held[/]" if report.held else "[red]VIOLATED[/]"
+    table = Table(title=escape(f"{report.contract}  [{report.impl} on {report.device}, profile {report.profile}]: ") + status,
+                  title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    failures = sum(not o.ok for o in report.outcomes)
+    table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
+    table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
+    table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
+    table.add_row("triton compilations", str(report.compilations) + (" (interpreter: none)" if report.device == "cpu" else ""))
+    rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
+    table.add_row("wall time", f"{report.seconds:.1f} s ({rate:.1f} cases/s)")
+    return table
+
+
+def print_failure(report: Report) -> None:
+    failure = report.failure
+    if failure is None:
+        return
+    stdout.print("[red bold]Shrunk failing case:[/]")
+    for problem in failure.problems:
+        stdout.print(f"  - {problem}", markup=False)
+    stdout.print(f"  case: {failure.case.to_json()}", markup=False, soft_wrap=True)
+    stdout.print("[bold]Reproduce:[/]")
+    stdout.print(reproduction(report, failure.case.to_json()), markup=False, soft_wrap=True)

@@ -1,0 +1,104 @@
+"""`shapecheck run`: choose contracts and implementations, run them, print and write the reports.
+
+Kept out of cli.py so the command module stays a thin typer layer; imported only after the Triton
+backend is chosen (kernels must not be imported before TRITON_INTERPRET is set).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from shapecheck import console, registry, reports
+from shapecheck.case import Case
+from shapecheck.contract import Contract
+from shapecheck.errors import UsageError
+from shapecheck.profiles import PROFILES
+from shapecheck.runner import Report, check_case, run_property
+
+
+def _targets(contract: Optional[str], impl: Optional[str]) -> list[tuple[Contract, Callable[..., Any], str]]:
+    """(contract, implementation, implementation name) pairs to run."""
+    known = registry.contracts()
+    if impl is not None:
+        fn = registry.implementation(impl)
+        c = registry.contract(contract, known) if contract else getattr(fn, "__contract__", None)
+        if c is None:
+            raise UsageError(f"--impl {impl} carries no @shapecheck.contract; name the contract to check it against")
+        return [(c, fn, impl)]
+    chosen = [registry.contract(contract, known)] if contract else list(known.values())
+    if not chosen:
+        raise UsageError("no contracts found (package `contracts` is empty and nothing is registered)")
+    missing = [c.name for c in chosen if c.implementation is None]
+    if missing:
+        raise UsageError(f"contract {missing[0]} names no implementation; pass --impl module:function")
+    return [(c, registry.implementation(c.implementation), c.implementation) for c in chosen]  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    if device != "cpu":
+        raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+    from shapecheck.sanitizer import sanitize
+
+    with sanitize():
+        yield
+
+
+def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: str, sanitize: bool) -> int:
+    try:
+        case = Case.from_json(text)
+    except ValueError as exc:
+        raise UsageError(f"--reproduce: {exc}") from None
+    matching = [t for t in _targets(contract or case.contract, impl) if t[0].name == case.contract]
+    if not matching:
+        raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {contract!r}")
+    c, fn, name = matching[0]
+    with _sanitizing(sanitize, device):
+        outcome = check_case(c, case, fn, device)
+    status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
+    console.stdout.print(f"{c.name} [{name} on {device}]: {status} ({outcome.seconds:.2f} s)")
+    for problem in outcome.problems:
+        console.stdout.print(f"  - {problem}", markup=False)
+    for key, err in sorted(outcome.errors.items()):
+        console.stdout.print(f"  {key}: relative RMS error {err:.2e}", markup=False)
+    return 0 if outcome.ok else 1
+
+
+def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], seed: Optional[int], device: str,
+        profile: str, json_path: Optional[Path], junit_path: Optional[Path], reproduce: Optional[str],
+        sanitize: bool, database: bool) -> int:
+    """Run the property suite; 0 if every contract held, 1 if one was violated."""
+    if profile not in PROFILES:
+        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {profile!r}")
+    if reproduce is not None:
+        return _reproduce(reproduce, impl, contract, device, sanitize)
+    results: list[Report] = []
+    for c, fn, name in _targets(contract, impl):
+        total = examples or PROFILES[profile].max_examples
+        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[failing]} failing"), TimeElapsedColumn())
+        with Progress(*columns, console=console.stderr, transient=True) as progress:
+            task = progress.add_task(f"{c.name} [{name}]", total=total, failing=0)
+
+            def on_case(outcome: Any) -> None:
+                failing = progress.tasks[task].fields["failing"] + (not outcome.ok)
+                progress.update(task, advance=1, failing=failing)
+
+            with _sanitizing(sanitize, device):
+                report = run_property(c, fn, name, profile=PROFILES[profile], device=device, examples=examples,
+                                      seed=seed, on_case=on_case, database=database)
+        console.stdout.print(console.report_table(report))
+        console.print_failure(report)
+        results.append(report)
+    if json_path:
+        reports.write_json(results, json_path)
+    if junit_path:
+        reports.write_junit(results, junit_path)
+    return 0 if all(r.held for r in results) else 1
