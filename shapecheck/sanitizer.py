@@ -154,6 +154,14 @@ class SanitizerReport:
     def ok(self) -> bool:
         return not self.violations
 
+    def summary(self) -> str:
+        """A line of totals, then one paragraph per violation site with its hit count: what a CLI prints.
+        The totals matter when nothing was found: zero launches means nothing ran under the interpreter."""
+        found = "no violation" if self.ok else f"{len(self.violations)} violation site(s)"
+        head = (f"sanitizer (bounds={self.bounds}): {self.launches} interpreted launches, {self.accesses} memory "
+                f"ops checked, {found}")
+        return "\n".join([head, *(f"[{self.hits[v.site]} hits] {v}" for v in self.violations)])
+
 
 @dataclasses.dataclass
 class _Session:

@@ -222,6 +222,10 @@ def test_record_mode_keeps_running_and_suppresses_offending_lanes() -> None:
     assert sorted(report.hits.values()) == [2, 2]  # two launches of one bad store; two programs read slot -1
     assert torch.equal(buffer, torch.tensor([0.0, 2, 4, 6, 8] + [-7.0] * 7))  # tail stores suppressed
     assert torch.equal(out, torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))  # suppressed loads read 0
+    lines = report.summary().splitlines()  # 2 launches x 2 programs x 2 ops + 3 programs x 3 ops = 17
+    assert lines[0] == ("sanitizer (bounds=view): 3 interpreted launches, 17 memory ops checked, "
+                        "2 violation site(s)")
+    assert lines[1].startswith("[2 hits] out-of-bounds store in kernel `store_tail_unmasked`")
 
 
 def test_run_sanitized_returns_result_and_report() -> None:
