@@ -52,7 +52,7 @@ def print_failure(report: Report) -> None:
         return
     stdout.print("[red bold]Shrunk failing case:[/]")
     for problem in failure.problems:
-        stdout.print(f"  - {problem}", markup=False)
+        stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     stdout.print(f"  case: {failure.case.to_json()}", markup=False, soft_wrap=True)
     stdout.print("[bold]Reproduce:[/]")
     stdout.print(reproduction(report, failure.case.to_json()), markup=False, soft_wrap=True)

@@ -65,7 +65,7 @@ def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: 
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
     console.stdout.print(f"{c.name} [{name} on {device}]: {status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
-        console.stdout.print(f"  - {problem}", markup=False)
+        console.stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     for key, err in sorted(outcome.errors.items()):
         console.stdout.print(f"  {key}: relative RMS error {err:.2e}", markup=False)
     return 0 if outcome.ok else 1

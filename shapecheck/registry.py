@@ -5,11 +5,13 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from pathlib import Path
 from typing import Any, Callable
 
 from shapecheck.contract import Contract
 from shapecheck.decorator import REGISTRY
 from shapecheck.errors import UsageError
+from shapecheck.patching import load_file
 
 
 def select_backend(device: str) -> str:
@@ -55,12 +57,19 @@ def contract(name: str, known: dict[str, Contract]) -> Contract:
 
 
 def implementation(target: str) -> Callable[..., Any]:
-    """Import `module.path:function`."""
-    module_name, sep, attr = target.partition(":")
+    """Import `module.path:function` or `path/to/file.py:function`."""
+    module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
-        raise UsageError(f"--impl must look like module.path:function, found {target!r}")
+        raise UsageError(f"--impl must look like module.path:function or path/to/file.py:function, found {target!r}")
     try:
-        module = importlib.import_module(module_name)
+        if module_name.endswith(".py"):
+            if not Path(module_name).is_file():
+                raise UsageError(f"--impl {target}: no file {module_name}")
+            module = load_file(Path(module_name))
+        else:
+            module = importlib.import_module(module_name)
+    except UsageError:
+        raise
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix; say which
         raise UsageError(f"--impl {target}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
     fn = getattr(module, attr, None)

@@ -1,0 +1,21 @@
+"""Run the `shapecheck` command as a user would: the installed console script, in a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def shapecheck_command() -> list[str]:
+    script = Path(sys.executable).with_name("shapecheck")
+    return [str(script)] if script.exists() else [sys.executable, str(ROOT / "cli.py")]
+
+
+def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    return subprocess.run([*shapecheck_command(), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout)

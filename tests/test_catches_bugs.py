@@ -1,0 +1,41 @@
+"""`shapecheck run` exits 1 on every buggy variant within the CI budget, and 0 on the real kernel.
+
+Each failure must come with a shrunk case and a reproduction command that itself fails again.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+
+from tests.cli_helpers import shapecheck
+from tests.fixtures.buggy_kernels import OUT_OF_BOUNDS, VARIANTS
+
+BUDGET = ["--examples", "60", "--device", "cpu", "--no-db"]
+
+
+def test_real_kernel_holds(tmp_path: Path) -> None:
+    result = shapecheck("run", "--impl", "kernels.gdn:fused_sigmoid_gating_delta_rule_update", *BUDGET,
+                        "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["held"] and report["contracts"][0]["cases"] >= 60
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variant_is_caught_and_reproducible(variant: str, tmp_path: Path) -> None:
+    sanitize = ["--sanitize"] if variant in OUT_OF_BOUNDS else []
+    result = shapecheck("run", "--impl", f"tests.fixtures.buggy_kernels:{variant}", *BUDGET, *sanitize,
+                        "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 1, result.stdout + result.stderr
+    failure = json.loads((tmp_path / "r.json").read_text())["contracts"][0]["failure"]
+    assert failure["problems"], failure
+    assert "Reproduce:" in result.stdout and "Traceback" not in result.stdout + result.stderr
+    replay = shlex.split(failure["reproduce"])
+    assert replay[:2] == ["shapecheck", "run"]
+    again = shapecheck(*replay[1:], *sanitize)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert failure["problems"][0].split(":")[0] in again.stdout
