@@ -1,0 +1,54 @@
+"""Run a contract's property suite from pytest in one line.
+
+    # tests/test_my_kernel.py
+    from shapecheck.testing import property_test
+    test_my_kernel = property_test("mypkg.ops:my_kernel")                          # CPU interpreter or GPU
+    test_my_kernel_gpu = property_test("mypkg.ops:my_kernel", device="cuda", profile="gpu")  # skips without a GPU
+
+On CPU, Triton's interpreter must be on before the kernel module is imported: call
+`use_interpreter_without_gpu()` at the top of your `conftest.py`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable, Optional
+
+import pytest
+import torch
+
+from shapecheck.profiles import PROFILES
+from shapecheck.reports import reproduction
+
+
+def use_interpreter_without_gpu() -> None:
+    """Switch Triton to its CPU interpreter when no GPU is visible (call before kernels are imported)."""
+    if not torch.cuda.is_available():
+        os.environ["TRITON_INTERPRET"] = "1"
+
+
+def property_test(impl: str, *, contract: Optional[str] = None, device: str = "auto", profile: str = "ci",
+                  examples: Optional[int] = None, seed: Optional[int] = None) -> Callable[[], None]:
+    """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
+
+    `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible.
+    """
+
+    def test() -> None:
+        from shapecheck import registry
+        from shapecheck.runner import run_property
+
+        fn = registry.implementation(impl)
+        c = registry.contract(contract, registry.contracts()) if contract else getattr(fn, "__contract__", None)
+        assert c is not None, f"{impl} carries no @shapecheck.contract; pass contract="
+        chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+        report = run_property(c, fn, impl, profile=PROFILES[profile], device=chosen, examples=examples, seed=seed)
+        if report.failure is not None:
+            problems = "\n".join(f"  - {p}" for p in report.failure.problems)
+            pytest.fail(f"{c.name} violated by {impl}:\n{problems}\nreproduce: "
+                        f"{reproduction(report, report.failure.case.to_json())}", pytrace=False)
+
+    test.__name__ = f"test_property_{impl.rpartition(':')[2]}"
+    if device == "cuda":
+        test = pytest.mark.gpu(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")(test))
+    return test
