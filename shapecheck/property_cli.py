@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from shapecheck import console, registry, reports
 from shapecheck.case import Case
 from shapecheck.contract import Contract
-from shapecheck.errors import UsageError
+from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import Report, check_case, run_property
 
@@ -51,6 +51,16 @@ def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
         yield
 
 
+def _check_replayable(c: Contract, case: Case) -> None:
+    """A hand-edited case must still build valid inputs: otherwise it is a usage error, not a finding."""
+    try:
+        c.validate(c.resolve("inputs")(case, "cpu"))  # type: ignore[misc]
+    except ContractViolation as exc:
+        raise UsageError(f"--reproduce: the case breaks the contract itself: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # noqa: BLE001 - missing/garbled fields surface as KeyError/TypeError/...
+        raise UsageError(f"--reproduce: the case does not fit contract {c.name}: {type(exc).__name__}: {exc}") from None
+
+
 def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: str, sanitize: bool) -> int:
     try:
         case = Case.from_json(text)
@@ -60,6 +70,7 @@ def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: 
     if not matching:
         raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {contract!r}")
     c, fn, name = matching[0]
+    _check_replayable(c, case)
     with _sanitizing(sanitize, device):
         outcome = check_case(c, case, fn, device)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
