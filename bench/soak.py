@@ -27,7 +27,7 @@ if options.device == "cpu":
 from contracts.gdn import GDN_DECODE  # noqa: E402 - after the backend is chosen
 from kernels.gdn import fused_sigmoid_gating_delta_rule_update  # noqa: E402
 from shapecheck.profiles import PROFILES  # noqa: E402
-from shapecheck.runner import TOLERANCE, run_property  # noqa: E402
+from shapecheck.runner import run_property, tolerance  # noqa: E402
 
 where = torch.cuda.get_device_name() if options.device == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), Triton interpreter"
 print(f"# soak: {where}; torch {torch.__version__}; profile {options.profile}")
@@ -48,5 +48,5 @@ for seed in options.seeds:
 print(f"\ntotal: {total} cases, {failing} failing")
 print(f"\n{'quantity':<34} {'worst rel. RMS':>15} {'bound':>8} {'margin':>8}")
 for key, err in sorted(worst.items()):
-    bound = TOLERANCE[getattr(torch, key.split()[-1])]
+    bound = tolerance(getattr(torch, key.split()[-1]))
     print(f"{key:<34} {err:>15.3e} {bound:>8.0e} {bound / err if err else float('inf'):>7.1f}x")

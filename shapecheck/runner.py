@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -30,10 +31,23 @@ from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation
 from shapecheck.profiles import Profile
 
-# Relative RMS bounds by dtype. fp32 follows fla's kernels tests; the 16-bit bounds are a few times the
-# rounding of one final cast (2**-8 for bf16, 2**-11 for fp16). The soak run (tests/test_soak.py,
-# bench/results/soak_cpu.txt) records the worst error actually observed against these bounds.
+# Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
+# bench/results/soak_cpu.txt). A 16-bit result carries at most one final rounding: round-to-nearest
+# costs <= 2**-8 relative for bf16 and <= 2**-11 for fp16, so 5e-3 bounds both on a GPU. Triton's CPU
+# interpreter converts fp32 -> bf16 by TRUNCATION (measured with triton 3.7.1: 49% of 1024 casts differ
+# from torch's round-to-nearest, max relative error 7.4e-3, just under 2**-7, and `fp_downcast_rounding=
+# "rtne"` does not change it), so under the interpreter a one-element bf16 output can be 2**-7 off: the
+# bound there is 1e-2. The soak's worst bf16 errors are recorded next to these bounds.
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 5e-3, torch.float16: 5e-3}
+INTERPRETER_TOLERANCE = {**TOLERANCE, torch.bfloat16: 1e-2}
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    """The relative RMS bound for results stored in `dtype` on the current Triton backend."""
+    table = INTERPRETER_TOLERANCE if os.environ.get("TRITON_INTERPRET") == "1" else TOLERANCE
+    return table[dtype]
+
+
 CACHE_DIR = Path(".shapecheck_cache")
 
 
@@ -102,7 +116,7 @@ def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[st
         return
     err = relative_rms(out, ref)
     outcome.errors[f"output {_dtype(out)}"] = err
-    bound = TOLERANCE[out.dtype]
+    bound = tolerance(out.dtype)
     if err > bound:
         outcome.problems.append(f"output differs from reference: relative RMS error {err:.3g} > {bound:g} ({_dtype(out)})")
 
@@ -122,7 +136,7 @@ def _compare_mutated(name: str, before: torch.Tensor, after: torch.Tensor, ref: 
     if updated.any():
         err = relative_rms(after[updated], ref[updated])
         outcome.errors[f"{name} {_dtype(after)}"] = err
-        bound = TOLERANCE[after.dtype]
+        bound = tolerance(after.dtype)
         if not torch.isfinite(after[updated]).all() or err > bound:
             outcome.problems.append(f"`{name}`: updated rows differ from reference: relative RMS error {err:.3g} > {bound:g}")
 

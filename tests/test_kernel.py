@@ -14,7 +14,7 @@ import torch
 from contracts.gdn import GDN_DECODE
 from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.case import Case
-from shapecheck.runner import check_case
+from shapecheck.runner import check_case, tolerance
 
 BASE = {"dtype": "float32", "pool_dtype": "float32", "layout": "kv", "l2norm": False, "scale": None,
         "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": False, "strided_qkv": False,
@@ -58,7 +58,6 @@ def test_kernel_matches_reference(name: str, device: str) -> None:
     outcome = check_case(GDN_DECODE, CASES[name], kernel, device)
     assert outcome.ok, "\n".join(outcome.problems)
     assert outcome.errors, "no comparison was made"
-    assert outcome.errors[f"output {CASES[name].options['dtype']}"] <= 5e-3
 
 
 def test_padding_slot_output_uses_zero_state(device: str) -> None:
@@ -90,3 +89,20 @@ def test_runner_detects_a_planted_bug(device: str) -> None:
 
     outcome = check_case(GDN_DECODE, case(), off, device)
     assert any("relative RMS error" in p for p in outcome.problems)
+
+
+def test_bf16_bound_covers_the_backends_rounding(device: str) -> None:
+    """The bf16 bound is justified by the backend's fp32 -> bf16 cast: measure that cast's worst error."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def cast(x, y, n: tl.constexpr):
+        offs = tl.arange(0, n)
+        tl.store(y + offs, tl.load(x + offs).to(tl.bfloat16))
+
+    x = torch.randn(4096, device=device)
+    y = torch.empty(4096, dtype=torch.bfloat16, device=device)
+    cast[(1,)](x, y, 4096)
+    worst = ((y.float() - x) / x).abs().max().item()
+    assert 2**-9 < worst < tolerance(torch.bfloat16), worst
