@@ -40,7 +40,9 @@ def report_table(report: Report) -> Table:
     table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
     table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
-    table.add_row("triton compilations", str(report.compilations) + (" (interpreter: none)" if report.device == "cpu" else ""))
+    compiled = ("none (CPU interpreter)" if report.device == "cpu" else
+                f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets")
+    table.add_row("triton compilations", compiled)
     rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
     table.add_row("wall time", f"{report.seconds:.1f} s ({rate:.1f} cases/s)")
     return table

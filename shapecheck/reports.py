@@ -29,6 +29,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "regimes": dict(report.regimes),
         "worst_errors": report.worst_errors(),
         "compilations": report.compilations,
+        "compile_keys": report.compile_keys,
         "seconds": round(report.seconds, 3),
         "failure": None if failure is None else {
             "case": json.loads(failure.case.to_json()),

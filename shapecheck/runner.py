@@ -178,10 +178,16 @@ def _as_tuple(x: Any) -> tuple[Any, ...]:
 
 
 class CompileCounter:
-    """Counts Triton compilations (not cache hits) through triton's post-compile hook."""
+    """Counts Triton compilations (not cache hits) through triton's post-compile hook.
+
+    `keys` collects each compilation's argument types and constexprs. Compilations beyond the number of
+    distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
+    pointer's alignment): drawn shapes forcing recompiles, which property testing wants to avoid.
+    """
 
     def __init__(self) -> None:
         self.count = 0
+        self.keys: set[tuple[Any, ...]] = set()
 
     @contextlib.contextmanager
     def active(self) -> Iterator["CompileCounter"]:
@@ -194,6 +200,8 @@ class CompileCounter:
 
         def hook(*args: Any, **kwargs: Any) -> bool:
             self.count += 1
+            info = kwargs.get("compile", {})
+            self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants"))))
             return bool(previous(*args, **kwargs)) if previous else False
 
         knobs.runtime.jit_post_compile_hook = hook
@@ -215,6 +223,7 @@ class Report:
     failure: Optional[Outcome]  # the shrunk failing case, if any
     regimes: Counter[str]  # regime name -> cases that exercised it
     compilations: int
+    compile_keys: int  # distinct (argument types, constexprs) among the compilations
     seconds: float
 
     @property
@@ -264,4 +273,4 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     regimes_of = contract.resolve("regimes") or (lambda case: set())
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
-                  regimes, counter.count, time.perf_counter() - start)
+                  regimes, counter.count, len(counter.keys), time.perf_counter() - start)
