@@ -1,0 +1,60 @@
+"""Cases only a GPU can afford: slot offsets past 2**31 elements and more than 65535 (sequence, head) programs.
+
+Both are bug classes fixed upstream (int32 `idx*HV*K*V` wrap, fla #1080; grid axis limit, fla #1097).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from contracts.gdn import GDN_DECODE
+from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
+from kernels.reference import gated_delta_rule_reference as reference
+from shapecheck.case import Case
+from shapecheck.runner import check_case, relative_rms
+
+pytestmark = pytest.mark.gpu
+
+OPTIONS = {"dtype": "bfloat16", "pool_dtype": "float32", "layout": "kv", "l2norm": True, "scale": None,
+           "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": True, "strided_qkv": False,
+           "index_dtype": "int32", "cu_seqlens": None}
+
+
+def test_slot_offsets_beyond_int32() -> None:
+    """Pool of 4200 slots at HV=32, K=V=128 (8.8 GB fp32): slot 4199 starts at element 2.2e9 > 2**31."""
+    S, HV, K, V, H = 4200, 32, 128, 128, 16
+    assert (S - 1) * HV * K * V > 2**31
+    for layout in ("kv", "vk"):
+        slots = [S - 1, 4100, -1, 7]
+        case = Case(GDN_DECODE.name, {"B": 4, "T": 1, "H": H, "HV": HV, "K": K, "V": V, "S": 8, "N": 4},
+                    {**OPTIONS, "layout": layout, "indices": [3, 2, -1, 1]}, random.randrange(2**31))
+        small = GDN_DECODE.resolve("inputs")(case, "cuda")
+        pool = torch.randn(S, HV, *((K, V) if layout == "kv" else (V, K)), device="cuda")
+        pool[slots[0]], pool[slots[1]], pool[slots[3]] = small["initial_state_source"][3], small["initial_state_source"][2], small["initial_state_source"][1]
+        args = dict(small, initial_state_source=pool, initial_state_indices=torch.tensor(slots, dtype=torch.int32, device="cuda"))
+        sums = pool.sum(dim=(1, 2, 3), dtype=torch.float64)  # per-row fingerprint of every slot, before
+        ref_o, ref_pool = reference(**{**small, "initial_state_source": small["initial_state_source"].clone()})
+        o = kernel(**args)
+        torch.cuda.synchronize()
+        assert relative_rms(o, ref_o) < 5e-3
+        for big, little in ((slots[0], 3), (slots[1], 2), (slots[3], 1)):
+            assert relative_rms(pool[big], ref_pool[little]) < 1e-5, (layout, big)
+        untouched = torch.ones(S, dtype=torch.bool, device="cuda")
+        untouched[[slots[0], slots[1], slots[3]]] = False
+        assert torch.equal(pool.sum(dim=(1, 2, 3), dtype=torch.float64)[untouched], sums[untouched])
+        del pool, args
+
+
+def test_more_than_65535_programs() -> None:
+    """N * HV = 2100 * 32 = 67200 (sequence, head) programs, past CUDA's 65535 limit of grid axes 1 and 2."""
+    N, HV = 2100, 32
+    indices = random.sample(range(N + 10), N)
+    indices[::7] = [-1] * len(indices[::7])
+    case = Case(GDN_DECODE.name, {"B": N, "T": 1, "H": 16, "HV": HV, "K": 16, "V": 24, "S": N + 10, "N": N},
+                {**OPTIONS, "indices": indices}, random.randrange(2**31))
+    outcome = check_case(GDN_DECODE, case, kernel, "cuda")
+    assert outcome.ok, outcome.problems
+    assert outcome.errors
