@@ -69,5 +69,17 @@ def run(
     raise typer.Exit(code)
 
 
+@app.command("sanitize")
+def sanitize_command(
+    contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
+    impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
+    examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
+    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw."),
+) -> None:
+    """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
+    run(contract=contract, impl=impl, examples=examples, seed=seed, device="cpu", profile="ci", json_path=None,
+        junit_path=None, reproduce=None, sanitize=True, no_db=False)
+
+
 if __name__ == "__main__":
     app()

@@ -40,6 +40,7 @@ def _targets(contract: Optional[str], impl: Optional[str]) -> list[tuple[Contrac
 
 @contextlib.contextmanager
 def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
+    """Bounds-check every interpreted load/store inside the block, then print what was checked."""
     if not enabled:
         yield
         return
@@ -47,8 +48,9 @@ def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
         raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
     from shapecheck.sanitizer import sanitize
 
-    with sanitize():
+    with sanitize() as report:
         yield
+    console.stdout.print(report.summary(), markup=False, soft_wrap=True)
 
 
 def _check_replayable(c: Contract, case: Case) -> None:
