@@ -1,0 +1,296 @@
+"""What is declared about a function before its body is read: tensor shapes, scalar kinds, dims, rules.
+
+Three sources, in order of precedence: `--assume NAME=DIMS` options, the function's own jaxtyping
+annotations (read from the source; nothing is imported), and a registered contract of the same name with
+the same parameters (a contract is a Python value, so its module is imported — the one exception to
+"parse, never import"). A same-named contract also lends its dimension meanings, bounds and rules to an
+annotated function.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import functools
+import re
+import typing
+from typing import Any, Mapping, Optional, Union
+
+import sympy as sp
+
+from shapecheck.static.symbols import dim
+
+Axis = Union[str, int]
+"""One axis as written: a name (`T`), an integer, an expression (`N+1`), `_`, or `...` (variadic)."""
+
+VARIADIC = "..."
+_EXPRESSION = re.compile(r"[\w+\-*/() ]+")
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """A tensor's declared shape: one pattern, or several (a Union), and whether None is allowed."""
+
+    patterns: tuple[tuple[Axis, ...], ...]
+    optional: bool = False
+
+    def describe(self) -> str:
+        text = " or ".join("[" + ", ".join(map(str, p)) + "]" for p in self.patterns)
+        return text + (" or None" if self.optional else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Scalar:
+    """A non-tensor parameter: int, float, bool, str or other."""
+
+    kind: str
+    optional: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class DimInfo:
+    """A contract's word on a dimension: its meaning and the largest size it supports (None: unbounded)."""
+
+    meaning: str = ""
+    lo: int = 1
+    hi: Optional[int] = None
+
+
+Param = Union[Declared, Scalar]
+Returns = Union[Declared, tuple[Declared, ...]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """Everything the analysis starts from."""
+
+    params: Mapping[str, Param]
+    returns: Optional[Returns] = None
+    origin: str = "no shape annotations"
+    dims: Mapping[str, DimInfo] = dataclasses.field(default_factory=dict)
+    rules: tuple[str, ...] = ()
+
+    @property
+    def declares_shapes(self) -> bool:
+        return self.returns is not None or any(isinstance(p, Declared) for p in self.params.values())
+
+    def declared(self) -> list[tuple[str, Declared]]:
+        """Every declared tensor, parameters then return (`"return"`, or `"return[i]"` for tuples)."""
+        items = [(name, p) for name, p in self.params.items() if isinstance(p, Declared)]
+        if isinstance(self.returns, Declared):
+            items.append(("return", self.returns))
+        elif isinstance(self.returns, tuple):
+            items.extend((f"return[{i}]", d) for i, d in enumerate(self.returns))
+        return items
+
+    def dim_names(self) -> set[str]:
+        """Every dimension name mentioned in a declared shape (inside expressions too)."""
+        return {name for _, declared in self.declared() for pattern in declared.patterns for axis in pattern
+                for name in axis_names(axis)}
+
+
+def axis_names(axis: Axis) -> list[str]:
+    if isinstance(axis, int) or axis in ("_", VARIADIC):
+        return []
+    if axis.isidentifier():
+        return [axis]
+    return [n.id for n in ast.walk(ast.parse(axis, mode="eval")) if isinstance(n, ast.Name)]
+
+
+def parse_axes(text: str) -> tuple[Axis, ...]:
+    """A jaxtyping shape string as axes; raises ValueError on a token it does not understand."""
+    axes: list[Axis] = []
+    for token in text.split():
+        bare = token.lstrip("#?")  # broadcastable / varying markers do not change the name
+        if bare.isdigit():
+            axes.append(int(bare))
+        elif bare == VARIADIC or bare.startswith("*"):
+            axes.append(VARIADIC)
+        elif bare.isidentifier():
+            axes.append(bare)
+        elif _EXPRESSION.fullmatch(bare):
+            try:
+                ast.parse(bare, mode="eval")
+            except SyntaxError:
+                raise ValueError(f"axis {token!r} in {text!r} is not an expression") from None
+            axes.append(bare)
+        else:
+            raise ValueError(f"axis {token!r} in {text!r} is not supported (names, integers, arithmetic, ...)")
+    return tuple(axes)
+
+
+def _arith(node: ast.expr) -> sp.Expr:
+    if isinstance(node, ast.Name):
+        return dim(node.id)
+    if isinstance(node, ast.Constant) and isinstance(node.value, int):
+        return sp.Integer(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return -_arith(node.operand)
+    if isinstance(node, ast.BinOp):
+        a, b = _arith(node.left), _arith(node.right)
+        ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+               ast.FloorDiv: lambda: sp.floor(a / b), ast.Div: lambda: a / b, ast.Pow: lambda: a**b}
+        if type(node.op) in ops:
+            return ops[type(node.op)]()
+    raise ValueError(f"unsupported axis expression {ast.unparse(node)!r}")
+
+
+def axis_expr(axis: Axis, anonymous: str) -> sp.Expr:
+    """The size of one axis; `_` becomes a fresh dimension named `anonymous`."""
+    if isinstance(axis, int):
+        return sp.Integer(axis)
+    if axis == "_":
+        return dim(anonymous)
+    if axis.isidentifier():
+        return dim(axis)
+    return _arith(ast.parse(axis, mode="eval").body)
+
+
+# --- from source annotations -------------------------------------------------------------------
+
+_SCALARS = {"int": "int", "float": "float", "bool": "bool", "str": "str"}
+
+
+def _last_name(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return ""
+
+
+def _members(node: ast.expr) -> Optional[list[ast.expr]]:
+    """The members of `Optional[X]`, `Union[X, Y]` or `X | Y`, else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return (_members(node.left) or [node.left]) + (_members(node.right) or [node.right])
+    if isinstance(node, ast.Subscript) and _last_name(node.value) in ("Optional", "Union"):
+        inner = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        return inner + ([ast.Constant(None)] if _last_name(node.value) == "Optional" else [])
+    return None
+
+
+def _jaxtyping_pattern(node: ast.expr) -> Optional[tuple[Axis, ...]]:
+    """`Float[Tensor, "B T"]` (any dtype name) as axes; a shape string it cannot read is variadic."""
+    if not (isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Tuple) and len(node.slice.elts) == 2):
+        return None
+    text = node.slice.elts[1]
+    if not (isinstance(text, ast.Constant) and isinstance(text.value, str)):
+        return None
+    try:
+        return parse_axes(text.value)
+    except ValueError:
+        return (VARIADIC,)
+
+
+def annotation(node: Optional[ast.expr]) -> Optional[Param]:
+    """What a source annotation declares, or None for a plain tensor / no annotation."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):  # a quoted annotation
+        try:
+            return annotation(ast.parse(node.value, mode="eval").body)
+        except SyntaxError:
+            return None
+    members = _members(node)
+    if members is not None:
+        optional = any(isinstance(m, ast.Constant) and m.value is None for m in members)
+        parts = [annotation(m) for m in members if not (isinstance(m, ast.Constant) and m.value is None)]
+        patterns = tuple(p for part in parts if isinstance(part, Declared) for p in part.patterns)
+        if patterns:
+            return Declared(patterns, optional)
+        kinds = {part.kind for part in parts if isinstance(part, Scalar)}
+        return Scalar(kinds.pop() if len(kinds) == 1 else "other", optional)
+    pattern = _jaxtyping_pattern(node)
+    if pattern is not None:
+        return Declared((pattern,))
+    kind = _SCALARS.get(_last_name(node)) if isinstance(node, (ast.Name, ast.Attribute)) else None
+    return Scalar(kind) if kind else None
+
+
+def _returns(node: Optional[ast.expr]) -> Optional[Returns]:
+    if isinstance(node, ast.Subscript) and _last_name(node.value) in ("tuple", "Tuple"):
+        elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        parts = [annotation(e) for e in elts]
+        if parts and all(isinstance(p, Declared) for p in parts):
+            return tuple(parts)  # type: ignore[arg-type]
+        return None
+    declared = annotation(node)
+    return declared if isinstance(declared, Declared) else None
+
+
+def parameters(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> list[ast.arg]:
+    a = fn.args
+    return [*a.posonlyargs, *a.args, *([a.vararg] if a.vararg else []), *a.kwonlyargs, *([a.kwarg] if a.kwarg else [])]
+
+
+def from_source(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Signature:
+    params = {arg.arg: p for arg in parameters(fn) if (p := annotation(arg.annotation)) is not None}
+    returns = _returns(fn.returns)
+    sig = Signature(params, returns)
+    return dataclasses.replace(sig, origin="jaxtyping annotations") if sig.declares_shapes else sig
+
+
+# --- from a registered contract ----------------------------------------------------------------
+
+
+def _scalar_hint(hint: Any) -> Scalar:
+    if typing.get_origin(hint) is Union:
+        members = [m for m in typing.get_args(hint) if m is not type(None)]
+        inner = _scalar_hint(members[0]) if len(members) == 1 else Scalar("other")
+        return Scalar(inner.kind, optional=type(None) in typing.get_args(hint))
+    return Scalar(_SCALARS.get(getattr(hint, "__name__", ""), "other"))
+
+
+def from_contract(contract: Any) -> Signature:
+    """A `shapecheck.Contract` as a Signature (its annotations, dims, bounds and rules)."""
+    params: dict[str, Param] = {}
+    for name in contract.parameters:
+        spec = contract.tensor_specs.get(name)
+        if spec is not None:
+            params[name] = Declared(tuple(p.axes for p in spec.patterns), spec.optional)
+        else:
+            params[name] = _scalar_hint(contract.hints.get(name))
+    output = contract.output
+    returns = Declared(tuple(p.axes for p in output.patterns), output.optional) if output is not None else None
+    dims = {name: DimInfo(d.meaning, d.lo, d.gpu_hi if d.gpu_hi is not None else d.hi) for name, d in contract.dims.items()}
+    return Signature(params, returns, f"contract `{contract.name}`", dims, tuple(r.expr for r in contract.rules))
+
+
+@functools.lru_cache(maxsize=1)
+def _contracts() -> Mapping[str, Any]:
+    from shapecheck import registry  # imports torch and the contracts package: only when first needed
+
+    return registry.contracts()
+
+
+def registered(name: str, params: list[str]) -> Optional[Any]:
+    """The contract named `name` whose parameters are exactly `params`, if one is registered."""
+    contract = _contracts().get(name)
+    return contract if contract is not None and list(contract.parameters) == params else None
+
+
+def assumption(text: str) -> tuple[str, Declared]:
+    """`q=B T H K` as (parameter, declared shape); raises ValueError when malformed."""
+    name, sep, dims = text.partition("=")
+    if not sep or not name.strip().isidentifier():
+        raise ValueError(f"--assume expects NAME=DIMS (e.g. 'q=B T H K'), found {text!r}")
+    return name.strip(), Declared((parse_axes(dims),))
+
+
+def signature_for(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef], assume: Mapping[str, Declared] = {},
+                  contracts: bool = True) -> Signature:
+    """The signature to seed `fn` with: --assume, else its annotations, else a contract of its name."""
+    own = from_source(fn)
+    names = [arg.arg for arg in parameters(fn)]
+    contract = registered(fn.name, names) if contracts else None
+    if contract is not None:
+        lent = from_contract(contract)
+        own = own if own.declares_shapes else lent
+        own = dataclasses.replace(own, dims=lent.dims, rules=lent.rules)
+    unknown = sorted(set(assume) - set(names))
+    if unknown:
+        raise ValueError(f"--assume names {', '.join(unknown)}, not parameters of {fn.name} ({', '.join(names)})")
+    if assume:
+        origin = own.origin + " and --assume" if own.declares_shapes else "--assume"
+        own = dataclasses.replace(own, params={**own.params, **assume}, origin=origin)
+    return own
