@@ -81,5 +81,59 @@ def sanitize_command(
         junit_path=None, reproduce=None, sanitize=True, no_db=False)
 
 
+# --- explain / lint: static shape analysis (parses the source, imports no kernel) ---------------
+
+
+@app.command("explain")
+def explain_command(
+    target: str = typer.Argument(..., metavar="FILE.py::FUNCTION", help="Function to explain (Class.method for methods)."),
+    assume: Optional[list[str]] = typer.Option(
+        None, "--assume", help="Shape of an unannotated parameter, e.g. 'q=B T H K' (repeatable)."),
+    output_format: str = typer.Option("text", "--format", help="text | markdown."),
+    example: Optional[str] = typer.Option(None, help="Worked numeric example, e.g. B=1,T=64,H=8,K=128,V=64,HV=8."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead."),
+) -> None:
+    """Derive a function's shapes from its source, line by line, and compare them with its declaration."""
+    from rich.console import Console
+
+    from shapecheck.errors import UsageError
+    from shapecheck.static.commands import explain_report
+
+    try:
+        report = explain_report(target, assume or [], output_format, example)
+    except UsageError as exc:
+        _fail(str(exc))
+    if output is not None:
+        output.write_text(report)
+    else:
+        Console(highlight=False, soft_wrap=True).print(report, markup=False, end="")
+
+
+@app.command("lint")
+def lint_command(
+    paths: list[str] = typer.Argument(..., help="Files or directories to check."),
+    output_format: str = typer.Option("text", "--output-format", help="text | json."),
+    as_json: bool = typer.Option(False, "--json", help="Same as --output-format json."),
+) -> None:
+    """Check shapes statically (SC001-SC006); exit 1 on findings, 0 when clean, 2 on a usage error."""
+    from rich.console import Console
+
+    from shapecheck.errors import UsageError
+    from shapecheck.static.commands import lint_report
+
+    try:
+        report = lint_report(paths, "json" if as_json else output_format)
+    except UsageError as exc:
+        _fail(str(exc))
+    console = Console(highlight=False, soft_wrap=True)
+    if as_json or output_format == "json":
+        console.print(report.to_json(), markup=False)
+    else:
+        for finding in report.findings:
+            console.print(finding.format(), markup=False)
+        console.print(report.summary(), style="bold red" if report.findings else "bold green", markup=False)
+    raise typer.Exit(1 if report.findings else 0)
+
+
 if __name__ == "__main__":
     app()

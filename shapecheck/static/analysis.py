@@ -68,16 +68,18 @@ class Analysis:
                                  tuple(w for w in whys if w))
         return Agreement("differ", f"inferred {inferred} but declared {declared.describe()}")
 
-    def agreement(self) -> Agreement:
+    def agreement(self, value: Optional[Value] = None) -> Agreement:
+        """How the output (or one returned `value`) compares with the declared return shape."""
+        value = self.output if value is None else value
         declared = self.signature.returns
         if declared is None:
             return Agreement("undeclared", "no declared output shape")
         if isinstance(declared, Declared):
-            return self._match(self.output, declared)
-        if not isinstance(self.output, Tup) or len(self.output.items) != len(declared):
-            status = "differ" if isinstance(self.output, (Tensor, Tup)) else "unknown"
-            return Agreement(status, f"inferred {describe(self.output)} but declared a tuple of {len(declared)} tensors")
-        parts = [self._match(v, d) for v, d in zip(self.output.items, declared)]
+            return self._match(value, declared)
+        if not isinstance(value, Tup) or len(value.items) != len(declared):
+            status = "differ" if isinstance(value, (Tensor, Tup)) else "unknown"
+            return Agreement(status, f"inferred {describe(value)} but declared a tuple of {len(declared)} tensors")
+        parts = [self._match(v, d) for v, d in zip(value.items, declared)]
         worst = next((p for p in parts if p.status == "differ"), next((p for p in parts if p.status != "agree"), None))
         if worst is not None:
             return worst

@@ -191,7 +191,7 @@ class Knowledge:
                 here = sp.And(seen, branch.cond)
                 settled = self.decide(branch.cond, seen)
                 if settled is True:
-                    notes.append(f"{show(pw)} = {show(branch.expr)}: {show(branch.cond)} holds")
+                    notes.append(f"({show(pw)}) = {show(branch.expr)}, since {show(branch.cond)}")
                     return branch.expr
                 if settled is None:
                     why = self.equal(branch.expr, last.expr, here)
@@ -199,7 +199,7 @@ class Knowledge:
                         return pw
                     reasons.extend([why] if why else [])
                 seen = sp.And(seen, sp.Not(branch.cond))
-            notes.append(f"{show(pw)} = {show(last.expr)}" + (f": {'; '.join(reasons)}" if reasons else ""))
+            notes.append(f"({show(pw)}) = {show(last.expr)}" + (f", since {'; '.join(reasons)}" if reasons else ""))
             return last.expr
 
         if not expr.has(sp.Piecewise):

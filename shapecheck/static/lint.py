@@ -1,0 +1,231 @@
+"""`shapecheck lint`: findings from the static analysis, one stable code per rule.
+
+Functions with declared shapes (jaxtyping annotations, or a registered contract of the same name) are
+analysed and checked by SC001-SC005; every `@triton.jit` function by SC006. Rules:
+
+SC000  the file is not Python the analyser can parse.
+SC001  the inferred output shape differs from the declared one (each `return` that differs is reported).
+SC002  `squeeze(d)` of an axis not provably of size 1: a no-op when it is never 1, a rank that depends on
+       the data otherwise (also `squeeze()` over axes that may or may not be 1).
+SC003  `view`/`reshape` whose element count is not provably the input's (or whose `-1` is not provably
+       a whole number).
+SC004  a dimension name used inconsistently: two declared names that differ only in case (`HV`, `Hv`),
+       or a local named after one declared dimension that is assigned another (`B, H, T, K = q.shape`
+       for `q: "B T H K"`), unless the two are proved equal.
+SC005  a launch grid's axis 1 or 2 (CUDA's limit: 65535 blocks; axis 0 allows 2**31 - 1) whose size can
+       exceed 65535. Each dimension ranges over the contract's bounds: a rule `D <= c` if there is one,
+       else `Dim.gpu_hi`, else `Dim.hi`; a dimension the contract does not bound (or any dimension of a
+       function with annotations but no contract) is unbounded, so a product of batch-like dimensions on
+       axis 1 or 2 is reported. Equality facts (guards, asserts) are applied first; sizes are bounded by
+       interval arithmetic, which may over-approximate but never under-approximates.
+SC006  in a Triton kernel, a value loaded from memory multiplied into a pointer offset without
+       `.to(tl.int64)` first (int32 wraps past 2**31 elements).
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import math
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence, Union
+
+import sympy as sp
+
+from shapecheck.static.analysis import Analysis, analyse_module
+from shapecheck.static.bounds import Bounder, Interval
+from shapecheck.static.pointers import unsafe_offsets
+from shapecheck.static.source import ModuleSource, is_kernel
+from shapecheck.static.symbols import dim, show
+from shapecheck.static.values import Tensor, Tup, Unknown, is_int
+
+RULES = {
+    "SC000": "file cannot be parsed",
+    "SC001": "inferred output shape differs from the declared one",
+    "SC002": "squeeze of an axis not provably of size 1",
+    "SC003": "view/reshape whose element count is not provably equal",
+    "SC004": "dimension name used inconsistently",
+    "SC005": "grid axis 1 or 2 can exceed 65535",
+    "SC006": "loaded value multiplied into a pointer offset without an int64 cast",
+}
+GRID_LIMIT = 65535
+_SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Finding:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    function: str = ""
+
+    def format(self) -> str:
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class Report:
+    findings: list[Finding]
+    files: int
+    functions: int
+
+    def summary(self) -> str:
+        checked = f"{self.functions} function{'s' * (self.functions != 1)} in {self.files} file{'s' * (self.files != 1)}"
+        if not self.findings:
+            return f"All checks passed: {checked}."
+        counts = ", ".join(f"{code}: {n}" for code, n in sorted(Counter(f.code for f in self.findings).items()))
+        return f"Found {len(self.findings)} finding{'s' * (len(self.findings) != 1)} ({counts}) in {checked}."
+
+    def to_json(self) -> str:
+        return json.dumps({"findings": [f.to_json() for f in self.findings], "files": self.files,
+                           "functions": self.functions, "rules": RULES}, indent=2)
+
+
+def _at(path: str, node: ast.AST, code: str, message: str, function: str) -> Finding:
+    return Finding(path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, code, message, function)
+
+
+def _output(a: Analysis) -> Iterator[Finding]:
+    """SC001."""
+    agreement = a.agreement()
+    if agreement.status != "differ":
+        return
+    bad = [r for r in a.returns if r.node is not None and isinstance(r.value, (Tensor, Tup))
+           and a.agreement(r.value).status == "differ"]
+    for r in bad or [None]:
+        node = r.node if r is not None else a.node
+        detail = a.agreement(r.value).detail if r is not None else agreement.detail
+        yield _at(a.module.path, node, "SC001", f"`{a.qualname}`: {detail}", a.qualname)  # type: ignore[arg-type]
+
+
+def _annotation_node(a: Analysis, dimension: str) -> ast.AST:
+    """Where a dimension name is written in the source (its parameter's annotation), else the `def`."""
+    for arg in (*a.node.args.posonlyargs, *a.node.args.args, *a.node.args.kwonlyargs):
+        if arg.annotation is not None and any(
+                isinstance(n, ast.Constant) and isinstance(n.value, str) and dimension in n.value.split()
+                for n in ast.walk(arg.annotation)):
+            return arg.annotation
+    return a.node
+
+
+def _case(a: Analysis) -> Iterator[Finding]:
+    """SC004, the declaration half: names that differ only in case."""
+    by_fold: defaultdict[str, set[str]] = defaultdict(set)
+    for name in a.signature.dim_names():
+        by_fold[name.lower()].add(name)
+    for names in by_fold.values():
+        if len(names) > 1:
+            first, *others = sorted(names)
+            for other in others:
+                yield _at(a.module.path, _annotation_node(a, other), "SC004",
+                          f"dimension names `{first}` and `{other}` differ only in case; one name per dimension",
+                          a.qualname)
+
+
+def _ranges(a: Analysis) -> dict[sp.Symbol, Interval]:
+    """Each dimension's [lo, hi]: contract bounds, tightened by facts `D <= c`."""
+    ranges: dict[sp.Symbol, Interval] = {dim(name): (float(info.lo), float(info.hi) if info.hi is not None else math.inf)
+                                         for name, info in a.signature.dims.items()}
+    for fact in a.knowledge.facts:
+        rel = fact.relation
+        if fact.when != sp.true or not isinstance(rel, (sp.Le, sp.Lt, sp.Eq)):
+            continue
+        if isinstance(rel.lhs, sp.Symbol) and rel.rhs.is_Number:
+            lo, hi = ranges.get(rel.lhs, (1.0, math.inf))
+            bound = float(rel.rhs) - (1 if isinstance(rel, sp.Lt) else 0)
+            ranges[rel.lhs] = (bound if isinstance(rel, sp.Eq) else lo, min(hi, bound))
+    return ranges
+
+
+def _grid(a: Analysis) -> Iterator[Finding]:
+    """SC005."""
+    bounder = Bounder(_ranges(a), a.knowledge.definitions)
+    for launch in a.launches:
+        if isinstance(launch.grid, Unknown):
+            continue
+        for axis, size in list(enumerate(launch.grid))[1:]:
+            if not is_int(size):
+                continue
+            resolved, _ = a.knowledge.resolve(size)  # type: ignore[arg-type]
+            hi = bounder.interval(resolved)[1]
+            if hi <= GRID_LIMIT:
+                continue
+            unbounded = bounder.unbounded(resolved)
+            why = (f"grows without bound with {', '.join(unbounded)}" if unbounded
+                   else f"reaches {int(hi)} under the declared bounds")
+            expanded = show(a.knowledge.expand(size))  # type: ignore[arg-type]
+            written = show(size) + (f" = {expanded}" if expanded != show(size) else "")
+            yield _at(a.module.path, launch.node, "SC005",
+                      f"grid axis {axis} of `{launch.kernel}` is {written}, which {why}; CUDA allows {GRID_LIMIT} "
+                      "blocks on axes 1 and 2 (put the large product on axis 0)", a.qualname)
+
+
+def _analysis_findings(a: Analysis) -> Iterator[Finding]:
+    yield from _output(a)
+    for issue in a.issues:
+        yield _at(a.module.path, issue.node, issue.code, issue.message, issue.function)
+    yield from _case(a)
+    yield from _grid(a)
+
+
+def lint_module(module: ModuleSource) -> tuple[list[Finding], int]:
+    """Findings of one parsed module and the number of functions checked."""
+    findings: set[Finding] = set()
+    checked = 0
+    for analysis in analyse_module(module, declared_only=True):
+        checked += 1
+        findings.update(_analysis_findings(analysis))
+    for qualname, fn in module.definitions():
+        if is_kernel(fn):
+            checked += 1
+            findings.update(_at(module.path, o.node, "SC006",
+                                f"`{_short(o.node)}` multiplies `{o.operand}`, loaded from memory at line "
+                                f"{o.loaded_at}, into a pointer offset without `.to(tl.int64)`: int32 wraps past "
+                                "2**31 elements", qualname) for o in unsafe_offsets(fn))
+    return sorted(findings), checked
+
+
+def _short(node: ast.AST) -> str:
+    text = ast.unparse(node)
+    return text if len(text) <= 50 else text[:47] + "..."
+
+
+def python_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
+    """The .py files under `paths` (files as given, directories recursively); FileNotFoundError if missing."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*.py"))
+                         if not any(part in _SKIPPED_DIRS for part in p.relative_to(path).parts))
+        else:
+            raise FileNotFoundError(f"no such file or directory: {raw}")
+    return found
+
+
+def lint_paths(paths: Sequence[Union[str, Path]]) -> Report:
+    """Lint every Python file under `paths`."""
+    files = python_files(paths)
+    findings: list[Finding] = []
+    functions = 0
+    for path in files:
+        try:
+            module = ModuleSource.load(path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+            line = getattr(exc, "lineno", None) or 1
+            findings.append(Finding(str(path), line, (getattr(exc, "offset", None) or 1), "SC000",
+                                    f"cannot parse: {type(exc).__name__}: {getattr(exc, 'msg', exc)}"))
+            continue
+        found, checked = lint_module(module)
+        findings.extend(found)
+        functions += checked
+    return Report(findings, len(files), functions)
