@@ -1,7 +1,8 @@
 """Contract of `fused_sigmoid_gating_delta_rule_update`, the gated-delta-rule decode kernel.
 
 Annotations say the shapes; rules say what annotations cannot (divisibility, bounds, the varlen mode);
-checks read values (cu_seqlens, slot indices) and layout (state pool order, contiguous last axes).
+checks read layout and scalars (state pool order, contiguous last axes, scale); value checks read device
+memory (cu_seqlens, slot indices, finite inputs) and are skipped in the decorator's "shapes" mode.
 """
 
 from __future__ import annotations
@@ -51,12 +52,8 @@ def _state_layout(call: Call) -> None:
                         found=list(pool.shape))
 
 
-def _cu_seqlens(call: Call) -> None:
+def _cu_seqlens(call: Call, values: list[int]) -> None:
     """Sequence boundaries: start at 0, never decrease, end at T (the packed token axis)."""
-    cu = call.arguments["cu_seqlens"]
-    if cu is None:
-        return
-    values = cu.tolist()
     T = call.dims["T"]
     if values[0] != 0:
         raise call.fail("cu_seqlens", "must start at 0", dimension="N+1", expected=0, found=values[0])
@@ -70,9 +67,8 @@ def _cu_seqlens(call: Call) -> None:
                         expected=T, found=values[-1])
 
 
-def _slot_indices(call: Call) -> None:
+def _slot_indices(call: Call, values: list[int]) -> None:
     """Slots are -1 (padding, never written) or in [0, S), and no slot is named twice (a write race)."""
-    values = call.arguments["initial_state_indices"].tolist()
     S = call.dims["S"]
     bad = [(n, s) for n, s in enumerate(values) if not -1 <= s < S]
     if bad:
@@ -93,21 +89,29 @@ def _scale(call: Call) -> None:
         raise call.fail("scale", "must be > 0 (None means K**-0.5)", expected="> 0", found=scale)
 
 
-def _finite(call: Call) -> None:
-    """Reject NaN/inf in the pool rows that will be read and in the inputs: they would poison state forever.
+FLOAT_INPUTS = ("A_log", "a", "dt_bias", "q", "k", "v", "b")
 
-    A NaN written into a recurrent state never decays away, so it is refused at the door rather than
-    propagated; the cost is one reduction per tensor (skipped in the decorator's "first" mode).
+
+def _device_values(call: Call) -> None:
+    """cu_seqlens, slot indices and finiteness of the inputs, read in ONE device-to-host transfer.
+
+    Each read of device memory is a synchronisation, so the three value checks share one. NaN/inf inputs
+    are rejected rather than propagated: a NaN written into a recurrent state never decays away. The pool
+    itself is not scanned — that would read the whole state, doubling the kernel's own memory traffic.
     """
-    for name in ("A_log", "a", "dt_bias", "q", "k", "v", "b"):
-        value = call.arguments[name]
-        if value.numel() and not torch.isfinite(value).all():
+    args = call.arguments
+    flags = torch.stack([torch.isfinite(args[name]).all() for name in FLOAT_INPUTS]).long()
+    indices, cu = args["initial_state_indices"], args["cu_seqlens"]
+    parts = [flags, indices.long().flatten()] + ([] if cu is None else [cu.long().flatten()])
+    host = torch.cat([p.to(flags.device) for p in parts]).tolist()
+    finite, slots, bounds = host[: len(FLOAT_INPUTS)], host[len(FLOAT_INPUTS): len(FLOAT_INPUTS) + indices.numel()], \
+        host[len(FLOAT_INPUTS) + indices.numel():]
+    if cu is not None:
+        _cu_seqlens(call, bounds)
+    _slot_indices(call, slots)
+    for name, ok in zip(FLOAT_INPUTS, finite):
+        if not ok:
             raise call.fail(name, "contains NaN or inf", expected="finite values", found="non-finite elements")
-    slots = call.arguments["initial_state_indices"]
-    rows = call.arguments["initial_state_source"][slots[slots >= 0].long()]
-    if rows.numel() and not torch.isfinite(rows).all():
-        raise call.fail("initial_state_source", "a selected state row contains NaN or inf", dimension="S",
-                        expected="finite values", found="non-finite elements")
 
 
 GDN_DECODE = Contract(
@@ -139,10 +143,8 @@ GDN_DECODE = Contract(
         unit_stride_last("q", "k", "v", "initial_state_source"),
         _state_layout,
         _scale,
-        _cu_seqlens,
-        _slot_indices,
-        _finite,
     ],
+    value_checks=[_device_values],
     reference="kernels.reference:gated_delta_rule_reference",
     implementation="kernels.gdn:fused_sigmoid_gating_delta_rule_update",
     mutates=("initial_state_source",),

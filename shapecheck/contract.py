@@ -97,6 +97,7 @@ class Contract:
     dims: Mapping[str, Dim] = dataclasses.field(default_factory=dict)
     rules: Sequence[Rule] = ()
     checks: Sequence[Check] = ()
+    value_checks: Sequence[Check] = ()  # read device memory (a sync per call): skipped in "shapes" mode
     reference: Optional[str] = None
     implementation: Optional[str] = None
     mutates: Sequence[str] = ()
@@ -145,8 +146,8 @@ class Contract:
         bound.apply_defaults()
         return dict(bound.arguments)
 
-    def validate(self, arguments: dict[str, Any]) -> Call:
-        """Check shapes, dtypes, devices, rules and checks; return the bound call or raise."""
+    def validate(self, arguments: dict[str, Any], values: bool = True) -> Call:
+        """Check shapes, dtypes, devices, rules, checks and (if `values`) value checks; return the call or raise."""
         call = Call(self.name, arguments, {})
         matched = self._bind_shapes(call)
         empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0]
@@ -163,7 +164,7 @@ class Contract:
                 found = ", ".join(f"{n}={namespace[n]!r}" for n in rule.names)
                 raise call.fail(argument, f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
                                 dimension=dimension, expected=rule.expr, found=found)
-        for check in self.checks:
+        for check in (*self.checks, *(self.value_checks if values else ())):
             check(call)
         return call
 
