@@ -72,7 +72,10 @@ def implementation(target: str) -> Callable[..., Any]:
         raise
     except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix; say which
         raise UsageError(f"--impl {target}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
-    fn = getattr(module, attr, None)
+    try:
+        fn = getattr(module, attr, None)
+    except Exception as exc:  # noqa: BLE001 - a module-level __getattr__ may fail; say so in one line
+        raise UsageError(f"--impl {target}: looking up {attr!r} failed: {type(exc).__name__}: {exc}") from None
     if not callable(fn):
         raise UsageError(f"--impl {target}: {module_name} has no function {attr!r}")
     return fn
