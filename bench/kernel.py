@@ -1,0 +1,665 @@
+"""Benchmark and GPU correctness check of the gated-delta-rule decode kernel (issue 5).
+
+Modes (several may be given; they run in this order):
+  --check   correctness on fresh random inputs against `kernels.reference` (float64), output poisoned with
+            NaN before each call, pool rows compared (touched rows by error, untouched rows bit for bit);
+            K != V shapes, both layouts, varlen with a zero-length sequence, padding index -1, strided
+            q/k/v views, packed a/b, a slot offset past 2**31 elements (GPU only).
+  --sweep   launch-config sweep (BV, num_warps, num_stages, stride specialisation) of the kernel body,
+            launched directly (not through the wrapper); writes sweep.json.
+  --bench   the table: decode T=1 at N in {1, 8, 64, 256, 1024}, multi-token T in {16, 256} at N=8,
+            fp32 and bf16 pools, both layouts, against a batched PyTorch reference and its torch.compile.
+  --cpu     the batched reference against the loop reference and the kernel under TRITON_INTERPRET=1.
+
+Timing: `triton.testing.do_bench` (CUDA events around each call, L2 flushed before each call by do_bench),
+median, after warm-up, over several rotating sets of inputs and state-pool rows (so a set is never hot in
+L2, 50 MB on an H100). The kernel is called through the undecorated wrapper (`__wrapped__`), so contract
+checks are not in the numbers (bench/overhead.py measures them).
+
+Bytes counted once per call: state rows read + written, q, k, v, a, b read, o written (indices and the
+per-head parameters too). Bandwidth is given as a fraction of a large device-to-device copy measured in
+the same run (bytes read + written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+if not torch.cuda.is_available():  # CPU: kernels run through Triton's interpreter (set before any @triton.jit)
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import triton  # noqa: E402
+import triton.language as tl  # noqa: E402
+
+from kernels import gdn  # noqa: E402
+from kernels.reference import gated_delta_rule_reference  # noqa: E402
+
+KERNEL_CALL = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__  # undecorated: no contract checks
+CHECKED_CALL = gdn.fused_sigmoid_gating_delta_rule_update
+
+
+# ----------------------------------------------------------------------------------------------------
+# Batched PyTorch reference: the same recurrence, vectorised over sequences and value heads, looped over T.
+# (kernels/reference.py loops in Python per sequence and head: too slow to time at N=1024.)
+# ----------------------------------------------------------------------------------------------------
+def _step(h, q_t, k_t, v_t, a_t, b_t, decay_rate, bias, softplus_beta: float, softplus_threshold: float,
+          scale: float, group: int, l2norm: bool):
+    """One token for every (sequence, value head): h [N,HV,K,V] fp32 -> (new h, o_t [N,HV,V] fp32)."""
+    q_t, k_t = q_t.float(), k_t.float()  # [N,H,K]
+    if l2norm:
+        q_t = q_t / torch.sqrt((q_t * q_t).sum(-1, keepdim=True) + 1e-6)
+        k_t = k_t / torch.sqrt((k_t * k_t).sum(-1, keepdim=True) + 1e-6)
+    q_t = q_t.repeat_interleave(group, dim=1) * scale  # value head j reads query/key head j // group
+    k_t = k_t.repeat_interleave(group, dim=1)
+    g = decay_rate * F.softplus(a_t + bias, beta=softplus_beta, threshold=softplus_threshold)  # [N,HV]
+    beta = torch.sigmoid(b_t)
+    h = h * torch.exp(g)[..., None, None]
+    kv = torch.einsum("nhk,nhkv->nhv", k_t, h)
+    v_new = beta[..., None] * (v_t.float() - kv)
+    h = h + k_t[..., :, None] * v_new[..., None, :]
+    o_t = torch.einsum("nhk,nhkv->nhv", q_t, h)
+    return h, o_t
+
+
+def batched_reference(A_log, a, dt_bias, softplus_beta, softplus_threshold, q, k, v, b,
+                      initial_state_source, initial_state_indices, scale=None, use_qk_l2norm_in_kernel=False,
+                      cu_seqlens=None, state_layout="kv", has_padding=False, step=_step):
+    """Same contract as the kernel (no varlen): returns o [B,T,HV,V] in q's dtype, updates the pool in place.
+
+    `has_padding=False` promises no index is -1 (then the write-back is one `index_copy_`, which
+    torch.compile handles without a data-dependent shape).
+    """
+    assert cu_seqlens is None, "the batched reference times the fixed-length (decode) form only"
+    B, T, H, K = q.shape
+    HV, V = v.shape[2], v.shape[3]
+    group = HV // H
+    scale = K**-0.5 if scale is None else scale
+    pool, idx = initial_state_source, initial_state_indices
+    slot = idx.clamp(min=0).long()
+    h = pool[slot].float()
+    if state_layout == "vk":
+        h = h.transpose(-1, -2)
+    if has_padding:
+        h = torch.where((idx >= 0).view(-1, 1, 1, 1), h, torch.zeros_like(h))
+    decay_rate = -torch.exp(A_log.float())
+    bias = dt_bias.float()
+    a = a.float().reshape(B, T, HV)
+    b = b.float().reshape(B, T, HV)
+    outs = []
+    for t in range(T):
+        h, o_t = step(h, q[:, t], k[:, t], v[:, t], a[:, t], b[:, t], decay_rate, bias, softplus_beta,
+                      softplus_threshold, scale, group, use_qk_l2norm_in_kernel)
+        outs.append(o_t)
+    o = torch.stack(outs, 1).to(q.dtype)
+    final = (h if state_layout == "kv" else h.transpose(-1, -2)).to(pool.dtype)
+    if T > 0:
+        if has_padding:
+            keep = idx >= 0
+            pool[slot[keep]] = final[keep]
+        else:
+            pool.index_copy_(0, slot, final)
+    return o
+
+
+# ----------------------------------------------------------------------------------------------------
+# Helpers
+# ----------------------------------------------------------------------------------------------------
+def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
+    x, ref = x.double(), ref.double()
+    if not torch.isfinite(x).all():
+        return math.inf
+    den = torch.linalg.vector_norm(ref).item()
+    num = torch.linalg.vector_norm(x - ref).item()
+    return num / den if den > 0 else num
+
+
+def device_name() -> str:
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu"
+
+
+def file_tag(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def bench_ms(fn: Callable[[], Any], rep: int = 100, warmup: int = 25) -> float:
+    return triton.testing.do_bench(fn, warmup=warmup, rep=rep, return_mode="median")
+
+
+class Rotor:
+    """Cycle through input sets, one per call."""
+
+    def __init__(self, sets: list[dict]):
+        self.sets, self.i = sets, 0
+
+    def __call__(self) -> dict:
+        s = self.sets[self.i]
+        self.i = (self.i + 1) % len(self.sets)
+        return s
+
+
+def make_sets(N: int, T: int, H: int, HV: int, K: int, V: int, act_dtype, pool_dtype, layout: str,
+              device, R: int, gen: Optional[torch.Generator] = None):
+    """R input sets sharing one pool of R*N slots; each set names a disjoint random subset of the slots."""
+    S = R * N
+    shape = (S, HV, K, V) if layout == "kv" else (S, HV, V, K)
+    pool = torch.empty(shape, device=device, dtype=pool_dtype)
+    pool.normal_(0.0, 0.1, generator=gen) if pool_dtype == torch.float32 else pool.copy_(
+        torch.randn(shape, device=device, generator=gen) * 0.1)
+    perm = torch.randperm(S, device=device, generator=gen).to(torch.int32)
+    A_log = torch.log(torch.empty(HV, device=device).uniform_(1, 16, generator=gen))
+    dt_bias = torch.randn(HV, device=device, generator=gen) * 0.5
+    sets = []
+    for r in range(R):
+        rnd = lambda *s: torch.randn(*s, device=device, generator=gen).to(act_dtype)  # noqa: E731
+        sets.append(dict(
+            A_log=A_log, a=rnd(N * T, HV), dt_bias=dt_bias, softplus_beta=1.0, softplus_threshold=20.0,
+            q=rnd(N, T, H, K), k=rnd(N, T, H, K), v=rnd(N, T, HV, V), b=rnd(N * T, HV),
+            initial_state_source=pool, initial_state_indices=perm[r * N:(r + 1) * N].contiguous(),
+            scale=None, use_qk_l2norm_in_kernel=True, cu_seqlens=None, state_layout=layout,
+        ))
+    return pool, sets
+
+
+def bytes_moved(N, T, H, HV, K, V, act_dtype, pool_dtype) -> int:
+    ea = torch.empty((), dtype=act_dtype).element_size()
+    ep = torch.empty((), dtype=pool_dtype).element_size()
+    state = 2 * N * HV * K * V * ep
+    acts = N * T * (2 * H * K + HV * V + 2 * HV + HV * V) * ea  # q, k, v, a, b read; o written
+    return state + acts + N * 4 + 2 * HV * 4
+
+
+def rotation_count(per_set_bytes: int, l2_bytes: int = 50 * 2**20) -> int:
+    """Input sets to cycle so that one pass over them is >= 3x the L2 (50 MB on an H100)."""
+    return int(min(128, max(2, math.ceil(3 * l2_bytes / max(per_set_bytes, 1)))))
+
+
+def copy_bandwidth(device) -> float:
+    """Bytes/s of a large device-to-device copy, counting bytes read + written."""
+    n = 2**28  # 1 GiB of fp32
+    src = torch.randn(n, device=device)
+    dst = torch.empty_like(src)
+    ms = bench_ms(lambda: dst.copy_(src), rep=200)
+    del src, dst
+    torch.cuda.empty_cache()
+    return 2 * n * 4 / (ms * 1e-3)
+
+
+@triton.jit
+def _empty_kernel(x):
+    pass
+
+
+def launch_latency(device) -> dict:
+    """Empty Triton kernel: do_bench (events, GPU side), CUDA-graph replay, and host launch rate."""
+    x = torch.empty(1, device=device)
+    fn = lambda: _empty_kernel[(1,)](x)  # noqa: E731
+    return timing_triplet(fn)
+
+
+def timing_triplet(fn: Callable[[], Any], host_calls: int = 2000) -> dict:
+    fn()
+    torch.cuda.synchronize()
+    ev = bench_ms(fn) * 1e3
+    try:
+        graph = triton.testing.do_bench_cudagraph(fn, rep=100, return_mode="median") * 1e3
+    except Exception as exc:  # noqa: BLE001 - report, do not fail the run
+        print(f"cudagraph timing failed: {exc!r}")
+        graph = float("nan")
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for _ in range(host_calls):
+        fn()
+    torch.cuda.synchronize()
+    host = (time.perf_counter() - t0) / host_calls * 1e6
+    return {"event_us": ev, "graph_us": graph, "host_us": host}
+
+
+def graph_us(calls: list[Callable[[], Any]], reps: int = 20) -> float:
+    """Per-launch time of a CUDA graph holding one launch per input set (rotating: never hot in L2)."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for c in calls:
+            c()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for c in calls:
+            c()
+    graph.replay()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    del graph
+    times.sort()
+    return times[len(times) // 2] * 1e3 / len(calls)
+
+
+# ----------------------------------------------------------------------------------------------------
+# Direct launch of the kernel body with an explicit config (for the sweep)
+# ----------------------------------------------------------------------------------------------------
+def launch(kernel, BV: int, num_warps: int, num_stages: int, A_log, a, dt_bias, softplus_beta,
+           softplus_threshold, q, k, v, b, initial_state_source, initial_state_indices, scale=None,
+           use_qk_l2norm_in_kernel=False, cu_seqlens=None, state_layout="kv", out=None, aligned=None):
+    """The wrapper's launch with an explicit config; `aligned=None` computes the flag as the wrapper does."""
+    B, T, H, K = k.shape
+    HV, V = v.shape[2], v.shape[-1]
+    N = B if cu_seqlens is None else len(cu_seqlens) - 1
+    BK = triton.next_power_of_2(K)
+    BV = min(triton.next_power_of_2(V), BV)
+    NV = triton.cdiv(V, BV)
+    scale = K**-0.5 if scale is None else scale
+    o = q.new_empty(1, *v.shape) if out is None else out
+    pool = initial_state_source
+    if aligned is None:
+        aligned = K % 16 == 0 and V % 16 == 0 and all(x % 16 == 0 for x in pool.stride()[:3])
+    ck = kernel[(N * HV, NV)](
+        q, k, v, a, b, A_log, dt_bias, o, pool, initial_state_indices, cu_seqlens,
+        softplus_beta, softplus_threshold, scale,
+        T, HV, HV // H, K, V,
+        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
+        v.stride(0), v.stride(1), v.stride(2), o.stride(1), o.stride(2), o.stride(3),
+        *gdn._token_strides(a, T), *gdn._token_strides(b, T),
+        pool.stride(0), pool.stride(1), pool.stride(2),
+        BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
+        STATE_VK=state_layout == "vk", ALIGNED=aligned, num_warps=num_warps, num_stages=num_stages,
+    )
+    return o.squeeze(0), ck
+
+
+# ----------------------------------------------------------------------------------------------------
+# Correctness
+# ----------------------------------------------------------------------------------------------------
+def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", act_dtype=torch.float32,
+               pool_dtype=torch.float32, cu=None, l2norm=False, strided=False, packed_ab=False, tol=1e-5,
+               gen=None) -> dict:
+    rnd = lambda *s: torch.randn(*s, device=device, generator=gen)  # noqa: E731
+    if strided:  # q, k, v as views of one packed projection: token stride != H*K
+        width = 2 * H * K + HV * V + 5
+        proj = rnd(B, T, width).to(act_dtype)
+        q = proj[..., :H * K].unflatten(-1, (H, K))
+        k = proj[..., H * K:2 * H * K].unflatten(-1, (H, K))
+        v = proj[..., 2 * H * K:2 * H * K + HV * V].unflatten(-1, (HV, V))
+    else:
+        q, k, v = rnd(B, T, H, K).to(act_dtype), rnd(B, T, H, K).to(act_dtype), rnd(B, T, HV, V).to(act_dtype)
+    if not l2norm:  # keep |k| ~ 1 so the recurrence is stable and errors are not amplified step to step
+        k = (k.float() * K**-0.5).to(act_dtype)
+    ab_shape = (B * T, HV) if packed_ab else (B, T, HV)
+    a, b = rnd(*ab_shape).to(act_dtype), rnd(*ab_shape).to(act_dtype)
+    A_log = torch.log(torch.empty(HV, device=device).uniform_(1, 16, generator=gen))
+    dt_bias = rnd(HV) * 0.5
+    shape = (S, HV, K, V) if layout == "kv" else (S, HV, V, K)
+    pool = (rnd(*shape) * 0.5).to(pool_dtype)
+    idx = torch.tensor(indices, dtype=torch.int32, device=device)
+    cu_t = None if cu is None else torch.tensor(cu, dtype=torch.int32, device=device)
+    before = pool.clone()
+    o_ref, pool_ref = gated_delta_rule_reference(A_log, a, dt_bias, 1.0, 20.0, q, k, v, b, before, idx,
+                                                 None, l2norm, cu_t, layout, compute_dtype=torch.float64)
+    # Poison: free an o-sized block full of NaN just before the call; the caching allocator hands it back.
+    poison = torch.full((B * T * HV * V,), float("nan"), dtype=q.dtype, device=device)
+    ptr = poison.data_ptr()
+    del poison
+    o = fn(A_log, a, dt_bias, 1.0, 20.0, q, k, v, b, pool, idx, None, l2norm, cu_t, layout)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    poisoned = o.data_ptr() == ptr
+    # Which pool rows are written: real slots of non-empty sequences.
+    lengths = [T] * len(indices) if cu is None else [cu[n + 1] - cu[n] for n in range(len(indices))]
+    touched = sorted({s for s, L in zip(indices, lengths) if s >= 0 and L > 0})
+    untouched = [s for s in range(S) if s not in set(touched)]
+    err_o = rel_rms(o, o_ref)
+    err_pool = rel_rms(pool[touched], pool_ref[touched]) if touched else 0.0
+    same = bool(torch.equal(pool[untouched], before[untouched])) if untouched else True
+    nan_out = bool(torch.isnan(o).any())
+    ok = err_o < tol and err_pool < tol and same and not nan_out
+    row = dict(case=name, ok=ok, err_o=err_o, err_pool=err_pool, untouched_identical=same, nan_in_o=nan_out,
+               poison_hit=poisoned, tol=tol)
+    print(f"{'PASS' if ok else 'FAIL'} {name:<44} err_o={err_o:.2e} err_pool={err_pool:.2e} "
+          f"untouched_same={same} nan={nan_out} poison_hit={poisoned}")
+    return row
+
+
+def run_checks(device, full: bool, fn=None) -> list[dict]:
+    fn = fn or CHECKED_CALL
+    gen = torch.Generator(device=device)
+    gen.manual_seed(int(time.time()))  # fresh inputs each run
+    rows = []
+    kw = dict(fn=fn, device=device, gen=gen)
+    for layout in ("kv", "vk"):
+        rows.append(check_case(f"K48 V40 {layout} fp32 B3 T5 pad", B=3, T=5, H=2, HV=4, K=48, V=40, S=8,
+                               indices=[5, -1, 2], layout=layout, **kw))
+        rows.append(check_case(f"K128 V64 {layout} fp32 l2norm strided packed-ab", B=2, T=3, H=2, HV=6, K=128,
+                               V=64, S=5, indices=[4, 1], layout=layout, l2norm=True, strided=True,
+                               packed_ab=True, **kw))
+        rows.append(check_case(f"K48 V40 {layout} varlen zero-len + pad", B=1, T=8, H=1, HV=2, K=48, V=40, S=8,
+                               indices=[2, 5, -1, 6], cu=[0, 3, 3, 7, 8], layout=layout, **kw))
+        rows.append(check_case(f"K48 V40 {layout} bf16 act + bf16 pool", B=2, T=4, H=2, HV=4, K=48, V=40, S=4,
+                               indices=[3, 0], layout=layout, act_dtype=torch.bfloat16,
+                               pool_dtype=torch.bfloat16, l2norm=True, tol=1e-2, **kw))
+        # "wide" launch config (N*HV >= 256, one token per sequence): big tiles, K/V not multiples of 16
+        rows.append(check_case(f"K48 V40 {layout} wide decode N16 HV16", B=16, T=1, H=4, HV=16, K=48, V=40, S=18,
+                               indices=[17, 3, -1, 5, 0, 9, 2, 11, 16, 4, 7, 13, 1, 15, 8, 6], layout=layout, **kw))
+        rows.append(check_case(f"K48 V40 {layout} wide varlen N20 T16", B=1, T=16, H=2, HV=16, K=48, V=40, S=24,
+                               indices=[23, 1, -1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0],
+                               cu=[0, 1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 16],
+                               layout=layout, **kw))
+        if full:
+            rows.append(check_case(f"K128 V64 {layout} fp32 wide decode N32 HV8", B=32, T=1, H=2, HV=8, K=128,
+                                   V=64, S=40, indices=list(range(32)), layout=layout, l2norm=True, **kw))
+            rows.append(check_case(f"K128 V128 {layout} fp32 decode N64 HV32", B=64, T=1, H=16, HV=32, K=128,
+                                   V=128, S=80, indices=list(range(79, 15, -1)), layout=layout, l2norm=True, **kw))
+            rows.append(check_case(f"K40 V200 {layout} fp32 T7", B=2, T=7, H=1, HV=3, K=40, V=200, S=3,
+                                   indices=[2, 0], layout=layout, **kw))
+            rows.append(check_case(f"K128 V128 {layout} fp32 bf16-act T16", B=3, T=16, H=2, HV=4, K=128, V=128,
+                                   S=4, indices=[1, 3, -1], layout=layout, act_dtype=torch.bfloat16,
+                                   l2norm=True, tol=1e-2, **kw))
+    if full:  # slot offset past 2**31 elements: idx * HV * K * V = 4150 * 524288 > 2**31
+        rows.append(check_case("K128 V128 kv fp32 slot 4150 (int64 offset)", B=2, T=1, H=16, HV=32, K=128, V=128,
+                               S=4200, indices=[4150, 7], l2norm=True, **kw))
+        torch.cuda.empty_cache()
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------
+# Sweep of launch configs
+# ----------------------------------------------------------------------------------------------------
+def kernel_variants() -> dict[str, tuple[Any, Optional[bool]]]:
+    """name -> (kernel, ALIGNED flag to pass; None = computed as the wrapper does)."""
+    base = gdn._gated_delta_rule_update_kernel
+    dims = ["T", "HV", "G", "K", "V", "s_qb", "s_qt", "s_qh", "s_kb", "s_kt", "s_kh", "s_vb", "s_vt", "s_vh",
+            "s_ob", "s_ot", "s_oh", "s_ab", "s_at", "s_bb", "s_bt", "s_slot", "s_head", "s_row"]
+    pool_dims = {"K", "V", "s_slot", "s_head", "s_row"}
+    return {
+        "aligned": (base, None),  # the ALIGNED flag (kernels/gdn.py as edited): nothing specialised
+        "none": (base, False),  # the kernel as committed in de24fd3: nothing specialised, no hints
+        # Triton's own integer specialisation (keys on == 1 and % 16): K, V and the pool strides only
+        "spec-pool": (triton.jit(do_not_specialize=[d for d in dims if d not in pool_dims])(base.fn), False),
+        # ... and every stride (T, HV, G stay runtime)
+        "spec-all": (triton.jit(do_not_specialize=["T", "HV", "G"])(base.fn), False),
+    }
+
+
+# (BV, num_warps, num_stages) per variant
+SWEEP_CONFIGS = {
+    "aligned": [(16, 1, 1), (16, 2, 1), (32, 2, 1), (32, 4, 1), (64, 2, 1), (64, 4, 1), (128, 4, 1), (128, 8, 1),
+                (128, 4, 3), (32, 2, 3), (64, 4, 3)],
+    "none": [(32, 4, 3)],
+    "spec-pool": [(32, 2, 1), (64, 4, 1), (128, 4, 1)],
+    "spec-all": [(32, 2, 1), (64, 4, 1), (128, 4, 1)],
+}
+
+
+def run_sweep(device, out: Path, copy_bw: float) -> list[dict]:
+    H, HV, K, V = 16, 32, 128, 128
+    variants = kernel_variants()
+    rows = []
+
+    def record(row: dict) -> None:
+        rows.append(row)
+        print(json.dumps(row))
+
+    for pool_dtype in (torch.float32, torch.bfloat16):
+        for layout in ("kv", "vk"):
+            for N in (1, 8, 64, 256, 1024):
+                per_set = bytes_moved(N, 1, H, HV, K, V, torch.bfloat16, pool_dtype)
+                R = rotation_count(per_set)
+                pool, sets = make_sets(N, 1, H, HV, K, V, torch.bfloat16, pool_dtype, layout, device, R)
+                orig = pool.clone()
+                ref_pool = pool.clone()
+                rows0 = sets[0]["initial_state_indices"].long()
+                ref_o = batched_reference(**dict(sets[0], initial_state_source=ref_pool))
+                for vname, (kern, flag) in variants.items():
+                    for BV, warps, st in SWEEP_CONFIGS[vname]:
+                        chk_pool = orig.clone()
+                        o, ck = launch(kern, BV, warps, st, aligned=flag, **dict(sets[0], initial_state_source=chk_pool))
+                        err = max(rel_rms(o, ref_o), rel_rms(chk_pool[rows0], ref_pool[rows0]))
+                        del chk_pool, o
+                        rot = Rotor(sets)
+                        ms = bench_ms(lambda: launch(kern, BV, warps, st, aligned=flag, **rot()), rep=40, warmup=10)
+                        g = graph_us([lambda s=s_: launch(kern, BV, warps, st, aligned=flag, **s) for s_ in sets])
+                        record(dict(variant=vname, BV=BV, warps=warps, stages=st, pool=str(pool_dtype)[6:],
+                                    layout=layout, N=N, T=1, us=ms * 1e3, graph_us=g,
+                                    frac=per_set / (ms * 1e-3) / copy_bw, frac_graph=per_set / (g * 1e-6) / copy_bw,
+                                    err=err, regs=getattr(ck, "n_regs", None), spills=getattr(ck, "n_spills", None)))
+                del pool, sets, orig, ref_pool, ref_o
+                torch.cuda.empty_cache()
+    # num_stages matters only inside the token loop: multi-token, fp32 pool
+    kern, flag = variants["aligned"]
+    for T in (16, 256):
+        N = 8
+        per_set = bytes_moved(N, T, H, HV, K, V, torch.bfloat16, torch.float32)
+        R = rotation_count(per_set)
+        for layout in ("kv", "vk"):
+            pool, sets = make_sets(N, T, H, HV, K, V, torch.bfloat16, torch.float32, layout, device, R)
+            for BV, warps in [(16, 1), (16, 2), (32, 2), (32, 4)]:
+                for st in (1, 2, 3):
+                    rot = Rotor(sets)
+                    ms = bench_ms(lambda: launch(kern, BV, warps, st, aligned=flag, **rot()), rep=40, warmup=10)
+                    record(dict(variant="aligned", BV=BV, warps=warps, stages=st, pool="float32", layout=layout,
+                                N=N, T=T, us=ms * 1e3, graph_us=None, frac=per_set / (ms * 1e-3) / copy_bw, err=None))
+            del pool, sets
+            torch.cuda.empty_cache()
+    (out / "sweep.json").write_text(json.dumps(rows, indent=0))
+    print("\n== sweep summary (best 4 per case by events; frac = fraction of copy bandwidth) ==")
+    cases = sorted({(r["pool"], r["layout"], r["N"], r["T"]) for r in rows}, key=lambda c: (c[3], c[2], c[0], c[1]))
+    for c in cases:
+        rs = sorted([r for r in rows if (r["pool"], r["layout"], r["N"], r["T"]) == c], key=lambda r: r["us"])
+        best = "; ".join(f"{r['variant']} {r['BV']}/{r['warps']}/{r['stages']} {r['us']:.1f}us {r['frac']:.2f}" for r in rs[:4])
+        print(f"{c[0]:>8} {c[1]} N={c[2]:<5} T={c[3]:<4}: {best}")
+    return rows
+
+
+# ----------------------------------------------------------------------------------------------------
+# The benchmark table
+# ----------------------------------------------------------------------------------------------------
+CONFIG_NOTE = ("kernels/gdn.py v2: ALIGNED flag; when N*HV >= 256 with one token per sequence, kv BV=min(next_pow2(V), "
+               "16384//BK) 4 warps, vk BV=32 2 warps; else BV=16 (kv 1 warp, vk 2); num_stages 2")
+
+
+def run_bench(device, out: Path, copy_bw: float, quick: bool = False) -> str:
+    H, HV, K, V = 16, 32, 128, 128
+    act = torch.bfloat16
+    torch._dynamo.config.cache_size_limit = 64
+    compiled_full = torch.compile(batched_reference, dynamic=True)
+    compiled_step = torch.compile(_step, dynamic=True)
+    x = torch.empty(1, device=device)
+    empty = launch_latency(device)
+    empty["graph_rot_us"] = graph_us([lambda: _empty_kernel[(1,)](x)] * 64)
+    print(f"empty Triton kernel: {empty}")
+    cases = [(N, 1) for N in (1, 8, 64, 256, 1024)] + [(8, 16), (8, 256)]
+    dtypes, layouts = (torch.float32, torch.bfloat16), ("kv", "vk")
+    if quick:  # smoke run of every code path
+        cases, dtypes, layouts = [(1, 1), (256, 1), (8, 16)], (torch.float32,), ("kv",)
+    rows: list[dict] = []
+    n1_lat: dict = {}
+    for pool_dtype in dtypes:
+        for layout in layouts:
+            for N, T in cases:
+                t0 = time.perf_counter()
+                per_set = bytes_moved(N, T, H, HV, K, V, act, pool_dtype)
+                R = rotation_count(per_set)
+                pool, sets = make_sets(N, T, H, HV, K, V, act, pool_dtype, layout, device, R)
+                # correctness on set 0: kernel vs batched reference, each on its own clone of the pool
+                p_ref, p_ker = pool.clone(), pool.clone()
+                o_ref = batched_reference(**dict(sets[0], initial_state_source=p_ref))
+                o_ker = KERNEL_CALL(**dict(sets[0], initial_state_source=p_ker))
+                rows_i = sets[0]["initial_state_indices"].long()
+                err = max(rel_rms(o_ker, o_ref), rel_rms(p_ker[rows_i], p_ref[rows_i]))
+                del p_ref, p_ker, o_ref, o_ker
+                rot = Rotor(sets)
+                k_ms = bench_ms(lambda: KERNEL_CALL(**rot()))
+                g_us = graph_us([lambda s=s_: KERNEL_CALL(**s) for s_ in sets])
+                rot = Rotor(sets)
+                e_ms = bench_ms(lambda: batched_reference(**rot()), rep=60, warmup=10)
+                rot = Rotor(sets)
+                if T == 1:
+                    c_fn = lambda: compiled_full(**rot())  # noqa: E731
+                else:
+                    c_fn = lambda: batched_reference(**rot(), step=compiled_step)  # noqa: E731
+                c_fn()  # compile outside the timing
+                c_ms = bench_ms(c_fn, rep=60, warmup=10)
+                row = dict(N=N, T=T, pool=str(pool_dtype)[6:], layout=layout, kernel_us=k_ms * 1e3, graph_us=g_us,
+                           MB=per_set / 1e6, GBps=per_set / (k_ms * 1e-3) / 1e9, frac=per_set / (k_ms * 1e-3) / copy_bw,
+                           frac_graph=per_set / (g_us * 1e-6) / copy_bw,
+                           eager_us=e_ms * 1e3, compiled_us=c_ms * 1e3, speedup_eager=e_ms / k_ms,
+                           speedup_compiled=c_ms / k_ms, err=err, R=R)
+                if N == 1 and T == 1:
+                    t = timing_triplet(lambda: KERNEL_CALL(**sets[0]))
+                    t["graph_rot_us"] = g_us
+                    n1_lat[(row["pool"], layout)] = t
+                rows.append(row)
+                print(json.dumps(row), f"({time.perf_counter() - t0:.1f}s)")
+                del pool, sets
+                torch.cuda.empty_cache()
+                table = bench_table(rows, empty, n1_lat, copy_bw)  # written after every row: a timeout keeps rows
+                (out / f"kernel_{file_tag(device_name())}.md").write_text(table)
+    (out / "bench.json").write_text(json.dumps(dict(rows=rows, empty=empty, n1={f"{k[0]} {k[1]}": v for k, v in n1_lat.items()},
+                                                     copy_bw=copy_bw), indent=0))
+    print("\n" + table)
+    return table
+
+
+def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float) -> str:
+    lines = [
+        f"# Kernel benchmark: {device_name()}",
+        "",
+        f"torch {torch.__version__}, triton {triton.__version__}, CUDA {torch.version.cuda}; "
+        f"measured copy bandwidth {copy_bw / 1e12:.2f} TB/s (device-to-device copy of 1 GiB, read + write). "
+        f"Launch config: {CONFIG_NOTE}.",
+        "",
+        "Shapes: H=16, HV=32, K=V=128; activations (q, k, v, a, b, o) bf16; `pool` is the state pool's dtype; "
+        "l2norm on; all slots real (no padding). `kernel µs` = `triton.testing.do_bench` median (CUDA events "
+        "around each call, L2 flushed before each call, rotating input sets and pool rows, warm-up first); "
+        "`graph µs` = per-launch time of a CUDA graph holding one launch per rotating input set (no host launch "
+        "cost; at small N the event timing includes some of the ~70 µs host launch, see below). Kernel called "
+        "via `__wrapped__` (no contract checks). `frac` = (state read + written + q,k,v,a,b read + o written) / "
+        "kernel time / copy bandwidth. **PyTorch reference = the batched reference in bench/kernel.py** "
+        "(vectorised over N and HV, Python loop over T; kernels/reference.py loops per sequence and head and is "
+        "too slow to time); `compiled` = the same under `torch.compile(dynamic=True)`: the whole call for T=1, "
+        "the per-token step for T>1 (Python loop over T). `×` = reference time / kernel time (events). `err` = "
+        "max rel. RMS error of o and of the written pool rows, kernel vs the batched reference, same run (o is "
+        "bf16, so ~1e-5 is rounding of the output).",
+        "",
+        "| N | T | pool | layout | kernel µs | graph µs | MB moved | GB/s | frac of copy BW | eager ref µs | × eager | "
+        "compiled ref µs | × compiled | err |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(f"| {r['N']} | {r['T']} | {r['pool']} | {r['layout']} | {r['kernel_us']:.1f} | {r['graph_us']:.1f} | "
+                     f"{r['MB']:.2f} | {r['GBps']:.0f} | {r['frac']:.2f} | {r['eager_us']:.1f} | {r['speedup_eager']:.1f} | "
+                     f"{r['compiled_us']:.1f} | {r['speedup_compiled']:.1f} | {r['err']:.1e} |")
+    lines += [
+        "",
+        "## N=1 decode latency vs an empty Triton kernel",
+        "",
+        "`graph (rotating)` = per-launch time in a CUDA graph of 64 (empty) or one-per-input-set launches "
+        "(inputs never hot in L2): the device-side latency that matters under CUDA-graph decode; `graph (1 set)` = "
+        "`do_bench_cudagraph` on one input set (L2-hot); `events` = do_bench median (L2 flushed; includes part of "
+        "the host launch when that exceeds do_bench's cache flush); `host` = wall clock per call over 2000 "
+        "back-to-back async calls (host launch cost: Python wrapper + Triton launcher).",
+        "",
+        "| what | graph (rotating) µs | graph (1 set) µs | events µs | host µs/call |",
+        "|---|---:|---:|---:|---:|",
+        f"| empty Triton kernel (1 program) | {empty['graph_rot_us']:.2f} | {empty['graph_us']:.2f} | "
+        f"{empty['event_us']:.2f} | {empty['host_us']:.2f} |",
+    ]
+    for (p, lay), t in n1_lat.items():
+        lines.append(f"| kernel N=1 T=1 pool {p} {lay} | {t['graph_rot_us']:.2f} | {t['graph_us']:.2f} | "
+                     f"{t['event_us']:.2f} | {t['host_us']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------------------------------------------
+# CPU check (interpreter): the batched reference against the loop reference and the kernel
+# ----------------------------------------------------------------------------------------------------
+def run_cpu() -> None:
+    device = torch.device("cpu")
+    torch.manual_seed(0)
+    worst = 0.0
+    for layout in ("kv", "vk"):
+        for (N, T, H, HV, K, V, l2n, act) in [(3, 1, 2, 4, 48, 40, False, torch.float32),
+                                              (2, 4, 1, 3, 40, 24, True, torch.float32),
+                                              (2, 2, 2, 4, 32, 16, True, torch.bfloat16)]:
+            pool, sets = make_sets(N, T, H, HV, K, V, act, torch.float32, layout, device, R=2)
+            s = dict(sets[1], use_qk_l2norm_in_kernel=l2n)
+            if not l2n:
+                s["k"] = (s["k"].float() * K**-0.5).to(act)
+            base = pool.clone()
+            o_loop, p_loop = gated_delta_rule_reference(**dict(s, initial_state_source=base), compute_dtype=torch.float64)
+            p_b, p_k = pool.clone(), pool.clone()
+            o_b = batched_reference(**dict(s, initial_state_source=p_b))
+            o_k = KERNEL_CALL(**dict(s, initial_state_source=p_k))
+            e1, e2 = rel_rms(o_b, o_loop), rel_rms(p_b, p_loop)
+            e3, e4 = rel_rms(o_k, o_b), rel_rms(p_k, p_b)
+            tol = 1e-5 if act == torch.float32 else 1e-2
+            ok = max(e1, e2, e3, e4) < tol
+            worst = max(worst, e1, e2) if act == torch.float32 else worst
+            print(f"{'PASS' if ok else 'FAIL'} cpu {layout} N={N} T={T} H={H} HV={HV} K={K} V={V} l2norm={l2n} "
+                  f"{str(act)[6:]}: batched-vs-loop o {e1:.1e} pool {e2:.1e}; kernel-vs-batched o {e3:.1e} pool {e4:.1e}")
+    # padding path of the batched reference
+    pool, sets = make_sets(3, 2, 2, 4, 48, 40, torch.float32, torch.float32, "kv", device, R=2)
+    s = dict(sets[0])
+    s["initial_state_indices"] = torch.tensor([4, -1, 1], dtype=torch.int32)
+    o_loop, p_loop = gated_delta_rule_reference(**dict(s, initial_state_source=pool.clone()), compute_dtype=torch.float64)
+    p_b = pool.clone()
+    o_b = batched_reference(**dict(s, initial_state_source=p_b), has_padding=True)
+    print(f"padding: batched-vs-loop o {rel_rms(o_b, o_loop):.1e} pool {rel_rms(p_b, p_loop):.1e}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true")
+    ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--bench", action="store_true")
+    ap.add_argument("--cpu", action="store_true")
+    ap.add_argument("--quick", action="store_true", help="with --bench: a few rows only (smoke test)")
+    ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
+    args = ap.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.cpu or not torch.cuda.is_available():
+        run_cpu()
+        if args.check:
+            rows = run_checks(torch.device("cpu"), full=False)
+            print(f"checks: {sum(r['ok'] for r in rows)}/{len(rows)} pass")
+        return
+    device = torch.device("cuda")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    print(f"device {device_name()}, torch {torch.__version__}, triton {triton.__version__}, "
+          f"SMs {torch.cuda.get_device_properties(0).multi_processor_count}")
+    if args.check:
+        rows = run_checks(device, full=True)
+        (out / "check.json").write_text(json.dumps(rows, indent=0))
+        print(f"checks: {sum(r['ok'] for r in rows)}/{len(rows)} pass")
+    copy_bw = None
+    if args.sweep or args.bench:
+        copy_bw = copy_bandwidth(device)
+        print(f"copy bandwidth: {copy_bw / 1e12:.3f} TB/s (read + write)")
+    if args.sweep:
+        run_sweep(device, out, copy_bw)
+    if args.bench:
+        run_bench(device, out, copy_bw, quick=args.quick)
+
+
+if __name__ == "__main__":
+    main()
