@@ -58,7 +58,7 @@ class Rule:
         """True/False, or None when the rule does not apply (an unbound name)."""
         if any(name not in namespace for name in self.names):
             return None
-        return bool(eval(self._code, {}, dict(namespace)))  # type: ignore[attr-defined]
+        return bool(eval(self._code, {}, namespace))  # type: ignore[attr-defined]
 
 
 @dataclasses.dataclass

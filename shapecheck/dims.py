@@ -26,13 +26,25 @@ class Pattern:
     dtypes: frozenset[str]
     dtype_kind: str  # "Float", "Int", ... as written, for messages
 
+    def __post_init__(self) -> None:
+        # Expressions are compiled once: `evaluate` runs on every checked call.
+        codes = {a: compile(a, f'<axis "{a}">', "eval") for a in self.axes if isinstance(a, str) and not a.isidentifier()}
+        object.__setattr__(self, "_codes", codes)
+
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(axis for axis in self.axes if isinstance(axis, str) and axis.isidentifier())
 
+    def size(self, axis: Union[str, int], dims: Mapping[str, int]) -> int:
+        """One axis's size under `dims`: an int, a bound name, or an expression over bound names."""
+        if isinstance(axis, int):
+            return axis
+        code = self._codes.get(axis)  # type: ignore[attr-defined]
+        return dims[axis] if code is None else int(eval(code, {}, dims))
+
     def evaluate(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The concrete shape under `dims` (all names must be bound)."""
-        return tuple(axis if isinstance(axis, int) else int(eval(axis, {}, dict(dims))) for axis in self.axes)
+        return tuple(self.size(axis, dims) for axis in self.axes)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,7 +127,7 @@ def check_expressions(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, 
     """(axis, expression, expected, found) of the first arithmetic axis that disagrees, else None."""
     for axis, token in enumerate(pattern.axes):
         if isinstance(token, str) and not token.isidentifier():
-            expected = int(eval(token, {}, dict(dims)))
+            expected = pattern.size(token, dims)
             if expected != value.shape[axis]:
                 return axis, token, expected, int(value.shape[axis])
     return None
