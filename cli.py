@@ -81,6 +81,39 @@ def sanitize_command(
         junit_path=None, reproduce=None, sanitize=True, no_db=False)
 
 
+# --- mutate: how many seeded bugs the property suite kills -------------------------------------
+
+
+@app.command("mutate")
+def mutate_command(
+    target: str = typer.Argument(..., metavar="FILE::FUNCTION", help="Function to mutate: a Triton kernel or a wrapper."),
+    impl_function: Optional[str] = typer.Option(
+        None, "--impl-function", help="Wrapper the suite calls (default: the file's @contract-decorated function)."),
+    operators: Optional[str] = typer.Option(None, help="Comma-separated subset of the operator catalogue (see --list)."),
+    examples: int = typer.Option(60, min=1, help="Cases per mutant (the CI profile's budget)."),
+    seed: int = typer.Option(0, help="Hypothesis seed: every mutant sees the same draw."),
+    jobs: int = typer.Option(2, min=1, help="Mutants run at once, each in its own process."),
+    timeout: float = typer.Option(600.0, min=1, help="Seconds per mutant before it counts as killed by timeout."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report here."),
+    equivalent: Optional[list[str]] = typer.Option(
+        None, "--equivalent", help="Mutant id judged equivalent (repeatable or comma-separated): not a failure."),
+    list_only: bool = typer.Option(False, "--list", help="Print the mutants and exit without running them."),
+) -> None:
+    """Seed one bug at a time into FUNCTION and run the property suite on each; list the survivors.
+
+    Exit 0 if every mutant was killed (or marked --equivalent), 1 if one survived, 2 on a usage error.
+    """
+    from shapecheck import errors, mutate
+
+    chosen = None if operators is None else [o.strip() for o in operators.split(",") if o.strip()]
+    marked = [i.strip() for item in equivalent or [] for i in item.split(",") if i.strip()]
+    try:
+        code = mutate.main(target, impl_function, chosen, examples, seed, jobs, timeout, json_path, marked, list_only)
+    except errors.UsageError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
+
+
 # --- explain / lint: static shape analysis (parses the source, imports no kernel) ---------------
 
 
