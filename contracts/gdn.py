@@ -102,10 +102,10 @@ def _device_values(call: Call) -> None:
     """
     args = call.arguments
     # max |x| per tensor in one fused launch per dtype: NaN and inf propagate into it.
-    peaks = torch.stack([p.double() for p in torch._foreach_norm([args[n] for n in FLOAT_INPUTS], float("inf"))])
+    peaks = torch._foreach_norm([args[n] for n in FLOAT_INPUTS], float("inf"), dtype=torch.float64)
     indices, cu = args["initial_state_indices"], args["cu_seqlens"]
-    parts = [peaks, indices.flatten()] + ([] if cu is None else [cu.flatten()])
-    host = torch.cat([p.to(peaks.device, torch.float64) for p in parts]).tolist()  # exact for ints < 2**53
+    parts = [*peaks, indices.flatten().double()] + ([] if cu is None else [cu.flatten().double()])
+    host = torch.cat([p.reshape(-1) for p in parts]).tolist()  # float64: exact for ints < 2**53
     n_float, n_idx = len(FLOAT_INPUTS), indices.numel()
     finite, slots, bounds = host[:n_float], [int(x) for x in host[n_float:n_float + n_idx]], \
         [int(x) for x in host[n_float + n_idx:]]

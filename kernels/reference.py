@@ -79,17 +79,22 @@ def gated_delta_rule_reference(
         pool_rows = pool_rows.transpose(-1, -2)
     S = torch.where(real[:, None, None, None], pool_rows, torch.zeros_like(pool_rows))
 
-    o = torch.zeros(B * T, HV, V, dtype=compute_dtype, device=q.device)
+    # Every sequence's l-th token, gathered once: [N, L, HV, ...]; `live` marks real (not past-the-end) tokens.
+    live = positions >= 0
+    tok = positions.clamp(min=0)
+    k_seq, q_seq, v_seq = k[tok], q[tok], v[tok]
+    decay_seq, beta_seq = torch.exp(g[tok]), beta[tok]
+    outputs = []
     for l in range(positions.shape[1]):
-        live = positions[:, l] >= 0
-        tok = positions[:, l].clamp(min=0)
-        k_t, q_t, v_t = k[tok], q[tok], v[tok]  # [N, HV, K], [N, HV, K], [N, HV, V]
-        decayed = torch.exp(g[tok])[:, :, None, None] * S
-        delta = beta[tok][:, :, None] * (v_t - torch.einsum("nhkv,nhk->nhv", decayed, k_t))
-        updated = decayed + k_t[:, :, :, None] * delta[:, :, None, :]
-        S = torch.where(live[:, None, None, None], updated, S)
-        o[tok[live]] = torch.einsum("nhkv,nhk->nhv", updated, q_t)[live]
+        decayed = decay_seq[:, l, :, None, None] * S
+        delta = beta_seq[:, l, :, None] * (v_seq[:, l] - torch.einsum("nhkv,nhk->nhv", decayed, k_seq[:, l]))
+        updated = decayed + k_seq[:, l, :, :, None] * delta[:, :, None, :]
+        S = torch.where(live[:, l, None, None, None], updated, S)
+        outputs.append(torch.einsum("nhkv,nhk->nhv", updated, q_seq[:, l]))
 
+    o = torch.zeros(B * T, HV, V, dtype=compute_dtype, device=q.device)
+    if outputs:
+        o[tok[live]] = torch.stack(outputs, dim=1)[live]
     new_pool = initial_state_source.clone()
     ran = real & (positions >= 0).any(dim=1)  # real slots of sequences with at least one token
     final = S if state_layout == "kv" else S.transpose(-1, -2)

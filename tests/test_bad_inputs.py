@@ -123,6 +123,12 @@ VARLEN_BAD: list[tuple[str, Callable[[dict[str, Any]], None], str, tuple[str, ..
 ]
 
 
+def _on(device: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Tensors an edit built on the CPU moved to the test's device: each edit breaks one thing only
+    (devices are broken on purpose by `test_tensors_on_different_devices`)."""
+    return {name: x.to(device) if isinstance(x, torch.Tensor) else x for name, x in args.items()}
+
+
 def _assert_rejected(args: dict[str, Any], argument: str, words: tuple[str, ...]) -> None:
     pool = args["initial_state_source"]
     before = pool.clone()
@@ -142,7 +148,7 @@ def test_bad_call_is_rejected(name: str, device: str) -> None:
     _, edit, argument, words = next(c for c in BAD_CALLS if c[0] == name)
     args = valid_args(device)
     edit(args)
-    _assert_rejected(args, argument, words)
+    _assert_rejected(_on(device, args), argument, words)
 
 
 @pytest.mark.parametrize("name", [c[0] for c in VARLEN_BAD])
@@ -150,7 +156,7 @@ def test_bad_varlen_call_is_rejected(name: str, device: str) -> None:
     _, edit, argument, words = next(c for c in VARLEN_BAD if c[0] == name)
     args = varlen_args(device)
     edit(args)
-    _assert_rejected(args, argument, words)
+    _assert_rejected(_on(device, args), argument, words)
 
 
 def test_tensors_on_different_devices() -> None:
