@@ -12,7 +12,7 @@ from typing import Iterator, Mapping, Optional, Union
 import sympy as sp
 
 from shapecheck.static.engine import Interpreter, Issue, Launch, Return, Shared, Step
-from shapecheck.static.facts import Knowledge, split
+from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
 from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, parameters,
                                          signature_for)
 from shapecheck.static.source import FunctionNode, ModuleSource
@@ -154,7 +154,7 @@ def _add_rules(interp: Interpreter, signature: Signature) -> None:
                           (isinstance(a, sp.Not) and isinstance(a.args[0], sp.Symbol))]
                 rest = [a for a in part.args if a not in guards]
                 if guards and rest:
-                    when = sp.And(*(sp.Not(g) for g in guards))
+                    when = conjoin(ALWAYS, sp.And(*(sp.Not(g) for g in guards)))
                     interp.knowledge.add(sp.Or(*rest), f"contract rule `{rule}`", None, when)
                     continue
             interp.knowledge.add(part, f"contract rule `{rule}`")
@@ -173,8 +173,11 @@ def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Si
     notes: list[str] = []
 
     def simplify(expr: sp.Expr) -> sp.Expr:
-        simpler, why = interp.knowledge.resolve(expr)
-        notes.extend(why)
+        """Facts first (they may name locals), then in terms of the inputs' dimensions only."""
+        knowledge = interp.knowledge
+        simpler, why = knowledge.resolve(expr)
+        simpler, more = knowledge.resolve(knowledge.expand(simpler))
+        notes.extend(why + more)
         return simpler
 
     try:

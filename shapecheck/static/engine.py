@@ -18,7 +18,7 @@ from typing import Iterable, Mapping, Optional, Union
 import sympy as sp
 
 from shapecheck.static import library, operators, tensorops
-from shapecheck.static.facts import Knowledge
+from shapecheck.static.facts import ALWAYS, Knowledge, Path, condition_of, conjoin
 from shapecheck.static.source import FunctionNode, ModuleSource, import_bindings, is_kernel
 from shapecheck.static.symbols import Local, condition, dim, local, show
 from shapecheck.static.values import (NONE, Callable_, Const, Meta, Ref, Slice, Tensor, Tup, Unknown, Value,
@@ -36,7 +36,7 @@ class Step:
     kind: str  # "assign" | "fact" | "launch" | "return" | "expr"
     results: tuple[tuple[str, Value], ...]
     notes: tuple[str, ...]
-    path: sp.Basic
+    path: Path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Launch:
     node: ast.Call
     kernel: str
     grid: Union[tuple[Value, ...], Unknown]
-    path: sp.Basic
+    path: Path
     function: str
 
 
@@ -64,7 +64,7 @@ class Issue:
 class Return:
     node: Optional[ast.AST]
     value: Value
-    path: sp.Basic
+    path: Path
 
 
 def shape_like(value: Optional[Value]) -> bool:
@@ -158,7 +158,7 @@ class _Site:
         return Unknown(why, self.node)
 
 
-_State = tuple[dict, set, sp.Basic, bool, bool]
+_State = tuple[dict, set, Path, bool, bool]
 
 
 class Interpreter:
@@ -176,7 +176,7 @@ class Interpreter:
         self.knowledge = Knowledge()
         self.env: dict[str, Value] = {}
         self.optional: set[str] = set()  # scalar parameters that may still be None
-        self.path: sp.Basic = sp.true
+        self.path: Path = ALWAYS
         self.live, self.raised = True, False
         self.steps: list[Step] = []
         self.launches: list[Launch] = []
@@ -355,16 +355,16 @@ class Interpreter:
             self.run(node.body if decided else node.orelse)
             return
         before = self._state()
-        self.path = sp.And(before[2], cond)
+        self.path = conjoin(before[2], cond)
         self.run(node.body)
         then = self._state()
         self._restore(before)
-        self.path = sp.And(before[2], sp.Not(cond))
+        self.path = conjoin(before[2], sp.Not(cond))
         self.run(node.orelse)
         otherwise = self._state()
         self._join_if(node, cond, before[2], then, otherwise)
 
-    def _join_if(self, node: ast.If, cond: sp.Basic, path: sp.Basic, then: _State, otherwise: _State) -> None:
+    def _join_if(self, node: ast.If, cond: sp.Basic, path: Path, then: _State, otherwise: _State) -> None:
         self.path = path
         if then[3] and otherwise[3]:
             self.env = {name: merge(cond, then[0][name], otherwise[0][name], node)
@@ -382,7 +382,7 @@ class Interpreter:
                 facts = self.knowledge.add(holds, f"guard at line {node.lineno}", node.lineno, path)
                 self._finish(node, "fact", [("fact", f.relation) for f in facts], False)
             else:
-                self.path = sp.And(path, holds)
+                self.path = conjoin(path, holds)
         else:
             self.live, self.raised = False, then[4] and otherwise[4]
 
@@ -398,7 +398,7 @@ class Interpreter:
         self.run(body)
         self.live, self.raised, self.path = was_live, False, path
         self.run(orelse)
-        del self.knowledge.facts[facts:]  # what held inside an iteration need not hold after the loop
+        self.knowledge.forget_since(facts)  # what held inside an iteration need not hold after the loop
         for name in names:
             now = self.env.get(name)
             self.env[name] = now if now is not None and now == before[name] else Unknown(
@@ -424,7 +424,7 @@ class Interpreter:
                 self._bind(item.optional_vars, Unknown("bound by `with`", item.optional_vars), [])
         self.run(node.body)
 
-    def _join_all(self, node: ast.stmt, path: sp.Basic, outcomes: list[_State]) -> None:
+    def _join_all(self, node: ast.stmt, path: Path, outcomes: list[_State]) -> None:
         """Alternatives with no condition to tell them apart (try/except, match): keep what they agree on."""
         live = [o for o in outcomes if o[3]]
         self.path = path
@@ -622,9 +622,9 @@ class Interpreter:
         if decided is not None:
             return self.eval(node.body if decided else node.orelse)
         path = self.path
-        self.path = sp.And(path, cond)
+        self.path = conjoin(path, cond)
         then = self.eval(node.body)
-        self.path = sp.And(path, sp.Not(cond))
+        self.path = conjoin(path, sp.Not(cond))
         otherwise = self.eval(node.orelse)
         self.path = path
         return merge(cond, then, otherwise, node)
@@ -776,7 +776,7 @@ class Interpreter:
             return Unknown("the function never returns normally")
         value = returns[-1].value
         for r in reversed(returns[:-1]):
-            value = merge(r.path, r.value, value, r.node)
+            value = merge(condition_of(r.path), r.value, value, r.node)
         return value
 
 

@@ -13,6 +13,7 @@ import sympy as sp
 
 from shapecheck.static.analysis import Analysis
 from shapecheck.static.engine import Launch, Step
+from shapecheck.static.facts import condition_of
 from shapecheck.static.signature import Declared, Scalar
 from shapecheck.static.symbols import Local, dim, show, show_with
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe
@@ -71,8 +72,8 @@ def rows(analysis: Analysis) -> list[Row]:
     out = []
     for step in analysis.steps:
         result = _result(analysis, step)
-        if step.path != sp.true:
-            result += f"  [when {show(step.path)}]"
+        if step.path:
+            result += f"  [when {show(condition_of(step.path))}]"
         out.append(Row(step.node.lineno, _statement(analysis, step), result, step.notes))
     return out
 
@@ -154,7 +155,7 @@ def example(analysis: Analysis, given: dict[sp.Symbol, sp.Integer]) -> Example:
     values: dict[sp.Symbol, sp.Expr] = dict(given)
     for fact in analysis.knowledge.facts:  # BT == B*T gives BT from B and T
         rel = fact.relation
-        if fact.when == sp.true and isinstance(rel, sp.Eq) and isinstance(rel.lhs, sp.Symbol) and rel.lhs not in values:
+        if not fact.when and isinstance(rel, sp.Eq) and isinstance(rel.lhs, sp.Symbol) and rel.lhs not in values:
             value = rel.rhs.xreplace(values)
             if value.is_Integer:
                 values[rel.lhs] = value

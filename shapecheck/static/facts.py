@@ -1,9 +1,10 @@
 """What is known at a point of a function: facts (asserts, guards, contract rules) and local definitions.
 
 Proofs are shallow on purpose, so they stay fast and explainable: substitute equality facts, expand local
-definitions, and let sympy's algebra (with positive-integer assumptions) finish; conditions are decided by
-matching facts or by propositional implication over their atoms. What cannot be proved is reported as
-"not provable", never guessed.
+definitions, and let sympy's algebra (with positive-integer assumptions) finish. A path condition is a set
+of conjuncts, so "this fact applies here" is a subset test; conditions are decided by matching facts and
+path conjuncts, and only for a handful of atoms by propositional implication. What cannot be proved is
+reported as "not provable", never guessed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,30 @@ from sympy.core.relational import Relational
 
 from shapecheck.static.symbols import Local, show
 
-_HARD = (sp.Piecewise, sp.floor, sp.ceiling, sp.Mod, sp.Min, sp.Max)
+Path = frozenset
+"""A conjunction of conditions (sympy booleans); the empty set is "always"."""
+
+ALWAYS: Path = frozenset()
+_MAX_ATOMS = 12  # beyond this many distinct atoms a propositional proof is not attempted (cost)
+
+
+def split(cond: sp.Basic) -> list[sp.Basic]:
+    """A condition as the conjunction of its parts (`not (a or b)` is `not a` and `not b`)."""
+    if isinstance(cond, sp.And):
+        return [part for arg in cond.args for part in split(arg)]
+    if isinstance(cond, sp.Not) and isinstance(cond.args[0], sp.Or):
+        return [part for arg in cond.args[0].args for part in split(sp.Not(arg))]
+    return [] if cond == sp.true else [cond]
+
+
+def conjoin(path: Path, cond: sp.Basic) -> Path:
+    """`path and cond`."""
+    return path | frozenset(split(cond))
+
+
+def condition_of(path: Path) -> sp.Basic:
+    """A path as one sympy condition (for case splits and display)."""
+    return sp.And(*sorted(path, key=sp.default_sort_key))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,21 +50,24 @@ class Fact:
     relation: sp.Basic
     origin: str
     line: Optional[int] = None
-    when: sp.Basic = sp.true
+    when: Path = ALWAYS
 
     def describe(self) -> str:
         text = show(self.relation)
-        return text if self.when == sp.true else f"{text} when {show(self.when)}"
+        return f"{text} when {show(condition_of(self.when))}" if self.when else text
 
 
 def _is_zero(expr: sp.Expr) -> bool:
+    """Provably zero by expansion, branch by branch for a case split (no general `simplify`: too slow)."""
     if expr == 0:
         return True
     if not isinstance(expr, sp.Expr) or expr.has(sp.zoo, sp.nan):
         return False
-    if sp.expand(expr) == 0:
-        return True
-    return bool(expr.has(*_HARD)) and sp.simplify(expr) == 0
+    if expr.has(sp.Piecewise):
+        folded = sp.piecewise_fold(expr)
+        if isinstance(folded, sp.Piecewise):
+            return all(_is_zero(branch.expr) for branch in folded.args)
+    return sp.expand(expr) == 0
 
 
 def _atoms(expr: sp.Basic, table: dict[sp.Basic, sp.Symbol]) -> sp.Basic:
@@ -58,21 +85,68 @@ def _atoms(expr: sp.Basic, table: dict[sp.Basic, sp.Symbol]) -> sp.Basic:
 
 
 def implies(premises: Iterable[sp.Basic], goal: sp.Basic) -> Optional[bool]:
-    """True if the premises imply `goal`, False if they imply its negation, else None (propositionally)."""
-    table: dict[sp.Basic, sp.Symbol] = {}
-    known = sp.And(*(_atoms(p, table) for p in premises))
-    target = _atoms(goal, table)
-    if sp.satisfiable(sp.And(known, sp.Not(target))) is False:
+    """True if the premises imply `goal`, False if they imply its negation, else None."""
+    known = {part for p in premises for part in split(p)}
+    wanted = split(goal)
+    if all(part in known for part in wanted):
         return True
-    if sp.satisfiable(sp.And(known, target)) is False:
+    if sp.Not(goal) in known or (len(wanted) == 1 and sp.Not(wanted[0]) in known):
+        return False
+    table: dict[sp.Basic, sp.Symbol] = {}
+    facts = sp.And(*(_atoms(p, table) for p in known))
+    target = _atoms(goal, table)
+    if len(facts.free_symbols | target.free_symbols) > _MAX_ATOMS:
+        return None
+    if sp.satisfiable(sp.And(facts, sp.Not(target))) is False:
+        return True
+    if sp.satisfiable(sp.And(facts, target)) is False:
         return False
     return None
 
 
-def split(relation: sp.Basic) -> list[sp.Basic]:
-    """A condition as the conjunction of its parts (`not (a or b)` is `not a` and `not b`)."""
-    normal = sp.to_nnf(relation, simplify=False) if isinstance(relation, (sp.Not, sp.And, sp.Or)) else relation
-    return list(normal.args) if isinstance(normal, sp.And) else [normal]
+class _Rewrites:
+    """The facts that rewrite expressions: `X == e` replaces the symbol X, and `a % b == 0` makes
+    `a // b` the exact quotient `a / b` (so grouped heads `H * (HV // H)` simplify to `HV`)."""
+
+    def __init__(self, facts: Iterable[Fact]) -> None:
+        self.subs: dict[sp.Symbol, tuple[sp.Expr, Fact]] = {}
+        self.exact: dict[tuple[sp.Expr, sp.Expr], Fact] = {}
+        for fact in facts:
+            rel = fact.relation
+            if not isinstance(rel, sp.Eq):
+                continue
+            if isinstance(rel.lhs, sp.Mod) and rel.rhs == 0:
+                self.exact[(rel.lhs.args[0], rel.lhs.args[1])] = fact
+                continue
+            for symbol, value in ((rel.lhs, rel.rhs), (rel.rhs, rel.lhs)):
+                if isinstance(symbol, sp.Symbol) and symbol not in value.free_symbols and symbol not in self.subs:
+                    self.subs[symbol] = (value, fact)
+                    break
+
+    def __bool__(self) -> bool:
+        return bool(self.subs or self.exact)
+
+    def _quotient(self, e: sp.Basic) -> Optional[tuple[sp.Expr, sp.Expr]]:
+        if isinstance(e, sp.floor):
+            pair = sp.fraction(e.args[0])
+            return pair if pair in self.exact else None
+        return None
+
+    def apply(self, expr: sp.Basic) -> sp.Basic:
+        for _ in range(4):
+            present = {s: v for s, (v, _) in self.subs.items() if s in expr.free_symbols}
+            if not present:
+                break
+            expr = expr.xreplace(present)
+        if self.exact and expr.has(sp.floor):
+            expr = expr.replace(lambda e: self._quotient(e) is not None, lambda e: e.args[0])
+        return expr
+
+    def cite(self, expr: sp.Basic) -> str:
+        """The facts rewriting `expr` uses, with their origins."""
+        used = [fact for s, (_, fact) in self.subs.items() if s in expr.free_symbols]
+        used += [self.exact[pair] for e in expr.atoms(sp.floor) if (pair := self._quotient(e)) is not None]
+        return "; ".join(f"{f.describe()} ({f.origin})" for f in dict.fromkeys(used))
 
 
 class Knowledge:
@@ -81,15 +155,22 @@ class Knowledge:
     def __init__(self) -> None:
         self.facts: list[Fact] = []
         self.definitions: dict[sp.Symbol, sp.Expr] = {}
+        self._applicable: dict[Path, list[Fact]] = {}
 
     def define(self, symbol: Local, expr: sp.Expr) -> None:
         self.definitions[symbol] = expr
 
-    def add(self, relation: sp.Basic, origin: str, line: Optional[int] = None, when: sp.Basic = sp.true) -> list[Fact]:
+    def add(self, relation: sp.Basic, origin: str, line: Optional[int] = None, when: Path = ALWAYS) -> list[Fact]:
         """Record `relation` (split into its conjuncts); returns the facts added."""
-        added = [Fact(part, origin, line, when) for part in split(relation) if part != sp.true]
+        added = [Fact(part, origin, line, when) for part in split(relation)]
         self.facts.extend(added)
+        self._applicable.clear()
         return added
+
+    def forget_since(self, count: int) -> None:
+        """Drop the facts added after the first `count` (what held inside a loop body)."""
+        del self.facts[count:]
+        self._applicable.clear()
 
     def expand(self, expr: sp.Basic) -> sp.Basic:
         """`expr` with every local replaced by its definition (re-evaluating `cdiv`, `min`, ...)."""
@@ -110,74 +191,46 @@ class Knowledge:
             parts.append(f"{show(symbol)} = {written}" + (f" = {value}" if value != written else ""))
         return ", ".join(parts)
 
-    def applicable(self, under: sp.Basic) -> list[Fact]:
+    def applicable(self, under: Path) -> list[Fact]:
         """Facts that hold on a path with condition `under`."""
-        return [f for f in self.facts if f.when == sp.true or f.when == under or implies([under], f.when) is True]
+        if under not in self._applicable:
+            self._applicable[under] = [f for f in self.facts if f.when <= under]
+        return self._applicable[under]
 
-    @staticmethod
-    def _substitution(facts: Iterable[Fact]) -> dict[sp.Symbol, tuple[sp.Expr, Fact]]:
-        """Equality facts as `symbol -> (replacement, fact)`."""
-        subs: dict[sp.Symbol, tuple[sp.Expr, Fact]] = {}
-        for fact in facts:
-            rel = fact.relation
-            if isinstance(rel, sp.Eq):
-                for symbol, value in ((rel.lhs, rel.rhs), (rel.rhs, rel.lhs)):
-                    if isinstance(symbol, sp.Symbol) and symbol not in value.free_symbols and symbol not in subs:
-                        subs[symbol] = (value, fact)
-                        break
-        return subs
-
-    @staticmethod
-    def _apply(expr: sp.Basic, subs: dict[sp.Symbol, tuple[sp.Expr, Fact]]) -> sp.Basic:
-        for _ in range(4):
-            present = {s: v for s, (v, _) in subs.items() if s in expr.free_symbols}
-            if not present:
-                break
-            expr = expr.xreplace(present)
-        return expr
-
-    @staticmethod
-    def _cite(expr: sp.Basic, subs: dict[sp.Symbol, tuple[sp.Expr, Fact]]) -> str:
-        """The facts a substitution into `expr` uses, with their origins."""
-        used = dict.fromkeys(fact for s, (_, fact) in subs.items() if s in expr.free_symbols)
-        return "; ".join(f"{f.describe()} ({f.origin})" for f in used)
-
-    def equal(self, a: sp.Expr, b: sp.Expr, under: sp.Basic = sp.true) -> Optional[str]:
+    def equal(self, a: sp.Expr, b: sp.Expr, under: Path = ALWAYS) -> Optional[str]:
         """Why a == b ("" when it is algebra alone), or None when that cannot be proved."""
         diff = a - b
         if _is_zero(diff):
             return ""
-        subs = self._substitution(self.applicable(under))
-        if subs and _is_zero(self._apply(diff, subs)):
-            return self._cite(diff, subs)
+        rewrites = _Rewrites(self.applicable(under))
+        if rewrites and _is_zero(rewrites.apply(diff)):
+            return rewrites.cite(diff)
         expanded = self.expand(diff)
         if expanded != diff:
             why = f"by definition: {self.unfold(diff)}"
             if _is_zero(expanded):
                 return why
-            if subs and _is_zero(self._apply(expanded, subs)):
-                return f"{why}; {self._cite(expanded, subs)}"
+            if rewrites and _is_zero(rewrites.apply(expanded)):
+                return f"{why}; {rewrites.cite(expanded)}"
         return None
 
-    def decide(self, cond: sp.Basic, under: sp.Basic = sp.true) -> Optional[bool]:
+    def decide(self, cond: sp.Basic, under: Path = ALWAYS) -> Optional[bool]:
         """True/False when `cond` is settled on a path with condition `under`, else None."""
         if cond in (sp.true, sp.false):
             return cond == sp.true
-        facts = self.applicable(under)
-        negated = sp.Not(cond)
-        for fact in facts:
-            if fact.relation == cond:
-                return True
-            if fact.relation == negated:
-                return False
-        subs = self._substitution(facts)
-        for candidate in (self._apply(cond, subs), self._apply(self.expand(cond), subs)):
+        known = {f.relation for f in self.applicable(under)} | under
+        if cond in known:
+            return True
+        if sp.Not(cond) in known:
+            return False
+        rewrites = _Rewrites(self.applicable(under))
+        for candidate in (rewrites.apply(cond), rewrites.apply(self.expand(cond))):
             if candidate in (sp.true, sp.false):
                 return candidate == sp.true
-        premises = [p for p in (under, *(f.relation for f in facts)) if p.free_symbols & cond.free_symbols]
+        premises = [p for p in known if p.free_symbols & cond.free_symbols]
         return implies(premises, cond) if premises else None
 
-    def collapse(self, expr: sp.Expr, under: sp.Basic = sp.true) -> tuple[sp.Expr, list[str]]:
+    def collapse(self, expr: sp.Expr, under: Path = ALWAYS) -> tuple[sp.Expr, list[str]]:
         """Fold case splits whose branches are provably equal (or settled) under the facts; notes say why."""
         notes: list[str] = []
 
@@ -186,19 +239,18 @@ class Knowledge:
             if last.cond != sp.true:
                 return pw
             reasons: list[str] = []
-            seen: sp.Basic = under
+            seen = under
             for branch in pw.args[:-1]:
-                here = sp.And(seen, branch.cond)
                 settled = self.decide(branch.cond, seen)
                 if settled is True:
                     notes.append(f"({show(pw)}) = {show(branch.expr)}, since {show(branch.cond)}")
                     return branch.expr
                 if settled is None:
-                    why = self.equal(branch.expr, last.expr, here)
+                    why = self.equal(branch.expr, last.expr, conjoin(seen, branch.cond))
                     if why is None:
                         return pw
                     reasons.extend([why] if why else [])
-                seen = sp.And(seen, sp.Not(branch.cond))
+                seen = conjoin(seen, sp.Not(branch.cond))
             notes.append(f"({show(pw)}) = {show(last.expr)}" + (f", since {'; '.join(reasons)}" if reasons else ""))
             return last.expr
 
@@ -206,7 +258,6 @@ class Knowledge:
             return expr, notes
         return expr.replace(lambda e: isinstance(e, sp.Piecewise), fold), notes
 
-    def resolve(self, expr: sp.Expr, under: sp.Basic = sp.true) -> tuple[sp.Expr, list[str]]:
-        """`expr` simplified under the facts: equalities substituted, case splits folded."""
-        subs = self._substitution(self.applicable(under))
-        return self.collapse(self._apply(expr, subs), under)
+    def resolve(self, expr: sp.Expr, under: Path = ALWAYS) -> tuple[sp.Expr, list[str]]:
+        """`expr` simplified under the facts: equalities substituted, exact divisions, case splits folded."""
+        return self.collapse(_Rewrites(self.applicable(under)).apply(expr), under)

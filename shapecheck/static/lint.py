@@ -135,7 +135,7 @@ def _ranges(a: Analysis) -> dict[sp.Symbol, Interval]:
                                          for name, info in a.signature.dims.items()}
     for fact in a.knowledge.facts:
         rel = fact.relation
-        if fact.when != sp.true or not isinstance(rel, (sp.Le, sp.Lt, sp.Eq)):
+        if fact.when or not isinstance(rel, (sp.Le, sp.Lt, sp.Eq)):
             continue
         if isinstance(rel.lhs, sp.Symbol) and rel.rhs.is_Number:
             lo, hi = ranges.get(rel.lhs, (1.0, math.inf))
