@@ -13,7 +13,7 @@ import sympy as sp
 
 from shapecheck.static.engine import Interpreter, Issue, Launch, Return, Shared, Step
 from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
-from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, parameters,
+from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, axis_names, parameters,
                                          signature_for)
 from shapecheck.static.source import FunctionNode, ModuleSource
 from shapecheck.static.symbols import condition, dim, scalar
@@ -137,6 +137,11 @@ def _dim_origins(signature: Signature) -> dict[str, str]:
     return origins
 
 
+def _return_dims(signature: Signature) -> set[str]:
+    return {name for label, declared in signature.declared() if label.startswith("return")
+            for pattern in declared.patterns for axis in pattern for name in axis_names(axis)}
+
+
 def _add_rules(interp: Interpreter, signature: Signature) -> None:
     """Contract rules as facts; `x is None or R` becomes R when x is not None."""
     saved = interp.env
@@ -172,11 +177,14 @@ def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Si
     interp.env.update(inputs)
     notes: list[str] = []
 
+    declared = frozenset(dim(name) for name in _return_dims(signature))
+
     def simplify(expr: sp.Expr) -> sp.Expr:
-        """Facts first (they may name locals), then in terms of the inputs' dimensions only."""
+        """Facts first (they may name locals), then in terms of the inputs' dimensions, preferring the
+        names the declared return uses."""
         knowledge = interp.knowledge
-        simpler, why = knowledge.resolve(expr)
-        simpler, more = knowledge.resolve(knowledge.expand(simpler))
+        simpler, why = knowledge.resolve(expr, keep=declared)
+        simpler, more = knowledge.resolve(knowledge.expand(simpler), keep=declared)
         notes.extend(why + more)
         return simpler
 

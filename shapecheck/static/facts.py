@@ -105,10 +105,10 @@ def implies(premises: Iterable[sp.Basic], goal: sp.Basic) -> Optional[bool]:
 
 
 class _Rewrites:
-    """The facts that rewrite expressions: `X == e` replaces the symbol X, and `a % b == 0` makes
-    `a // b` the exact quotient `a / b` (so grouped heads `H * (HV // H)` simplify to `HV`)."""
+    """The facts that rewrite expressions: `X == e` replaces the symbol X (never one in `keep`), and
+    `a % b == 0` makes `a // b` the exact quotient `a / b` (grouped heads: `H * (HV // H)` is `HV`)."""
 
-    def __init__(self, facts: Iterable[Fact]) -> None:
+    def __init__(self, facts: Iterable[Fact], keep: frozenset = frozenset()) -> None:
         self.subs: dict[sp.Symbol, tuple[sp.Expr, Fact]] = {}
         self.exact: dict[tuple[sp.Expr, sp.Expr], Fact] = {}
         for fact in facts:
@@ -119,7 +119,8 @@ class _Rewrites:
                 self.exact[(rel.lhs.args[0], rel.lhs.args[1])] = fact
                 continue
             for symbol, value in ((rel.lhs, rel.rhs), (rel.rhs, rel.lhs)):
-                if isinstance(symbol, sp.Symbol) and symbol not in value.free_symbols and symbol not in self.subs:
+                if isinstance(symbol, sp.Symbol) and symbol not in value.free_symbols and symbol not in self.subs \
+                        and symbol not in keep:
                     self.subs[symbol] = (value, fact)
                     break
 
@@ -258,6 +259,7 @@ class Knowledge:
             return expr, notes
         return expr.replace(lambda e: isinstance(e, sp.Piecewise), fold), notes
 
-    def resolve(self, expr: sp.Expr, under: Path = ALWAYS) -> tuple[sp.Expr, list[str]]:
-        """`expr` simplified under the facts: equalities substituted, exact divisions, case splits folded."""
-        return self.collapse(_Rewrites(self.applicable(under)).apply(expr), under)
+    def resolve(self, expr: sp.Expr, under: Path = ALWAYS, keep: frozenset = frozenset()) -> tuple[sp.Expr, list[str]]:
+        """`expr` simplified under the facts: equalities substituted (except for the symbols in `keep`),
+        exact divisions made, case splits folded."""
+        return self.collapse(_Rewrites(self.applicable(under), keep).apply(expr), under)

@@ -180,9 +180,9 @@ def _reshape(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) ->
         known = numel(tuple(d for d in wanted if d != -1))
         solved = total / known
         if solved.is_integer is not True:
-            site.issue("SC003", f"-1 is {show(total)} / {show(known)}: not provably a whole number of elements")
+            site.issue("SC003", f"-1 is {show(total)} / ({show(known)}): not provably a whole number of elements")
         else:
-            site.note(f"-1 = {show(total)} / {show(known)} = {show(solved)}")
+            site.note(f"-1 = {show(total)} / ({show(known)}) = {show(solved)}")
         wanted = tuple(solved if i == holes[0] else d for i, d in enumerate(wanted))
     elif site.equal(numel(wanted), total) is None:
         site.issue("SC003", f"element count {show(numel(wanted))} is not provably {show(total)} "
