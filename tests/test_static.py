@@ -15,7 +15,7 @@ import sympy as sp
 from shapecheck.static.analysis import Analysis, analyse, analyse_function
 from shapecheck.static.signature import assumption, signature_for
 from shapecheck.static.source import ModuleSource
-from shapecheck.static.symbols import cdiv, condition, dim, next_pow2, show
+from shapecheck.static.symbols import cdiv, condition, dim, minimum, next_pow2, show
 from shapecheck.static.values import Tensor, Tup, Unknown
 
 CORPUS = Path(__file__).parent / "fixtures" / "static_corpus.py"
@@ -55,7 +55,7 @@ EXPECTED: dict[str, tuple[sp.Expr, ...] | tuple[tuple[sp.Expr, ...], ...]] = {
     "token_sums": ((B, D), (B, T, sp.Integer(1))),
     "size_product": (B * T, D),
     "star_unpack": (B, T * H * K),
-    "block_count": (B, T, cdiv(D, sp.Min(next_pow2(D), 64))),
+    "block_count": (B, T, cdiv(D, minimum(next_pow2(D), 64))),
     "floor_and_mod": (sp.floor(D / 2) + sp.Mod(D, 2), B),
     "decode_guard": (B, D),
     "assert_same_length": (B, T, D),

@@ -12,7 +12,7 @@ from typing import Callable, Mapping
 
 import sympy as sp
 
-from shapecheck.static.symbols import cdiv, next_pow2
+from shapecheck.static.symbols import cdiv, maximum, minimum, next_pow2
 
 Interval = tuple[float, float]
 _ANY: Interval = (-math.inf, math.inf)
@@ -99,9 +99,9 @@ class Bounder:
         if isinstance(e, next_pow2):
             lo, hi = self.interval(e.args[0])
             return _np2(max(lo, 1.0)), _np2(max(hi, 1.0))
-        if isinstance(e, (sp.Min, sp.Max)):
+        if isinstance(e, (sp.Min, sp.Max, minimum, maximum)):
             parts = [self.interval(a) for a in e.args]
-            pick = min if isinstance(e, sp.Min) else max
+            pick = min if isinstance(e, (sp.Min, minimum)) else max
             return pick(p[0] for p in parts), pick(p[1] for p in parts)
         if isinstance(e, sp.Mod):
             return self._mod(e)

@@ -206,7 +206,7 @@ class Knowledge:
         rewrites = _Rewrites(self.applicable(under))
         if rewrites and _is_zero(rewrites.apply(diff)):
             return rewrites.cite(diff)
-        expanded = self.expand(diff)
+        expanded = self.expand(diff) if diff.free_symbols & self.definitions.keys() else diff
         if expanded != diff:
             why = f"by definition: {self.unfold(diff)}"
             if _is_zero(expanded):

@@ -12,7 +12,7 @@ from typing import Callable
 import sympy as sp
 
 from shapecheck.static import einops_patterns, tensorops
-from shapecheck.static.symbols import cdiv, next_pow2
+from shapecheck.static.symbols import cdiv, maximum, minimum, next_pow2
 from shapecheck.static.tensorops import Args, Kwargs, bind, fresh, sizes
 from shapecheck.static.values import NONE, Const, Site, Tensor, Tup, Value, first_unknown, is_int
 
@@ -35,7 +35,7 @@ def _len(site: Site, args: Args, kwargs: Kwargs) -> Value:
     return _unknown(site, args, kwargs)
 
 
-def _extremum(fn: type) -> Function:
+def _extremum(fn: Callable[..., sp.Expr]) -> Function:
     def call(site: Site, args: Args, kwargs: Kwargs) -> Value:
         items = args[0].items if len(args) == 1 and isinstance(args[0], Tup) else args
         if items and not kwargs and all(isinstance(v, sp.Expr) for v in items):
@@ -122,7 +122,7 @@ def _arange(site: Site, args: Args, kwargs: Kwargs) -> Value:
     step = b["step"]
     if not (is_int(start) and is_int(end) and isinstance(step, sp.Integer) and step > 0):
         return _unknown(site, args, kwargs)
-    length = end - start if site.decide(sp.Le(start, end)) is True else sp.Max(end - start, 0)
+    length = end - start if site.decide(sp.Le(start, end)) is True else maximum(end - start, sp.Integer(0))
     return fresh((length if step == 1 else cdiv(length, step),))
 
 
@@ -186,7 +186,7 @@ def _matmul(site: Site, args: Args, kwargs: Kwargs) -> Value:
 
 
 FUNCTIONS: dict[str, Function] = {
-    "builtins.len": _len, "builtins.min": _extremum(sp.Min), "builtins.max": _extremum(sp.Max),
+    "builtins.len": _len, "builtins.min": _extremum(minimum), "builtins.max": _extremum(maximum),
     "builtins.int": _int, "builtins.abs": _abs, "builtins.tuple": _sequence, "builtins.list": _sequence,
     "math.prod": _prod, "math.ceil": _ceil,
     "triton.cdiv": _cdiv, "triton.language.cdiv": _cdiv, "triton.next_power_of_2": _next_pow2,

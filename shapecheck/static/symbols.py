@@ -8,7 +8,7 @@ stays available to proofs; a `Local` never equals a dimension of the same name.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import sympy as sp
 from sympy.core.logic import fuzzy_and
@@ -88,6 +88,47 @@ class next_pow2(sp.Function):
         return None
 
 
+class _Extremum(sp.Function):
+    """min/max with the numbers folded, duplicates dropped, a case split taken per branch, and the rest
+    left as written: sympy's own `Min` compares every pair through its assumption system, which is slow
+    on `next_pow2(V)` and case splits, and is redone each time an expression is rebuilt."""
+
+    _pick: Callable[..., sp.Expr]
+
+    @classmethod
+    def eval(cls, *args: sp.Expr) -> sp.Expr | None:
+        numbers = [a for a in args if a.is_Number]
+        kept = list(dict.fromkeys(a for a in args if not a.is_Number)) + ([cls._pick(numbers)] if numbers else [])
+        if len(kept) == 1:
+            return kept[0]
+        split = next((i for i, a in enumerate(kept) if isinstance(a, sp.Piecewise)), None)
+        if split is not None:
+            return sp.Piecewise(*((cls(*kept[:split], branch.expr, *kept[split + 1:]), branch.cond)
+                                  for branch in kept[split].args))
+        return cls(*kept, evaluate=False) if len(kept) < len(args) or numbers[1:] else None
+
+    def _eval_is_integer(self) -> bool | None:
+        return fuzzy_and(a.is_integer for a in self.args)
+
+
+class minimum(_Extremum):
+    """`min(...)`."""
+
+    _pick = min
+
+    def _eval_is_positive(self) -> bool | None:
+        return fuzzy_and(a.is_positive for a in self.args)
+
+
+class maximum(_Extremum):
+    """`max(...)`."""
+
+    _pick = max
+
+    def _eval_is_positive(self) -> bool | None:
+        return True if any(a.is_positive for a in self.args) else None
+
+
 def _wrapped(text: str) -> bool:
     """Whether `text` is one parenthesised group, so the outer pair can be dropped."""
     if not (text.startswith("(") and text.endswith(")")):
@@ -119,10 +160,10 @@ class _Printer(StrPrinter):
     def _print_Mod(self, expr: sp.Mod) -> str:
         return f"({self.parenthesize(expr.args[0], 50)} % {self.parenthesize(expr.args[1], 50)})"
 
-    def _print_Min(self, expr: sp.Min) -> str:
+    def _print_minimum(self, expr: sp.Basic) -> str:
         return f"min({', '.join(self._print(a) for a in expr.args)})"
 
-    def _print_Max(self, expr: sp.Max) -> str:
+    def _print_maximum(self, expr: sp.Basic) -> str:
         return f"max({', '.join(self._print(a) for a in expr.args)})"
 
     def _print_Relational(self, expr: sp.core.relational.Relational) -> str:

@@ -13,7 +13,7 @@ from typing import Callable, Mapping, Optional, Sequence
 
 import sympy as sp
 
-from shapecheck.static.symbols import show, stride
+from shapecheck.static.symbols import maximum, minimum, show, stride
 from shapecheck.static.values import NONE, Const, Site, Slice, Tensor, Tup, Unknown, Value, first_unknown, is_int
 
 Args = tuple[Value, ...]
@@ -448,12 +448,12 @@ def _slice_length(site: Site, size: sp.Expr, lower: Value, upper: Value, step: V
             value = bound
         else:
             return None  # a sign the analysis does not know: counted from the start or the end?
-        return value if site.decide(sp.Le(value, size)) is True else sp.Min(value, size)
+        return value if site.decide(sp.Le(value, size)) is True else minimum(value, size)
 
     start, stop = clamp(lower, sp.Integer(0)), clamp(upper, size)
     if start is None or stop is None or not (step is NONE or (isinstance(step, sp.Integer) and step > 0)):
         return site.unknown("slice bounds not understood")
-    length = stop - start if site.decide(sp.Le(start, stop)) is True else sp.Max(stop - start, 0)
+    length = stop - start if site.decide(sp.Le(start, stop)) is True else maximum(stop - start, sp.Integer(0))
     return length if step is NONE or step == 1 else sp.ceiling(length / step)
 
 

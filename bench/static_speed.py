@@ -1,0 +1,107 @@
+"""Speed of the static analyser: one kernel wrapper explained, then every function of the installed torch.
+
+    .venv/bin/python bench/static_speed.py [--jobs N] [--output bench/results/static_speed_cpu.txt]
+
+torch's functions carry no shape annotations, so they are analysed with unknown inputs: this measures the
+interpreter's cost and robustness (no exception may escape; a file that does not parse is counted as
+skipped), not the quality of what it infers. Wall time includes reading and parsing every file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sympy  # noqa: E402
+
+from shapecheck.static import explain  # noqa: E402
+from shapecheck.static.analysis import analyse_function, analyse_module  # noqa: E402
+from shapecheck.static.source import ModuleSource  # noqa: E402
+
+WRAPPER = ("kernels/gdn.py", "fused_sigmoid_gating_delta_rule_update")
+FileResult = tuple[str, int, float, float, Optional[str]]  # path, functions, parse s, analysis s, skip reason
+
+
+def analyse_file(path: str) -> FileResult:
+    start = time.perf_counter()
+    try:
+        module = ModuleSource.load(path)
+    except (SyntaxError, ValueError, RecursionError) as exc:
+        return path, 0, time.perf_counter() - start, 0.0, type(exc).__name__
+    parsed = time.perf_counter()
+    functions = sum(1 for _ in analyse_module(module))
+    return path, functions, parsed - start, time.perf_counter() - parsed, None
+
+
+def wrapper_timings(repeats: int) -> list[str]:
+    start = time.perf_counter()
+    analysis = analyse_function(*WRAPPER)
+    first = time.perf_counter() - start
+    analysis_times, render_times = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        analysis = analyse_function(*WRAPPER)
+        analysed = time.perf_counter()
+        explain.text(analysis)
+        analysis_times.append(analysed - start)
+        render_times.append(time.perf_counter() - analysed)
+    return [
+        f"explain {WRAPPER[0]}::{WRAPPER[1]}",
+        f"  first call (reads the file, imports the contracts package): {first * 1e3:.1f} ms",
+        f"  warm, median of {repeats}: {statistics.median(analysis_times) * 1e3:.1f} ms analysis"
+        f" + {statistics.median(render_times) * 1e3:.1f} ms rendering",
+    ]
+
+
+def torch_sweep(jobs: int) -> list[str]:
+    root = Path(importlib.util.find_spec("torch").origin).parent  # type: ignore[arg-type, union-attr]
+    files = [str(p) for p in sorted(root.rglob("*.py"))]
+    start = time.perf_counter()
+    if jobs == 1:
+        results = [analyse_file(f) for f in files]
+    else:
+        with multiprocessing.Pool(jobs) as pool:
+            results = list(pool.imap_unordered(analyse_file, files, chunksize=8))
+    wall = time.perf_counter() - start
+    functions = sum(r[1] for r in results)
+    skipped = [(r[0], r[4]) for r in results if r[4] is not None]
+    parse, analysis = sum(r[2] for r in results), sum(r[3] for r in results)
+    slowest = sorted(results, key=lambda r: r[2] + r[3])[-5:]
+    lines = [
+        f"torch {importlib.metadata.version('torch')} package: {root}",
+        f"  files: {len(files)} ({len(skipped)} skipped: " + ", ".join(f"{Path(p).relative_to(root)} ({why})" for p, why in skipped) + ")",
+        f"  functions analysed: {functions}",
+        f"  wall time: {wall:.1f} s with {jobs} process{'es' * (jobs > 1)} (summed over files: parse {parse:.1f} s, analysis {analysis:.1f} s)",
+        f"  per function: {wall / functions * 1e3:.2f} ms wall, {analysis / functions * 1e3:.2f} ms analysis",
+        "  slowest files: " + ", ".join(f"{Path(r[0]).relative_to(root)} {r[2] + r[3]:.2f} s" for r in reversed(slowest)),
+    ]
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1, help="processes for the torch sweep (default 1)")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--output", type=Path, help="also write the report here")
+    args = parser.parse_args()
+    header = (f"static analysis speed: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+              f"sympy {sympy.__version__}")
+    lines = [header, *wrapper_timings(args.repeats), *torch_sweep(args.jobs)]
+    report = "\n".join(lines) + "\n"
+    print(report, end="")
+    if args.output is not None:
+        args.output.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
