@@ -221,7 +221,7 @@ class Interpreter:
             results = [("grid", l.grid if isinstance(l.grid, Unknown) else Tup(l.grid)) for l in self._launched] + results
         if not self.record:
             return
-        relevant = kind != "assign" or bool(self.notes) or any(shape_like(v) for _, v in results) \
+        relevant = kind in ("fact", "launch", "return") or bool(self.notes) or any(shape_like(v) for _, v in results) \
             or (reads and any(isinstance(v, Unknown) for _, v in results))
         if relevant:
             self.steps.append(Step(node, kind, tuple(results), tuple(self.notes), self.path))

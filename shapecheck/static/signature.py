@@ -198,6 +198,8 @@ def annotation(node: Optional[ast.expr]) -> Optional[Param]:
         patterns = tuple(p for part in parts if isinstance(part, Declared) for p in part.patterns)
         if patterns:
             return Declared(patterns, optional)
+        if None in parts:  # `Optional[torch.Tensor]`: a tensor without a declared shape
+            return None
         kinds = {part.kind for part in parts if isinstance(part, Scalar)}
         return Scalar(kinds.pop() if len(kinds) == 1 else "other", optional)
     pattern = _jaxtyping_pattern(node)

@@ -368,6 +368,18 @@ def _matmul_method(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwar
     return out if isinstance(out, Unknown) else Tensor(out)
 
 
+def _repeat_interleave(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value:
+    b = bind(args, {k: v for k, v in kwargs.items() if k != "output_size"}, ("repeats", "dim"), {"dim": NONE})
+    if b is None or not is_int(b["repeats"]):
+        return _unknown_args(site, args, kwargs)  # a tensor of per-element repeats has a data-dependent size
+    if b["dim"] is NONE:
+        return Tensor((numel(shape) * b["repeats"],))
+    a = axis(b["dim"], len(shape))
+    if a is None:
+        return _unknown_args(site, args, kwargs)
+    return Tensor(tuple(d * b["repeats"] if i == a else d for i, d in enumerate(shape)))
+
+
 def _unbind(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value:
     b = bind(args, kwargs, ("dim",), {"dim": sp.Integer(0)})
     a = axis(b["dim"], len(shape)) if b else None
@@ -395,6 +407,7 @@ METHODS: dict[str, Method] = {
     "repeat": _repeat, "new_empty": _new, "new_zeros": _new, "new_ones": _new, "new_full": _new_full,
     "contiguous": _contiguous, "where": _where, "matmul": _matmul_method, "mm": _matmul_method, "bmm": _matmul_method,
     "softmax": _along, "log_softmax": _along, "cumsum": _along, "cumprod": _along, "unbind": _unbind,
+    "repeat_interleave": _repeat_interleave,
     **{name: _same for name in _ELEMENTWISE}, **{name: _binary for name in _BINARY},
     **{name: _reduce for name in _REDUCTIONS},
 }
