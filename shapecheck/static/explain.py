@@ -14,12 +14,11 @@ import sympy as sp
 from shapecheck.static.analysis import Analysis
 from shapecheck.static.engine import Launch, Step
 from shapecheck.static.facts import condition_of
+from shapecheck.static.lint import GRID_LIMIT
 from shapecheck.static.signature import Declared, Scalar
 from shapecheck.static.symbols import Local, dim, show, show_with
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe
 
-GRID_LIMITS = (2**31 - 1, 65535, 65535)
-"""CUDA's grid limits per axis: x up to 2**31 - 1 blocks, y and z up to 65535."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,7 +100,7 @@ def _grid_lines(analysis: Analysis, launch: Launch) -> list[tuple[str, str, str]
     """(axis, size, limit) per grid axis of one launch."""
     if isinstance(launch.grid, Unknown):
         return [("grid", launch.grid.describe(), "")]
-    return [(f"axis {i}", _axis(analysis, size), f"limit {'2**31 - 1' if i == 0 else '65535'}")
+    return [(f"axis {i}", _axis(analysis, size), f"limit {'2**31 - 1' if i == 0 else GRID_LIMIT}")
             for i, size in enumerate(launch.grid)]
 
 
