@@ -36,9 +36,11 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
             return draw(overrides.get(name, default))
 
         H = pick("H", dim(D["H"], profile))
-        HV = H * pick("G", st.integers(1, 8 if profile.large else 4))
-        K = pick("K", dim(D["K"], profile))
-        V = pick("V", dim(D["V"], profile))
+        HV = H * pick("G", st.integers(1, 4))
+        # Multiples of 16 take the kernel's ALIGNED path (16-byte vector loads), which real models
+        # (K = V = 128) always take; plain ranges rarely hit them.
+        K = pick("K", st.one_of(dim(D["K"], profile), st.sampled_from((16, 32, 48))))
+        V = pick("V", st.one_of(dim(D["V"], profile), st.sampled_from((16, 32))))
         varlen = pick("varlen", st.booleans())
         if varlen:
             B, N = 1, pick("N", dim(D["N"], profile))
@@ -60,6 +62,9 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
             "packed_gates": pick("packed_gates", st.booleans()),
             "strided_qkv": pick("strided_qkv", st.booleans()),
             "index_dtype": pick("index_dtype", st.sampled_from(("int32", "int64"))),
+            "gate_dtype": pick("gate_dtype", st.sampled_from(("float32", "bfloat16"))),  # A_log, dt_bias
+            "at_threshold": pick("at_threshold", st.booleans()),  # one gate exactly at softplus's threshold
+            "zero_token": pick("zero_token", st.booleans()),  # q = k = 0 at one token (l2norm's epsilon)
             "cu_seqlens": cu_seqlens,
             "indices": pick("indices", slot_indices(N, S)),
         }
@@ -73,8 +78,10 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
     """Arguments of the kernel, rebuilt deterministically from the case (values from `case.seed`)."""
     d, o = case.dims, case.options
     B, T, H, HV, K, V, S = (d[x] for x in ("B", "T", "H", "HV", "K", "V", "S"))
-    gen = torch.Generator().manual_seed(case.seed)
-    rand = lambda *shape: torch.randn(*shape, generator=gen)  # noqa: E731
+    # Drawn on the target device (a CPU-side draw of a large pool, then a copy, dominated GPU runs); a case
+    # therefore replays on the device it was drawn on, which the reproduction line names.
+    gen = torch.Generator(device).manual_seed(case.seed)
+    rand = lambda *shape: torch.randn(*shape, generator=gen, device=device)  # noqa: E731
     dtype, pool_dtype = getattr(torch, o["dtype"]), getattr(torch, o["pool_dtype"])
     if o["strided_qkv"]:  # q, k, v as views of one packed projection: token stride != H*K
         proj = rand(B, T, 2 * H * K + HV * V + 3).to(dtype)
@@ -88,15 +95,23 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
         # beta * |k|^2 < 2, and randn keys (|k|^2 ~ K) make the exact recurrence itself diverge (seen on the
         # GPU profile: |o| = 8.6e13 in fp64 at K=105, T=43), which tests arithmetic, not the kernel.
         k = (k.float() / K**0.5).to(dtype)
+    if o.get("zero_token"):
+        q, k = q.clone(), k.clone()
+        q[0, 0], k[0, 0] = 0, 0
     a, b = rand(B, T, HV) * 3, rand(B, T, HV)  # a spans softplus's linear branch for low thresholds
+    dt_bias = rand(HV)
+    if o.get("at_threshold"):  # beta * (a + dt_bias) == threshold exactly, in every dtype drawn
+        dt_bias[0] = 0
+        a[..., 0] = o["softplus_threshold"] / o["softplus_beta"]
     if o["packed_gates"]:
         a, b = a.reshape(B * T, HV), b.reshape(B * T, HV)
     pool_shape = (S, HV, K, V) if o["layout"] == "kv" else (S, HV, V, K)
     cu = o["cu_seqlens"]
+    gate_dtype = getattr(torch, o.get("gate_dtype", "float32"))
     args = {
-        "A_log": rand(HV) * 0.5 - 1.0,
+        "A_log": (rand(HV) * 0.5 - 1.0).to(gate_dtype),
         "a": a.to(dtype),
-        "dt_bias": rand(HV),
+        "dt_bias": dt_bias.to(gate_dtype),
         "softplus_beta": o["softplus_beta"],
         "softplus_threshold": o["softplus_threshold"],
         "q": q, "k": k, "v": v,
@@ -108,7 +123,7 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
         "cu_seqlens": None if cu is None else torch.tensor(cu, dtype=torch.int32),
         "state_layout": o["layout"],
     }
-    return {name: x.to(device) if isinstance(x, torch.Tensor) else x for name, x in args.items()}
+    return {name: x.to(device) if isinstance(x, torch.Tensor) else x for name, x in args.items()}  # indices, cu_seqlens
 
 
 def regimes(case: Case) -> set[str]:
@@ -130,5 +145,9 @@ def regimes(case: Case) -> set[str]:
         ("custom scale", o["scale"] is not None),
         ("packed gates", o["packed_gates"]),
         ("strided qkv", o["strided_qkv"]),
+        ("aligned K,V", d["K"] % 16 == 0 and d["V"] % 16 == 0),
+        ("bf16 gates", o.get("gate_dtype") == "bfloat16"),
+        ("gate at threshold", o.get("at_threshold", False)),
+        ("zero q/k token", o.get("zero_token", False)),
     ] if hit}
     return found

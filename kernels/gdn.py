@@ -40,7 +40,10 @@ _RUNTIME_DIMS = [
 ]
 
 
-@triton.jit(do_not_specialize=_RUNTIME_DIMS)
+# q/k/v/a/b are often strided views of one packed projection: their data pointers' 16-byte alignment
+# varies with the shape, and specialising on it recompiled the kernel per drawn shape (121 compilations
+# for 110 dtype/block/flag keys on the H100 property job). Their loads are a rounding error of the traffic.
+@triton.jit(do_not_specialize=_RUNTIME_DIMS, do_not_specialize_on_alignment=["q", "k", "v", "a", "b"])
 def _gated_delta_rule_update_kernel(
     q, k, v, a, b, A_log, dt_bias, o, pool, indices, cu_seqlens,
     softplus_beta, softplus_threshold, scale,
@@ -71,7 +74,7 @@ def _gated_delta_rule_update_kernel(
         batch = 0
     else:
         bos = 0
-        eos = T
+        eos = T.to(tl.int64)  # t * token stride in int64: one long prefill row may pass 2**31 elements
         batch = n.to(tl.int64)
 
     offs_k = tl.arange(0, BK)

@@ -10,6 +10,7 @@ import contextlib
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shapecheck import console, registry, reports
@@ -76,7 +77,7 @@ def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: 
     with _sanitizing(sanitize, device):
         outcome = check_case(c, case, fn, device)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
-    console.stdout.print(f"{c.name} [{name} on {device}]: {status} ({outcome.seconds:.2f} s)")
+    console.stdout.print(escape(f"{c.name} [{name} on {device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
         console.stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     for key, err in sorted(outcome.errors.items()):
@@ -98,7 +99,7 @@ def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], s
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[failing]} failing"), TimeElapsedColumn())
         with Progress(*columns, console=console.stderr, transient=True) as progress:
-            task = progress.add_task(f"{c.name} [{name}]", total=total, failing=0)
+            task = progress.add_task(escape(f"{c.name} [{name}]"), total=total, failing=0)
 
             def on_case(outcome: Any) -> None:
                 failing = progress.tasks[task].fields["failing"] + (not outcome.ok)
