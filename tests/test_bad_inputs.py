@@ -143,18 +143,13 @@ def _assert_rejected(args: dict[str, Any], argument: str, words: tuple[str, ...]
         assert torch.equal(pool.nan_to_num(), before.nan_to_num()), "a rejected call modified the pool"
 
 
-@pytest.mark.parametrize("name", [c[0] for c in BAD_CALLS])
-def test_bad_call_is_rejected(name: str, device: str) -> None:
-    _, edit, argument, words = next(c for c in BAD_CALLS if c[0] == name)
-    args = valid_args(device)
-    edit(args)
-    _assert_rejected(_on(device, args), argument, words)
+MATRIX = [(valid_args, *c) for c in BAD_CALLS] + [(varlen_args, *c) for c in VARLEN_BAD]
 
 
-@pytest.mark.parametrize("name", [c[0] for c in VARLEN_BAD])
-def test_bad_varlen_call_is_rejected(name: str, device: str) -> None:
-    _, edit, argument, words = next(c for c in VARLEN_BAD if c[0] == name)
-    args = varlen_args(device)
+@pytest.mark.parametrize("start,name,edit,argument,words", MATRIX, ids=[row[1] for row in MATRIX])
+def test_bad_call_is_rejected(start: Callable[[str], dict[str, Any]], name: str, edit: Callable[[dict[str, Any]], None],
+                              argument: str, words: tuple[str, ...], device: str) -> None:
+    args = start(device)
     edit(args)
     _assert_rejected(_on(device, args), argument, words)
 

@@ -544,17 +544,22 @@ class Interpreter:
         parts = (node.lower, node.upper, node.step)
         return Slice(*(self.eval(p) if p is not None else NONE for p in parts))
 
-    def _e_Tuple(self, node: Union[ast.Tuple, ast.List]) -> Value:
+    def _spliced(self, elements: list[ast.expr], what: str) -> Union[list[Value], Unknown]:
+        """Evaluate elements, splicing `*x` where x is a known tuple (tuple displays and call arguments)."""
         items: list[Value] = []
-        for elt in node.elts:
+        for elt in elements:
             if isinstance(elt, ast.Starred):
                 spliced = self.eval(elt.value)
                 if not isinstance(spliced, Tup):
-                    return spliced if isinstance(spliced, Unknown) else Unknown("cannot splice this value", elt)
+                    return spliced if isinstance(spliced, Unknown) else Unknown(f"cannot splice this {what}", elt)
                 items.extend(spliced.items)
             else:
                 items.append(self.eval(elt))
-        return Tup(tuple(items))
+        return items
+
+    def _e_Tuple(self, node: Union[ast.Tuple, ast.List]) -> Value:
+        items = self._spliced(node.elts, "value")
+        return items if isinstance(items, Unknown) else Tup(tuple(items))
 
     def _e_BinOp(self, node: ast.BinOp) -> Value:
         return operators.binary(self._site(node), node.op, self.eval(node.left), self.eval(node.right))
@@ -638,15 +643,9 @@ class Interpreter:
         return value
 
     def _args(self, node: ast.Call) -> Union[tuple[tuple[Value, ...], dict[str, Value]], Unknown]:
-        args: list[Value] = []
-        for a in node.args:
-            if isinstance(a, ast.Starred):
-                spliced = self.eval(a.value)
-                if not isinstance(spliced, Tup):
-                    return spliced if isinstance(spliced, Unknown) else Unknown("cannot splice this argument", a)
-                args.extend(spliced.items)
-            else:
-                args.append(self.eval(a))
+        args = self._spliced(node.args, "argument")
+        if isinstance(args, Unknown):
+            return args
         return tuple(args), {kw.arg: self.eval(kw.value) for kw in node.keywords if kw.arg is not None}
 
     def _e_Call(self, node: ast.Call) -> Value:
