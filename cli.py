@@ -46,7 +46,7 @@ def run(
     contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
     impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
     examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
-    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw."),
+    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database)."),
     device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
     profile: str = typer.Option("ci", help="ci (small, CPU) | gpu (larger dims) | thorough (more cases)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),

@@ -21,3 +21,25 @@ def test_helper_reports_a_violation() -> None:
 def test_gpu_variant_carries_the_marker() -> None:
     marks = {m.name for m in getattr(test_gdn_kernel_property_gpu, "pytestmark", [])}
     assert {"gpu", "skipif"} <= marks
+
+
+def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch) -> None:
+    """The shrunk failure is saved under the cache folder; the next run starts with it.
+
+    Unseeded runs only: Hypothesis bypasses the database when a seed is given, so a seeded draw stays
+    reproducible.
+    """
+    from contracts.gdn import GDN_DECODE
+    from shapecheck import runner
+    from shapecheck.profiles import PROFILES
+    from tests.fixtures.buggy_kernels import __getattr__ as variant
+
+    monkeypatch.setattr(runner, "CACHE_DIR", tmp_path)
+    buggy = variant("padding_written_back")
+    first = runner.run_property(GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device="cpu",
+                                examples=40)
+    assert first.failure is not None and any(tmp_path.rglob("*"))
+    second = runner.run_property(GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device="cpu",
+                                 examples=40)
+    assert not second.outcomes[0].ok
+    assert second.outcomes[0].case.dims == first.failure.case.dims
