@@ -8,8 +8,10 @@ Modes (several may be given; they run in this order):
   --sweep   launch-config sweep (BV, num_warps, num_stages, stride specialisation) of the kernel body,
             launched directly (not through the wrapper); writes sweep.json.
   --bench   the table: decode T=1 at N in {1, 8, 64, 256, 1024}, multi-token T in {16, 256} at N=8,
-            fp32 and bf16 pools, both layouts, against a batched PyTorch reference and its torch.compile.
-  --cpu     the batched reference against the loop reference and the kernel under TRITON_INTERPRET=1.
+            fp32 and bf16 pools, both layouts, against `kernels.reference` (the project's one PyTorch
+            reference) eager and under torch.compile(dynamic=True).
+Without a GPU only --check runs (small cases, the kernel under TRITON_INTERPRET=1); --sweep and --bench
+need CUDA.
 
 Timing: `triton.testing.do_bench` (CUDA events around each call, L2 flushed before each call by do_bench),
 median, after warm-up, over several rotating sets of inputs and state-pool rows (so a set is never hot in
@@ -33,7 +35,6 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -53,69 +54,6 @@ CHECKED_CALL = gdn.fused_sigmoid_gating_delta_rule_update
 
 
 # ----------------------------------------------------------------------------------------------------
-# Batched PyTorch reference: the same recurrence, vectorised over sequences and value heads, looped over T.
-# (kernels/reference.py loops in Python per sequence and head: too slow to time at N=1024.)
-# ----------------------------------------------------------------------------------------------------
-def _step(h, q_t, k_t, v_t, a_t, b_t, decay_rate, bias, softplus_beta: float, softplus_threshold: float,
-          scale: float, group: int, l2norm: bool):
-    """One token for every (sequence, value head): h [N,HV,K,V] fp32 -> (new h, o_t [N,HV,V] fp32)."""
-    q_t, k_t = q_t.float(), k_t.float()  # [N,H,K]
-    if l2norm:
-        q_t = q_t / torch.sqrt((q_t * q_t).sum(-1, keepdim=True) + 1e-6)
-        k_t = k_t / torch.sqrt((k_t * k_t).sum(-1, keepdim=True) + 1e-6)
-    q_t = q_t.repeat_interleave(group, dim=1) * scale  # value head j reads query/key head j // group
-    k_t = k_t.repeat_interleave(group, dim=1)
-    g = decay_rate * F.softplus(a_t + bias, beta=softplus_beta, threshold=softplus_threshold)  # [N,HV]
-    beta = torch.sigmoid(b_t)
-    h = h * torch.exp(g)[..., None, None]
-    kv = torch.einsum("nhk,nhkv->nhv", k_t, h)
-    v_new = beta[..., None] * (v_t.float() - kv)
-    h = h + k_t[..., :, None] * v_new[..., None, :]
-    o_t = torch.einsum("nhk,nhkv->nhv", q_t, h)
-    return h, o_t
-
-
-def batched_reference(A_log, a, dt_bias, softplus_beta, softplus_threshold, q, k, v, b,
-                      initial_state_source, initial_state_indices, scale=None, use_qk_l2norm_in_kernel=False,
-                      cu_seqlens=None, state_layout="kv", has_padding=False, step=_step):
-    """Same contract as the kernel (no varlen): returns o [B,T,HV,V] in q's dtype, updates the pool in place.
-
-    `has_padding=False` promises no index is -1 (then the write-back is one `index_copy_`, which
-    torch.compile handles without a data-dependent shape).
-    """
-    assert cu_seqlens is None, "the batched reference times the fixed-length (decode) form only"
-    B, T, H, K = q.shape
-    HV, V = v.shape[2], v.shape[3]
-    group = HV // H
-    scale = K**-0.5 if scale is None else scale
-    pool, idx = initial_state_source, initial_state_indices
-    slot = idx.clamp(min=0).long()
-    h = pool[slot].float()
-    if state_layout == "vk":
-        h = h.transpose(-1, -2)
-    if has_padding:
-        h = torch.where((idx >= 0).view(-1, 1, 1, 1), h, torch.zeros_like(h))
-    decay_rate = -torch.exp(A_log.float())
-    bias = dt_bias.float()
-    a = a.float().reshape(B, T, HV)
-    b = b.float().reshape(B, T, HV)
-    outs = []
-    for t in range(T):
-        h, o_t = step(h, q[:, t], k[:, t], v[:, t], a[:, t], b[:, t], decay_rate, bias, softplus_beta,
-                      softplus_threshold, scale, group, use_qk_l2norm_in_kernel)
-        outs.append(o_t)
-    o = torch.stack(outs, 1).to(q.dtype)
-    final = (h if state_layout == "kv" else h.transpose(-1, -2)).to(pool.dtype)
-    if T > 0:
-        if has_padding:
-            keep = idx >= 0
-            pool[slot[keep]] = final[keep]
-        else:
-            pool.index_copy_(0, slot, final)
-    return o
-
-
-# ----------------------------------------------------------------------------------------------------
 # Helpers
 # ----------------------------------------------------------------------------------------------------
 def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
@@ -125,6 +63,20 @@ def rel_rms(x: torch.Tensor, ref: torch.Tensor) -> float:
     den = torch.linalg.vector_norm(ref).item()
     num = torch.linalg.vector_norm(x - ref).item()
     return num / den if den > 0 else num
+
+
+def reference_on(s: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`kernels.reference` on input set `s` (fp32 compute, pool untouched): o rounded to the kernel's output
+    dtype (q's), the written pool rows, and their slots."""
+    o, new_pool = gated_delta_rule_reference(**s)
+    slots = s["initial_state_indices"].long()
+    return o.to(s["q"].dtype), new_pool[slots], slots
+
+
+def error_vs(ref: tuple[torch.Tensor, torch.Tensor, torch.Tensor], o: torch.Tensor, pool: torch.Tensor) -> float:
+    """Max rel. RMS error of a kernel call's o and written pool rows against `reference_on`'s."""
+    o_ref, rows_ref, slots = ref
+    return max(rel_rms(o, o_ref), rel_rms(pool[slots], rows_ref))
 
 
 def device_name() -> str:
@@ -425,14 +377,12 @@ def run_sweep(device, out: Path, copy_bw: float) -> list[dict]:
                 R = rotation_count(per_set)
                 pool, sets = make_sets(N, 1, H, HV, K, V, torch.bfloat16, pool_dtype, layout, device, R)
                 orig = pool.clone()
-                ref_pool = pool.clone()
-                rows0 = sets[0]["initial_state_indices"].long()
-                ref_o = batched_reference(**dict(sets[0], initial_state_source=ref_pool))
+                ref = reference_on(sets[0])
                 for vname, (kern, flag) in variants.items():
                     for BV, warps, st in SWEEP_CONFIGS[vname]:
                         chk_pool = orig.clone()
                         o, ck = launch(kern, BV, warps, st, aligned=flag, **dict(sets[0], initial_state_source=chk_pool))
-                        err = max(rel_rms(o, ref_o), rel_rms(chk_pool[rows0], ref_pool[rows0]))
+                        err = error_vs(ref, o, chk_pool)
                         del chk_pool, o
                         rot = Rotor(sets)
                         ms = bench_ms(lambda: launch(kern, BV, warps, st, aligned=flag, **rot()), rep=40, warmup=10)
@@ -441,7 +391,7 @@ def run_sweep(device, out: Path, copy_bw: float) -> list[dict]:
                                     layout=layout, N=N, T=1, us=ms * 1e3, graph_us=g,
                                     frac=per_set / (ms * 1e-3) / copy_bw, frac_graph=per_set / (g * 1e-6) / copy_bw,
                                     err=err, regs=getattr(ck, "n_regs", None), spills=getattr(ck, "n_spills", None)))
-                del pool, sets, orig, ref_pool, ref_o
+                del pool, sets, orig, ref
                 torch.cuda.empty_cache()
     # num_stages matters only inside the token loop: multi-token, fp32 pool
     kern, flag = variants["aligned"]
@@ -472,16 +422,29 @@ def run_sweep(device, out: Path, copy_bw: float) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------
 # The benchmark table
 # ----------------------------------------------------------------------------------------------------
-CONFIG_NOTE = ("kernels/gdn.py v2: ALIGNED flag; when N*HV >= 256 with one token per sequence, kv BV=min(next_pow2(V), "
+CONFIG_NOTE = ("kernels/gdn.py v2 (final: int64 token offsets, no alignment specialisation on q/k/v/a/b): "
+               "ALIGNED flag; when N*HV >= 256 with one token per sequence, kv BV=min(next_pow2(V), "
                "16384//BK) 4 warps, vk BV=32 2 warps; else BV=16 (kv 1 warp, vk 2); num_stages 2")
 
 
-def run_bench(device, out: Path, copy_bw: float, quick: bool = False) -> str:
+def time_compiled(compiled: Callable[..., Any], sets: list[dict]) -> tuple[float, float]:
+    """(ms per call after warm-up, wall s of the first call: the compilation when a new graph is needed)."""
+    rot = Rotor(sets)
+    c_fn = lambda: compiled(**rot())  # noqa: E731
+    torch.cuda.synchronize()
+    t1 = time.perf_counter()
+    c_fn()
+    torch.cuda.synchronize()
+    first_s = time.perf_counter() - t1
+    return bench_ms(c_fn, rep=60, warmup=10), first_s
+
+
+def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_max_t: int = 16,
+              long_compile: bool = True) -> str:
     H, HV, K, V = 16, 32, 128, 128
     act = torch.bfloat16
     torch._dynamo.config.cache_size_limit = 64
-    compiled_full = torch.compile(batched_reference, dynamic=True)
-    compiled_step = torch.compile(_step, dynamic=True)
+    compiled = torch.compile(gated_delta_rule_reference, dynamic=True)
     x = torch.empty(1, device=device)
     empty = launch_latency(device)
     empty["graph_rot_us"] = graph_us([lambda: _empty_kernel[(1,)](x)] * 64)
@@ -499,30 +462,24 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False) -> str:
                 per_set = bytes_moved(N, T, H, HV, K, V, act, pool_dtype)
                 R = rotation_count(per_set)
                 pool, sets = make_sets(N, T, H, HV, K, V, act, pool_dtype, layout, device, R)
-                # correctness on set 0: kernel vs batched reference, each on its own clone of the pool
-                p_ref, p_ker = pool.clone(), pool.clone()
-                o_ref = batched_reference(**dict(sets[0], initial_state_source=p_ref))
+                # correctness on set 0: kernel (on a clone of the pool) vs the reference (returns a new pool)
+                p_ker = pool.clone()
                 o_ker = KERNEL_CALL(**dict(sets[0], initial_state_source=p_ker))
-                rows_i = sets[0]["initial_state_indices"].long()
-                err = max(rel_rms(o_ker, o_ref), rel_rms(p_ker[rows_i], p_ref[rows_i]))
-                del p_ref, p_ker, o_ref, o_ker
+                err = error_vs(reference_on(sets[0]), o_ker, p_ker)
+                del p_ker, o_ker
+                torch.cuda.empty_cache()
                 rot = Rotor(sets)
                 k_ms = bench_ms(lambda: KERNEL_CALL(**rot()))
                 g_us = graph_us([lambda s=s_: KERNEL_CALL(**s) for s_ in sets])
                 rot = Rotor(sets)
-                e_ms = bench_ms(lambda: batched_reference(**rot()), rep=60, warmup=10)
-                rot = Rotor(sets)
-                if T == 1:
-                    c_fn = lambda: compiled_full(**rot())  # noqa: E731
-                else:
-                    c_fn = lambda: batched_reference(**rot(), step=compiled_step)  # noqa: E731
-                c_fn()  # compile outside the timing
-                c_ms = bench_ms(c_fn, rep=60, warmup=10)
+                e_ms = bench_ms(lambda: gated_delta_rule_reference(**rot()), rep=60, warmup=10)
+                # compiled: the token loop unrolls, so long T is compiled once, last (below)
+                c_ms, first_s = time_compiled(compiled, sets) if T <= compile_max_t else (math.nan, math.nan)
                 row = dict(N=N, T=T, pool=str(pool_dtype)[6:], layout=layout, kernel_us=k_ms * 1e3, graph_us=g_us,
                            MB=per_set / 1e6, GBps=per_set / (k_ms * 1e-3) / 1e9, frac=per_set / (k_ms * 1e-3) / copy_bw,
                            frac_graph=per_set / (g_us * 1e-6) / copy_bw,
                            eager_us=e_ms * 1e3, compiled_us=c_ms * 1e3, speedup_eager=e_ms / k_ms,
-                           speedup_compiled=c_ms / k_ms, err=err, R=R)
+                           speedup_compiled=c_ms / k_ms, compile_s=first_s, err=err, R=R)
                 if N == 1 and T == 1:
                     t = timing_triplet(lambda: KERNEL_CALL(**sets[0]))
                     t["graph_rot_us"] = g_us
@@ -531,15 +488,30 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False) -> str:
                 print(json.dumps(row), f"({time.perf_counter() - t0:.1f}s)")
                 del pool, sets
                 torch.cuda.empty_cache()
-                table = bench_table(rows, empty, n1_lat, copy_bw)  # written after every row: a timeout keeps rows
+                table = bench_table(rows, empty, n1_lat, copy_bw, compile_max_t)  # written after every row: a timeout keeps rows
                 (out / f"kernel_{file_tag(device_name())}.md").write_text(table)
+    long_rows = [r for r in rows if r["T"] > compile_max_t and r["pool"] == "float32" and r["layout"] == "kv"]
+    if long_compile and long_rows:  # one long-T compile (fp32 kv), after every other row: a timeout keeps them
+        r = long_rows[0]
+        print(f"compiling the reference for T={r['T']} (unrolled), N={r['N']} fp32 kv ...", flush=True)
+        pool, sets = make_sets(r["N"], r["T"], H, HV, K, V, act, torch.float32, "kv", device, r["R"])
+        c_ms, first_s = time_compiled(compiled, sets)
+        r.update(compiled_us=c_ms * 1e3, speedup_compiled=c_ms * 1e3 / r["kernel_us"], compile_s=first_s)
+        print(json.dumps(r))
+        del pool, sets
+        table = bench_table(rows, empty, n1_lat, copy_bw, compile_max_t)
+        (out / f"kernel_{file_tag(device_name())}.md").write_text(table)
     (out / "bench.json").write_text(json.dumps(dict(rows=rows, empty=empty, n1={f"{k[0]} {k[1]}": v for k, v in n1_lat.items()},
                                                      copy_bw=copy_bw), indent=0))
     print("\n" + table)
     return table
 
 
-def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float) -> str:
+def _num(x: float, fmt: str = ".1f") -> str:
+    return "—" if math.isnan(x) else format(x, fmt)
+
+
+def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float, compile_max_t: int) -> str:
     lines = [
         f"# Kernel benchmark: {device_name()}",
         "",
@@ -553,21 +525,27 @@ def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float) -> 
         "`graph µs` = per-launch time of a CUDA graph holding one launch per rotating input set (no host launch "
         "cost; at small N the event timing includes some of the ~70 µs host launch, see below). Kernel called "
         "via `__wrapped__` (no contract checks). `frac` = (state read + written + q,k,v,a,b read + o written) / "
-        "kernel time / copy bandwidth. **PyTorch reference = the batched reference in bench/kernel.py** "
-        "(vectorised over N and HV, Python loop over T; kernels/reference.py loops per sequence and head and is "
-        "too slow to time); `compiled` = the same under `torch.compile(dynamic=True)`: the whole call for T=1, "
-        "the per-token step for T>1 (Python loop over T). `×` = reference time / kernel time (events). `err` = "
-        "max rel. RMS error of o and of the written pool rows, kernel vs the batched reference, same run (o is "
-        "bf16, so ~1e-5 is rounding of the output).",
+        "kernel time / copy bandwidth. **PyTorch reference = kernels/reference.py** "
+        "(`gated_delta_rule_reference`, fp32 compute: vectorised over sequences and heads, one Python loop over "
+        "token positions; functional, so each call also clones the whole pool of R·N slots, `R` = rotating "
+        "input sets, and returns the new pool); `compiled` = the same function under "
+        "`torch.compile(dynamic=True)` (the token loop unrolls: one graph per T, pool dtype and layout), timed "
+        "after a first call that compiles; `compile s` = wall time of that first call (compilation when the "
+        f"row needs a new graph, else one call). The unrolled graph grows with T, and so does its compile time: "
+        f"for T > {compile_max_t} the compiled reference is compiled and timed for the fp32 kv pool only, after "
+        "every other row; `—` = not compiled. `×` = reference time / kernel time (events). `err` = max rel. "
+        "RMS error of o and of the written pool rows, kernel vs the reference, same run (the reference's fp32 "
+        "o rounded to bf16 first, so ~1e-5 is rounding of the output).",
         "",
-        "| N | T | pool | layout | kernel µs | graph µs | MB moved | GB/s | frac of copy BW | eager ref µs | × eager | "
-        "compiled ref µs | × compiled | err |",
-        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| N | T | pool | layout | kernel µs | graph µs | MB moved | GB/s | frac of copy BW | R | eager ref µs | "
+        "× eager | compiled ref µs | × compiled | compile s | err |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['N']} | {r['T']} | {r['pool']} | {r['layout']} | {r['kernel_us']:.1f} | {r['graph_us']:.1f} | "
-                     f"{r['MB']:.2f} | {r['GBps']:.0f} | {r['frac']:.2f} | {r['eager_us']:.1f} | {r['speedup_eager']:.1f} | "
-                     f"{r['compiled_us']:.1f} | {r['speedup_compiled']:.1f} | {r['err']:.1e} |")
+                     f"{r['MB']:.2f} | {r['GBps']:.0f} | {r['frac']:.2f} | {r['R']} | {r['eager_us']:.1f} | "
+                     f"{r['speedup_eager']:.1f} | {_num(r['compiled_us'])} | {_num(r['speedup_compiled'])} | "
+                     f"{_num(r['compile_s'])} | {r['err']:.1e} |")
     lines += [
         "",
         "## N=1 decode latency vs an empty Triton kernel",
@@ -589,56 +567,22 @@ def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float) -> 
     return "\n".join(lines) + "\n"
 
 
-# ----------------------------------------------------------------------------------------------------
-# CPU check (interpreter): the batched reference against the loop reference and the kernel
-# ----------------------------------------------------------------------------------------------------
-def run_cpu() -> None:
-    device = torch.device("cpu")
-    torch.manual_seed(0)
-    worst = 0.0
-    for layout in ("kv", "vk"):
-        for (N, T, H, HV, K, V, l2n, act) in [(3, 1, 2, 4, 48, 40, False, torch.float32),
-                                              (2, 4, 1, 3, 40, 24, True, torch.float32),
-                                              (2, 2, 2, 4, 32, 16, True, torch.bfloat16)]:
-            pool, sets = make_sets(N, T, H, HV, K, V, act, torch.float32, layout, device, R=2)
-            s = dict(sets[1], use_qk_l2norm_in_kernel=l2n)
-            if not l2n:
-                s["k"] = (s["k"].float() * K**-0.5).to(act)
-            base = pool.clone()
-            o_loop, p_loop = gated_delta_rule_reference(**dict(s, initial_state_source=base), compute_dtype=torch.float64)
-            p_b, p_k = pool.clone(), pool.clone()
-            o_b = batched_reference(**dict(s, initial_state_source=p_b))
-            o_k = KERNEL_CALL(**dict(s, initial_state_source=p_k))
-            e1, e2 = rel_rms(o_b, o_loop), rel_rms(p_b, p_loop)
-            e3, e4 = rel_rms(o_k, o_b), rel_rms(p_k, p_b)
-            tol = 1e-5 if act == torch.float32 else 1e-2
-            ok = max(e1, e2, e3, e4) < tol
-            worst = max(worst, e1, e2) if act == torch.float32 else worst
-            print(f"{'PASS' if ok else 'FAIL'} cpu {layout} N={N} T={T} H={H} HV={HV} K={K} V={V} l2norm={l2n} "
-                  f"{str(act)[6:]}: batched-vs-loop o {e1:.1e} pool {e2:.1e}; kernel-vs-batched o {e3:.1e} pool {e4:.1e}")
-    # padding path of the batched reference
-    pool, sets = make_sets(3, 2, 2, 4, 48, 40, torch.float32, torch.float32, "kv", device, R=2)
-    s = dict(sets[0])
-    s["initial_state_indices"] = torch.tensor([4, -1, 1], dtype=torch.int32)
-    o_loop, p_loop = gated_delta_rule_reference(**dict(s, initial_state_source=pool.clone()), compute_dtype=torch.float64)
-    p_b = pool.clone()
-    o_b = batched_reference(**dict(s, initial_state_source=p_b), has_padding=True)
-    print(f"padding: batched-vs-loop o {rel_rms(o_b, o_loop):.1e} pool {rel_rms(p_b, p_loop):.1e}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--bench", action="store_true")
-    ap.add_argument("--cpu", action="store_true")
     ap.add_argument("--quick", action="store_true", help="with --bench: a few rows only (smoke test)")
+    ap.add_argument("--compile-max-t", type=int, default=16,
+                    help="with --bench: compile the reference for every row up to this T; longer T once, last")
+    ap.add_argument("--no-long-compile", action="store_true", help="with --bench: skip that one long-T compile")
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if args.cpu or not torch.cuda.is_available():
-        run_cpu()
+    if not torch.cuda.is_available():
+        if args.sweep or args.bench:
+            print("--sweep and --bench need CUDA: skipped")
         if args.check:
             rows = run_checks(torch.device("cpu"), full=False)
             print(f"checks: {sum(r['ok'] for r in rows)}/{len(rows)} pass")
@@ -658,7 +602,8 @@ def main() -> None:
     if args.sweep:
         run_sweep(device, out, copy_bw)
     if args.bench:
-        run_bench(device, out, copy_bw, quick=args.quick)
+        run_bench(device, out, copy_bw, quick=args.quick, compile_max_t=args.compile_max_t,
+                  long_compile=not args.no_long_compile)
 
 
 if __name__ == "__main__":
