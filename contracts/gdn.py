@@ -155,6 +155,7 @@ GDN_DECODE = Contract(
     mutates=("initial_state_source",),
     output_dtype_like="q",
     cases="contracts.gdn_cases:cases",
+    examples="contracts.gdn_cases:examples",
     inputs="contracts.gdn_cases:inputs",
     regimes="contracts.gdn_cases:regimes",
 )

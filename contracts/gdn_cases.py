@@ -151,3 +151,52 @@ def regimes(case: Case) -> set[str]:
         ("zero q/k token", o.get("zero_token", False)),
     ] if hit}
     return found
+
+
+# Hand-picked cases, one per regime, that every property run adds to its drawn cases: random draws favour
+# small shapes and rarely combine B >= 2 with T >= 2 outside varlen, which let
+# mutants swapping batch and token strides survive (bench/results/mutation_cpu.md). Also the kernel test table.
+BASE_OPTIONS: dict[str, Any] = {
+    "dtype": "float32", "pool_dtype": "float32", "layout": "kv", "l2norm": False, "scale": None,
+    "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": False, "strided_qkv": False,
+    "index_dtype": "int32", "cu_seqlens": None, "gate_dtype": "float32", "at_threshold": False, "zero_token": False,
+}
+
+
+def _case(B: int = 2, T: int = 1, H: int = 2, HV: int = 4, K: int = 48, V: int = 40, S: int = 4,
+          indices: tuple[int, ...] = (2, 0), seed: int = 0, **options: Any) -> Case:
+    dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": len(indices)}
+    return Case(GDN_DECODE.name, dims, {**BASE_OPTIONS, "indices": list(indices), **options}, seed)
+
+
+EXAMPLES: dict[str, Case] = {
+    "decode T=1": _case(),
+    "multi-token T=5, B=2": _case(T=5),
+    "varlen with a zero-length sequence": _case(B=1, T=6, indices=(1, 3, 0), cu_seqlens=[0, 2, 2, 6]),
+    "padding index -1": _case(indices=(-1, 1)),
+    "unused slots": _case(S=6, indices=(5, 2)),
+    "HV = 4 H (grouped)": _case(H=1, HV=4),
+    "HV = H": _case(H=3, HV=3),
+    "K=48 V=40 non-pow2, kv": _case(K=48, V=40),
+    "K=48 V=40 non-pow2, vk": _case(K=48, V=40, layout="vk"),
+    "K=33 V=65 (two V blocks), vk": _case(K=33, V=65, layout="vk"),
+    "K=32 V=16 aligned, multi-token": _case(K=32, V=16, T=3),
+    "bf16 inputs": _case(dtype="bfloat16"),
+    "fp16 inputs": _case(dtype="float16"),
+    "bf16 pool": _case(pool_dtype="bfloat16", T=3),
+    "bf16 pool, vk, varlen": _case(B=1, T=4, indices=(0, -1), pool_dtype="bfloat16", layout="vk", cu_seqlens=[0, 3, 4]),
+    "l2norm on, a zero q/k token": _case(l2norm=True, T=3, zero_token=True),
+    "softplus linear branch, a gate at the threshold": _case(softplus_threshold=2.0, softplus_beta=2.0, T=3,
+                                                             at_threshold=True),
+    "bf16 gate parameters": _case(gate_dtype="bfloat16", T=2),
+    "custom scale": _case(scale=0.3),
+    "packed gates [B*T, HV]": _case(T=3, packed_gates=True),
+    "strided q/k/v views": _case(T=3, strided_qkv=True),
+    "int64 indices": _case(index_dtype="int64"),
+    "K=256 (largest key block)": _case(B=1, K=256, V=8, indices=(1,)),
+}
+
+
+def examples(profile: Profile) -> list[Case]:
+    """The regime cases every property run adds (the same under every profile)."""
+    return list(EXAMPLES.values())

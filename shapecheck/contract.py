@@ -103,6 +103,7 @@ class Contract:
     mutates: Sequence[str] = ()
     output_dtype_like: Optional[str] = None  # the output's dtype must equal this argument's
     cases: Optional[str] = None  # "module:fn(profile, overrides) -> SearchStrategy[Case]"
+    examples: Optional[str] = None  # "module:fn(profile) -> list[Case]": regime cases every property run adds
     inputs: Optional[str] = None  # "module:fn(case, device) -> arguments by name"
     regimes: Optional[str] = None  # "module:fn(case) -> set of regime names" (coverage table)
     description: str = ""

@@ -269,7 +269,17 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
             test()
         except AssertionError:
             pass
-    # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one.
+        # The contract's hand-picked regime cases, when the drawn ones held. Not Hypothesis @examples: a
+        # failing explicit example is reported unshrunk and stops the search, these are small already.
+        for case in () if failures else (contract.resolve("examples") or (lambda p: []))(profile):
+            outcome = check_case(contract, case, impl, device)
+            outcomes.append(outcome)
+            on_case(outcome)
+            if not outcome.ok:
+                failures.append(outcome)
+                break
+    # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one (or the
+    # failing regime case).
     regimes_of = contract.resolve("regimes") or (lambda case: set())
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,

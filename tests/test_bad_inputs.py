@@ -17,13 +17,12 @@ from jaxtyping import Float
 
 import shapecheck
 from contracts.gdn import GDN_DECODE
+from contracts.gdn_cases import BASE_OPTIONS
 from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.case import Case
 
 B, T, H, HV, K, V, S = 2, 3, 2, 4, 48, 40, 5
-OPTIONS = {"dtype": "float32", "pool_dtype": "float32", "layout": "kv", "l2norm": False, "scale": None,
-           "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": False, "strided_qkv": False,
-           "index_dtype": "int32", "cu_seqlens": None, "indices": [3, -1]}
+OPTIONS = {**BASE_OPTIONS, "indices": [3, -1]}
 
 
 def valid_args(device: str, **options: Any) -> dict[str, Any]:

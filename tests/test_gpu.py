@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from contracts.gdn import GDN_DECODE
+from contracts.gdn_cases import BASE_OPTIONS
 from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from kernels.reference import gated_delta_rule_reference as reference
 from shapecheck.case import Case
@@ -18,9 +19,7 @@ from shapecheck.runner import check_case, relative_rms
 
 pytestmark = pytest.mark.gpu
 
-OPTIONS = {"dtype": "bfloat16", "pool_dtype": "float32", "layout": "kv", "l2norm": True, "scale": None,
-           "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": True, "strided_qkv": False,
-           "index_dtype": "int32", "cu_seqlens": None}
+OPTIONS = {**BASE_OPTIONS, "dtype": "bfloat16", "l2norm": True, "packed_gates": True}
 
 
 def test_slot_offsets_beyond_int32() -> None:

@@ -1,4 +1,4 @@
-"""The Triton kernel against the reference recurrence, on a table of hand-picked cases.
+"""The Triton kernel against the reference recurrence, on the contract's hand-picked regime cases.
 
 Every case runs through `shapecheck.runner.check_case`: inputs from a fresh seed, output memory poisoned
 with NaN, shape/dtype per contract, relative RMS error per dtype, pool rows updated or bit-identical.
@@ -6,6 +6,7 @@ with NaN, shape/dtype per contract, relative RMS error per dtype, pool rows upda
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import pytest
@@ -13,56 +14,33 @@ import torch
 
 from contracts.gdn import GDN_DECODE
 from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
+from contracts.gdn_cases import EXAMPLES
 from shapecheck.case import Case
 from shapecheck.runner import check_case, tolerance
 
-BASE = {"dtype": "float32", "pool_dtype": "float32", "layout": "kv", "l2norm": False, "scale": None,
-        "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": False, "strided_qkv": False,
-        "index_dtype": "int32", "cu_seqlens": None}
 
 
-def case(B: int = 2, T: int = 1, H: int = 2, HV: int = 4, K: int = 48, V: int = 40, S: int = 4,
-         indices: tuple[int, ...] = (2, 0), **options: object) -> Case:
-    N = len(indices)
-    dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": N}
-    return Case(GDN_DECODE.name, dims, {**BASE, "indices": list(indices), **options}, random.randrange(2**31))
+def fresh(case: Case, **changes: object) -> Case:
+    """The case with a fresh random seed (new input values every run) and optional changes."""
+    dims = {k: v for k, v in changes.items() if k in case.dims}
+    options = {k: v for k, v in changes.items() if k not in case.dims}
+    return dataclasses.replace(case, dims={**case.dims, **dims}, options={**case.options, **options},
+                               seed=random.randrange(2**31))
 
 
-CASES = {
-    "decode T=1": case(),
-    "multi-token T=5": case(T=5),
-    "varlen with a zero-length sequence": case(B=1, T=6, indices=(1, 3, 0), cu_seqlens=[0, 2, 2, 6]),
-    "padding index -1": case(indices=(-1, 1)),
-    "unused slots": case(S=6, indices=(5, 2)),
-    "HV = 4 H (grouped)": case(H=1, HV=4),
-    "HV = H": case(H=3, HV=3),
-    "K=48 V=40 non-pow2, kv": case(K=48, V=40),
-    "K=48 V=40 non-pow2, vk": case(K=48, V=40, layout="vk"),
-    "K=33 V=65 (two V blocks), vk": case(K=33, V=65, layout="vk"),
-    "bf16 inputs": case(dtype="bfloat16"),
-    "fp16 inputs": case(dtype="float16"),
-    "bf16 pool": case(pool_dtype="bfloat16", T=3),
-    "bf16 pool, vk, varlen": case(B=1, T=4, indices=(0, -1), pool_dtype="bfloat16", layout="vk", cu_seqlens=[0, 3, 4]),
-    "l2norm on": case(l2norm=True, T=3),
-    "softplus linear branch": case(softplus_threshold=2.0, softplus_beta=2.0, T=3),
-    "custom scale": case(scale=0.3),
-    "packed gates [B*T, HV]": case(T=3, packed_gates=True),
-    "strided q/k/v views": case(T=3, strided_qkv=True),
-    "int64 indices": case(index_dtype="int64"),
-    "K=256 (largest key block)": case(B=1, K=256, V=8, indices=(1,)),
-}
+CASES = EXAMPLES
 
 
 @pytest.mark.parametrize("name", list(CASES))
 def test_kernel_matches_reference(name: str, device: str) -> None:
-    outcome = check_case(GDN_DECODE, CASES[name], kernel, device)
+    outcome = check_case(GDN_DECODE, fresh(CASES[name]), kernel, device)
     assert outcome.ok, "\n".join(outcome.problems)
     assert outcome.errors, "no comparison was made"
 
 
 def test_padding_slot_output_uses_zero_state(device: str) -> None:
     """Index -1: output from a zero state, i.e. the same output as a real slot holding zeros."""
-    c = case(indices=(-1, 1), T=2)
+    c = fresh(EXAMPLES["padding index -1"], T=2)
     args = GDN_DECODE.resolve("inputs")(c, device)
     zero_slot = dict(args, initial_state_indices=torch.tensor([0, 1], device=device))
     zero_slot["initial_state_source"] = args["initial_state_source"].clone()
@@ -73,7 +51,7 @@ def test_padding_slot_output_uses_zero_state(device: str) -> None:
 
 
 def test_zero_length_sequence_writes_nothing(device: str) -> None:
-    c = case(B=1, T=3, indices=(2, 1), cu_seqlens=[0, 0, 3])
+    c = fresh(EXAMPLES["varlen with a zero-length sequence"], T=3, N=2, indices=[2, 1], cu_seqlens=[0, 0, 3])
     args = GDN_DECODE.resolve("inputs")(c, device)
     before = args["initial_state_source"].clone()
     kernel(**args)
@@ -87,7 +65,7 @@ def test_runner_detects_a_planted_bug(device: str) -> None:
     def off(**kwargs: object) -> torch.Tensor:
         return kernel(**kwargs) * 1.001
 
-    outcome = check_case(GDN_DECODE, case(), off, device)
+    outcome = check_case(GDN_DECODE, fresh(EXAMPLES["decode T=1"]), off, device)
     assert any("relative RMS error" in p for p in outcome.problems)
 
 
