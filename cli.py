@@ -54,6 +54,7 @@ def run(
     reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
     sanitize: bool = typer.Option(False, help="Bounds-check every load/store (CPU interpreter only)."),
     no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
+    pin: list[str] = typer.Option([], help="Fix a dimension or option for every case: --pin K=128 --pin layout=vk."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import errors, registry
@@ -63,7 +64,7 @@ def run(
         from shapecheck import property_cli
 
         code = property_cli.run(contract, impl, examples, seed, chosen, profile, json_path, junit_path, reproduce,
-                                sanitize, not no_db)
+                                sanitize, not no_db, pin)
     except errors.UsageError as exc:
         _fail(str(exc))
     raise typer.Exit(code)
@@ -78,7 +79,7 @@ def sanitize_command(
 ) -> None:
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
     run(contract=contract, impl=impl, examples=examples, seed=seed, device="cpu", profile="ci", json_path=None,
-        junit_path=None, reproduce=None, sanitize=True, no_db=False)
+        junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[])
 
 
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------

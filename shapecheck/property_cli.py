@@ -7,9 +7,11 @@ backend is chosen (kernels must not be imported before TRITON_INTERPRET is set).
 from __future__ import annotations
 
 import contextlib
+import json
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
+from hypothesis import strategies as st
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -17,6 +19,7 @@ from shapecheck import console, registry, reports
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
+from shapecheck.inputs import generic_inputs
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import Report, check_case, run_property
 
@@ -57,7 +60,7 @@ def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
 def _check_replayable(c: Contract, case: Case) -> None:
     """A hand-edited case must still build valid inputs: otherwise it is a usage error, not a finding."""
     try:
-        c.validate(c.resolve("inputs")(case, "cpu"))  # type: ignore[misc]
+        c.validate((c.resolve("inputs") or generic_inputs(c))(case, "cpu"))
     except ContractViolation as exc:
         raise UsageError(f"--reproduce: the case breaks the contract itself: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - missing/garbled fields surface as KeyError/TypeError/...
@@ -85,12 +88,28 @@ def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: 
     return 0 if outcome.ok else 1
 
 
+def _pins(pins: list[str]) -> dict[str, st.SearchStrategy[Any]]:
+    """`NAME=VALUE` overrides: VALUE read as JSON (42, true, null, "vk", [0, 3]) or else as a plain string."""
+    overrides: dict[str, st.SearchStrategy[Any]] = {}
+    for text in pins:
+        name, sep, raw = text.partition("=")
+        if not sep or not name.isidentifier():
+            raise UsageError(f"--pin must look like NAME=VALUE, found {text!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        overrides[name] = st.just(value)
+    return overrides
+
+
 def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], seed: Optional[int], device: str,
         profile: str, json_path: Optional[Path], junit_path: Optional[Path], reproduce: Optional[str],
-        sanitize: bool, database: bool) -> int:
+        sanitize: bool, database: bool, pins: list[str]) -> int:
     """Run the property suite; 0 if every contract held, 1 if one was violated."""
     if profile not in PROFILES:
         raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {profile!r}")
+    overrides = _pins(pins)
     if reproduce is not None:
         return _reproduce(reproduce, impl, contract, device, sanitize)
     results: list[Report] = []
@@ -107,7 +126,7 @@ def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], s
 
             with _sanitizing(sanitize, device):
                 report = run_property(c, fn, name, profile=PROFILES[profile], device=device, examples=examples,
-                                      seed=seed, on_case=on_case, database=database)
+                                      seed=seed, overrides=overrides, on_case=on_case, database=database)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)
