@@ -186,8 +186,8 @@ def _as_tuple(x: Any) -> tuple[Any, ...]:
 class CompileCounter:
     """Counts Triton compilations (not cache hits) through triton's post-compile hook.
 
-    `keys` collects each compilation's argument types and constexprs. Compilations beyond the number of
-    distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
+    `keys` collects each compilation's argument types, constexprs and launch options (warps, stages).
+    Compilations beyond the number of distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
     pointer's alignment): drawn shapes forcing recompiles, which property testing wants to avoid.
     """
 
@@ -207,7 +207,8 @@ class CompileCounter:
         def hook(*args: Any, **kwargs: Any) -> bool:
             self.count += 1
             info = kwargs.get("compile", {})
-            self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants"))))
+            self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants")),
+                           info.get("num_warps"), info.get("num_stages")))
             return bool(previous(*args, **kwargs)) if previous else False
 
         knobs.runtime.jit_post_compile_hook = hook
