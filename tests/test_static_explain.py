@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+from contracts.gdn import GDN_DECODE
 from typer.testing import CliRunner
 
 import cli
@@ -80,8 +82,9 @@ def test_facts_list_rules_and_the_guard() -> None:
 def test_markdown_report_with_a_worked_example() -> None:
     out = explain("--format", "markdown", "--example", "B=1,T=64,H=8,K=128,V=64,HV=8")
     assert out.startswith("# Shape derivation of `fused_sigmoid_gating_delta_rule_update`\n")
-    assert "| `K` | key head dim, <= 256 | 1 .. 256 |" in out
-    assert "| `HV` | value heads, a multiple of H (grouped value heads) | 1 .. 64 |" in out
+    hv = GDN_DECODE.dims["HV"]
+    assert "| `K` | key head dim, <= 256 | 1 .. 256 |" in out  # the rule K <= 256 is the tightest bound
+    assert f"| `HV` | {hv.meaning} | {hv.lo} .. {hv.gpu_hi} |" in out  # no rule: the contract's largest draw
     assert f"| {line_of('o = q.new_empty')} | `o = q.new_empty(NK, *v.shape)` | `o: [NK, B, T, HV, V]` |  |" in out
     assert "## Worked example: B=1, T=64, H=8, K=128, V=64, HV=8" in out
     nk = line_of("NK, NV =")
