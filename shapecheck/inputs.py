@@ -45,3 +45,8 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
         return args
 
     return build
+
+
+def input_builder(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
+    """The contract's own `inputs` builder, or one made from its annotations."""
+    return contract.resolve("inputs") or generic_inputs(contract)

@@ -19,7 +19,7 @@ from shapecheck import console, registry, reports
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
-from shapecheck.inputs import generic_inputs
+from shapecheck.inputs import input_builder
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import Report, check_case, run_property
 
@@ -60,7 +60,7 @@ def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
 def _check_replayable(c: Contract, case: Case) -> None:
     """A hand-edited case must still build valid inputs: otherwise it is a usage error, not a finding."""
     try:
-        c.validate((c.resolve("inputs") or generic_inputs(c))(case, "cpu"))
+        c.validate(input_builder(c)(case, "cpu"))
     except ContractViolation as exc:
         raise UsageError(f"--reproduce: the case breaks the contract itself: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # noqa: BLE001 - missing/garbled fields surface as KeyError/TypeError/...

@@ -28,8 +28,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from shapecheck import strategies
 from shapecheck.case import Case
 from shapecheck.contract import Contract
+from shapecheck.dims import dtype_name
 from shapecheck.errors import ContractViolation
-from shapecheck.inputs import generic_inputs
+from shapecheck.inputs import input_builder
 from shapecheck.profiles import Profile
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
@@ -94,10 +95,6 @@ def _bits(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous().view(width)
 
 
-def _dtype(x: torch.Tensor) -> str:
-    return str(x.dtype).removeprefix("torch.")
-
-
 def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[str, Any], out: Any,
                     ref: Optional[torch.Tensor], outcome: Outcome) -> None:
     """Shape, dtype, every element written and finite; values too when the contract has a reference."""
@@ -111,7 +108,7 @@ def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[st
         return
     like = args.get(contract.output_dtype_like) if contract.output_dtype_like else None
     if isinstance(like, torch.Tensor) and out.dtype != like.dtype:
-        outcome.problems.append(f"output dtype {_dtype(out)} != {contract.output_dtype_like}'s {_dtype(like)}")
+        outcome.problems.append(f"output dtype {dtype_name(out)} != {contract.output_dtype_like}'s {dtype_name(like)}")
     bad = (~torch.isfinite(out)).sum().item()
     if bad:
         outcome.problems.append(f"{bad} of {out.numel()} output elements are NaN/inf (unwritten or non-finite)")
@@ -119,10 +116,10 @@ def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[st
     if ref is None:
         return
     err = relative_rms(out, ref)
-    outcome.errors[f"output {_dtype(out)}"] = err
+    outcome.errors[f"output {dtype_name(out)}"] = err
     bound = tolerance(out.dtype)
     if err > bound:
-        outcome.problems.append(f"output differs from reference: relative RMS error {err:.3g} > {bound:g} ({_dtype(out)})")
+        outcome.problems.append(f"output differs from reference: relative RMS error {err:.3g} > {bound:g} ({dtype_name(out)})")
 
 
 def _compare_mutated(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor, outcome: Outcome) -> None:
@@ -139,7 +136,7 @@ def _compare_mutated(name: str, before: torch.Tensor, after: torch.Tensor, ref: 
                                 f"{'...' if len(rows) > 8 else ''}")
     if updated.any():
         err = relative_rms(after[updated], ref[updated])
-        outcome.errors[f"{name} {_dtype(after)}"] = err
+        outcome.errors[f"{name} {dtype_name(after)}"] = err
         bound = tolerance(after.dtype)
         if not torch.isfinite(after[updated]).all() or err > bound:
             outcome.problems.append(f"`{name}`: updated rows differ from reference: relative RMS error {err:.3g} > {bound:g}")
@@ -154,7 +151,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     """Run one case through `impl` and the contract's reference; collect every problem found."""
     start = time.perf_counter()
     outcome = Outcome(case, [], {}, 0.0)
-    args = (contract.resolve("inputs") or generic_inputs(contract))(case, device)
+    args = input_builder(contract)(case, device)
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:

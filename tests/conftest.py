@@ -6,13 +6,12 @@ Without a GPU, kernels run through Triton's CPU interpreter, which must be switc
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 
-if not torch.cuda.is_available():
-    os.environ["TRITON_INTERPRET"] = "1"
+from shapecheck.testing import use_interpreter_without_gpu
+
+use_interpreter_without_gpu()
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 
