@@ -15,7 +15,7 @@ echo "== pytest on GPU"
 python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_bad_inputs.py tests/test_gpu.py \
   tests/test_property.py -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -15
 echo "== property job (GPU profile)"
-python3 cli.py run --device cuda --profile gpu --no-db --seed 0 --json "$out/gpu_property.json" \
+python3 -m shapecheck.cli run --device cuda --profile gpu --no-db --seed 0 --json "$out/gpu_property.json" \
   --junit "$out/gpu_junit.xml" 2>&1 | tee "$out/gpu_property.txt" | tail -25
 echo "== throughput"
 python3 bench/property_throughput.py --device cuda --profile gpu --examples 200 2>&1 | tee "$out/throughput_gpu.txt"

@@ -46,8 +46,8 @@ if not torch.cuda.is_available():  # CPU: kernels run through Triton's interpret
 import triton  # noqa: E402
 import triton.language as tl  # noqa: E402
 
-from kernels import gdn  # noqa: E402
-from kernels.reference import gated_delta_rule_reference  # noqa: E402
+from shapecheck.kernels import gdn  # noqa: E402
+from shapecheck.kernels.reference import gated_delta_rule_reference  # noqa: E402
 
 KERNEL_CALL = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__  # undecorated: no contract checks
 CHECKED_CALL = gdn.fused_sigmoid_gating_delta_rule_update

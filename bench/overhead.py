@@ -42,8 +42,8 @@ if not torch.cuda.is_available():
 
 import triton  # noqa: E402
 
-import kernels.gdn as gdn  # noqa: E402
-from contracts.gdn import GDN_DECODE  # noqa: E402
+import shapecheck.kernels.gdn as gdn  # noqa: E402
+from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402
 from shapecheck.decorator import _argument_gate, _signature_key, contract  # noqa: E402
 
 UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from hypothesis import strategies as st
 
-from contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.case import Case
 from shapecheck.profiles import Profile
 from shapecheck.strategies import Overrides, dim, partitions, seeds, slot_indices

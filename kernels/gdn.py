@@ -30,7 +30,7 @@ import torch
 import triton
 import triton.language as tl
 
-from contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.decorator import contract
 
 _RUNTIME_DIMS = [

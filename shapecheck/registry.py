@@ -32,7 +32,7 @@ def select_backend(device: str) -> str:
     return chosen
 
 
-def contracts(package: str = "contracts") -> dict[str, Contract]:
+def contracts(package: str = "shapecheck.contracts") -> dict[str, Contract]:
     """Every Contract defined in the modules of `package`, plus any registered by `@contract`."""
     found: dict[str, Contract] = {}
     try:

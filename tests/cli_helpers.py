@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def shapecheck_command() -> list[str]:
     script = Path(sys.executable).with_name("shapecheck")
-    return [str(script)] if script.exists() else [sys.executable, str(ROOT / "cli.py")]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "shapecheck.cli"]
 
 
 def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

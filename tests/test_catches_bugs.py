@@ -18,7 +18,7 @@ BUDGET = ["--examples", "60", "--device", "cpu", "--no-db"]
 
 
 def test_real_kernel_holds(tmp_path: Path) -> None:
-    result = shapecheck("run", "--impl", "kernels.gdn:fused_sigmoid_gating_delta_rule_update", *BUDGET,
+    result = shapecheck("run", "--impl", "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update", *BUDGET,
                         "--json", str(tmp_path / "r.json"))
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "r.json").read_text())

@@ -12,9 +12,9 @@ import random
 import pytest
 import torch
 
-from contracts.gdn import GDN_DECODE
-from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
-from contracts.gdn_cases import EXAMPLES
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
+from shapecheck.contracts.gdn_cases import EXAMPLES
 from shapecheck.case import Case
 from shapecheck.runner import check_case, tolerance
 

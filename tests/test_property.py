@@ -6,7 +6,7 @@ import pytest
 
 from shapecheck.testing import property_test
 
-KERNEL = "kernels.gdn:fused_sigmoid_gating_delta_rule_update"
+KERNEL = "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update"
 
 test_gdn_kernel_property = property_test(KERNEL, examples=40)
 test_gdn_kernel_property_gpu = property_test(KERNEL, device="cuda", profile="gpu")
@@ -29,7 +29,7 @@ def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch) -> None:
     Unseeded runs only: Hypothesis bypasses the database when a seed is given, so a seeded draw stays
     reproducible.
     """
-    from contracts.gdn import GDN_DECODE
+    from shapecheck.contracts.gdn import GDN_DECODE
     from shapecheck import runner
     from shapecheck.profiles import PROFILES
     from tests.fixtures.buggy_kernels import __getattr__ as variant

@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from contracts.gdn import GDN_DECODE
-from kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.runner import check_case
 from tests.cli_helpers import shapecheck
 from tests.test_kernel import CASES

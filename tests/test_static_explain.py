@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn import GDN_DECODE
 from typer.testing import CliRunner
 
-import cli
+from shapecheck import cli
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
 runner = CliRunner()

@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 from typer.testing import CliRunner
 
-import cli
+from shapecheck import cli
 from shapecheck.static.bounds import Bounder
 from shapecheck.static.lint import RULES, lint_paths
 from shapecheck.static.pointers import unsafe_offsets

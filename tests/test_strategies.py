@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from contracts.gdn import GDN_DECODE
-from contracts.gdn_cases import EXAMPLES, cases
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn_cases import EXAMPLES, cases
 from shapecheck import strategies
 from shapecheck.profiles import PROFILES
 from tests.cli_helpers import shapecheck
