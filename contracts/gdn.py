@@ -1,20 +1,22 @@
 """Contract of `fused_sigmoid_gating_delta_rule_update`, the gated-delta-rule decode kernel.
 
 Annotations say the shapes; rules say what annotations cannot (divisibility, bounds, the varlen mode);
-checks read layout and scalars (state pool order, contiguous last axes, scale); value checks read device
-memory (cu_seqlens, slot indices, finite inputs) and are skipped in the decorator's "shapes" mode.
+checks read layout and scalars (state pool order, contiguous last axes, scale); markers say what the integer
+and in-place tensors mean (`cu_seqlens` offsets into T, slot indices into S with -1 padding, the pool updated
+in place), so their values are checked (one device read per call, with the finiteness of the float inputs;
+skipped in the decorator's "shapes" mode) and drawn by the property engine.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Optional, Union
+from typing import Annotated, Optional, Union
 
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from shapecheck.contract import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
+from shapecheck.markers import Index, InPlace, Offsets
 
 MAX_K = 256  # one key block in registers: BK = next_pow2(K) columns of fp32 state per program
 
@@ -29,11 +31,11 @@ def fused_sigmoid_gating_delta_rule_update(
     k: Float[Tensor, "B T H K"],
     v: Float[Tensor, "B T HV V"],
     b: Union[Float[Tensor, "B T HV"], Float[Tensor, "BT HV"]],
-    initial_state_source: Union[Float[Tensor, "S HV K V"], Float[Tensor, "S HV V K"]],
-    initial_state_indices: Int[Tensor, "N"],
+    initial_state_source: Annotated[Union[Float[Tensor, "S HV K V"], Float[Tensor, "S HV V K"]], InPlace()],
+    initial_state_indices: Annotated[Int[Tensor, "N"], Index("S", padding=-1, distinct=True)],
     scale: Optional[float] = None,
     use_qk_l2norm_in_kernel: bool = False,
-    cu_seqlens: Optional[Int[Tensor, "N+1"]] = None,
+    cu_seqlens: Optional[Annotated[Int[Tensor, "N+1"], Offsets("T")]] = None,
     state_layout: str = "kv",
 ) -> Float[Tensor, "B T HV V"]:
     """Signature of the kernel: `o [B,T,HV,V]`, state pool `[S,HV,K,V]` (kv) or `[S,HV,V,K]` (vk)."""
@@ -53,36 +55,6 @@ def _state_layout(call: Call) -> None:
                         found=list(pool.shape))
 
 
-def _cu_seqlens(call: Call, values: list[int]) -> None:
-    """Sequence boundaries: start at 0, never decrease, end at T (the packed token axis)."""
-    T = call.dims["T"]
-    if values[0] != 0:
-        raise call.fail("cu_seqlens", "must start at 0", dimension="N+1", expected=0, found=values[0])
-    drops = [i for i in range(1, len(values)) if values[i] < values[i - 1]]
-    if drops:
-        i = drops[0]
-        raise call.fail("cu_seqlens", f"must be non-decreasing (position {i})", dimension="N+1",
-                        expected=f">= {values[i - 1]}", found=values[i])
-    if values[-1] != T:
-        raise call.fail("cu_seqlens", "must end at T (every token belongs to a sequence)", dimension="T",
-                        expected=T, found=values[-1])
-
-
-def _slot_indices(call: Call, values: list[int]) -> None:
-    """Slots are -1 (padding, never written) or in [0, S), and no slot is named twice (a write race)."""
-    S = call.dims["S"]
-    bad = [(n, s) for n, s in enumerate(values) if not -1 <= s < S]
-    if bad:
-        n, s = bad[0]
-        raise call.fail("initial_state_indices", f"slot out of range at position {n}", dimension="S",
-                        expected=f"-1 <= index < S={S}", found=s)
-    active = [s for s in values if s >= 0]
-    if len(set(active)) != len(active):
-        twice = sorted({s for s in active if active.count(s) > 1})
-        raise call.fail("initial_state_indices", "active slots must be distinct (two sequences would race on one row)",
-                        dimension="N", expected="distinct slots", found=f"repeated {twice}")
-
-
 def _scale(call: Call) -> None:
     """scale multiplies q: it must be positive (None means K**-0.5)."""
     scale = call.arguments["scale"]
@@ -90,31 +62,8 @@ def _scale(call: Call) -> None:
         raise call.fail("scale", "must be > 0 (None means K**-0.5)", expected="> 0", found=scale)
 
 
+# NaN/inf are rejected rather than propagated: a NaN written into a recurrent state never decays away.
 FLOAT_INPUTS = ("A_log", "a", "dt_bias", "q", "k", "v", "b")
-
-
-def _device_values(call: Call) -> None:
-    """cu_seqlens, slot indices and finiteness of the inputs, read in ONE device-to-host transfer.
-
-    Each read of device memory is a synchronisation, so the three value checks share one. NaN/inf inputs
-    are rejected rather than propagated: a NaN written into a recurrent state never decays away. The pool
-    itself is not scanned — that would read the whole state, doubling the kernel's own memory traffic.
-    """
-    args = call.arguments
-    # max |x| per tensor in one fused launch per dtype: NaN and inf propagate into it.
-    peaks = torch._foreach_norm([args[n] for n in FLOAT_INPUTS], float("inf"), dtype=torch.float64)
-    indices, cu = args["initial_state_indices"], args["cu_seqlens"]
-    parts = [*peaks, indices.flatten().double()] + ([] if cu is None else [cu.flatten().double()])
-    host = torch.cat([p.reshape(-1) for p in parts]).tolist()  # float64: exact for ints < 2**53
-    n_float, n_idx = len(FLOAT_INPUTS), indices.numel()
-    finite, slots, bounds = host[:n_float], [int(x) for x in host[n_float:n_float + n_idx]], \
-        [int(x) for x in host[n_float + n_idx:]]
-    if cu is not None:
-        _cu_seqlens(call, bounds)
-    _slot_indices(call, slots)
-    for name, peak in zip(FLOAT_INPUTS, finite):
-        if not math.isfinite(peak):
-            raise call.fail(name, "contains NaN or inf", expected="finite values", found=f"max |x| = {peak}")
 
 
 GDN_DECODE = Contract(
@@ -149,13 +98,17 @@ GDN_DECODE = Contract(
         _state_layout,
         _scale,
     ],
-    value_checks=[_device_values],
+    finite=FLOAT_INPUTS,
     reference="shapecheck.kernels.reference:gated_delta_rule_reference",
     implementation="shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update",
-    mutates=("initial_state_source",),
     output_dtype_like="q",
     cases="shapecheck.contracts.gdn_cases:cases",
     examples="shapecheck.contracts.gdn_cases:examples",
     inputs="shapecheck.contracts.gdn_cases:inputs",
     regimes="shapecheck.contracts.gdn_cases:regimes",
+    # What `--pin` may fix besides dimensions and parameters: the names `cases` reads from its overrides
+    # (G: value heads per query/key head; spare_slots: pool slots beyond N).
+    pins=("G", "varlen", "spare_slots", "dtype", "pool_dtype", "layout", "l2norm", "scale", "softplus_beta",
+          "softplus_threshold", "packed_gates", "strided_qkv", "index_dtype", "gate_dtype", "at_threshold",
+          "zero_token", "indices"),
 )

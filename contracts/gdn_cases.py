@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.case import Case
 from shapecheck.profiles import Profile
-from shapecheck.strategies import Overrides, dim, partitions, seeds, slot_indices
+from shapecheck.strategies import Overrides, dim, seeds
 
 DTYPES = ("float32", "bfloat16", "float16")
 POOL_DTYPES = ("float32", "bfloat16")
@@ -45,7 +45,7 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
         if varlen:
             B, N = 1, pick("N", dim(D["N"], profile))
             T = pick("T", dim(D["T"], profile))
-            cu_seqlens = draw(partitions(T, N))
+            cu_seqlens = draw(GDN_DECODE.markers["cu_seqlens"].strategy(T, N))
         else:
             B = pick("B", dim(D["B"], profile))
             T = pick("T", st.one_of(st.just(1), dim(D["T"], profile)))  # decode (T == 1) is the common call
@@ -66,7 +66,7 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
             "at_threshold": pick("at_threshold", st.booleans()),  # one gate exactly at softplus's threshold
             "zero_token": pick("zero_token", st.booleans()),  # q = k = 0 at one token (l2norm's epsilon)
             "cu_seqlens": cu_seqlens,
-            "indices": pick("indices", slot_indices(N, S)),
+            "indices": pick("indices", GDN_DECODE.markers["initial_state_indices"].strategy(N, S)),
         }
         dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": N}
         return Case(GDN_DECODE.name, dims, options, draw(seeds()))
@@ -197,6 +197,6 @@ EXAMPLES: dict[str, Case] = {
 }
 
 
-def examples(profile: Profile) -> list[Case]:
-    """The regime cases every property run adds (the same under every profile)."""
-    return list(EXAMPLES.values())
+def examples(profile: Profile) -> dict[str, Case]:
+    """The regime cases every property run adds, by name (the same under every profile)."""
+    return dict(EXAMPLES)

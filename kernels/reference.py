@@ -100,3 +100,11 @@ def gated_delta_rule_reference(
     final = S if state_layout == "kv" else S.transpose(-1, -2)
     new_pool[slots[ran]] = final[ran].to(new_pool.dtype)
     return o.reshape(B, T, HV, V), new_pool
+
+
+def segment_mean_reference(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
+    """Mean of each segment `x[cu_seqlens[n]:cu_seqlens[n+1]]` in fp64; an empty segment is 0."""
+    bounds = cu_seqlens.tolist()
+    rows = [x[a:b].double().mean(0) if b > a else x.new_zeros(x.shape[1], dtype=torch.float64)
+            for a, b in zip(bounds[:-1], bounds[1:])]
+    return torch.stack(rows) if rows else x.new_zeros(0, x.shape[1], dtype=torch.float64)

@@ -8,8 +8,10 @@ before any `@triton.jit` function is defined, and `--help` should stay instant.
 
 from __future__ import annotations
 
+import contextlib
+import traceback
 from pathlib import Path
-from typing import NoReturn, Optional
+from typing import Iterator, NoReturn, Optional
 
 import typer
 
@@ -32,19 +34,48 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+@contextlib.contextmanager
+def _errors(show_traceback: bool = False) -> Iterator[None]:
+    """Every error that is not a finding exits 2 with one line: a usage error, a malformed contract, the user's
+    reference/builder/strategy failing (with the user's frame), or a bug in shapecheck itself."""
+    from shapecheck import blame, errors
+
+    try:
+        yield
+    except (errors.UsageError, errors.InvalidContract) as exc:
+        _fail(str(exc))
+    except errors.Abort as exc:
+        if show_traceback and exc.error is not None:
+            traceback.print_exception(exc.error)
+        _fail(exc.message)
+    except typer.Exit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - never a bare traceback: say it is ours, and how to see more
+        if show_traceback:
+            traceback.print_exc()
+        _fail(blame.describe("internal error: shapecheck", exc) + ("" if show_traceback else "  (--traceback shows the stack)"))
+
+
+CONTRACTS_HELP = "Module defining contracts (repeatable); also [tool.shapecheck] contracts in ./pyproject.toml."
+
+
 @app.command("list")
-def list_contracts() -> None:
+def list_contracts(
+    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
+) -> None:
     """List the known contracts with their declared shapes, rules and checks."""
     from shapecheck import console, registry
 
-    for c in registry.contracts().values():
-        console.stdout.print(console.contract_table(c))
+    with _errors():
+        for c in registry.contracts(contracts).values():
+            console.stdout.print(console.contract_table(c))
 
 
 @app.command()
 def run(
     contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
-    impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
+    impl: Optional[str] = typer.Option(None, help="module.path:function or path/to/file.py:function to check."),
+    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
     examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
     seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database)."),
     device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
@@ -52,21 +83,24 @@ def run(
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
     reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
-    sanitize: bool = typer.Option(False, help="Bounds-check every load/store (CPU interpreter only)."),
+    sanitize: Optional[bool] = typer.Option(
+        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."),
     no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
     pin: list[str] = typer.Option([], help="Fix a dimension or option for every case: --pin K=128 --pin layout=vk."),
+    show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
-    from shapecheck import errors, registry
+    from shapecheck import backend
 
-    try:
-        chosen = registry.select_backend(device)
+    with _errors(show_traceback):
+        chosen = backend.select_backend(device)
         from shapecheck import property_cli
 
-        code = property_cli.run(contract, impl, examples, seed, chosen, profile, json_path, junit_path, reproduce,
-                                sanitize, not no_db, pin)
-    except errors.UsageError as exc:
-        _fail(str(exc))
+        options = property_cli.RunOptions(contract=contract, impl=impl, contracts=tuple(contracts), examples=examples,
+                                          seed=seed, device=chosen, profile=profile, json_path=json_path,
+                                          junit_path=junit_path, reproduce=reproduce, sanitize=sanitize,
+                                          database=not no_db, pins=tuple(pin))
+        code = property_cli.run(options)
     raise typer.Exit(code)
 
 
@@ -74,12 +108,13 @@ def run(
 def sanitize_command(
     contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
     impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
+    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
     examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
     seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw."),
 ) -> None:
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
-    run(contract=contract, impl=impl, examples=examples, seed=seed, device="cpu", profile="ci", json_path=None,
-        junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[])
+    run(contract=contract, impl=impl, contracts=contracts, examples=examples, seed=seed, device="cpu", profile="ci",
+        json_path=None, junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[], show_traceback=False)
 
 
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------

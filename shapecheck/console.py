@@ -38,6 +38,9 @@ def report_table(report: Report) -> Table:
     table.add_column("value")
     failures = sum(not o.ok for o in report.outcomes)
     table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
+    if report.rejected:
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in report.rejected.most_common(3))
+        table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
     table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
     compiled = ("none (CPU interpreter)" if report.device == "cpu" else

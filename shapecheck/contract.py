@@ -16,13 +16,15 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import math
 import typing
-from typing import Any, Callable, Mapping, Optional, Sequence
+from typing import Annotated, Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
 from shapecheck import dims as _dims
-from shapecheck.errors import ContractViolation, DtypeViolation
+from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
+from shapecheck.markers import Index, InPlace, Marker, Offsets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,9 +32,19 @@ class Dim:
     """What a dimension means and the range the property engine draws it from (per profile)."""
 
     meaning: str = ""
-    lo: int = 1
+    lo: int = 1  # 0 declares that the dimension may be empty (calls with it are then valid)
     hi: int = 8  # CPU/CI profile upper bound; profiles may scale it
     gpu_hi: Optional[int] = None
+
+    def problem(self) -> Optional[str]:
+        """Why this range cannot be drawn from, or None."""
+        if not isinstance(self.lo, int) or self.lo < 0:
+            return f"lo must be an int >= 0 (0 = may be empty), found {self.lo!r}"
+        if not isinstance(self.hi, int) or self.hi < self.lo:
+            return f"hi must be an int >= lo={self.lo}, found {self.hi!r}"
+        if self.gpu_hi is not None and (not isinstance(self.gpu_hi, int) or self.gpu_hi < self.lo):
+            return f"gpu_hi must be an int >= lo={self.lo} or None, found {self.gpu_hi!r}"
+        return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,13 +95,53 @@ class Call:
 Check = Callable[[Call], None]
 """A contract-specific check on values or layout; raises `call.fail(...)`."""
 
+Hook = Union[str, Callable[..., Any], None]
+"""A function the property engine calls: the function itself, or `"module:function"` (resolved lazily, so a
+contract can name code in modules that import it)."""
+HOOKS = ("reference", "implementation", "cases", "examples", "inputs", "regimes")
+
+
+def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
+    """The annotation with every axis that jaxtyping cannot bind (an expression over a name no plain axis
+    binds, `"N+1"` of the ragged signature) replaced by `_`: shapecheck's binder solves and checks those."""
+    if hasattr(annotation, "dim_str") and hasattr(annotation, "array_type"):
+        tokens = ["_" if not t.isidentifier() and not t.isdigit() and set(_dims.expression_names(t)) - plain else t
+                  for t in annotation.dim_str.split()]
+        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != annotation.dim_str.split() else annotation
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return Annotated[(_unsolved_to_anonymous(base, plain), *metadata)]
+    if origin is Union:
+        return Union[tuple(_unsolved_to_anonymous(a, plain) for a in typing.get_args(annotation))]
+    return annotation
+
+
+def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
+    """The annotation without `Annotated[...]` wrappers, and the shapecheck marker they carried (if any)."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        stripped, inner = _split_markers(base)
+        ours = [m for m in metadata if isinstance(m, Marker)]
+        return stripped, ours[0] if ours else inner
+    if origin is Union:
+        parts = [_split_markers(member) for member in typing.get_args(annotation)]
+        markers = [m for _, m in parts if m is not None]
+        return Union[tuple(base for base, _ in parts)], markers[0] if markers else None
+    return annotation, None
+
 
 @dataclasses.dataclass(frozen=True)
 class Contract:
     """A kernel's shape contract: annotated signature, dimension meanings, rules and checks.
 
-    `reference` and `implementation` are `"module:function"` strings, resolved lazily so contracts can be
-    imported by the kernels they describe without a cycle. `mutates` names arguments updated in place.
+    Hooks (`reference`, `implementation`, `cases`, `examples`, `inputs`, `regimes`) are functions or
+    `"module:function"` strings; strings are resolved lazily so contracts can be imported by the kernels they
+    describe without a cycle, and checked for form when the contract is built. Tensor parameters annotated
+    `Annotated[..., Offsets(...) | Index(...) | InPlace()]` (see `shapecheck.markers`) get their values
+    checked and drawn without any hand-written code; `mutates` names in-place arguments too.
+    Everything is validated here: a malformed contract raises `InvalidContract` naming the field.
     """
 
     name: str
@@ -98,32 +150,130 @@ class Contract:
     rules: Sequence[Rule] = ()
     checks: Sequence[Check] = ()
     value_checks: Sequence[Check] = ()  # read device memory (a sync per call): skipped in "shapes" mode
-    reference: Optional[str] = None
-    implementation: Optional[str] = None
+    reference: Hook = None  # fn(**arguments) -> output, or (output, *updated in-place arguments)
+    implementation: Hook = None
     mutates: Sequence[str] = ()
     output_dtype_like: Optional[str] = None  # the output's dtype must equal this argument's
-    cases: Optional[str] = None  # "module:fn(profile, overrides) -> SearchStrategy[Case]"
-    examples: Optional[str] = None  # "module:fn(profile) -> list[Case]": regime cases every property run adds
-    inputs: Optional[str] = None  # "module:fn(case, device) -> arguments by name"
-    regimes: Optional[str] = None  # "module:fn(case) -> set of regime names" (coverage table)
+    finite: Sequence[str] = ()  # float arguments that must hold no NaN/inf (checked with the markers, one read)
+    cases: Hook = None  # fn(profile, overrides) -> SearchStrategy[Case]
+    examples: Hook = None  # fn(profile) -> {name: Case} or [Case]: regime cases every property run adds
+    inputs: Hook = None  # fn(case, device) -> arguments by name
+    regimes: Hook = None  # fn(case) -> set of regime names (coverage table)
+    pins: Sequence[str] = ()  # names besides dimensions and parameters that `cases` reads from its overrides
     description: str = ""
 
     def resolve(self, field: str) -> Optional[Callable[..., Any]]:
-        """Import the `"module:function"` named by a field, or None if the field is unset."""
+        """The function a hook field names, or None if unset; an import failure names the field."""
         target = getattr(self, field)
-        if target is None:
-            return None
+        if target is None or callable(target):
+            return target
         module, _, attr = target.partition(":")
-        return getattr(importlib.import_module(module), attr)
+        try:
+            return getattr(importlib.import_module(module), attr)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the contract author's to fix
+            raise InvalidContract(self.name, field, f"cannot load {target!r}: {type(exc).__name__}: {exc}") from None
+
+    def resolve_hooks(self) -> None:
+        """Load every hook now (a property run does, before its first case), so a typo fails up front."""
+        for field in HOOKS:
+            if field != "implementation":
+                self.resolve(field)
 
     def __post_init__(self) -> None:
+        if not callable(self.signature):
+            raise InvalidContract(self.name, "signature", f"must be a function stub, found {type(self.signature).__name__}")
         sig = inspect.signature(self.signature)
-        hints = typing.get_type_hints(self.signature, include_extras=True)  # resolves PEP 563 strings
-        specs = {name: _dims.tensor_spec(hints.get(name)) for name in sig.parameters}
+        try:
+            hints = typing.get_type_hints(self.signature, include_extras=True)  # resolves PEP 563 strings
+        except Exception as exc:  # noqa: BLE001 - an unresolvable annotation is the contract's to fix
+            raise InvalidContract(self.name, "signature", f"annotations cannot be resolved: {exc}") from None
+        specs: dict[str, _dims.TensorSpec] = {}
+        markers: dict[str, Any] = {}
+        for name in [*sig.parameters, "return"]:
+            plain, marker = _split_markers(hints.get(name))
+            try:
+                spec = _dims.tensor_spec(plain)
+            except (ValueError, SyntaxError) as exc:
+                raise InvalidContract(self.name, name, f"annotation cannot be read: {exc}") from None
+            if spec is not None:
+                specs[name] = spec
+            if marker is not None:
+                if spec is None or name == "return":
+                    raise InvalidContract(self.name, name, f"{type(marker).__name__} marks tensor parameters only")
+                markers[name] = marker
+        output = specs.pop("return", None)
+        plain = {n for spec in specs.values() for p in spec.patterns for n in p.names}
         object.__setattr__(self, "_sig", sig)
         object.__setattr__(self, "hints", hints)
-        object.__setattr__(self, "_specs", {n: s for n, s in specs.items() if s is not None})
-        object.__setattr__(self, "_output", _dims.tensor_spec(hints.get("return")))
+        # What jaxtyping + beartype check at call time (the decorator's gate): the parameters' annotations,
+        # minus the axes only shapecheck's binder can solve.
+        object.__setattr__(self, "gate_hints", {k: _unsolved_to_anonymous(v, plain) for k, v in hints.items() if k != "return"})
+        object.__setattr__(self, "_specs", specs)
+        object.__setattr__(self, "_output", output)
+        object.__setattr__(self, "markers", markers)
+        inplace = tuple(n for n, m in markers.items() if isinstance(m, InPlace) and n not in self.mutates)
+        object.__setattr__(self, "mutates", (*self.mutates, *inplace))
+        self._validate_definition()
+
+    def _validate_definition(self) -> None:
+        """Every name a field uses must exist; every expression axis must be bindable."""
+        names, params = set(self.dim_names), set(self.parameters)
+        plain = {n for spec in (*self.tensor_specs.values(), *([self.output] if self.output else []))
+                 for p in spec.patterns for n in p.names}
+        for arg, spec in self.tensor_specs.items():
+            for pattern in spec.patterns:
+                for axis in pattern.axes:
+                    if isinstance(axis, str) and not axis.isidentifier():
+                        unknown = sorted(set(_dims.expression_names(axis)) - plain)
+                        if len(unknown) > 1:
+                            raise InvalidContract(self.name, arg, f'axis "{axis}" has {len(unknown)} names bound by no '
+                                                  f"other axis ({', '.join(unknown)}): at most one can be solved for")
+        for dim_name, d in self.dims.items():
+            if dim_name not in names:
+                raise InvalidContract(self.name, "dims", f"{dim_name!r} appears in no annotation "
+                                      f"(dimensions: {', '.join(self.dim_names) or 'none'})")
+            if (problem := d.problem()) is not None:
+                raise InvalidContract(self.name, f"dims[{dim_name!r}]", problem)
+        for rule in self.rules:
+            unknown = [n for n in rule.names if n not in names | params]
+            if unknown:
+                raise InvalidContract(self.name, "rules", f"rule `{rule.expr}` names {unknown[0]!r}, which is neither "
+                                      "a dimension nor a parameter")
+        for field, values in (("mutates", self.mutates), ("finite", self.finite)):
+            for value in values:
+                if value not in self.tensor_specs:
+                    raise InvalidContract(self.name, field, f"{value!r} is not an annotated tensor parameter")
+        if self.output_dtype_like is not None and self.output_dtype_like not in self.tensor_specs:
+            raise InvalidContract(self.name, "output_dtype_like", f"{self.output_dtype_like!r} is not an annotated tensor parameter")
+        for arg, marker in self.markers.items():
+            into = getattr(marker, "into", None)
+            if into is not None and into not in names:
+                raise InvalidContract(self.name, arg, f"{type(marker).__name__}({into!r}): {into!r} is not a dimension")
+        for field in HOOKS:
+            target = getattr(self, field)
+            if target is not None and not callable(target) and not _is_hook_text(target):
+                raise InvalidContract(self.name, field, f'must be a function or "module.path:function", found {target!r}')
+
+    @property
+    def dim_names(self) -> tuple[str, ...]:
+        """Every dimension name the annotations use (plain axes and names inside expressions), in order."""
+        seen: dict[str, None] = {}
+        for spec in (*self.tensor_specs.values(), *([self.output] if self.output else [])):
+            for pattern in spec.patterns:
+                for axis in pattern.axes:
+                    if isinstance(axis, str):
+                        seen.update(dict.fromkeys(n for n in _dims.expression_names(axis) if n != "_"))
+        return tuple(seen)
+
+    @property
+    def free_strides(self) -> tuple[str, ...]:
+        """Tensors whose strides (but the last) the contract leaves free (`unit_stride_last`): generic cases
+        pass them as views with a row stride of their own, as views of a packed projection would be."""
+        return tuple(n for check in self.checks for n in getattr(check, "free_strides", ()))
+
+    def dim(self, name: str) -> Dim:
+        """The declared range of a dimension, or the default one."""
+        return self.dims.get(name, Dim())
 
     @property
     def parameters(self) -> Mapping[str, inspect.Parameter]:
@@ -138,6 +288,32 @@ class Contract:
     def output(self) -> Optional[_dims.TensorSpec]:
         return self._output  # type: ignore[attr-defined]
 
+    def _marked_values(self, call: Call) -> None:
+        """Offsets, indices and finiteness, read in ONE device-to-host transfer.
+
+        Each read of device memory is a synchronisation, so every value check of a call shares one: the
+        marked integer tensors, plus max |x| of each `finite` tensor (NaN and inf propagate into it; one
+        fused launch per dtype). Large in-place tensors are not scanned: that would read the whole state,
+        doubling the kernel's own memory traffic.
+        """
+        args = call.arguments
+        marked = [(n, m) for n, m in self.markers.items()
+                  if isinstance(m, (Offsets, Index)) and isinstance(args.get(n), torch.Tensor)]
+        finite = [n for n in self.finite if isinstance(args.get(n), torch.Tensor) and args[n].numel() > 0]
+        parts = list(torch._foreach_norm([args[n] for n in finite], float("inf"), dtype=torch.float64)) if finite else []
+        parts += [args[n].flatten().double() for n, _ in marked]
+        if not parts:
+            return
+        host = torch.cat([p.reshape(-1) for p in parts]).tolist()  # float64: exact for ints < 2**53
+        peaks, at = host[:len(finite)], len(finite)
+        for name, marker in marked:
+            size = args[name].numel()
+            marker.check(call, name, [int(x) for x in host[at:at + size]])
+            at += size
+        for name, peak in zip(finite, peaks):
+            if not math.isfinite(peak):
+                raise call.fail(name, "contains NaN or inf", expected="finite values", found=f"max |x| = {peak}")
+
     def arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments by name, defaults applied; a wrong call signature is a ContractViolation too."""
         try:
@@ -151,11 +327,11 @@ class Contract:
         """Check shapes, dtypes, devices, rules, checks and (if `values`) value checks; return the call or raise."""
         call = Call(self.name, arguments, {})
         matched = self._bind_shapes(call)
-        empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0]
+        empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
         if empty:
             name, size, origin = empty[0]
             raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
-                            expected=">= 1", found=f"{name}=0 ({origin})")
+                            expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
         self._check_expressions(call, matched)
         self._check_devices(call)
         namespace = {**arguments, **call.dims}  # dims win over same-named arguments
@@ -165,8 +341,12 @@ class Contract:
                 found = ", ".join(f"{n}={namespace[n]!r}" for n in rule.names)
                 raise call.fail(argument, f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
                                 dimension=dimension, expected=rule.expr, found=found)
-        for check in (*self.checks, *(self.value_checks if values else ())):
+        for check in self.checks:
             check(call)
+        if values:
+            self._marked_values(call)
+            for check in self.value_checks:
+                check(call)
         return call
 
     def _bind_shapes(self, call: Call) -> dict[str, _dims.Pattern]:
@@ -193,6 +373,8 @@ class Contract:
                 raise call.fail(name, f"wrong dtype for {pattern.dtype_kind}[Tensor, \"{pattern.text}\"]",
                                 expected=pattern.dtype_kind, found=_dims.dtype_name(value), error=DtypeViolation)
             matched[name] = pattern
+        for name, pattern in matched.items():
+            _dims.solve(pattern, call.arguments[name], name, call.bindings)
         return matched
 
     def _check_expressions(self, call: Call, matched: Mapping[str, _dims.Pattern]) -> None:
@@ -238,6 +420,11 @@ class Contract:
                             expected=expected_dtype or pattern.dtype_kind, found=_dims.dtype_name(out), error=DtypeViolation)
 
 
+def _is_hook_text(target: object) -> bool:
+    module, sep, attr = str(target).partition(":")
+    return isinstance(target, str) and bool(sep) and attr.isidentifier() and all(p.isidentifier() for p in module.split("."))
+
+
 def same_dtype(*names: str) -> Check:
     """Check that the named tensors share one dtype (the kernel computes in one input precision)."""
 
@@ -263,4 +450,5 @@ def unit_stride_last(*names: str) -> Check:
                                 expected="stride 1", found=f"strides {list(value.stride())}")
 
     check.__doc__ = f"contiguous last axis: {', '.join(names)}"
+    check.free_strides = names  # type: ignore[attr-defined]  # so generic cases draw strided views of them
     return check

@@ -45,7 +45,7 @@ def _argument_gate(c: Contract) -> Callable[..., None]:
     stub = c.signature
     gate = types.FunctionType(stub.__code__, stub.__globals__, stub.__name__, stub.__defaults__, stub.__closure__)
     gate.__kwdefaults__ = stub.__kwdefaults__
-    gate.__annotations__ = {k: v for k, v in c.hints.items() if k != "return"}
+    gate.__annotations__ = dict(c.gate_hints)
     return jaxtyped(typechecker=beartype)(gate)
 
 

@@ -133,5 +133,29 @@ def check_expressions(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, 
     return None
 
 
+def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> None:
+    """Bind a name that only an expression axis names (`cu_seqlens: "N+1"` with N nowhere else).
+
+    jaxtyping cannot (it evaluates expressions only once their names are bound). An expression with one
+    unbound name, linear in it (`N+1`, `2*N`, `N-1`), determines it from the axis's size: N = size - 1.
+    A size the expression cannot produce is left unbound, for `check_expressions` to report.
+    """
+    for axis, token in enumerate(pattern.axes):
+        if not isinstance(token, str) or token.isidentifier():
+            continue
+        free = [n for n in expression_names(token) if n not in bound]
+        if len(free) != 1:
+            continue
+        name, at = free[0], lambda x: pattern.size(token, {**{k: v for k, (v, _) in bound.items()}, free[0]: x})
+        slope, size = at(1) - at(0), int(value.shape[axis])
+        if slope and (size - at(0)) % slope == 0 and at((size - at(0)) // slope) == size:
+            bound[name] = ((size - at(0)) // slope, f"{arg}.shape[{axis}] = {token}")
+
+
+def expression_names(axis: str) -> tuple[str, ...]:
+    """The dimension names an axis uses: itself for a plain name, the free names of an expression."""
+    return (axis,) if axis.isidentifier() else compile(axis, f'<axis "{axis}">', "eval").co_names
+
+
 def dtype_name(x: torch.Tensor) -> str:
     return str(x.dtype).removeprefix("torch.")

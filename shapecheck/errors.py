@@ -43,3 +43,28 @@ class ContractViolation(ValueError):
 
 class DtypeViolation(ContractViolation, TypeError):
     """Wrong dtype or device: a type error as much as a value error, so both `except` forms catch it."""
+
+
+class InvalidContract(ValueError):
+    """A contract is malformed (an annotation shapecheck cannot read, a rule naming an unknown dimension, a
+    hook that is not `"module:function"`): raised where the `Contract(...)` is built, naming the field."""
+
+    def __init__(self, contract: str, field: str, problem: str) -> None:
+        self.contract, self.field = contract, field
+        super().__init__(f"contract {contract}: `{field}`: {problem}")
+
+
+class NothingRan(UsageError):
+    """A property run executed no case (every drawn case was rejected): an error, never a pass."""
+
+
+class Abort(BaseException):
+    """Stop a property run at once, without shrinking: code that is not the kernel under test failed.
+
+    A BaseException, so Hypothesis lets it through instead of treating it as a failing example. `message`
+    is the one line the CLI prints; `error` is the original exception (for `--traceback`).
+    """
+
+    def __init__(self, message: str, error: Optional[BaseException] = None) -> None:
+        self.message, self.error = message, error
+        super().__init__(message)

@@ -1,8 +1,11 @@
-"""Inputs for a contract that brings no builder of its own: one tensor per annotation, from the case's seed.
+"""Inputs for a contract that brings no builder of its own: one tensor per annotation, from the case.
 
-Each tensor argument gets the shape of its first annotated pattern under the drawn dims, in float32 (or the
-first float dtype the annotation allows) filled with randn, or an integer dtype filled with small values.
-Scalar arguments take their defaults; a scalar without one cannot be invented, so it is a usage error.
+Each tensor argument gets the shape of its first annotated pattern under the drawn dims: floats (the first
+float dtype the annotation allows, float32 by preference) filled with randn from the case's seed; integer
+tensors marked `Offsets`/`Index` take the values the case drew (so they print, shrink and replay); other
+integer tensors get small random values; an optional tensor the case left out (`None`) is not passed;
+tensors listed under the case's `strided_views` are views with a padded row stride.
+Scalar arguments take the case's pinned value or their default; a scalar with neither cannot be invented.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ import torch
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import UsageError
+from shapecheck.strategies import STRIDED
 
 _FLOATS = ("float32", "float64", "bfloat16", "float16")
-_INTS = ("int64", "int32", "int16", "int8", "uint8", "bool")
+_INTS = ("int32", "int64", "int16", "int8", "uint8", "bool")
 
 
 def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
@@ -29,19 +33,31 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
         for name, param in contract.parameters.items():
             spec = contract.tensor_specs.get(name)
             if spec is None:
-                if param.default is inspect.Parameter.empty:
+                if name in case.options:
+                    args[name] = case.options[name]
+                elif param.default is inspect.Parameter.empty:
                     raise UsageError(f"contract {contract.name}: argument `{name}` has no default and no tensor "
-                                     "annotation; give the contract an `inputs` builder")
-                args[name] = param.default
+                                     f"annotation; pin it (--pin {name}=...) or give the contract an `inputs` builder")
+                else:
+                    args[name] = param.default
+                continue
+            chosen = case.options.get(name, [])
+            if chosen is None:
+                args[name] = None
                 continue
             pattern = spec.patterns[0]
             shape = pattern.evaluate(case.dims)
             floats = [d for d in _FLOATS if d in pattern.dtypes]
-            if floats:
-                args[name] = torch.randn(*shape, generator=gen, device=device).to(getattr(torch, floats[0]))
+            ints = [d for d in _INTS if d in pattern.dtypes]
+            if chosen:
+                args[name] = torch.tensor(chosen, dtype=getattr(torch, ints[0]), device=device).reshape(shape)
+            elif floats:
+                # a strided view: rows 3 elements apart further than packed (a slice of a wider projection)
+                pad = 3 if name in case.options.get(STRIDED, ()) else 0
+                full = torch.randn(*shape[:-1], shape[-1] + pad, generator=gen, device=device)
+                args[name] = full.to(getattr(torch, floats[0]))[..., :shape[-1]]
             else:
-                dtype = next(d for d in _INTS if d in pattern.dtypes)
-                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(getattr(torch, dtype))
+                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(getattr(torch, ints[0]))
         return args
 
     return build

@@ -663,7 +663,7 @@ def write_source(source: str, label: str, directory: Path = CACHE) -> Path:
 
 def run_command(file: Path, config: RunConfig, json_path: Path) -> list[str]:
     """The `shapecheck run` invocation of one mutant (the CLI module run as a fresh interpreter)."""
-    return [sys.executable, "-m", "cli", "run", "--impl", f"{file}:{config.impl_function}", "--device", "cpu",
+    return [sys.executable, "-m", "shapecheck.cli", "run", "--impl", f"{file}:{config.impl_function}", "--device", "cpu",
             "--no-db", "--sanitize", "--examples", str(config.examples), "--seed", str(config.seed),
             "--json", str(json_path)]
 

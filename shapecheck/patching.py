@@ -49,6 +49,8 @@ def load_source(source: str, label: str, directory: Path = CACHE) -> ModuleType:
 def load_file(path: Path, name: str | None = None) -> ModuleType:
     """Import a Python file as a module (used for `--impl path/to/file.py:function` too)."""
     name = name or f"_shapecheck_file_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]}"
+    if name in sys.modules:  # imported once per process, like any module
+        return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {path}")

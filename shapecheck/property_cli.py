@@ -7,11 +7,12 @@ backend is chosen (kernels must not be imported before TRITON_INTERPRET is set).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
+import os
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-from hypothesis import strategies as st
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -21,25 +22,64 @@ from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, check_case, run_property
+from shapecheck.runner import Report, check_case, pin_overrides, run_property
 
 
-def _targets(contract: Optional[str], impl: Optional[str]) -> list[tuple[Contract, Callable[..., Any], str]]:
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """What `shapecheck run` was asked; `replay()` turns the outcome-changing part back into argv."""
+
+    contract: Optional[str] = None
+    impl: Optional[str] = None
+    contracts: Sequence[str] = ()
+    examples: Optional[int] = None
+    seed: Optional[int] = None
+    device: str = "cpu"
+    profile: str = "ci"
+    json_path: Optional[Path] = None
+    junit_path: Optional[Path] = None
+    reproduce: Optional[str] = None
+    sanitize: Optional[bool] = None  # None: on under the CPU interpreter, where an OOB access is silent
+    database: bool = True
+    pins: Sequence[str] = ()
+
+    @property
+    def sanitizing(self) -> bool:
+        return self.device == "cpu" if self.sanitize is None else self.sanitize
+
+    def replay(self, contract: str) -> tuple[str, ...]:
+        """argv that runs one case of `contract` again, from the same directory, up to `--reproduce`."""
+        argv = [*reports.program(), "run", contract]
+        argv += ["--impl", self.impl] if self.impl else []
+        argv += [flag for module in self.contracts for flag in ("--contracts", module)]
+        argv += ["--device", self.device]
+        if self.device == "cpu" and not self.sanitizing:
+            argv.append("--no-sanitize")
+        argv += [flag for pin in self.pins for flag in ("--pin", pin)]
+        return tuple(argv)
+
+
+def _targets(options: RunOptions) -> list[tuple[Contract, Callable[..., Any], str]]:
     """(contract, implementation, implementation name) pairs to run."""
-    known = registry.contracts()
-    if impl is not None:
-        fn = registry.implementation(impl)
-        c = registry.contract(contract, known) if contract else getattr(fn, "__contract__", None)
+    if options.impl is not None:
+        fn = registry.implementation(options.impl)
+        known = registry.contracts(options.contracts, extra=registry.contracts_near(options.impl))
+        c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
         if c is None:
-            raise UsageError(f"--impl {impl} carries no @shapecheck.contract; name the contract to check it against")
-        return [(c, fn, impl)]
-    chosen = [registry.contract(contract, known)] if contract else list(known.values())
-    if not chosen:
-        raise UsageError("no contracts found (package `contracts` is empty and nothing is registered)")
+            raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
+        return [(c, fn, options.impl)]
+    known = registry.contracts(options.contracts)
+    chosen = [registry.contract(options.contract, known)] if options.contract else list(known.values())
     missing = [c.name for c in chosen if c.implementation is None]
     if missing:
         raise UsageError(f"contract {missing[0]} names no implementation; pass --impl module:function")
-    return [(c, registry.implementation(c.implementation), c.implementation) for c in chosen]  # type: ignore[arg-type]
+    return [(c, _implementation(c), c.implementation if isinstance(c.implementation, str) else c.name) for c in chosen]
+
+
+def _implementation(c: Contract) -> Callable[..., Any]:
+    if callable(c.implementation):
+        return c.implementation
+    return registry.implementation(c.implementation)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -67,20 +107,22 @@ def _check_replayable(c: Contract, case: Case) -> None:
         raise UsageError(f"--reproduce: the case does not fit contract {c.name}: {type(exc).__name__}: {exc}") from None
 
 
-def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: str, sanitize: bool) -> int:
+def _reproduce(options: RunOptions) -> int:
     try:
-        case = Case.from_json(text)
+        case = Case.from_json(options.reproduce or "")
     except ValueError as exc:
         raise UsageError(f"--reproduce: {exc}") from None
-    matching = [t for t in _targets(contract or case.contract, impl) if t[0].name == case.contract]
+    targets = _targets(dataclasses.replace(options, contract=options.contract or case.contract))
+    matching = [t for t in targets if t[0].name == case.contract]
     if not matching:
-        raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {contract!r}")
+        raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {options.contract!r}")
     c, fn, name = matching[0]
+    pin_overrides(c, _pins(options.pins))
     _check_replayable(c, case)
-    with _sanitizing(sanitize, device):
-        outcome = check_case(c, case, fn, device)
+    with _sanitizing(options.sanitizing, options.device):
+        outcome = check_case(c, case, fn, options.device, strict=False)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
-    console.stdout.print(escape(f"{c.name} [{name} on {device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
+    console.stdout.print(escape(f"{c.name} [{name} on {options.device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
         console.stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     for key, err in sorted(outcome.errors.items()):
@@ -88,33 +130,45 @@ def _reproduce(text: str, impl: Optional[str], contract: Optional[str], device: 
     return 0 if outcome.ok else 1
 
 
-def _pins(pins: list[str]) -> dict[str, st.SearchStrategy[Any]]:
-    """`NAME=VALUE` overrides: VALUE read as JSON (42, true, null, "vk", [0, 3]) or else as a plain string."""
-    overrides: dict[str, st.SearchStrategy[Any]] = {}
+def _pins(pins: Sequence[str]) -> dict[str, Any]:
+    """`NAME=VALUE` pins: VALUE read as JSON (42, true, null, "vk", [0, 3]) or else as a plain string."""
+    values: dict[str, Any] = {}
     for text in pins:
         name, sep, raw = text.partition("=")
         if not sep or not name.isidentifier():
             raise UsageError(f"--pin must look like NAME=VALUE, found {text!r}")
         try:
-            value = json.loads(raw)
+            values[name] = json.loads(raw)
         except json.JSONDecodeError:
-            value = raw
-        overrides[name] = st.just(value)
-    return overrides
+            values[name] = raw
+    return values
 
 
-def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], seed: Optional[int], device: str,
-        profile: str, json_path: Optional[Path], junit_path: Optional[Path], reproduce: Optional[str],
-        sanitize: bool, database: bool, pins: list[str]) -> int:
-    """Run the property suite; 0 if every contract held, 1 if one was violated."""
-    if profile not in PROFILES:
-        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {profile!r}")
-    overrides = _pins(pins)
-    if reproduce is not None:
-        return _reproduce(reproduce, impl, contract, device, sanitize)
+def _writable(path: Optional[Path], flag: str) -> None:
+    """Fail before the run, not after it, when a report cannot be written."""
+    if path is None:
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise UsageError(f"{flag} {path}: is a directory; give a file name")
+    if not folder.is_dir():
+        raise UsageError(f"{flag} {path}: no directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{flag} {path}: directory {folder} is not writable")
+
+
+def run(options: RunOptions) -> int:
+    """Run the property suite; 0 if every contract held, 1 if one was violated (errors raise)."""
+    if options.profile not in PROFILES:
+        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {options.profile!r}")
+    _writable(options.json_path, "--json")
+    _writable(options.junit_path, "--junit")
+    pins = _pins(options.pins)
+    if options.reproduce is not None:
+        return _reproduce(options)
     results: list[Report] = []
-    for c, fn, name in _targets(contract, impl):
-        total = examples or PROFILES[profile].max_examples
+    for c, fn, name in _targets(options):
+        total = options.examples or PROFILES[options.profile].max_examples
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[failing]} failing"), TimeElapsedColumn())
         with Progress(*columns, console=console.stderr, transient=True) as progress:
@@ -124,14 +178,15 @@ def run(contract: Optional[str], impl: Optional[str], examples: Optional[int], s
                 failing = progress.tasks[task].fields["failing"] + (not outcome.ok)
                 progress.update(task, advance=1, failing=failing)
 
-            with _sanitizing(sanitize, device):
-                report = run_property(c, fn, name, profile=PROFILES[profile], device=device, examples=examples,
-                                      seed=seed, overrides=overrides, on_case=on_case, database=database)
+            with _sanitizing(options.sanitizing, options.device):
+                report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
+                                      examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
+                                      database=options.database, command=options.replay(c.name))
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)
-    if json_path:
-        reports.write_json(results, json_path)
-    if junit_path:
-        reports.write_junit(results, junit_path)
+    if options.json_path:
+        reports.write_json(results, options.json_path)
+    if options.junit_path:
+        reports.write_junit(results, options.junit_path)
     return 0 if all(r.held for r in results) else 1

@@ -1,48 +1,98 @@
-"""Finding contracts and implementations by name, with one clear error line when a name is wrong."""
+"""Finding contracts and implementations by name, with one clear error line when a name is wrong.
+
+A contract is known once the module defining it is imported. Modules are imported from, in order:
+the bundled example (`shapecheck.contracts`), the entry-point group `shapecheck.contracts` of installed
+packages, `contracts = [...]` under `[tool.shapecheck]` in the current directory's `pyproject.toml`,
+each `--contracts MODULE`, and the module of `--impl`; contracts applied with `@shapecheck.contract` are
+known too. The current directory is importable (like pytest's rootdir), so `--impl mypkg.ops:fn` works
+from a project's root without installing it.
+"""
 
 from __future__ import annotations
 
 import importlib
-import os
 import pkgutil
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable, Iterable, Sequence
 
+from shapecheck import blame
 from shapecheck.contract import Contract
 from shapecheck.decorator import REGISTRY
 from shapecheck.errors import UsageError
 from shapecheck.patching import load_file
 
-
-def select_backend(device: str) -> str:
-    """Resolve `auto|cpu|cuda` and switch Triton to its CPU interpreter when needed.
-
-    Must run before any kernel module is imported: Triton reads TRITON_INTERPRET when `@triton.jit`
-    decorates a function.
-    """
-    import torch
-
-    if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, found {device!r}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: no CUDA device is visible to torch on this machine")
-    chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
-    if chosen == "cpu":
-        os.environ["TRITON_INTERPRET"] = "1"
-    return chosen
+BUNDLED = "shapecheck.contracts"
+ENTRY_POINTS = "shapecheck.contracts"
 
 
-def contracts(package: str = "shapecheck.contracts") -> dict[str, Contract]:
-    """Every Contract defined in the modules of `package`, plus any registered by `@contract`."""
-    found: dict[str, Contract] = {}
+def importable_cwd() -> None:
+    """Put the current directory first on sys.path, as `python -m` and pytest's rootdir do."""
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+
+
+def configured_modules(directory: Path | None = None) -> list[str]:
+    """`[tool.shapecheck] contracts = [...]` of `directory`'s pyproject.toml (the current directory's)."""
+    path = (directory or Path.cwd()) / "pyproject.toml"
+    if not path.is_file():
+        return []
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     try:
-        root = importlib.import_module(package)
-    except ImportError:
-        root = None
-    for info in pkgutil.iter_modules(getattr(root, "__path__", [])):
-        module = importlib.import_module(f"{package}.{info.name}")
-        found.update({v.name: v for v in vars(module).values() if isinstance(v, Contract)})
-    found.update(REGISTRY)
+        table = tomllib.loads(path.read_text()).get("tool", {}).get("shapecheck", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{path}: not valid TOML: {exc}") from None
+    modules = table.get("contracts", [])
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise UsageError(f"{path}: [tool.shapecheck] contracts must be a list of module names, found {modules!r}")
+    return modules
+
+
+def _import(name: str, why: str) -> ModuleType:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # noqa: BLE001 - the user's module failing to import is one line, with its frame
+        raise UsageError(blame.describe(f"{why}: cannot import {name}", exc, verb=": ")) from None
+
+
+def _contracts_in(module: ModuleType) -> list[Contract]:
+    return [v for v in vars(module).values() if isinstance(v, Contract)]
+
+
+def _bundled() -> Iterable[Contract]:
+    root = importlib.import_module(BUNDLED)
+    for info in pkgutil.iter_modules(root.__path__):
+        yield from _contracts_in(importlib.import_module(f"{BUNDLED}.{info.name}"))
+
+
+def _entry_points() -> Iterable[Contract]:
+    for point in entry_points(group=ENTRY_POINTS):
+        try:
+            value = point.load()
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in is named, not a traceback
+            raise UsageError(blame.describe(f"entry point {point.name} = {point.value} ({ENTRY_POINTS})", exc)) from None
+        items = value if isinstance(value, (list, tuple)) else [value]
+        for item in items:
+            yield from _contracts_in(item) if isinstance(item, ModuleType) else [item] if isinstance(item, Contract) else []
+
+
+def contracts(modules: Sequence[str] = (), *, extra: Iterable[Contract] = ()) -> dict[str, Contract]:
+    """Every known contract by name: bundled, entry points, pyproject, `modules`, `extra`, decorated ones."""
+    importable_cwd()
+    found: dict[str, Contract] = {}
+    sources: list[Iterable[Contract]] = [_bundled(), _entry_points()]
+    sources += [_contracts_in(_import(m, "[tool.shapecheck] contracts")) for m in configured_modules()]
+    sources += [_contracts_in(_import(m, "--contracts")) for m in modules]
+    for c in [*(c for source in sources for c in source), *extra, *REGISTRY.values()]:
+        if c.name in found and found[c.name] is not c and found[c.name] != c:
+            raise UsageError(f"two different contracts are named {c.name!r}; contract names must be unique")
+        found[c.name] = c
     return found
 
 
@@ -53,11 +103,27 @@ def contract(name: str, known: dict[str, Contract]) -> Contract:
     matches = [c for n, c in known.items() if n.startswith(name)]
     if len(matches) == 1:
         return matches[0]
-    raise UsageError(f"unknown contract {name!r}; known: {', '.join(sorted(known)) or '(none)'}")
+    raise UsageError(f"unknown contract {name!r}; known: {', '.join(sorted(known)) or '(none)'} "
+                     "(name a module defining it with --contracts, or in [tool.shapecheck] contracts of pyproject.toml)")
 
 
-def implementation(target: str) -> Callable[..., Any]:
-    """Import `module.path:function` or `path/to/file.py:function`."""
+def _package_import(path: Path) -> ModuleType:
+    """Import a file that lives inside a package as `package.module`, so its relative imports work."""
+    path = path.resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if len(parts) == 1:
+        return load_file(path)
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    return importlib.import_module(".".join(parts))
+
+
+def implementation_module(target: str) -> tuple[ModuleType, str]:
+    """The module of `module.path:function` or `path/to/file.py:function`, and the function's name."""
+    importable_cwd()
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
         raise UsageError(f"--impl must look like module.path:function or path/to/file.py:function, found {target!r}")
@@ -65,17 +131,29 @@ def implementation(target: str) -> Callable[..., Any]:
         if module_name.endswith(".py"):
             if not Path(module_name).is_file():
                 raise UsageError(f"--impl {target}: no file {module_name}")
-            module = load_file(Path(module_name))
+            module = _package_import(Path(module_name))
         else:
             module = importlib.import_module(module_name)
     except UsageError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix; say which
-        raise UsageError(f"--impl {target}: cannot import {module_name}: {type(exc).__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to fix; say which, with the frame
+        raise UsageError(blame.describe(f"--impl {target}: cannot import {module_name}", exc, verb=": ")) from None
+    return module, attr
+
+
+def implementation(target: str) -> Callable[..., Any]:
+    """Import `module.path:function` or `path/to/file.py:function`."""
+    module, attr = implementation_module(target)
     try:
         fn = getattr(module, attr, None)
     except Exception as exc:  # noqa: BLE001 - a module-level __getattr__ may fail; say so in one line
         raise UsageError(f"--impl {target}: looking up {attr!r} failed: {type(exc).__name__}: {exc}") from None
     if not callable(fn):
-        raise UsageError(f"--impl {target}: {module_name} has no function {attr!r}")
+        raise UsageError(f"--impl {target}: {module.__name__} has no function {attr!r}")
     return fn
+
+
+def contracts_near(target: str) -> list[Contract]:
+    """Contracts defined in the module of an `--impl` target (imported already by `implementation`)."""
+    module, _ = implementation_module(target)
+    return _contracts_in(module)

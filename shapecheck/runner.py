@@ -21,16 +21,19 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import torch
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, given, reject, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import strategies
+from shapecheck import blame, strategies
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.dims import dtype_name
-from shapecheck.errors import ContractViolation
+from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
 from shapecheck.inputs import input_builder
+from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
@@ -61,10 +64,24 @@ class Outcome:
     problems: list[str]
     errors: dict[str, float]  # "output float32" / "pool bfloat16" -> relative RMS error
     seconds: float
+    label: Optional[str] = None  # the regime example's name; None for a drawn case
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+class Rejected(Exception):
+    """A drawn case broke the contract's own checks: not run, counted under `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(reason)
+
+
+def _hook_name(contract: Contract, field: str) -> str:
+    target = getattr(contract, field)
+    return f"`{target}`" if isinstance(target, str) else f"`{getattr(target, '__qualname__', target)}`"
 
 
 @contextlib.contextmanager
@@ -147,19 +164,33 @@ def _unrounded(x: torch.Tensor) -> torch.Tensor:
     return x.to(torch.float32) if x.is_floating_point() and x.element_size() < 4 else x.clone()
 
 
-def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str) -> Outcome:
-    """Run one case through `impl` and the contract's reference; collect every problem found."""
+def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
+               strict: Optional[bool] = None) -> Outcome:
+    """Run one case through `impl` and the contract's reference; collect every problem found.
+
+    Only `impl` failing is a finding. A case that breaks the contract raises `Rejected` when the case came
+    from shapecheck's own generic strategy (`strict=False`), and `Abort` naming the hand-written strategy,
+    builder or example that produced it otherwise (`strict` defaults to "the contract has its own `cases`
+    or `inputs`"); the builder or reference raising is an `Abort` naming it, with the user's frame.
+    """
     start = time.perf_counter()
-    outcome = Outcome(case, [], {}, 0.0)
-    args = input_builder(contract)(case, device)
+    outcome = Outcome(case, [], {}, 0.0, label)
+    builder = "the contract's `inputs` builder " + _hook_name(contract, "inputs") if contract.inputs else "shapecheck's generic input builder"
+    args = blame.calling(builder, input_builder(contract), case, device)
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:
-        raise AssertionError(f"shapecheck bug: the drawn case violates its own contract:\n{exc}") from None
-    before = {name: args[name].clone() for name in contract.mutates}
+        reason = str(exc).splitlines()[0].removeprefix(f"{contract.name}: ")
+        if strict if strict is not None else bool(contract.cases or contract.inputs):
+            source = (f"regime example {label!r}" if label else
+                      f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else builder)
+            raise Abort(f"{source} produced a case that breaks contract {contract.name}: {reason}\n  case: {case.to_json()}") from None
+        raise Rejected(reason) from None
+    before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     reference = contract.resolve("reference")
     if reference is not None:
-        ref_out, *ref_mutated = _as_tuple(reference(**{**args, **{n: _unrounded(t) for n, t in before.items()}}))
+        ref_args = {**args, **{n: _unrounded(t) for n, t in before.items()}}
+        ref_out, *ref_mutated = _as_tuple(blame.calling(f"the reference {_hook_name(contract, 'reference')}", reference, **ref_args))
     try:
         with poisoned_allocations():
             out = impl(**args)
@@ -170,7 +201,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
     else:
         _compare_output(contract, call.dims, args, out, ref_out if reference else None, outcome)
-        for name, ref in zip(contract.mutates, ref_mutated if reference else ()):
+        for name, ref in zip(before, ref_mutated if reference else ()):
             _compare_mutated(name, before[name], args[name], ref, outcome)
     outcome.seconds = time.perf_counter() - start
     return outcome
@@ -229,6 +260,8 @@ class Report:
     compilations: int
     compile_keys: int  # distinct (argument types, constexprs) among the compilations
     seconds: float
+    rejected: Counter[str] = dataclasses.field(default_factory=Counter)  # reason -> drawn cases the contract refused
+    command: tuple[str, ...] = ()  # argv that replays a case of this run, up to `--reproduce`
 
     @property
     def held(self) -> bool:
@@ -242,27 +275,69 @@ class Report:
         return worst
 
 
+def pin_overrides(contract: Contract, pins: dict[str, Any]) -> strategies.Overrides:
+    """`--pin` values as strategies; a name the contract does not know is a usage error, not ignored."""
+    known = {*contract.dim_names, *contract.parameters, *contract.pins, *([] if contract.cases else [strategies.STRIDED])}
+    unknown = sorted(set(pins) - known)
+    if unknown:
+        raise UsageError(f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "
+                         f"named {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    return {name: st.just(value) for name, value in pins.items()}
+
+
+def pinned(case: Case, pins: dict[str, Any]) -> Case:
+    """A regime example with the pins applied to the dimensions and options it carries."""
+    return dataclasses.replace(case, dims={**case.dims, **{k: v for k, v in pins.items() if k in case.dims}},
+                               options={**case.options, **{k: v for k, v in pins.items() if k in case.options}})
+
+
+class _Failed(Exception):
+    """Raised inside the Hypothesis test for a failing case, so Hypothesis shrinks it; nothing else is caught."""
+
+
+def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
+    items = found.items() if isinstance(found, dict) else ((None, case) for case in found)
+    return [(name, case) for name, case in items]
+
+
 def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *, profile: Profile, device: str,
-                 examples: Optional[int] = None, seed: Optional[int] = None, overrides: strategies.Overrides = {},
-                 on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True) -> Report:
-    """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case."""
+                 examples: Optional[int] = None, seed: Optional[int] = None, pins: Optional[dict[str, Any]] = None,
+                 on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
+                 command: tuple[str, ...] = ()) -> Report:
+    """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
+
+    Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
+    `Abort` when code other than `impl` failed (the reference, a builder, a strategy, shapecheck itself).
+    """
+    pins = dict(pins or {})
+    overrides = pin_overrides(contract, pins)
+    contract.resolve_hooks()
     outcomes: list[Outcome] = []
     failures: list[Outcome] = []
+    rejected: Counter[str] = Counter()
 
     def property_(case: Case) -> None:
-        outcome = check_case(contract, case, impl, device)
+        try:
+            outcome = check_case(contract, case, impl, device)
+        except Rejected as refused:
+            rejected[refused.reason] += 1
+            reject()
+        except Exception as exc:  # noqa: BLE001 - the contract's own checks (user code) or shapecheck failing
+            raise Abort(blame.describe(f"contract {contract.name}'s checks", exc), exc) from exc
         outcomes.append(outcome)
         on_case(outcome)
         if not outcome.ok:
             failures.append(outcome)
-            raise AssertionError("\n".join(outcome.problems))
+            raise _Failed("\n".join(outcome.problems))
 
     # Separate example-database entries per contract, implementation and device.
     property_._hypothesis_internal_add_digest = f"{contract.name}|{impl_name}|{device}".encode()  # type: ignore[attr-defined]
     db = DirectoryBasedExampleDatabase(str(CACHE_DIR / "hypothesis")) if database else None
-    test = given(strategies.cases(contract, profile, overrides))(property_)
+    strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
+    strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
+    test = given(strategy)(property_)
     test = settings(max_examples=examples or profile.max_examples, deadline=None, database=db, derandomize=False,
-                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False,
+                    suppress_health_check=list(HealthCheck), report_multiple_bugs=False, print_blob=False,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
     if seed is not None:
         test = hypothesis_seed(seed)(test)
@@ -271,20 +346,47 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     with counter.active():
         try:
             test()
-        except AssertionError:
-            pass
+        except (_Failed, Unsatisfiable):
+            pass  # a shrunk failure (recorded in `failures`); or nothing valid was drawn (checked below)
+        except Flaky:
+            if not failures:
+                raise
+        except Exception as exc:  # noqa: BLE001 - raised while drawing: the strategy's code, or shapecheck's
+            raise Abort(blame.describe(strategy_name, exc), exc) from exc
         # The contract's hand-picked regime cases, when the drawn ones held. Not Hypothesis @examples: a
         # failing explicit example is reported unshrunk and stops the search, these are small already.
-        for case in () if failures else (contract.resolve("examples") or (lambda p: []))(profile):
-            outcome = check_case(contract, case, impl, device)
+        found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
+                              contract.resolve("examples") or (lambda p: []), profile)
+        for label, case in () if failures else _as_examples(found):
+            try:
+                outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins)
+            except Rejected as refused:
+                rejected[f"regime example {label or case.to_json()} under the pins: {refused.reason}"] += 1
+                continue
             outcomes.append(outcome)
             on_case(outcome)
             if not outcome.ok:
                 failures.append(outcome)
                 break
+    if not outcomes:
+        reasons = "; ".join(f"{reason} ({n})" for reason, n in rejected.most_common()) or "Hypothesis drew no valid case"
+        raise NothingRan(f"contract {contract.name}: no case ran — all {sum(rejected.values())} drawn cases were "
+                         f"rejected by the contract's own checks: {reasons}")
     # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one (or the
     # failing regime case).
-    regimes_of = contract.resolve("regimes") or (lambda case: set())
+    regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
-                  regimes, counter.count, len(counter.keys), time.perf_counter() - start)
+                  regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command)
+
+
+def marked_regimes(contract: Contract, case: Case) -> set[str]:
+    """Regimes of a generic case, from its marked values and the optional tensors it left out."""
+    found: set[str] = set()
+    for name, marker in contract.markers.items():
+        values = case.options.get(name)
+        if isinstance(values, list) and values and isinstance(marker, (Offsets, Index)):
+            found |= marker.regimes(values, case.dims)
+        elif name in case.options and values is None:
+            found.add(f"{name} omitted")
+    return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

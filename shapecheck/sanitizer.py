@@ -351,11 +351,11 @@ def _check(session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs
         kernel=session.kernel, pid=tuple(int(i) for i in builder.grid_idx), op=op, region=region,
         outside="storage" if outside_storage.any() else "view", derived=derived, offsets=[d // unit for d in deltas],
         unit=unit, n_bad=int(bad.sum()), n_active=int(active.sum()), frames=_kernel_frames())
-    if report.mode == "raise":
-        raise violation
     if violation.site not in report.hits:
         report.violations.append(violation)
     report.hits[violation.site] += 1
+    if report.mode == "raise":  # recorded first, so the summary never says "no violation" after one was raised
+        raise violation
     return bad
 
 

@@ -1,7 +1,12 @@
-"""Hypothesis strategies drawn from a contract: dimensions, varlen partitions, slot indices, cases.
+"""Hypothesis strategies drawn from a contract: dimensions, marked integer tensors, optional arguments, cases.
 
 Everything here is a composable Hypothesis strategy (no hand-rolled randomness), so draws shrink to
-minimal failing cases and replay from the example database.
+minimal failing cases and replay from the example database. A contract with nothing but annotations gets
+complete cases: every dimension the annotations name (ranges from `Contract.dims`, else `Dim()`), values
+for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed. Use them in your own tests:
+
+    @given(shapecheck.strategies.cases(MY_CONTRACT, PROFILES["ci"]))
+    def test_my_kernel(case): ...
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from hypothesis import strategies as st
 
 from shapecheck.case import Case
 from shapecheck.contract import Contract, Dim
+from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
 
-Overrides = Mapping[str, st.SearchStrategy[int]]
+Overrides = Mapping[str, st.SearchStrategy[Any]]
+STRIDED = "strided_views"
+"""Generic-case option: the tensors passed as views with a padded row stride (pinnable: --pin strided_views=[])."""
 
 
 def dim(d: Dim, profile: Profile, *, lo: Optional[int] = None) -> st.SearchStrategy[int]:
@@ -24,48 +32,71 @@ def dim(d: Dim, profile: Profile, *, lo: Optional[int] = None) -> st.SearchStrat
 
 
 def dims(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[dict[str, int]]:
-    """Every dimension of the contract, drawn independently then filtered by the contract's rules.
+    """Every dimension the contract's annotations name, drawn independently then filtered by its rules.
 
     Rules that mention non-tensor arguments do not apply here (their names are unbound). For contracts
     with strong coupling between dims (divisibility, varlen), write a case strategy with `dim()` instead.
     """
-    parts = {name: overrides.get(name, dim(d, profile)) for name, d in contract.dims.items()}
+    parts = {name: overrides.get(name, dim(contract.dim(name), profile)) for name in contract.dim_names}
     return st.fixed_dictionaries(parts).filter(lambda drawn: all(rule.holds(drawn) is not False for rule in contract.rules))
-
-
-def partitions(total: int, parts: int) -> st.SearchStrategy[list[int]]:
-    """`cu_seqlens` splitting `total` tokens into `parts` sequences (zero-length sequences included)."""
-    cuts = st.lists(st.integers(0, total), min_size=parts - 1, max_size=parts - 1).map(sorted)
-    return cuts.map(lambda inner: [0, *inner, total])
-
-
-def slot_indices(n: int, slots: int, padding: bool = True) -> st.SearchStrategy[list[int]]:
-    """`n` pool slots: distinct real slots in [0, slots), some -1 padding if allowed, others left unused."""
-    real = st.lists(st.integers(0, slots - 1), min_size=n, max_size=n, unique=True) if n <= slots else st.nothing()
-    if not padding:
-        return real
-    mask = st.lists(st.booleans(), min_size=n, max_size=n)
-    return st.tuples(real, mask).map(lambda rm: [-1 if pad else s for s, pad in zip(*rm)])
 
 
 def seeds() -> st.SearchStrategy[int]:
     return st.integers(0, 2**31 - 1)
 
 
-CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
+def _length(contract: Contract, name: str, drawn: Mapping[str, int]) -> int:
+    """Entries of a rank-1 marked tensor under the drawn dims (its first pattern's only axis)."""
+    return contract.tensor_specs[name].patterns[0].evaluate(drawn)[0]
+
+
+def marked_values(contract: Contract, name: str, drawn: Mapping[str, int]) -> st.SearchStrategy[list[int]]:
+    """Valid values of an `Offsets`- or `Index`-marked tensor under the drawn dims."""
+    marker, length = contract.markers[name], _length(contract, name, drawn)
+    if isinstance(marker, Offsets):
+        return marker.strategy(drawn[marker.into], length - 1) if length >= 1 else st.nothing()
+    assert isinstance(marker, Index), f"{name} carries no value marker"
+    return marker.strategy(length, drawn[marker.into])
+
+
+def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = {}) -> st.SearchStrategy[dict[str, Any]]:
+    """Per-argument choices of a generic case: marked tensors' values, None for an optional tensor left out,
+    and scalar parameters that are pinned (unpinned scalars take their defaults)."""
+    parts: dict[str, st.SearchStrategy[Any]] = {}
+    for name in contract.parameters:
+        spec = contract.tensor_specs.get(name)
+        if spec is None:
+            if name in overrides:
+                parts[name] = overrides[name]
+            continue
+        values = marked_values(contract, name, drawn) if isinstance(contract.markers.get(name), (Offsets, Index)) else None
+        if spec.optional:  # None = left out; [] = passed, values from the seed
+            present = st.just([]) if values is None else values
+            parts[name] = overrides.get(name, st.one_of(st.none(), present))
+        elif values is not None:
+            parts[name] = overrides.get(name, values)
+    strided = [n for n in contract.free_strides if len(contract.tensor_specs[n].patterns[0].axes) >= 2]
+    if strided:
+        each = st.tuples(*(st.booleans() for _ in strided))  # half the cases per tensor
+        parts[STRIDED] = overrides.get(STRIDED, each.map(lambda flags: [n for n, f in zip(strided, flags) if f]))
+    return st.fixed_dictionaries(parts)
 
 
 def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
-    """Cases for a contract without its own case strategy: rule-respecting dims and a seed."""
-    return st.builds(lambda d, s: Case(contract.name, d, {}, s), dims(contract, profile, overrides), seeds())
+    """Cases for a contract without its own case strategy: rule-respecting dims, argument options, a seed."""
+
+    @st.composite
+    def draw(draw: st.DrawFn) -> Case:
+        drawn = draw(dims(contract, profile, overrides))
+        return Case(contract.name, drawn, draw(options(contract, drawn, overrides)), draw(seeds()))
+
+    return draw()
+
+
+CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 
 
 def cases(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
     """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`."""
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
-
-
-def fixed(value: Any) -> st.SearchStrategy[Any]:
-    """Pin a dimension or option (a per-dimension override from the CLI or a test)."""
-    return st.just(value)

@@ -11,8 +11,9 @@ On CPU, Triton's interpreter must be on before the kernel module is imported: ca
 
 from __future__ import annotations
 
+import contextlib
 import os
-from typing import Callable, Optional
+from typing import Callable, Optional, Sequence
 
 import pytest
 import torch
@@ -27,22 +28,38 @@ def use_interpreter_without_gpu() -> None:
         os.environ["TRITON_INTERPRET"] = "1"
 
 
-def property_test(impl: str, *, contract: Optional[str] = None, device: str = "auto", profile: str = "ci",
-                  examples: Optional[int] = None, seed: Optional[int] = None) -> Callable[[], None]:
+def property_test(impl: str, *, contract: Optional[str] = None, contracts: Sequence[str] = (), device: str = "auto",
+                  profile: str = "ci", examples: Optional[int] = None, seed: Optional[int] = None) -> Callable[[], None]:
     """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
 
-    `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible.
+    `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible. A run in which no
+    case executed, or whose reference/builder/strategy raised, fails the test with that one line.
     """
 
     def test() -> None:
-        from shapecheck import registry
+        from shapecheck import errors, registry
+        from shapecheck.property_cli import RunOptions
         from shapecheck.runner import run_property
 
-        fn = registry.implementation(impl)
-        c = registry.contract(contract, registry.contracts()) if contract else getattr(fn, "__contract__", None)
-        assert c is not None, f"{impl} carries no @shapecheck.contract; pass contract="
         chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
-        report = run_property(c, fn, impl, profile=PROFILES[profile], device=chosen, examples=examples, seed=seed)
+        try:
+            fn = registry.implementation(impl)
+            known = registry.contracts(contracts, extra=registry.contracts_near(impl))
+            c = registry.contract(contract, known) if contract else getattr(fn, "__contract__", None)
+            if c is None:
+                pytest.fail(f"{impl} carries no @shapecheck.contract; pass contract=", pytrace=False)
+            replay = RunOptions(contract=c.name, impl=impl, contracts=tuple(contracts), device=chosen).replay(c.name)
+            with contextlib.ExitStack() as stack:
+                if chosen == "cpu":  # as the CLI does: an out-of-bounds access is a finding, not silent
+                    from shapecheck.sanitizer import sanitize
+
+                    stack.enter_context(sanitize())
+                report = run_property(c, fn, impl, profile=PROFILES[profile], device=chosen, examples=examples,
+                                      seed=seed, command=replay)
+        except (errors.UsageError, errors.InvalidContract) as exc:
+            pytest.fail(f"shapecheck: error: {exc}", pytrace=False)
+        except errors.Abort as exc:
+            pytest.fail(f"shapecheck: error: {exc.message}", pytrace=False)
         if report.failure is not None:
             problems = "\n".join(f"  - {p}" for p in report.failure.problems)
             pytest.fail(f"{c.name} violated by {impl}:\n{problems}\nreproduce: "

@@ -15,7 +15,15 @@ def shapecheck_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "shapecheck.cli"]
 
 
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+
+
 def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run([*shapecheck_command(), *args], cwd=ROOT, env=env, capture_output=True, text=True,
+    return subprocess.run([*shapecheck_command(), *args], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=timeout)
+
+
+def run_line(line: str, *, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """Run a printed command line verbatim, through the shell, as a user pasting it would."""
+    return subprocess.run(line, shell=True, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)

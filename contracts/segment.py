@@ -1,0 +1,41 @@
+"""Contract of `segment_mean`: the mean of each segment of a packed varlen batch.
+
+Written the way a user writes one for their own kernel: annotations, one marker, the dims' ranges and a
+reference. No case strategy and no input builder: shapecheck draws the dimensions, the `cu_seqlens`
+partition (empty segments included) and the tensors from the annotations alone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from shapecheck.contract import Contract, Dim, unit_stride_last
+from shapecheck.markers import Offsets
+
+
+def segment_mean(
+    x: Float[Tensor, "T D"],
+    cu_seqlens: Annotated[Int[Tensor, "N+1"], Offsets("T")],
+) -> Float[Tensor, "N D"]:
+    """Row `n` of the result is the mean of `x[cu_seqlens[n]:cu_seqlens[n+1]]`; an empty segment gives 0."""
+    ...
+
+
+SEGMENT_MEAN = Contract(
+    name="segment_mean",
+    signature=segment_mean,
+    description="Mean of each segment of a packed [T, D] batch (varlen pooling).",
+    dims={
+        "T": Dim("packed tokens (0 = an empty batch)", 0, 12, 4096),
+        "D": Dim("features", 1, 40, 1024),
+        "N": Dim("segments", 1, 4, 256),
+    },
+    checks=[unit_stride_last("x")],
+    finite=("x",),
+    reference="shapecheck.kernels.reference:segment_mean_reference",
+    implementation="shapecheck.kernels.segment:segment_mean",
+    output_dtype_like="x",
+)

@@ -1,0 +1,65 @@
+"""Which Triton backend runs the kernels, decided before any kernel module is imported.
+
+Triton reads TRITON_INTERPRET when `@triton.jit` decorates a function, so the choice must be made first.
+Not every Triton's interpreter can run every kernel: triton 3.5/3.6 under numpy >= 2.4 fail on a loop whose
+bound is a runtime argument (`for t in range(T)`), which every recurrent kernel has. That failure is the
+environment's, not the kernel's: it must be an error (exit 2) naming the versions, never a finding.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from typing import Optional
+
+from shapecheck.errors import UsageError
+
+DEVICES = ("auto", "cpu", "cuda")
+
+_PROBE = """
+import torch, triton, triton.language as tl
+@triton.jit
+def probe(x, n):
+    for i in range(n):
+        tl.store(x + i, i)
+x = torch.zeros(3, dtype=torch.int32)
+probe[(1,)](x, 3)
+assert x.tolist() == [0, 1, 2], x.tolist()
+"""
+
+
+def select_backend(device: str) -> str:
+    """Resolve `auto|cpu|cuda`; for `cpu`, switch Triton to its interpreter and check that it works."""
+    import torch
+
+    if device not in DEVICES:
+        raise UsageError(f"--device must be auto, cpu or cuda, found {device!r}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is visible to torch on this machine")
+    chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+    if chosen == "cpu":
+        if torch.cuda.is_available() and (problem := interpreter_problem()):  # CPU machines run it anyway
+            raise UsageError(problem)
+        os.environ["TRITON_INTERPRET"] = "1"
+    return chosen
+
+
+@functools.lru_cache(maxsize=1)
+def interpreter_problem() -> Optional[str]:
+    """Why Triton's CPU interpreter cannot run a runtime-bound loop here, or None if it can.
+
+    Probed in a fresh interpreter process (this one may already have compiled kernels for the GPU).
+    """
+    env = {**os.environ, "TRITON_INTERPRET": "1"}
+    result = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
+    if result.returncode == 0:
+        return None
+    import numpy
+    import triton
+
+    last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return (f"--device cpu: Triton {triton.__version__}'s CPU interpreter cannot run a kernel with a runtime loop "
+            f"bound on this machine (numpy {numpy.__version__}: {last}); run on the GPU (--device cuda) or "
+            f"install triton>=3.7.1 for the interpreter")
