@@ -177,6 +177,10 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     outcome = Outcome(case, [], {}, 0.0, label)
     builder = "the contract's `inputs` builder " + _hook_name(contract, "inputs") if contract.inputs else "shapecheck's generic input builder"
     args = blame.calling(builder, input_builder(contract), case, device)
+    if not isinstance(args, dict) or set(args) - set(contract.parameters):
+        extra = sorted(set(args) - set(contract.parameters)) if isinstance(args, dict) else type(args).__name__
+        raise Abort(f"{builder} returned {extra!r}: expected a dict of the contract's parameters "
+                    f"({', '.join(contract.parameters)})")
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:
