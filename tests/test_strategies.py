@@ -70,7 +70,7 @@ def test_user_contract_gets_strategies_with_overrides(case) -> None:  # type: ig
 
 
 def test_pins_from_the_command_line(tmp_path: Path) -> None:
-    result = shapecheck("run", "--examples", "5", "--no-db", "--pin", "K=7", "--pin", "layout=vk",
+    result = shapecheck("run", "fused", "--examples", "5", "--no-db", "--pin", "K=7", "--pin", "layout=vk",
                         "--json", str(tmp_path / "r.json"))
     assert result.returncode == 0, result.stdout + result.stderr
     outcomes = json.loads((tmp_path / "r.json").read_text())["contracts"][0]["outcomes"]
@@ -81,5 +81,5 @@ def test_pins_from_the_command_line(tmp_path: Path) -> None:
     assert all(c["dims"]["K"] == 7 and c["options"]["layout"] == "vk" for c in drawn + regime)
     bad = shapecheck("run", "--pin", "K")
     assert bad.returncode == 2 and "NAME=VALUE" in bad.stderr
-    unknown = shapecheck("run", "--pin", "KK=7")
+    unknown = shapecheck("run", "fused", "--pin", "KK=7")
     assert unknown.returncode == 2 and "--pin KK" in unknown.stderr and "no dimension" in unknown.stderr
