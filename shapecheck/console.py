@@ -20,7 +20,9 @@ def contract_table(c: Contract) -> Table:
     table.add_column("argument")
     table.add_column("declared shape")
     for name, spec in c.tensor_specs.items():
-        table.add_row(name, spec.describe() + (" | None" if spec.optional else ""))
+        marker = c.markers.get(name)
+        table.add_row(name, escape(spec.describe() + (" | None" if spec.optional else "")) +
+                      (f"  [dim]{escape(repr(marker))}[/]" if marker is not None else ""))
     if c.output:
         table.add_row("[bold]returns[/]", c.output.describe())
     for rule in c.rules:
