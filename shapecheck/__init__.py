@@ -4,13 +4,51 @@ The public API is small on purpose: a contract (`Contract`, `Dim`, `Rule`, the m
 `InPlace` that say what an integer or in-place tensor means), the decorator that checks calls against it
 (`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and `strategies`,
 the Hypothesis strategies a contract yields, for use in your own `@given` tests.
+
+Names resolve on first use (PEP 562), so `shapecheck lint`/`explain`, which parse and never import a
+kernel, do not pay for importing torch.
 """
 
-from shapecheck import strategies
-from shapecheck.contract import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
-from shapecheck.decorator import contract
-from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
-from shapecheck.markers import Index, InPlace, Offsets
+from __future__ import annotations
 
+import importlib
+import sys
+import types
+from typing import Any
+
+_HOMES = {
+    "Call": "shapecheck.contract", "Contract": "shapecheck.contract", "Dim": "shapecheck.contract",
+    "Rule": "shapecheck.contract", "same_dtype": "shapecheck.contract", "unit_stride_last": "shapecheck.contract",
+    "contract": "shapecheck.decorator", "ContractViolation": "shapecheck.errors", "DtypeViolation": "shapecheck.errors",
+    "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
+    "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies",
+}
 __all__ = ["Call", "Contract", "ContractViolation", "Dim", "DtypeViolation", "Index", "InPlace", "InvalidContract",
            "Offsets", "Rule", "contract", "same_dtype", "strategies", "unit_stride_last"]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'shapecheck' has no attribute {name!r}")
+    module = importlib.import_module(home)
+    value = module if home == f"shapecheck.{name}" else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+class _Package(types.ModuleType):
+    """Keeps `shapecheck.contract` the decorator: importing the submodule of that name must not rebind it
+    (the submodule stays reachable through `sys.modules`, as when this package imported it eagerly)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "contract" and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

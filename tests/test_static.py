@@ -157,7 +157,12 @@ def test_assume_seeds_an_unannotated_function(tmp_path: Path) -> None:
     analysis = analyse_function(source, "merge", dict([assumption("q=B T H K")]))
     assert isinstance(analysis.output, Tensor) and analysis.output.shape == (B * T, H * K)
     assert analysis.signature.origin == "--assume"
-    without = analyse_function(source, "merge")
+    inferred = analyse_function(source, "merge")  # no --assume: the unpack line says q's shape
+    assert isinstance(inferred.output, Tensor) and inferred.output.shape == (B * T, H * K)
+    assert (inferred.signature.origin, inferred.signature.inferred) == (
+        "the code's own unpack lines", {"q": "inferred from line 2"})
+    source.write_text("def same(q, scale):\n    return q * scale\n")
+    without = analyse_function(source, "same")  # nothing unpacked: nothing guessed
     assert isinstance(without.output, Unknown) and without.output.why == "a parameter without a declared shape"
 
 

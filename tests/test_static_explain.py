@@ -88,7 +88,7 @@ def test_markdown_report_with_a_worked_example() -> None:
     assert f"| {line_of('o = q.new_empty')} | `o = q.new_empty(NK, *v.shape)` | `o: [NK, B, T, HV, V]` |  |" in out
     assert "## Worked example: B=1, T=64, H=8, K=128, V=64, HV=8" in out
     nk = line_of("NK, NV =")
-    assert f"| {nk} | `NK` | `cdiv(K, BK)` | `cdiv(128, BK)` | `1` |" in out
+    assert f"| {nk} | `NK` | `cdiv(K, BK)` | `cdiv(128, 128)` | `1` |" in out
     assert f"| {nk} | `NV` | `cdiv(V, BV)` | `cdiv(64, BV)` | `cdiv(64, " in out  # BV's tuning depends on N, layout
     assert f"| {line_of('BK = triton.next_power_of_2(K)')} | `BK` | `next_pow2(K)` | `next_pow2(128)` | `128` |" in out
     assert f"| {line_of('return o.squeeze(0)')} | `return` | `[B, T, HV, V]` | `[1, 64, 8, 64]` | `[1, 64, 8, 64]` |" in out
@@ -109,7 +109,7 @@ def test_markdown_written_to_a_file(tmp_path: Path) -> None:
                                           "_token_strides, fused_sigmoid_gating_delta_rule_update)"),
     (["explain", WRAPPER, "--example", "B=one"], "--example expects NAME=INTEGER pairs separated by commas, found 'B=one'"),
     (["explain", WRAPPER, "--example", "Q=3"], "--example: Q is not a dimension of fused_sigmoid_gating_delta_rule_update "
-                                               "(dimensions: B, BT, H, HV, K, N, S, T, V)"),
+                                               "(dimensions: B, BK, BT, BV, H, HV, K, N, NK, NV, S, T, V, num_warps)"),
     (["explain", WRAPPER, "--format", "html"], "--format must be one of text, markdown, found 'html'"),
     (["explain", WRAPPER, "--assume", "zz=B"], "--assume names zz, not parameters of fused_sigmoid_gating_delta_rule_update "
                                                "(A_log, a, dt_bias, softplus_beta, softplus_threshold, q, k, v, b, "

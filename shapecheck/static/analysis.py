@@ -13,8 +13,8 @@ import sympy as sp
 
 from shapecheck.static.engine import Interpreter, Issue, Launch, Return, Shared, Step
 from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
-from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, axis_names, parameters,
-                                         signature_for)
+from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, axis_names, defaults_none,
+                                         parameters, signature_for)
 from shapecheck.static.source import FunctionNode, ModuleSource
 from shapecheck.static.symbols import condition, dim, scalar
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe, is_bool, map_exprs, merge
@@ -103,14 +103,6 @@ def _tensor_seed(name: str, declared: Declared, maybe_none: bool) -> Tensor:
     return Tensor(shape, name, maybe_none=maybe_none)
 
 
-def _defaults_none(fn: FunctionNode) -> set[str]:
-    """Parameters whose default is None."""
-    a = fn.args
-    positional = [*a.posonlyargs, *a.args]
-    pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults), *zip(a.kwonlyargs, a.kw_defaults)]
-    return {arg.arg for arg, d in pairs if isinstance(d, ast.Constant) and d.value is None}
-
-
 def _seed(interp: Interpreter, arg: ast.arg, param: Optional[object], none_default: bool) -> Value:
     name = arg.arg
     if isinstance(param, Declared):
@@ -171,7 +163,7 @@ def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Si
     """Run the analysis of `fn` seeded with `signature`."""
     shared = shared or Shared(module)
     interp = Interpreter(shared, qualname, record=record, dims=_dim_origins(signature))
-    none_defaults = _defaults_none(fn)
+    none_defaults = defaults_none(fn)
     inputs = {arg.arg: _seed(interp, arg, signature.params.get(arg.arg), arg.arg in none_defaults)
               for arg in parameters(fn)}
     interp.env.update(inputs)
@@ -205,14 +197,14 @@ def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str,
     if fn is None:
         known = ", ".join(name for name, _ in module.definitions()) or "none"
         raise LookupError(f"no function `{qualname}` in {path} (functions: {known})")
-    return analyse(module, fn, qualname, signature_for(fn, assume))
+    return analyse(module, fn, qualname, signature_for(fn, assume, module=module))
 
 
 def analyse_module(module: ModuleSource, *, declared_only: bool = False, record: bool = False) -> Iterator[Analysis]:
     """Analyse every function of `module` (only those with declared shapes when `declared_only`)."""
     shared = Shared(module)
     for qualname, fn in module.definitions():
-        signature = signature_for(fn)
+        signature = signature_for(fn, module=module)
         if declared_only and not signature.declares_shapes:
             continue
         yield analyse(module, fn, qualname, signature, shared=shared, record=record)

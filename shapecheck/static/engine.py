@@ -657,6 +657,8 @@ class Interpreter:
         site = self._site(node)
         if isinstance(func, ast.Attribute):
             receiver = self.eval(func.value)
+            if isinstance(receiver, Unknown) and func.attr in tensorops.SHAPE_FREE:
+                receiver = Tensor(None, why=receiver.why)  # `x.new_empty(...)`: x's own shape does not matter
             if isinstance(receiver, Tensor):
                 bound = self._args(node)
                 if isinstance(bound, Unknown):

@@ -80,7 +80,8 @@ def rows(analysis: Analysis) -> list[Row]:
 def _input(analysis: Analysis, name: str) -> str:
     param = analysis.signature.params.get(name)
     if isinstance(param, Declared):
-        return param.describe()
+        note = analysis.signature.inferred.get(name)
+        return param.describe() + (f"  {note}" if note else "")
     if isinstance(param, Scalar):
         return param.kind + (" or None" if param.optional else "")
     value = analysis.inputs[name]
@@ -125,7 +126,9 @@ def _output_lines(analysis: Analysis) -> list[tuple[str, str]]:
 
 def parse_example(text: str, analysis: Analysis) -> dict[sp.Symbol, sp.Integer]:
     """`B=1,T=64` as dimension values; ValueError names the first problem."""
-    known = analysis.signature.dim_names() | set(analysis.signature.dims)
+    symbols = {s.name: s for s in analysis.knowledge.definitions}  # derived names (BV, NV, ...) too
+    symbols.update({n: dim(n) for n in analysis.signature.dim_names() | set(analysis.signature.dims)})
+    known = set(symbols)
     values: dict[sp.Symbol, sp.Integer] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, sep, number = item.partition("=")
@@ -135,7 +138,7 @@ def parse_example(text: str, analysis: Analysis) -> dict[sp.Symbol, sp.Integer]:
         if name not in known:
             raise ValueError(f"--example: {name} is not a dimension of {analysis.qualname} "
                              f"(dimensions: {', '.join(sorted(known)) or 'none'})")
-        values[dim(name)] = sp.Integer(int(number))
+        values[symbols[name]] = sp.Integer(int(number))
     return values
 
 
@@ -158,8 +161,9 @@ def example(analysis: Analysis, given: dict[sp.Symbol, sp.Integer]) -> Example:
             value = rel.rhs.xreplace(values)
             if value.is_Integer:
                 values[rel.lhs] = value
-    for symbol, definition in analysis.knowledge.definitions.items():  # in definition order
-        values[symbol] = definition.xreplace(values)
+    for symbol, definition in analysis.knowledge.definitions.items():  # in definition order; given wins
+        if symbol not in given:
+            values[symbol] = definition.xreplace(values)
     return Example(given, values)
 
 
@@ -175,7 +179,7 @@ def _numeric(value: Value, values: Mapping[sp.Symbol, sp.Expr]) -> str:
 
 def example_rows(analysis: Analysis, ex: Example) -> list[tuple[int, str, str, str, str]]:
     """(line, name, symbolic, with the example's dimensions, value) for every binding of the derivation."""
-    dims_only = {s: v for s, v in ex.values.items() if not isinstance(s, Local)}
+    dims_only = {s: v for s, v in ex.values.items() if not isinstance(s, Local) or v.is_Integer}
     out = []
     for step in analysis.steps:
         for name, value in step.results:

@@ -36,7 +36,7 @@ import sympy as sp
 
 from shapecheck.static.analysis import Analysis, analyse_module
 from shapecheck.static.bounds import Bounder, Interval
-from shapecheck.static.pointers import unsafe_offsets
+from shapecheck.static.pointers import Overflow, unsafe_offsets
 from shapecheck.static.source import ModuleSource, is_kernel
 from shapecheck.static.symbols import dim, show
 from shapecheck.static.values import Tensor, Tup, Unknown, is_int
@@ -49,6 +49,7 @@ RULES = {
     "SC004": "dimension name used inconsistently",
     "SC005": "grid axis 1 or 2 can exceed 65535",
     "SC006": "loaded value multiplied into a pointer offset without an int64 cast",
+    "SC007": "program id scaled into a pointer offset that can pass 2**31 without an int64 cast",
 }
 GRID_LIMIT = 65535
 _SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
@@ -185,15 +186,19 @@ def lint_module(module: ModuleSource) -> tuple[list[Finding], int]:
     for qualname, fn in module.definitions():
         if is_kernel(fn):
             checked += 1
-            findings.update(_at(module.path, o.node, "SC006",
-                                f"`{_short(o.node)}` multiplies `{o.operand}`, loaded from memory at line "
-                                f"{o.loaded_at}, into a pointer offset without `.to(tl.int64)`: int32 wraps past "
-                                "2**31 elements", qualname) for o in unsafe_offsets(fn))
+            findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname)
+                            for o in unsafe_offsets(fn))
     return sorted(findings), checked
 
 
-def _short(node: ast.AST) -> str:
-    text = ast.unparse(node)
+def _overflow_message(o: Overflow) -> str:
+    origin = "loaded from memory" if o.code == "SC006" else "a program id"
+    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}, into a pointer "
+            "offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
+
+
+def _short(node: Union[ast.AST, str]) -> str:
+    text = node if isinstance(node, str) else ast.unparse(node)
     return text if len(text) <= 50 else text[:47] + "..."
 
 

@@ -1,33 +1,81 @@
-"""SC006: in a Triton kernel, a value loaded from memory multiplied into a pointer offset without an int64 cast.
+"""SC006 / SC007: int32 products in a Triton kernel's pointer offsets that can pass 2**31 elements.
 
-`slot = tl.load(indices + n)` is int32 when the index tensor is, so `pool + slot * stride` multiplies in
-int32 and wraps once `slot * stride` reaches 2**31 elements: the state-pool overflow seen upstream. The
-rule follows loaded values through assignments, arithmetic and calls (a taint, flow-sensitive in straight
-code, joined at branches, iterated over loops), clears it at `.to(tl.int64)` or `tl.cast(x, tl.int64)`,
-and reports every multiplication with a tainted operand that reaches the pointer argument of a load,
-store or atomic, or the base of `tl.make_block_ptr`. A cast after the product is too late and is reported.
+A Triton integer is int32 unless something made it int64, so `pool + slot * HV * K * V` wraps once the
+product reaches 2**31: the state-pool overflow seen upstream (fla #1080, sglang #31934). The analysis runs
+the kernel body once over abstract integers, flow-sensitively (tuple targets element by element, `if`
+branches separately and joined after, loops iterated until the taint settles), and tracks for each value:
+
+- whether it is int64 (`.to(tl.int64)`, `tl.cast(x, tl.int64)`, or any int64 operand of `+`/`*`);
+- the index it derives from: a value loaded from memory (SC006) or a program id (SC007), and how many
+  factors scaled it: 0 a bare index, 1 a position along the axis it tiles (`i_t * BT`, `bos * H`, plus
+  any `tl.arange`), 2 or more an element offset (`i_t * BT * H * K`) that grows past any axis;
+- an upper bound: literals, `tl.arange(0, C)` and `tl.constexpr` parameters are bounded (a configured
+  bound, else `CONSTEXPR_BOUND`), program ids on axes 1 and 2 by 65535, runtime scalars not at all.
+
+A product is a finding when it is int32, derives from an index, reaches a pointer (the pointer argument
+of a load, store or atomic, or a block pointer's base), and is an element offset: a position scaled again,
+or an index scaled by an unbounded runtime value such as a stride. A block index times one bounded factor
+is bounded by the axis it tiles, so it is not a finding. Program ids (SC007) are reported only where one
+expression scales a bare program id by two or more factors whose bounds reach 2**31 (`i_nh * K * V`); a
+head index `pid % HV` is bounded by the head count and is not an index here. Each product chain is
+reported once, at its outermost product. A block pointer's shape, strides and offsets are not sinks:
+Triton forms their products in int64; its base is.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-from collections import defaultdict
-from typing import Iterator, Optional
+import math
+from typing import Iterator, Mapping, Optional
 
 from shapecheck.static.source import FunctionNode
 
+INT32_LIMIT = 2**31
+CONSTEXPR_BOUND = 1024  # a constexpr without a configured bound: block sizes and head dims
+GRID_AXIS_BOUND = 65535
 _WIDE = {"int64", "uint64"}
+_NARROW = {"int32", "int16", "int8", "uint32", "uint16", "uint8"}
 _MEMORY = {"load", "store", "make_block_ptr", "make_tensor_descriptor"}  # plus every atomic_*
 
 
 @dataclasses.dataclass(frozen=True)
+class Index:
+    """Where an index comes from: `("load", line)` or `("pid", line)`."""
+
+    kind: str
+    line: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Num:
+    """An abstract kernel value (an integer, or anything else: floats and pointers carry no index)."""
+
+    wide: bool = False
+    index: Optional[Index] = None
+    scale: int = 0  # factors applied to the index: 0 bare, 1 a position, 2+ an element offset
+    hi: float = math.inf  # upper bound of |value|
+    products: frozenset[int] = frozenset()  # candidate findings (ids of product nodes) this value carries
+
+
+OTHER = Num()
+
+
+def _join(a: Num, b: Num) -> Num:
+    """The value after an `if`: either branch's."""
+    index = a.index if a.index is not None and not a.wide else b.index if not b.wide else None
+    scale = max(a.scale if a.index else 0, b.scale if b.index else 0)
+    return Num(a.wide and b.wide, index, scale, max(a.hi, b.hi), a.products | b.products)
+
+
+@dataclasses.dataclass(frozen=True)
 class Overflow:
-    """A product of a loaded value inside a pointer offset."""
+    """A product of an int32 index inside a pointer offset."""
 
     node: ast.BinOp
     operand: str
-    loaded_at: int
+    code: str  # "SC006" (a loaded value) or "SC007" (a program id)
+    source_line: int
 
 
 def _name(call: ast.Call) -> str:
@@ -43,12 +91,14 @@ def _dtype(node: ast.expr) -> str:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
 
 
-def _widens(call: ast.Call) -> bool:
-    """`x.to(tl.int64)` or `tl.cast(x, tl.int64)`."""
+def _cast(call: ast.Call) -> Optional[str]:
+    """The dtype of `x.to(dtype)` / `tl.cast(x, dtype)`, else None."""
     name = _name(call)
-    if name == "to" and call.args:
-        return _dtype(call.args[0]) in _WIDE
-    return name == "cast" and len(call.args) >= 2 and _dtype(call.args[1]) in _WIDE
+    if name == "to" and (call.args or call.keywords):
+        return _dtype(call.args[0] if call.args else call.keywords[0].value)
+    if name == "cast" and len(call.args) >= 2:
+        return _dtype(call.args[1])
+    return None
 
 
 def _pointer(call: ast.Call) -> Optional[ast.expr]:
@@ -60,107 +110,224 @@ def _pointer(call: ast.Call) -> Optional[ast.expr]:
     return call.args[0] if call.args else keyword
 
 
-def _offsets(node: ast.AST) -> Iterator[ast.AST]:
-    """Nodes of a pointer expression, not entering loads (their own pointers are separate sinks)."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        if not (isinstance(current, ast.Call) and _name(current) == "load"):
-            stack.extend(ast.iter_child_nodes(current))
+def _is_constexpr(annotation: Optional[ast.expr]) -> bool:
+    return annotation is not None and "constexpr" in ast.unparse(annotation)
+
+
+def _chain(node: ast.expr) -> Iterator[ast.expr]:
+    """The factors of a product chain `a * b * (c * d)`."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        yield from _chain(node.left)
+        yield from _chain(node.right)
+    else:
+        yield node
+
+
+def _chain_products(node: ast.expr) -> set[int]:
+    """Ids of the products nested in a chain below (and including) `node`."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        return {id(node)} | _chain_products(node.left) | _chain_products(node.right)
+    return set()
 
 
 class _Taint:
-    """Which names hold loaded (not widened) values, and which products multiply them."""
+    def __init__(self, kernel: FunctionNode, bounds: Mapping[str, int]) -> None:
+        self.bounds = bounds
+        self.env: dict[str, Num] = {}
+        for arg in (*kernel.args.posonlyargs, *kernel.args.args, *kernel.args.kwonlyargs):
+            bound = bounds.get(arg.arg, CONSTEXPR_BOUND if _is_constexpr(arg.annotation) else math.inf)
+            self.env[arg.arg] = Num(hi=float(bound))
+        self.values: dict[int, Num] = {}  # every evaluated expression, for SC007's chain check
+        self.candidates: dict[int, Overflow] = {}
+        self.reached: set[int] = set()
 
-    def __init__(self) -> None:
-        self.env: dict[str, Optional[int]] = {}
-        self.defs: defaultdict[str, list[ast.expr]] = defaultdict(list)
-        self.products: dict[int, Overflow] = {}
-        self.sinks: list[ast.expr] = []
+    # --- expressions ------------------------------------------------------------------------------
 
-    def expr(self, node: ast.AST) -> Optional[int]:
-        """The line of the load `node`'s value comes from, or None; records products and sinks."""
+    def expr(self, node: ast.expr) -> Num:
+        value = self._expr(node)
+        self.values[id(node)] = value
+        return value
+
+    def _expr(self, node: ast.expr) -> Num:
         if isinstance(node, ast.Name):
-            return self.env.get(node.id)
+            return self.env.get(node.id, Num(hi=float(self.bounds.get(node.id, math.inf))))
+        if isinstance(node, ast.Constant):
+            return Num(hi=abs(float(node.value))) if isinstance(node.value, (int, float)) and \
+                not isinstance(node.value, bool) else Num(hi=1.0)
         if isinstance(node, ast.Call):
-            parts = [self.expr(a) for a in (*node.args, *(k.value for k in node.keywords))]
-            receiver = self.expr(node.func.value) if isinstance(node.func, ast.Attribute) else None
-            pointer = _pointer(node)
-            if pointer is not None:
-                self.sinks.append(pointer)
-            if _widens(node):
-                return None
-            if _name(node) == "load":
-                return node.lineno
-            return next((t for t in (receiver, *parts) if t is not None), None)
+            return self._call(node)
         if isinstance(node, ast.BinOp):
-            left, right = self.expr(node.left), self.expr(node.right)
-            if isinstance(node.op, ast.Mult) and (left is not None or right is not None):
-                operand = node.left if left is not None else node.right
-                self.products[id(node)] = Overflow(node, ast.unparse(operand), left if left is not None else right)  # type: ignore[arg-type]
-            return left if left is not None else right
-        if isinstance(node, (ast.Attribute, ast.Constant, ast.Lambda)):
-            return None  # metadata (`x.dtype`), literals
-        found = [self.expr(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
-        return next((t for t in found if t is not None), None)
+            return self._binop(node)
+        if isinstance(node, ast.UnaryOp):
+            return self.expr(node.operand)
+        if isinstance(node, ast.Subscript):  # `o_t[:, None]` keeps its value; the slice is metadata
+            self.expr(node.slice)
+            return self.expr(node.value)
+        if isinstance(node, ast.IfExp):
+            self.expr(node.test)
+            return _join(self.expr(node.body), self.expr(node.orelse))
+        if isinstance(node, (ast.Attribute, ast.Lambda)):
+            return OTHER  # metadata (`x.dtype`)
+        parts = [self.expr(child) for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr)]
+        return Num(products=frozenset().union(*(p.products for p in parts))) if parts else OTHER
 
-    def _assign(self, target: ast.expr, value: ast.expr, taint: Optional[int]) -> None:
-        for name in (n.id for n in ast.walk(target) if isinstance(n, ast.Name)):
-            self.env[name] = taint
-            self.defs[name].append(value)
+    def _call(self, node: ast.Call) -> Num:
+        receiver = self.expr(node.func.value) if isinstance(node.func, ast.Attribute) else OTHER
+        args = [self.expr(a) for a in node.args]
+        kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
+        pointer = _pointer(node)
+        if pointer is not None:
+            self.reached |= self.values[id(pointer)].products
+        name, cast = _name(node), _cast(node)
+        if cast is not None:
+            source = receiver if name == "to" else (args[0] if args else OTHER)
+            if cast in _WIDE:
+                return dataclasses.replace(source, wide=True)
+            return dataclasses.replace(source, wide=False) if cast in _NARROW else source
+        if name == "load":
+            return Num(index=Index("load", node.lineno))
+        if name == "program_id":
+            axis = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else 0
+            return Num(index=Index("pid", node.lineno), hi=float(INT32_LIMIT if axis == 0 else GRID_AXIS_BOUND))
+        if name == "range" and args:  # `for t in range(bos, eos)`: t is an index when its bounds are
+            return _join(*args[:2]) if len(args) >= 2 else args[0]
+        if name == "arange" and len(args) == 2:
+            return Num(hi=args[1].hi)
+        if name in ("minimum", "min") and len(args) >= 2:  # bounded by its smallest operand
+            smallest = min(args, key=lambda a: a.hi)
+            return _join(args[0], args[1]) if any(a.index for a in args) else smallest
+        if name in ("make_block_ptr", "make_tensor_descriptor") and pointer is not None:
+            return Num(products=self.values[id(pointer)].products)  # offsets times strides are int64 there
+        parts = [receiver, *args, *kwargs.values()]
+        carried = frozenset().union(*(p.products for p in parts))
+        indexed = [p for p in parts if p.index is not None]
+        if name in ("multiple_of", "max_contiguous", "max_constancy", "maximum", "where") and indexed:
+            return dataclasses.replace(indexed[0], products=carried)
+        return Num(products=carried)
+
+    def _binop(self, node: ast.BinOp) -> Num:
+        left, right = self.expr(node.left), self.expr(node.right)
+        products = left.products | right.products
+        wide = left.wide or right.wide
+        op = node.op
+        if isinstance(op, ast.Mod):  # a head or lane index: bounded by the divisor
+            return Num(wide, None, 0, right.hi, products)
+        if isinstance(op, (ast.FloorDiv, ast.RShift)):
+            return Num(wide, left.index, left.scale, left.hi, products)
+        if isinstance(op, (ast.Add, ast.Sub, ast.BitOr)):
+            indexed = [v for v in (left, right) if v.index is not None]
+            best = max(indexed, key=lambda v: v.scale) if indexed else None
+            return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products)
+        if not isinstance(op, ast.Mult):
+            return Num(wide, products=products)
+        hi = 0.0 if 0.0 in (left.hi, right.hi) else left.hi * right.hi
+        if left.index is None and right.index is None:
+            return Num(wide, None, 0, hi, products)
+        left_leads = left.index is not None and (right.index is None or left.scale >= right.scale)
+        indexed, other = (left, right) if left_leads else (right, left)
+        assert indexed.index is not None
+        scale = indexed.scale + (other.hi != 1.0)
+        result = Num(wide, indexed.index, scale, hi, products)
+        if not wide and self._overflows(node, indexed, other, scale, hi):
+            source = node.left if indexed is left else node.right
+            result = dataclasses.replace(
+                result, products=(products - _chain_products(node)) | {id(node)})
+            self.candidates[id(node)] = Overflow(node, ast.unparse(source), "SC006" if indexed.index.kind == "load"
+                                                 else "SC007", indexed.index.line)
+        return result
+
+    def _overflows(self, node: ast.BinOp, indexed: Num, other: Num, scale: int, hi: float) -> bool:
+        assert indexed.index is not None
+        if indexed.index.kind == "load":
+            return scale >= 2 or math.isinf(other.hi)
+        factors = [self.values.get(id(f), OTHER) for f in _chain(node)]
+        bare = [f for f in factors if f.index is not None and f.index.kind == "pid" and f.scale == 0]
+        return bool(bare) and len(factors) - 1 >= 2 and hi >= INT32_LIMIT
+
+    # --- statements -------------------------------------------------------------------------------
+
+    def _assign(self, target: ast.expr, value: ast.expr, computed: Num) -> None:
+        if isinstance(target, ast.Name):
+            self.env[target.id] = computed
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) and \
+                    not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts)):
+                for sub, part in zip(target.elts, value.elts):  # element by element, not one taint for all
+                    self._assign(sub, part, self.values[id(part)])
+            else:
+                for sub in target.elts:
+                    self._assign(sub.value if isinstance(sub, ast.Starred) else sub, value,
+                                 dataclasses.replace(computed, products=computed.products))
+
+    def _branches(self, bodies: list[list[ast.stmt]]) -> None:
+        before = dict(self.env)
+        outcomes = []
+        for body in bodies:
+            self.env = dict(before)
+            self.run(body)
+            outcomes.append(self.env)
+        joined: dict[str, Num] = {}
+        for name in set().union(*outcomes):
+            values = [o.get(name, before.get(name, OTHER)) for o in outcomes]
+            value = values[0]
+            for other in values[1:]:
+                value = _join(value, other)
+            joined[name] = value
+        self.env = joined
 
     def run(self, body: list[ast.stmt]) -> None:
         for stmt in body:
             if isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
-                taint = self.expr(stmt.value)
+                computed = self.expr(stmt.value)
                 for target in stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]:
-                    self._assign(target, stmt.value, taint)
+                    self._assign(target, stmt.value, computed)
             elif isinstance(stmt, ast.AugAssign):
-                taint = self.expr(stmt.value)
-                previous = self.expr(stmt.target)
-                self._assign(stmt.target, stmt.value, taint if taint is not None else previous)
+                if isinstance(stmt.target, ast.Name):  # `x += v` as `x = x + v`, at the statement's position
+                    current = ast.copy_location(ast.Name(id=stmt.target.id, ctx=ast.Load()), stmt.target)
+                    combined = ast.copy_location(ast.BinOp(left=current, op=stmt.op, right=stmt.value), stmt)
+                    self.env[stmt.target.id] = self.expr(combined)
+                else:
+                    self.expr(stmt.value)
             elif isinstance(stmt, ast.If):
                 self.expr(stmt.test)
-                before = dict(self.env)
-                self.run(stmt.body)
-                then, self.env = self.env, before
-                self.run(stmt.orelse)
-                for name in then.keys() | self.env.keys():
-                    self.env[name] = then.get(name) if then.get(name) is not None else self.env.get(name)
+                self._branches([stmt.body, stmt.orelse])
             elif isinstance(stmt, (ast.For, ast.While)):
-                loop_taint = self.expr(stmt.iter if isinstance(stmt, ast.For) else stmt.test)
-                if isinstance(stmt, ast.For):
-                    self._assign(stmt.target, stmt.iter, loop_taint)
-                for _ in range(2):  # a second pass carries taint around the loop
-                    self.run(stmt.body)
-                self.run(stmt.orelse)
+                self._loop(stmt)
             elif isinstance(stmt, (ast.Expr, ast.Return)) and stmt.value is not None:
                 self.expr(stmt.value)
+            elif isinstance(stmt, (ast.With, ast.Try)):
+                for item in getattr(stmt, "items", []):
+                    self.expr(item.context_expr)
+                self.run(stmt.body)
+                self._branches([[*getattr(stmt, "orelse", [])], *(h.body for h in getattr(stmt, "handlers", []))])
+                self.run(getattr(stmt, "finalbody", []))
             else:
                 for child in ast.iter_child_nodes(stmt):
                     if isinstance(child, ast.expr):
                         self.expr(child)
-                nested = [c for c in ast.iter_child_nodes(stmt) if isinstance(c, ast.stmt)]
-                self.run(nested + [s for h in getattr(stmt, "handlers", []) for s in h.body])
+
+    def _loop(self, stmt: ast.For | ast.While) -> None:
+        if isinstance(stmt, ast.For):
+            bounds = self.expr(stmt.iter)
+            element = Num(bounds.wide, bounds.index, bounds.scale, bounds.hi)
+        else:
+            self.expr(stmt.test)
+        for _ in range(3):  # until loop-carried values settle (scale saturates quickly)
+            before = dict(self.env)
+            if isinstance(stmt, ast.For):
+                self._assign(stmt.target, stmt.iter, element)
+            self._branches([stmt.body, []])
+            if self.env == before:
+                break
+        self.run(stmt.orelse)
 
     def overflows(self) -> list[Overflow]:
-        """Tainted products that reach a pointer, through the definitions of the names they use."""
-        reached: set[int] = set()
-        seen: set[str] = set()
-        pending: list[ast.expr] = list(self.sinks)
-        while pending:
-            for node in _offsets(pending.pop()):
-                reached.add(id(node))
-                if isinstance(node, ast.Name) and node.id not in seen:
-                    seen.add(node.id)
-                    pending.extend(self.defs.get(node.id, []))
-        return sorted((o for i, o in self.products.items() if i in reached),
+        return sorted((o for i, o in self.candidates.items() if i in self.reached),
                       key=lambda o: (o.node.lineno, o.node.col_offset))
 
 
-def unsafe_offsets(kernel: FunctionNode) -> list[Overflow]:
-    """SC006 findings of one `@triton.jit` function."""
-    taint = _Taint()
+def unsafe_offsets(kernel: FunctionNode, bounds: Mapping[str, int] = {}) -> list[Overflow]:
+    """SC006/SC007 findings of one `@triton.jit` function; `bounds` caps named dimensions."""
+    taint = _Taint(kernel, bounds)
     taint.run(kernel.body)
     return taint.overflows()

@@ -1,19 +1,17 @@
 """What is declared about a function before its body is read: tensor shapes, scalar kinds, dims, rules.
 
-Three sources, in order of precedence: `--assume NAME=DIMS` options, the function's own jaxtyping
-annotations (read from the source; nothing is imported), and a registered contract of the same name with
-the same parameters (a contract is a Python value, so its module is imported — the one exception to
-"parse, never import"). A same-named contract also lends its dimension meanings, bounds and rules to an
-annotated function.
+Four sources, in order of precedence: `--assume NAME=DIMS` options, the function's own jaxtyping
+annotations, the contract of its `@contract(C)` decorator (found and parsed statically, see
+`shapecheck.static.contracts`; it also lends dimension meanings, bounds and rules to an annotated
+function), and the body's own unpack lines (`B, T, H, K = k.shape`, see `shapecheck.static.unpacks`).
+Nothing is imported.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-import functools
 import re
-import typing
 from typing import Any, Mapping, Optional, Union
 
 import sympy as sp
@@ -69,6 +67,7 @@ class Signature:
     origin: str = "no shape annotations"
     dims: Mapping[str, DimInfo] = dataclasses.field(default_factory=dict)
     rules: tuple[str, ...] = ()
+    inferred: Mapping[str, str] = dataclasses.field(default_factory=dict)  # parameter -> where its shape was read
 
     @property
     def declares_shapes(self) -> bool:
@@ -232,45 +231,6 @@ def from_source(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> Signature:
     return dataclasses.replace(sig, origin="jaxtyping annotations") if sig.declares_shapes else sig
 
 
-# --- from a registered contract ----------------------------------------------------------------
-
-
-def _scalar_hint(hint: Any) -> Scalar:
-    if typing.get_origin(hint) is Union:
-        members = [m for m in typing.get_args(hint) if m is not type(None)]
-        inner = _scalar_hint(members[0]) if len(members) == 1 else Scalar("other")
-        return Scalar(inner.kind, optional=type(None) in typing.get_args(hint))
-    return Scalar(_SCALARS.get(getattr(hint, "__name__", ""), "other"))
-
-
-def from_contract(contract: Any) -> Signature:
-    """A `shapecheck.Contract` as a Signature (its annotations, dims, bounds and rules)."""
-    params: dict[str, Param] = {}
-    for name in contract.parameters:
-        spec = contract.tensor_specs.get(name)
-        if spec is not None:
-            params[name] = Declared(tuple(p.axes for p in spec.patterns), spec.optional)
-        else:
-            params[name] = _scalar_hint(contract.hints.get(name))
-    output = contract.output
-    returns = Declared(tuple(p.axes for p in output.patterns), output.optional) if output is not None else None
-    dims = {name: DimInfo(d.meaning, d.lo, d.gpu_hi if d.gpu_hi is not None else d.hi) for name, d in contract.dims.items()}
-    return Signature(params, returns, f"contract `{contract.name}`", dims, tuple(r.expr for r in contract.rules))
-
-
-@functools.lru_cache(maxsize=1)
-def _contracts() -> Mapping[str, Any]:
-    from shapecheck import registry  # imports torch and the contracts package: only when first needed
-
-    return registry.contracts()
-
-
-def registered(name: str, params: list[str]) -> Optional[Any]:
-    """The contract named `name` whose parameters are exactly `params`, if one is registered."""
-    contract = _contracts().get(name)
-    return contract if contract is not None and list(contract.parameters) == params else None
-
-
 def assumption(text: str) -> tuple[str, Declared]:
     """`q=B T H K` as (parameter, declared shape); raises ValueError when malformed."""
     name, sep, dims = text.partition("=")
@@ -279,19 +239,36 @@ def assumption(text: str) -> tuple[str, Declared]:
     return name.strip(), Declared((parse_axes(dims),))
 
 
+def defaults_none(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> set[str]:
+    """Parameters whose default is None."""
+    a = fn.args
+    positional = [*a.posonlyargs, *a.args]
+    pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults), *zip(a.kwonlyargs, a.kw_defaults)]
+    return {arg.arg for arg, d in pairs if isinstance(d, ast.Constant) and d.value is None}
+
+
 def signature_for(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef], assume: Mapping[str, Declared] = {},
-                  contracts: bool = True) -> Signature:
-    """The signature to seed `fn` with: --assume, else its annotations, else a contract of its name."""
+                  contracts: bool = True, module: Optional[Any] = None) -> Signature:
+    """The signature to seed `fn` with: --assume, else its annotations, else the contract of its
+    `@contract(C)` decorator (found statically in `module`'s tree), else the body's own unpack lines."""
+    from shapecheck.static.contracts import decorator_contract
+    from shapecheck.static.unpacks import shapes_from_code
+
     own = from_source(fn)
     names = [arg.arg for arg in parameters(fn)]
-    contract = registered(fn.name, names) if contracts else None
-    if contract is not None:
-        lent = from_contract(contract)
+    lent = decorator_contract(module, fn) if contracts and module is not None else None
+    if lent is not None and [n for n in lent.params] == names[:len(lent.params)]:
         own = own if own.declares_shapes else lent
         own = dataclasses.replace(own, dims=lent.dims, rules=lent.rules)
     unknown = sorted(set(assume) - set(names))
     if unknown:
         raise ValueError(f"--assume names {', '.join(unknown)}, not parameters of {fn.name} ({', '.join(names)})")
+    missing = [n for n in names if not isinstance(own.params.get(n), Declared) and n not in assume]
+    inferred = {n: i for n, i in shapes_from_code(fn, names, defaults_none(fn)).items() if n in missing}
+    if inferred:
+        origin = own.origin + " and the code's own unpack lines" if own.declares_shapes else "the code's own unpack lines"
+        own = dataclasses.replace(own, params={**own.params, **{n: i.declared for n, i in inferred.items()}},
+                                  origin=origin, inferred={n: i.note for n, i in inferred.items()})
     if assume:
         origin = own.origin + " and --assume" if own.declares_shapes else "--assume"
         own = dataclasses.replace(own, params={**own.params, **assume}, origin=origin)

@@ -26,19 +26,20 @@ def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
             yield from _top_level(stmt.body + stmt.orelse + stmt.finalbody + [s for h in stmt.handlers for s in h.body])
 
 
-def _dotted(node: ast.expr) -> str:
+def dotted(node: ast.expr) -> str:
+    """`a.b.c` of a name, attribute chain or call of one; empty for anything else."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        return f"{_dotted(node.value)}.{node.attr}"
+        return f"{dotted(node.value)}.{node.attr}"
     if isinstance(node, ast.Call):
-        return _dotted(node.func)
+        return dotted(node.func)
     return ""
 
 
 def is_kernel(fn: FunctionNode) -> bool:
     """A `@triton.jit` function (`@jit`, `@triton.jit(...)`, under `@triton.autotune` too)."""
-    return any(_dotted(d).split(".")[-1] == "jit" for d in fn.decorator_list)
+    return any(dotted(d).split(".")[-1] == "jit" for d in fn.decorator_list)
 
 
 def import_bindings(stmt: Union[ast.Import, ast.ImportFrom]) -> list[tuple[str, str]]:

@@ -415,9 +415,18 @@ RESHAPING_IN_PLACE = {"squeeze_": "squeeze", "unsqueeze_": "unsqueeze", "transpo
                       "swapaxes_": "swapaxes", "swapdims_": "swapdims", "resize_": "reshape"}
 
 
+SHAPE_FREE = frozenset({"new_empty", "new_zeros", "new_ones", "new_full"})
+"""Methods whose result does not depend on the receiver's shape (nor on `dtype=`/`device=`)."""
+_OPTIONS = frozenset({"dtype", "device", "layout", "requires_grad", "pin_memory", "memory_format"})
+
+
 def method(site: Site, t: Tensor, name: str, args: Args, kwargs: Kwargs) -> Value:
     """`t.name(*args, **kwargs)`."""
     name = RESHAPING_IN_PLACE.get(name, name)
+    if name in SHAPE_FREE:
+        sized = {k: v for k, v in kwargs.items() if k not in _OPTIONS}
+        found = first_unknown((*args, *sized.values()))
+        return found if found is not None else METHODS[name](site, t, (), args, sized)
     if name in ("dim", "ndimension"):
         return sp.Integer(len(t.shape)) if t.shape is not None else site.unknown(t.why or "rank not known")
     if name in ("numel", "nelement"):
