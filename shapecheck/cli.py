@@ -181,27 +181,35 @@ def explain_command(
 @app.command("lint")
 def lint_command(
     paths: list[str] = typer.Argument(..., help="Files or directories to check."),
-    output_format: str = typer.Option("text", "--output-format", help="text | json."),
+    output_format: str = typer.Option("text", "--output-format", help="text | json | github | concise."),
     as_json: bool = typer.Option(False, "--json", help="Same as --output-format json."),
+    bound: Optional[list[str]] = typer.Option(
+        None, "--bound", help="Largest size of a dimension, e.g. V=256 (repeatable; adds to [tool.shapecheck.bounds])."),
+    select: Optional[list[str]] = typer.Option(None, "--select", help="Only these rules (codes or prefixes, repeatable)."),
+    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these rules (codes or prefixes, repeatable)."),
 ) -> None:
-    """Check shapes statically (SC001-SC006); exit 1 on findings, 0 when clean, 2 on a usage error."""
+    """Check shapes statically (SC001-SC007); exit 1 on an error finding, 0 when clean, 2 on a usage error.
+
+    `# shapecheck: ignore[SC006]` (or a bare `# shapecheck: ignore`) on a line silences its findings.
+    """
     from rich.console import Console
 
     from shapecheck.errors import UsageError
-    from shapecheck.static.commands import lint_report
+    from shapecheck.static.commands import lint_report, render
 
+    chosen = "json" if as_json else output_format
     try:
-        report = lint_report(paths, "json" if as_json else output_format)
+        report = lint_report(paths, chosen, bound or [], [c.strip() for c in select or []],
+                             [c.strip() for c in ignore or []])
     except UsageError as exc:
         _fail(str(exc))
     console = Console(highlight=False, soft_wrap=True)
-    if as_json or output_format == "json":
-        console.print(report.to_json(), markup=False)
-    else:
-        for finding in report.findings:
-            console.print(finding.format(), markup=False)
-        console.print(report.summary(), style="bold red" if report.findings else "bold green", markup=False)
-    raise typer.Exit(1 if report.findings else 0)
+    lines = render(report, chosen)
+    for line in lines[:-1] if chosen in ("text", "concise") else lines:
+        console.print(line, markup=False)
+    if chosen in ("text", "concise"):
+        console.print(lines[-1], style="bold red" if report.errors else "bold green", markup=False)
+    raise typer.Exit(1 if report.errors else 0)
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def test_pointer_taint_is_cleared_by_an_int64_cast_before_the_product() -> None:
         "    tl.store(out + early * s, tl.load(pool + slot) * s)\n"
     )
     [overflow] = unsafe_offsets(module.functions["k"])
-    assert (overflow.node.lineno, overflow.operand, overflow.loaded_at) == (4, "slot", 3)
+    assert (overflow.node.lineno, overflow.operand, overflow.source_line) == (4, "slot", 3)
 
 
 def test_cli_lint_exit_codes_and_formats() -> None:
@@ -94,21 +94,22 @@ def test_cli_lint_exit_codes_and_formats() -> None:
     assert found.exit_code == 1
     lines = found.output.splitlines()
     assert lines[0] == f"{PLANTED}:18:5: SC001 `heads_first`: inferred [B, H, T] but declared [B, T, H]"
-    assert lines[-1] == ("Found 11 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1) "
-                         "in 17 functions in 1 file.")
+    assert lines[-1] == ("Found 12 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1, SC007: 1) "
+                         "in 19 functions in 1 file.")
     for flag in (["--json"], ["--output-format", "json"]):
         result = runner.invoke(cli.app, ["lint", *flag, str(PLANTED)])
         assert result.exit_code == 1
         data = json.loads(result.output)
-        assert (data["files"], data["functions"], len(data["findings"])) == (1, 17, 11)
+        assert (data["files"], data["functions"], len(data["findings"])) == (1, 19, 12)
         assert data["findings"][0] == {"path": str(PLANTED), "line": 18, "col": 5, "code": "SC001",
                                        "message": "`heads_first`: inferred [B, H, T] but declared [B, T, H]",
-                                       "function": "heads_first"}
+                                       "function": "heads_first", "severity": "error", "end_line": 18,
+                                       "end_col": 29}
 
 
 @pytest.mark.parametrize("args, message", [
     (["lint", "no/such/path"], "shapecheck: error: no such file or directory: no/such/path\n"),
-    (["lint", "--output-format", "xml", "kernels"], "shapecheck: error: --output-format must be one of text, json, found 'xml'\n"),
+    (["lint", "--output-format", "xml", "kernels"], "shapecheck: error: --output-format must be one of text, json, github, concise, found 'xml'\n"),
 ])
 def test_cli_lint_usage_errors_exit_2(args: list[str], message: str) -> None:
     result = runner.invoke(cli.app, args)

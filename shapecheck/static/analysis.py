@@ -200,11 +200,16 @@ def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str,
     return analyse(module, fn, qualname, signature_for(fn, assume, module=module))
 
 
+def launches_kernel(fn: FunctionNode) -> bool:
+    """Whether `fn` has a `kernel[grid](...)` call (its grid is worth checking even without declared shapes)."""
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript) for n in ast.walk(fn))
+
+
 def analyse_module(module: ModuleSource, *, declared_only: bool = False, record: bool = False) -> Iterator[Analysis]:
-    """Analyse every function of `module` (only those with declared shapes when `declared_only`)."""
+    """Analyse every function of `module` (only those with declared shapes or a launch when `declared_only`)."""
     shared = Shared(module)
     for qualname, fn in module.definitions():
         signature = signature_for(fn, module=module)
-        if declared_only and not signature.declares_shapes:
+        if declared_only and not (signature.declares_shapes or launches_kernel(fn)):
             continue
         yield analyse(module, fn, qualname, signature, shared=shared, record=record)

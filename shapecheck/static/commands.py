@@ -4,16 +4,58 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Optional, Sequence
 
 from shapecheck.errors import UsageError
 from shapecheck.static import explain
 from shapecheck.static.analysis import analyse_function
-from shapecheck.static.lint import Report, lint_paths
+from shapecheck.static.lint import RULES, Finding, Report, lint_paths
 from shapecheck.static.signature import assumption
 
 FORMATS = ("text", "markdown")
-LINT_FORMATS = ("text", "json")
+LINT_FORMATS = ("text", "json", "github", "concise")
+
+
+def configured_bounds(options: Sequence[str] = (), pyproject: Path = Path("pyproject.toml")) -> dict[str, int]:
+    """`[tool.shapecheck.bounds]` of ./pyproject.toml, overridden by `--bound NAME=INT` options."""
+    bounds: dict[str, int] = {}
+    if pyproject.is_file():
+        try:
+            import tomllib
+        except ImportError:  # Python 3.10: no reader in the standard library; options still apply
+            tomllib = None  # type: ignore[assignment]
+        if tomllib is not None:
+            try:
+                table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("shapecheck", {}).get("bounds", {})
+            except tomllib.TOMLDecodeError as exc:
+                raise UsageError(f"cannot read {pyproject}: {exc}") from None
+            bounds.update({str(k): int(v) for k, v in table.items()})
+    for text in options:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
+            raise UsageError(f"--bound expects NAME=POSITIVE_INTEGER (e.g. V=256), found {text!r}")
+        bounds[name.strip()] = int(value)
+    return bounds
+
+
+def github(finding: Finding) -> str:
+    """A GitHub Actions workflow command: an annotation on the finding's lines."""
+    level = "error" if finding.severity == "error" else "notice"
+    message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return (f"::{level} file={finding.path},line={finding.line},col={finding.col},endLine={finding.end_line},"
+            f"endColumn={finding.end_col},title={finding.code}::{message}")
+
+
+def render(report: Report, output_format: str) -> list[str]:
+    """The lines `shapecheck lint` prints in `output_format`."""
+    if output_format == "json":
+        return [report.to_json()]
+    if output_format == "github":
+        return [github(f) for f in report.findings]
+    lines = [f.format() if output_format == "text" else f"{f.path}:{f.line}:{f.col}: {f.code}"
+             for f in report.findings]
+    return lines + [report.summary()]
 
 
 def explain_report(target: str, assume: Sequence[str] = (), output_format: str = "text",
@@ -37,13 +79,17 @@ def explain_report(target: str, assume: Sequence[str] = (), output_format: str =
     return explain.markdown(analysis, ex) if output_format == "markdown" else explain.text(analysis, ex)
 
 
-def lint_report(paths: Sequence[str], output_format: str = "text") -> Report:
-    """Lint `paths`; a missing path or an unknown format is a usage error."""
+def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Sequence[str] = (),
+                select: Sequence[str] = (), ignore: Sequence[str] = ()) -> Report:
+    """Lint `paths`; a missing path, an unknown format or rule, a malformed bound is a usage error."""
     if output_format not in LINT_FORMATS:
         raise UsageError(f"--output-format must be one of {', '.join(LINT_FORMATS)}, found {output_format!r}")
     if not paths:
         raise UsageError("lint needs at least one file or directory")
+    for code in (*select, *ignore):
+        if not any(rule.startswith(code) for rule in RULES):
+            raise UsageError(f"--select/--ignore: no rule matches {code!r} (rules: {', '.join(RULES)})")
     try:
-        return lint_paths(paths)
+        return lint_paths(paths, configured_bounds(bounds), select, ignore)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None

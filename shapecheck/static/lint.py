@@ -28,9 +28,10 @@ import ast
 import dataclasses
 import json
 import math
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence, Union
+from typing import Iterable, Iterator, Mapping, Sequence, Union
 
 import sympy as sp
 
@@ -52,6 +53,7 @@ RULES = {
     "SC007": "program id scaled into a pointer offset that can pass 2**31 without an int64 cast",
 }
 GRID_LIMIT = 65535
+COUNT_DIMS = frozenset({"B", "T", "N", "S", "BT", "NT", "L", "M"})
 _SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
 
 
@@ -63,9 +65,13 @@ class Finding:
     code: str
     message: str
     function: str = ""
+    severity: str = "error"  # "error" (counts for the exit code) or "note"
+    end_line: int = 0
+    end_col: int = 0
 
     def format(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        note = "[note] " if self.severity == "note" else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.code} {note}{self.message}"
 
     def to_json(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -76,6 +82,10 @@ class Report:
     findings: list[Finding]
     files: int
     functions: int
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
 
     def summary(self) -> str:
         checked = f"{self.functions} function{'s' * (self.functions != 1)} in {self.files} file{'s' * (self.files != 1)}"
@@ -89,8 +99,19 @@ class Report:
                            "functions": self.functions, "rules": RULES}, indent=2)
 
 
-def _at(path: str, node: ast.AST, code: str, message: str, function: str) -> Finding:
-    return Finding(path, getattr(node, "lineno", 1), getattr(node, "col_offset", 0) + 1, code, message, function)
+def _at(path: str, node: ast.AST, code: str, message: str, function: str, severity: str = "error") -> Finding:
+    line = getattr(node, "lineno", 1)
+    end_line = getattr(node, "end_lineno", None) or line
+    end_col = (getattr(node, "end_col_offset", None) or getattr(node, "col_offset", 0)) + 1
+    return Finding(path, line, getattr(node, "col_offset", 0) + 1, code, message, function, severity, end_line, end_col)
+
+
+_COUNT_WORDS = ("batch", "bsz", "seq", "tok", "len", "slot", "rows")
+
+
+def is_count(name: str) -> bool:
+    """A batch-, token- or sequence-count dimension (B, T, N, S, `len(cu_seqlens)`, ...): grows with the load."""
+    return name in COUNT_DIMS or any(word in name.lower() for word in _COUNT_WORDS)
 
 
 def _output(a: Analysis) -> Iterator[Finding]:
@@ -145,9 +166,11 @@ def _ranges(a: Analysis) -> dict[sp.Symbol, Interval]:
     return ranges
 
 
-def _grid(a: Analysis) -> Iterator[Finding]:
-    """SC005."""
-    bounder = Bounder(_ranges(a), a.knowledge.definitions)
+def _grid(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
+    """SC005: an error when the axis grows with a count dimension (or its bound passes the limit), a note
+    when it grows only with head/feature dimensions nobody bounded."""
+    ranges = {**_ranges(a), **{dim(n): (1.0, float(hi)) for n, hi in bounds.items()}}
+    bounder = Bounder(ranges, a.knowledge.definitions)
     for launch in a.launches:
         if isinstance(launch.grid, Unknown):
             continue
@@ -159,35 +182,40 @@ def _grid(a: Analysis) -> Iterator[Finding]:
             if hi <= GRID_LIMIT:
                 continue
             unbounded = bounder.unbounded(resolved)
+            severity = "error" if not unbounded or any(is_count(n) for n in unbounded) else "note"
             why = (f"grows without bound with {', '.join(unbounded)}" if unbounded
                    else f"reaches {int(hi)} under the declared bounds")
             expanded = show(a.knowledge.expand(size))  # type: ignore[arg-type]
             written = show(size) + (f" = {expanded}" if expanded != show(size) else "")
             yield _at(a.module.path, launch.node, "SC005",
                       f"grid axis {axis} of `{launch.kernel}` is {written}, which {why}; CUDA allows {GRID_LIMIT} "
-                      "blocks on axes 1 and 2 (put the large product on axis 0)", a.qualname)
+                      "blocks on axes 1 and 2 (put the large product on axis 0)"
+                      + ("; bound the head/feature dims with --bound or [tool.shapecheck.bounds]" if severity == "note" else ""),
+                      a.qualname, severity)
 
 
-def _analysis_findings(a: Analysis) -> Iterator[Finding]:
+def _analysis_findings(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
+    """Shapes read from the code's own unpack lines feed SC005 only: SC001-SC004 check a declaration."""
     yield from _output(a)
-    for issue in a.issues:
+    declared = a.signature.origin != "the code's own unpack lines"
+    for issue in a.issues if declared else []:
         yield _at(a.module.path, issue.node, issue.code, issue.message, issue.function)
     yield from _case(a)
-    yield from _grid(a)
+    yield from _grid(a, bounds)
 
 
-def lint_module(module: ModuleSource) -> tuple[list[Finding], int]:
+def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[list[Finding], int]:
     """Findings of one parsed module and the number of functions checked."""
     findings: set[Finding] = set()
     checked = 0
     for analysis in analyse_module(module, declared_only=True):
         checked += 1
-        findings.update(_analysis_findings(analysis))
+        findings.update(_analysis_findings(analysis, bounds))
     for qualname, fn in module.definitions():
         if is_kernel(fn):
             checked += 1
             findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname)
-                            for o in unsafe_offsets(fn))
+                            for o in unsafe_offsets(fn, bounds))
     return sorted(findings), checked
 
 
@@ -217,8 +245,27 @@ def python_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
     return found
 
 
-def lint_paths(paths: Sequence[Union[str, Path]]) -> Report:
-    """Lint every Python file under `paths`."""
+_SUPPRESS = re.compile(r"#\s*shapecheck:\s*ignore(?:\[([A-Z0-9, ]+)\])?")
+
+
+def suppressed(module: ModuleSource, finding: Finding) -> bool:
+    """`# shapecheck: ignore` (every code) or `# shapecheck: ignore[SC005, SC006]` on the finding's lines."""
+    lines = module.text.splitlines()
+    for number in {finding.line, finding.end_line}:
+        match = _SUPPRESS.search(lines[number - 1]) if 0 < number <= len(lines) else None
+        if match and (match.group(1) is None or finding.code in {c.strip() for c in match.group(1).split(",")}):
+            return True
+    return False
+
+
+def chosen(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    """ruff's --select/--ignore: prefixes (`SC00`, `SC006`); ignore wins."""
+    return (not select or any(code.startswith(p) for p in select)) and not any(code.startswith(p) for p in ignore)
+
+
+def lint_paths(paths: Sequence[Union[str, Path]], bounds: Mapping[str, int] = {}, select: Sequence[str] = (),
+               ignore: Sequence[str] = ()) -> Report:
+    """Lint every Python file under `paths`; `bounds` caps named dimensions (`V=256`)."""
     files = python_files(paths)
     findings: list[Finding] = []
     functions = 0
@@ -230,7 +277,7 @@ def lint_paths(paths: Sequence[Union[str, Path]]) -> Report:
             findings.append(Finding(str(path), line, (getattr(exc, "offset", None) or 1), "SC000",
                                     f"cannot parse: {type(exc).__name__}: {getattr(exc, 'msg', exc)}"))
             continue
-        found, checked = lint_module(module)
-        findings.extend(found)
+        found, checked = lint_module(module, bounds)
+        findings.extend(f for f in found if chosen(f.code, select, ignore) and not suppressed(module, f))
         functions += checked
-    return Report(findings, len(files), functions)
+    return Report([f for f in findings if chosen(f.code, select, ignore)], len(files), functions)

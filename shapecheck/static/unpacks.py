@@ -5,7 +5,7 @@ Upstream wrappers rarely annotate, but they unpack: each unpack line names the a
 A full unpack fixes the rank; indexed axes alone give the least rank with no two names on one axis (an
 assumption, said so in the note), and an axis never read takes the name of the same axis of the tensor
 unpacked in full in the same statement when ranks agree (`B, T, H, K, V = *k.shape, v.shape[-1]` reads
-v as `[B, T, HV, V]`); a parameter with an axis nobody names is left unknown rather than guessed.
+v as `[B, T, HV, V]`); a parameter with an axis nobody names, or whose rank only the indices suggest, is left unknown.
 `N = len(x) - 1` declares `x` as `[N+1]`. Unpacks after a parameter is rebound are not read.
 """
 
@@ -183,7 +183,10 @@ def _pattern(name: str, axes: _Axes, reader: _Reader) -> Optional[tuple[tuple[Ax
     note = f"inferred from {where}; rank {rank} assumed (the least that fits the axes read)"
     if borrowed:
         note += f", axes {', '.join(borrowed)} named after {axes.companion} (unpacked in the same statement)"
-    return (tuple(pattern), note) if "_" not in pattern else None  # an axis nobody names: not guessed
+    offsets = all(n.endswith("+1") for n in axes.names.values()) and set(axes.names) == {0}
+    if "_" in pattern or not (borrowed or offsets):  # an axis nobody names, or a rank nothing supports
+        return None
+    return tuple(pattern), note
 
 
 def shapes_from_code(fn: FunctionNode, params: list[str], optional: set[str]) -> dict[str, Inferred]:
