@@ -190,6 +190,8 @@ def annotation(node: Optional[ast.expr]) -> Optional[Param]:
             return annotation(ast.parse(node.value, mode="eval").body)
         except SyntaxError:
             return None
+    if isinstance(node, ast.Subscript) and _last_name(node.value) == "Annotated" and isinstance(node.slice, ast.Tuple):
+        return annotation(node.slice.elts[0])  # `Annotated[Int[Tensor, "N+1"], Offsets("T")]`: markers add no shape
     members = _members(node)
     if members is not None:
         optional = any(isinstance(m, ast.Constant) and m.value is None for m in members)
