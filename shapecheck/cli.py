@@ -161,6 +161,8 @@ def explain_command(
     output_format: str = typer.Option("text", "--format", help="text | markdown."),
     example: Optional[str] = typer.Option(None, help="Worked numeric example, e.g. B=1,T=64,H=8,K=128,V=64,HV=8."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead."),
+    emit_contract: bool = typer.Option(
+        False, "--emit-contract", help="Print a draft contract module read from the function's own code instead."),
 ) -> None:
     """Derive a function's shapes from its source, line by line, and compare them with its declaration."""
     from rich.console import Console
@@ -169,7 +171,7 @@ def explain_command(
     from shapecheck.static.commands import explain_report
 
     try:
-        report = explain_report(target, assume or [], output_format, example)
+        report = explain_report(target, assume or [], output_format, example, emit_contract)
     except UsageError as exc:
         _fail(str(exc))
     if output is not None:

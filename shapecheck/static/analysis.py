@@ -190,14 +190,15 @@ def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Si
                     interp.issues, interp.returns, output, notes)
 
 
-def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str, Declared] = {}) -> Analysis:
+def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str, Declared] = {},
+                     contracts: bool = True) -> Analysis:
     """Analyse `path::qualname`; LookupError when there is no such function, ValueError for a bad --assume."""
     module = ModuleSource.load(path)
     fn = module.find(qualname)
     if fn is None:
         known = ", ".join(name for name, _ in module.definitions()) or "none"
         raise LookupError(f"no function `{qualname}` in {path} (functions: {known})")
-    return analyse(module, fn, qualname, signature_for(fn, assume, module=module))
+    return analyse(module, fn, qualname, signature_for(fn, assume, contracts, module))
 
 
 def launches_kernel(fn: FunctionNode) -> bool:

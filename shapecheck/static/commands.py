@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 from shapecheck.errors import UsageError
 from shapecheck.static import explain
 from shapecheck.static.analysis import analyse_function
+from shapecheck.static.emit import emit_contract
 from shapecheck.static.lint import RULES, Finding, Report, lint_paths
 from shapecheck.static.signature import assumption
 
@@ -59,8 +60,9 @@ def render(report: Report, output_format: str) -> list[str]:
 
 
 def explain_report(target: str, assume: Sequence[str] = (), output_format: str = "text",
-                   example: Optional[str] = None) -> str:
-    """The derivation of `FILE.py::FUNCTION` as text or Markdown."""
+                   example: Optional[str] = None, emit: bool = False) -> str:
+    """The derivation of `FILE.py::FUNCTION` as text or Markdown, or (`emit`) a draft contract module read
+    from the function's own code (its decorator's contract, if any, is not consulted)."""
     path, sep, name = target.rpartition("::")
     if not sep or not path or not name:
         raise UsageError(f"expected FILE.py::FUNCTION, found {target!r}")
@@ -68,7 +70,9 @@ def explain_report(target: str, assume: Sequence[str] = (), output_format: str =
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}, found {output_format!r}")
     try:
         assumed = dict(assumption(text) for text in assume)
-        analysis = analyse_function(path, name, assumed)
+        analysis = analyse_function(path, name, assumed, contracts=not emit)
+        if emit:
+            return emit_contract(analysis)
         ex = explain.example(analysis, explain.parse_example(example, analysis)) if example is not None else None
     except FileNotFoundError:
         raise UsageError(f"no such file: {path}") from None

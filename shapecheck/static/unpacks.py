@@ -4,8 +4,8 @@
 Upstream wrappers rarely annotate, but they unpack: each unpack line names the axes of one parameter.
 A full unpack fixes the rank; indexed axes alone give the least rank with no two names on one axis (an
 assumption, said so in the note), and an axis never read takes the name of the same axis of the tensor
-unpacked in full in the same statement when ranks agree (`B, T, H, K, V = *k.shape, v.shape[-1]` reads
-v as `[B, T, HV, V]`); a parameter with an axis nobody names, or whose rank only the indices suggest, is left unknown.
+unpacked in full in the same statement (else the first one unpacked in full) when ranks agree
+(`B, T, H, K, V = *k.shape, v.shape[-1]` with `HV = v.shape[2]` reads v as `[B, T, HV, V]`); a parameter with an axis nobody names, or whose rank only the indices suggest, is left unknown.
 `N = len(x) - 1` declares `x` as `[N+1]`. Unpacks after a parameter is rebound are not read.
 """
 
@@ -174,6 +174,9 @@ def _pattern(name: str, axes: _Axes, reader: _Reader) -> Optional[tuple[tuple[Ax
     for i, n in axes.names.items():
         pattern[i if i >= 0 else rank + i] = n
     companion = reader.axes.get(axes.companion) if axes.companion else None
+    if companion is None or companion.rank != rank:  # else the first tensor unpacked in full with this rank
+        named = [(n, a) for n, a in reader.axes.items() if a.rank == rank and n != name]
+        axes.companion, companion = named[0] if named else (None, None)
     borrowed = []
     if companion is not None and companion.rank == rank:
         for i, a in enumerate(pattern):
@@ -182,7 +185,7 @@ def _pattern(name: str, axes: _Axes, reader: _Reader) -> Optional[tuple[tuple[Ax
                 borrowed.append(str(i))
     note = f"inferred from {where}; rank {rank} assumed (the least that fits the axes read)"
     if borrowed:
-        note += f", axes {', '.join(borrowed)} named after {axes.companion} (unpacked in the same statement)"
+        note += f", axes {', '.join(borrowed)} named after {axes.companion}'s (unpacked in full)"
     offsets = all(n.endswith("+1") for n in axes.names.values()) and set(axes.names) == {0}
     if "_" in pattern or not (borrowed or offsets):  # an axis nobody names, or a rank nothing supports
         return None

@@ -1,0 +1,68 @@
+"""`explain --emit-contract`: the draft contract read from our own wrapper's code (its decorator's contract
+is not consulted), once loaded, rejects and accepts calls like the hand-written GDN_DECODE on the part of
+the bad-input matrix (tests/test_bad_inputs.py) that the wrapper's own unpack lines and divisions speak to.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from typer.testing import CliRunner
+
+import shapecheck
+from shapecheck import cli
+from shapecheck.contract import Contract
+from shapecheck.contracts.gdn import GDN_DECODE
+from tests.test_bad_inputs import BAD_CALLS, valid_args, varlen_args
+
+WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
+# What the code states: k's unpack (B T H K), v's axes 2 and -1 (rank 4, leading axes after k), `HV // H`.
+SPOKEN_TO = ["k rank 5", "v rank 2", "k batch differs from q", "k time differs", "v batch differs", "v time differs",
+             "HV not a multiple of H"]
+CASES = {name: edit for name, edit, _, _ in BAD_CALLS}
+
+
+@pytest.fixture(scope="module")
+def emitted(tmp_path_factory: pytest.TempPathFactory) -> Contract:
+    result = CliRunner().invoke(cli.app, ["explain", WRAPPER, "--emit-contract"])
+    assert result.exit_code == 0, result.output
+    path = tmp_path_factory.mktemp("emitted") / "gdn_draft.py"
+    path.write_text(result.output)
+    spec = importlib.util.spec_from_file_location("gdn_draft", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.FUSED_SIGMOID_GATING_DELTA_RULE_UPDATE
+
+
+def verdict(contract: Contract, args: dict[str, Any]) -> str:
+    """"accepted", or the argument the contract's shape checks blame (values are not read)."""
+    try:
+        contract.validate(contract.arguments((), args), values=False)
+    except shapecheck.ContractViolation as exc:
+        return exc.argument
+    return "accepted"
+
+
+def test_the_draft_states_what_the_code_states(emitted: Contract) -> None:
+    assert {n: s.describe() for n, s in emitted.tensor_specs.items()} == {
+        "k": 'Float[Tensor, "B T H K"]', "v": 'Float[Tensor, "B T HV V"]', "cu_seqlens": 'Int[Tensor, "N+1"]'}
+    assert emitted.output is not None and emitted.output.describe() == 'Float[Tensor, "B T HV V"]'
+    assert [r.expr for r in emitted.rules] == ["HV % H == 0"]
+    assert set(emitted.dims) == {"B", "T", "H", "K", "HV", "V", "N"}
+
+
+@pytest.mark.parametrize("start", [valid_args, varlen_args], ids=["dense", "varlen"])
+def test_valid_calls_pass_both(emitted: Contract, start: Callable[[str], dict[str, Any]]) -> None:
+    args = start("cpu")
+    assert verdict(GDN_DECODE, args) == verdict(emitted, args) == "accepted"
+
+
+@pytest.mark.parametrize("name", SPOKEN_TO)
+def test_bad_call_rejected_like_the_hand_written_contract(emitted: Contract, name: str) -> None:
+    args = valid_args("cpu")
+    CASES[name](args)
+    assert verdict(GDN_DECODE, args) != "accepted"
+    assert verdict(emitted, args) in {"k", "v"}  # rejected, blamed on a tensor the draft declares
