@@ -16,7 +16,7 @@ from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
 from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, axis_names, defaults_none,
                                          parameters, signature_for)
 from shapecheck.static.source import FunctionNode, ModuleSource
-from shapecheck.static.symbols import condition, dim, scalar
+from shapecheck.static.symbols import condition, dim, scalar, show
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe, is_bool, map_exprs, merge
 
 
@@ -56,13 +56,25 @@ class Analysis:
         if not isinstance(value, Tensor) or value.shape is None:
             return Agreement("unknown", f"inferred {describe(value)}")
         inferred = describe(value)
+        if value.maybe_none and not declared.optional:
+            return Agreement("differ", f"inferred {inferred} but declared {declared.describe()}")
+        output_only = self.signature.output_only_dims()
         for pattern in declared.patterns:
             shape = self.declared_shape(pattern)
             if shape is None:
                 return Agreement("unknown", f"declared {declared.describe()} has variadic axes")
             if len(shape) != len(value.shape):
                 continue
-            whys = [self.knowledge.equal(a, b) if b is not None else "" for a, b in zip(value.shape, shape)]
+            bound: dict[str, sp.Expr] = {}  # output-only dims bind to what the code returns, once each
+            whys: list[Optional[str]] = []
+            for a, b, axis in zip(value.shape, shape, pattern):
+                if b is None:
+                    whys.append("")
+                elif isinstance(axis, str) and axis in output_only and axis not in bound:
+                    bound[axis] = a
+                    whys.append("" if a == b else f"{axis} = {show(a)} (bound at the return)")
+                else:
+                    whys.append(self.knowledge.equal(a, bound.get(axis, b) if isinstance(axis, str) else b))
             if all(w is not None for w in whys):
                 return Agreement("agree", f"inferred {inferred} matches declared {declared.describe()}",
                                  tuple(w for w in whys if w))
@@ -110,6 +122,8 @@ def _seed(interp: Interpreter, arg: ast.arg, param: Optional[object], none_defau
     if isinstance(param, Scalar):
         if param.optional or none_default:
             interp.optional.add(name)
+        if param.kind == "int" and name in interp.dims:  # `T: int` next to `x: "B T"`: one symbol
+            return dim(name)
         if param.kind in ("int", "float"):
             return scalar(name, param.kind)
         if param.kind == "bool":
@@ -161,8 +175,9 @@ def _add_rules(interp: Interpreter, signature: Signature) -> None:
 def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Signature, *,
             shared: Optional[Shared] = None, record: bool = True) -> Analysis:
     """Run the analysis of `fn` seeded with `signature`."""
-    shared = shared or Shared(module)
+    shared = shared or Shared(module, follow=record)  # explain follows calls into sibling modules
     interp = Interpreter(shared, qualname, record=record, dims=_dim_origins(signature))
+    interp.taken -= signature.output_only_dims()  # `N = len(cu) - 1` IS the returned N: no `N'`
     none_defaults = defaults_none(fn)
     inputs = {arg.arg: _seed(interp, arg, signature.params.get(arg.arg), arg.arg in none_defaults)
               for arg in parameters(fn)}

@@ -8,73 +8,14 @@ contract built dynamically lends what can be read and nothing that cannot.
 from __future__ import annotations
 
 import ast
-import sys
-from pathlib import Path
 from typing import Any, Optional
 
 from shapecheck.static.signature import DimInfo, Signature, from_source
+from shapecheck.static.imports import definition, resolve
 from shapecheck.static.source import FunctionNode, ModuleSource, dotted
 
 _FIELDS = ("name", "signature", "dims", "rules")  # Contract's leading positional fields, in order
 _DIM_FIELDS = ("meaning", "lo", "hi", "gpu_hi")
-_cache: dict[str, Optional[ModuleSource]] = {}
-
-
-def _load(path: Path) -> Optional[ModuleSource]:
-    key = str(path)
-    if key not in _cache:
-        try:
-            _cache[key] = ModuleSource.load(path)
-        except (OSError, SyntaxError, ValueError):
-            _cache[key] = None
-    return _cache[key]
-
-
-def _candidates(parts: list[str], root: Path) -> list[Path]:
-    return [root.joinpath(*parts[:-1], parts[-1] + ".py"), root.joinpath(*parts, "__init__.py")]
-
-
-def resolve(module: ModuleSource, qualified: str) -> Optional[ModuleSource]:
-    """The module named `qualified` (`.sibling`, `pkg.mod`) as imported from `module`, if its file is found.
-
-    Absolute names are looked up from each directory above the importing file, also with leading package
-    names dropped (a package installed through a `package-dir` mapping lives under another name), then on
-    `sys.path`. Nothing is imported.
-    """
-    here = Path(module.path).resolve().parent
-    level = len(qualified) - len(qualified.lstrip("."))
-    parts = [p for p in qualified.lstrip(".").split(".") if p]
-    if level:
-        base = here
-        for _ in range(level - 1):
-            base = base.parent
-        paths = _candidates(parts, base) if parts else [base / "__init__.py"]
-    else:
-        ancestors = [here, *list(here.parents)[:6]]
-        paths = [p for k in range(len(parts)) for root in ancestors for p in _candidates(parts[k:], root)]
-        paths += [p for entry in sys.path if entry for p in _candidates(parts, Path(entry))]
-    for path in paths:
-        if path.is_file():
-            return _load(path)
-    return None
-
-
-def _definition(module: ModuleSource, name: str) -> Optional[tuple[ModuleSource, str]]:
-    """Where `name` (as used in `module`) is assigned: this module, or the one it is imported from."""
-    if name in module.constants or name in module.functions:
-        return module, name
-    qualified = module.imports.get(name)
-    if qualified is None:
-        return None
-    owner, _, attr = qualified.rpartition(".")
-    target = resolve(module, owner) if owner.strip(".") else None
-    if target is None or target is module:
-        return None
-    if attr in target.constants or attr in target.functions:
-        return target, attr
-    return _definition(target, attr) if attr in target.imports else None
-
-
 def _literal(module: ModuleSource, node: ast.expr, depth: int = 0) -> Any:
     """A literal, a module constant, or an f-string of them; raises ValueError otherwise."""
     if isinstance(node, ast.Name) and node.id in module.constants and depth < 5:
@@ -129,7 +70,7 @@ def _rules(module: ModuleSource, node: Optional[ast.expr]) -> tuple[str, ...]:
 
 def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
     """The Signature of the contract bound to `name` in `module`, if it is a readable `Contract(...)` call."""
-    found = _definition(module, name)
+    found = definition(module, name)
     if found is None:
         return None
     owner, attr = found
@@ -138,7 +79,7 @@ def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
         return None
     args = _arguments(call, _FIELDS)
     stub = args.get("signature")
-    located = _definition(owner, stub.id) if isinstance(stub, ast.Name) else None
+    located = definition(owner, stub.id) if isinstance(stub, ast.Name) else None
     if located is None or located[1] not in located[0].functions:
         return None
     try:

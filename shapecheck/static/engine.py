@@ -18,6 +18,7 @@ from typing import Iterable, Mapping, Optional, Union
 import sympy as sp
 
 from shapecheck.static import library, operators, tensorops
+from shapecheck.static.imports import definition
 from shapecheck.static.facts import ALWAYS, Knowledge, Path, condition_of, conjoin
 from shapecheck.static.source import FunctionNode, ModuleSource, import_bindings, is_kernel
 from shapecheck.static.symbols import Local, condition, dim, local, show
@@ -100,10 +101,15 @@ def assigned_names(nodes: Iterable[ast.AST]) -> set[str]:
 
 
 class Shared:
-    """Per-module state shared by every interpreter: module-level names and analysed calls."""
+    """Per-module state shared by every interpreter: module-level names and analysed calls.
 
-    def __init__(self, module: ModuleSource) -> None:
-        self.module = module
+    With `follow`, a function imported from another module of the analysed tree (`from .utils import f`)
+    is analysed in its own module, once per argument values; `homes` holds those modules' states.
+    """
+
+    def __init__(self, module: ModuleSource, follow: bool = False, homes: Optional[dict[str, "Shared"]] = None) -> None:
+        self.module, self.follow = module, follow
+        self.homes = homes if homes is not None else {module.path: self}
         self.calls: dict[tuple, tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]] = {}
         self._constants: dict[str, Value] = {}
         self._functions: dict[str, Callable_] = {}
@@ -114,10 +120,11 @@ class Shared:
         if name in module.functions:
             if name not in self._functions:
                 fn = module.functions[name]
-                self._functions[name] = Callable_(fn, {}, is_kernel(fn))
+                self._functions[name] = Callable_(fn, {}, is_kernel(fn), self)
             return self._functions[name]
         if name in module.imports:
-            return Ref(module.imports[name])
+            imported = self._imported(name) if self.follow else None
+            return imported if imported is not None else Ref(module.imports[name])
         if name in module.constants:
             if name not in self._constants:
                 self._constants[name] = Unknown("module constant defined in terms of itself", node)
@@ -126,6 +133,17 @@ class Shared:
         if name in _BUILTINS:
             return Ref(f"builtins.{name}")
         return Unknown("name is not bound here", node)
+
+    def _imported(self, name: str) -> Optional[Callable_]:
+        """A function the module imports from a sibling module of the analysed tree."""
+        found = definition(self.module, name, installed=False)
+        if found is None or found[1] not in found[0].functions or found[0] is self.module:
+            return None
+        owner, attr = found
+        home = self.homes.get(owner.path)
+        if home is None:
+            home = self.homes[owner.path] = Shared(owner, self.follow, self.homes)
+        return home.global_value(attr, owner.functions[attr])  # type: ignore[return-value]
 
     def default(self, node: ast.expr) -> Value:
         """A parameter default, evaluated at module level."""
@@ -349,7 +367,9 @@ class Interpreter:
             skipped = node.orelse if decided else node.body
             if skipped and isinstance(skipped[-1], ast.Raise):  # a guard that never fires still states a fact
                 holds = cond if decided else sp.Not(cond)
-                self.notes.append(f"the guard never fires: {self.knowledge.unfold(holds) or show(holds)}")
+                why = self.knowledge.unfold(holds) if holds not in (sp.true, sp.false) else None
+                self.notes.append(f"the guard never fires: {why or show(holds)}" if holds not in (sp.true, sp.false)
+                                  else f"the guard never fires: `{ast.unparse(node.test)}` is always {decided}")
                 facts = self.knowledge.add(holds, f"guard at line {node.lineno}", node.lineno, self.path)
                 self._finish(node, "fact", [("fact", f.relation) for f in facts], False)
             self.run(node.body if decided else node.orelse)
@@ -706,7 +726,7 @@ class Interpreter:
         return Unknown("the value of a kernel launch", node)
 
     def _parameters(self, arguments: ast.arguments, args: tuple[Value, ...], kwargs: Mapping[str, Value],
-                    node: ast.AST) -> Union[dict[str, Value], Unknown]:
+                    node: ast.AST, home: Optional[Shared] = None) -> Union[dict[str, Value], Unknown]:
         positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
         keyword_only = [a.arg for a in arguments.kwonlyargs]
         bound: dict[str, Value] = dict(zip(positional, args))
@@ -729,7 +749,7 @@ class Interpreter:
             if name not in bound:
                 if name not in defaults:
                     return Unknown(f"missing argument {name}", node)
-                bound[name] = self.shared.default(defaults[name])
+                bound[name] = (home or self.shared).default(defaults[name])
         return bound
 
     def _invoke(self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value], node: ast.AST) -> Value:
@@ -744,10 +764,11 @@ class Interpreter:
             child = Interpreter(self.shared, "<lambda>", depth=self.depth + 1, stack=self.stack, record=False)
             child.env = {**fn.closure, **bound}
             return child.eval(fn.node.body)
+        home = fn.home or self.shared  # summarised once per argument values, in the module defining it
         key = (fn, self.depth, args, tuple(sorted(kwargs.items(), key=lambda kv: kv[0])))
-        if key not in self.shared.calls:
-            self.shared.calls[key] = self._analyse_call(fn, args, kwargs, node)
-        output, launches, issues = self.shared.calls[key]
+        if key not in home.calls:
+            home.calls[key] = self._analyse_call(fn, args, kwargs, node, home)
+        output, launches, issues = home.calls[key]
         launches = tuple(dataclasses.replace(l, path=self.path) for l in launches)
         self.launches.extend(launches)
         self._launched.extend(launches)
@@ -755,12 +776,13 @@ class Interpreter:
         return output
 
     def _analyse_call(self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value],
-                      node: ast.AST) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
+                      node: ast.AST, home: Shared) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
         callee: FunctionNode = fn.node  # type: ignore[assignment]
-        bound = self._parameters(callee.args, args, kwargs, node)
+        bound = self._parameters(callee.args, args, kwargs, node, home)
         if isinstance(bound, Unknown):
             return bound, (), ()
-        child = Interpreter(self.shared, callee.name, depth=self.depth + 1, stack=(*self.stack, callee), record=False)
+        where = callee.name if home is self.shared else f"{callee.name} in {home.module.path}"
+        child = Interpreter(home, where, depth=self.depth + 1, stack=(*self.stack, callee), record=False)
         child.env = {**fn.closure, **bound}
         child.run(callee.body)
         expand = child.knowledge.expand

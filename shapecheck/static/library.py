@@ -200,8 +200,28 @@ FUNCTIONS: dict[str, Function] = {
 _TENSOR_MODULES = ("torch", "torch.nn.functional", "torch.special")
 
 
+_ALIASES = {"tl": "triton.language"}  # the conventional names a re-exporting module binds
+
+
+def canonical(qualname: str) -> str:
+    """The known name a re-export or alias stands for: `vllm.triton_utils.triton.cdiv` is `triton.cdiv`,
+    `pkg.tl.cdiv` is `triton.language.cdiv` (the longest known suffix wins); else `qualname` itself."""
+    if qualname in FUNCTIONS:
+        return qualname
+    parts = qualname.split(".")
+    for i in range(1, len(parts)):
+        tail = ".".join(parts[i:])
+        if tail in FUNCTIONS:
+            return tail
+        alias = _ALIASES.get(parts[i])
+        if alias is not None and ".".join([alias, *parts[i + 1:]]) in FUNCTIONS:
+            return ".".join([alias, *parts[i + 1:]])
+    return qualname
+
+
 def call(site: Site, qualname: str, args: Args, kwargs: Kwargs) -> Value:
-    """The value of calling the function named `qualname`."""
+    """The value of calling the function named `qualname` (through aliases and re-exports)."""
+    qualname = canonical(qualname)
     fn = FUNCTIONS.get(qualname)
     if fn is not None:
         return fn(site, args, kwargs)

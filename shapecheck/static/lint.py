@@ -40,7 +40,7 @@ from shapecheck.static.bounds import Bounder, Interval
 from shapecheck.static.pointers import Overflow, unsafe_offsets
 from shapecheck.static.source import ModuleSource, is_kernel
 from shapecheck.static.symbols import dim, show
-from shapecheck.static.values import Tensor, Tup, Unknown, is_int
+from shapecheck.static.values import Tensor, Tup, Unknown, is_int, is_unknown_size
 
 RULES = {
     "SC000": "file cannot be parsed",
@@ -178,6 +178,8 @@ def _grid(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
             if not is_int(size):
                 continue
             resolved, _ = a.knowledge.resolve(size)  # type: ignore[arg-type]
+            if any(is_unknown_size(s) for s in a.knowledge.expand(resolved).free_symbols):
+                continue  # one branch of the size is not known: nothing to say about it
             hi = bounder.interval(resolved)[1]
             if hi <= GRID_LIMIT:
                 continue

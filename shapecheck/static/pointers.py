@@ -189,13 +189,16 @@ class _Taint:
         if name == "program_id":
             axis = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else 0
             return Num(index=Index("pid", node.lineno), hi=float(INT32_LIMIT if axis == 0 else GRID_AXIS_BOUND))
-        if name == "range" and args:  # `for t in range(bos, eos)`: t is an index when its bounds are
-            return _join(*args[:2]) if len(args) >= 2 else args[0]
+        if name == "range" and args:  # `for t in range(bos, eos)`: an index when a bound is; int64 if one is
+            bound = _join(*args[:2]) if len(args) >= 2 else args[0]
+            return dataclasses.replace(bound, wide=any(a.wide for a in args))
         if name == "arange" and len(args) == 2:
             return Num(hi=args[1].hi)
         if name in ("minimum", "min") and len(args) >= 2:  # bounded by its smallest operand
-            smallest = min(args, key=lambda a: a.hi)
-            return _join(args[0], args[1]) if any(a.index for a in args) else smallest
+            bounded = [a for a in args if a.index is None and not math.isinf(a.hi)]
+            if bounded:  # `min(BC, T - i_t * BT)` is at most BC: no longer an index
+                return Num(any(a.wide for a in args), None, 0, min(a.hi for a in bounded))
+            return _join(args[0], args[1])
         if name in ("make_block_ptr", "make_tensor_descriptor") and pointer is not None:
             return Num(products=self.values[id(pointer)].products)  # offsets times strides are int64 there
         parts = [receiver, *args, *kwargs.values()]

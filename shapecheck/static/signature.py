@@ -82,6 +82,12 @@ class Signature:
             items.extend((f"return[{i}]", d) for i, d in enumerate(self.returns))
         return items
 
+    def output_only_dims(self) -> set[str]:
+        """Dimension names only the return annotation uses: jaxtyping binds them at the return."""
+        inputs = {n for label, d in self.declared() if not label.startswith("return") for p in d.patterns
+                  for a in p for n in axis_names(a)}
+        return self.dim_names() - inputs - set(self.params)
+
     def dim_names(self) -> set[str]:
         """Every dimension name mentioned in a declared shape (inside expressions too)."""
         return {name for _, declared in self.declared() for pattern in declared.patterns for axis in pattern

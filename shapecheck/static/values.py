@@ -89,6 +89,7 @@ class Callable_:
     node: Union[ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda]
     closure: Mapping[str, "Value"] = dataclasses.field(default_factory=dict)
     kernel: bool = False  # a `@triton.jit` function: only launched, never inlined
+    home: Any = None  # the `Shared` of the module it is defined in, when that is not the caller's
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -163,10 +164,28 @@ def map_exprs(value: Value, fn: Callable[[sp.Expr], sp.Expr]) -> Value:
     return value
 
 
+UNKNOWN_SIZE = "unknown"
+
+
+def unknown_size(u: Unknown) -> sp.Symbol:
+    """A size the analysis could not determine, as an opaque symbol (`unknown(line 12)`), so the branch
+    that is known can still be shown; nothing is ever proved about it, and lint never reports on it."""
+    return sp.Symbol(f"{UNKNOWN_SIZE}(line {u.line})" if u.line is not None else UNKNOWN_SIZE, integer=True)
+
+
+def is_unknown_size(symbol: sp.Basic) -> bool:
+    return isinstance(symbol, sp.Symbol) and symbol.name.startswith(UNKNOWN_SIZE)
+
+
 def merge(cond: sp.Basic, a: Value, b: Value, where: Optional[ast.AST]) -> Value:
     """The value that is `a` when `cond` holds and `b` otherwise (a case split), or an unknown."""
     if a is b or a == b:
         return a
+    if isinstance(a, Tensor) and b is NONE or isinstance(b, Tensor) and a is NONE:  # `x if c else None`
+        return dataclasses.replace(a if isinstance(a, Tensor) else b, maybe_none=True)  # type: ignore[arg-type]
+    if isinstance(a, sp.Expr) and isinstance(b, Unknown) or isinstance(b, sp.Expr) and isinstance(a, Unknown):
+        gap = unknown_size(a if isinstance(a, Unknown) else b)  # type: ignore[arg-type]
+        a, b = (gap, b) if isinstance(a, Unknown) else (a, gap)  # a known branch survives an unknown one
     if isinstance(a, Unknown):
         return a
     if isinstance(b, Unknown):
@@ -178,7 +197,8 @@ def merge(cond: sp.Basic, a: Value, b: Value, where: Optional[ast.AST]) -> Value
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape is not None and b.shape is not None \
             and len(a.shape) == len(b.shape):
         shape = tuple(merge(cond, x, y, where) for x, y in zip(a.shape, b.shape))
-        return Tensor(shape, a.origin if a.origin == b.origin else None)  # type: ignore[arg-type]
+        return Tensor(shape, a.origin if a.origin == b.origin else None,  # type: ignore[arg-type]
+                      maybe_none=a.maybe_none or b.maybe_none)
     if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
         return Tup(tuple(merge(cond, x, y, where) for x, y in zip(a.items, b.items)))
     return Unknown("differs between the branches", where)
@@ -189,7 +209,7 @@ def describe(value: Value) -> str:
     if isinstance(value, Tensor):
         if value.shape is None:
             return f"tensor of unknown shape ({value.why})" if value.why else "tensor of unknown shape"
-        return "[" + ", ".join(show(d) for d in value.shape) + "]"
+        return "[" + ", ".join(show(d) for d in value.shape) + "]" + (" or None" if value.maybe_none else "")
     if isinstance(value, Tup):
         inner = ", ".join(describe(v) for v in value.items)
         return f"({inner},)" if len(value.items) == 1 else f"({inner})"

@@ -1,0 +1,151 @@
+"""`shapecheck lint` on real upstream code: fla-core (all of it) and sglang's linear-attention kernels.
+
+    .venv/bin/python bench/static_real.py [--output bench/results/static_real_fla.md]
+
+Downloads the PyPI wheels (`pip download --no-deps`) into /tmp and extracts them into `.peers/` (ignored
+by git; never committed) when absent. Each file is linted on its own so an exception escaping the analyser
+counts as a crash of that file instead of ending the run. Prints, per corpus and rule, the findings (errors
+and notes), the crashes and the wall time; then the precision of every rule against the hand labels in
+`bench/results/static_real_labels.tsv` (`corpus:path:line:col:code <TAB> TP|FP <TAB> reason`), listing
+findings that carry no label yet. Timings of single-file `lint` and `explain` in fresh processes close it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from shapecheck.static.lint import Finding, lint_module, python_files  # noqa: E402
+from shapecheck.static.source import ModuleSource  # noqa: E402
+
+PEERS = ROOT / ".peers"
+LABELS = ROOT / "bench" / "results" / "static_real_labels.tsv"
+CORPORA = {  # name: (requirement, wheel glob, folder inside the wheel)
+    "fla-core": ("fla-core==0.6.0", "fla_core-0.6.0-*.whl", "fla"),
+    "sglang": ("sglang==0.5.23", "sglang-0.5.23-*.whl", "sglang/kernels/ops/attention/linear"),
+}
+
+
+def extracted(name: str) -> Path:
+    """The corpus folder under .peers/, downloading and extracting the wheel if it is not there."""
+    requirement, pattern, inner = CORPORA[name]
+    target = PEERS / name
+    if not (target / inner).is_dir():
+        cache = Path("/tmp/peers")
+        if not list(cache.glob(pattern)):
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(cache)],
+                           check=True)
+        with zipfile.ZipFile(next(cache.glob(pattern))) as wheel:
+            wheel.extractall(target, [m for m in wheel.namelist() if m.startswith(inner + "/") and m.endswith(".py")])
+    return target / inner
+
+
+def lint_corpus(root: Path) -> tuple[list[Finding], list[tuple[str, str]], int, int, float]:
+    """(findings, crashes, files, functions, wall seconds); paths relative to the corpus's parent."""
+    findings: list[Finding] = []
+    crashes: list[tuple[str, str]] = []
+    functions = 0
+    files = python_files([root])
+    start = time.perf_counter()
+    for path in files:
+        relative = str(path.relative_to(root.parent))
+        try:
+            found, checked = lint_module(ModuleSource.load(path))
+        except SyntaxError:
+            continue  # SC000 territory: not a crash
+        except Exception as exc:  # noqa: BLE001 - a crash is what this bench counts
+            crashes.append((relative, f"{type(exc).__name__}: {exc}"))
+            continue
+        functions += checked
+        findings.extend(Finding(relative, f.line, f.col, f.code, f.message, f.function, f.severity) for f in found)
+    return findings, crashes, len(files), functions, time.perf_counter() - start
+
+
+def key(corpus: str, f: Finding) -> str:
+    return f"{corpus}:{f.path}:{f.line}:{f.col}:{f.code}"
+
+
+def labels() -> dict[str, tuple[str, str]]:
+    if not LABELS.is_file():
+        return {}
+    with LABELS.open() as handle:
+        return {row[0]: (row[1], row[2]) for row in csv.reader(handle, delimiter="\t") if row and not row[0].startswith("#")}
+
+
+def fresh_process(args: list[str], repeat: int = 5) -> tuple[float, float]:
+    """Median and max wall seconds of `shapecheck ARGS` in a fresh process."""
+    exe = str(Path(sys.executable).parent / "shapecheck")
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run([exe, *args], cwd=ROOT, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), max(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, help="Also write the report (Markdown) here.")
+    args = parser.parse_args()
+    known = labels()
+    out = [f"# `shapecheck lint` on real upstream code", "",
+           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python {platform.python_version()}.", ""]
+    labelled: Counter[tuple[str, str]] = Counter()
+    missing: list[str] = []
+    for corpus in CORPORA:
+        root = extracted(corpus)
+        findings, crashes, files, functions, wall = lint_corpus(root)
+        out += [f"## {corpus} (`{CORPORA[corpus][0]}`, `{CORPORA[corpus][2]}/`)", "",
+                f"{files} files, {functions} functions checked, {len(crashes)} crashes, {wall:.1f} s wall "
+                "(one process, files linted one by one).", "",
+                "| rule | errors | notes |", "| --- | --- | --- |"]
+        by_rule = Counter((f.code, f.severity) for f in findings)
+        for code in sorted({c for c, _ in by_rule}):
+            out.append(f"| {code} | {by_rule[(code, 'error')]} | {by_rule[(code, 'note')]} |")
+        out += [f"- crash: `{path}`: {why}" for path, why in crashes]
+        for f in findings:
+            label = known.get(key(corpus, f))
+            if label is None:
+                missing.append(f"{key(corpus, f)}\t{f.severity}\t{f.message}")
+            else:
+                labelled[(f"{f.code} {f.severity}", label[0])] += 1
+        out.append("")
+    out += ["## Precision against the hand labels", "", f"Labels: `{LABELS.relative_to(ROOT)}`.", "",
+            "| rule | severity | labelled | true positives | false positives | precision |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for rule in sorted({r for r, _ in labelled}):
+        tp, fp = labelled[(rule, "TP")], labelled[(rule, "FP")]
+        code, severity = rule.split()
+        out.append(f"| {code} | {severity} | {tp + fp} | {tp} | {fp} | {tp / (tp + fp):.0%} |")
+    out += ["", f"Findings without a label: {len(missing)}.", *[f"    {m}" for m in missing[:20]], ""]
+    fla = extracted("fla-core")
+    one = str(fla / "ops" / "common" / "chunk_h_split.py")
+    lint_one, explain_one = fresh_process(["lint", one]), fresh_process(
+        ["explain", "tests/fixtures/static_upstream_style.py::gated_delta_rule_decode"])
+    whole = fresh_process(["lint", str(fla)], repeat=1)
+    out += ["## Speed (fresh process per call, wall seconds: median / max of 5)", "",
+            "| command | median | max |", "| --- | --- | --- |",
+            f"| `shapecheck lint fla/ops/common/chunk_h_split.py` | {lint_one[0]:.2f} | {lint_one[1]:.2f} |",
+            f"| `shapecheck explain tests/fixtures/static_upstream_style.py::gated_delta_rule_decode` | "
+            f"{explain_one[0]:.2f} | {explain_one[1]:.2f} |",
+            f"| `shapecheck lint fla/` (all of fla-core, one run) | {whole[0]:.1f} | {whole[1]:.1f} |", ""]
+    report = "\n".join(out)
+    print(report)
+    if args.output is not None:
+        args.output.write_text(report)
+
+
+if __name__ == "__main__":
+    main()

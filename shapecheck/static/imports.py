@@ -1,0 +1,71 @@
+"""Resolving imports inside the analysed tree, by reading files: `from .sibling import f` and
+`from pkg.mod import C` name a file next to (or above) the importing one. Nothing is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+from shapecheck.static.source import ModuleSource
+
+_cache: dict[str, Optional[ModuleSource]] = {}
+
+
+def _load(path: Path) -> Optional[ModuleSource]:
+    key = str(path)
+    if key not in _cache:
+        try:
+            _cache[key] = ModuleSource.load(path)
+        except (OSError, SyntaxError, ValueError):
+            _cache[key] = None
+    return _cache[key]
+
+
+def _candidates(parts: list[str], root: Path) -> list[Path]:
+    return [root.joinpath(*parts[:-1], parts[-1] + ".py"), root.joinpath(*parts, "__init__.py")]
+
+
+def resolve(module: ModuleSource, qualified: str, installed: bool = True) -> Optional[ModuleSource]:
+    """The module named `qualified` (`.sibling`, `pkg.mod`) as imported from `module`, if its file is found.
+
+    Absolute names are looked up from each directory above the importing file, also with leading package
+    names dropped (a package installed through a `package-dir` mapping lives under another name), then on
+    `sys.path` (unless not `installed`). Nothing is imported.
+    """
+    here = Path(module.path).resolve().parent
+    level = len(qualified) - len(qualified.lstrip("."))
+    parts = [p for p in qualified.lstrip(".").split(".") if p]
+    if level:
+        base = here
+        for _ in range(level - 1):
+            base = base.parent
+        paths = _candidates(parts, base) if parts else [base / "__init__.py"]
+    else:
+        ancestors = [here, *list(here.parents)[:6]]
+        paths = [p for k in range(len(parts)) for root in ancestors for p in _candidates(parts[k:], root)]
+        paths += [p for entry in sys.path if entry and installed for p in _candidates(parts, Path(entry))]
+    for path in paths:
+        if path.is_file():
+            return _load(path)
+    return None
+
+
+def definition(module: ModuleSource, name: str, installed: bool = True) -> Optional[tuple[ModuleSource, str]]:
+    """Where `name` (as used in `module`) is defined: this module, or the one it is imported from
+    (following re-exports)."""
+    if name in module.constants or name in module.functions:
+        return module, name
+    qualified = module.imports.get(name)
+    if qualified is None:
+        return None
+    owner, _, attr = qualified.rpartition(".")
+    target = resolve(module, owner, installed) if owner.strip(".") else None
+    if target is None or target is module:
+        return None
+    if attr in target.constants or attr in target.functions:
+        return target, attr
+    return definition(target, attr, installed) if attr in target.imports else None
+
+
