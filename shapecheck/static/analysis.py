@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from pathlib import Path
 from typing import Iterator, Mapping, Optional, Union
 
@@ -216,8 +217,15 @@ def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str,
     return analyse(module, fn, qualname, signature_for(fn, assume, contracts, module))
 
 
-def launches_kernel(fn: FunctionNode) -> bool:
-    """Whether `fn` has a `kernel[grid](...)` call (its grid is worth checking even without declared shapes)."""
+_LAUNCH = re.compile(r"\]\s*\(")
+
+
+def launches_kernel(module: ModuleSource, fn: FunctionNode) -> bool:
+    """Whether `fn` has a `kernel[grid](...)` call (its grid is worth checking even without declared shapes);
+    the source text is screened first, the tree walked only where `](` occurs."""
+    lines = module.lines[fn.lineno - 1:fn.end_lineno]
+    if not any(_LAUNCH.search(line) for line in lines):
+        return False
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript) for n in ast.walk(fn))
 
 
@@ -226,6 +234,6 @@ def analyse_module(module: ModuleSource, *, declared_only: bool = False, record:
     shared = Shared(module)
     for qualname, fn in module.definitions():
         signature = signature_for(fn, module=module)
-        if declared_only and not (signature.declares_shapes or launches_kernel(fn)):
+        if declared_only and not (signature.declares_shapes or launches_kernel(module, fn)):
             continue
         yield analyse(module, fn, qualname, signature, shared=shared, record=record)

@@ -252,7 +252,7 @@ _SUPPRESS = re.compile(r"#\s*shapecheck:\s*ignore(?:\[([A-Z0-9, ]+)\])?")
 
 def suppressed(module: ModuleSource, finding: Finding) -> bool:
     """`# shapecheck: ignore` (every code) or `# shapecheck: ignore[SC005, SC006]` on the finding's lines."""
-    lines = module.text.splitlines()
+    lines = module.lines
     for number in {finding.line, finding.end_line}:
         match = _SUPPRESS.search(lines[number - 1]) if 0 < number <= len(lines) else None
         if match and (match.group(1) is None or finding.code in {c.strip() for c in match.group(1).split(",")}):

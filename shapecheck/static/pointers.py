@@ -274,7 +274,7 @@ class _Taint:
             values = [o.get(name, before.get(name, OTHER)) for o in outcomes]
             value = values[0]
             for other in values[1:]:
-                value = _join(value, other)
+                value = value if other is value else _join(value, other)
             joined[name] = value
         self.env = joined
 
@@ -315,7 +315,7 @@ class _Taint:
             element = Num(bounds.wide, bounds.index, bounds.scale, bounds.hi)
         else:
             self.expr(stmt.test)
-        for _ in range(3):  # until loop-carried values settle (scale saturates quickly)
+        for _ in range(2):  # a second pass carries values around the loop (nested loops multiply the passes)
             before = dict(self.env)
             if isinstance(stmt, ast.For):
                 self._assign(stmt.target, stmt.iter, element)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import io
 import tokenize
 from pathlib import Path
@@ -83,6 +84,10 @@ class ModuleSource:
         raw = Path(path).read_bytes()
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
         return cls.parse(raw.decode(encoding, errors="replace"), str(path))
+
+    @functools.cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
 
     def definitions(self) -> Iterator[tuple[str, FunctionNode]]:
         """Every function with its qualified name: `f`, `Class.method`, `outer.inner`."""

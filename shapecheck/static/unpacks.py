@@ -96,7 +96,8 @@ class _Reader:
         if found is not None:
             self._of(found[0], line).names.setdefault(found[1], target)
             return
-        for node in ast.walk(value):  # `N = len(x) - 1` (also inside `B if ... else len(x) - 1`)
+        for node in (value.body, value.orelse) if isinstance(value, ast.IfExp) else (value,):
+            # `N = len(x) - 1`, also as a branch of `B if ... else len(x) - 1`
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and _len_of(node.left, self.params) \
                     and isinstance(node.right, ast.Constant) and node.right.value == 1:
                 self._of(_len_of(node.left, self.params), line).names.setdefault(0, f"{target}+1")  # type: ignore[arg-type]
