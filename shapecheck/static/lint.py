@@ -216,7 +216,7 @@ def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[l
     for qualname, fn in module.definitions():
         if is_kernel(fn):
             checked += 1
-            findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname)
+            findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname, o.severity)
                             for o in unsafe_offsets(fn, bounds))
     return sorted(findings), checked
 

@@ -7,17 +7,21 @@ branches separately and joined after, loops iterated until the taint settles), a
 
 - whether it is int64 (`.to(tl.int64)`, `tl.cast(x, tl.int64)`, or any int64 operand of `+`/`*`);
 - the index it derives from: a value loaded from memory (SC006) or a program id (SC007), and how many
-  factors scaled it: 0 a bare index, 1 a position along the axis it tiles (`i_t * BT`, `bos * H`, plus
-  any `tl.arange`), 2 or more an element offset (`i_t * BT * H * K`) that grows past any axis;
+  factors scaled it: 0 a bare index (a slot, a sequence number), 1 a position along the axis it tiles
+  (`i_t * BT`, plus any `tl.arange`; a value loaded from a cumulative-offsets table such as `cu_seqlens`
+  is a token position from the start), 2 a row of a 2-D view (`last_idx * HV` in a `[T, HV]` tensor),
+  3 or more an element offset (`bos * H * K`, `slot * HV * K * V`) that grows with the whole tensor;
 - an upper bound: literals, `tl.arange(0, C)` and `tl.constexpr` parameters are bounded (a configured
   bound, else `CONSTEXPR_BOUND`), program ids on axes 1 and 2 by 65535, runtime scalars not at all.
 
 A product is a finding when it is int32, derives from an index, reaches a pointer (the pointer argument
-of a load, store or atomic, or a block pointer's base), and is an element offset: a position scaled again,
-or an index scaled by an unbounded runtime value such as a stride. A block index times one bounded factor
-is bounded by the axis it tiles, so it is not a finding. Program ids (SC007) are reported only where one
+of a load, store or atomic, or a block pointer's base), and is an element offset: three factors on the
+index, or an unbounded runtime value such as a stride (`slot * stride`). Positions and rows are bounded by
+the axes they index (a block index times its block size by the axis it tiles), so they are not findings:
+with the sizes real workloads reach (2**20 tokens, 128 heads, head dims of 256) they stay below 2**31. Program ids (SC007) are reported only where one
 expression scales a bare program id by two or more factors whose bounds reach 2**31 (`i_nh * K * V`); a
-head index `pid % HV` is bounded by the head count and is not an index here. Each product chain is
+head index `pid % HV` is bounded by the head count and is not an index here. A program id of axis 1 or
+2 (at most 65535 blocks, which SC005 checks at the launch) gives a note, not an error. Each product chain is
 reported once, at its outermost product. A block pointer's shape, strides and offsets are not sinks:
 Triton forms their products in int64; its base is.
 """
@@ -27,6 +31,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+import re
 from typing import Iterator, Mapping, Optional
 
 from shapecheck.static.source import FunctionNode
@@ -34,6 +39,8 @@ from shapecheck.static.source import FunctionNode
 INT32_LIMIT = 2**31
 CONSTEXPR_BOUND = 1024  # a constexpr without a configured bound: block sizes and head dims
 GRID_AXIS_BOUND = 65535
+ELEMENT_OFFSET = 3  # factors on an index that make an element offset: `slot * HV * K * V`, `bos * H * K`
+_OFFSETS = re.compile(r"cu_?seqlens|offsets?$|seq_?starts?|seqlens", re.IGNORECASE)
 _WIDE = {"int64", "uint64"}
 _NARROW = {"int32", "int16", "int8", "uint32", "uint16", "uint8"}
 _MEMORY = {"load", "store", "make_block_ptr", "make_tensor_descriptor"}  # plus every atomic_*
@@ -45,6 +52,7 @@ class Index:
 
     kind: str
     line: int
+    axis: int = 0  # the grid axis of a program id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +84,7 @@ class Overflow:
     operand: str
     code: str  # "SC006" (a loaded value) or "SC007" (a program id)
     source_line: int
+    severity: str = "error"  # "note" for program ids of axes 1 and 2 (at most 65535 blocks: see SC005)
 
 
 def _name(call: ast.Call) -> str:
@@ -184,11 +193,12 @@ class _Taint:
             if cast in _WIDE:
                 return dataclasses.replace(source, wide=True)
             return dataclasses.replace(source, wide=False) if cast in _NARROW else source
-        if name == "load":
-            return Num(index=Index("load", node.lineno))
+        if name == "load":  # a value read from a cumulative-offsets table is already a token position
+            table = pointer is not None and any(isinstance(n, ast.Name) and _OFFSETS.search(n.id) for n in ast.walk(pointer))
+            return Num(index=Index("load", node.lineno), scale=1 if table else 0)
         if name == "program_id":
             axis = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else 0
-            return Num(index=Index("pid", node.lineno), hi=float(INT32_LIMIT if axis == 0 else GRID_AXIS_BOUND))
+            return Num(index=Index("pid", node.lineno, axis), hi=float(INT32_LIMIT if axis == 0 else GRID_AXIS_BOUND))
         if name == "range" and args:  # `for t in range(bos, eos)`: an index when a bound is; int64 if one is
             bound = _join(*args[:2]) if len(args) >= 2 else args[0]
             return dataclasses.replace(bound, wide=any(a.wide for a in args))
@@ -198,7 +208,7 @@ class _Taint:
             bounded = [a for a in args if a.index is None and not math.isinf(a.hi)]
             if bounded:  # `min(BC, T - i_t * BT)` is at most BC: no longer an index
                 return Num(any(a.wide for a in args), None, 0, min(a.hi for a in bounded))
-            return _join(args[0], args[1])
+            return dataclasses.replace(_join(args[0], args[1]), wide=any(a.wide for a in args))  # promoted
         if name in ("make_block_ptr", "make_tensor_descriptor") and pointer is not None:
             return Num(products=self.values[id(pointer)].products)  # offsets times strides are int64 there
         parts = [receiver, *args, *kwargs.values()]
@@ -231,18 +241,22 @@ class _Taint:
         assert indexed.index is not None
         scale = indexed.scale + (other.hi != 1.0)
         result = Num(wide, indexed.index, scale, hi, products)
-        if not wide and self._overflows(node, indexed, other, scale, hi):
+        chain = _chain_products(node)
+        inner = products & chain  # a finding further down this product chain: report the outermost product
+        if not wide and (inner or self._overflows(node, indexed, other, scale, hi)):
             source = node.left if indexed is left else node.right
-            result = dataclasses.replace(
-                result, products=(products - _chain_products(node)) | {id(node)})
-            self.candidates[id(node)] = Overflow(node, ast.unparse(source), "SC006" if indexed.index.kind == "load"
-                                                 else "SC007", indexed.index.line)
+            for covered in inner:
+                self.candidates.pop(covered, None)
+            result = dataclasses.replace(result, products=(products - chain) | {id(node)})
+            loaded = indexed.index.kind == "load"
+            self.candidates[id(node)] = Overflow(node, ast.unparse(source), "SC006" if loaded else "SC007",
+                                                 indexed.index.line, "error" if loaded or indexed.index.axis == 0 else "note")
         return result
 
     def _overflows(self, node: ast.BinOp, indexed: Num, other: Num, scale: int, hi: float) -> bool:
         assert indexed.index is not None
         if indexed.index.kind == "load":
-            return scale >= 2 or math.isinf(other.hi)
+            return scale >= ELEMENT_OFFSET or math.isinf(other.hi)
         factors = [self.values.get(id(f), OTHER) for f in _chain(node)]
         bare = [f for f in factors if f.index is not None and f.index.kind == "pid" and f.scale == 0]
         return bool(bare) and len(factors) - 1 >= 2 and hi >= INT32_LIMIT
