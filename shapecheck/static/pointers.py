@@ -64,6 +64,7 @@ class Num:
     scale: int = 0  # factors applied to the index: 0 bare, 1 a position, 2+ an element offset
     hi: float = math.inf  # upper bound of |value|
     products: frozenset[int] = frozenset()  # candidate findings (ids of product nodes) this value carries
+    factors: int = 1  # dimensions multiplied in a value that is not an index: `H * K` counts 2
 
 
 OTHER = Num()
@@ -161,8 +162,9 @@ class _Taint:
         if isinstance(node, ast.Name):
             return self.env.get(node.id, Num(hi=float(self.bounds.get(node.id, math.inf))))
         if isinstance(node, ast.Constant):
-            return Num(hi=abs(float(node.value))) if isinstance(node.value, (int, float)) and \
-                not isinstance(node.value, bool) else Num(hi=1.0)
+            if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+                return Num(hi=abs(float(node.value)), factors=int(abs(node.value) > 1))
+            return Num(hi=1.0, factors=0)
         if isinstance(node, ast.Call):
             return self._call(node)
         if isinstance(node, ast.BinOp):
@@ -230,16 +232,17 @@ class _Taint:
         if isinstance(op, (ast.Add, ast.Sub, ast.BitOr)):
             indexed = [v for v in (left, right) if v.index is not None]
             best = max(indexed, key=lambda v: v.scale) if indexed else None
-            return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products)
+            return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products,
+                       max(left.factors, right.factors))
         if not isinstance(op, ast.Mult):
             return Num(wide, products=products)
         hi = 0.0 if 0.0 in (left.hi, right.hi) else left.hi * right.hi
         if left.index is None and right.index is None:
-            return Num(wide, None, 0, hi, products)
+            return Num(wide, None, 0, hi, products, left.factors + right.factors)
         left_leads = left.index is not None and (right.index is None or left.scale >= right.scale)
         indexed, other = (left, right) if left_leads else (right, left)
         assert indexed.index is not None
-        scale = indexed.scale + (other.hi != 1.0)
+        scale = indexed.scale + (other.factors if other.index is None else 1)
         result = Num(wide, indexed.index, scale, hi, products)
         chain = _chain_products(node)
         inner = products & chain  # a finding further down this product chain: report the outermost product
