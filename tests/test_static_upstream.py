@@ -125,3 +125,11 @@ def test_a_planted_output_bug_behind_the_decorator_is_found(tmp_path: Path) -> N
     [finding] = lint_paths([package]).findings
     assert (finding.code, finding.line) == ("SC001", 9)
     assert finding.message == "`segment_mean`: inferred [N + 1, D] but declared [N, D]"
+
+
+def test_the_readme_derivation_is_what_explain_prints() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("## Static analysis: `explain` and `lint`")[1].split("```\n")[1]
+    out = explain().splitlines()
+    for line in filter(None, block.splitlines()):
+        assert line in out, f"README line not printed by explain: {line!r}"
