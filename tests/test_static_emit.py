@@ -6,7 +6,6 @@ the bad-input matrix (tests/test_bad_inputs.py) that the wrapper's own unpack li
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any, Callable
 
 import pytest

@@ -7,7 +7,6 @@ wrapper does not break the test while a change to the derivation does.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
@@ -16,25 +15,19 @@ from shapecheck.contracts.gdn import GDN_DECODE
 from typer.testing import CliRunner
 
 from shapecheck import cli
+from tests import static_helpers as helpers
+from tests.static_helpers import has_line
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
 runner = CliRunner()
 
 
 def line_of(statement: str) -> int:
-    lines = Path("kernels/gdn.py").read_text().splitlines()
-    [number] = [i for i, text in enumerate(lines, start=1) if text.strip().startswith(statement)]
-    return number
+    return helpers.line_of("kernels/gdn.py", statement)
 
 
 def explain(*args: str) -> str:
-    result = runner.invoke(cli.app, ["explain", WRAPPER, *args])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def has_line(output: str, pattern: str) -> bool:
-    return re.search(pattern, output, flags=re.MULTILINE) is not None
+    return helpers.explain(WRAPPER, *args)
 
 
 def test_text_derivation_of_the_wrapper() -> None:

@@ -7,7 +7,6 @@ imports neither torch nor triton nor the project's contracts.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -17,6 +16,8 @@ from typer.testing import CliRunner
 
 from shapecheck import cli
 from shapecheck.static.lint import lint_paths
+from tests import static_helpers as helpers
+from tests.static_helpers import has_line
 
 FIXTURE = Path(__file__).parent / "fixtures" / "static_upstream_style.py"
 TARGET = f"{FIXTURE}::gated_delta_rule_decode"
@@ -24,18 +25,11 @@ runner = CliRunner()
 
 
 def line_of(statement: str) -> int:
-    [number] = [i for i, text in enumerate(FIXTURE.read_text().splitlines(), start=1) if text.strip().startswith(statement)]
-    return number
+    return helpers.line_of(FIXTURE, statement)
 
 
 def explain(*args: str) -> str:
-    result = runner.invoke(cli.app, ["explain", TARGET, *args])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def has_line(output: str, pattern: str) -> bool:
-    return re.search(pattern, output, flags=re.MULTILINE) is not None
+    return helpers.explain(TARGET, *args)
 
 
 def test_explain_derives_the_shapes_from_the_unpack_lines_without_assume() -> None:

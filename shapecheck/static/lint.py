@@ -1,25 +1,24 @@
 """`shapecheck lint`: findings from the static analysis, one stable code per rule.
 
-Functions with declared shapes (jaxtyping annotations, or a registered contract of the same name) are
-analysed and checked by SC001-SC005; every `@triton.jit` function by SC006. Rules:
+Functions with declared shapes (jaxtyping annotations or their `@contract(C)`'s stub), or whose body
+unpacks shapes or launches a kernel, are analysed; every `@triton.jit` function is checked by SC006/SC007.
+Rules (README's table has an example of each):
 
 SC000  the file is not Python the analyser can parse.
-SC001  the inferred output shape differs from the declared one (each `return` that differs is reported).
-SC002  `squeeze(d)` of an axis not provably of size 1: a no-op when it is never 1, a rank that depends on
-       the data otherwise (also `squeeze()` over axes that may or may not be 1).
-SC003  `view`/`reshape` whose element count is not provably the input's (or whose `-1` is not provably
-       a whole number).
-SC004  a dimension name used inconsistently: two declared names that differ only in case (`HV`, `Hv`),
-       or a local named after one declared dimension that is assigned another (`B, H, T, K = q.shape`
-       for `q: "B T H K"`), unless the two are proved equal.
-SC005  a launch grid's axis 1 or 2 (CUDA's limit: 65535 blocks; axis 0 allows 2**31 - 1) whose size can
-       exceed 65535. Each dimension ranges over the contract's bounds: a rule `D <= c` if there is one,
-       else `Dim.gpu_hi`, else `Dim.hi`; a dimension the contract does not bound (or any dimension of a
-       function with annotations but no contract) is unbounded, so a product of batch-like dimensions on
-       axis 1 or 2 is reported. Equality facts (guards, asserts) are applied first; sizes are bounded by
-       interval arithmetic, which may over-approximate but never under-approximates.
-SC006  in a Triton kernel, a value loaded from memory multiplied into a pointer offset without
-       `.to(tl.int64)` first (int32 wraps past 2**31 elements).
+SC001  the inferred output shape differs from the declared one (each `return` that differs is reported);
+       a dimension named only in the return annotation binds to what the code returns.
+SC002  `squeeze(d)` of an axis not provably of size 1.
+SC003  `view`/`reshape` whose element count is not provably the input's (or whose `-1` is not whole).
+SC004  a dimension name used inconsistently: two declared names that differ only in case, or a local named
+       after one declared dimension that is assigned another (`B, H, T, K = q.shape` for `q: "B T H K"`).
+       SC002-SC004 need declared shapes; shapes read from unpack lines feed only the derivation and SC005.
+SC005  a launch grid's axis 1 or 2 (65535 blocks; axis 0 allows 2**31 - 1) whose size can exceed 65535,
+       by interval arithmetic over the dims' bounds (contract, facts, `--bound`, `[tool.shapecheck.bounds]`).
+       An error when it grows with a batch-, token- or sequence-count dimension (`is_count`) or its bound
+       passes the limit; a note when it grows only with head/feature dimensions nobody bounded.
+SC006  in a Triton kernel, an int32 element offset built from a value loaded from memory (see
+       `shapecheck.static.pointers` for what counts as an offset rather than a position).
+SC007  the same for a program id scaled by two or more factors in one expression; a note on axes 1 and 2.
 """
 
 from __future__ import annotations
