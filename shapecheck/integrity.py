@@ -14,8 +14,9 @@ hacking, wafer.ai 2026-03; Makora's KernelHacks taxonomy; the CMU hacker-fixer s
                      (a result cached by shape, or computed once);
 - `[precision]`      a 32/64-bit output only as accurate as 16-bit arithmetic (bf16 behind an fp32 signature).
 
-The first three run on every case (they cost a copy of the inputs); the last-write and fresh-input checks
-need a second run or a delay, so they run for untrusted implementations (`shapecheck run --isolate`).
+Output type, input modification, aliasing and precision run on every case (they cost a copy of the
+inputs); late writes and fresh inputs need a delay and a second run, so they run for untrusted
+implementations only (`shapecheck run --isolate`, whose worker sees the live memory they need).
 """
 
 from __future__ import annotations

@@ -40,7 +40,8 @@ from shapecheck.integrity import Finding
 from shapecheck.errors import UsageError
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
-# enough for a background thread that sleeps a few milliseconds to land its writes.
+# enough for a background thread that sleeps a few milliseconds to land its writes. Profiles set their own
+# (`Profile.settle_s`): it bounds the isolated case rate at 1 / (2 * settle_s), main run plus fresh-input run.
 SETTLE_S = 0.1
 STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large modules
 
@@ -135,17 +136,21 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
         except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
             conn.send(("raised", _describe(exc), traceback.format_exc(limit=-3)))
             continue
-        refused = integrity.output_kind(out, device)
+        # An output that is not a plain tensor, or is (a view of) an argument, is refused here: the parent
+        # could not judge it, and CUDA IPC cannot send back memory the worker was sent.
+        refused = integrity.output_kind(out, device) or integrity.aliasing({"output": out}, args)
         if refused:
             conn.send(("refused", refused[0]))
             continue
-        findings = integrity.aliasing({"output": out}, args)
         # Copies taken the moment the call returned, ordered on the current stream only: what a caller
         # reading the output on that stream would see. Everything sent stays alive until the next call
         # (CUDA IPC hands out the worker's own memory).
         at_return = (out.clone(), {n: x.clone() for n, x in integrity.tensors(args).items()})
         live = (out, *at_return)
-        conn.send(("returned", *at_return, out, findings))
+        try:
+            conn.send(("returned", *at_return, out, []))
+        except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
+            conn.send(("refused", f"[output-type] the output cannot be sent back: {_describe(exc)}"))
 
 
 class Isolated:
@@ -153,8 +158,8 @@ class Isolated:
 
     untrusted = True  # the runner adds the checks that need a second run or a delay
 
-    def __init__(self, target: str, device: str, timeout_s: float) -> None:
-        self.target, self.device, self.timeout_s = target, device, timeout_s
+    def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S) -> None:
+        self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
         self._context = torch_mp.get_context("forkserver")
         # Workers fork from a server that has imported these once (torch._dynamo: 3 s, pulled in by the
         # deterministic-fill switch that NaN-poisons allocations), so a fresh worker costs ~50 ms.
@@ -204,6 +209,13 @@ class Isolated:
         self._start()
         return Finding(finding)
 
+    def _send(self, message: tuple[Any, ...]) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.send(message)
+        except OSError:  # the worker is gone (it may have killed itself between calls)
+            raise Finding("[worker-crashed] the worker was gone before the case was sent") from None
+
     def _receive(self, timeout: float, doing: str) -> tuple[Any, ...]:
         assert self._conn is not None and self._process is not None
         try:
@@ -232,8 +244,7 @@ class Isolated:
         self._findings = []
         shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items()}
         try:
-            assert self._conn is not None
-            self._conn.send(("call", shared))
+            self._send(("call", shared))
             reply = self._receive(self.timeout_s, "running the case")
             if reply[0] == "raised":
                 raise _candidate_error(reply[1])
@@ -242,11 +253,11 @@ class Isolated:
             out, after, live = _checked(reply, shared)
             self._findings += [f for f in reply[4] if isinstance(f, str) and f.startswith("[")]
             out, after = out.clone(), {n: x.clone() for n, x in after.items()}
-            self._conn.send(("settle",))
+            self._send(("settle",))
             self._receive(self.timeout_s, "synchronising the device")
         except Finding as exc:
             raise self._fail(str(exc)) from None
-        time.sleep(SETTLE_S)
+        time.sleep(self.settle_s)
         settled = {"output": live, **{f"argument `{n}`": shared[n] for n in after}}
         self._findings += integrity.late_writes({"output": out, **{f"argument `{n}`": x for n, x in after.items()}},
                                                 settled)
@@ -255,5 +266,5 @@ class Isolated:
         return out
 
     def pending_findings(self) -> list[str]:
-        """Named findings of the last call that only the worker's side could see (aliasing, late writes)."""
+        """Named findings of the last call that need the worker's live memory (late writes)."""
         return self._findings
