@@ -23,6 +23,7 @@ the file system. Run code you do not trust inside a container as well.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import multiprocessing
 import multiprocessing.connection
@@ -101,15 +102,18 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def _serve(conn: multiprocessing.connection.Connection, target: str, device: str) -> None:
+def _serve(conn: multiprocessing.connection.Connection, target: str, device: str, sanitize: bool) -> None:
     """The worker: import the candidate, then answer calls until the pipe closes.
 
     Everything here runs in the candidate's process, so none of it is trusted by the verifier: what the
     parent believes is only what it can check in the replies (plain tensors, their values, late changes).
+    The sanitizer, when on, bounds-checks the candidate's interpreted kernels here, as it would in-process.
     """
     from shapecheck import registry
     from shapecheck.runner import poisoned_allocations
+    from shapecheck.sanitizer import sanitize as sanitizing
 
+    registry.importable_cwd()
     try:
         fn = registry.implementation(target)
     except UsageError as exc:
@@ -131,7 +135,7 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
         args = message[1]
         live = ()
         try:
-            with poisoned_allocations():
+            with poisoned_allocations(), sanitizing() if sanitize else contextlib.nullcontext():
                 out = fn(**args)
         except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
             conn.send(("raised", _describe(exc), traceback.format_exc(limit=-3)))
@@ -158,8 +162,10 @@ class Isolated:
 
     untrusted = True  # the runner adds the checks that need a second run or a delay
 
-    def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S) -> None:
+    def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S, *,
+                 sanitize: bool = False) -> None:
         self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
+        self.sanitize = sanitize
         self._context = torch_mp.get_context("forkserver")
         # Workers fork from a server that has imported these once (torch._dynamo: 3 s, pulled in by the
         # deterministic-fill switch that NaN-poisons allocations), so a fresh worker costs ~50 ms.
@@ -174,7 +180,8 @@ class Isolated:
 
     def _start(self) -> None:
         parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.target, self.device), daemon=True)
+        self._process = self._context.Process(target=_serve, args=(child, self.target, self.device, self.sanitize),
+                                             daemon=True)
         self._process.start()
         child.close()
         self._conn = parent
