@@ -3,9 +3,10 @@
 `Isolated(target, device, timeout_s)` behaves like the implementation: `impl(**args) -> output`, with the
 arguments' post-call contents written back into the caller's tensors. Behind it:
 
-- the worker is a fresh process (forked from a server that has only torch imported) that imports the
-  candidate itself: the verifier never imports it, so patches of torch or shapecheck made at import time
-  (the "monkey-patching" pattern of KernelArena's field guide) live and die in the worker;
+- the worker is a fresh process, forked from a server that has imported torch, triton and shapecheck's
+  runner but no candidate, and it imports the candidate itself: the verifier never does, so patches of
+  torch or shapecheck made at import time (the "monkey-patching" pattern of KernelArena's field guide)
+  live and die in the worker; under the interpreter the sanitizer runs there too;
 - each call sends COPIES of the arguments (shared memory on CPU, CUDA IPC on a GPU): the caller's tensors
   and the reference's results never reach the worker;
 - replies are unpickled with an allow-list (tensors, storages, dtypes, builtins): a candidate cannot make
@@ -18,7 +19,9 @@ arguments' post-call contents written back into the caller's tensors. Behind it:
   next case gets a fresh one.
 
 This is a process boundary, not a sandbox: the candidate runs with the user's permissions and can touch
-the file system. Run code you do not trust inside a container as well.
+the file system. Run code you do not trust inside a container as well. As with any multiprocessing start
+method but fork, a script that creates workers must guard its entry point with `if __name__ == "__main__":`
+(the worker re-imports the main module).
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import multiprocessing.connection
 import pickle
 import signal
 import time
-import traceback
 from typing import Any, Optional
 
 import torch
@@ -46,13 +48,14 @@ from shapecheck.errors import UsageError
 SETTLE_S = 0.1
 STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large modules
 
+# What torch.multiprocessing's reductions pickle for a plain tensor on CPU (file descriptor or file name
+# sharing) or CUDA (IPC handle), and nothing else: no tensor subclass, no hooks, no arbitrary callable.
 _SAFE = {
     ("torch.multiprocessing.reductions", n) for n in (
         "rebuild_tensor", "rebuild_cuda_tensor", "rebuild_typed_storage", "rebuild_typed_storage_child",
-        "rebuild_storage_fd", "rebuild_storage_filename", "rebuild_storage_empty", "rebuild_event")
-} | {("torch", "Tensor"), ("torch", "Size"), ("torch", "device"), ("torch.storage", "UntypedStorage"),
-     ("torch.storage", "TypedStorage"), ("torch", "UntypedStorage"), ("multiprocessing.resource_sharer", "DupFd"),
-     ("builtins", "slice"), ("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2")}
+        "rebuild_storage_fd", "rebuild_storage_filename", "rebuild_storage_empty")
+} | {("torch", "Tensor"), ("torch", "Size"), ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),
+     ("multiprocessing.resource_sharer", "DupFd")}
 
 
 class _ReplyUnpickler(pickle.Unpickler):
@@ -138,7 +141,7 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
             with poisoned_allocations(), sanitizing() if sanitize else contextlib.nullcontext():
                 out = fn(**args)
         except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
-            conn.send(("raised", _describe(exc), traceback.format_exc(limit=-3)))
+            conn.send(("raised", _describe(exc)))
             continue
         # An output that is not a plain tensor, or is (a view of) an argument, is refused here: the parent
         # could not judge it, and CUDA IPC cannot send back memory the worker was sent.
