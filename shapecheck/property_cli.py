@@ -43,22 +43,22 @@ class RunOptions:
     sanitize: Optional[bool] = None  # None: on under the CPU interpreter, where an OOB access is silent
     database: bool = True
     pins: Sequence[str] = ()
-    isolate: Optional[bool] = None  # None: on for a FILE given as --impl
+    isolate: Optional[bool] = None  # None: on for `run CONTRACT --impl FILE.py:fn`
     timeout: Optional[float] = None  # per isolated case; None: the profile's
 
     @property
     def sanitizing(self) -> bool:
         return self.device == "cpu" if self.sanitize is None else self.sanitize
 
-    @property
-    def _isolated_by_default(self) -> bool:
-        """Generated candidates arrive as files; an installed module or the contract's own kernel is the
-        user's code, run in-process at full speed (as the decorator and `property_test` do)."""
-        return self.impl is not None and self.impl.rpartition(":")[0].endswith(".py")
+    def _isolated_by_default(self, contract_named: bool) -> bool:
+        """A generated candidate arrives as a file checked against a contract the caller names; a file that
+        brings its own contract, an installed module or the contract's own kernel is the user's code, run
+        in-process at full speed (as the decorator and `property_test` do)."""
+        return contract_named and self.impl is not None and self.impl.rpartition(":")[0].endswith(".py")
 
     @property
     def isolating(self) -> bool:
-        return self._isolated_by_default if self.isolate is None else self.isolate
+        return self._isolated_by_default(self.contract is not None) if self.isolate is None else self.isolate
 
     def replay(self, contract: str) -> tuple[str, ...]:
         """argv that runs one case of `contract` again, from the same directory, up to `--reproduce`."""
@@ -68,7 +68,7 @@ class RunOptions:
         argv += ["--device", self.device]
         if self.device == "cpu" and not self.sanitizing:
             argv.append("--no-sanitize")
-        if self.isolating != self._isolated_by_default:
+        if self.isolating != self._isolated_by_default(contract_named=True):
             argv.append("--isolate" if self.isolating else "--no-isolate")
         argv += ["--timeout", f"{self.timeout:g}"] if self.timeout and self.isolating else []
         argv += [flag for pin in self.pins for flag in ("--pin", pin)]
@@ -99,10 +99,12 @@ def _isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contra
     name = options.contract or worker.contract_name
     if name is None:
         return None
-    if options.contract is None and name not in known:
-        raise UsageError(f"--impl {options.impl}: its contract {name!r} is defined by the candidate, not by code "
-                         f"shapecheck trusts; name one of: {', '.join(sorted(known))}")
-    return registry.contract(name, known)
+    try:
+        return registry.contract(name, known)
+    except UsageError:
+        raise UsageError(f"--isolate: contract {name!r} is not defined by code shapecheck imports itself (bundled, "
+                         "--contracts, [tool.shapecheck], entry points), and the candidate's own module is not "
+                         "imported under isolation; pass --contracts MODULE, or --no-isolate to trust the file") from None
 
 
 def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Contract, Callable[..., Any], str]]:

@@ -8,6 +8,7 @@ comparison patcher runs through the real command, once isolated and once not.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +125,27 @@ def test_fp32_bounds_reject_bf16_arithmetic_in_every_regime() -> None:
         ratios.append(relative_rms(cheap.float(), exact) / tolerance(torch.float32))
         assert integrity.precision({"output float32": relative_rms(cheap.float(), exact)}, tolerance)
     assert len(ratios) >= 15 and min(ratios) > 100, ratios  # measured: 366x at the least
+
+
+@pytest.mark.parametrize(("contract", "impl", "isolate", "expected", "replay_flag"), [
+    ("c", "cand.py:kernel", None, True, None),  # a generated candidate: named contract, a file
+    (None, "cand.py:kernel", None, False, "--no-isolate"),  # a file bringing its own contract: the user's code
+    ("c", "pkg.ops:kernel", None, False, None),  # an installed module
+    (None, None, None, False, None),  # the contract's own kernel
+    ("c", "pkg.ops:kernel", True, True, "--isolate"),
+    ("c", "cand.py:kernel", False, False, "--no-isolate"),
+])
+def test_isolation_default_and_the_replay_line(contract: str | None, impl: str | None, isolate: bool | None,
+                                               expected: bool, replay_flag: str | None) -> None:
+    options = property_cli.RunOptions(contract=contract, impl=impl, isolate=isolate)
+    assert options.isolating is expected
+    flags = [a for a in options.replay("c") if a in ("--isolate", "--no-isolate")]  # replay always names "c"
+    assert flags == ([replay_flag] if replay_flag else [])
+
+
+def test_an_isolated_finding_replays_from_its_printed_line(device: str, tmp_path: Path) -> None:
+    code, report = _run(f"{CHEATS}/stale_cache.py:kernel", device, tmp_path)
+    assert code == 1
+    argv = shlex.split(report["failure"]["reproduce"])
+    replay = cli(*argv[argv.index("run"):])
+    assert replay.returncode == 1 and "[stale-result]" in replay.stdout, replay.stdout + replay.stderr
