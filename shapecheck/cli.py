@@ -91,7 +91,7 @@ def run(
     isolate: Optional[bool] = typer.Option(
         None, "--isolate/--no-isolate", show_default=False,
         help="Run the implementation in a worker process, with the untrusted-code checks "
-             "(default: on for --impl FILE.py:fn, off otherwise)."),
+             "(default: on for `run CONTRACT --impl FILE.py:fn`, off otherwise)."),
     timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
