@@ -88,6 +88,11 @@ def run(
     no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
     pin: list[str] = typer.Option([], help="Fix a dimension or option for every case: --pin K=128 --pin layout=vk."),
     show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
+    isolate: Optional[bool] = typer.Option(
+        None, "--isolate/--no-isolate", show_default=False,
+        help="Run the implementation in a worker process, with the untrusted-code checks "
+             "(default: on for `run CONTRACT --impl FILE.py:fn`, off otherwise)."),
+    timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend
@@ -99,7 +104,7 @@ def run(
         options = property_cli.RunOptions(contract=contract, impl=impl, contracts=tuple(contracts), examples=examples,
                                           seed=seed, device=chosen, profile=profile, json_path=json_path,
                                           junit_path=junit_path, reproduce=reproduce, sanitize=sanitize,
-                                          database=not no_db, pins=tuple(pin))
+                                          database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout)
         code = property_cli.run(options)
     raise typer.Exit(code)
 
@@ -114,7 +119,8 @@ def sanitize_command(
 ) -> None:
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
     run(contract=contract, impl=impl, contracts=contracts, examples=examples, seed=seed, device="cpu", profile="ci",
-        json_path=None, junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[], show_traceback=False)
+        json_path=None, junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[], show_traceback=False,
+        isolate=None, timeout=None)
 
 
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------

@@ -1,7 +1,11 @@
 """Named budgets for the property engine: how many cases, and how large the drawn dimensions may get.
 
 The CPU interpreter costs about 1 ms per program per time step, so `ci` keeps every dimension near its
-`Dim.hi`; `gpu` draws up to `Dim.gpu_hi`; `thorough` is `ci` sizes with many more cases.
+`Dim.hi`; `gpu` draws up to `Dim.gpu_hi`; `thorough` is `ci` sizes with many more cases. `timeout_s` bounds
+one case of an isolated implementation (`shapecheck run --isolate`): the slowest interpreted CI case takes
+a few seconds on 2 cores, a cold GPU case a few Triton compilations; a hang is a finding, not a stalled job.
+`settle_s` is the wait for late writes after a device sync: with the 0.1 s of `ci` it dominated the isolated
+GPU rate (4.1 cases/s on an H200, bench/results/isolation_NVIDIA_H200.txt), so `gpu` waits 20 ms.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ class Profile:
     name: str
     max_examples: int
     large: bool  # draw up to Dim.gpu_hi instead of Dim.hi
+    timeout_s: float = 120.0  # per case, under isolation
+    settle_s: float = 0.1  # under isolation: wait after the device sync before looking for late writes
 
 
 PROFILES = {
     "ci": Profile("ci", max_examples=60, large=False),
-    "gpu": Profile("gpu", max_examples=400, large=True),
+    "gpu": Profile("gpu", max_examples=400, large=True, timeout_s=60.0, settle_s=0.02),
     "thorough": Profile("thorough", max_examples=1000, large=False),
 }

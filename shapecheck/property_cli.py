@@ -21,6 +21,7 @@ from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
+from shapecheck.isolate import Isolated
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import Report, check_case, pin_overrides, run_property
 
@@ -42,10 +43,22 @@ class RunOptions:
     sanitize: Optional[bool] = None  # None: on under the CPU interpreter, where an OOB access is silent
     database: bool = True
     pins: Sequence[str] = ()
+    isolate: Optional[bool] = None  # None: on for `run CONTRACT --impl FILE.py:fn`
+    timeout: Optional[float] = None  # per isolated case; None: the profile's
 
     @property
     def sanitizing(self) -> bool:
         return self.device == "cpu" if self.sanitize is None else self.sanitize
+
+    def _isolated_by_default(self, contract_named: bool) -> bool:
+        """A generated candidate arrives as a file checked against a contract the caller names; a file that
+        brings its own contract, an installed module or the contract's own kernel is the user's code, run
+        in-process at full speed (as the decorator and `property_test` do)."""
+        return contract_named and self.impl is not None and self.impl.rpartition(":")[0].endswith(".py")
+
+    @property
+    def isolating(self) -> bool:
+        return self._isolated_by_default(self.contract is not None) if self.isolate is None else self.isolate
 
     def replay(self, contract: str) -> tuple[str, ...]:
         """argv that runs one case of `contract` again, from the same directory, up to `--reproduce`."""
@@ -55,12 +68,53 @@ class RunOptions:
         argv += ["--device", self.device]
         if self.device == "cpu" and not self.sanitizing:
             argv.append("--no-sanitize")
+        if self.isolating != self._isolated_by_default(contract_named=True):
+            argv.append("--isolate" if self.isolating else "--no-isolate")
+        argv += ["--timeout", f"{self.timeout:g}"] if self.timeout and self.isolating else []
         argv += [flag for pin in self.pins for flag in ("--pin", pin)]
         return tuple(argv)
 
 
-def _targets(options: RunOptions) -> list[tuple[Contract, Callable[..., Any], str]]:
+Isolation = Optional[Callable[[str], Isolated]]  # target -> a worker running it; None: import it here
+
+
+def _isolation(options: RunOptions, stack: contextlib.ExitStack) -> Isolation:
+    """Workers for `--isolate`, closed with `stack`; under the interpreter the sanitizer runs in the worker."""
+    if not options.isolating:
+        return None
+    if options.sanitizing and options.device != "cpu":
+        raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+    profile = PROFILES[options.profile]
+    return lambda target: stack.enter_context(Isolated(target, options.device, options.timeout or profile.timeout_s,
+                                                       profile.settle_s, sanitize=options.sanitizing))
+
+
+def _isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contract]:
+    """The contract for an isolated --impl: named, or the one it carries if trusted code defines it.
+
+    The candidate's module is never imported here, so a contract it defines itself (with its own reference)
+    is unknown by design.
+    """
+    known = registry.contracts(options.contracts)
+    name = options.contract or worker.contract_name
+    if name is None:
+        return None
+    try:
+        return registry.contract(name, known)
+    except UsageError:
+        raise UsageError(f"--isolate: contract {name!r} is not defined by code shapecheck imports itself (bundled, "
+                         "--contracts, [tool.shapecheck], entry points), and the candidate's own module is not "
+                         "imported under isolation; pass --contracts MODULE, or --no-isolate to trust the file") from None
+
+
+def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Contract, Callable[..., Any], str]]:
     """(contract, implementation, implementation name) pairs to run."""
+    if options.impl is not None and isolation is not None:
+        worker = isolation(options.impl)
+        c: Optional[Contract] = _isolated_contract(options, worker)
+        if c is None:
+            raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
+        return [(c, worker, options.impl)]
     if options.impl is not None:
         fn = registry.implementation(options.impl)
         known = registry.contracts(options.contracts, extra=registry.contracts_near(options.impl))
@@ -73,13 +127,17 @@ def _targets(options: RunOptions) -> list[tuple[Contract, Callable[..., Any], st
     missing = [c.name for c in chosen if c.implementation is None]
     if missing:
         raise UsageError(f"contract {missing[0]} names no implementation; pass --impl module:function")
-    return [(c, _implementation(c), c.implementation if isinstance(c.implementation, str) else c.name) for c in chosen]
+    return [(c, _implementation(c, isolation), c.implementation if isinstance(c.implementation, str) else c.name)
+            for c in chosen]
 
 
-def _implementation(c: Contract) -> Callable[..., Any]:
+def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., Any]:
     if callable(c.implementation):
+        if isolation is not None:
+            raise UsageError(f"--isolate: contract {c.name}'s implementation is a Python object, not an importable "
+                             "module:function a worker could import; pass --impl")
         return c.implementation
-    return registry.implementation(c.implementation)  # type: ignore[arg-type]
+    return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager
@@ -107,19 +165,19 @@ def _check_replayable(c: Contract, case: Case) -> None:
         raise UsageError(f"--reproduce: the case does not fit contract {c.name}: {type(exc).__name__}: {exc}") from None
 
 
-def _reproduce(options: RunOptions) -> int:
+def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     try:
         case = Case.from_json(options.reproduce or "")
     except ValueError as exc:
         raise UsageError(f"--reproduce: {exc}") from None
-    targets = _targets(dataclasses.replace(options, contract=options.contract or case.contract))
+    targets = _targets(dataclasses.replace(options, contract=options.contract or case.contract), isolation)
     matching = [t for t in targets if t[0].name == case.contract]
     if not matching:
         raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {options.contract!r}")
     c, fn, name = matching[0]
     pin_overrides(c, _pins(options.pins))
     _check_replayable(c, case)
-    with _sanitizing(options.sanitizing, options.device):
+    with _sanitizing(options.sanitizing and isolation is None, options.device):
         outcome = check_case(c, case, fn, options.device, strict=False)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
     console.stdout.print(escape(f"{c.name} [{name} on {options.device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
@@ -163,11 +221,16 @@ def run(options: RunOptions) -> int:
         raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {options.profile!r}")
     _writable(options.json_path, "--json")
     _writable(options.junit_path, "--junit")
+    with contextlib.ExitStack() as workers:
+        return _run(options, _isolation(options, workers))
+
+
+def _run(options: RunOptions, isolation: Isolation) -> int:
     pins = _pins(options.pins)
     if options.reproduce is not None:
-        return _reproduce(options)
+        return _reproduce(options, isolation)
     results: list[Report] = []
-    for c, fn, name in _targets(options):
+    for c, fn, name in _targets(options, isolation):
         total = options.examples or PROFILES[options.profile].max_examples
         columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                    TextColumn("{task.fields[failing]} failing"), TimeElapsedColumn())
@@ -178,7 +241,7 @@ def run(options: RunOptions) -> int:
                 failing = progress.tasks[task].fields["failing"] + (not outcome.ok)
                 progress.update(task, advance=1, failing=failing)
 
-            with _sanitizing(options.sanitizing, options.device):
+            with _sanitizing(options.sanitizing and isolation is None, options.device):
                 report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                       examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
                                       database=options.database, command=options.replay(c.name))

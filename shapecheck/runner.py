@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import blame, strategies
+from shapecheck import blame, integrity, strategies
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.dims import dtype_name
@@ -191,6 +191,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
             raise Abort(f"{source} produced a case that breaks contract {contract.name}: {reason}\n  case: {case.to_json()}") from None
         raise Rejected(reason) from None
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
+    untouched = integrity.snapshot_inputs(contract, args)
     reference = contract.resolve("reference")
     if reference is not None:
         ref_args = {**args, **{n: _unrounded(t) for n, t in before.items()}}
@@ -200,13 +201,22 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
             out = impl(**args)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
+    except integrity.Finding as exc:  # an isolated call that timed out or crashed: the message names it
+        outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
     else:
-        _compare_output(contract, call.dims, args, out, ref_out if reference else None, outcome)
+        if type(out) is torch.Tensor or not isinstance(out, torch.Tensor):  # a subclass could answer the comparison itself
+            _compare_output(contract, call.dims, args, out, ref_out if reference else None, outcome)
         for name, ref in zip(before, ref_mutated if reference else ()):
             _compare_mutated(name, before[name], args[name], ref, outcome)
+        # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
+        outcome.problems += integrity.after_call(args, untouched, out, impl, device)
+        outcome.problems += integrity.precision(outcome.errors, tolerance)
+        if getattr(impl, "untrusted", False) and reference is not None and type(out) is torch.Tensor:
+            outcome.problems += integrity.stale_result(contract, case, impl, device, out, ref_out,
+                                                       lambda o, r: relative_rms(o, r) <= tolerance(o.dtype))
     outcome.seconds = time.perf_counter() - start
     return outcome
 

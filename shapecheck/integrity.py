@@ -1,0 +1,159 @@
+"""Semantic checks against implementations that pass a value comparison without computing the contract.
+
+Each check returns named findings, `[name] what happened`, so a verdict says which pattern was caught.
+The patterns come from the write-ups of kernel-generation pipelines (KernelArena's field guide to reward
+hacking, wafer.ai 2026-03; Makora's KernelHacks taxonomy; the CMU hacker-fixer study of KernelBench):
+
+- `[output-type]`    the output is not a plain `torch.Tensor` on the inputs' device (a subclass or a lazy
+                     object that computes, or fakes, its values when the checker looks at them);
+- `[input-modified]` an argument the contract does not declare in-place changed during the call;
+- `[aliasing]`       the output shares memory with an argument (an input returned as the result);
+- `[late-write]`     the output or an argument changed after the call returned (work left running on a
+                     side stream or a background thread: a caller on the current stream reads garbage);
+- `[stale-result]`   the same shapes with fresh inputs did not give the fresh reference's answer
+                     (a result cached by shape, or computed once);
+- `[precision]`      a 32/64-bit output only as accurate as 16-bit arithmetic (bf16 behind an fp32 signature).
+
+Output type, input modification, aliasing and precision run on every case (they cost a copy of the
+inputs); late writes and fresh inputs need a delay and a second run, so they run for untrusted
+implementations only (`shapecheck run --isolate`, whose worker sees the live memory they need).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import torch
+
+from shapecheck.case import Case
+from shapecheck.contract import Contract
+from shapecheck.inputs import input_builder
+
+# A 32/64-bit output whose error lies between its own bound and this one was computed in 16 bits: bf16
+# arithmetic through the GDN recurrence lands at 3.7e-3..5.2e-3 relative RMS on the 19 fp32 regime cases
+# (tests/test_untrusted.py), 366x the fp32 bound at the least.
+SIXTEEN_BIT_LEVEL = 5e-2
+
+
+class Finding(Exception):
+    """A call that failed in a way that is itself the named finding (a timeout, a crashed worker, a refused
+    reply); raised by wrappers such as `shapecheck.isolate.Isolated`."""
+
+
+def bits(x: torch.Tensor) -> torch.Tensor:
+    """The bytes of `x` in element order, so equality is bit-exact (NaN and -0.0 included)."""
+    return x.detach().reshape(-1).contiguous().view(torch.uint8)
+
+
+def tensors(args: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    return {name: x for name, x in args.items() if isinstance(x, torch.Tensor)}
+
+
+def snapshot_inputs(contract: Contract, args: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+    """Copies of every tensor argument the contract does not let the call modify."""
+    return {name: x.clone() for name, x in tensors(args).items() if name not in contract.mutates}
+
+
+def modified_inputs(before: Mapping[str, torch.Tensor], args: Mapping[str, Any]) -> list[str]:
+    findings = []
+    for name, old in before.items():
+        changed = (bits(old) != bits(args[name])).sum().item()
+        if changed:
+            findings.append(f"[input-modified] `{name}` changed during the call ({changed} bytes of "
+                            f"{old.numel() * old.element_size()}), but the contract does not declare it in-place")
+    return findings
+
+
+def output_kind(out: Any, device: str) -> list[str]:
+    """The output must be a plain tensor on the run's device, nothing that behaves like one."""
+    if type(out) is torch.Tensor:
+        if out.device.type != torch.device(device).type:
+            return [f"[output-type] output is on {out.device}, the inputs on {device}"]
+        return []
+    kind = type(out)
+    what = "a subclass of torch.Tensor" if isinstance(out, torch.Tensor) else "not a torch.Tensor"
+    return [f"[output-type] output is {kind.__module__}.{kind.__qualname__}, {what}; expected a plain torch.Tensor"]
+
+
+def _span(x: torch.Tensor) -> tuple[int, int]:
+    """[first, last) bytes `x` can reach in its storage."""
+    if x.numel() == 0:
+        return (0, 0)
+    start = x.data_ptr()
+    reach = sum((size - 1) * abs(stride) for size, stride in zip(x.shape, x.stride()))
+    return start, start + (reach + 1) * x.element_size()
+
+
+def aliasing(outputs: Mapping[str, torch.Tensor], args: Mapping[str, Any]) -> list[str]:
+    """Outputs (named "output", ...) must own their memory: no overlap with an argument or another output.
+
+    Overlap is judged on the byte ranges the tensors reach, so a view into an input counts too.
+    """
+    named = {**outputs, **{f"argument `{n}`": x for n, x in tensors(args).items()}}
+    findings = []
+    for out_name, out in outputs.items():
+        lo, hi = _span(out)
+        for other, x in named.items():
+            o_lo, o_hi = _span(x)
+            if other != out_name and x.device == out.device and lo < o_hi and o_lo < hi:
+                findings.append(f"[aliasing] {out_name} shares memory with {other}")
+    return findings
+
+
+def late_writes(at_return: Mapping[str, torch.Tensor], settled: Mapping[str, torch.Tensor]) -> list[str]:
+    """Tensors whose bytes changed between the return of the call and a device-wide sync plus a delay."""
+    return [f"[late-write] {name} changed after the call returned ({(bits(at_return[name]) != bits(now)).sum().item()} "
+            "bytes written later: unsynchronised side-stream or background-thread work)"
+            for name, now in settled.items() if not torch.equal(bits(at_return[name]), bits(now))]
+
+
+def after_call(args: Mapping[str, Any], untouched: Mapping[str, torch.Tensor], out: Any, impl: Any,
+               device: str) -> list[str]:
+    """Every finding about what a returned call did: its output's kind, aliasing, inputs, late writes.
+
+    An isolated implementation has already judged aliasing and late writes on the worker's live memory
+    (`pending_findings`); the output it returns is the parent's own copy.
+    """
+    findings = output_kind(out, device)
+    if not findings:
+        findings += aliasing({"output": out}, args)
+    return findings + modified_inputs(untouched, args) + list(getattr(impl, "pending_findings", list)())
+
+
+def fresh_twin(case: Case) -> Case:
+    """The same shapes and options with other tensor values."""
+    return dataclasses.replace(case, seed=(case.seed + 0x5EED) % 2**63)
+
+
+def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], device: str, first_out: torch.Tensor,
+                 first_ref: torch.Tensor, close: Callable[[torch.Tensor, torch.Tensor], bool]) -> list[str]:
+    """Run the case's shapes again with fresh inputs: the output must follow the reference.
+
+    `close(out, ref)` is the runner's value comparison, so the fresh run is held to the same bound.
+    """
+    args = input_builder(contract)(fresh_twin(case), device)
+    reference = contract.resolve("reference")
+    ref = reference(**args)
+    ref = ref[0] if isinstance(ref, tuple) else ref
+    out = impl(**args)
+    if type(out) is not torch.Tensor or out.shape != first_out.shape:
+        return [f"[stale-result] with fresh inputs of the same shapes the output is {type(out).__name__} "
+                f"{list(getattr(out, 'shape', []))}, not like the first run's"]
+    if torch.equal(bits(out), bits(first_out)) and not torch.equal(bits(ref), bits(first_ref)):
+        return ["[stale-result] fresh inputs of the same shapes gave a bit-identical output, while the reference "
+                "changed (a result cached or computed once)"]
+    if not close(out, ref) and close(first_out, first_ref):
+        return ["[stale-result] with fresh inputs of the same shapes the output no longer matches the reference"]
+    return []
+
+
+def precision(errors: Mapping[str, float], tolerance: Callable[[torch.dtype], float]) -> list[str]:
+    """Name the failures whose size says 16-bit arithmetic behind a 32/64-bit result."""
+    findings = []
+    for key, err in errors.items():
+        dtype = getattr(torch, key.rsplit(" ", 1)[-1], None)
+        if dtype in (torch.float32, torch.float64) and tolerance(dtype) < err <= SIXTEEN_BIT_LEVEL:
+            findings.append(f"[precision] {key} is accurate only to 16-bit level (relative RMS {err:.2g}, bound "
+                            f"{tolerance(dtype):g}): arithmetic below the declared dtype")
+    return findings

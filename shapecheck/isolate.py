@@ -1,0 +1,280 @@
+"""Run an untrusted implementation in a worker process, so that nothing it does can change the verdict.
+
+`Isolated(target, device, timeout_s)` behaves like the implementation: `impl(**args) -> output`, with the
+arguments' post-call contents written back into the caller's tensors. Behind it:
+
+- the worker is a fresh process, forked from a server that has imported torch, triton and shapecheck's
+  runner but no candidate, and it imports the candidate itself: the verifier never does, so patches of
+  torch or shapecheck made at import time (the "monkey-patching" pattern of KernelArena's field guide)
+  live and die in the worker; under the interpreter the sanitizer runs there too;
+- each call sends COPIES of the arguments (shared memory on CPU, CUDA IPC on a GPU): the caller's tensors
+  and the reference's results never reach the worker;
+- replies are unpickled with an allow-list (tensors, storages, dtypes, builtins): a candidate cannot make
+  the verifier run its code by sending a crafted pickle or a tensor subclass;
+- the worker copies the output and arguments the moment the call returns (stream-ordered on a GPU, no
+  device sync); after the worker syncs its device and a short delay, the live buffers are read again, and
+  any difference is a `[late-write]` finding (side streams, background threads);
+- a call that does not return within the profile's `timeout_s` is a `[timeout]` finding, a worker that
+  dies (segfault, abort, CUDA error) a `[worker-crashed]` one; either way the worker is replaced and the
+  next case gets a fresh one.
+
+This is a process boundary, not a sandbox: the candidate runs with the user's permissions and can touch
+the file system. Run code you do not trust inside a container as well. As with any multiprocessing start
+method but fork, a script that creates workers must guard its entry point with `if __name__ == "__main__":`
+(the worker re-imports the main module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import multiprocessing
+import multiprocessing.connection
+import pickle
+import signal
+import time
+from typing import Any, Optional
+
+import torch
+import torch.multiprocessing as torch_mp
+
+from shapecheck import integrity
+from shapecheck.integrity import Finding
+from shapecheck.errors import UsageError
+
+# After the worker has synchronised its device, wait this long before reading the live buffers again: long
+# enough for a background thread that sleeps a few milliseconds to land its writes. Profiles set their own
+# (`Profile.settle_s`): it bounds the isolated case rate at 1 / (2 * settle_s), main run plus fresh-input run.
+SETTLE_S = 0.1
+STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large modules
+
+# What torch.multiprocessing's reductions pickle for a plain tensor on CPU (file descriptor or file name
+# sharing) or CUDA (IPC handle), and nothing else: no tensor subclass, no hooks, no arbitrary callable.
+_SAFE = {
+    ("torch.multiprocessing.reductions", n) for n in (
+        "rebuild_tensor", "rebuild_cuda_tensor", "rebuild_typed_storage", "rebuild_typed_storage_child",
+        "rebuild_storage_fd", "rebuild_storage_filename", "rebuild_storage_empty")
+} | {("torch", "Tensor"), ("torch", "Size"), ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),
+     ("multiprocessing.resource_sharer", "DupFd")}
+
+
+class _ReplyUnpickler(pickle.Unpickler):
+    """Only the classes torch needs to rebuild shared tensors; anything else is refused by name."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE or (module == "torch" and isinstance(getattr(torch, name, None), torch.dtype)):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused {module}.{name}")
+
+
+def _loads(data: bytes) -> Any:
+    return _ReplyUnpickler(io.BytesIO(data)).load()
+
+
+def _shared_copy(x: torch.Tensor) -> torch.Tensor:
+    """A copy with the same strides (views of a packed projection stay strided) in memory the worker can map."""
+    copy = torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device) if 0 not in x.stride() else \
+        torch.empty_like(x, memory_format=torch.contiguous_format)
+    copy.copy_(x)
+    return copy.share_memory_() if copy.device.type == "cpu" else copy
+
+
+def _candidate_error(description: str) -> Exception:
+    """The candidate's exception, under its own class name, so the finding reads as it does in-process."""
+    name, _, text = str(description).partition(": ")
+    return type(name if name.isidentifier() else "Exception", (Exception,), {})(text)
+
+
+def _checked(reply: tuple[Any, ...], shared: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+    """(output at return, arguments at return, live output) from a reply, or a refusal naming what is wrong."""
+    if reply[0] != "returned" or len(reply) != 5:
+        raise Finding(f"[output-type] reply refused: unexpected {reply[0]!r}")
+    _, out, after, live, findings = reply
+    expected = integrity.tensors(shared)
+    ok = (type(out) is torch.Tensor and type(live) is torch.Tensor and out.shape == live.shape
+          and isinstance(after, dict) and isinstance(findings, list) and set(after) == set(expected)
+          and all(type(x) is torch.Tensor and x.shape == expected[n].shape and x.dtype == expected[n].dtype
+                  for n, x in after.items()))
+    if not ok:
+        raise Finding("[output-type] reply refused: not the output and arguments of the call")
+    return out, after, live
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _serve(conn: multiprocessing.connection.Connection, target: str, device: str, sanitize: bool) -> None:
+    """The worker: import the candidate, then answer calls until the pipe closes.
+
+    Everything here runs in the candidate's process, so none of it is trusted by the verifier: what the
+    parent believes is only what it can check in the replies (plain tensors, their values, late changes).
+    The sanitizer, when on, bounds-checks the candidate's interpreted kernels here, as it would in-process.
+    """
+    from shapecheck import registry
+    from shapecheck.runner import poisoned_allocations
+    from shapecheck.sanitizer import sanitize as sanitizing
+
+    registry.importable_cwd()
+    try:
+        fn = registry.implementation(target)
+    except UsageError as exc:
+        conn.send(("import-error", str(exc)))
+        return
+    contract = getattr(fn, "__contract__", None)
+    conn.send(("ready", getattr(contract, "name", None)))
+    live: tuple[Any, ...] = ()  # the last call's live output: kept alive until the parent has read it again
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message[0] == "settle":
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            conn.send(("settled",))
+            continue
+        args = message[1]
+        live = ()
+        try:
+            with poisoned_allocations(), sanitizing() if sanitize else contextlib.nullcontext():
+                out = fn(**args)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
+            conn.send(("raised", _describe(exc)))
+            continue
+        # An output that is not a plain tensor, or is (a view of) an argument, is refused here: the parent
+        # could not judge it, and CUDA IPC cannot send back memory the worker was sent.
+        refused = integrity.output_kind(out, device) or integrity.aliasing({"output": out}, args)
+        if refused:
+            conn.send(("refused", refused[0]))
+            continue
+        # Copies taken the moment the call returned, ordered on the current stream only: what a caller
+        # reading the output on that stream would see. Everything sent stays alive until the next call
+        # (CUDA IPC hands out the worker's own memory).
+        at_return = (out.clone(), {n: x.clone() for n, x in integrity.tensors(args).items()})
+        live = (out, *at_return)
+        try:
+            conn.send(("returned", *at_return, out, []))
+        except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
+            conn.send(("refused", f"[output-type] the output cannot be sent back: {_describe(exc)}"))
+
+
+class Isolated:
+    """An implementation `module:function` or `file.py:function`, run in its own worker process."""
+
+    untrusted = True  # the runner adds the checks that need a second run or a delay
+
+    def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S, *,
+                 sanitize: bool = False) -> None:
+        self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
+        self.sanitize = sanitize
+        self._context = torch_mp.get_context("forkserver")
+        # Workers fork from a server that has imported these once (torch._dynamo: 3 s, pulled in by the
+        # deterministic-fill switch that NaN-poisons allocations), so a fresh worker costs ~50 ms.
+        self._context.set_forkserver_preload(["torch", "torch._dynamo", "triton", "shapecheck.runner"])
+        self._process: Optional[multiprocessing.process.BaseProcess] = None
+        self._conn: Optional[multiprocessing.connection.Connection] = None
+        self._findings: list[str] = []
+        self.contract_name: Optional[str] = None
+        self._start()
+
+    # --- worker lifetime ---
+
+    def _start(self) -> None:
+        parent, child = self._context.Pipe()
+        self._process = self._context.Process(target=_serve, args=(child, self.target, self.device, self.sanitize),
+                                             daemon=True)
+        self._process.start()
+        child.close()
+        self._conn = parent
+        try:
+            reply = self._receive(STARTUP_TIMEOUT_S, "importing the implementation")
+        except Finding as exc:
+            raise UsageError(f"--impl {self.target}: the worker failed while importing it: {exc}") from None
+        if reply[0] == "import-error":
+            self.close()
+            raise UsageError(reply[1])
+        self.contract_name = reply[1]
+
+    def close(self) -> None:
+        """Stop the worker (it holds no state worth keeping)."""
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+        if self._process is not None:
+            self._process.join(timeout=10)
+        self._process = self._conn = None
+
+    def __enter__(self) -> "Isolated":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _fail(self, finding: str) -> Finding:
+        """Replace the worker, then report: the next case starts on a fresh one."""
+        self.close()
+        self._start()
+        return Finding(finding)
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        assert self._conn is not None
+        try:
+            self._conn.send(message)
+        except OSError:  # the worker is gone (it may have killed itself between calls)
+            raise Finding("[worker-crashed] the worker was gone before the case was sent") from None
+
+    def _receive(self, timeout: float, doing: str) -> tuple[Any, ...]:
+        assert self._conn is not None and self._process is not None
+        try:
+            ready = self._conn.poll(timeout)
+            data = self._conn.recv_bytes() if ready else None
+        except (EOFError, OSError):
+            data, ready = None, True
+        if not ready:
+            raise Finding(f"[timeout] {doing} did not finish within {timeout:g} s (per-case timeout)")
+        if data is None:
+            self._process.join(timeout=5)
+            code = self._process.exitcode
+            how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+            raise Finding(f"[worker-crashed] the worker died while {doing} ({how})")
+        try:
+            reply = _loads(data)
+        except Exception as exc:  # noqa: BLE001 - whatever the worker sent, it is not a valid reply
+            raise Finding(f"[output-type] reply refused: {_describe(exc)}") from None
+        if not isinstance(reply, tuple) or not reply or not isinstance(reply[0], str):
+            raise Finding(f"[output-type] reply refused: {type(reply).__name__}")
+        return reply
+
+    # --- one call ---
+
+    def __call__(self, **args: Any) -> Any:
+        self._findings = []
+        shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items()}
+        try:
+            self._send(("call", shared))
+            reply = self._receive(self.timeout_s, "running the case")
+            if reply[0] == "raised":
+                raise _candidate_error(reply[1])
+            if reply[0] == "refused":
+                raise Finding(str(reply[1]))
+            out, after, live = _checked(reply, shared)
+            self._findings += [f for f in reply[4] if isinstance(f, str) and f.startswith("[")]
+            out, after = out.clone(), {n: x.clone() for n, x in after.items()}
+            self._send(("settle",))
+            self._receive(self.timeout_s, "synchronising the device")
+        except Finding as exc:
+            raise self._fail(str(exc)) from None
+        time.sleep(self.settle_s)
+        settled = {"output": live, **{f"argument `{n}`": shared[n] for n in after}}
+        self._findings += integrity.late_writes({"output": out, **{f"argument `{n}`": x for n, x in after.items()}},
+                                                settled)
+        for name, x in after.items():
+            args[name].copy_(x)
+        return out
+
+    def pending_findings(self) -> list[str]:
+        """Named findings of the last call that need the worker's live memory (late writes)."""
+        return self._findings

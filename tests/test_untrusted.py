@@ -1,0 +1,151 @@
+"""Untrusted implementations: every cheat in tests/fixtures/cheats is rejected by name, the honest kernel holds.
+
+Cheats run through `property_cli.run` (the CLI's own code path and exit code, without a new interpreter per
+fixture) on tiny pinned shapes, so the catalogue costs seconds per pattern on the CPU interpreter; the
+comparison patcher runs through the real command, once isolated and once not.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from shapecheck import integrity, property_cli
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn_cases import EXAMPLES, _case, inputs
+from shapecheck.errors import UsageError
+from shapecheck.integrity import Finding
+from shapecheck.isolate import Isolated
+from shapecheck.kernels.reference import gated_delta_rule_reference
+from shapecheck.runner import relative_rms, tolerance
+from tests.cli_helpers import shapecheck as cli
+from tests.fixtures.cheats import CATALOGUE
+
+CHEATS = "tests/fixtures/cheats"
+# One sequence, two tokens, K != V and neither a power of two of the other: every pattern shows, and a case
+# costs milliseconds under the interpreter.
+PINS = ["B=1", "T=2", "H=1", "G=1", "K=8", "V=4", "varlen=false", "spare_slots=1", "dtype=float32",
+        "pool_dtype=float32", "gate_dtype=float32"]
+HONEST = "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update"
+
+
+def _run(impl: str, device: str, tmp_path: Path, *, isolate: bool | None = None, timeout: float | None = None,
+         pins: tuple[str, ...] = tuple(PINS)) -> tuple[int, dict[str, Any]]:
+    report = tmp_path / "report.json"
+    options = property_cli.RunOptions(contract=GDN_DECODE.name, impl=impl, examples=2, seed=0, device=device,
+                                      json_path=report, database=False, pins=pins, isolate=isolate, timeout=timeout)
+    code = property_cli.run(options)
+    return code, json.loads(report.read_text())["contracts"][0]
+
+
+@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.gpu] if gpu else [])
+                                  for n, (_, gpu) in sorted(CATALOGUE.items())])
+def test_every_cheat_is_rejected_with_its_named_finding(name: str, device: str, tmp_path: Path) -> None:
+    finding, _ = CATALOGUE[name]
+    code, report = _run(f"{CHEATS}/{name}:kernel", device, tmp_path, timeout=3 if name == "hang.py" else None)
+    assert code == 1 and not report["held"], report
+    problems = report["failure"]["problems"]
+    assert any(finding in p for p in problems), problems
+
+
+def test_catalogue_covers_the_issue(tmp_path: Path) -> None:
+    """At least ten patterns, each file present, each named finding distinct in the table."""
+    assert len(CATALOGUE) >= 10
+    assert all((Path(CHEATS) / name).is_file() for name in CATALOGUE)
+    named = {f.split("]")[0] + "]" for f, _ in CATALOGUE.values() if f.startswith("[")}
+    assert named >= {"[stale-result]", "[precision]", "[input-modified]", "[aliasing]", "[output-type]",
+                     "[late-write]", "[worker-crashed]", "[timeout]"}
+
+
+def test_a_candidate_patching_the_comparison_is_rejected_only_under_isolation(tmp_path: Path) -> None:
+    """It zeroes every error the verifier measures at import: in-process it would pass, isolated it cannot."""
+    impl = f"{CHEATS}/patch_checker.py:kernel"
+    args = ["run", GDN_DECODE.name, "--impl", impl, "--examples", "2", "--seed", "0", "--no-db",
+            *[a for pin in PINS for a in ("--pin", pin)]]
+    isolated = cli(*args, "--json", str(tmp_path / "isolated.json"))  # isolation is the default for a file
+    assert isolated.returncode == 1, isolated.stdout + isolated.stderr
+    failure = json.loads((tmp_path / "isolated.json").read_text())["contracts"][0]["failure"]
+    assert any("output differs from reference" in p for p in failure["problems"])
+    in_process = cli(*args, "--no-isolate")
+    assert in_process.returncode == 0, "the patch fooled nothing even in-process: this test no longer shows why"
+
+
+def test_honest_kernel_holds_under_isolation(device: str, tmp_path: Path) -> None:
+    """Unpinned, so every regime case runs too (pins drop the regime cases they contradict)."""
+    code, report = _run(HONEST, device, tmp_path, isolate=True, pins=())
+    assert code == 0 and report["held"], report["failure"]
+    assert report["cases"] >= 2 + len(EXAMPLES) and report["worst_errors"]["output float32"] < 1e-5
+
+
+def test_isolated_call_matches_the_in_process_call(device: str) -> None:
+    """Same output bits and the same in-place pool update, written back into the caller's tensors."""
+    case = EXAMPLES["strided q/k/v views"]
+    local, remote = inputs(case, device), inputs(case, device)
+    from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as honest
+
+    expected = honest(**local)
+    with Isolated(HONEST, device, timeout_s=60) as worker:
+        assert worker.contract_name == GDN_DECODE.name
+        out = worker(**remote)
+        assert worker.pending_findings() == []
+    assert type(out) is torch.Tensor and torch.equal(out, expected)
+    assert torch.equal(remote["initial_state_source"], local["initial_state_source"])
+    assert remote["q"].stride() == local["q"].stride()
+
+
+def test_a_crash_is_a_finding_and_the_next_case_gets_a_fresh_worker(device: str) -> None:
+    with Isolated(f"{CHEATS}/segfault.py:kernel", device, timeout_s=60) as worker:
+        with pytest.raises(Finding, match=r"\[worker-crashed\] the worker died while running the case \(signal SIGSEGV\)"):
+            worker(**inputs(_case(T=2), device))
+        out = worker(**inputs(_case(T=1), device))  # decode does not crash: a fresh worker answers
+    assert out.shape == (2, 1, 4, 40) and torch.isfinite(out).all()
+
+
+def test_candidate_that_fails_to_import_is_a_usage_error(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.py"
+    bad.write_text("raise ImportError('no such helper')\n")
+    with pytest.raises(UsageError, match="cannot import .*ImportError: no such helper"):
+        Isolated(f"{bad}:kernel", "cpu", timeout_s=60)
+
+
+def test_fp32_bounds_reject_bf16_arithmetic_in_every_regime() -> None:
+    """bf16 arithmetic behind an fp32 signature misses the fp32 bound by a wide margin in every fp32 regime case."""
+    ratios = []
+    for case in EXAMPLES.values():
+        if case.options["dtype"] != "float32" or case.options["pool_dtype"] != "float32":
+            continue
+        args = inputs(case, "cpu")
+        exact, _ = gated_delta_rule_reference(**args)
+        cheap, _ = gated_delta_rule_reference(**args, compute_dtype=torch.bfloat16)
+        ratios.append(relative_rms(cheap.float(), exact) / tolerance(torch.float32))
+        assert integrity.precision({"output float32": relative_rms(cheap.float(), exact)}, tolerance)
+    assert len(ratios) >= 15 and min(ratios) > 100, ratios  # measured: 366x at the least
+
+
+@pytest.mark.parametrize(("contract", "impl", "isolate", "expected", "replay_flag"), [
+    ("c", "cand.py:kernel", None, True, None),  # a generated candidate: named contract, a file
+    (None, "cand.py:kernel", None, False, "--no-isolate"),  # a file bringing its own contract: the user's code
+    ("c", "pkg.ops:kernel", None, False, None),  # an installed module
+    (None, None, None, False, None),  # the contract's own kernel
+    ("c", "pkg.ops:kernel", True, True, "--isolate"),
+    ("c", "cand.py:kernel", False, False, "--no-isolate"),
+])
+def test_isolation_default_and_the_replay_line(contract: str | None, impl: str | None, isolate: bool | None,
+                                               expected: bool, replay_flag: str | None) -> None:
+    options = property_cli.RunOptions(contract=contract, impl=impl, isolate=isolate)
+    assert options.isolating is expected
+    flags = [a for a in options.replay("c") if a in ("--isolate", "--no-isolate")]  # replay always names "c"
+    assert flags == ([replay_flag] if replay_flag else [])
+
+
+def test_an_isolated_finding_replays_from_its_printed_line(device: str, tmp_path: Path) -> None:
+    code, report = _run(f"{CHEATS}/stale_cache.py:kernel", device, tmp_path)
+    assert code == 1
+    argv = shlex.split(report["failure"]["reproduce"])
+    replay = cli(*argv[argv.index("run"):])
+    assert replay.returncode == 1 and "[stale-result]" in replay.stdout, replay.stdout + replay.stderr
