@@ -14,6 +14,7 @@ lines::
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import math
@@ -23,6 +24,7 @@ from typing import Annotated, Any, Callable, Mapping, Optional, Sequence, Union
 import torch
 
 from shapecheck import dims as _dims
+from shapecheck import scalars as _scalars
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
 from shapecheck.markers import Index, InPlace, Marker, Offsets
 
@@ -60,17 +62,18 @@ class Rule:
     why: str = ""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_code", compile(self.expr, f"<rule {self.expr}>", "eval"))
+        object.__setattr__(self, "_expr", _dims.expression(self.expr, f"<rule {self.expr}>"))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self._code.co_names  # type: ignore[attr-defined]
+        return self._expr[0]  # type: ignore[attr-defined]
 
     def holds(self, namespace: Mapping[str, Any]) -> Optional[bool]:
         """True/False, or None when the rule does not apply (an unbound name)."""
-        if any(name not in namespace for name in self.names):
+        names, fn = self._expr  # type: ignore[attr-defined]
+        if any(name not in namespace for name in names):
             return None
-        return bool(eval(self._code, {}, namespace))  # type: ignore[attr-defined]
+        return bool(fn(*[namespace[name] for name in names]))
 
 
 @dataclasses.dataclass
@@ -324,7 +327,11 @@ class Contract:
         return dict(bound.arguments)
 
     def validate(self, arguments: dict[str, Any], values: bool = True) -> Call:
-        """Check shapes, dtypes, devices, rules, checks and (if `values`) value checks; return the call or raise."""
+        """Check shapes, dtypes, devices, scalars, rules, checks and (if `values`) value checks; return the call or raise.
+
+        Plain Python on sizes, types and devices: under `torch.compile` dynamo traces it into guards (only
+        `values=True` reads device memory).
+        """
         call = Call(self.name, arguments, {})
         matched = self._bind_shapes(call)
         empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
@@ -334,9 +341,11 @@ class Contract:
                             expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
         self._check_expressions(call, matched)
         self._check_devices(call)
+        self._check_scalars(call)
         namespace = {**arguments, **call.dims}  # dims win over same-named arguments
         for rule in self.rules:
-            if rule.holds(namespace) is False:
+            held = rule.holds(namespace)
+            if held is not None and not held:  # not `is False`: dynamo guards on `not`, not on identity
                 argument, dimension = rule.blame
                 found = ", ".join(f"{n}={namespace[n]!r}" for n in rule.names)
                 raise call.fail(argument, f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
@@ -350,6 +359,7 @@ class Contract:
         return call
 
     def _bind_shapes(self, call: Call) -> dict[str, _dims.Pattern]:
+        """Bind plain names argument by argument, then names only a linear axis determines (`N+1`)."""
         matched: dict[str, _dims.Pattern] = {}
         for name, spec in self.tensor_specs.items():
             value = call.arguments.get(name)
@@ -374,7 +384,12 @@ class Contract:
                                 expected=pattern.dtype_kind, found=_dims.dtype_name(value), error=DtypeViolation)
             matched[name] = pattern
         for name, pattern in matched.items():
-            _dims.solve(pattern, call.arguments[name], name, call.bindings)
+            unsolvable = _dims.solve(pattern, call.arguments[name], name, call.bindings)
+            if unsolvable:
+                axis, expr, why = unsolvable
+                raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=expr,
+                                expected=f"{expr}: {why}", found=f"{call.arguments[name].shape[axis]} in shape "
+                                f"{list(call.arguments[name].shape)}")
         return matched
 
     def _check_expressions(self, call: Call, matched: Mapping[str, _dims.Pattern]) -> None:
@@ -397,6 +412,21 @@ class Contract:
                 if device != devices[first]:
                     raise call.fail(name, "all tensors must be on one device", expected=f"{devices[first]} (like `{first}`)",
                                     found=str(device), error=DtypeViolation)
+
+    def _check_scalars(self, call: Call) -> None:
+        """Non-tensor arguments against their plain annotations (an int passes where float is declared)."""
+        for name, accepts in self.scalars.items():
+            value = call.arguments.get(name)
+            if not accepts.admits(value):
+                raise call.fail(name, f"must be {accepts.text}", expected=accepts.text,
+                                found=f"{value!r} ({type(value).__name__})", error=DtypeViolation)
+
+    @functools.cached_property
+    def scalars(self) -> dict[str, _scalars.Scalar]:
+        """The scalar parameters' checks (computed on first use; the decorator warms it before any trace)."""
+        found = {name: _scalars.scalar(self.hints[name]) for name in self.parameters
+                 if name in self.hints and name not in self.tensor_specs}
+        return {name: accepts for name, accepts in found.items() if accepts is not None}
 
     def output_shape(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The declared output shape evaluated under `dims` (first pattern of the return annotation)."""

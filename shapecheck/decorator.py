@@ -1,10 +1,10 @@
 """`@contract(C)`: check every call of a kernel against its contract before the kernel runs.
 
 Two layers: jaxtyping + beartype check the annotations (tensor shapes and dtypes, and the plain types of
-scalar arguments), then the contract adds the rules and checks annotations cannot say. When the
-annotations fail, the contract's own binder re-reads the call to give one precise message (argument,
-dimension, expected, found, every bound dim); jaxtyping's report is the fallback for anything the binder
-does not model (a string where a float belongs).
+scalar arguments, with PEP 484's numeric tower: `scale=1` is a float), then the contract adds the rules
+and checks annotations cannot say. When the annotations fail, the contract's own binder re-reads the call
+to give one precise message (argument, dimension, expected, found, every bound dim). An axis expression
+over a name no plain axis binds (`"N+1"` of the ragged signature) is the binder's alone: jaxtyping sees `_`.
 
 Modes (argument `mode`, or the `SHAPECHECK_MODE` environment variable):
 - "always": every call is fully checked, value checks included (default; tests and property runs);
@@ -13,6 +13,17 @@ Modes (argument `mode`, or the `SHAPECHECK_MODE` environment variable):
 - "first": each distinct signature (shapes, strides, dtypes, devices, scalar arguments) is fully checked
   once and then trusted — for production loops, where a per-call device read would stall the stream;
 - "off": no checks at all, the undecorated function is called.
+
+Under `torch.compile` (dynamo tracing the call) jaxtyping and beartype are skipped — they see traced
+values and refuse valid calls (jaxtyping #196, #384) — and the contract's own checks, plain Python on
+sizes, dtypes and types, are traced instead: dynamo turns them into guards, so "first" and "shapes" add
+no graph break, and a call that breaks the contract fails its guards and is refused with the eager
+message. Compiled "first" is "shapes": each compiled graph is already specialised to the signatures its
+guards admit, and reading device memory once per signature would cost a graph break on every call.
+"always" reads device memory, so under compile its checked call runs eagerly behind
+`torch.compiler.disable`: one graph break, refused under `fullgraph=True` with a message naming the modes
+to use. Device reads during CUDA-graph capture raise a clear error in "always"; "first" skips them during
+capture and checks that signature fully on its next uncaptured call.
 """
 
 from __future__ import annotations
@@ -20,10 +31,12 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import types
 from typing import Any, Callable, Optional, TypeVar
 
-from beartype import beartype
+import torch
+from beartype import BeartypeConf, beartype
 from jaxtyping import TypeCheckError, jaxtyped
 from torch import Tensor
 
@@ -34,6 +47,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("always", "shapes", "first", "off")
 REGISTRY: dict[str, Contract] = {}
 """Contracts by name, filled as contracts are applied; the CLI and static analyser look them up here."""
+CAPTURE_ERROR = "device reads cannot run during CUDA-graph capture; use mode='shapes' (or 'first') for captured calls"
+FULLGRAPH_REASON = ("shapecheck mode='always' reads device memory on every call, so the checked call runs "
+                    "outside the graph; under fullgraph=True use mode='shapes' or mode='first'")
+_capturing: Callable[[], bool] = torch.cuda.is_current_stream_capturing if torch.backends.cuda.is_built() else (lambda: False)
 
 
 def _argument_gate(c: Contract) -> Callable[..., None]:
@@ -45,19 +62,30 @@ def _argument_gate(c: Contract) -> Callable[..., None]:
     stub = c.signature
     gate = types.FunctionType(stub.__code__, stub.__globals__, stub.__name__, stub.__defaults__, stub.__closure__)
     gate.__kwdefaults__ = stub.__kwdefaults__
-    gate.__annotations__ = dict(c.gate_hints)
-    return jaxtyped(typechecker=beartype)(gate)
+    gate.__annotations__ = dict(c.gate_hints)  # axes only shapecheck's binder can solve are `_` there
+    return jaxtyped(typechecker=beartype(conf=BeartypeConf(is_pep484_tower=True)))(gate)
 
 
-def _precise(c: Contract, arguments: dict[str, Any], values: bool) -> Optional[ContractViolation]:
-    """The contract binder's message for a call the annotations rejected, if the binder can say it."""
+_PARAMETER = re.compile(r"parameter '(\w+)'.\nActual value: (.*)\nExpected type: (.*?)\.?\n")
+
+
+def _refusal(c: Contract, arguments: dict[str, Any], values: bool, exc: TypeCheckError) -> ContractViolation:
+    """The contract binder's message for a call the annotations rejected; else jaxtyping's, by parameter.
+
+    The binder models shapes, dtypes and plain scalar types; an annotation it does not model (`list[int]`)
+    is reported from beartype's report, still naming the real argument, expected type and found value.
+    """
     try:
         c.validate(arguments, values)
     except ContractViolation as violation:
         return violation
     except Exception:  # noqa: BLE001 - ill-typed arguments may trip a check; jaxtyping's report stands
-        return None
-    return None
+        pass
+    found = _PARAMETER.search(str(exc))
+    if found is None:
+        return ContractViolation(c.name, "(call)", str(exc).split("\n----")[0])
+    name, actual, expected = found.groups()
+    return ContractViolation(c.name, name, "does not match its annotation", expected=expected, found=actual)
 
 
 def _signature_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
@@ -65,10 +93,11 @@ def _signature_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, 
 
     Kept to one list comprehension per argument kind because it runs on every call (~1-3 µs). Devices are
     not part of the key (reading `.device` costs as much as the rest). A tensor subclass keys by identity,
-    so it is checked every call rather than trusted wrongly.
+    so it is checked every call rather than trusted wrongly. Other values key with their type: `True == 1`,
+    but a bool where a float is declared is refused, so it must not ride on a checked `1.0`.
     """
-    return (*[(x.shape, x.dtype, x.stride()) if type(x) is Tensor else x for x in args],
-            *[(k, (x.shape, x.dtype, x.stride()) if type(x) is Tensor else x) for k, x in kwargs.items()])
+    return (*[(x.shape, x.dtype, x.stride()) if type(x) is Tensor else (type(x), x) for x in args],
+            *[(k, (x.shape, x.dtype, x.stride()) if type(x) is Tensor else (type(x), x)) for k, x in kwargs.items()])
 
 
 def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
@@ -91,9 +120,10 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             fn.__contract__ = c  # type: ignore[attr-defined]
             return fn
         seen: set[tuple[Any, ...]] = set()
+        c.scalars  # computed now, not inside a trace  # noqa: B018
 
-        @functools.wraps(fn)
-        def checked(*args: Any, **kwargs: Any) -> Any:
+        def eager(*args: Any, **kwargs: Any) -> Any:
+            key = None
             if chosen == "first":
                 key = _signature_key(args, kwargs)
                 try:
@@ -101,17 +131,33 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
                         return fn(*args, **kwargs)
                 except TypeError:  # an unhashable argument (a list, say): check this call fully
                     key = None
+            capturing = chosen != "shapes" and _capturing()
+            if chosen == "always" and capturing:
+                raise RuntimeError(f"shapecheck: {c.name} (mode='always'): {CAPTURE_ERROR}")
+            values = chosen == "always" or (chosen == "first" and not capturing)  # "first" reads next time
             arguments = c.arguments(args, kwargs)
             try:
                 gate(*args, **kwargs)
             except TypeCheckError as exc:
-                raise _precise(c, arguments, chosen != "shapes") or ContractViolation(c.name, "(annotations)",
-                                                                  str(exc).split("\n----")[0]) from None
-            call = c.validate(arguments, values=chosen != "shapes")
+                raise _refusal(c, arguments, values, exc) from None
+            call = c.validate(arguments, values=values)
             out = fn(*args, **kwargs)
             c.check_output(call, out)
-            if chosen == "first" and key is not None:
+            if key is not None and values:
                 seen.add(key)
+            return out
+
+        outside_graph = torch.compiler.disable(eager, reason=FULLGRAPH_REASON)
+
+        @functools.wraps(fn)
+        def checked(*args: Any, **kwargs: Any) -> Any:
+            if not torch.compiler.is_compiling():
+                return eager(*args, **kwargs)
+            if chosen == "always":  # device reads: the checked call runs eagerly, one graph break
+                return outside_graph(*args, **kwargs)
+            call = c.validate(c.arguments(args, kwargs), values=False)  # dynamo turns these checks into guards
+            out = fn(*args, **kwargs)
+            c.check_output(call, out)
             return out
 
         checked.__contract__ = c  # type: ignore[attr-defined]

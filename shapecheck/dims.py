@@ -1,20 +1,34 @@
 """Reading jaxtyping annotations as shape patterns, and binding dimension names to sizes.
 
 jaxtyping checks annotations in argument order and evaluates `"N+1"` only once `N` is bound (jaxtyping
-#126). We bind in two passes instead — plain names first, expressions after — so an expression may refer
-to a name bound by a later argument, and a mismatch is reported with the argument, axis and the origin of
-the expected value.
+#126), and refuses an expression whose name no other argument binds. We bind in passes instead — plain
+names first, then names that only appear in a linear axis (`N+1`, `N-1`, `2*N`: the ragged `cu_seqlens`
+signature), expressions checked last — so an expression may refer to a name bound by a later argument,
+and a mismatch is reported with the argument, axis and the origin of the expected value.
+
+Everything here is plain Python on sizes (no `eval` at call time, no sympy): under `torch.compile`,
+dynamo traces it and turns each comparison into a guard on symbolic sizes.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
 Bindings = dict[str, tuple[int, str]]  # dim name -> (size, "arg.shape[axis]" that bound it)
+
+
+def expression(text: str, where: str) -> tuple[tuple[str, ...], Callable[..., Any]]:
+    """A Python expression as a function of its free names, compiled once.
+
+    A real function rather than `eval(code, namespace)` on every call: dynamo can trace a function call
+    into guards, while `eval` is a graph break.
+    """
+    names = compile(text, where, "eval").co_names
+    return names, eval(compile(f"lambda {', '.join(names)}: ({text})", where, "eval"), {})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,8 +42,8 @@ class Pattern:
 
     def __post_init__(self) -> None:
         # Expressions are compiled once: `evaluate` runs on every checked call.
-        codes = {a: compile(a, f'<axis "{a}">', "eval") for a in self.axes if isinstance(a, str) and not a.isidentifier()}
-        object.__setattr__(self, "_codes", codes)
+        exprs = {a: expression(a, f'<axis "{a}">') for a in self.axes if isinstance(a, str) and not a.isidentifier()}
+        object.__setattr__(self, "_exprs", exprs)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -39,8 +53,14 @@ class Pattern:
         """One axis's size under `dims`: an int, a bound name, or an expression over bound names."""
         if isinstance(axis, int):
             return axis
-        code = self._codes.get(axis)  # type: ignore[attr-defined]
-        return dims[axis] if code is None else int(eval(code, {}, dims))
+        if axis not in self._exprs:  # type: ignore[attr-defined]
+            return dims[axis]
+        names, fn = self._exprs[axis]  # type: ignore[attr-defined]
+        missing = [n for n in names if n not in dims]
+        if missing:
+            raise NameError(f"name '{missing[0]}' is not bound by any argument")
+        size = fn(*[dims[n] for n in names])
+        return size if isinstance(size, int) else int(size)  # int() on a symbolic int would specialise it
 
     def evaluate(self, dims: Mapping[str, int]) -> tuple[int, ...]:
         """The concrete shape under `dims` (all names must be bound)."""
@@ -133,23 +153,31 @@ def check_expressions(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, 
     return None
 
 
-def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> None:
+def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> Optional[tuple[int, str, str]]:
     """Bind a name that only an expression axis names (`cu_seqlens: "N+1"` with N nowhere else).
 
     jaxtyping cannot (it evaluates expressions only once their names are bound). An expression with one
     unbound name, linear in it (`N+1`, `2*N`, `N-1`), determines it from the axis's size: N = size - 1.
-    A size the expression cannot produce is left unbound, for `check_expressions` to report.
+    Returns (axis, expression, why) when no whole N >= 0 gives the axis's size. No `int()` on sizes: under
+    `torch.compile` they are symbolic, and `int()` would specialise them (a recompile per size).
     """
     for axis, token in enumerate(pattern.axes):
-        if not isinstance(token, str) or token.isidentifier():
+        if not isinstance(token, str) or token not in pattern._exprs:  # type: ignore[attr-defined]
             continue
-        free = [n for n in expression_names(token) if n not in bound]
+        free = [n for n in pattern._exprs[token][0] if n not in bound]  # type: ignore[attr-defined]
         if len(free) != 1:
             continue
-        name, at = free[0], lambda x: pattern.size(token, {**{k: v for k, (v, _) in bound.items()}, free[0]: x})
-        slope, size = at(1) - at(0), int(value.shape[axis])
-        if slope and (size - at(0)) % slope == 0 and at((size - at(0)) // slope) == size:
-            bound[name] = ((size - at(0)) // slope, f"{arg}.shape[{axis}] = {token}")
+        known = {k: v for k, (v, _) in bound.items()}
+        at = lambda x: pattern.size(token, {**known, free[0]: x})  # noqa: E731
+        base, slope, size = at(0), at(1) - at(0), value.shape[axis]
+        if slope <= 0:
+            continue  # not a size that grows with its name: left for check_expressions to report
+        if size < base:
+            return axis, token, f">= {base} ({free[0]} >= 0)"
+        if (size - base) % slope != 0 or at((size - base) // slope) != size:
+            return axis, token, f"{base} + a multiple of {slope}" if base else f"a multiple of {slope}"
+        bound[free[0]] = ((size - base) // slope, f"{arg}.shape[{axis}] = {token}")
+    return None
 
 
 def expression_names(axis: str) -> tuple[str, ...]:

@@ -105,7 +105,7 @@ BAD_CALLS: list[tuple[str, Callable[[dict[str, Any]], None], str, tuple[str, ...
     ("scale = 0", set_("scale", lambda a: 0.0), "scale", ("> 0",)),
     ("scale < 0", set_("scale", lambda a: -1.0), "scale", ("> 0",)),
     ("softplus_beta = 0", set_("softplus_beta", lambda a: 0.0), "softplus_beta", ("softplus_beta > 0",)),
-    ("scale is a string", set_("scale", lambda a: "0.5"), "(annotations)", ("scale",)),
+    ("scale is a string", set_("scale", lambda a: "0.5"), "scale", ("Optional[float]", "'0.5' (str)")),
     ("NaN in q", nan_at("q"), "q", ("NaN",)),
     ("inf in a", lambda a: a.update(a=torch.full_like(a["a"], float("inf"))), "a", ("NaN or inf",)),
     ("inf in dt_bias", lambda a: a["dt_bias"].__setitem__(0, float("-inf")), "dt_bias", ("NaN or inf",)),
