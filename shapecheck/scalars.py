@@ -5,7 +5,7 @@ and callers do (`scale=1`, `softplus_threshold=20`). A `bool` is not accepted as
 an int only by inheritance, and a flag in a number's place is a mistake. Where `int` is declared a `bool`
 passes, as in Python and beartype.
 
-Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, and the
+Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, Annotated, the
 origin class of a generic alias (`list[int]` checks `list`); anything else (`Callable`, type variables)
 is not checked here, and is left to beartype in eager calls. A check is one `isinstance` per argument,
 which dynamo traces under `torch.compile`.
@@ -51,6 +51,8 @@ def scalar(hint: Any) -> Optional[Scalar]:
     if isinstance(hint, type):
         return Scalar(hint.__name__, (hint,), _TOWER.get(hint, ()))
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return scalar(typing.get_args(hint)[0])
     if origin is typing.Literal:
         return Scalar(_describe(hint), (), (), typing.get_args(hint))
     if origin is typing.Union or origin is types.UnionType:
