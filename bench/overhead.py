@@ -13,7 +13,13 @@ recorded around each call on the stream: the median span, and the total span / c
 "always" calls and a per-part breakdown of one check (binder, rules, each value check, the
 jaxtyping/beartype gate, the "first"-mode signature key) say what dominates.
 
+Compiled rows (issue 15), GPU: a small model (`kernel(...) * 2`) under `torch.compile` (inductor, and
+inductor with `mode="reduce-overhead"`: CUDA graphs), with the undecorated kernel and with each mode; host
+wall per call (modes interleaved over rounds, median), graph breaks by `torch._dynamo.explain`, and the
+model's compiled entries after both input sets (recompiles).
+
 On the CPU (here or anywhere) the breakdown runs on CPU tensors without launching: the check's own cost.
+`--compiled-only` skips the eager rows (a shorter device run).
 """
 
 from __future__ import annotations
@@ -149,7 +155,56 @@ def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int = 
     return {name: statistics.median(v) for name, v in per.items()}
 
 
-def gpu(out: Path) -> str:
+def _model(fn: Callable) -> Callable:
+    """A model around the kernel: the call plus one op for inductor to compile (the output scaled)."""
+    def model(*args: Any, **kwargs: Any) -> torch.Tensor:
+        return fn(*args, **kwargs) * 2
+    return model
+
+
+def compiled_rows(sets: list, calls: int, rounds: int = 5) -> tuple[list[str], dict[str, Any]]:
+    """Per mode and compile setting: host wall per call, graph breaks, compiled entries of the model."""
+    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
+    from torch._dynamo.utils import counters
+
+    a, kw = sets[0]
+    breaks = {}
+    for name, fn in MODES.items():
+        torch._dynamo.reset()
+        breaks[name] = torch._dynamo.explain(_model(fn))(*a, **kw).graph_break_count
+    lines = ["| compile | " + " | ".join(f"{n} µs (Δ)" for n in MODES) + " |", "|---|" + "---:|" * len(MODES)]
+    results: dict[str, Any] = {"graph_breaks": breaks}
+    for args, _ in sets:  # the pool is a persistent buffer, as in a serving engine: CUDA graphs may update it
+        torch._dynamo.mark_static_address(args[9])
+    for setting, options in (("inductor", {}), ("inductor, reduce-overhead", {"mode": "reduce-overhead"})):
+        torch._dynamo.reset()
+        counters.clear()
+        models = {name: _model(fn) for name, fn in MODES.items()}
+        fns = {name: torch.compile(model, **options) for name, model in models.items()}
+        try:
+            for fn in fns.values():
+                for i in range(6):  # compile, warm up, record the CUDA graph
+                    fn(*sets[i % len(sets)][0], **sets[i % len(sets)][1])
+            torch.cuda.synchronize()
+            host = host_rounds(fns, sets, calls, rounds=rounds)
+        except Exception as exc:  # noqa: BLE001 - one failed setting is reported in its row; the others still run
+            lines.append(f"| {setting} | failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200]} |")
+            continue
+        entries = {name: len(_debug_get_cache_entry_list(model.__code__)) for name, model in models.items()}
+        skips = sum(counters["inductor"].get(k, 0) for k in ("cudagraph_skips",))
+        print(setting, host, entries, "cudagraph skips", skips)
+        base = host["unchecked"]
+        lines.append(f"| {setting} | " + " | ".join(f"{v:.1f} ({v - base:+.1f})" for v in host.values()) + " |")
+        results[setting] = {"host_us": host, "compiled_entries": entries, "cudagraph_skips": skips}
+    lines += ["", "Graph breaks (`torch._dynamo.explain`): " + ", ".join(f"{k} {v}" for k, v in breaks.items())
+              + "; compiled entries of the model after both input sets: "
+              + ", ".join(f"{k} {v}" for k, v in results.get("inductor", {}).get("compiled_entries", {}).items())
+              + f"; graphs inductor declined to CUDA-graph under reduce-overhead: "
+              f"{results.get('inductor, reduce-overhead', {}).get('cudagraph_skips')}.", ""]
+    return lines, results
+
+
+def gpu(out: Path, eager_rows: bool = True) -> str:
     device = torch.device("cuda")
     lines = [f"# Contract-check overhead: {torch.cuda.get_device_name()}", "",
              f"torch {torch.__version__}, triton {triton.__version__}. Decode T=1, H=16, HV=32, K=V=128, fp32 pool, "
@@ -160,6 +215,11 @@ def gpu(out: Path) -> str:
     results: dict[str, Any] = {}
     for N, calls in ((256, 300), (1, 1500)):
         sets = make_args(N, device)
+        rows_c, results[f"compiled_N{N}"] = compiled_rows(sets, calls=max(20, calls // 3))
+        lines += [f"## N={N}, compiled model (`kernel(...) * 2` under torch.compile), host wall per call, median of "
+                  "5 interleaved rounds; Δ vs the compiled undecorated model", ""] + rows_c
+        if not eager_rows:
+            continue
         kernel_us = triton.testing.do_bench(lambda: UNCHECKED(*sets[0][0], **sets[0][1]), return_mode="median") * 1e3
         rows = {}
         for name, fn in (*MODES.items(), ("unchecked (again)", UNCHECKED)):
@@ -217,11 +277,12 @@ def cpu(reps: int = 300) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
+    ap.add_argument("--compiled-only", action="store_true", help="GPU: only the compiled-model rows")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
-        text = gpu(out)
+        text = gpu(out, eager_rows=not args.compiled_only)
         tag = torch.cuda.get_device_name()
     else:
         text = "# Contract-check overhead: CPU only\n\n" + cpu()

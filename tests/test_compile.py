@@ -173,10 +173,9 @@ def test_capture_refuses_device_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- on the GPU: the GDN kernel under inductor and CUDA graphs -----------------------------------------
 
 
-def _gdn_args(N: int = 4) -> dict[str, Any]:
+def _gdn_args() -> dict[str, Any]:
     from tests.test_bad_inputs import valid_args  # the bad-input matrix's valid GDN call, on the GPU
 
-    del N
     return valid_args("cuda")
 
 
