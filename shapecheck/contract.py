@@ -76,6 +76,18 @@ class Rule:
         return bool(fn(*[namespace[name] for name in names]))
 
 
+class TracedViolation(ContractViolation):
+    """A violation found while dynamo traces a call. Its message is not built there: dynamo cannot trace
+    the formatting of symbolic sizes (torch 2.11 even fails on raising the result of a graph break). The
+    traced frame falls back to eager, and the eager check raises the full ContractViolation."""
+
+    def __init__(self) -> None:  # deliberately no message: see the class docstring
+        pass
+
+    def __str__(self) -> str:
+        return "a call broke its contract while torch.compile traced it; the same call uncompiled says how"
+
+
 @dataclasses.dataclass
 class Call:
     """One call being checked: its arguments by name and the dimensions bound from them."""
@@ -88,9 +100,18 @@ class Call:
     def dims(self) -> dict[str, int]:
         return {name: size for name, (size, _) in self.bindings.items()}
 
+    @staticmethod
+    def stop_if_traced() -> None:
+        """Under torch.compile tracing, stop at a failure before its message is formatted (dynamo cannot
+        format symbolic sizes; a graph break there would make it skip the checking frame from then on).
+        Checks call it first in a failure branch; `fail` then builds the message, eagerly."""
+        if torch.compiler.is_compiling():
+            raise TracedViolation()
+
     def fail(self, argument: str, problem: str, *, dimension: Optional[str] = None, expected: object = None,
              found: object = None, error: type[ContractViolation] = ContractViolation) -> ContractViolation:
         """Build the exception (the caller raises it) with this call's bindings attached."""
+        self.stop_if_traced()
         return error(self.function, argument, problem, dimension=dimension, expected=expected, found=found,
                      bindings=self.bindings)
 
@@ -337,6 +358,7 @@ class Contract:
         empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
         if empty:
             name, size, origin = empty[0]
+            call.stop_if_traced()
             raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
                             expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
         self._check_expressions(call, matched)
@@ -346,6 +368,7 @@ class Contract:
         for rule in self.rules:
             held = rule.holds(namespace)
             if held is not None and not held:  # not `is False`: dynamo guards on `not`, not on identity
+                call.stop_if_traced()
                 argument, dimension = rule.blame
                 found = ", ".join(f"{n}={namespace[n]!r}" for n in rule.names)
                 raise call.fail(argument, f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
@@ -366,20 +389,25 @@ class Contract:
             if value is None:
                 if spec.optional:
                     continue
+                call.stop_if_traced()
                 raise call.fail(name, "is required", expected=spec.describe(), found=None)
             if not isinstance(value, torch.Tensor):
+                call.stop_if_traced()
                 raise call.fail(name, "must be a torch.Tensor", expected=spec.describe(), found=type(value).__name__,
                                 error=DtypeViolation)
             pattern = _dims.match(spec, value, name, call.bindings)
             if pattern is None:
                 pattern, axis, dim = _dims.first_clash(spec, value, name, call.bindings)
                 if axis is None:
+                    call.stop_if_traced()
                     raise call.fail(name, dim, expected=f'"{pattern.text}"', found=list(value.shape))
                 known = call.bindings.get(dim)
                 expected = f"{dim}={known[0]} (bound by {known[1]})" if known else f"{dim}"
+                call.stop_if_traced()
                 raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=dim,
                                 expected=expected, found=f"{value.shape[axis]} in shape {list(value.shape)}")
             if _dims.dtype_name(value) not in pattern.dtypes:
+                call.stop_if_traced()
                 raise call.fail(name, f"wrong dtype for {pattern.dtype_kind}[Tensor, \"{pattern.text}\"]",
                                 expected=pattern.dtype_kind, found=_dims.dtype_name(value), error=DtypeViolation)
             matched[name] = pattern
@@ -387,6 +415,7 @@ class Contract:
             unsolvable = _dims.solve(pattern, call.arguments[name], name, call.bindings)
             if unsolvable:
                 axis, expr, why = unsolvable
+                call.stop_if_traced()
                 raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=expr,
                                 expected=f"{expr}: {why}", found=f"{call.arguments[name].shape[axis]} in shape "
                                 f"{list(call.arguments[name].shape)}")
@@ -398,9 +427,11 @@ class Contract:
             try:
                 clash = _dims.check_expressions(pattern, call.arguments[name], dims)
             except NameError as exc:
+                call.stop_if_traced()
                 raise call.fail(name, f'cannot evaluate "{pattern.text}": {exc}') from None
             if clash:
                 axis, expr, expected, found = clash
+                call.stop_if_traced()
                 raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=expr,
                                 expected=f"{expr} = {expected}", found=f"{found} in shape {list(call.arguments[name].shape)}")
 
@@ -410,6 +441,7 @@ class Contract:
             first = next(iter(devices))
             for name, device in devices.items():
                 if device != devices[first]:
+                    call.stop_if_traced()
                     raise call.fail(name, "all tensors must be on one device", expected=f"{devices[first]} (like `{first}`)",
                                     found=str(device), error=DtypeViolation)
 
@@ -418,6 +450,7 @@ class Contract:
         for name, accepts in self.scalars.items():
             value = call.arguments.get(name)
             if not accepts.admits(value):
+                call.stop_if_traced()
                 raise call.fail(name, f"must be {accepts.text}", expected=accepts.text,
                                 found=f"{value!r} ({type(value).__name__})", error=DtypeViolation)
 
@@ -442,10 +475,12 @@ class Contract:
         expected = pattern.evaluate(call.dims)
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
             shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            call.stop_if_traced()
             raise call.fail("(return)", f'output does not match "{pattern.text}"', expected=list(expected), found=shape)
         like = call.arguments.get(self.output_dtype_like) if self.output_dtype_like else None
         expected_dtype = _dims.dtype_name(like) if isinstance(like, torch.Tensor) else None
         if _dims.dtype_name(out) not in pattern.dtypes or expected_dtype not in (None, _dims.dtype_name(out)):
+            call.stop_if_traced()
             raise call.fail("(return)", "wrong output dtype" + (f" (must be `{self.output_dtype_like}`'s)" if like is not None else ""),
                             expected=expected_dtype or pattern.dtype_kind, found=_dims.dtype_name(out), error=DtypeViolation)
 
@@ -462,6 +497,7 @@ def same_dtype(*names: str) -> Check:
         present = [n for n in names if isinstance(call.arguments.get(n), torch.Tensor)]
         for name in present[1:]:
             if call.arguments[name].dtype != call.arguments[present[0]].dtype:
+                call.stop_if_traced()
                 raise call.fail(name, f"must have the dtype of `{present[0]}`", expected=_dims.dtype_name(call.arguments[present[0]]),
                                 found=_dims.dtype_name(call.arguments[name]), error=DtypeViolation)
 
@@ -476,6 +512,7 @@ def unit_stride_last(*names: str) -> Check:
         for name in names:
             value = call.arguments.get(name)
             if isinstance(value, torch.Tensor) and value.numel() > 0 and value.stride(-1) != 1 and value.shape[-1] > 1:
+                call.stop_if_traced()
                 raise call.fail(name, "last axis must be contiguous", dimension=f"axis {value.dim() - 1}",
                                 expected="stride 1", found=f"strides {list(value.stride())}")
 

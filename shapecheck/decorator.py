@@ -17,8 +17,9 @@ Modes (argument `mode`, or the `SHAPECHECK_MODE` environment variable):
 Under `torch.compile` (dynamo tracing the call) jaxtyping and beartype are skipped — they see traced
 values and refuse valid calls (jaxtyping #196, #384) — and the contract's own checks, plain Python on
 sizes, dtypes and types, are traced instead: dynamo turns them into guards, so "first" and "shapes" add
-no graph break, and a call that breaks the contract fails its guards and is refused with the eager
-message. Compiled "first" is "shapes": each compiled graph is already specialised to the signatures its
+no graph break. A call that breaks the contract fails its guards; retraced, the check raises a bare
+`TracedViolation` (formatting symbolic sizes is not traceable), and the call is refused off the graph by
+the eager check, with the eager message. Compiled "first" is "shapes": each compiled graph is already specialised to the signatures its
 guards admit, and reading device memory once per signature would cost a graph break on every call.
 "always" reads device memory, so under compile its checked call runs eagerly behind
 `torch.compiler.disable`: one graph break, refused under `fullgraph=True` with a message naming the modes
@@ -40,7 +41,7 @@ from beartype import BeartypeConf, beartype
 from jaxtyping import TypeCheckError, jaxtyped
 from torch import Tensor
 
-from shapecheck.contract import Contract
+from shapecheck.contract import Call, Contract, TracedViolation
 from shapecheck.errors import ContractViolation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,6 +51,8 @@ REGISTRY: dict[str, Contract] = {}
 CAPTURE_ERROR = "device reads cannot run during CUDA-graph capture; use mode='shapes' (or 'first') for captured calls"
 FULLGRAPH_REASON = ("shapecheck mode='always' reads device memory on every call, so the checked call runs "
                     "outside the graph; under fullgraph=True use mode='shapes' or mode='first'")
+REFUSED_REASON = ("shapecheck: this call breaks its contract; the check runs again eagerly to say how (under "
+                  "fullgraph=True, make the same call uncompiled to read the message)")
 _capturing: Callable[[], bool] = torch.cuda.is_current_stream_capturing if torch.backends.cuda.is_built() else (lambda: False)
 
 
@@ -122,6 +125,21 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
         seen: set[tuple[Any, ...]] = set()
         c.scalars  # computed now, not inside a trace  # noqa: B018
 
+        @torch.compiler.disable(reason=REFUSED_REASON)
+        def check(args: tuple[Any, ...], kwargs: dict[str, Any], values: bool) -> Call:
+            """The eager check: annotation gate, then the contract. Never traced — not even as a frame of its
+            own when a compiled model falls back to eager — so it always raises the full message."""
+            arguments = c.arguments(args, kwargs)
+            try:
+                gate(*args, **kwargs)
+            except TypeCheckError as exc:
+                raise _refusal(c, arguments, values, exc) from None
+            return c.validate(arguments, values=values)
+
+        @torch.compiler.disable(reason=REFUSED_REASON)
+        def check_output(args: tuple[Any, ...], kwargs: dict[str, Any], call: Optional[Call], out: Any) -> None:
+            c.check_output(call or c.validate(c.arguments(args, kwargs), values=False), out)
+
         def eager(*args: Any, **kwargs: Any) -> Any:
             key = None
             if chosen == "first":
@@ -135,19 +153,15 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             if chosen == "always" and capturing:
                 raise RuntimeError(f"shapecheck: {c.name} (mode='always'): {CAPTURE_ERROR}")
             values = chosen == "always" or (chosen == "first" and not capturing)  # "first" reads next time
-            arguments = c.arguments(args, kwargs)
-            try:
-                gate(*args, **kwargs)
-            except TypeCheckError as exc:
-                raise _refusal(c, arguments, values, exc) from None
-            call = c.validate(arguments, values=values)
+            call = check(args, kwargs, values)
             out = fn(*args, **kwargs)
-            c.check_output(call, out)
+            check_output(args, kwargs, call, out)
             if key is not None and values:
                 seen.add(key)
             return out
 
         outside_graph = torch.compiler.disable(eager, reason=FULLGRAPH_REASON)
+        refused = torch.compiler.disable(eager, reason=REFUSED_REASON)
 
         @functools.wraps(fn)
         def checked(*args: Any, **kwargs: Any) -> Any:
@@ -155,9 +169,23 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
                 return eager(*args, **kwargs)
             if chosen == "always":  # device reads: the checked call runs eagerly, one graph break
                 return outside_graph(*args, **kwargs)
-            call = c.validate(c.arguments(args, kwargs), values=False)  # dynamo turns these checks into guards
+            # Traced: dynamo turns these checks into guards. A call that fails them is refused off the graph,
+            # by the eager check (the graph break sits outside the `try`, where dynamo can resume).
+            call: Optional[Call] = None
+            try:
+                call = c.validate(c.arguments(args, kwargs), values=False)
+            except TracedViolation:
+                pass
+            if call is None:
+                return refused(*args, **kwargs)
             out = fn(*args, **kwargs)
-            c.check_output(call, out)
+            output_ok = True
+            try:
+                c.check_output(call, out)
+            except TracedViolation:
+                output_ok = False
+            if not output_ok:
+                check_output(args, kwargs, None, out)
             return out
 
         checked.__contract__ = c  # type: ignore[attr-defined]
