@@ -19,7 +19,7 @@ wall per call (modes interleaved over rounds, median), graph breaks by `torch._d
 model's compiled entries after both input sets (recompiles).
 
 On the CPU (here or anywhere) the breakdown runs on CPU tensors without launching: the check's own cost.
-`--compiled-only` skips the eager rows (a shorter device run).
+`--compiled-only` skips the eager rows, `--settings` picks compile settings (a shorter device run).
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ SETTINGS = (("aot_eager", {"backend": "aot_eager"}), ("cudagraphs", {"backend": 
 (and, on torch 2.11, specialises T=1 to a constant the kernel's `T.to(tl.int64)` cannot take)."""
 
 
-def compiled_rows(sets: list, calls: int, rounds: int = 5) -> tuple[list[str], dict[str, Any]]:
+def compiled_rows(sets: list, calls: int, settings: tuple, rounds: int = 5) -> tuple[list[str], dict[str, Any]]:
     """Per mode and compile setting: host wall per call, graph breaks, compiled entries of the model.
 
     Floats are specialised (`specialize_float=True`): unspecialised, dynamo hands the kernel's float scalars
@@ -187,7 +187,7 @@ def compiled_rows(sets: list, calls: int, rounds: int = 5) -> tuple[list[str], d
     results: dict[str, Any] = {"graph_breaks": breaks}
     for args, _ in sets:  # the pool is a persistent buffer, as in a serving engine: CUDA graphs may update it
         torch._dynamo.mark_static_address(args[9])
-    for setting, options in SETTINGS:
+    for setting, options in settings:
         torch._dynamo.reset()
         counters.clear()
         models = {name: _model(fn) for name, fn in MODES.items()}
@@ -215,7 +215,7 @@ def compiled_rows(sets: list, calls: int, rounds: int = 5) -> tuple[list[str], d
     return lines, results
 
 
-def gpu(out: Path, eager_rows: bool = True) -> str:
+def gpu(out: Path, eager_rows: bool = True, settings: tuple = SETTINGS) -> str:
     device = torch.device("cuda")
     lines = [f"# Contract-check overhead: {torch.cuda.get_device_name()}", "",
              f"torch {torch.__version__}, triton {triton.__version__}. Decode T=1, H=16, HV=32, K=V=128, fp32 pool, "
@@ -227,7 +227,7 @@ def gpu(out: Path, eager_rows: bool = True) -> str:
     for N, calls in ((256, 300), (1, 1500)):
         sets = make_args(N, device)
         with torch._dynamo.config.patch(specialize_float=True):
-            rows_c, results[f"compiled_N{N}"] = compiled_rows(sets, calls=max(20, calls // 3))
+            rows_c, results[f"compiled_N{N}"] = compiled_rows(sets, max(20, calls // 3), settings)
         lines += [f"## N={N}, compiled model (`kernel(...) * 2` under torch.compile), host wall per call, median of "
                   "5 interleaved rounds; Δ vs the compiled undecorated model", ""] + rows_c
         if not eager_rows:
@@ -290,11 +290,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
     ap.add_argument("--compiled-only", action="store_true", help="GPU: only the compiled-model rows")
+    ap.add_argument("--settings", default=",".join(name for name, _ in SETTINGS),
+                    help="GPU: compile settings for the compiled rows, comma-separated")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if torch.cuda.is_available():
-        text = gpu(out, eager_rows=not args.compiled_only)
+        chosen = tuple(st for st in SETTINGS if st[0] in args.settings.split(","))
+        text = gpu(out, eager_rows=not args.compiled_only, settings=chosen)
         tag = torch.cuda.get_device_name()
     else:
         text = "# Contract-check overhead: CPU only\n\n" + cpu()
