@@ -213,31 +213,23 @@ def _skip_unless_kernel_compiles(args: dict[str, Any], mode: str, **options: Any
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("options", [{"backend": "inductor"}, {"mode": "reduce-overhead"}], ids=["inductor", "reduce-overhead"])
 @pytest.mark.parametrize("mode", MODES)
-def test_gdn_under_inductor(mode: str) -> None:
+def test_gdn_under_inductor(mode: str, options: dict[str, str]) -> None:
+    """Inductor, and inductor's CUDA graphs (`reduce-overhead`): warm-up, record and replays match the eager
+    kernel; a bad call is refused with the eager message."""
     args = _gdn_args()
     expected = _pool_safe(_gdn("off"))(args)
-    _skip_unless_kernel_compiles(args, mode, backend="inductor")
-    compiled = torch.compile(_pool_safe(_gdn(mode)), backend="inductor")
-    torch.testing.assert_close(compiled(args), expected)
+    _skip_unless_kernel_compiles(args, mode, **options)
+    compiled = torch.compile(_pool_safe(_gdn(mode)), **options)
+    for _ in range(4):
+        torch.testing.assert_close(compiled(args).clone(), expected)
     bad = dict(args, v=torch.randn(*args["v"].shape[:-1], args["v"].shape[-1] + 1, device="cuda"))
     with pytest.raises(shapecheck.ContractViolation) as eager:
         _gdn(mode)(**bad)
     with pytest.raises(shapecheck.ContractViolation) as found:
         compiled(bad)
     assert str(found.value) == str(eager.value)
-
-
-@pytest.mark.gpu
-@pytest.mark.parametrize("mode", MODES)
-def test_gdn_reduce_overhead(mode: str) -> None:
-    """`mode="reduce-overhead"` (inductor's CUDA graphs) runs every shapecheck mode, replays included."""
-    args = _gdn_args()
-    expected = _pool_safe(_gdn("off"))(args)
-    _skip_unless_kernel_compiles(args, mode, mode="reduce-overhead")
-    compiled = torch.compile(_pool_safe(_gdn(mode)), mode="reduce-overhead")
-    for _ in range(4):  # warm-up, record, replays
-        torch.testing.assert_close(compiled(args).clone(), expected)
 
 
 @pytest.mark.gpu
