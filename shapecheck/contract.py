@@ -79,7 +79,8 @@ class Rule:
 class TracedViolation(ContractViolation):
     """A violation found while dynamo traces a call. Its message is not built there: dynamo cannot trace
     the formatting of symbolic sizes (torch 2.11 even fails on raising the result of a graph break). The
-    traced frame falls back to eager, and the eager check raises the full ContractViolation."""
+    decorator catches it in the traced code and refuses the call off the graph, where the eager check
+    raises the full ContractViolation."""
 
     def __init__(self) -> None:  # deliberately no message: see the class docstring
         pass

@@ -19,12 +19,12 @@ values and refuse valid calls (jaxtyping #196, #384) — and the contract's own 
 sizes, dtypes and types, are traced instead: dynamo turns them into guards, so "first" and "shapes" add
 no graph break. A call that breaks the contract fails its guards; retraced, the check raises a bare
 `TracedViolation` (formatting symbolic sizes is not traceable), and the call is refused off the graph by
-the eager check, with the eager message. Compiled "first" is "shapes": each compiled graph is already specialised to the signatures its
-guards admit, and reading device memory once per signature would cost a graph break on every call.
-"always" reads device memory, so under compile its checked call runs eagerly behind
-`torch.compiler.disable`: one graph break, refused under `fullgraph=True` with a message naming the modes
-to use. Device reads during CUDA-graph capture raise a clear error in "always"; "first" skips them during
-capture and checks that signature fully on its next uncaptured call.
+the eager check, with the eager message. Compiled "first" is "shapes": each compiled graph is already
+specialised to the signatures its guards admit, and reading device memory once per signature would cost
+a graph break on every call. "always" reads device memory, so under compile its checked call runs
+eagerly behind `torch.compiler.disable`: one graph break, refused under `fullgraph=True` with a message
+naming the modes to use. Device reads during CUDA-graph capture raise a clear error in "always"; "first"
+skips them during capture and checks that signature fully on its next uncaptured call.
 """
 
 from __future__ import annotations
