@@ -49,6 +49,7 @@ def _state_layout(call: Call) -> None:
     if layout not in expected:
         raise call.fail("state_layout", "unknown state layout", expected='"kv" or "vk"', found=repr(layout))
     if tuple(pool.shape[2:]) != expected[layout]:
+        call.stop_if_traced()  # before formatting symbolic sizes (torch.compile)
         order = "K V" if layout == "kv" else "V K"
         raise call.fail("initial_state_source", f'state_layout="{layout}" needs a pool "S HV {order}"',
                         dimension=order, expected=f"[S, {d['HV']}, {expected[layout][0]}, {expected[layout][1]}]",
