@@ -40,6 +40,17 @@ _RUNTIME_DIMS = [
 ]
 
 
+@triton.jit
+def _token_inputs(p_q, p_k, p_v, p_a, p_b, t, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v, live):
+    """Token t's q, k, v (fp32 vectors) and gate inputs a, b (fp32 scalars); nothing is read unless `live`."""
+    q_t = tl.load(p_q + t * s_qt, mask=mask_k & live, other=0.0).to(tl.float32)
+    k_t = tl.load(p_k + t * s_kt, mask=mask_k & live, other=0.0).to(tl.float32)
+    v_t = tl.load(p_v + t * s_vt, mask=mask_v & live, other=0.0).to(tl.float32)
+    a_t = tl.load(p_a + t * s_at, mask=live, other=0.0).to(tl.float32)
+    b_t = tl.load(p_b + t * s_bt, mask=live, other=0.0).to(tl.float32)
+    return q_t, k_t, v_t, a_t, b_t
+
+
 # q/k/v/a/b are often strided views of one packed projection: their data pointers' 16-byte alignment
 # varies with the shape, and specialising on it recompiled the kernel per drawn shape (121 compilations
 # for 110 dtype/block/flag keys on the H100 property job). Their loads are a rounding error of the traffic.
@@ -52,6 +63,7 @@ def _gated_delta_rule_update_kernel(
     s_ob, s_ot, s_oh, s_ab, s_at, s_bb, s_bt, s_slot, s_head, s_row,
     BK: tl.constexpr, BV: tl.constexpr,
     IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr, ALIGNED: tl.constexpr,
+    USE_PDL: tl.constexpr, PREFETCH: tl.constexpr,
 ):
     if ALIGNED:
         # The wrapper checked that K, V and the pool strides are multiples of 16. Saying so (x // 16 * 16 is x
@@ -62,8 +74,17 @@ def _gated_delta_rule_update_kernel(
         s_slot = s_slot // 16 * 16
         s_head = s_head // 16 * 16
         s_row = s_row // 16 * 16
-    pid_nh = tl.program_id(0)
-    pid_v = tl.program_id(1)
+    # One grid axis, value blocks fastest: the NV programs of one (sequence, head) run side by side and
+    # together stream that head's state as one contiguous region.
+    NV = tl.cdiv(V, BV)
+    pid = tl.program_id(0)
+    pid_v = pid % NV
+    pid_nh = pid // NV
+    if USE_PDL:
+        # Programmatic dependent launch: wait for the previous kernel's writes before the first load, and let
+        # the next kernel's launch begin now (it waits in turn), hiding launch latency between kernels.
+        tl.extra.cuda.gdc_wait()
+        tl.extra.cuda.gdc_launch_dependents()
     n = pid_nh // HV
     j = pid_nh % HV
     i = j // G  # grouped value heads: G = HV // H value heads share query/key head i
@@ -102,13 +123,18 @@ def _gated_delta_rule_update_kernel(
     p_o = o + batch * s_ob + j * s_oh + offs_v
     p_a = a + batch * s_ab + j
     p_b = b + batch * s_bb + j
+    nxt = _token_inputs(p_q, p_k, p_v, p_a, p_b, bos, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v, bos < eos)
     for t in range(bos, eos):
-        q_t = tl.load(p_q + t * s_qt, mask=mask_k, other=0.0).to(tl.float32)
-        k_t = tl.load(p_k + t * s_kt, mask=mask_k, other=0.0).to(tl.float32)
-        v_t = tl.load(p_v + t * s_vt, mask=mask_v, other=0.0).to(tl.float32)
-        x = (tl.load(p_a + t * s_at).to(tl.float32) + bias) * softplus_beta
+        if PREFETCH:  # issue token t+1's loads before token t's reductions: the latency hides behind them
+            q_t, k_t, v_t, a_t, b_t = nxt
+            nxt = _token_inputs(p_q, p_k, p_v, p_a, p_b, t + 1, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v,
+                                t + 1 < eos)
+        else:
+            q_t, k_t, v_t, a_t, b_t = _token_inputs(p_q, p_k, p_v, p_a, p_b, t, s_qt, s_kt, s_vt, s_at, s_bt,
+                                                    mask_k, mask_v, t < eos)
+        x = (a_t + bias) * softplus_beta
         softplus = tl.where(x > softplus_threshold, x, tl.log(1.0 + tl.exp(x))) / softplus_beta
-        beta_t = tl.sigmoid(tl.load(p_b + t * s_bt).to(tl.float32))
+        beta_t = tl.sigmoid(b_t)
         if USE_L2NORM:
             q_t = q_t / tl.sqrt(tl.sum(q_t * q_t) + 1e-6)
             k_t = k_t / tl.sqrt(tl.sum(k_t * k_t) + 1e-6)
@@ -129,6 +155,24 @@ def _token_strides(x: torch.Tensor, T: int) -> tuple[int, int]:
     if x.dim() == 2:
         return T * x.stride(0), x.stride(0)
     return x.stride(0), x.stride(1)
+
+
+def _launch_config(N: int, T: int, HV: int, V: int, BK: int, layout: str) -> tuple[int, int, int]:
+    """(BV, num_warps, num_stages): the one launch heuristic; `T` is tokens per sequence (the mean, with cu_seqlens).
+
+    Placeholder pending the H200 sweep (bench/peers.py --sweep).
+    """
+    if N * HV >= 1024 and T == 1:
+        return min(triton.next_power_of_2(V), 32), 1, 2
+    return min(triton.next_power_of_2(V), 8), 1, 2
+
+
+_PREFETCH = True
+
+
+def _pdl(x: torch.Tensor) -> bool:
+    """Programmatic dependent launch: Hopper and later, never under the interpreter."""
+    return x.is_cuda and torch.cuda.get_device_capability(x.device)[0] >= 9
 
 
 @contract(GDN_DECODE)
@@ -158,13 +202,8 @@ def fused_sigmoid_gating_delta_rule_update(
     HV, V = v.shape[2], v.shape[-1]
     N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK = triton.next_power_of_2(K)
-    # Launch config, measured on an H100 (bench/NOTES.md): with at least 256 (sequence, head) pairs of one
-    # token each, kv streams whole contiguous V rows (BV up to 16384 // BK, 4 warps) and vk takes BV=32 with
-    # 2 warps; otherwise (few sequences, or several tokens per sequence) small tiles give more programs.
-    vk = state_layout == "vk"
-    wide = N * HV >= 256 and (T == 1 if cu_seqlens is None else T <= N)
-    BV = min(triton.next_power_of_2(V), (32 if vk else max(16, 16384 // BK)) if wide else 16)
-    num_warps = (2 if vk else 4) if wide else (2 if vk else 1)
+    BV, num_warps, num_stages = _launch_config(N, T if cu_seqlens is None else triton.cdiv(T, N), HV, V, BK,
+                                               state_layout)
     NK, NV = triton.cdiv(K, BK), triton.cdiv(V, BV)
     if NK != 1:
         raise ValueError(f"k: dimension K={K} needs {NK} key blocks; the kernel keeps one (K <= 256)")
@@ -173,7 +212,7 @@ def fused_sigmoid_gating_delta_rule_update(
 
     o = q.new_empty(NK, *v.shape)
     aligned = K % 16 == 0 and V % 16 == 0 and all(s % 16 == 0 for s in initial_state_source.stride()[:3])
-    grid = (N * HV, NV)
+    grid = (N * HV * NV,)
     _gated_delta_rule_update_kernel[grid](
         q, k, v, a, b, A_log, dt_bias, o, initial_state_source, initial_state_indices, cu_seqlens,
         softplus_beta, softplus_threshold, scale,
@@ -183,6 +222,7 @@ def fused_sigmoid_gating_delta_rule_update(
         *_token_strides(a, T), *_token_strides(b, T),
         initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
         BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
-        STATE_VK=state_layout == "vk", ALIGNED=aligned, num_warps=num_warps, num_stages=2,
+        STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q), PREFETCH=_PREFETCH,
+        num_warps=num_warps, num_stages=num_stages, **({"launch_pdl": True} if _pdl(q) else {}),
     )
     return o.squeeze(0)

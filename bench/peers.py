@@ -1,0 +1,407 @@
+"""Our decode kernel next to the kernels users would pick instead, in one run on the same inputs (issue 11).
+
+Peers, taken from their PyPI wheels at run time (never committed, never copied into this repository):
+  - SGLang's `fused_sigmoid_gating_delta_rule_update` (sglang==0.5.23, file
+    sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py): K-last pool `[S,HV,V,K]` with
+    slot indices, i.e. our `state_layout="vk"`. It imports a few sglang helpers (device queries); they are
+    stubbed here with what they answer on this device, so sglang's dependency tree is not needed.
+  - fla-core's `fused_recurrent_gated_delta_rule` (fla-core==0.6.0) with the gate fused in the kernel
+    (`use_gate_in_kernel`, `use_beta_sigmoid_in_kernel`; `state_v_first` for the K-last layout). It has no
+    pool: it reads `initial_state [N,HV,...]` and writes a new fp32 final state, the same traffic for an fp32
+    pool (the rows are gathered once, outside the timing).
+
+Get the wheels first (any machine with pip):  pip download --no-deps sglang==0.5.23 fla-core==0.6.0 -d .peers
+    python bench/peers.py --peers .peers [--sweep] [--baseline old_gdn.py]
+
+Every implementation runs on the same input sets; before timing, each one's output and written state are
+compared with `kernels/reference.py` (fp32 compute) on set 0, and ours with SGLang's directly. Timing:
+`triton.testing.do_bench_cudagraph` median (one CUDA graph of back-to-back launches, no host launch cost),
+each launch on the next of R rotating input sets whose bytes together are >= 3x the L2, so no launch reads
+state hot in L2. Copy bandwidth: a 1 GiB device-to-device copy timed the same way, in the same run.
+
+`--sweep` times launch-config variants of our kernel (tile BV, warps, stages, next-token prefetch, PDL)
+through the real wrapper with its heuristic replaced, each checked against the reference first. Triton
+compiles for every variant are done up front in parallel worker processes (they fill Triton's disk cache).
+`--baseline FILE` adds another version of kernels/gdn.py (e.g. main's) as a row, for a before/after in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import math
+import os
+import sys
+import tempfile
+import types
+import zipfile
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import kernel as kb  # noqa: E402 - bench/kernel.py: input sets, byte counts, reference, error metric
+
+from shapecheck.kernels import gdn  # noqa: E402
+
+H, HV, K, V = 16, 32, 128, 128
+BF16, FP32 = torch.bfloat16, torch.float32
+# (N, T, activation dtype, pool dtype): the issue's table plus T = 16
+ROWS = [(1, 1, BF16, FP32), (32, 1, BF16, FP32), (256, 1, BF16, FP32), (1024, 1, BF16, FP32),
+        (256, 1, BF16, BF16), (256, 1, FP32, FP32), (64, 4, BF16, FP32), (8, 16, BF16, FP32), (8, 64, BF16, FP32)]
+SGLANG_FILE = "sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py"
+DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: --smoke, under the interpreter
+
+
+# ----------------------------------------------------------------------------------------------------
+# Peers from their wheels
+# ----------------------------------------------------------------------------------------------------
+def _extract(wheel_glob: str, peers: Path, members: Callable[[str], bool], into: Path) -> None:
+    [wheel] = sorted(peers.glob(wheel_glob))
+    with zipfile.ZipFile(wheel) as z:
+        z.extractall(into, [m for m in z.namelist() if members(m)])
+
+
+def _package(name: str, path: Path, **attrs: Any) -> types.ModuleType:
+    """An importable package whose __init__ is not run (it would import the peer's whole tree)."""
+    module = types.ModuleType(name)
+    module.__path__ = [str(path)]
+    module.__dict__.update(attrs)
+    sys.modules[name] = module
+    return module
+
+
+def load_peers(peers: Path) -> dict[str, Callable[..., Any]]:
+    """SGLang's and fla-core's entry points, imported from files extracted out of the wheels in `peers`."""
+    root = Path(tempfile.mkdtemp(prefix="peers_"))
+    _extract("sglang-*.whl", peers, lambda m: m == SGLANG_FILE, root)
+    _extract("fla_core-*.whl", peers, lambda m: m.startswith("fla/"), root)
+    major, minor = torch.cuda.get_device_capability() if DEVICE.type == "cuda" else (0, 0)
+    # The helpers the SGLang file imports, answering for this device.
+    for name in ("sglang", "sglang.kernels", "sglang.kernels.jit", "sglang.srt"):
+        _package(name, root / name.replace(".", "/"))
+    utils = types.ModuleType("sglang.srt.utils")
+    utils.is_cuda = lambda: DEVICE.type == "cuda"
+    utils.is_hip, utils.is_gfx95_supported = (lambda: False), (lambda: False)
+    utils.get_device_sm = lambda: major * 10 + minor
+    utils.is_sm90_supported = lambda: major == 9
+    jit_utils = types.ModuleType("sglang.kernels.jit.utils")
+    jit_utils.is_arch_support_pdl = lambda: major >= 9
+    sys.modules.update({"sglang.srt.utils": utils, "sglang.kernels.jit.utils": jit_utils})
+    spec = importlib.util.spec_from_file_location("sglang_gdn_peer", root / SGLANG_FILE)
+    sglang = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sglang)
+    for name in ("fla", "fla.ops", "fla.ops.gated_delta_rule"):  # skip fla's __init__ chain (models, layers)
+        _package(name, root / name.replace(".", "/"), __version__="0.6.0")
+    from fla.ops.gated_delta_rule.fused_recurrent import fused_recurrent_gated_delta_rule
+
+    return {"sglang": sglang.fused_sigmoid_gating_delta_rule_update, "fla": fused_recurrent_gated_delta_rule}
+
+
+# ----------------------------------------------------------------------------------------------------
+# Calls on one input set (a dict as bench/kernel.py's make_sets builds)
+# ----------------------------------------------------------------------------------------------------
+def ours(s: dict) -> Callable[[], Any]:
+    return lambda: gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__(**s)
+
+
+def sglang_call(fn: Callable[..., Any], s: dict) -> Callable[[], Any]:
+    args = {k: x for k, x in s.items() if k != "state_layout"}
+    return lambda: fn(**args)
+
+
+def fla_call(fn: Callable[..., Any], s: dict, h0: torch.Tensor) -> Callable[[], Any]:
+    N, T = s["q"].shape[:2]
+    g, beta = s["a"].view(N, T, HV), s["b"].view(N, T, HV)
+    return lambda: fn(s["q"], s["k"], s["v"], g=g, beta=beta, A_log=s["A_log"], dt_bias=s["dt_bias"],
+                      initial_state=h0, output_final_state=True, use_qk_l2norm_in_kernel=True,
+                      use_gate_in_kernel=True, use_beta_sigmoid_in_kernel=True,
+                      state_v_first=s["state_layout"] == "vk")
+
+
+def fla_states(sets: list[dict]) -> list[torch.Tensor]:
+    """fla-core takes one state per sequence, not a pool: each set's rows, gathered once."""
+    return [s["initial_state_source"][s["initial_state_indices"].long()].contiguous() for s in sets]
+
+
+# ----------------------------------------------------------------------------------------------------
+# Our launch variants (for --sweep): the wrapper's heuristic replaced for the duration
+# ----------------------------------------------------------------------------------------------------
+# (BV, num_warps, num_stages, prefetch, pdl)
+DECODE_VARIANTS = [(4, 1, 2, 1, 1), (8, 1, 2, 1, 1), (16, 1, 2, 1, 1), (32, 1, 2, 1, 1), (64, 1, 2, 1, 1),
+                   (32, 2, 2, 1, 1), (64, 2, 2, 1, 1), (128, 4, 2, 1, 1), (32, 1, 2, 1, 0), (8, 1, 2, 1, 0),
+                   (32, 1, 3, 1, 1)]
+MULTI_VARIANTS = [(4, 1, 2, 1, 1), (8, 1, 2, 1, 1), (16, 1, 2, 1, 1), (32, 1, 2, 1, 1), (8, 1, 2, 0, 1),
+                  (32, 1, 2, 0, 1), (8, 1, 3, 0, 1), (16, 2, 2, 1, 1)]
+
+
+@contextlib.contextmanager
+def variant(cfg: Optional[tuple[int, int, int, int, int]]) -> Iterator[None]:
+    if cfg is None:
+        yield
+        return
+    BV, warps, stages, prefetch, pdl = cfg
+    saved = gdn._launch_config, gdn._PREFETCH, gdn._pdl
+    gdn._launch_config = lambda N, T, HV, V, BK, layout: (min(BV, triton.next_power_of_2(V)), warps, stages)
+    gdn._PREFETCH = bool(prefetch)
+    gdn._pdl = lambda x: bool(pdl) and saved[2](x)
+    try:
+        yield
+    finally:
+        gdn._launch_config, gdn._PREFETCH, gdn._pdl = saved
+
+
+def variant_name(cfg: Optional[tuple]) -> str:
+    if cfg is None:
+        return "heuristic"
+    BV, w, st, pf, pdl = cfg
+    return f"BV{BV} w{w} s{st}{' pf' if pf else ''}{' pdl' if pdl else ''}"
+
+
+def _warm(job: tuple) -> str:
+    """Worker: compile one implementation/variant for one row's dtypes, layout and T by one launch.
+
+    Only SGLang's kernel keys on the batch size (its B is a constexpr); the others launch with N = 2.
+    """
+    impl, cfg, N, T, act, pool, layout, peers, baseline = job
+    _, sets = kb.make_sets(N if impl == "sglang" else 2, T, H, HV, K, V, act, pool, layout, DEVICE, 1)
+    s = sets[0]
+    if impl == "ours":
+        with variant(cfg):
+            ours(s)()
+    elif impl == "baseline":
+        load_baseline(baseline)(**s)
+    elif impl == "sglang":
+        sglang_call(load_peers(peers)["sglang"], s)()
+    else:
+        fla_call(load_peers(peers)["fla"], s, fla_states(sets)[0])()
+    torch.cuda.synchronize()
+    return f"{impl} {variant_name(cfg)}"
+
+
+def warm_compiles(jobs: list[tuple], workers: int) -> None:
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        list(pool.map(_warm, jobs))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Measurement
+# ----------------------------------------------------------------------------------------------------
+def graph_us(calls: list[Callable[[], Any]], rep: int) -> float:
+    """do_bench_cudagraph median, µs per launch, each launch on the next rotating input set."""
+    i = [0]
+
+    def step() -> None:
+        calls[i[0] % len(calls)]()
+        i[0] += 1
+
+    return triton.testing.do_bench_cudagraph(step, rep=rep, return_mode="median") * 1e3
+
+
+def copy_bandwidth(rep: int) -> float:
+    """Bytes/s (read + write) of a 1 GiB device-to-device copy, timed like the kernels."""
+    src = torch.randn(2**28, device="cuda")
+    dst = torch.empty_like(src)
+    us = graph_us([lambda: dst.copy_(src)], rep)
+    del src, dst
+    torch.cuda.empty_cache()
+    return 2 * 2**30 / (us * 1e-6)
+
+
+def state_bytes(N: int, pool: torch.dtype, out_dtype: Optional[torch.dtype] = None) -> int:
+    """State bytes read + written; fla-core writes its final state in fp32 whatever it read."""
+    e_in, e_out = pool.itemsize, (out_dtype or pool).itemsize
+    return N * HV * K * V * (e_in + e_out)
+
+
+def agreement(call: Callable[[], Any], ref: tuple, rows: Callable[[Any], torch.Tensor]) -> tuple[float, Any]:
+    """(max rel. RMS error of o and written state vs the reference, the output) for one call on set 0."""
+    o_ref, rows_ref, _ = ref
+    result = call()
+    o = result[0] if isinstance(result, tuple) else result
+    return max(kb.rel_rms(o, o_ref), kb.rel_rms(rows(result), rows_ref)), o
+
+
+def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layout: str, impls: dict,
+                variants: list, rep: int, sweep_rep: int, l2: int) -> list[dict]:
+    per_set = kb.bytes_moved(N, T, H, HV, K, V, act, pool_dtype)
+    R = kb.rotation_count(per_set, l2)
+    pool, sets = kb.make_sets(N, T, H, HV, K, V, act, pool_dtype, layout, DEVICE, R)
+    ref = kb.reference_on(sets[0])
+    slots = sets[0]["initial_state_indices"].long()
+    acts = per_set - state_bytes(N, pool_dtype)
+    base = dict(N=N, T=T, act=str(act)[6:], pool=str(pool_dtype)[6:], layout=layout, R=R)
+    out, o_ours = [], None
+
+    def run(impl: str, name: str, calls: list, rows: Callable[[Any], torch.Tensor], bytes_: int,
+            check: Callable[[], Any]) -> None:
+        nonlocal o_ours
+        err, o = agreement(check, ref, rows)
+        row = dict(base, impl=impl, variant=name, err=err, bytes=bytes_)
+        if impl == "ours" and name == "heuristic":
+            o_ours = o
+        if impl == "sglang" and o_ours is not None:
+            row["vs_ours"] = kb.rel_rms(o, o_ours)
+        agrees = err < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4)
+        reps = sweep_rep if name != "heuristic" and impl == "ours" else rep
+        row["us"] = graph_us(calls, reps) if reps and agrees else math.nan
+        out.append(row)
+        print(json.dumps(row), flush=True)
+
+    def on_clone(make: Callable[[dict], Callable[[], Any]]) -> tuple[Callable[[], Any], torch.Tensor]:
+        p = pool.clone()
+        return make(dict(sets[0], initial_state_source=p)), p
+
+    for cfg in [None, *variants]:
+        with variant(cfg):
+            check, p = on_clone(ours)
+            run("ours", variant_name(cfg), [ours(s) for s in sets], lambda _r, p=p: p[slots], per_set, check)
+    if "baseline" in impls:
+        check, p = on_clone(lambda s: (lambda: impls["baseline"](**s)))
+        run("baseline", "main", [lambda s=s: impls["baseline"](**s) for s in sets], lambda _r, p=p: p[slots],
+            per_set, check)
+    if layout == "vk" and "sglang" in impls:
+        check, p = on_clone(lambda s: sglang_call(impls["sglang"], s))
+        run("sglang", "0.5.23", [sglang_call(impls["sglang"], s) for s in sets], lambda _r, p=p: p[slots],
+            per_set, check)
+    if "fla" in impls:
+        h0 = fla_states(sets)
+        run("fla", "0.6.0", [fla_call(impls["fla"], s, h) for s, h in zip(sets, h0)], lambda r: r[1],
+            acts + state_bytes(N, pool_dtype, FP32), fla_call(impls["fla"], sets[0], h0[0].clone()))
+        del h0
+    del pool, sets
+    if DEVICE.type == "cuda":
+        torch.cuda.empty_cache()
+    return out
+
+
+# ----------------------------------------------------------------------------------------------------
+# Tables
+# ----------------------------------------------------------------------------------------------------
+def _f(x: Optional[float], fmt: str) -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
+
+
+def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
+    def get(N, T, act, pool, layout, impl, name=None):
+        for r in rows:
+            if (r["N"], r["T"], r["act"], r["pool"], r["layout"], r["impl"]) == (N, T, act, pool, layout, impl) \
+                    and (name is None or r["variant"] == name):
+                return r
+        return None
+
+    frac = lambda r: None if r is None else r["bytes"] / (r["us"] * 1e-6) / copy_bw  # noqa: E731
+    us = lambda r: None if r is None else r["us"]  # noqa: E731
+    lines = [header, "",
+             "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk µs | "
+             "ours vk / SGLang speed | ours kv / SGLang speed | ours frac vk | ours frac kv | SGLang frac | "
+             "fla frac vk | err ours vk / kv | err SGLang | err fla vk | ours vs SGLang |",
+             "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    present = {(r["N"], r["T"], r["act"], r["pool"]) for r in rows}
+    for N, T, act, pool in [(N, T, str(a)[6:], str(p)[6:]) for N, T, a, p in ROWS]:
+        if (N, T, act, pool) not in present:
+            continue
+        ovk, okv = get(N, T, act, pool, "vk", "ours", "heuristic"), get(N, T, act, pool, "kv", "ours", "heuristic")
+        sg, fvk, fkv = get(N, T, act, pool, "vk", "sglang"), get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
+        mvk = get(N, T, act, pool, "vk", "baseline")
+        speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
+        lines.append(
+            f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
+            f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} | **{_f(speed(ovk), '.2f')}** | "
+            f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | {_f(frac(sg), '.2f')} | "
+            f"{_f(frac(fvk), '.2f')} | {_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | "
+            f"{_f(sg and sg['err'], '.1e')} | {_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |")
+    return "\n".join(lines) + "\n"
+
+
+def sweep_table(rows: list[dict], copy_bw: float) -> str:
+    lines = ["| N | T | act | pool | layout | best variants (µs, frac of copy BW) | heuristic µs | SGLang µs |",
+             "|---:|---:|---|---|---|---|---:|---:|"]
+    cases = sorted({(r["T"], r["N"], r["act"], r["pool"], r["layout"]) for r in rows})
+    for T, N, act, pool, layout in cases:
+        mine = [r for r in rows if (r["T"], r["N"], r["act"], r["pool"], r["layout"]) == (T, N, act, pool, layout)]
+        ours_ = sorted([r for r in mine if r["impl"] == "ours" and r["variant"] != "heuristic"],
+                       key=lambda r: (math.isnan(r["us"]), r["us"]))
+        best = "; ".join(f"{r['variant']} {r['us']:.1f} ({r['bytes'] / (r['us'] * 1e-6) / copy_bw:.2f})"
+                         for r in ours_[:5])
+        heur = [r["us"] for r in mine if r["impl"] == "ours" and r["variant"] == "heuristic"]
+        sg = [r["us"] for r in rows if (r["T"], r["N"], r["act"], r["pool"], r["impl"]) == (T, N, act, pool, "sglang")]
+        lines.append(f"| {N} | {T} | {act} | {pool} | {layout} | {best} | {_f(heur[0] if heur else None, '.1f')} | "
+                     f"{_f(sg[0] if sg else None, '.1f')} |")
+    return "\n".join(lines) + "\n"
+
+
+def load_baseline(path: Path) -> Callable[..., Any]:
+    spec = importlib.util.spec_from_file_location("baseline_gdn", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.fused_sigmoid_gating_delta_rule_update.__wrapped__
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--peers", type=Path, default=Path(".peers"), help="folder holding the two wheels")
+    ap.add_argument("--sweep", action="store_true", help="also time launch-config variants of our kernel")
+    ap.add_argument("--baseline", type=Path, help="another kernels/gdn.py to time as a row (e.g. main's)")
+    ap.add_argument("--rep", type=int, default=25, help="do_bench_cudagraph rep (ms) for the table")
+    ap.add_argument("--sweep-rep", type=int, default=10)
+    ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
+    ap.add_argument("--smoke", action="store_true",
+                    help="agreement only, two small rows, no timing (runs on CPU under the interpreter)")
+    ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "bench/results")))
+    args = ap.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows_wanted = [(1, 1, BF16, FP32), (2, 3, FP32, FP32)] if args.smoke else ROWS
+    variants_of = lambda T: (DECODE_VARIANTS if T == 1 else MULTI_VARIANTS) if args.sweep else []  # noqa: E731
+    if DEVICE.type == "cuda":
+        props = torch.cuda.get_device_properties(0)
+        name, l2 = props.name, props.L2_cache_size
+        where = f"{props.multi_processor_count} SMs, L2 {l2 / 2**20:.0f} MiB"
+    else:
+        name, l2, where = "cpu", 50 * 2**20, "Triton interpreter"
+    header = (f"# Decode kernel vs peers: {name}\n\ntorch {torch.__version__}, triton {triton.__version__}, "
+              f"CUDA {torch.version.cuda}; {where}")
+    print(header, flush=True)
+    if not args.smoke:
+        jobs = {(impl, cfg, N, T, a, p, lay, args.peers, args.baseline) for N, T, a, p in ROWS for lay in ("vk", "kv")
+                for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(T)), ("fla", None),
+                                  *([("sglang", None)] if lay == "vk" else []),
+                                  *([("baseline", None)] if args.baseline else [])]}
+        warm_compiles(sorted(jobs, key=str), args.workers)
+        print(f"warmed {len(jobs)} compiles with {args.workers} workers", flush=True)
+    impls: dict[str, Any] = load_peers(args.peers)
+    if args.baseline:
+        impls["baseline"] = load_baseline(args.baseline)
+    copy_bw = math.nan if args.smoke else copy_bandwidth(args.rep)
+    print(f"copy bandwidth {copy_bw / 1e12:.3f} TB/s (read + write, do_bench_cudagraph)", flush=True)
+    rows: list[dict] = []
+    for N, T, act, pool in rows_wanted:
+        for layout in ("vk", "kv"):
+            rows += measure_row(N, T, act, pool, layout, impls, variants_of(T), 0 if args.smoke else args.rep,
+                                0 if args.smoke else args.sweep_rep, l2)
+    if args.smoke:
+        bad = [r for r in rows if not r["err"] < 1e-2]
+        print(f"smoke: {len(rows) - len(bad)}/{len(rows)} calls agree with the reference")
+        sys.exit(1 if bad else 0)
+    header += (f"; copy bandwidth {copy_bw / 1e12:.2f} TB/s (1 GiB device-to-device copy, read + write, same run). "
+               "H=16, HV=32, K=V=128, l2norm on; µs = do_bench_cudagraph median per launch over rotating input "
+               "sets (>= 3x L2); frac = bytes (state read + written, q/k/v/a/b read, o written) / time / copy "
+               "bandwidth; fla-core writes an fp32 final state (counted); err = max rel. RMS error of o and the "
+               "written state vs kernels/reference.py (fp32); `ours vs SGLang` = rel. RMS difference of o. "
+               "`main` = kernels/gdn.py as on main before this change.")
+    table = peers_table(rows, copy_bw, header)
+    tag = kb.file_tag(name)
+    sweep = "\n## Sweep\n\n" + sweep_table(rows, copy_bw) if args.sweep else ""
+    (args.out / f"peers_{tag}.md").write_text(table + sweep)
+    (args.out / f"peers_{tag}.json").write_text(json.dumps(dict(copy_bw=copy_bw, rows=rows), indent=0))
+    print("\n" + table + sweep)
+
+
+if __name__ == "__main__":
+    main()
