@@ -1,23 +1,51 @@
 #!/usr/bin/env bash
-# Everything one GPU session measures, in one call (device time is scarce): the test suite on the GPU's
-# own torch/triton, the GPU property job, property throughput and the decorator overhead.
-# Usage on the device machine:  bash bench/gpu_job.sh "$OUT"   (beartype wheel carried in .whl/)
+# What one GPU session measures, in one call (device time is scarce). Run on the device machine from this
+# checkout's root, with the beartype wheel in ../.whl and the peers' wheels in ../.peers:
+#     bash bench/gpu_job.sh "$OUT" STEP...
+# Steps, in the order given:
+#   peers-sweep  bench/peers.py with the launch-variant sweep and `baseline_gdn.py` (main's kernel) as a row
+#   peers        bench/peers.py, the table only
+#   property     `shapecheck run` on the GDN contract, GPU profile, twice, each in a fresh process: first with an
+#                empty Triton cache (cold), then with the disk cache the first left (warm); EXAMPLES=n limits it
+#   adapters     the peers through the contract (bench/adapters.py), GPU profile
+#   pytest       the test files that exercise the kernel, on the GPU's torch/triton
 set -uo pipefail
 out=${1:?output folder}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-export PYTHONPATH=/tmp/site:$PWD PYTHONUNBUFFERED=1 COLUMNS=160
+shift
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir ../.whl/beartype-*.whl
+python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || echo "editable install failed"
+export PYTHONUNBUFFERED=1 COLUMNS=160
 python3 - <<'PY' | tee "$out/versions.txt"
-import torch, triton, jaxtyping, beartype, hypothesis
-print(torch.cuda.get_device_name(), "torch", torch.__version__, "triton", triton.__version__,
-      "jaxtyping", jaxtyping.__version__, "beartype", beartype.__version__, "hypothesis", hypothesis.__version__)
+import torch, triton, hypothesis
+print(torch.cuda.get_device_name(), "| torch", torch.__version__, "| triton", triton.__version__, "| CUDA",
+      torch.version.cuda, "| hypothesis", hypothesis.__version__)
 PY
-echo "== pytest on GPU"
-python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_bad_inputs.py tests/test_gpu.py \
-  tests/test_property.py -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -15
-echo "== property job (GPU profile)"
-python3 -m shapecheck.cli run --device cuda --profile gpu --no-db --seed 0 --json "$out/gpu_property.json" \
-  --junit "$out/gpu_junit.xml" 2>&1 | tee "$out/gpu_property.txt" | tail -25
-echo "== throughput"
-python3 bench/property_throughput.py --device cuda --profile gpu --examples 200 2>&1 | tee "$out/throughput_gpu.txt"
-echo "== overhead"
-python3 bench/overhead.py 2>&1 | tee "$out/overhead_gpu.txt" | tail -40
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.draw --format=csv | tee -a "$out/versions.txt"
+examples=${EXAMPLES:+--examples $EXAMPLES}
+for step in "$@"; do
+  echo "== $step ($(date +%T))"
+  case $step in
+    peers-sweep) python3 bench/peers.py --peers ../.peers --sweep --baseline baseline_gdn.py --out "$out" \
+                   2>&1 > "$out/peers_log.txt" | tail -5; tail -45 "$out/peers_log.txt" ;;
+    peers) python3 bench/peers.py --peers ../.peers --out "$out" 2>&1 > "$out/peers_log.txt" | tail -5
+           tail -14 "$out/peers_log.txt" ;;
+    property)
+      export TRITON_CACHE_DIR=$(mktemp -d)
+      for pass in cold warm; do
+        python3 -m shapecheck.cli run fused --device cuda --profile gpu --no-db --seed 0 $examples \
+          --json "$out/property_$pass.json" > "$out/property_$pass.txt" 2>&1
+        echo "-- $pass (exit $?)"; grep -E "cases run|compilations|wall time|time split|^│ +│" "$out/property_$pass.txt"
+      done
+      unset TRITON_CACHE_DIR ;;
+    adapters)
+      for impl in sglang_gdn fla_gdn; do
+        python3 -m shapecheck.cli run fused --impl bench/adapters.py:$impl --device cuda --profile gpu --no-db \
+          --seed 0 $examples > "$out/adapters_$impl.txt" 2>&1
+        echo "-- $impl (exit $?)"; tail -30 "$out/adapters_$impl.txt"
+      done ;;
+    pytest) python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_gpu.py tests/test_static_explain.py \
+              -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -8 ;;
+    *) echo "unknown step $step" ;;
+  esac
+done
+echo "== done ($(date +%T))"

@@ -5,13 +5,11 @@ Modes (several may be given; they run in this order):
             NaN before each call, pool rows compared (touched rows by error, untouched rows bit for bit);
             K != V shapes, both layouts, varlen with a zero-length sequence, padding index -1, strided
             q/k/v views, packed a/b, a slot offset past 2**31 elements (GPU only).
-  --sweep   launch-config sweep (BV, num_warps, num_stages, stride specialisation) of the kernel body,
-            launched directly (not through the wrapper); writes sweep.json.
   --bench   the table: decode T=1 at N in {1, 8, 64, 256, 1024}, multi-token T in {16, 256} at N=8,
             fp32 and bf16 pools, both layouts, against `kernels.reference` (the project's one PyTorch
             reference) eager and under torch.compile(dynamic=True).
-Without a GPU only --check runs (small cases, the kernel under TRITON_INTERPRET=1); --sweep and --bench
-need CUDA.
+Without a GPU only --check runs (small cases, the kernel under TRITON_INTERPRET=1); --bench needs CUDA.
+The launch-config sweep lives in bench/peers.py --sweep (through the wrapper, next to the peers).
 
 Timing: `triton.testing.do_bench` (CUDA events around each call, L2 flushed before each call by do_bench),
 median, after warm-up, over several rotating sets of inputs and state-pool rows (so a set is never hot in
@@ -29,7 +27,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -37,14 +34,11 @@ from typing import Any, Callable, Optional
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 if not torch.cuda.is_available():  # CPU: kernels run through Triton's interpreter (set before any @triton.jit)
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
 import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
 
 from shapecheck.kernels import gdn  # noqa: E402
 from shapecheck.kernels.reference import gated_delta_rule_reference  # noqa: E402
@@ -208,38 +202,6 @@ def graph_us(calls: list[Callable[[], Any]], reps: int = 20) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Direct launch of the kernel body with an explicit config (for the sweep)
-# ----------------------------------------------------------------------------------------------------
-def launch(kernel, BV: int, num_warps: int, num_stages: int, A_log, a, dt_bias, softplus_beta,
-           softplus_threshold, q, k, v, b, initial_state_source, initial_state_indices, scale=None,
-           use_qk_l2norm_in_kernel=False, cu_seqlens=None, state_layout="kv", out=None, aligned=None):
-    """The wrapper's launch with an explicit config; `aligned=None` computes the flag as the wrapper does."""
-    B, T, H, K = k.shape
-    HV, V = v.shape[2], v.shape[-1]
-    N = B if cu_seqlens is None else len(cu_seqlens) - 1
-    BK = triton.next_power_of_2(K)
-    BV = min(triton.next_power_of_2(V), BV)
-    NV = triton.cdiv(V, BV)
-    scale = K**-0.5 if scale is None else scale
-    o = q.new_empty(1, *v.shape) if out is None else out
-    pool = initial_state_source
-    if aligned is None:
-        aligned = K % 16 == 0 and V % 16 == 0 and all(x % 16 == 0 for x in pool.stride()[:3])
-    ck = kernel[(N * HV, NV)](
-        q, k, v, a, b, A_log, dt_bias, o, pool, initial_state_indices, cu_seqlens,
-        softplus_beta, softplus_threshold, scale,
-        T, HV, HV // H, K, V,
-        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        v.stride(0), v.stride(1), v.stride(2), o.stride(1), o.stride(2), o.stride(3),
-        *gdn._token_strides(a, T), *gdn._token_strides(b, T),
-        pool.stride(0), pool.stride(1), pool.stride(2),
-        BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
-        STATE_VK=state_layout == "vk", ALIGNED=aligned, num_warps=num_warps, num_stages=num_stages,
-    )
-    return o.squeeze(0), ck
-
-
-# ----------------------------------------------------------------------------------------------------
 # Correctness
 # ----------------------------------------------------------------------------------------------------
 def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", act_dtype=torch.float32,
@@ -329,93 +291,6 @@ def run_checks(device, full: bool, fn=None) -> list[dict]:
         rows.append(check_case("K128 V128 kv fp32 slot 4150 (int64 offset)", B=2, T=1, H=16, HV=32, K=128, V=128,
                                S=4200, indices=[4150, 7], l2norm=True, **kw))
         torch.cuda.empty_cache()
-    return rows
-
-
-# ----------------------------------------------------------------------------------------------------
-# Sweep of launch configs
-# ----------------------------------------------------------------------------------------------------
-def kernel_variants() -> dict[str, tuple[Any, Optional[bool]]]:
-    """name -> (kernel, ALIGNED flag to pass; None = computed as the wrapper does)."""
-    base = gdn._gated_delta_rule_update_kernel
-    dims = ["T", "HV", "G", "K", "V", "s_qb", "s_qt", "s_qh", "s_kb", "s_kt", "s_kh", "s_vb", "s_vt", "s_vh",
-            "s_ob", "s_ot", "s_oh", "s_ab", "s_at", "s_bb", "s_bt", "s_slot", "s_head", "s_row"]
-    pool_dims = {"K", "V", "s_slot", "s_head", "s_row"}
-    return {
-        "aligned": (base, None),  # the ALIGNED flag (kernels/gdn.py as edited): nothing specialised
-        "none": (base, False),  # the kernel as committed in de24fd3: nothing specialised, no hints
-        # Triton's own integer specialisation (keys on == 1 and % 16): K, V and the pool strides only
-        "spec-pool": (triton.jit(do_not_specialize=[d for d in dims if d not in pool_dims])(base.fn), False),
-        # ... and every stride (T, HV, G stay runtime)
-        "spec-all": (triton.jit(do_not_specialize=["T", "HV", "G"])(base.fn), False),
-    }
-
-
-# (BV, num_warps, num_stages) per variant
-SWEEP_CONFIGS = {
-    "aligned": [(16, 1, 1), (16, 2, 1), (32, 2, 1), (32, 4, 1), (64, 2, 1), (64, 4, 1), (128, 4, 1), (128, 8, 1),
-                (128, 4, 3), (32, 2, 3), (64, 4, 3)],
-    "none": [(32, 4, 3)],
-    "spec-pool": [(32, 2, 1), (64, 4, 1), (128, 4, 1)],
-    "spec-all": [(32, 2, 1), (64, 4, 1), (128, 4, 1)],
-}
-
-
-def run_sweep(device, out: Path, copy_bw: float) -> list[dict]:
-    H, HV, K, V = 16, 32, 128, 128
-    variants = kernel_variants()
-    rows = []
-
-    def record(row: dict) -> None:
-        rows.append(row)
-        print(json.dumps(row))
-
-    for pool_dtype in (torch.float32, torch.bfloat16):
-        for layout in ("kv", "vk"):
-            for N in (1, 8, 64, 256, 1024):
-                per_set = bytes_moved(N, 1, H, HV, K, V, torch.bfloat16, pool_dtype)
-                R = rotation_count(per_set)
-                pool, sets = make_sets(N, 1, H, HV, K, V, torch.bfloat16, pool_dtype, layout, device, R)
-                orig = pool.clone()
-                ref = reference_on(sets[0])
-                for vname, (kern, flag) in variants.items():
-                    for BV, warps, st in SWEEP_CONFIGS[vname]:
-                        chk_pool = orig.clone()
-                        o, ck = launch(kern, BV, warps, st, aligned=flag, **dict(sets[0], initial_state_source=chk_pool))
-                        err = error_vs(ref, o, chk_pool)
-                        del chk_pool, o
-                        rot = Rotor(sets)
-                        ms = bench_ms(lambda: launch(kern, BV, warps, st, aligned=flag, **rot()), rep=40, warmup=10)
-                        g = graph_us([lambda s=s_: launch(kern, BV, warps, st, aligned=flag, **s) for s_ in sets])
-                        record(dict(variant=vname, BV=BV, warps=warps, stages=st, pool=str(pool_dtype)[6:],
-                                    layout=layout, N=N, T=1, us=ms * 1e3, graph_us=g,
-                                    frac=per_set / (ms * 1e-3) / copy_bw, frac_graph=per_set / (g * 1e-6) / copy_bw,
-                                    err=err, regs=getattr(ck, "n_regs", None), spills=getattr(ck, "n_spills", None)))
-                del pool, sets, orig, ref
-                torch.cuda.empty_cache()
-    # num_stages matters only inside the token loop: multi-token, fp32 pool
-    kern, flag = variants["aligned"]
-    for T in (16, 256):
-        N = 8
-        per_set = bytes_moved(N, T, H, HV, K, V, torch.bfloat16, torch.float32)
-        R = rotation_count(per_set)
-        for layout in ("kv", "vk"):
-            pool, sets = make_sets(N, T, H, HV, K, V, torch.bfloat16, torch.float32, layout, device, R)
-            for BV, warps in [(16, 1), (16, 2), (32, 2), (32, 4)]:
-                for st in (1, 2, 3):
-                    rot = Rotor(sets)
-                    ms = bench_ms(lambda: launch(kern, BV, warps, st, aligned=flag, **rot()), rep=40, warmup=10)
-                    record(dict(variant="aligned", BV=BV, warps=warps, stages=st, pool="float32", layout=layout,
-                                N=N, T=T, us=ms * 1e3, graph_us=None, frac=per_set / (ms * 1e-3) / copy_bw, err=None))
-            del pool, sets
-            torch.cuda.empty_cache()
-    (out / "sweep.json").write_text(json.dumps(rows, indent=0))
-    print("\n== sweep summary (best 4 per case by events; frac = fraction of copy bandwidth) ==")
-    cases = sorted({(r["pool"], r["layout"], r["N"], r["T"]) for r in rows}, key=lambda c: (c[3], c[2], c[0], c[1]))
-    for c in cases:
-        rs = sorted([r for r in rows if (r["pool"], r["layout"], r["N"], r["T"]) == c], key=lambda r: r["us"])
-        best = "; ".join(f"{r['variant']} {r['BV']}/{r['warps']}/{r['stages']} {r['us']:.1f}us {r['frac']:.2f}" for r in rs[:4])
-        print(f"{c[0]:>8} {c[1]} N={c[2]:<5} T={c[3]:<4}: {best}")
     return rows
 
 
@@ -571,7 +446,6 @@ def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float, com
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--check", action="store_true")
-    ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--quick", action="store_true", help="with --bench: a few rows only (smoke test)")
     ap.add_argument("--compile-max-t", type=int, default=16,
@@ -584,8 +458,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if not torch.cuda.is_available():
-        if args.sweep or args.bench:
-            print("--sweep and --bench need CUDA: skipped")
+        if args.bench:
+            print("--bench needs CUDA: skipped")
         if args.check:
             rows = run_checks(torch.device("cpu"), full=False)
             print(f"checks: {sum(r['ok'] for r in rows)}/{len(rows)} pass")
@@ -598,13 +472,9 @@ def main() -> None:
         rows = run_checks(device, full=True)
         (out / "check.json").write_text(json.dumps(rows, indent=0))
         print(f"checks: {sum(r['ok'] for r in rows)}/{len(rows)} pass")
-    copy_bw = None
-    if args.sweep or args.bench:
+    if args.bench:
         copy_bw = copy_bandwidth(device)
         print(f"copy bandwidth: {copy_bw / 1e12:.3f} TB/s (read + write)")
-    if args.sweep:
-        run_sweep(device, out, copy_bw)
-    if args.bench:
         run_bench(device, out, copy_bw, quick=args.quick, compile_max_t=args.compile_max_t,
                   long_compile=args.long_compile)
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import importlib.util
 import json
 import math
@@ -77,6 +78,7 @@ def _package(name: str, path: Path, **attrs: Any) -> types.ModuleType:
     return module
 
 
+@functools.lru_cache(maxsize=None)
 def load_peers(peers: Path) -> dict[str, Callable[..., Any]]:
     """SGLang's and fla-core's entry points, imported from files extracted out of the wheels in `peers`."""
     root = Path(tempfile.mkdtemp(prefix="peers_"))
@@ -170,7 +172,7 @@ def _warm(job: tuple) -> str:
     Only SGLang's kernel keys on the batch size (its B is a constexpr); the others launch with N = 2.
     """
     impl, cfg, N, T, act, pool, layout, peers, baseline = job
-    _, sets = kb.make_sets(N if impl == "sglang" else 2, T, H, HV, K, V, act, pool, layout, DEVICE, 1)
+    _, sets = kb.make_sets(N, T, H, HV, K, V, act, pool, layout, DEVICE, 1)
     s = sets[0]
     if impl == "ours":
         with variant(cfg):
@@ -187,7 +189,16 @@ def _warm(job: tuple) -> str:
 
 def warm_compiles(jobs: list[tuple], workers: int) -> None:
     with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-        list(pool.map(_warm, jobs))
+        for job, done in zip(jobs, pool.map(_warm_or_say, jobs)):
+            if done.startswith("failed"):
+                print(f"warm-up {job[:3]}: {done}", flush=True)
+
+
+def _warm_or_say(job: tuple) -> str:
+    try:
+        return _warm(job)
+    except Exception as exc:  # noqa: BLE001 - the measurement reports it again, per row
+        return f"failed: {type(exc).__name__}: {str(exc).strip()[:200]}"
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -208,10 +219,7 @@ def copy_bandwidth(rep: int) -> float:
     """Bytes/s (read + write) of a 1 GiB device-to-device copy, timed like the kernels."""
     src = torch.randn(2**28, device="cuda")
     dst = torch.empty_like(src)
-    us = graph_us([lambda: dst.copy_(src)], rep)
-    del src, dst
-    torch.cuda.empty_cache()
-    return 2 * 2**30 / (us * 1e-6)
+    return 2 * 2**30 / (graph_us([lambda: dst.copy_(src)], rep) * 1e-6)
 
 
 def state_bytes(N: int, pool: torch.dtype, out_dtype: Optional[torch.dtype] = None) -> int:
@@ -242,15 +250,19 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
     def run(impl: str, name: str, calls: list, rows: Callable[[Any], torch.Tensor], bytes_: int,
             check: Callable[[], Any]) -> None:
         nonlocal o_ours
-        err, o = agreement(check, ref, rows)
-        row = dict(base, impl=impl, variant=name, err=err, bytes=bytes_)
-        if impl == "ours" and name == "heuristic":
-            o_ours = o
-        if impl == "sglang" and o_ours is not None:
-            row["vs_ours"] = kb.rel_rms(o, o_ours)
-        agrees = err < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4)
-        reps = sweep_rep if name != "heuristic" and impl == "ours" else rep
-        row["us"] = graph_us(calls, reps) if reps and agrees else math.nan
+        row = dict(base, impl=impl, variant=name, err=math.nan, bytes=bytes_, us=math.nan)
+        try:  # a variant or peer that fails to compile or launch is recorded, not fatal to the run
+            row["err"], o = agreement(check, ref, rows)
+            if impl == "ours" and name == "heuristic":
+                o_ours = o
+            if impl == "sglang" and o_ours is not None:
+                row["vs_ours"] = kb.rel_rms(o, o_ours)
+            agrees = row["err"] < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4)
+            reps = sweep_rep if name != "heuristic" and impl == "ours" else rep
+            if reps and agrees:
+                row["us"] = graph_us(calls, reps)
+        except Exception as exc:  # noqa: BLE001
+            row["failed"] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
         out.append(row)
         print(json.dumps(row), flush=True)
 
@@ -274,10 +286,6 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
         h0 = fla_states(sets)
         run("fla", "0.6.0", [fla_call(impls["fla"], s, h) for s, h in zip(sets, h0)], lambda r: r[1],
             acts + state_bytes(N, pool_dtype, FP32), fla_call(impls["fla"], sets[0], h0[0].clone()))
-        del h0
-    del pool, sets
-    if DEVICE.type == "cuda":
-        torch.cuda.empty_cache()
     return out
 
 
@@ -308,15 +316,17 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
         if (N, T, act, pool) not in present:
             continue
         ovk, okv = get(N, T, act, pool, "vk", "ours", "heuristic"), get(N, T, act, pool, "kv", "ours", "heuristic")
-        sg, fvk, fkv = get(N, T, act, pool, "vk", "sglang"), get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
+        sg = get(N, T, act, pool, "vk", "sglang")
+        fvk, fkv = get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
         mvk = get(N, T, act, pool, "vk", "baseline")
         speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
         lines.append(
             f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
             f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} | **{_f(speed(ovk), '.2f')}** | "
-            f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | {_f(frac(sg), '.2f')} | "
-            f"{_f(frac(fvk), '.2f')} | {_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | "
-            f"{_f(sg and sg['err'], '.1e')} | {_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |")
+            f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | "
+            f"{_f(frac(sg), '.2f')} | {_f(frac(fvk), '.2f')} | "
+            f"{_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | {_f(sg and sg['err'], '.1e')} | "
+            f"{_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -369,7 +379,10 @@ def main() -> None:
               f"CUDA {torch.version.cuda}; {where}")
     print(header, flush=True)
     if not args.smoke:
-        jobs = {(impl, cfg, N, T, a, p, lay, args.peers, args.baseline) for N, T, a, p in ROWS for lay in ("vk", "kv")
+        # Our variants and fla-core's kernel key on no dimension here; SGLang's on N and next_pow2(T), the
+        # launch heuristics (ours, main's) on N and T.
+        jobs = {(impl, cfg, *((2, 1) if cfg or impl == "fla" else (N, T)), a, p, lay, args.peers, args.baseline)
+                for N, T, a, p in ROWS for lay in ("vk", "kv")
                 for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(T)), ("fla", None),
                                   *([("sglang", None)] if lay == "vk" else []),
                                   *([("baseline", None)] if args.baseline else [])]}
@@ -385,6 +398,8 @@ def main() -> None:
         for layout in ("vk", "kv"):
             rows += measure_row(N, T, act, pool, layout, impls, variants_of(T), 0 if args.smoke else args.rep,
                                 0 if args.smoke else args.sweep_rep, l2)
+            if DEVICE.type == "cuda":
+                torch.cuda.empty_cache()  # the row's input sets are gone with measure_row's frame
     if args.smoke:
         bad = [r for r in rows if not r["err"] < 1e-2]
         print(f"smoke: {len(rows) - len(bad)}/{len(rows)} calls agree with the reference")

@@ -162,9 +162,7 @@ def _launch_config(N: int, T: int, HV: int, V: int, BK: int, layout: str) -> tup
 
     Placeholder pending the H200 sweep (bench/peers.py --sweep).
     """
-    if N * HV >= 1024 and T == 1:
-        return min(triton.next_power_of_2(V), 32), 1, 2
-    return min(triton.next_power_of_2(V), 8), 1, 2
+    return min(triton.next_power_of_2(V), 32), 1, 2
 
 
 _PREFETCH = True

@@ -50,6 +50,8 @@ def report_table(report: Report) -> Table:
     table.add_row("triton compilations", compiled)
     rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
     table.add_row("wall time", f"{report.seconds:.1f} s ({rate:.1f} cases/s)")
+    split = sorted(report.time_split().items(), key=lambda item: -item[1])
+    table.add_row("time split", ", ".join(f"{step} {seconds:.1f} s" for step, seconds in split))
     return table
 
 

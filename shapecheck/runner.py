@@ -65,6 +65,7 @@ class Outcome:
     errors: dict[str, float]  # "output float32" / "pool bfloat16" -> relative RMS error
     seconds: float
     label: Optional[str] = None  # the regime example's name; None for a drawn case
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds: inputs, reference, kernel, checks
 
     @property
     def ok(self) -> bool:
@@ -175,6 +176,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     """
     start = time.perf_counter()
     outcome = Outcome(case, [], {}, 0.0, label)
+    lap = _Laps(outcome.phases, device)
     builder = "the contract's `inputs` builder " + _hook_name(contract, "inputs") if contract.inputs else "shapecheck's generic input builder"
     args = blame.calling(builder, input_builder(contract), case, device)
     if not isinstance(args, dict) or set(args) - set(contract.parameters):
@@ -192,15 +194,16 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         raise Rejected(reason) from None
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     untouched = integrity.snapshot_inputs(contract, args)
+    lap("inputs")
     reference = contract.resolve("reference")
     if reference is not None:
         ref_args = {**args, **{n: _unrounded(t) for n, t in before.items()}}
         ref_out, *ref_mutated = _as_tuple(blame.calling(f"the reference {_hook_name(contract, 'reference')}", reference, **ref_args))
+    lap("reference")
     try:
         with poisoned_allocations():
             out = impl(**args)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
+        lap("kernel")  # waits for the device: an asynchronous kernel error surfaces here, as a finding
     except integrity.Finding as exc:  # an isolated call that timed out or crashed: the message names it
         outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
@@ -217,8 +220,24 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         if getattr(impl, "untrusted", False) and reference is not None and type(out) is torch.Tensor:
             outcome.problems += integrity.stale_result(contract, case, impl, device, out, ref_out,
                                                        lambda o, r: relative_rms(o, r) <= tolerance(o.dtype))
+    lap("checks")
     outcome.seconds = time.perf_counter() - start
     return outcome
+
+
+class _Laps:
+    """Adds the wall time since the previous lap to `phases[name]`; on a GPU it waits for the device first, so
+    asynchronous work is charged to the step that launched it (the kernel's sync is the one the check needs)."""
+
+    def __init__(self, phases: dict[str, float], device: str) -> None:
+        self.phases, self.cuda, self.last = phases, device.startswith("cuda"), time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        self.phases[name] = self.phases.get(name, 0.0) + now - self.last
+        self.last = now
 
 
 def _as_tuple(x: Any) -> tuple[Any, ...]:
@@ -226,7 +245,7 @@ def _as_tuple(x: Any) -> tuple[Any, ...]:
 
 
 class CompileCounter:
-    """Counts Triton compilations (not cache hits) through triton's post-compile hook.
+    """Counts Triton compilations (not cache hits) through triton's post-compile hook, and their seconds.
 
     `keys` collects each compilation's argument types, constexprs and launch options (warps, stages).
     Compilations beyond the number of distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
@@ -236,6 +255,8 @@ class CompileCounter:
     def __init__(self) -> None:
         self.count = 0
         self.keys: set[tuple[Any, ...]] = set()
+        self.seconds = 0.0  # from the cache-miss hook to the post-compile hook (a disk-cache load counts too)
+        self._started: Optional[float] = None
 
     @contextlib.contextmanager
     def active(self) -> Iterator["CompileCounter"]:
@@ -244,20 +265,27 @@ class CompileCounter:
         except ImportError:  # triton without knobs: nothing to count
             yield self
             return
-        previous = knobs.runtime.jit_post_compile_hook
+        previous, previous_miss = knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook
+
+        def miss(*args: Any, **kwargs: Any) -> bool:
+            self._started = time.perf_counter()
+            return bool(previous_miss(*args, **kwargs)) if previous_miss else False
 
         def hook(*args: Any, **kwargs: Any) -> bool:
             self.count += 1
+            if self._started is not None:
+                self.seconds += time.perf_counter() - self._started
+                self._started = None
             info = kwargs.get("compile", {})
             self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants")),
                            info.get("num_warps"), info.get("num_stages")))
             return bool(previous(*args, **kwargs)) if previous else False
 
-        knobs.runtime.jit_post_compile_hook = hook
+        knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook = hook, miss
         try:
             yield self
         finally:
-            knobs.runtime.jit_post_compile_hook = previous
+            knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook = previous, previous_miss
 
 
 @dataclasses.dataclass
@@ -276,10 +304,22 @@ class Report:
     seconds: float
     rejected: Counter[str] = dataclasses.field(default_factory=Counter)  # reason -> drawn cases the contract refused
     command: tuple[str, ...] = ()  # argv that replays a case of this run, up to `--reproduce`
+    compile_seconds: float = 0.0  # Triton compilations (inside the kernel calls)
 
     @property
     def held(self) -> bool:
         return self.failure is None
+
+    def time_split(self) -> dict[str, float]:
+        """Wall seconds by step over all cases: compilation taken out of `kernel`, the rest is Hypothesis's
+        (drawing, shrinking, rejected cases)."""
+        split: Counter[str] = Counter()
+        for outcome in self.outcomes:
+            split.update(outcome.phases)
+        split["kernel"] -= self.compile_seconds
+        split["compile"] = self.compile_seconds
+        split["hypothesis"] = self.seconds - sum(o.seconds for o in self.outcomes)
+        return dict(split)
 
     def worst_errors(self) -> dict[str, float]:
         worst: dict[str, float] = {}
@@ -391,7 +431,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
-                  regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command)
+                  regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command,
+                  compile_seconds=counter.seconds)
 
 
 def marked_regimes(contract: Contract, case: Case) -> set[str]:
