@@ -307,7 +307,7 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
     frac = lambda r: None if r is None else r["bytes"] / (r["us"] * 1e-6) / copy_bw  # noqa: E731
     us = lambda r: None if r is None else r["us"]  # noqa: E731
     lines = [header, "",
-             "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk µs | "
+             "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk / kv µs | "
              "ours vk / SGLang speed | ours kv / SGLang speed | ours frac vk | ours frac kv | SGLang frac | "
              "fla frac vk | err ours vk / kv | err SGLang | err fla vk | ours vs SGLang |",
              "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
@@ -318,11 +318,11 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
         ovk, okv = get(N, T, act, pool, "vk", "ours", "heuristic"), get(N, T, act, pool, "kv", "ours", "heuristic")
         sg = get(N, T, act, pool, "vk", "sglang")
         fvk, fkv = get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
-        mvk = get(N, T, act, pool, "vk", "baseline")
+        mvk, mkv = get(N, T, act, pool, "vk", "baseline"), get(N, T, act, pool, "kv", "baseline")
         speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
         lines.append(
             f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
-            f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} | **{_f(speed(ovk), '.2f')}** | "
+            f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} / {_f(us(mkv), '.1f')} | **{_f(speed(ovk), '.2f')}** | "
             f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | "
             f"{_f(frac(sg), '.2f')} | {_f(frac(fvk), '.2f')} | "
             f"{_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | {_f(sg and sg['err'], '.1e')} | "
