@@ -221,6 +221,6 @@ def fused_sigmoid_gating_delta_rule_update(
         initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
         BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
         STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q), PREFETCH=_PREFETCH,
-        num_warps=num_warps, num_stages=num_stages, **({"launch_pdl": True} if _pdl(q) else {}),
+        num_warps=num_warps, num_stages=num_stages, launch_pdl=_pdl(q),
     )
     return o.squeeze(0)
