@@ -58,6 +58,7 @@ BF16, FP32 = torch.bfloat16, torch.float32
 ROWS = [(1, 1, BF16, FP32), (32, 1, BF16, FP32), (256, 1, BF16, FP32), (1024, 1, BF16, FP32),
         (256, 1, BF16, BF16), (256, 1, FP32, FP32), (64, 4, BF16, FP32), (8, 16, BF16, FP32), (8, 64, BF16, FP32)]
 SGLANG_FILE = "sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py"
+SMALL_N = 32  # rows this small are timed in several interleaved rounds
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: --smoke, under the interpreter
 
 
@@ -136,35 +137,38 @@ def fla_states(sets: list[dict]) -> list[torch.Tensor]:
 # ----------------------------------------------------------------------------------------------------
 # Our launch variants (for --sweep): the wrapper's heuristic replaced for the duration
 # ----------------------------------------------------------------------------------------------------
-# (BV, num_warps, num_stages, prefetch, pdl)
-DECODE_VARIANTS = [(4, 1, 2, 1, 1), (8, 1, 2, 1, 1), (16, 1, 2, 1, 1), (32, 1, 2, 1, 1), (64, 1, 2, 1, 1),
-                   (32, 2, 2, 1, 1), (64, 2, 2, 1, 1), (128, 4, 2, 1, 1), (32, 1, 2, 1, 0), (8, 1, 2, 1, 0),
-                   (32, 1, 3, 1, 1)]
-MULTI_VARIANTS = [(4, 1, 2, 1, 1), (8, 1, 2, 1, 1), (16, 1, 2, 1, 1), (32, 1, 2, 1, 1), (8, 1, 2, 0, 1),
-                  (32, 1, 2, 0, 1), (8, 1, 3, 0, 1), (16, 2, 2, 1, 1)]
+# (BV, num_warps, num_stages, pdl). The first sweep (bench/results/h200_sweep/) also varied a next-token
+# prefetch, now always on: without it T=64 ran 1.5-1.7x slower.
+DECODE_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 1, 2, 1), (32, 2, 2, 1),
+                   (64, 2, 2, 1), (128, 4, 2, 1), (32, 1, 2, 0), (8, 1, 2, 0), (32, 1, 3, 1)]
+MULTI_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 2, 2, 1), (16, 2, 2, 1)]
 
 
 @contextlib.contextmanager
-def variant(cfg: Optional[tuple[int, int, int, int, int]]) -> Iterator[None]:
+def variant(cfg: Optional[tuple[int, int, int, int]]) -> Iterator[None]:
     if cfg is None:
         yield
         return
-    BV, warps, stages, prefetch, pdl = cfg
-    saved = gdn._launch_config, gdn._PREFETCH, gdn._pdl
+    BV, warps, stages, pdl = cfg
+    saved = gdn._launch_config, gdn._pdl
     gdn._launch_config = lambda N, T, HV, V, BK, layout: (min(BV, triton.next_power_of_2(V)), warps, stages)
-    gdn._PREFETCH = bool(prefetch)
-    gdn._pdl = lambda x: bool(pdl) and saved[2](x)
+    gdn._pdl = lambda x: bool(pdl) and saved[1](x)
     try:
         yield
     finally:
-        gdn._launch_config, gdn._PREFETCH, gdn._pdl = saved
+        gdn._launch_config, gdn._pdl = saved
 
 
 def variant_name(cfg: Optional[tuple]) -> str:
     if cfg is None:
         return "heuristic"
-    BV, w, st, pf, pdl = cfg
-    return f"BV{BV} w{w} s{st}{' pf' if pf else ''}{' pdl' if pdl else ''}"
+    BV, w, st, pdl = cfg
+    return f"BV{BV} w{w} s{st}{' pdl' if pdl else ''}"
+
+
+def without_pdl(N: int, T: int, layout: str) -> tuple[int, int, int, int]:
+    """The heuristic's own configuration for a row, with programmatic dependent launch off."""
+    return (*gdn._launch_config(N, T, HV, V, triton.next_power_of_2(K), layout), 0)
 
 
 def _warm(job: tuple) -> str:
@@ -253,7 +257,9 @@ def agreement(call: Callable[[], Any], ref: tuple, rows: Callable[[Any], torch.T
 
 
 def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layout: str, impls: dict,
-                variants: list, rep: int, sweep_rep: int, l2: int) -> list[dict]:
+                variants: list, rep: int, sweep_rep: int, l2: int, rounds: int = 1) -> list[dict]:
+    """Check every implementation on set 0, then time them in `rounds` interleaved rounds (the best median
+    counts: small rows are at the mercy of clocks and launch queues, and interleaving gives each the same)."""
     per_set = kb.bytes_moved(N, T, H, HV, K, V, act, pool_dtype)
     R = kb.rotation_count(per_set, l2)
     pool, sets = kb.make_sets(N, T, H, HV, K, V, act, pool_dtype, layout, DEVICE, R)
@@ -262,35 +268,33 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
     slots = sets[0]["initial_state_indices"].long()
     acts = per_set - state_bytes(N, pool_dtype)
     base = dict(N=N, T=T, act=str(act)[6:], pool=str(pool_dtype)[6:], layout=layout, R=R)
-    out, o_ours = [], None
+    out, o_ours, pending = [], None, []
 
     def run(impl: str, name: str, calls: list, rows: Callable[[Any], torch.Tensor], bytes_: int,
-            check: Callable[[], Any]) -> None:
+            check: Callable[[], Any], cfg: Optional[tuple] = None) -> None:
         nonlocal o_ours
-        row = dict(base, impl=impl, variant=name, err=math.nan, bytes=bytes_, us=math.nan)
+        row = dict(base, impl=impl, variant=name, err=math.nan, bytes=bytes_, us=math.nan, us_rounds=[])
+        out.append(row)
         try:  # a variant or peer that fails to compile or launch is recorded, not fatal to the run
-            row["err"], o = agreement(check, ref, rows)
+            with variant(cfg):
+                row["err"], o = agreement(check, ref, rows)
             if impl == "ours" and name == "heuristic":
                 o_ours = o
             if impl == "sglang" and o_ours is not None:
                 row["vs_ours"] = kb.rel_rms(o, o_ours)
-            agrees = row["err"] < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4)
-            reps = sweep_rep if name != "heuristic" and impl == "ours" else rep
-            if reps and agrees:
-                row["us"] = graph_us(calls, reps)
+            reps = sweep_rep if cfg else rep
+            if reps and row["err"] < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4):
+                pending.append((row, calls, reps, cfg))
         except Exception as exc:  # noqa: BLE001
             row["failed"] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
-        out.append(row)
-        print(json.dumps(row), flush=True)
 
     def on_clone(make: Callable[[dict], Callable[[], Any]]) -> tuple[Callable[[], Any], torch.Tensor]:
         p = orig.clone()
         return make(dict(sets[0], initial_state_source=p)), p
 
     for cfg in [None, *variants]:
-        with variant(cfg):
-            check, p = on_clone(ours)
-            run("ours", variant_name(cfg), [ours(s) for s in sets], lambda _r, p=p: p[slots], per_set, check)
+        check, p = on_clone(ours)
+        run("ours", variant_name(cfg), [ours(s) for s in sets], lambda _r, p=p: p[slots], per_set, check, cfg)
     if "baseline" in impls:
         check, p = on_clone(lambda s: (lambda: impls["baseline"](**s)))
         run("baseline", "main", [lambda s=s: impls["baseline"](**s) for s in sets], lambda _r, p=p: p[slots],
@@ -304,6 +308,16 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
         run("fla", "0.6.0", [fla_call(impls["fla"], s, h) for s, h in zip(sets, h0)], lambda r: r[1],
             acts + state_bytes(N, pool_dtype, FP32),
             fla_call(impls["fla"], sets[0], fla_states([dict(sets[0], initial_state_source=orig)])[0]))
+    for _ in range(rounds):
+        for row, calls, reps, cfg in pending:
+            try:
+                with variant(cfg):
+                    row["us_rounds"].append(graph_us(calls, reps))
+            except Exception as exc:  # noqa: BLE001
+                row["failed"] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
+    for row in out:
+        row["us"] = min(row["us_rounds"], default=math.nan)
+        print(json.dumps(row), flush=True)
     return out
 
 
@@ -340,11 +354,23 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
         speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
         lines.append(
             f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
-            f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} / {_f(us(mkv), '.1f')} | **{_f(speed(ovk), '.2f')}** | "
+            f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} / {_f(us(mkv), '.1f')} | "
+            f"**{_f(speed(ovk), '.2f')}** | "
             f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | "
             f"{_f(frac(sg), '.2f')} | {_f(frac(fvk), '.2f')} | "
             f"{_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | {_f(sg and sg['err'], '.1e')} | "
             f"{_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |")
+    return "\n".join(lines) + "\n"
+
+
+def rounds_table(rows: list[dict]) -> str:
+    """Rows timed in several interleaved rounds: every implementation's best and median round."""
+    lines = ["| N | T | layout | implementation | best µs | median µs | rounds |", "|---:|---:|---|---|---:|---:|---|"]
+    for r in rows:
+        if len(r["us_rounds"]) > 1:
+            rs = sorted(r["us_rounds"])
+            lines.append(f"| {r['N']} | {r['T']} | {r['layout']} | {r['impl']} {r['variant']} | {rs[0]:.2f} | "
+                         f"{rs[len(rs) // 2]:.2f} | {', '.join(f'{x:.1f}' for x in r['us_rounds'])} |")
     return "\n".join(lines) + "\n"
 
 
@@ -379,6 +405,7 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="another kernels/gdn.py to time as a row (e.g. main's)")
     ap.add_argument("--rep", type=int, default=25, help="do_bench_cudagraph rep (ms) for the table")
     ap.add_argument("--sweep-rep", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5, help=f"interleaved timing rounds for rows with N <= {SMALL_N}")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     ap.add_argument("--smoke", action="store_true",
                     help="agreement only, two small rows, no timing (runs on CPU under the interpreter)")
@@ -386,7 +413,11 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows_wanted = [(1, 1, BF16, FP32), (2, 3, FP32, FP32)] if args.smoke else ROWS
-    variants_of = lambda T: (DECODE_VARIANTS if T == 1 else MULTI_VARIANTS) if args.sweep else []  # noqa: E731
+    def variants_of(N: int, T: int, layout: str) -> list[tuple]:
+        if args.sweep:
+            return DECODE_VARIANTS if T == 1 else MULTI_VARIANTS
+        return [without_pdl(N, T, layout)] if N <= SMALL_N else []  # what PDL buys where launches dominate
+
     if DEVICE.type == "cuda":
         props = torch.cuda.get_device_properties(0)
         name, l2 = props.name, props.L2_cache_size
@@ -401,7 +432,7 @@ def main() -> None:
         # launch heuristics (ours, main's) on N and T.
         jobs = {(impl, cfg, *((2, 1) if cfg or impl == "fla" else (N, T)), a, p, lay, args.peers, args.baseline)
                 for N, T, a, p in ROWS for lay in ("vk", "kv")
-                for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(T)), ("fla", None),
+                for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(N, T, lay)), ("fla", None),
                                   *([("sglang", None)] if lay == "vk" else []),
                                   *([("baseline", None)] if args.baseline else [])]}
         warm_compiles(sorted(jobs, key=str), args.workers)
@@ -416,8 +447,9 @@ def main() -> None:
     rows: list[dict] = []
     for N, T, act, pool in rows_wanted:
         for layout in ("vk", "kv"):
-            rows += measure_row(N, T, act, pool, layout, impls, variants_of(T), 0 if args.smoke else args.rep,
-                                0 if args.smoke else args.sweep_rep, l2)
+            rows += measure_row(N, T, act, pool, layout, impls, variants_of(N, T, layout),
+                                0 if args.smoke else args.rep, 0 if args.smoke else args.sweep_rep, l2,
+                                rounds=args.rounds if N <= SMALL_N else 1)
             if DEVICE.type == "cuda":
                 torch.cuda.empty_cache()  # the row's input sets are gone with measure_row's frame
     if args.smoke:
@@ -434,6 +466,8 @@ def main() -> None:
     table = peers_table(rows, copy_bw, header)
     tag = kb.file_tag(name)
     sweep = "\n## Sweep\n\n" + sweep_table(rows, copy_bw) if args.sweep else ""
+    sweep += (f"\n## Rows with N <= {SMALL_N}, {args.rounds} interleaved rounds (the table above shows the best)\n\n"
+              + rounds_table(rows))
     (args.out / f"peers_{tag}.md").write_text(table + sweep)
     dump = dict(copy_bw=copy_bw, copies=copies, rows=rows)
     (args.out / f"peers_{tag}.json").write_text(json.dumps(dump, indent=0))

@@ -14,12 +14,31 @@ keeping its `[K, BV]` slice of the fp32 state in registers:
 Engineering choices, each against a bug class seen upstream:
 - the slot offset is computed in int64 from a clamped index, so `idx*HV*K*V >= 2**31` does not wrap and
   the padding index -1 never forms a pointer before the pool;
-- the (sequence, head) product sits on grid axis 0 (limit 2**31-1), never on axes 1/2 (limit 65535);
+- the grid is one axis (limit 2**31-1) holding the (sequence, head, V block) product, never axes 1/2
+  (limit 65535);
 - K and V need not be powers of two: every load and store is masked;
 - true dimensions (T, N, H, HV, strides) are `do_not_specialize`, so drawing new shapes does not
   recompile: only block sizes, dtypes and feature flags key the compile cache. One flag, `ALIGNED` (K, V and
   the pool strides are multiples of 16), gives the compiler the divisibility that specialisation would, so
   state rows move as 16-byte vectors (0.45-0.53 -> 0.87-0.95 of copy bandwidth at N=256 on an H100).
+
+Launch configuration (`_launch_config`), chosen from one sweep on an H200 (bench/peers.py --sweep, every
+variant checked against the reference first; bench/results/h200_sweep/), against SGLang's kernel in the same run:
+- value blocks are the fastest-varying part of the program id, so the programs of one head run side by side
+  and stream its state as one region. With the old order (heads fastest, V blocks on axis 1) the K-first pool
+  at BV=32 read 128-byte pieces 512 bytes apart, each piece's neighbours many programs later.
+- one warp per program for the K-last pool: its reductions over K (h^T k, h^T q, both l2 norms) stay inside
+  the warp, no shared memory or barrier per token. Decode (T=1) at N >= 256: BV 8, 16 and 32 all reach
+  0.93-0.96 of copy bandwidth; 16 also gives a bf16 pool 0.80 (BV=32: 0.73, SGLang's 0.73).
+- the K-first pool wants two warps per 64 columns (0.91-0.93 at N >= 256; BV=32, 1 warp 0.86-0.87; BV=128,
+  4 warps 0.88-0.89): 256-byte row pieces, and its reduction over K splits across rows in registers.
+- several tokens per program: token t+1's inputs are loaded before token t's reductions (the loop would
+  otherwise wait on a DRAM round trip per token: T=64, N=8, K-first 188 -> 110 µs), one warp per 32
+  columns (BV 4, 8 and 16 were 17-80 % slower: each token is a serial chain, and wider tiles amortise it).
+- num_stages 2 or 3 measured the same (nothing for Triton's pipeliner to overlap in this loop).
+- programmatic dependent launch on Hopper+ (`USE_PDL`): the kernel waits for its producer before the first
+  load and lets its consumer's launch start at once, as SGLang's does; no measurable change in the sweep's
+  back-to-back graphs at N >= 32 (N=1 was within the run's noise), kept for PDL chains in serving.
 """
 
 from __future__ import annotations
@@ -63,7 +82,7 @@ def _gated_delta_rule_update_kernel(
     s_ob, s_ot, s_oh, s_ab, s_at, s_bb, s_bt, s_slot, s_head, s_row,
     BK: tl.constexpr, BV: tl.constexpr,
     IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr, ALIGNED: tl.constexpr,
-    USE_PDL: tl.constexpr, PREFETCH: tl.constexpr,
+    USE_PDL: tl.constexpr,
 ):
     if ALIGNED:
         # The wrapper checked that K, V and the pool strides are multiples of 16. Saying so (x // 16 * 16 is x
@@ -123,15 +142,11 @@ def _gated_delta_rule_update_kernel(
     p_o = o + batch * s_ob + j * s_oh + offs_v
     p_a = a + batch * s_ab + j
     p_b = b + batch * s_bb + j
+    # Token t+1's loads are issued before token t's reductions, so their latency hides behind them.
     nxt = _token_inputs(p_q, p_k, p_v, p_a, p_b, bos, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v, bos < eos)
     for t in range(bos, eos):
-        if PREFETCH:  # issue token t+1's loads before token t's reductions: the latency hides behind them
-            q_t, k_t, v_t, a_t, b_t = nxt
-            nxt = _token_inputs(p_q, p_k, p_v, p_a, p_b, t + 1, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v,
-                                t + 1 < eos)
-        else:
-            q_t, k_t, v_t, a_t, b_t = _token_inputs(p_q, p_k, p_v, p_a, p_b, t, s_qt, s_kt, s_vt, s_at, s_bt,
-                                                    mask_k, mask_v, t < eos)
+        q_t, k_t, v_t, a_t, b_t = nxt
+        nxt = _token_inputs(p_q, p_k, p_v, p_a, p_b, t + 1, s_qt, s_kt, s_vt, s_at, s_bt, mask_k, mask_v, t + 1 < eos)
         x = (a_t + bias) * softplus_beta
         softplus = tl.where(x > softplus_threshold, x, tl.log(1.0 + tl.exp(x))) / softplus_beta
         beta_t = tl.sigmoid(b_t)
@@ -160,12 +175,15 @@ def _token_strides(x: torch.Tensor, T: int) -> tuple[int, int]:
 def _launch_config(N: int, T: int, HV: int, V: int, BK: int, layout: str) -> tuple[int, int, int]:
     """(BV, num_warps, num_stages): the one launch heuristic; `T` is tokens per sequence (the mean, with cu_seqlens).
 
-    Placeholder pending the H200 sweep (bench/peers.py --sweep).
+    Measured on an H200 (bench/results/h200_sweep/, the module docstring says what the variants showed): one
+    warp per (head, 16 K-last columns) for decode, two warps per 64 columns for the K-first pool, one warp per
+    32 columns when a program walks several tokens. No dependence on N, H or K beyond the tile's cap at V.
     """
-    return min(triton.next_power_of_2(V), 32), 1, 2
-
-
-_PREFETCH = True
+    if T > 1:
+        BV, num_warps = 32, 1
+    else:
+        BV, num_warps = (16, 1) if layout == "vk" else (64, 2)
+    return min(triton.next_power_of_2(V), BV), num_warps, 2
 
 
 def _pdl(x: torch.Tensor) -> bool:
@@ -220,7 +238,7 @@ def fused_sigmoid_gating_delta_rule_update(
         *_token_strides(a, T), *_token_strides(b, T),
         initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
         BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
-        STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q), PREFETCH=_PREFETCH,
+        STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q),
         num_warps=num_warps, num_stages=num_stages, launch_pdl=_pdl(q),
     )
     return o.squeeze(0)
