@@ -8,7 +8,8 @@ from the seed.
 
 from __future__ import annotations
 
-from typing import Any
+import random
+from typing import Any, Optional
 
 import torch
 from hypothesis import strategies as st
@@ -27,7 +28,14 @@ def _is_pow2(x: int) -> bool:
 
 
 def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
-    """Cases in dependency order; any dimension or option can be pinned through `overrides`."""
+    """Cases in dependency order; any dimension or option can be pinned through `overrides`.
+
+    Under the `gpu` profile every case first draws one of `COMPILE_MENU`'s configurations, which fix what
+    keys Triton's compile cache (dtypes, flags, layout, the K/V block classes, decode or multi-token), and
+    draws the rest freely within it: a run then compiles a few dozen variants instead of one per case (a
+    compilation costs ~0.9 s on an H200 host, a case ~15 ms), while every pair of compile-relevant values
+    still meets in some case. The CPU interpreter compiles nothing: `ci` and `thorough` draw all of it freely.
+    """
     D = GDN_DECODE.dims
 
     @st.composite
@@ -35,34 +43,52 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
         def pick(name: str, default: st.SearchStrategy[Any]) -> Any:
             return draw(overrides.get(name, default))
 
+        menu = draw(st.sampled_from(COMPILE_MENU)) if profile.large else {}
+
+        def fixed(name: str, free: st.SearchStrategy[Any]) -> Any:
+            return pick(name, st.just(menu[name]) if name in menu else free)
+
         H = pick("H", dim(D["H"], profile))
         HV = H * pick("G", st.integers(1, 4))
         # Multiples of 16 take the kernel's ALIGNED path (16-byte vector loads), which real models
         # (K = V = 128) always take; plain ranges rarely hit them.
-        K = pick("K", st.one_of(dim(D["K"], profile), st.sampled_from((16, 32, 48))))
-        V = pick("V", st.one_of(dim(D["V"], profile), st.sampled_from((16, 32))))
-        varlen = pick("varlen", st.booleans())
+        if menu:
+            K = pick("K", _in_class(K_CLASSES[menu["k"]], menu["aligned"]))
+            V = pick("V", _in_class(V_CLASSES[menu["v"]], menu["aligned"] or None))
+        else:
+            K = pick("K", st.one_of(dim(D["K"], profile), st.sampled_from((16, 32, 48))))
+            V = pick("V", st.one_of(dim(D["V"], profile), st.sampled_from((16, 32))))
+        varlen = fixed("varlen", st.booleans())
+        decode = menu.get("decode")  # one token per sequence, several, or (no menu) either
         if varlen:
-            B, N = 1, pick("N", dim(D["N"], profile))
-            T = pick("T", dim(D["T"], profile))
+            B = 1
+            if decode is None:
+                N, T = pick("N", dim(D["N"], profile)), pick("T", dim(D["T"], profile))
+            elif decode:  # at most one token per sequence on average: the kernel's decode launch
+                N = pick("N", dim(D["N"], profile))
+                T = pick("T", st.integers(1, N))
+            else:
+                N = pick("N", st.integers(D["N"].lo, D["N"].gpu_hi - 1))
+                T = pick("T", st.integers(N + 1, D["T"].gpu_hi))
             cu_seqlens = draw(GDN_DECODE.markers["cu_seqlens"].strategy(T, N))
         else:
             B = pick("B", dim(D["B"], profile))
-            T = pick("T", st.one_of(st.just(1), dim(D["T"], profile)))  # decode (T == 1) is the common call
+            free_t = st.one_of(st.just(1), dim(D["T"], profile))  # decode (T == 1) is the common call
+            T = pick("T", free_t if decode is None else st.just(1) if decode else dim(D["T"], profile, lo=2))
             N, cu_seqlens = B, None
         S = N + pick("spare_slots", st.integers(0, 3))
         options = {
-            "dtype": pick("dtype", st.sampled_from(DTYPES)),
-            "pool_dtype": pick("pool_dtype", st.sampled_from(POOL_DTYPES)),
-            "layout": pick("layout", st.sampled_from(("kv", "vk"))),
-            "l2norm": pick("l2norm", st.booleans()),
+            "dtype": fixed("dtype", st.sampled_from(DTYPES)),
+            "pool_dtype": fixed("pool_dtype", st.sampled_from(POOL_DTYPES)),
+            "layout": fixed("layout", st.sampled_from(("kv", "vk"))),
+            "l2norm": fixed("l2norm", st.booleans()),
             "scale": pick("scale", st.one_of(st.none(), st.floats(0.05, 2.0))),
             "softplus_beta": pick("softplus_beta", st.sampled_from((1.0, 0.5, 2.0))),
             "softplus_threshold": pick("softplus_threshold", st.sampled_from((20.0, 2.0))),
             "packed_gates": pick("packed_gates", st.booleans()),
             "strided_qkv": pick("strided_qkv", st.booleans()),
-            "index_dtype": pick("index_dtype", st.sampled_from(("int32", "int64"))),
-            "gate_dtype": pick("gate_dtype", st.sampled_from(("float32", "bfloat16"))),  # A_log, dt_bias
+            "index_dtype": fixed("index_dtype", st.sampled_from(("int32", "int64"))),
+            "gate_dtype": fixed("gate_dtype", st.sampled_from(("float32", "bfloat16"))),  # A_log, dt_bias
             "at_threshold": pick("at_threshold", st.booleans()),  # one gate exactly at softplus's threshold
             "zero_token": pick("zero_token", st.booleans()),  # q = k = 0 at one token (l2norm's epsilon)
             "cu_seqlens": cu_seqlens,
@@ -72,6 +98,59 @@ def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case
         return Case(GDN_DECODE.name, dims, options, draw(seeds()))
 
     return draw_case()
+
+
+# Compile-relevant classes for the `gpu` profile: the key block BK = next_pow2(K), and V either below every
+# launch tile (BV = 16) or above every tile cap (BV = the layout's and T's cap); ALIGNED is its own factor.
+K_CLASSES = {"k16": (9, 16), "k64": (33, 64), "k128": (65, 128), "k256": (129, 256)}
+V_CLASSES = {"v16": (9, 16), "vbig": (33, 256)}
+_FACTORS: dict[str, tuple[Any, ...]] = {
+    "dtype": DTYPES, "pool_dtype": POOL_DTYPES, "gate_dtype": ("float32", "bfloat16"),
+    "index_dtype": ("int32", "int64"), "varlen": (False, True), "l2norm": (False, True), "layout": ("kv", "vk"),
+    "decode": (True, False), "k": tuple(K_CLASSES), "v": tuple(V_CLASSES), "aligned": (True, False),
+}
+
+
+def _in_class(bounds: tuple[int, int], aligned: Optional[bool]) -> st.SearchStrategy[int]:
+    """Sizes in `bounds`: multiples of 16 when `aligned`, non-multiples when False, any when None."""
+    lo, hi = bounds
+    if aligned:
+        return st.sampled_from([x for x in range(lo, hi + 1) if x % 16 == 0])
+    return st.integers(lo, hi).filter(lambda x: aligned is None or x % 16 != 0)
+
+
+def _factors_of(case: Case) -> Optional[dict[str, Any]]:
+    """A case's compile configuration as `_FACTORS` values; None if its K or V is in no class."""
+    d, o = case.dims, case.options
+    k = [name for name, (lo, hi) in K_CLASSES.items() if lo <= d["K"] <= hi]
+    v = [name for name, (lo, hi) in V_CLASSES.items() if lo <= d["V"] <= hi]
+    if not (k and v):
+        return None
+    decode = d["T"] <= d["N"] if o["cu_seqlens"] is not None else d["T"] == 1
+    return {**{n: o[n] for n in ("dtype", "pool_dtype", "gate_dtype", "index_dtype", "l2norm", "layout")},
+            "varlen": o["cu_seqlens"] is not None, "decode": decode, "k": k[0], "v": v[0],
+            "aligned": d["K"] % 16 == 0 and d["V"] % 16 == 0}
+
+
+def _pairwise_menu(seeded: list[dict[str, Any]], seed: int = 0, candidates: int = 40) -> list[dict[str, Any]]:
+    """The `seeded` configurations plus as few more as a greedy covering array needs for every pair of values
+    of two `_FACTORS` to occur in some row (deterministic): all pairwise interactions of the compile-relevant
+    options in ~20 rows instead of the 4608 of the full product."""
+    rng = random.Random(seed)
+    names = list(_FACTORS)
+    pairs = lambda row: {(p, row[p], q, row[q]) for i, p in enumerate(names) for q in names[i + 1:]}  # noqa: E731
+    rows = [dict(row) for row in {tuple(row.items()): row for row in seeded}.values()]
+    uncovered = {
+        (a, x, b, y) for i, a in enumerate(names) for b in names[i + 1:] for x in _FACTORS[a] for y in _FACTORS[b]}
+    for row in rows:
+        uncovered -= pairs(row)
+    while uncovered:
+        (a, x, b, y) = min(uncovered, key=repr)  # each new row covers at least this pair
+        options = [{**{n: rng.choice(_FACTORS[n]) for n in names}, a: x, b: y} for _ in range(candidates)]
+        best = max(options, key=lambda row: len(pairs(row) & uncovered))
+        rows.append(best)
+        uncovered -= pairs(best)
+    return rows
 
 
 def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -195,6 +274,10 @@ EXAMPLES: dict[str, Case] = {
     "int64 indices": _case(index_dtype="int64"),
     "K=256 (largest key block)": _case(B=1, K=256, V=8, indices=(1,)),
 }
+
+
+# The regime examples' own configurations come first, so the drawn cases add few compilations of their own.
+COMPILE_MENU = _pairwise_menu([f for f in map(_factors_of, EXAMPLES.values()) if f is not None])
 
 
 def examples(profile: Profile) -> dict[str, Case]:
