@@ -27,8 +27,8 @@ for step in "$@"; do
   case $step in
     peers-sweep) python3 bench/peers.py --peers ../.peers --sweep --baseline baseline_gdn.py --out "$out" \
                    2>&1 > "$out/peers_log.txt" | tail -5; tail -45 "$out/peers_log.txt" ;;
-    peers) python3 bench/peers.py --peers ../.peers --out "$out" 2>&1 > "$out/peers_log.txt" | tail -5
-           tail -14 "$out/peers_log.txt" ;;
+    peers) python3 bench/peers.py --peers ../.peers --baseline baseline_gdn.py --out "$out" 2>&1 > "$out/peers_log.txt" \
+             | tail -5; sed -n '/^# Decode kernel/,$p' "$out/peers_log.txt" ;;
     property)
       export TRITON_CACHE_DIR=$(mktemp -d)
       for pass in cold warm; do
@@ -37,14 +37,15 @@ for step in "$@"; do
         echo "-- $pass (exit $?)"; grep -E "cases run|compilations|wall time|time split|^│ +│" "$out/property_$pass.txt"
       done
       unset TRITON_CACHE_DIR ;;
-    adapters)
-      for impl in sglang_gdn fla_gdn; do
-        python3 -m shapecheck.cli run fused --impl bench/adapters.py:$impl --device cuda --profile gpu --no-db \
-          --seed 0 $examples > "$out/adapters_$impl.txt" 2>&1
-        echo "-- $impl (exit $?)"; tail -30 "$out/adapters_$impl.txt"
+    adapters)  # fla-core twice: as drawn, then with its fixed softplus (beta 1, threshold 20) pinned
+      for run in "sglang_gdn" "fla_gdn" "fla_gdn --pin softplus_beta=1.0 --pin softplus_threshold=20.0"; do
+        name=$(echo "$run" | tr -c 'a-z0-9_\n' '_' | tr -s _)
+        PEERS=../.peers timeout 150 python3 -m shapecheck.cli run fused --impl bench/adapters.py:$run --device cuda \
+          --profile gpu --no-db --seed 0 --examples ${ADAPTER_EXAMPLES:-100} > "$out/adapters_$name.txt" 2>&1
+        echo "-- $run (exit $?)"; grep -E "held|VIOLATED|cases run|compilations|wall time|^  - |case:" "$out/adapters_$name.txt"
       done ;;
-    pytest) python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_gpu.py tests/test_static_explain.py \
-              -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -8 ;;
+    pytest) timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_gpu.py \
+              tests/test_static_explain.py -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -8 ;;
     *) echo "unknown step $step" ;;
   esac
 done
