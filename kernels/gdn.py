@@ -86,6 +86,11 @@ def _gated_delta_rule_update_kernel(
     IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr, ALIGNED: tl.constexpr,
     USE_PDL: tl.constexpr,
 ):
+    # fp32 arithmetic whatever the scalars arrive as (torch.compile's inductor passes Python floats as fp64,
+    # which would turn the loop-carried state fp64) and whether T is a runtime int or a compile-time 1.
+    softplus_beta = tl.cast(softplus_beta, tl.float32)
+    softplus_threshold = tl.cast(softplus_threshold, tl.float32)
+    scale = tl.cast(scale, tl.float32)
     if ALIGNED:
         # The wrapper checked that K, V and the pool strides are multiples of 16. Saying so (x // 16 * 16 is x
         # then) lets the compiler use 16-byte state loads/stores and mask whole vectors, without specialising
@@ -116,7 +121,7 @@ def _gated_delta_rule_update_kernel(
         batch = 0
     else:
         bos = 0
-        eos = T.to(tl.int64)  # t * token stride in int64: one long prefill row may pass 2**31 elements
+        eos = tl.cast(T, tl.int64)  # t * token stride in int64: one long prefill row may pass 2**31 elements
         batch = n.to(tl.int64)
 
     offs_k = tl.arange(0, BK)
