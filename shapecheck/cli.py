@@ -57,6 +57,7 @@ def _errors(show_traceback: bool = False) -> Iterator[None]:
 
 
 CONTRACTS_HELP = "Module defining contracts (repeatable); also [tool.shapecheck] contracts in ./pyproject.toml."
+WORKERS_HELP = "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
 
 
 @app.command("list")
@@ -93,9 +94,11 @@ def run(
         help="Run the implementation in a worker process, with the untrusted-code checks "
              "(default: on for `run CONTRACT --impl FILE.py:fn`, off otherwise)."),
     timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."),
+    workers: str = typer.Option("1", help=WORKERS_HELP),
+    shard: Optional[str] = typer.Option(None, help="Run part i of n of the run (a CI matrix job): --shard 2/4."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
-    from shapecheck import backend
+    from shapecheck import backend, parallel
 
     with _errors(show_traceback):
         chosen = backend.select_backend(device)
@@ -104,7 +107,9 @@ def run(
         options = property_cli.RunOptions(contract=contract, impl=impl, contracts=tuple(contracts), examples=examples,
                                           seed=seed, device=chosen, profile=profile, json_path=json_path,
                                           junit_path=junit_path, reproduce=reproduce, sanitize=sanitize,
-                                          database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout)
+                                          database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
+                                          workers=parallel.worker_count(workers, chosen),
+                                          shard=None if shard is None else parallel.Shard.parse(shard))
         code = property_cli.run(options)
     raise typer.Exit(code)
 
@@ -120,7 +125,7 @@ def sanitize_command(
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
     run(contract=contract, impl=impl, contracts=contracts, examples=examples, seed=seed, device="cpu", profile="ci",
         json_path=None, junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[], show_traceback=False,
-        isolate=None, timeout=None)
+        isolate=None, timeout=None, workers="1", shard=None)
 
 
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------
@@ -134,7 +139,10 @@ def mutate_command(
     operators: Optional[str] = typer.Option(None, help="Comma-separated subset of the operator catalogue (see --list)."),
     examples: int = typer.Option(60, min=1, help="Cases per mutant (the CI profile's budget)."),
     seed: int = typer.Option(0, help="Hypothesis seed: every mutant sees the same draw."),
-    jobs: int = typer.Option(2, min=1, help="Mutants run at once, each in its own process."),
+    workers: str = typer.Option("2", "--workers", "--jobs", help="Mutants run at once, each in its own process "
+                                "on one device: N, or auto (every visible GPU with --device cuda, else the CPU count)."),
+    shard: Optional[str] = typer.Option(None, help="Run every n-th mutant from the i-th (a CI matrix job): --shard 2/4."),
+    device: str = typer.Option("cpu", help="cpu (Triton interpreter, sanitizer on) | cuda (each mutant on one GPU)."),
     timeout: float = typer.Option(600.0, min=1, help="Seconds per mutant before it counts as killed by timeout."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report here."),
     equivalent: Optional[list[str]] = typer.Option(
@@ -145,14 +153,39 @@ def mutate_command(
 
     Exit 0 if every mutant was killed (or marked --equivalent), 1 if one survived, 2 on a usage error.
     """
-    from shapecheck import errors, mutate
+    from shapecheck import errors, mutate, parallel
 
     chosen = None if operators is None else [o.strip() for o in operators.split(",") if o.strip()]
     marked = [i.strip() for item in equivalent or [] for i in item.split(",") if i.strip()]
     try:
-        code = mutate.main(target, impl_function, chosen, examples, seed, jobs, timeout, json_path, marked, list_only)
+        if device not in ("cpu", "cuda"):
+            raise errors.UsageError(f"--device must be cpu or cuda, found {device!r}")
+        code = mutate.main(target, impl_function=impl_function, operators=chosen, examples=examples, seed=seed,
+                           slots=parallel.device_slots(parallel.worker_count(workers, device), device),
+                           shard=None if shard is None else parallel.Shard.parse(shard), device=device,
+                           timeout=timeout, json_path=json_path, equivalent=marked, list_only=list_only)
     except errors.UsageError as exc:
         _fail(str(exc))
+    raise typer.Exit(code)
+
+
+# --- report merge: the reports of a sharded run's CI jobs as one ------------------------------------
+
+report_app = typer.Typer(help="Work with the JSON reports of `shapecheck run`.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("merge")
+def report_merge(
+    files: list[Path] = typer.Argument(..., help="JSON reports (`run --json`), e.g. one per --shard i/n job."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write the merged JSON report here."),
+    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write the merged JUnit XML report here."),
+) -> None:
+    """Merge reports into one: held only if every part held (exit 0; 1 violated; 2 a missing or foreign part)."""
+    from shapecheck import merge
+
+    with _errors():
+        code = merge.main(files, json_path=json_path, junit_path=junit_path)
     raise typer.Exit(code)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import importlib.util
+import os
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
 
@@ -40,10 +42,22 @@ def load_source(source: str, label: str, directory: Path = CACHE) -> ModuleType:
     name = f"_shapecheck_{label}_{digest}"
     if name in sys.modules:
         return sys.modules[name]
-    directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.py"
-    path.write_text(source)
+    write_if_changed(path, source)
     return load_file(path, name)
+
+
+def write_if_changed(path: Path, text: str) -> None:
+    """Write `text` to `path` unless it holds it already, atomically (a temporary file renamed over it):
+    processes sharing the cache (pytest-xdist workers, `run --workers`, mutant runs) may import the same
+    patched file at once, and none may read it half-written."""
+    if path.exists() and path.read_text() == text:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 def load_file(path: Path, name: str | None = None) -> ModuleType:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from shapecheck import console, registry, reports
+from shapecheck import console, parallel, registry, reports
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
@@ -45,6 +45,8 @@ class RunOptions:
     pins: Sequence[str] = ()
     isolate: Optional[bool] = None  # None: on for `run CONTRACT --impl FILE.py:fn`
     timeout: Optional[float] = None  # per isolated case; None: the profile's
+    workers: int = 1  # processes, one device each (shapecheck/parallel.py); never part of a replay line
+    shard: Optional[parallel.Shard] = None  # this CI job's part of the run
 
     @property
     def sanitizing(self) -> bool:
@@ -237,19 +239,28 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
         with Progress(*columns, console=console.stderr, transient=True) as progress:
             task = progress.add_task(escape(f"{c.name} [{name}]"), total=total, failing=0)
 
-            def on_case(outcome: Any) -> None:
-                failing = progress.tasks[task].fields["failing"] + (not outcome.ok)
-                progress.update(task, advance=1, failing=failing)
+            def advance(ok: bool) -> None:
+                progress.update(task, advance=1, failing=progress.tasks[task].fields["failing"] + (not ok))
 
-            with _sanitizing(options.sanitizing and isolation is None, options.device):
-                report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                      examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
-                                      database=options.database, command=options.replay(c.name))
+            def on_case(outcome: Any) -> None:
+                advance(outcome.ok)
+
+            if options.workers > 1 or options.shard is not None:
+                if options.sanitizing and options.device != "cpu":
+                    raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+                report, summaries = parallel.run_contract(options, c, fn, name, advance)
+                for summary in filter(None, summaries):
+                    console.stdout.print(summary, markup=False, soft_wrap=True)
+            else:
+                with _sanitizing(options.sanitizing and isolation is None, options.device):
+                    report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
+                                          examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
+                                          database=options.database, command=options.replay(c.name))
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)
     if options.json_path:
-        reports.write_json(results, options.json_path)
+        reports.write_json(results, options.json_path, options.shard)
     if options.junit_path:
         reports.write_junit(results, options.junit_path)
     return 0 if all(r.held for r in results) else 1

@@ -8,9 +8,11 @@ import shlex
 import shutil
 import sys
 import xml.etree.ElementTree as ET
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional, Sequence
 
+from shapecheck.case import Case
 from shapecheck.runner import Outcome, Report
 
 
@@ -35,7 +37,8 @@ def reproduction(report: Report, case_json: str) -> str:
 
 def _outcome(outcome: Outcome) -> dict[str, Any]:
     return {"case": json.loads(outcome.case.to_json()), "label": outcome.label, "ok": outcome.ok,
-            "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4)}
+            "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4),
+            "raised": outcome.raised}
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -55,18 +58,57 @@ def as_dict(report: Report) -> dict[str, Any]:
         "compilations": report.compilations,
         "compile_keys": report.compile_keys,
         "seconds": round(report.seconds, 3),
+        "command": list(report.command),
         "failure": None if failure is None else {
             "case": json.loads(failure.case.to_json()),
             "label": failure.label,
             "problems": failure.problems,
+            "raised": failure.raised,
             "reproduce": reproduction(report, failure.case.to_json()),
         },
         "outcomes": [_outcome(o) for o in report.outcomes],
     }
 
 
-def write_json(reports: list[Report], path: Path) -> None:
-    path.write_text(json.dumps({"held": all(r.held for r in reports), "contracts": [as_dict(r) for r in reports]}, indent=2))
+def write_json(reports: list[Report], path: Path, shard: Optional[object] = None) -> None:
+    """`shard` ("i/n") marks the report of one CI job of a sharded run, for `shapecheck report merge`."""
+    path.write_text(json.dumps({"held": all(r.held for r in reports), "shard": None if shard is None else str(shard),
+                                "contracts": [as_dict(r) for r in reports]}, indent=2))
+
+
+def _outcome_from(d: dict[str, Any]) -> Outcome:
+    return Outcome(Case.from_json(json.dumps(d["case"])), list(d["problems"]), dict(d["errors"]), d["seconds"],
+                   d["label"], d.get("raised"))
+
+
+def from_dict(d: dict[str, Any]) -> Report:
+    """The Report that `as_dict` wrote (KeyError/ValueError when `d` is not one)."""
+    outcomes = [_outcome_from(o) for o in d["outcomes"]]
+    failure = None
+    if d["failure"] is not None:
+        wanted = Case.from_json(json.dumps(d["failure"]["case"]))
+        failure = next((o for o in reversed(outcomes) if o.case == wanted and not o.ok), None)
+        if failure is None:
+            raise ValueError("its failure is not among its outcomes")
+    return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
+                  d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
+                  tuple(d["command"]))
+
+
+def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
+    """One report from the parts of one (contract, implementation) run: workers or shards.
+
+    Cases, regimes, rejections and compilations add up; the failure is the first part's that has one; wall
+    time is `seconds` (the parent's clock for workers) or else the slowest part's (shards run side by
+    side). `compile_keys` is the largest part's count: parts compile in separate processes, so keys are
+    not shared and their union is not known.
+    """
+    first = parts[0]
+    return Report(first.contract, first.impl, first.device, first.profile, [o for p in parts for o in p.outcomes],
+                  next((p.failure for p in parts if p.failure is not None), None), sum((p.regimes for p in parts), Counter()),
+                  sum(p.compilations for p in parts), max(p.compile_keys for p in parts),
+                  max(p.seconds for p in parts) if seconds is None else seconds,
+                  sum((p.rejected for p in parts), Counter()), next((p.command for p in parts if p.command), ()))
 
 
 def write_junit(reports: list[Report], path: Path) -> None:

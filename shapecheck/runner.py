@@ -66,6 +66,7 @@ class Outcome:
     seconds: float
     label: Optional[str] = None  # the regime example's name; None for a drawn case
     phases: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds: inputs, reference, kernel, checks
+    raised: Optional[str] = None  # type name of the exception the implementation raised, if it did
 
     @property
     def ok(self) -> bool:
@@ -209,6 +210,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
+        outcome.raised = type(exc).__name__
     else:
         if type(out) is torch.Tensor or not isinstance(out, torch.Tensor):  # a subclass could answer the comparison itself
             _compare_output(contract, call.dims, args, out, ref_out if reference else None, outcome)
@@ -349,6 +351,11 @@ class _Failed(Exception):
     """Raised inside the Hypothesis test for a failing case, so Hypothesis shrinks it; nothing else is caught."""
 
 
+class _Stopped(BaseException):
+    """Raised inside the Hypothesis test when `stop()` says so (another worker claimed the run's failure): a
+    BaseException, so Hypothesis lets it through without shrinking or retrying."""
+
+
 def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
     items = found.items() if isinstance(found, dict) else ((None, case) for case in found)
     return [(name, case) for name, case in items]
@@ -357,11 +364,14 @@ def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
 def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *, profile: Profile, device: str,
                  examples: Optional[int] = None, seed: Optional[int] = None, pins: Optional[dict[str, Any]] = None,
                  on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
-                 command: tuple[str, ...] = ()) -> Report:
+                 command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
+                 pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
     `Abort` when code other than `impl` failed (the reference, a builder, a strategy, shapecheck itself).
+    For one part of a parallel run (shapecheck/parallel.py): `stop()` true ends the run before its next
+    case with what ran so far, and `pick_examples` chooses the part's share of the regime examples.
     """
     pins = dict(pins or {})
     overrides = pin_overrides(contract, pins)
@@ -371,6 +381,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     rejected: Counter[str] = Counter()
 
     def property_(case: Case) -> None:
+        if stop():
+            raise _Stopped
         try:
             outcome = check_case(contract, case, impl, device)
         except Rejected as refused:
@@ -397,11 +409,14 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         test = hypothesis_seed(seed)(test)
     counter = CompileCounter()
     start = time.perf_counter()
+    stopped = False
     with counter.active():
         try:
             test()
         except (_Failed, Unsatisfiable):
             pass  # a shrunk failure (recorded in `failures`); or nothing valid was drawn (checked below)
+        except _Stopped:
+            stopped = True
         except Flaky:
             if not failures:
                 raise
@@ -411,7 +426,10 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         # failing explicit example is reported unshrunk and stops the search, these are small already.
         found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
                               contract.resolve("examples") or (lambda p: []), profile)
-        for label, case in () if failures else _as_examples(found):
+        for label, case in () if failures or stopped else pick_examples(_as_examples(found)):
+            if stop():
+                stopped = True
+                break
             try:
                 outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins)
             except Rejected as refused:
@@ -422,7 +440,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
             if not outcome.ok:
                 failures.append(outcome)
                 break
-    if not outcomes:
+    if not outcomes and not stopped:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in rejected.most_common()) or "Hypothesis drew no valid case"
         raise NothingRan(f"contract {contract.name}: no case ran — all {sum(rejected.values())} drawn cases were "
                          f"rejected by the contract's own checks: {reasons}")

@@ -149,23 +149,24 @@ def _proc(rc: int, stderr: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.CompletedProcess([], rc, "", stderr)
 
 
-def _report(held: bool, problem: str = "") -> dict:
-    failure = None if held else {"problems": [problem], "reproduce": "shapecheck run ..."}
+def _report(held: bool, problem: str = "", raised: str | None = None) -> dict:
+    failure = None if held else {"problems": [problem], "raised": raised, "reproduce": "shapecheck run ..."}
     return {"held": held, "contracts": [{"cases": 60, "failure": failure}]}
 
 
 @pytest.mark.parametrize("rc, report, stderr, status", [
     (0, _report(True), "", mutate.SURVIVED),
     (1, _report(False, "output differs from reference: relative RMS error 0.2 > 1e-05 (float32)"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised MemoryViolation: out-of-bounds load"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised ContractViolation: f: argument `out`"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised NameError: name 'y' is not defined"), "", mutate.CRASH),
+    (1, _report(False, "kernel raised MemoryViolation: out-of-bounds load", "MemoryViolation"), "", mutate.KILLED),
+    (1, _report(False, "kernel raised ContractViolation: f: argument `out`", "ContractViolation"), "", mutate.KILLED),
+    (1, _report(False, "kernel raised NameError: name 'y' is not defined", "NameError"), "", mutate.CRASH),
+    (1, _report(False, "kernel raised NameError (message text alone is not read)"), "", mutate.KILLED),
     (2, None, "shapecheck: error: --impl m.py:f: cannot import m.py: SyntaxError: bad", mutate.CRASH),
     (2, None, "shapecheck: error: something else", mutate.ERROR),
     (-11, None, "", mutate.ERROR),
 ])
 def test_classification(rc: int, report: dict | None, stderr: str, status: str) -> None:
-    assert mutate._classify(None, _proc(rc, stderr), report, 1.0, "f.py").status == status
+    assert mutate.classify(None, _proc(rc, stderr), report, 1.0, "f.py").status == status
 
 
 def test_score_line_and_exit_rule() -> None:
