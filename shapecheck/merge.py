@@ -4,6 +4,7 @@ A merged verdict must not claim more than ran: when the files are shards (`run -
 shard 1..n must be there exactly once, all of one n, or the merge is an error (exit 2), never a pass over
 the part that happened to arrive. Runs of the same (contract, implementation, device, profile) are merged
 into one report (`reports.merge`); the result is printed and written like a run's, with a run's exit code.
+The reports of `mutate --shard i/n` jobs merge the same way into the serial run's mutation report.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def _load(path: Path) -> dict[str, Any]:
         raise UsageError(f"report merge: cannot read {path}: {exc.strerror}") from None
     except json.JSONDecodeError as exc:
         raise UsageError(f"report merge: {path} is not JSON: {exc}") from None
-    if not isinstance(data, dict) or not isinstance(data.get("contracts"), list):
-        raise UsageError(f"report merge: {path} is not a `shapecheck run --json` report (no \"contracts\" list)")
+    if not isinstance(data, dict) or not isinstance(data.get("contracts", data.get("mutants")), list):
+        raise UsageError(f"report merge: {path} is not a JSON report of `shapecheck run` or `shapecheck mutate`")
     return data
 
 
@@ -51,9 +52,8 @@ def _check_shards(found: Sequence[tuple[Path, dict[str, Any]]]) -> None:
         raise UsageError(f"report merge: shard {missing[0]} is missing; a merged verdict covers every shard")
 
 
-def merged(paths: Sequence[Path]) -> list[Report]:
+def merged(found: Sequence[tuple[Path, dict[str, Any]]]) -> list[Report]:
     """One report per (contract, implementation, device, profile), parts in the order given."""
-    found = [(path, _load(path)) for path in paths]
     _check_shards(found)
     groups: dict[tuple[str, str, str, str], list[Report]] = {}
     for path, data in found:
@@ -66,9 +66,27 @@ def merged(paths: Sequence[Path]) -> list[Report]:
     return [reports.merge(parts) for parts in groups.values()]
 
 
+def _mutation(found: Sequence[tuple[Path, dict[str, Any]]], json_path: Optional[Path], junit_path: Optional[Path]) -> int:
+    from shapecheck.mutate.report import Summary, merge_shards
+
+    if any("mutants" not in data for _, data in found):
+        raise UsageError("report merge: mutate and run reports cannot be merged together")
+    if junit_path is not None:
+        raise UsageError("report merge: --junit is for run reports; a mutation report is JSON only")
+    _check_shards(found)
+    whole = merge_shards([data for _, data in found])
+    console.stdout.print(whole["score_line"], markup=False, soft_wrap=True)
+    if json_path is not None:
+        json_path.write_text(json.dumps(whole, indent=2))
+    return 0 if Summary(**whole["score"]).clean else 1
+
+
 def main(paths: Sequence[Path], *, json_path: Optional[Path] = None, junit_path: Optional[Path] = None) -> int:
-    """Print and write the merged reports; 0 if every part held, 1 if one was violated."""
-    results = merged(paths)
+    """Print and write the merged reports; 0 if every part held (every mutant killed), 1 otherwise."""
+    found = [(path, _load(path)) for path in paths]
+    if any("mutants" in data for _, data in found):
+        return _mutation(found, json_path, junit_path)
+    results = merged(found)
     for report in results:
         console.stdout.print(console.report_table(report))
         console.print_failure(report)

@@ -80,6 +80,11 @@ class Stream:
     def split(self, parts: int) -> list["Stream"]:
         return [self.part(k, parts) for k in range(parts)]
 
+    @property
+    def label(self) -> str:
+        """Which part of the run, e.g. "2/2 > 1/3" (shard 2 of 2, its worker 1 of 3)."""
+        return " > ".join(f"{k + 1}/{parts}" for k, parts in self.path) or "the whole run"
+
     def select(self, items: Sequence[T]) -> list[T]:
         """This part's share of `items` (the contract's regime examples)."""
         for k, parts in self.path:
@@ -167,6 +172,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
     part's claim stops this one. Returns the report and the sanitizer's summary ("" when off)."""
     import contextlib
 
+    from shapecheck.errors import NothingRan
     from shapecheck.profiles import PROFILES
     from shapecheck.runner import run_property
 
@@ -183,10 +189,13 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
             from shapecheck.sanitizer import sanitize
 
             sanitizer = stack.enter_context(sanitize())
-        report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
-                              examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
-                              database=options.database, command=options.replay(contract.name),
-                              stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select)
+        try:
+            report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
+                                  examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
+                                  database=options.database, command=options.replay(contract.name),
+                                  stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select)
+        except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
+            raise NothingRan(f"{exc} (in part {stream.label})") from None
     return report, "" if sanitizer is None else sanitizer.summary()
 
 

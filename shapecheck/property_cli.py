@@ -142,14 +142,18 @@ def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., A
     return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]
 
 
+def sanitizable(device: str) -> None:
+    if device != "cpu":
+        raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+
+
 @contextlib.contextmanager
 def _sanitizing(enabled: bool, device: str) -> Iterator[None]:
     """Bounds-check every interpreted load/store inside the block, then print what was checked."""
     if not enabled:
         yield
         return
-    if device != "cpu":
-        raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+    sanitizable(device)
     from shapecheck.sanitizer import sanitize
 
     with sanitize() as report:
@@ -246,8 +250,8 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                 advance(outcome.ok)
 
             if options.workers > 1 or options.shard is not None:
-                if options.sanitizing and options.device != "cpu":
-                    raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+                if options.sanitizing:
+                    sanitizable(options.device)
                 report, summaries = parallel.run_contract(options, c, fn, name, advance)
                 for summary in filter(None, summaries):
                     console.stdout.print(summary, markup=False, soft_wrap=True)

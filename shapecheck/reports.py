@@ -92,7 +92,7 @@ def from_dict(d: dict[str, Any]) -> Report:
             raise ValueError("its failure is not among its outcomes")
     return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
                   d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
-                  tuple(d["command"]))
+                  tuple(d.get("command", ())))
 
 
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:

@@ -7,6 +7,11 @@
 
 On CPU, Triton's interpreter must be on before the kernel module is imported: call
 `use_interpreter_without_gpu()` at the top of your `conftest.py`.
+
+Under pytest-xdist (`pytest -n auto`) each worker runs its GPU tests on one device, chosen from its worker
+id (`gw3` -> device 3 modulo the visible count), so the workers spread over the GPUs instead of queueing
+on the first. Workers share the example database and the patch cache safely: Hypothesis writes each
+database entry by an atomic rename under a per-key directory, and patched files are written the same way.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Callable, Optional, Sequence
 import pytest
 import torch
 
+from shapecheck.parallel import xdist_device
 from shapecheck.profiles import PROFILES
 from shapecheck.reports import reproduction
 
@@ -50,6 +56,8 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
                 pytest.fail(f"{impl} carries no @shapecheck.contract; pass contract=", pytrace=False)
             replay = RunOptions(contract=c.name, impl=impl, contracts=tuple(contracts), device=chosen).replay(c.name)
             with contextlib.ExitStack() as stack:
+                if chosen == "cuda" and (index := xdist_device(torch.cuda.device_count())) is not None:
+                    stack.enter_context(torch.cuda.device(index))
                 if chosen == "cpu":  # as the CLI does: an out-of-bounds access is a finding, not silent
                     from shapecheck.sanitizer import sanitize
 

@@ -25,9 +25,12 @@ class Summary:
 
     @classmethod
     def of(cls, results: Sequence[Result]) -> "Summary":
-        count = lambda *s: sum(r.status in s for r in results)  # noqa: E731
-        return cls(len(results), count(*KILLS), count(CRASH), count(TIMEOUT), count(SURVIVED), count(ERROR),
-                   sum(r.equivalent for r in results))
+        return cls.count([r.status for r in results], sum(r.equivalent for r in results))
+
+    @classmethod
+    def count(cls, statuses: Sequence[str], equivalent: int) -> "Summary":
+        count = lambda *s: sum(status in s for status in statuses)  # noqa: E731
+        return cls(len(statuses), count(*KILLS), count(CRASH), count(TIMEOUT), count(SURVIVED), count(ERROR), equivalent)
 
     def line(self) -> str:
         pct = lambda a, b: f"{100 * a / b:.1f}%" if b else "n/a"  # noqa: E731
@@ -104,3 +107,23 @@ def table(results: Sequence[Result], title: str) -> Any:
                   escape(message), f"{r.seconds:.1f} s")
     return t
 
+
+
+def merge_shards(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The report of the whole from the JSON reports of `mutate --shard i/n` jobs (every shard once: the
+    caller checks): mutants back in the serial order, the score recounted. UsageError when the parts are
+    not of one mutation run (target, wrapper, budget, seed) or do not add up to its mutants."""
+    from shapecheck.mutate.operators import OPERATORS
+
+    runs = {(p["target"], p["impl_function"], p["examples"], p["seed"], p["mutants_total"]) for p in parts}
+    if len(runs) != 1:
+        raise UsageError("report merge: the mutate reports are not of one run (target, wrapper, --examples, --seed)")
+    mutants = sorted((m for p in parts for m in p["mutants"]),
+                     key=lambda m: (m["line"], m["col"], list(OPERATORS).index(m["operator"]), m["variant"]))
+    (run,) = runs
+    if len(mutants) != run[-1] or len({m["id"] for m in mutants}) != len(mutants):
+        raise UsageError(f"report merge: the shards hold {len(mutants)} mutants, the run has {run[-1]}")
+    summary = Summary.count([m["status"] for m in mutants], sum(m["equivalent"] for m in mutants))
+    return {**parts[0], "workers": sum(p["workers"] for p in parts), "shard": None,
+            "seconds": max(p["seconds"] for p in parts), "score": dataclasses.asdict(summary),
+            "score_line": summary.line(), "mutants": mutants}
