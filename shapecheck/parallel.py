@@ -185,7 +185,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
 
     with contextlib.ExitStack() as stack:
         sanitizer = None
-        if options.sanitizing:
+        if options.sanitizing and not options.isolating:  # under --isolate the sanitizer runs in the isolated worker
             from shapecheck.sanitizer import sanitize
 
             sanitizer = stack.enter_context(sanitize())
@@ -206,13 +206,18 @@ def _pins(options: "RunOptions") -> dict[str, Any]:
 
 
 def _worker(options: "RunOptions", contract_name: str, index: int, stream: Stream) -> tuple["Report", str]:
-    """In a worker process: choose the backend, import the targets as the parent did, run part `index`."""
+    """In a worker process: choose the backend, import (or isolate) the targets as the parent did, run part
+    `index`."""
+    import contextlib
+
     from shapecheck import backend, property_cli
 
     backend.select_backend(options.device)
-    c, fn, name = next(t for t in property_cli._targets(options) if t[0].name == contract_name)
     events = _shared["events"]
-    return run_part(options, c, fn, name, stream, index, lambda o: events.put((index, o.ok)), _shared["claim"])
+    with contextlib.ExitStack() as isolated:
+        targets = property_cli._targets(options, property_cli._isolation(options, isolated))
+        c, fn, name = next(t for t in targets if t[0].name == contract_name)
+        return run_part(options, c, fn, name, stream, index, lambda o: events.put((index, o.ok)), _shared["claim"])
 
 
 def run_parallel(options: "RunOptions", contract: "Contract", parts: Sequence[Stream],

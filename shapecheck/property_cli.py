@@ -84,8 +84,8 @@ def _isolation(options: RunOptions, stack: contextlib.ExitStack) -> Isolation:
     """Workers for `--isolate`, closed with `stack`; under the interpreter the sanitizer runs in the worker."""
     if not options.isolating:
         return None
-    if options.sanitizing and options.device != "cpu":
-        raise UsageError("--sanitize works under the CPU interpreter only; use --device cpu")
+    if options.sanitizing:
+        sanitizable(options.device)
     profile = PROFILES[options.profile]
     return lambda target: stack.enter_context(Isolated(target, options.device, options.timeout or profile.timeout_s,
                                                        profile.settle_s, sanitize=options.sanitizing))
