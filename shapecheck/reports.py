@@ -38,7 +38,7 @@ def reproduction(report: Report, case_json: str) -> str:
 def _outcome(outcome: Outcome) -> dict[str, Any]:
     return {"case": json.loads(outcome.case.to_json()), "label": outcome.label, "ok": outcome.ok,
             "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4),
-            "raised": outcome.raised}
+            "raised": outcome.raised, "phases": {k: round(v, 6) for k, v in outcome.phases.items()}}
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -58,6 +58,8 @@ def as_dict(report: Report) -> dict[str, Any]:
         "compilations": report.compilations,
         "compile_keys": report.compile_keys,
         "seconds": round(report.seconds, 3),
+        "compile_seconds": round(report.compile_seconds, 3),
+        "part_seconds": round(report.part_seconds, 3),
         "command": list(report.command),
         "failure": None if failure is None else {
             "case": json.loads(failure.case.to_json()),
@@ -78,7 +80,7 @@ def write_json(reports: list[Report], path: Path, shard: Optional[object] = None
 
 def _outcome_from(d: dict[str, Any]) -> Outcome:
     return Outcome(Case.from_json(json.dumps(d["case"])), list(d["problems"]), dict(d["errors"]), d["seconds"],
-                   d["label"], d.get("raised"))
+                   label=d["label"], phases=dict(d.get("phases", {})), raised=d.get("raised"))
 
 
 def from_dict(d: dict[str, Any]) -> Report:
@@ -92,7 +94,8 @@ def from_dict(d: dict[str, Any]) -> Report:
             raise ValueError("its failure is not among its outcomes")
     return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
                   d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
-                  tuple(d.get("command", ())))
+                  tuple(d.get("command", ())), compile_seconds=d.get("compile_seconds", 0.0),
+                  part_seconds=d.get("part_seconds", 0.0))
 
 
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
@@ -100,15 +103,17 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
 
     Cases, regimes, rejections and compilations add up; the failure is the first part's that has one; wall
     time is `seconds` (the parent's clock for workers) or else the slowest part's (shards run side by
-    side). `compile_keys` is the largest part's count: parts compile in separate processes, so keys are
-    not shared and their union is not known.
+    side), and `part_seconds` their sum (what the time split adds up to). `compile_keys` is the largest
+    part's count: parts compile in separate processes, so keys are not shared and their union is not known.
     """
     first = parts[0]
     return Report(first.contract, first.impl, first.device, first.profile, [o for p in parts for o in p.outcomes],
                   next((p.failure for p in parts if p.failure is not None), None), sum((p.regimes for p in parts), Counter()),
                   sum(p.compilations for p in parts), max(p.compile_keys for p in parts),
                   max(p.seconds for p in parts) if seconds is None else seconds,
-                  sum((p.rejected for p in parts), Counter()), next((p.command for p in parts if p.command), ()))
+                  sum((p.rejected for p in parts), Counter()), next((p.command for p in parts if p.command), ()),
+                  compile_seconds=sum(p.compile_seconds for p in parts),
+                  part_seconds=sum(p.part_seconds or p.seconds for p in parts))
 
 
 def write_junit(reports: list[Report], path: Path) -> None:

@@ -307,6 +307,7 @@ class Report:
     rejected: Counter[str] = dataclasses.field(default_factory=Counter)  # reason -> drawn cases the contract refused
     command: tuple[str, ...] = ()  # argv that replays a case of this run, up to `--reproduce`
     compile_seconds: float = 0.0  # Triton compilations (inside the kernel calls)
+    part_seconds: float = 0.0  # a merged run (workers, shards): its parts' wall times added up; 0 for one part
 
     @property
     def held(self) -> bool:
@@ -314,13 +315,13 @@ class Report:
 
     def time_split(self) -> dict[str, float]:
         """Wall seconds by step over all cases: compilation taken out of `kernel`, the rest is Hypothesis's
-        (drawing, shrinking, rejected cases)."""
+        (drawing, shrinking, rejected cases). For a merged run, seconds summed over its parts."""
         split: Counter[str] = Counter()
         for outcome in self.outcomes:
             split.update(outcome.phases)
         split["kernel"] -= self.compile_seconds
         split["compile"] = self.compile_seconds
-        split["hypothesis"] = self.seconds - sum(o.seconds for o in self.outcomes)
+        split["hypothesis"] = (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
         return dict(split)
 
     def worst_errors(self) -> dict[str, float]:
