@@ -190,6 +190,7 @@ def test_list_runs_nothing() -> None:
     assert "stride@" in result.stdout and "epsilon@" in result.stdout
 
 
+@pytest.mark.interpreter  # mutants run with --device cpu
 def test_end_to_end_kills_a_known_mutant_of_the_real_kernel(tmp_path: Path) -> None:
     """beta used raw instead of sigmoid(b): the suite must kill it (baseline + 1 mutant, ~25 s)."""
     report_path = tmp_path / "m.json"
