@@ -100,9 +100,8 @@ class Index:
 
     def check(self, call: "Call", argument: str, values: list[int]) -> None:
         size = call.dims[self.into]
-        allowed = (f"{self.padding} or " if self.padding is not None else "") + f"0 <= index < {self.into}={size}"
-        if self.padding == -1:
-            allowed = f"-1 <= index < {self.into}={size}"
+        low = "-1 <= index" if self.padding == -1 else (f"{self.padding} or 0 <= index" if self.padding is not None else "0 <= index")
+        allowed = f"{low} < {self.into}={size}"
         bad = [(n, s) for n, s in enumerate(values) if not (0 <= s < size or s == self.padding)]
         if bad:
             n, s = bad[0]

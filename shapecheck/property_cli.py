@@ -118,8 +118,8 @@ def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Con
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
         return [(c, worker, options.impl)]
     if options.impl is not None:
-        fn = registry.implementation(options.impl)
-        known = registry.contracts(options.contracts, extra=registry.contracts_near(options.impl))
+        fn, near = registry.implementation_and_contracts(options.impl)
+        known = registry.contracts(options.contracts, extra=near)
         c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
         if c is None:
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")

@@ -141,8 +141,7 @@ def implementation_module(target: str) -> tuple[ModuleType, str]:
     return module, attr
 
 
-def implementation(target: str) -> Callable[..., Any]:
-    """Import `module.path:function` or `path/to/file.py:function`."""
+def _resolve(target: str) -> tuple[ModuleType, Callable[..., Any]]:
     module, attr = implementation_module(target)
     try:
         fn = getattr(module, attr, None)
@@ -150,10 +149,15 @@ def implementation(target: str) -> Callable[..., Any]:
         raise UsageError(f"--impl {target}: looking up {attr!r} failed: {type(exc).__name__}: {exc}") from None
     if not callable(fn):
         raise UsageError(f"--impl {target}: {module.__name__} has no function {attr!r}")
-    return fn
+    return module, fn
 
 
-def contracts_near(target: str) -> list[Contract]:
-    """Contracts defined in the module of an `--impl` target (imported already by `implementation`)."""
-    module, _ = implementation_module(target)
-    return _contracts_in(module)
+def implementation(target: str) -> Callable[..., Any]:
+    """Import `module.path:function` or `path/to/file.py:function`."""
+    return _resolve(target)[1]
+
+
+def implementation_and_contracts(target: str) -> tuple[Callable[..., Any], list[Contract]]:
+    """The `--impl` function and the contracts its module defines (known once it is imported)."""
+    module, fn = _resolve(target)
+    return fn, _contracts_in(module)

@@ -49,8 +49,8 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
 
         chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
         try:
-            fn = registry.implementation(impl)
-            known = registry.contracts(contracts, extra=registry.contracts_near(impl))
+            fn, near = registry.implementation_and_contracts(impl)
+            known = registry.contracts(contracts, extra=near)
             c = registry.contract(contract, known) if contract else getattr(fn, "__contract__", None)
             if c is None:
                 pytest.fail(f"{impl} carries no @shapecheck.contract; pass contract=", pytrace=False)
