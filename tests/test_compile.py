@@ -193,7 +193,7 @@ def _pool_safe(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     return model
 
 
-def _skip_unless_kernel_compiles(args: dict[str, Any], mode: str, **options: Any) -> None:
+def _skip_unless_kernel_compiles(args: dict[str, Any], check_mode: str, **options: Any) -> None:
     """xfail, naming the error, when the UNDECORATED kernel does not compile with these options.
 
     "first"/"shapes" trace the kernel's launch into the graph, so they compile exactly when it does; on
@@ -201,7 +201,7 @@ def _skip_unless_kernel_compiles(args: dict[str, Any], mode: str, **options: Any
     size of 1 to a constant (measured on an H200). That is the kernel's inductor support, not the
     decorator's verdicts, and it reads as an expected failure with its reason rather than as a pass.
     """
-    if mode == "always":  # the kernel runs eagerly, outside the graph
+    if check_mode == "always":  # the kernel runs eagerly, outside the graph
         return
     torch._dynamo.reset()
     try:
