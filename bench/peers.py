@@ -405,6 +405,9 @@ def main() -> None:
     ap.add_argument("--baseline", type=Path, help="another kernels/gdn.py to time as a row (e.g. main's)")
     ap.add_argument("--rep", type=int, default=25, help="do_bench_cudagraph rep (ms) for the table")
     ap.add_argument("--sweep-rep", type=int, default=10)
+    ap.add_argument("--variants", help="with --sweep: 'BV,warps,stages,pdl;...' instead of the built-in lists")
+    ap.add_argument("--layouts", default="vk,kv", help="pool layouts to measure, comma-separated")
+    ap.add_argument("--min-n", type=int, default=0, help="only the rows with N at least this (a shorter sweep)")
     ap.add_argument("--rounds", type=int, default=5, help=f"interleaved timing rounds for rows with N <= {SMALL_N}")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
     ap.add_argument("--smoke", action="store_true",
@@ -412,10 +415,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "bench/results")))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    rows_wanted = [(1, 1, BF16, FP32), (2, 3, FP32, FP32)] if args.smoke else ROWS
+    rows_wanted = [(1, 1, BF16, FP32), (2, 3, FP32, FP32)] if args.smoke else [r for r in ROWS if r[0] >= args.min_n]
+    layouts = args.layouts.split(",")
+    chosen = [tuple(int(x) for x in v.split(",")) for v in args.variants.split(";")] if args.variants else None
+
     def variants_of(N: int, T: int, layout: str) -> list[tuple]:
         if args.sweep:
-            return DECODE_VARIANTS if T == 1 else MULTI_VARIANTS
+            return chosen or (DECODE_VARIANTS if T == 1 else MULTI_VARIANTS)
         return [without_pdl(N, T, layout)] if N <= SMALL_N else []  # what PDL buys where launches dominate
 
     if DEVICE.type == "cuda":
@@ -431,7 +437,7 @@ def main() -> None:
         # Our variants and fla-core's kernel key on no dimension here; SGLang's on N and next_pow2(T), the
         # launch heuristics (ours, main's) on N and T.
         jobs = {(impl, cfg, *((2, 1) if cfg or impl == "fla" else (N, T)), a, p, lay, args.peers, args.baseline)
-                for N, T, a, p in ROWS for lay in ("vk", "kv")
+                for N, T, a, p in rows_wanted for lay in layouts
                 for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(N, T, lay)), ("fla", None),
                                   *([("sglang", None)] if lay == "vk" else []),
                                   *([("baseline", None)] if args.baseline else [])]}
@@ -446,7 +452,7 @@ def main() -> None:
     print(f"copy bandwidth (TB/s, read + write): {copy_text}", flush=True)
     rows: list[dict] = []
     for N, T, act, pool in rows_wanted:
-        for layout in ("vk", "kv"):
+        for layout in layouts:
             rows += measure_row(N, T, act, pool, layout, impls, variants_of(N, T, layout),
                                 0 if args.smoke else args.rep, 0 if args.smoke else args.sweep_rep, l2,
                                 rounds=args.rounds if N <= SMALL_N else 1)

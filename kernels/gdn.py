@@ -18,7 +18,8 @@ Engineering choices, each against a bug class seen upstream:
   (limit 65535);
 - K and V need not be powers of two: every load and store is masked;
 - true dimensions (T, N, H, HV, strides) are `do_not_specialize`, so drawing new shapes does not
-  recompile: only block sizes, dtypes and feature flags key the compile cache. One flag, `ALIGNED` (K, V and
+  recompile: only block sizes, dtypes, the pool layout and alignment key the compile cache (varlen and
+  l2norm are runtime flags). One flag, `ALIGNED` (K, V and
   the pool strides are multiples of 16), gives the compiler the divisibility that specialisation would, so
   state rows move as 16-byte vectors (0.45-0.53 -> 0.87-0.95 of copy bandwidth at N=256 on an H100).
 
@@ -39,8 +40,11 @@ variant checked against the reference first; bench/results/h200_sweep/), against
 - programmatic dependent launch on Hopper+ (`USE_PDL`): the kernel waits for its producer before the first
   load and lets its consumer's launch start at once, as SGLang's does. In back-to-back graphs it hides the
   launch gap: N=1 3.8 vs 4.5 µs (K-last), 4.6 vs 5.3 µs (K-first); N=32 1-2 %; nothing at N >= 256.
-Result, same run (bench/results/h200/peers_NVIDIA_H200.md): 1.05-1.43x SGLang's speed on every row (K-last),
-0.94-0.95 of copy bandwidth at N >= 256 (K-last, fp32 pool), 0.91-0.93 (K-first).
+Result, one run (bench/results/h200/peers_NVIDIA_H200.md): 1.05-1.36x SGLang's speed on every row (K-last),
+1.02-1.64x (K-first), 0.94-0.95 of copy bandwidth at N >= 256 (K-last, fp32 pool), 0.91-0.92 (K-first).
+Tried and not kept: both reductions from the state before the token's update (o = d h^T q + v' k.q), which
+shortens each token's chain: K-first multi-token 7-12 % faster, K-first decode 4-5 % slower (an extra
+cross-warp reduction per token).
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ _RUNTIME_DIMS = [
     "T", "HV", "G", "K", "V",
     "s_qb", "s_qt", "s_qh", "s_kb", "s_kt", "s_kh", "s_vb", "s_vt", "s_vh",
     "s_ob", "s_ot", "s_oh", "s_ab", "s_at", "s_bb", "s_bt", "s_slot", "s_head", "s_row",
+    "is_varlen", "use_l2norm",  # runtime flags (see the kernel): a 1 must not specialise either
 ]
 
 
@@ -82,8 +87,8 @@ def _gated_delta_rule_update_kernel(
     T, HV, G, K, V,
     s_qb, s_qt, s_qh, s_kb, s_kt, s_kh, s_vb, s_vt, s_vh,
     s_ob, s_ot, s_oh, s_ab, s_at, s_bb, s_bt, s_slot, s_head, s_row,
-    BK: tl.constexpr, BV: tl.constexpr,
-    IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr, ALIGNED: tl.constexpr,
+    is_varlen, use_l2norm,
+    BK: tl.constexpr, BV: tl.constexpr, STATE_VK: tl.constexpr, ALIGNED: tl.constexpr,
     USE_PDL: tl.constexpr,
 ):
     # fp32 arithmetic whatever the scalars arrive as (torch.compile's inductor passes Python floats as fp64,
@@ -115,14 +120,15 @@ def _gated_delta_rule_update_kernel(
     j = pid_nh % HV
     i = j // G  # grouped value heads: G = HV // H value heads share query/key head i
 
-    if IS_VARLEN:
-        bos = tl.load(cu_seqlens + n).to(tl.int64)
-        eos = tl.load(cu_seqlens + n + 1).to(tl.int64)
-        batch = 0
-    else:
-        bos = 0
-        eos = tl.cast(T, tl.int64)  # t * token stride in int64: one long prefill row may pass 2**31 elements
-        batch = n.to(tl.int64)
+    # Packed sequences are bounded by cu_seqlens, batch rows by [0, T) of row n. A runtime flag, as l2norm is,
+    # rather than a constexpr: both are uniform branches (every row 0.92-1.05x the time of the constexpr
+    # kernel in one H200 run), and the GPU property job compiles 21 variants instead of 23. Without cu_seqlens the
+    # wrapper passes `indices` in its place, never read (masked off).
+    varlen = is_varlen != 0
+    bos = tl.load(cu_seqlens + n, mask=varlen, other=0).to(tl.int64)
+    # t * token stride in int64: one long prefill row may pass 2**31 elements
+    eos = tl.where(varlen, tl.load(cu_seqlens + n + 1, mask=varlen, other=0).to(tl.int64), tl.cast(T, tl.int64))
+    batch = tl.where(varlen, 0, n).to(tl.int64)
 
     offs_k = tl.arange(0, BK)
     offs_v = pid_v * BV + tl.arange(0, BV)
@@ -157,7 +163,7 @@ def _gated_delta_rule_update_kernel(
         x = (a_t + bias) * softplus_beta
         softplus = tl.where(x > softplus_threshold, x, tl.log(1.0 + tl.exp(x))) / softplus_beta
         beta_t = tl.sigmoid(b_t)
-        if USE_L2NORM:
+        if use_l2norm != 0:
             q_t = q_t / tl.sqrt(tl.sum(q_t * q_t) + 1e-6)
             k_t = k_t / tl.sqrt(tl.sum(k_t * k_t) + 1e-6)
         q_t = q_t * scale
@@ -237,15 +243,16 @@ def fused_sigmoid_gating_delta_rule_update(
     aligned = K % 16 == 0 and V % 16 == 0 and all(s % 16 == 0 for s in initial_state_source.stride()[:3])
     grid = (N * HV * NV,)
     _gated_delta_rule_update_kernel[grid](
-        q, k, v, a, b, A_log, dt_bias, o, initial_state_source, initial_state_indices, cu_seqlens,
+        q, k, v, a, b, A_log, dt_bias, o, initial_state_source, initial_state_indices,
+        initial_state_indices if cu_seqlens is None else cu_seqlens,
         softplus_beta, softplus_threshold, scale,
         T, HV, HV // H, K, V,
         q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
         v.stride(0), v.stride(1), v.stride(2), o.stride(1), o.stride(2), o.stride(3),
         *_token_strides(a, T), *_token_strides(b, T),
         initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
-        BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
-        STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q),
+        int(cu_seqlens is not None), int(use_qk_l2norm_in_kernel),
+        BK=BK, BV=BV, STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q),
         num_warps=num_warps, num_stages=num_stages, launch_pdl=_pdl(q),
     )
     return o.squeeze(0)

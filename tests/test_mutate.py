@@ -221,3 +221,15 @@ def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("shapecheck: error:") and message in lines[0], result.stderr
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_every_mutant_of_the_real_kernel_parses() -> None:
+    """A mutant splices an operand into its context: `tl.where(c, 0, n).to(...)` must become `(0).to(...)`,
+    never the unparseable `0.to(...)`."""
+    path = ROOT / "kernels/gdn.py"
+    target = mutate.Target(path, "_gated_delta_rule_update_kernel", path.read_text())
+    sources = [m.patch.apply(target.source) for m in mutate.generate(target)]
+    assert len(sources) > 20
+    for source in sources:
+        ast.parse(source)
+    assert any("(0).to(tl.int64)" in source for source in sources)

@@ -105,8 +105,10 @@ _ATOMS = (ast.Name, ast.Attribute, ast.Call, ast.Subscript, ast.Constant)
 
 
 def operand(text: str, node: ast.AST) -> str:
-    """`text` safe to splice where an operand of an arithmetic operator goes."""
-    return text if isinstance(node, _ATOMS) else f"({text})"
+    """`text` safe to splice where an operand of an arithmetic operator or an attribute's object goes
+    (an int literal too: `0.to(...)` does not parse)."""
+    integer = isinstance(node, ast.Constant) and type(node.value) is int
+    return text if isinstance(node, _ATOMS) and not integer else f"({text})"
 
 
 def replace_node(f: Function, node: ast.AST, text: str, variant: str = "") -> Site:
