@@ -24,6 +24,7 @@ the same run (bytes read + written).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -138,7 +139,7 @@ def copy_bandwidth(device) -> float:
     n = 2**28  # 1 GiB of fp32
     src = torch.randn(n, device=device)
     dst = torch.empty_like(src)
-    ms = bench_ms(lambda: dst.copy_(src), rep=200)
+    ms = bench_ms(functools.partial(dst.copy_, src), rep=200)
     del src, dst
     torch.cuda.empty_cache()
     return 2 * n * 4 / (ms * 1e-3)
@@ -344,10 +345,10 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_ma
                 del p_ker, o_ker
                 torch.cuda.empty_cache()
                 rot = Rotor(sets)
-                k_ms = bench_ms(lambda: KERNEL_CALL(**rot()))
+                k_ms = bench_ms(lambda rot=rot: KERNEL_CALL(**rot()))
                 g_us = graph_us([lambda s=s_: KERNEL_CALL(**s) for s_ in sets])
                 rot = Rotor(sets)
-                e_ms = bench_ms(lambda: gated_delta_rule_reference(**rot()), rep=60, warmup=10)
+                e_ms = bench_ms(lambda rot=rot: gated_delta_rule_reference(**rot()), rep=60, warmup=10)
                 # compiled: the token loop unrolls, so long T is compiled once, last (below)
                 c_ms, first_s = time_compiled(compiled, sets) if T <= compile_max_t else (math.nan, math.nan)
                 row = dict(N=N, T=T, pool=str(pool_dtype)[6:], layout=layout, kernel_us=k_ms * 1e3, graph_us=g_us,
@@ -356,7 +357,7 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_ma
                            eager_us=e_ms * 1e3, compiled_us=c_ms * 1e3, speedup_eager=e_ms / k_ms,
                            speedup_compiled=c_ms / k_ms, compile_s=first_s, err=err, R=R)
                 if N == 1 and T == 1:
-                    t = timing_triplet(lambda: KERNEL_CALL(**sets[0]))
+                    t = timing_triplet(lambda sets=sets: KERNEL_CALL(**sets[0]))
                     t["graph_rot_us"] = g_us
                     n1_lat[(row["pool"], layout)] = t
                 rows.append(row)

@@ -48,9 +48,9 @@ import triton
 import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import kernel as kb  # noqa: E402 - bench/kernel.py: input sets, byte counts, reference, error metric
+import kernel as kb  # bench/kernel.py: input sets, byte counts, reference, error metric
 
-from shapecheck.kernels import gdn  # noqa: E402
+from shapecheck.kernels import gdn
 
 H, HV, K, V = 16, 32, 128, 128
 BF16, FP32 = torch.bfloat16, torch.float32
@@ -351,7 +351,7 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
         sg = get(N, T, act, pool, "vk", "sglang")
         fvk, fkv = get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
         mvk, mkv = get(N, T, act, pool, "vk", "baseline"), get(N, T, act, pool, "kv", "baseline")
-        speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
+        speed = lambda o, sg=sg: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
         lines.append(
             f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
             f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} / {_f(us(mkv), '.1f')} | "

@@ -14,10 +14,10 @@ from typing import Any, Optional
 import torch
 from hypothesis import strategies as st
 
-from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.case import Case
+from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.profiles import Profile
-from shapecheck.strategies import Overrides, dim, seeds
+from shapecheck.strategies import NO_OVERRIDES, Overrides, dim, seeds
 
 DTYPES = ("float32", "bfloat16", "float16")
 POOL_DTYPES = ("float32", "bfloat16")
@@ -27,7 +27,7 @@ def _is_pow2(x: int) -> bool:
     return x & (x - 1) == 0
 
 
-def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
+def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
     """Cases in dependency order; any dimension or option can be pinned through `overrides`.
 
     Under the `gpu` profile every case first draws one of `COMPILE_MENU`'s configurations, which fix what

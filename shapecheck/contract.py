@@ -148,7 +148,7 @@ def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
         stripped, inner = _split_markers(base)
-        ours = [m for m in metadata if isinstance(m, Marker)]
+        ours = [m for m in metadata if isinstance(m, (Offsets, Index, InPlace))]
         return stripped, ours[0] if ours else inner
     if origin is Union:
         parts = [_split_markers(member) for member in typing.get_args(annotation)]
@@ -186,6 +186,13 @@ class Contract:
     regimes: Hook = None  # fn(case) -> set of regime names (coverage table)
     pins: Sequence[str] = ()  # names besides dimensions and parameters that `cases` reads from its overrides
     description: str = ""
+    # Derived from `signature` once, in __post_init__ (not constructor arguments).
+    hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
+    gate_hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
+    markers: Mapping[str, Marker] = dataclasses.field(init=False, repr=False, compare=False)
+    _sig: inspect.Signature = dataclasses.field(init=False, repr=False, compare=False)
+    _specs: Mapping[str, _dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
+    _output: Optional[_dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
 
     def resolve(self, field: str) -> Optional[Callable[..., Any]]:
         """The function a hook field names, or None if unset; an import failure names the field."""
@@ -213,7 +220,7 @@ class Contract:
         except Exception as exc:  # noqa: BLE001 - an unresolvable annotation is the contract's to fix
             raise InvalidContract(self.name, "signature", f"annotations cannot be resolved: {exc}") from None
         specs: dict[str, _dims.TensorSpec] = {}
-        markers: dict[str, Any] = {}
+        markers: dict[str, Marker] = {}
         for name in [*sig.parameters, "return"]:
             plain, marker = _split_markers(hints.get(name))
             try:
@@ -302,16 +309,16 @@ class Contract:
 
     @property
     def parameters(self) -> Mapping[str, inspect.Parameter]:
-        return self._sig.parameters  # type: ignore[attr-defined]
+        return self._sig.parameters
 
     @property
     def tensor_specs(self) -> Mapping[str, _dims.TensorSpec]:
         """Annotated tensor parameters in declaration order."""
-        return self._specs  # type: ignore[attr-defined]
+        return self._specs
 
     @property
     def output(self) -> Optional[_dims.TensorSpec]:
-        return self._output  # type: ignore[attr-defined]
+        return self._output
 
     def _marked_values(self, call: Call) -> None:
         """Offsets, indices and finiteness, read in ONE device-to-host transfer.
@@ -342,7 +349,7 @@ class Contract:
     def arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments by name, defaults applied; a wrong call signature is a ContractViolation too."""
         try:
-            bound = self._sig.bind(*args, **kwargs)  # type: ignore[attr-defined]
+            bound = self._sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise ContractViolation(self.name, "(call)", str(exc)) from None
         bound.apply_defaults()
@@ -358,7 +365,7 @@ class Contract:
         matched = self._bind_shapes(call)
         empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
         if empty:
-            name, size, origin = empty[0]
+            name, _, origin = empty[0]
             call.stop_if_traced()
             raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
                             expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")

@@ -139,7 +139,7 @@ def first_clash(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings
         ranks = " or ".join(str(len(p.axes)) for p in spec.patterns)
         return spec.patterns[0], None, f"expected rank {ranks}, found rank {value.dim()}"
     pattern = same_rank[0]
-    axis, name, size = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]
+    axis, name, _ = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]
     return pattern, axis, name
 
 
@@ -168,7 +168,7 @@ def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> O
         if len(free) != 1:
             continue
         known = {k: v for k, (v, _) in bound.items()}
-        at = lambda x: pattern.size(token, {**known, free[0]: x})  # noqa: E731
+        at = lambda x, token=token, known=known, name=free[0]: pattern.size(token, {**known, name: x})  # noqa: E731
         base, slope, size = at(0), at(1) - at(0), value.shape[axis]
         if slope <= 0:
             continue  # not a size that grows with its name: left for check_expressions to report

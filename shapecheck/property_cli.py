@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from shapecheck import console, parallel, registry, reports
 from shapecheck.case import Case
@@ -243,7 +243,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
         with Progress(*columns, console=console.stderr, transient=True) as progress:
             task = progress.add_task(escape(f"{c.name} [{name}]"), total=total, failing=0)
 
-            def advance(ok: bool) -> None:
+            def advance(ok: bool, task: TaskID = task) -> None:
                 progress.update(task, advance=1, failing=progress.tasks[task].fields["failing"] + (not ok))
 
             def on_case(outcome: Any) -> None:

@@ -90,13 +90,14 @@ def _hook_name(contract: Contract, field: str) -> str:
 def poisoned_allocations() -> Iterator[None]:
     """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
     was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    was_fill = torch.utils.deterministic.fill_uninitialized_memory
+    deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
+    was_fill = deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.utils.deterministic.fill_uninitialized_memory = True
+    deterministic.fill_uninitialized_memory = True
     try:
         yield
     finally:
-        torch.utils.deterministic.fill_uninitialized_memory = was_fill
+        deterministic.fill_uninitialized_memory = was_fill
         torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
@@ -122,6 +123,7 @@ def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[st
         outcome.problems.append(f"output is {type(out).__name__}, expected a tensor of shape {list(expected)}")
         return
     if tuple(out.shape) != expected:
+        assert contract.output is not None  # output_shape raised otherwise
         outcome.problems.append(f"output shape {list(out.shape)} != contract {list(expected)} "
                                 f"(\"{contract.output.patterns[0].text}\" with {call_dims})")
         return
@@ -316,10 +318,11 @@ class Report:
     def time_split(self) -> dict[str, float]:
         """Wall seconds by step over all cases: compilation taken out of `kernel`, the rest is Hypothesis's
         (drawing, shrinking, rejected cases). For a merged run, seconds summed over its parts."""
-        split: Counter[str] = Counter()
+        split: dict[str, float] = {}
         for outcome in self.outcomes:
-            split.update(outcome.phases)
-        split["kernel"] -= self.compile_seconds
+            for step, seconds in outcome.phases.items():
+                split[step] = split.get(step, 0.0) + seconds
+        split["kernel"] = split.get("kernel", 0.0) - self.compile_seconds
         split["compile"] = self.compile_seconds
         split["hypothesis"] = (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
         return dict(split)
@@ -389,7 +392,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         except Rejected as refused:
             rejected[refused.reason] += 1
             reject()
-        except Exception as exc:  # noqa: BLE001 - the contract's own checks (user code) or shapecheck failing
+        except Exception as exc:  # the contract's own checks (user code) or shapecheck failing
             raise Abort(blame.describe(f"contract {contract.name}'s checks", exc), exc) from exc
         outcomes.append(outcome)
         on_case(outcome)
@@ -421,7 +424,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         except Flaky:
             if not failures:
                 raise
-        except Exception as exc:  # noqa: BLE001 - raised while drawing: the strategy's code, or shapecheck's
+        except Exception as exc:  # raised while drawing: the strategy's code, or shapecheck's
             raise Abort(blame.describe(strategy_name, exc), exc) from exc
         # The contract's hand-picked regime cases, when the drawn ones held. Not Hypothesis @examples: a
         # failing explicit example is reported unshrunk and stops the search, these are small already.

@@ -29,8 +29,8 @@ def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch, device: 
     Unseeded runs only: Hypothesis bypasses the database when a seed is given, so a seeded draw stays
     reproducible.
     """
-    from shapecheck.contracts.gdn import GDN_DECODE
     from shapecheck import runner
+    from shapecheck.contracts.gdn import GDN_DECODE
     from shapecheck.profiles import PROFILES
     from tests.fixtures.buggy_kernels import __getattr__ as variant
 

@@ -17,8 +17,21 @@ This package imports no torch/triton: the parent only parses, writes files and r
 """
 
 from shapecheck.mutate.command import main
-from shapecheck.mutate.execute import (CRASH, ERROR, KILLED, SURVIVED, TIMEOUT, Result, RunConfig, baseline, classify,
-                                       run_command, run_mutants, run_source, write_source)
+from shapecheck.mutate.execute import (
+    CRASH,
+    ERROR,
+    KILLED,
+    SURVIVED,
+    TIMEOUT,
+    Result,
+    RunConfig,
+    baseline,
+    classify,
+    run_command,
+    run_mutants,
+    run_source,
+    write_source,
+)
 from shapecheck.mutate.generate import Mutant, Target, contract_function, generate, parse_target
 from shapecheck.mutate.operators import OPERATORS
 from shapecheck.mutate.report import Summary, mark_equivalent, report_dict, table

@@ -58,7 +58,7 @@ def sizes(args: Args) -> Optional[Shape]:
     """torch's size convention: `f(2, 3)` or `f((2, 3))`; None unless every size is an integer."""
     if len(args) == 1 and isinstance(args[0], Tup):
         args = args[0].items
-    return tuple(args) if all(is_int(a) for a in args) else None  # type: ignore[return-value]
+    return tuple(args) if all(is_int(a) for a in args) else None
 
 
 def numel(shape: Shape) -> sp.Expr:
@@ -245,6 +245,7 @@ def _t(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value
 
 
 def _permute(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value:
+    order: Value
     if len(args) == 1 and isinstance(args[0], Tup):
         order = args[0]
     else:
@@ -464,9 +465,9 @@ def _slice_length(site: Site, size: sp.Expr, lower: Value, upper: Value, step: V
             return default
         if not is_int(bound):
             return None
-        if bound.is_negative:  # type: ignore[union-attr]
+        if bound.is_negative:
             value = size + bound
-        elif bound.is_nonnegative:  # type: ignore[union-attr]
+        elif bound.is_nonnegative:
             value = bound
         else:
             return None  # a sign the analysis does not know: counted from the start or the end?

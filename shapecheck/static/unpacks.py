@@ -54,7 +54,8 @@ def _axis_of(node: ast.expr, params: set[str]) -> Optional[tuple[str, int]]:
         owner, index = node.func.value.id, node.args[0]
     else:
         return None
-    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant):
+    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant) \
+            and type(index.operand.value) is int:
         index = ast.Constant(-index.operand.value)
     if owner is None or not (isinstance(index, ast.Constant) and type(index.value) is int):
         return None
