@@ -9,6 +9,8 @@ lines::
         signature=my_op_signature,          # a stub whose parameters carry jaxtyping annotations
         rules=[Rule("HV % H == 0", blame=("v", "HV"), why="grouped heads")],
     )
+
+Over 400 lines because the definition-time validation and the call-time binder share one parsed model.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Annotated, Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
+from shapecheck import axes as _axes
 from shapecheck import dims as _dims
+from shapecheck import harness
 from shapecheck import scalars as _scalars
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
 from shapecheck.markers import Index, InPlace, Marker, Offsets
@@ -130,9 +134,9 @@ def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
     """The annotation with every axis that jaxtyping cannot bind (an expression over a name no plain axis
     binds, `"N+1"` of the ragged signature) replaced by `_`: shapecheck's binder solves and checks those."""
     if hasattr(annotation, "dim_str") and hasattr(annotation, "array_type"):
-        tokens = ["_" if not t.isidentifier() and not t.isdigit() and set(_dims.expression_names(t)) - plain else t
-                  for t in annotation.dim_str.split()]
-        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != annotation.dim_str.split() else annotation
+        parsed = _axes.parse(annotation.dim_str)
+        tokens = ["_" if a.kind == "expression" and set(_axes.names(a.value)) - plain else a.text for a in parsed]
+        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != [a.text for a in parsed] else annotation
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
@@ -256,7 +260,7 @@ class Contract:
             for pattern in spec.patterns:
                 for axis in pattern.axes:
                     if isinstance(axis, str) and not axis.isidentifier():
-                        unknown = sorted(set(_dims.expression_names(axis)) - plain)
+                        unknown = sorted(set(_axes.names(axis)) - plain)
                         if len(unknown) > 1:
                             raise InvalidContract(self.name, arg, f'axis "{axis}" has {len(unknown)} names bound by no '
                                                   f"other axis ({', '.join(unknown)}): at most one can be solved for")
@@ -294,7 +298,7 @@ class Contract:
             for pattern in spec.patterns:
                 for axis in pattern.axes:
                     if isinstance(axis, str):
-                        seen.update(dict.fromkeys(n for n in _dims.expression_names(axis) if n != "_"))
+                        seen.update(dict.fromkeys(_axes.names(axis)))
         return tuple(seen)
 
     @property
@@ -476,21 +480,11 @@ class Contract:
         return self.output.patterns[0].evaluate(dims)
 
     def check_output(self, call: Call, out: Any) -> None:
-        """The returned tensor must have the declared shape under the call's dims and a declared dtype."""
-        if self.output is None:
-            return
-        pattern = self.output.patterns[0]
-        expected = pattern.evaluate(call.dims)
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
-            shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            call.stop_if_traced()
-            raise call.fail("(return)", f'output does not match "{pattern.text}"', expected=list(expected), found=shape)
-        like = call.arguments.get(self.output_dtype_like) if self.output_dtype_like else None
-        expected_dtype = _dims.dtype_name(like) if isinstance(like, torch.Tensor) else None
-        if _dims.dtype_name(out) not in pattern.dtypes or expected_dtype not in (None, _dims.dtype_name(out)):
-            call.stop_if_traced()
-            raise call.fail("(return)", "wrong output dtype" + (f" (must be `{self.output_dtype_like}`'s)" if like is not None else ""),
-                            expected=expected_dtype or pattern.dtype_kind, found=_dims.dtype_name(out), error=DtypeViolation)
+        """The returned tensor must have the declared shape under the call's dims and a declared dtype
+        (`harness.check` without device reads); raises the first problem."""
+        problems = harness.check(self, call.dims, call.arguments, out, values=False)
+        if problems:
+            raise problems[0].violation(call)
 
 
 def _is_hook_text(target: object) -> bool:

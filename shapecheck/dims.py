@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
+from shapecheck import axes as _axes
+
 Bindings = dict[str, tuple[int, str]]  # dim name -> (size, "arg.shape[axis]" that bound it)
 
 
@@ -78,15 +80,22 @@ class TensorSpec:
         return " | ".join(f'{p.dtype_kind}[Tensor, "{p.text}"]' for p in self.patterns)
 
 
+_UNCHECKED = {
+    "variadic": "variadic axes (`*name`, `...`) are not checked: the binder needs every axis, write them out",
+    "broadcastable": "broadcastable axes (`#name`) are not checked: write the axis as 1 or as a name",
+    "treepath": "tree-path axes (`?name`) are for PyTrees, which a contract's tensors are not",
+}
+
+
 def _pattern(annotation: Any) -> Pattern:
+    """The run-time pattern of one annotation; a form the binder cannot check is refused, naming the axis."""
     axes: list[Union[str, int]] = []
-    for token in annotation.dim_str.split():
-        if token.isdigit():
-            axes.append(int(token))
-        elif token.isidentifier() or all(c.isalnum() or c in "+-*/() _" for c in token):
-            axes.append(token)
-        else:
-            raise ValueError(f'shapecheck: axis "{token}" in "{annotation.dim_str}" is not supported (names, ints, arithmetic)')
+    for axis in _axes.parse(annotation.dim_str):
+        why = (_UNCHECKED["variadic"] if axis.kind == "variadic" else _UNCHECKED["broadcastable"] if axis.broadcastable
+               else _UNCHECKED["treepath"] if axis.treepath else None)
+        if why is not None:
+            raise _axes.ShapeSyntaxError(f'axis "{axis.text}" in "{annotation.dim_str}": {why}')
+        axes.append(axis.value)
     kind = getattr(annotation, "__name__", "Tensor").split("[")[0]
     return Pattern(annotation.dim_str, tuple(axes), frozenset(annotation.dtypes), kind)
 
@@ -178,11 +187,6 @@ def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> O
             return axis, token, f"{base} + a multiple of {slope}" if base else f"a multiple of {slope}"
         bound[free[0]] = ((size - base) // slope, f"{arg}.shape[{axis}] = {token}")
     return None
-
-
-def expression_names(axis: str) -> tuple[str, ...]:
-    """The dimension names an axis uses: itself for a plain name, the free names of an expression."""
-    return (axis,) if axis.isidentifier() else compile(axis, f'<axis "{axis}">', "eval").co_names
 
 
 def dtype_name(x: torch.Tensor) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,31 +26,14 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import blame, integrity, strategies
+from shapecheck import blame, harness, integrity, strategies
 from shapecheck.case import Case
 from shapecheck.contract import Contract
-from shapecheck.dims import dtype_name
 from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
+from shapecheck.harness import relative_rms, tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
-
-# Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
-# bench/results/soak_cpu.txt). A 16-bit result carries at most one final rounding: round-to-nearest
-# costs <= 2**-8 relative for bf16 and <= 2**-11 for fp16, so 5e-3 bounds both on a GPU. Triton's CPU
-# interpreter converts fp32 -> bf16 by TRUNCATION (measured with triton 3.7.1: 49% of 1024 casts differ
-# from torch's round-to-nearest, max relative error 7.4e-3, just under 2**-7, and `fp_downcast_rounding=
-# "rtne"` does not change it), so under the interpreter a one-element bf16 output can be 2**-7 off: the
-# bound there is 1e-2. The soak's worst bf16 errors are recorded next to these bounds.
-TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 5e-3, torch.float16: 5e-3}
-INTERPRETER_TOLERANCE = {**TOLERANCE, torch.bfloat16: 1e-2}
-
-
-def tolerance(dtype: torch.dtype) -> float:
-    """The relative RMS bound for results stored in `dtype` on the current Triton backend."""
-    table = INTERPRETER_TOLERANCE if os.environ.get("TRITON_INTERPRET") == "1" else TOLERANCE
-    return table[dtype]
-
 
 CACHE_DIR = Path(".shapecheck_cache")
 
@@ -99,68 +81,6 @@ def poisoned_allocations() -> Iterator[None]:
     finally:
         deterministic.fill_uninitialized_memory = was_fill
         torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
-
-
-def relative_rms(out: torch.Tensor, ref: torch.Tensor) -> float:
-    """‖out − ref‖₂ / ‖ref‖₂ in float64 (fla's metric); exact agreement on a zero reference gives 0."""
-    out, ref = out.double(), ref.double()
-    diff = (out - ref).norm().item()
-    scale = ref.norm().item()
-    return diff / scale if scale > 0 else diff
-
-
-def _bits(x: torch.Tensor) -> torch.Tensor:
-    """Reinterpret floats as same-width integers, so comparison is bit-exact (NaN, -0.0 included)."""
-    width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[x.element_size()]
-    return x.contiguous().view(width)
-
-
-def _compare_output(contract: Contract, call_dims: dict[str, int], args: dict[str, Any], out: Any,
-                    ref: Optional[torch.Tensor], outcome: Outcome) -> None:
-    """Shape, dtype, every element written and finite; values too when the contract has a reference."""
-    expected = contract.output_shape(call_dims)
-    if not isinstance(out, torch.Tensor):
-        outcome.problems.append(f"output is {type(out).__name__}, expected a tensor of shape {list(expected)}")
-        return
-    if tuple(out.shape) != expected:
-        assert contract.output is not None  # output_shape raised otherwise
-        outcome.problems.append(f"output shape {list(out.shape)} != contract {list(expected)} "
-                                f"(\"{contract.output.patterns[0].text}\" with {call_dims})")
-        return
-    like = args.get(contract.output_dtype_like) if contract.output_dtype_like else None
-    if isinstance(like, torch.Tensor) and out.dtype != like.dtype:
-        outcome.problems.append(f"output dtype {dtype_name(out)} != {contract.output_dtype_like}'s {dtype_name(like)}")
-    bad = (~torch.isfinite(out)).sum().item()
-    if bad:
-        outcome.problems.append(f"{bad} of {out.numel()} output elements are NaN/inf (unwritten or non-finite)")
-        return
-    if ref is None:
-        return
-    err = relative_rms(out, ref)
-    outcome.errors[f"output {dtype_name(out)}"] = err
-    bound = tolerance(out.dtype)
-    if err > bound:
-        outcome.problems.append(f"output differs from reference: relative RMS error {err:.3g} > {bound:g} ({dtype_name(out)})")
-
-
-def _compare_mutated(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor, outcome: Outcome) -> None:
-    """Rows (first axis) the reference updates must match it; every other row must keep its exact bits.
-
-    `ref` is computed from an unrounded (fp32+) copy of `before`, so a row counts as updated even when
-    its change is below one ulp of a 16-bit pool, and the error measured is the kernel's own rounding.
-    """
-    updated = (ref != before.to(ref.dtype)).reshape(ref.shape[0], -1).any(dim=1)
-    moved = (_bits(after) != _bits(before)).reshape(after.shape[0], -1).any(dim=1) & ~updated
-    if moved.any():
-        rows = moved.nonzero().flatten().tolist()
-        outcome.problems.append(f"`{name}`: rows the contract leaves untouched were modified: {rows[:8]}"
-                                f"{'...' if len(rows) > 8 else ''}")
-    if updated.any():
-        err = relative_rms(after[updated], ref[updated])
-        outcome.errors[f"{name} {dtype_name(after)}"] = err
-        bound = tolerance(after.dtype)
-        if not torch.isfinite(after[updated]).all() or err > bound:
-            outcome.problems.append(f"`{name}`: updated rows differ from reference: relative RMS error {err:.3g} > {bound:g}")
 
 
 def _unrounded(x: torch.Tensor) -> torch.Tensor:
@@ -214,10 +134,9 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
         outcome.raised = type(exc).__name__
     else:
-        if type(out) is torch.Tensor or not isinstance(out, torch.Tensor):  # a subclass could answer the comparison itself
-            _compare_output(contract, call.dims, args, out, ref_out if reference else None, outcome)
-        for name, ref in zip(before, ref_mutated if reference else ()):
-            _compare_mutated(name, before[name], args[name], ref, outcome)
+        found = harness.check(contract, call.dims, args, out, reference=(ref_out, *ref_mutated) if reference else None,
+                              before=before, errors=outcome.errors)
+        outcome.problems += [str(p) for p in found]
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
         outcome.problems += integrity.after_call(args, untouched, out, impl, device)
         outcome.problems += integrity.precision(outcome.errors, tolerance)

@@ -5,6 +5,8 @@ merge into case splits. A branch that raises turns the other branch's condition 
 that returns narrows the path the rest of the body runs under. Loops run once with every name they assign
 widened to unknown first, so nothing loop-carried is guessed. Calls into functions of the same module are
 analysed with the actual argument values (depth-limited, cached per module).
+
+Over 400 lines because it is one class: its statement and expression handlers share the interpreter's state.
 """
 
 from __future__ import annotations
