@@ -111,7 +111,7 @@ def make_sets(N: int, T: int, H: int, HV: int, K: int, V: int, act_dtype, pool_d
     dt_bias = torch.randn(HV, device=device, generator=gen) * 0.5
     sets = []
     for r in range(R):
-        rnd = lambda *s: torch.randn(*s, device=device, generator=gen).to(act_dtype)  # noqa: E731
+        rnd = lambda *s: torch.randn(*s, device=device, generator=gen).to(act_dtype)
         sets.append(dict(
             A_log=A_log, a=rnd(N * T, HV), dt_bias=dt_bias, softplus_beta=1.0, softplus_threshold=20.0,
             q=rnd(N, T, H, K), k=rnd(N, T, H, K), v=rnd(N, T, HV, V), b=rnd(N * T, HV),
@@ -153,7 +153,7 @@ def _empty_kernel(x):
 def launch_latency(device) -> dict:
     """Empty Triton kernel: do_bench (events, GPU side), CUDA-graph replay, and host launch rate."""
     x = torch.empty(1, device=device)
-    fn = lambda: _empty_kernel[(1,)](x)  # noqa: E731
+    fn = lambda: _empty_kernel[(1,)](x)
     return timing_triplet(fn)
 
 
@@ -209,7 +209,7 @@ def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", 
                pool_dtype=torch.float32, cu=None, l2norm=False, strided=False, packed_ab=False, gen=None) -> dict:
     """One hand-picked case through `fn`, judged by shapecheck's own checker (`harness.check`: shape, dtype,
     every element written, relative RMS error per dtype, untouched pool rows bit-identical)."""
-    rnd = lambda *s: torch.randn(*s, device=device, generator=gen)  # noqa: E731
+    rnd = lambda *s: torch.randn(*s, device=device, generator=gen)
     if strided:  # q, k, v as views of one packed projection: token stride != H*K
         width = 2 * H * K + HV * V + 5
         proj = rnd(B, T, width).to(act_dtype)
@@ -309,7 +309,7 @@ CONFIG_NOTE = ("kernels/gdn.py v2 (final: int64 token offsets, no alignment spec
 def time_compiled(compiled: Callable[..., Any], sets: list[dict]) -> tuple[float, float]:
     """(ms per call after warm-up, wall s of the first call: the compilation when a new graph is needed)."""
     rot = Rotor(sets)
-    c_fn = lambda: compiled(**rot())  # noqa: E731
+    c_fn = lambda: compiled(**rot())
     torch.cuda.synchronize()
     t1 = time.perf_counter()
     c_fn()

@@ -66,7 +66,7 @@ def make_args(N: int, device, R: int = 2) -> list[tuple[tuple, dict]]:
     perm = torch.randperm(R * N, device=device).to(torch.int32)
     A_log = torch.log(torch.empty(HV, device=device).uniform_(1, 16))
     dt_bias = torch.randn(HV, device=device) * 0.5
-    bf = lambda *s: torch.randn(*s, device=device).to(torch.bfloat16)  # noqa: E731
+    bf = lambda *s: torch.randn(*s, device=device).to(torch.bfloat16)
     sets = []
     for r in range(R):
         args = (A_log, bf(N, HV), dt_bias, 1.0, 20.0, bf(N, 1, H, K), bf(N, 1, H, K), bf(N, 1, HV, V),

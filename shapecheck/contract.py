@@ -64,17 +64,18 @@ class Rule:
     expr: str
     blame: tuple[str, str]
     why: str = ""
+    _expr: tuple[tuple[str, ...], Callable[..., Any]] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_expr", _dims.expression(self.expr, f"<rule {self.expr}>"))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self._expr[0]  # type: ignore[attr-defined]
+        return self._expr[0]
 
     def holds(self, namespace: Mapping[str, Any]) -> Optional[bool]:
         """True/False, or None when the rule does not apply (an unbound name)."""
-        names, fn = self._expr  # type: ignore[attr-defined]
+        names, fn = self._expr
         if any(name not in namespace for name in names):
             return None
         return bool(fn(*[namespace[name] for name in names]))

@@ -41,6 +41,8 @@ class Pattern:
     axes: tuple[Union[str, int], ...]
     dtypes: frozenset[str]
     dtype_kind: str  # "Float", "Int", ... as written, for messages
+    _exprs: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = dataclasses.field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Expressions are compiled once: `evaluate` runs on every checked call.
@@ -55,9 +57,9 @@ class Pattern:
         """One axis's size under `dims`: an int, a bound name, or an expression over bound names."""
         if isinstance(axis, int):
             return axis
-        if axis not in self._exprs:  # type: ignore[attr-defined]
+        if axis not in self._exprs:
             return dims[axis]
-        names, fn = self._exprs[axis]  # type: ignore[attr-defined]
+        names, fn = self._exprs[axis]
         missing = [n for n in names if n not in dims]
         if missing:
             raise NameError(f"name '{missing[0]}' is not bound by any argument")
@@ -148,7 +150,7 @@ def first_clash(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings
         ranks = " or ".join(str(len(p.axes)) for p in spec.patterns)
         return spec.patterns[0], None, f"expected rank {ranks}, found rank {value.dim()}"
     pattern = same_rank[0]
-    axis, name, _ = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]
+    axis, name, _ = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]  # a same-rank pattern match() refused: it clashes
     return pattern, axis, name
 
 
@@ -171,13 +173,13 @@ def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> O
     `torch.compile` they are symbolic, and `int()` would specialise them (a recompile per size).
     """
     for axis, token in enumerate(pattern.axes):
-        if not isinstance(token, str) or token not in pattern._exprs:  # type: ignore[attr-defined]
+        if not isinstance(token, str) or token not in pattern._exprs:
             continue
-        free = [n for n in pattern._exprs[token][0] if n not in bound]  # type: ignore[attr-defined]
+        free = [n for n in pattern._exprs[token][0] if n not in bound]
         if len(free) != 1:
             continue
         known = {k: v for k, (v, _) in bound.items()}
-        at = lambda x, token=token, known=known, name=free[0]: pattern.size(token, {**known, name: x})  # noqa: E731
+        at = lambda x, token=token, known=known, name=free[0]: pattern.size(token, {**known, name: x})
         base, slope, size = at(0), at(1) - at(0), value.shape[axis]
         if slope <= 0:
             continue  # not a size that grows with its name: left for check_expressions to report

@@ -111,16 +111,16 @@ def _isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contra
 
 def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Contract, Callable[..., Any], str]]:
     """(contract, implementation, implementation name) pairs to run."""
-    if options.impl is not None and isolation is not None:
-        worker = isolation(options.impl)
-        c: Optional[Contract] = _isolated_contract(options, worker)
-        if c is None:
-            raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
-        return [(c, worker, options.impl)]
     if options.impl is not None:
-        fn, near = registry.implementation_and_contracts(options.impl)
-        known = registry.contracts(options.contracts, extra=near)
-        c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
+        c: Optional[Contract]
+        fn: Callable[..., Any]
+        if isolation is not None:
+            worker = isolation(options.impl)
+            fn, c = worker, _isolated_contract(options, worker)
+        else:
+            fn, near = registry.implementation_and_contracts(options.impl)
+            known = registry.contracts(options.contracts, extra=near)
+            c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
         if c is None:
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
         return [(c, fn, options.impl)]
@@ -139,7 +139,7 @@ def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., A
             raise UsageError(f"--isolate: contract {c.name}'s implementation is a Python object, not an importable "
                              "module:function a worker could import; pass --impl")
         return c.implementation
-    return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]
+    return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]  # a hook string here (callables returned above)
 
 
 def sanitizable(device: str) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 import torch
@@ -27,6 +27,7 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
 from shapecheck import blame, harness, integrity, strategies
+from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.contract import Contract
 from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
@@ -34,8 +35,6 @@ from shapecheck.harness import relative_rms, tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
-
-CACHE_DIR = Path(".shapecheck_cache")
 
 
 @dataclasses.dataclass
@@ -319,9 +318,9 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
             failures.append(outcome)
             raise _Failed("\n".join(outcome.problems))
 
-    # Separate example-database entries per contract, implementation and device.
-    property_._hypothesis_internal_add_digest = f"{contract.name}|{impl_name}|{device}".encode()  # type: ignore[attr-defined]
-    db = DirectoryBasedExampleDatabase(str(CACHE_DIR / "hypothesis")) if database else None
+    # One example database per contract, implementation and device (every run's test function is this closure).
+    key = hashlib.sha256(f"{contract.name}|{impl_name}|{device}".encode()).hexdigest()[:16]
+    db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis" / key)) if database else None
     strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
     strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
     test = given(strategy)(property_)

@@ -10,7 +10,7 @@ or a hole in the case strategies; the report lists survivors so a person can tel
 One module per job: `source` (ast positions to text offsets), `operators` (the catalogue), `generate`
 (targets and mutants as patches), `execute` (each mutant in a fresh `shapecheck run` process, judged by
 its JSON report, over worker slots), `report` (score, table, JSON), `command` (the CLI entry). Mutant
-files are written under the patch cache (`shapecheck.patching.CACHE`) with the same naming as
+files are written under the patch cache (`shapecheck.patching.patch_dir()`) with the same naming as
 `load_source`; the child imports them through `--impl path.py:function`.
 
 This package imports no torch/triton: the parent only parses, writes files and runs subprocesses.

@@ -160,7 +160,7 @@ class Shared:
         home = self.homes.get(owner.path)
         if home is None:
             home = self.homes[owner.path] = Shared(owner, self.follow, self.homes)
-        return home.global_value(attr, owner.functions[attr])  # type: ignore[return-value]
+        return home.global_value(attr, owner.functions[attr])  # type: ignore[return-value]  # a module-level function's value is a Callable_
 
     def default(self, node: ast.expr) -> Value:
         """A parameter default, evaluated at module level."""
@@ -424,7 +424,7 @@ class Interpreter:
             self.live, self.raised = False, then[4] and otherwise[4]
 
     def _loop(self, node: ast.stmt, target: Optional[ast.expr], element: Value) -> None:
-        body, orelse = node.body, node.orelse  # type: ignore[attr-defined]
+        body, orelse = node.body, node.orelse  # type: ignore[attr-defined]  # For/AsyncFor/While all have both
         names = assigned_names([*body, *orelse] + ([target] if target is not None else []))
         before = {name: self.env.get(name) for name in names}
         facts, path, was_live = len(self.knowledge.facts), self.path, self.live
@@ -795,7 +795,7 @@ class Interpreter:
 
     def _analyse_call(self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value],
                       node: ast.AST, home: Shared) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
-        callee: FunctionNode = fn.node  # type: ignore[assignment]
+        callee: FunctionNode = fn.node  # type: ignore[assignment]  # only same-module functions are analysed
         bound = self._parameters(callee.args, args, kwargs, node, home)
         if isinstance(bound, Unknown):
             return bound, (), ()

@@ -62,7 +62,7 @@ def binary(site: Site, op: ast.operator, a: Value, b: Value) -> Value:
     if isinstance(op, ast.Mult) and (isinstance(a, Tup) or isinstance(b, Tup)):
         seq, times = (a, b) if isinstance(a, Tup) else (b, a)
         if isinstance(times, sp.Integer) and 0 <= times <= _MAX_REPEAT:
-            return Tup(seq.items * int(times))  # type: ignore[union-attr]
+            return Tup(seq.items * int(times))  # type: ignore[union-attr]  # seq is the Tup: tested above
         return site.unknown("tuple repeated a symbolic or large number of times")
     if isinstance(a, sp.Expr) and isinstance(b, sp.Expr):
         return _numeric(site, op, a, b)
