@@ -83,10 +83,10 @@ def _axis(token: str, text: str) -> Axis:
     try:
         tree = ast.parse(rest, mode="eval")
     except SyntaxError:
-        raise refuse("not a name, an integer or an arithmetic expression") from None
+        raise refuse("not supported (a name, an integer or an arithmetic expression)") from None
     if not all(isinstance(node, _ARITHMETIC) for node in ast.walk(tree)) or any(
             isinstance(node, ast.Constant) and type(node.value) is not int for node in ast.walk(tree)):
-        raise refuse("an expression may use names, integers and + - * / // % ** only")
+        raise refuse("not supported: an expression may use names, integers and + - * / // % ** only")
     return Axis(token, "expression", rest, broadcastable)
 
 

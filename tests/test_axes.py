@@ -42,7 +42,7 @@ def test_every_jaxtyping_form_is_read(text: str, axis: Axis) -> None:
     ("*4", "a fixed size cannot be variadic"),
     ("_4", "a fixed size cannot be variadic, anonymous"),
     ("#_", "anonymous axis cannot be broadcastable"),
-    ("N+", "not a name, an integer or an arithmetic expression"),
+    ("N+", "not supported (a name, an integer or an arithmetic expression)"),
     ("min(N,M)", "names, integers and + - * / // % ** only"),
     ("N.x", "names, integers and + - * / // % ** only"),
     ("*a *b", "at most one variadic axis"),
