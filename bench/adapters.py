@@ -23,7 +23,7 @@ from typing import Optional
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import peers  # noqa: E402 - bench/peers.py: the wheels' entry points
+import peers  # bench/peers.py: the wheels' entry points
 
 PEERS = Path(os.environ.get("PEERS", ".peers"))
 

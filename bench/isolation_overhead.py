@@ -84,8 +84,8 @@ def main() -> None:
         print()
         print(f"{'one call (median of ' + str(options.repeat) + ')':<34} {'in-process ms':>14} {'isolated ms':>12} {'overhead ms':>12}")
         for name in ("decode T=1", "K=256 (largest key block)"):
-            local = _median_call(honest, lambda: inputs(EXAMPLES[name], device), device, options.repeat)
-            remote = _median_call(worker, lambda: inputs(EXAMPLES[name], device), device, options.repeat)
+            local = _median_call(honest, lambda name=name: inputs(EXAMPLES[name], device), device, options.repeat)
+            remote = _median_call(worker, lambda name=name: inputs(EXAMPLES[name], device), device, options.repeat)
             print(f"{name:<34} {1e3 * local:>14.1f} {1e3 * remote:>12.1f} {1e3 * (remote - local):>12.1f}")
 
 

@@ -71,7 +71,7 @@ def mutate_rows(args: argparse.Namespace, counts: list[int], tmp: Path) -> list[
     base += ["--operators", args.operators] if args.operators else []
     rows, first = [], None
     for w in counts:
-        seconds, code, report = timed([*base, "--workers", str(w)], tmp / f"mutate_{w}.json")
+        seconds, _code, report = timed([*base, "--workers", str(w)], tmp / f"mutate_{w}.json")
         statuses = [(m["id"], m["status"]) for m in report["mutants"]]
         first = first or (seconds, statuses)
         same = "yes" if statuses == first[1] else "NO"
@@ -85,7 +85,7 @@ def run_rows(args: argparse.Namespace, counts: list[int], tmp: Path) -> list[str
     base += ["--examples", str(args.run_examples)] if args.run_examples else []
     rows, first = [], None
     for w in counts:
-        seconds, code, report = timed([*base, "--workers", str(w)], tmp / f"run_{w}.json")
+        seconds, _code, report = timed([*base, "--workers", str(w)], tmp / f"run_{w}.json")
         cases = sum(c["cases"] for c in report["contracts"])
         verdict = "held" if report["held"] else "violated"
         first = first or (seconds, verdict)

@@ -48,9 +48,9 @@ import triton
 import triton.language as tl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import kernel as kb  # noqa: E402 - bench/kernel.py: input sets, byte counts, reference, error metric
+import kernel as kb  # bench/kernel.py: input sets, byte counts, reference, error metric
 
-from shapecheck.kernels import gdn  # noqa: E402
+from shapecheck.kernels import gdn
 
 H, HV, K, V = 16, 32, 128, 128
 BF16, FP32 = torch.bfloat16, torch.float32
@@ -233,7 +233,7 @@ def copy_bandwidths(rep: int) -> dict[str, float]:
     n = 2**28
     src = torch.randn(n, device="cuda")
     dst = torch.empty_like(src)
-    triton_copy = lambda: _copy_kernel[(triton.cdiv(n, 4096),)](src, dst, n, BLOCK=4096, num_warps=4)  # noqa: E731
+    triton_copy = lambda: _copy_kernel[(triton.cdiv(n, 4096),)](src, dst, n, BLOCK=4096, num_warps=4)
     triton_copy()
     us = {"memcpy graph": graph_us([lambda: dst.copy_(src)], rep),
           "memcpy events": triton.testing.do_bench(lambda: dst.copy_(src), rep=4 * rep, return_mode="median") * 1e3,
@@ -336,8 +336,8 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
                 return r
         return None
 
-    frac = lambda r: None if r is None else r["bytes"] / (r["us"] * 1e-6) / copy_bw  # noqa: E731
-    us = lambda r: None if r is None else r["us"]  # noqa: E731
+    frac = lambda r: None if r is None else r["bytes"] / (r["us"] * 1e-6) / copy_bw
+    us = lambda r: None if r is None else r["us"]
     lines = [header, "",
              "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk / kv µs | "
              "ours vk / SGLang speed | ours kv / SGLang speed | ours frac vk | ours frac kv | SGLang frac | "
@@ -351,7 +351,7 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
         sg = get(N, T, act, pool, "vk", "sglang")
         fvk, fkv = get(N, T, act, pool, "vk", "fla"), get(N, T, act, pool, "kv", "fla")
         mvk, mkv = get(N, T, act, pool, "vk", "baseline"), get(N, T, act, pool, "kv", "baseline")
-        speed = lambda o: None if o is None or sg is None else sg["us"] / o["us"]  # noqa: E731
+        speed = lambda o, sg=sg: None if o is None or sg is None else sg["us"] / o["us"]
         lines.append(
             f"| {N} | {T} | {act} | {pool} | {_f(us(ovk), '.1f')} | {_f(us(okv), '.1f')} | {_f(us(sg), '.1f')} | "
             f"{_f(us(fvk), '.1f')} | {_f(us(fkv), '.1f')} | {_f(us(mvk), '.1f')} / {_f(us(mkv), '.1f')} | "

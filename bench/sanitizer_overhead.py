@@ -17,20 +17,20 @@ import os
 
 os.environ["TRITON_INTERPRET"] = "1"  # before any @triton.jit: the sanitizer checks the interpreter only
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Callable  # noqa: E402
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from anywhere without installing
 
-import torch  # noqa: E402
-import triton  # noqa: E402
-import triton.language as tl  # noqa: E402
+import torch
+import triton
+import triton.language as tl
 
-from shapecheck.sanitizer import sanitize  # noqa: E402
+from shapecheck.sanitizer import sanitize
 
 
 @triton.jit

@@ -135,7 +135,7 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="Also write the report (Markdown) here.")
     args = parser.parse_args()
     known = labels()
-    out = [f"# `shapecheck lint` on real upstream code", "",
+    out = ["# `shapecheck lint` on real upstream code", "",
            f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python {platform.python_version()}.", ""]
     labelled: Counter[tuple[str, str]] = Counter()
     missing: list[str] = []

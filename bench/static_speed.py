@@ -22,11 +22,11 @@ from typing import Optional
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import sympy  # noqa: E402
+import sympy
 
-from shapecheck.static import explain  # noqa: E402
-from shapecheck.static.analysis import analyse_function, analyse_module  # noqa: E402
-from shapecheck.static.source import ModuleSource  # noqa: E402
+from shapecheck.static import explain
+from shapecheck.static.analysis import analyse_function, analyse_module
+from shapecheck.static.source import ModuleSource
 
 WRAPPER = ("kernels/gdn.py", "fused_sigmoid_gating_delta_rule_update")
 FileResult = tuple[str, int, float, float, Optional[str]]  # path, functions, parse s, analysis s, skip reason

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Annotated, Optional, Union
 
-import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 

@@ -14,10 +14,10 @@ from typing import Any, Optional
 import torch
 from hypothesis import strategies as st
 
-from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.case import Case
+from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.profiles import Profile
-from shapecheck.strategies import Overrides, dim, seeds
+from shapecheck.strategies import NO_OVERRIDES, Overrides, dim, seeds
 
 DTYPES = ("float32", "bfloat16", "float16")
 POOL_DTYPES = ("float32", "bfloat16")
@@ -27,7 +27,7 @@ def _is_pow2(x: int) -> bool:
     return x & (x - 1) == 0
 
 
-def cases(profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
+def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
     """Cases in dependency order; any dimension or option can be pinned through `overrides`.
 
     Under the `gpu` profile every case first draws one of `COMPILE_MENU`'s configurations, which fix what
@@ -138,7 +138,7 @@ def _pairwise_menu(seeded: list[dict[str, Any]], seed: int = 0, candidates: int 
     options in ~20 rows instead of the 4608 of the full product."""
     rng = random.Random(seed)
     names = list(_FACTORS)
-    pairs = lambda row: {(p, row[p], q, row[q]) for i, p in enumerate(names) for q in names[i + 1:]}  # noqa: E731
+    pairs = lambda row: {(p, row[p], q, row[q]) for i, p in enumerate(names) for q in names[i + 1:]}
     rows = [dict(row) for row in {tuple(row.items()): row for row in seeded}.values()]
     uncovered = {
         (a, x, b, y) for i, a in enumerate(names) for b in names[i + 1:] for x in _FACTORS[a] for y in _FACTORS[b]}
@@ -160,7 +160,7 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
     # Drawn on the target device (a CPU-side draw of a large pool, then a copy, dominated GPU runs); a case
     # therefore replays on the device it was drawn on, which the reproduction line names.
     gen = torch.Generator(device).manual_seed(case.seed)
-    rand = lambda *shape: torch.randn(*shape, generator=gen, device=device)  # noqa: E731
+    rand = lambda *shape: torch.randn(*shape, generator=gen, device=device)
     dtype, pool_dtype = getattr(torch, o["dtype"]), getattr(torch, o["pool_dtype"])
     if o["strided_qkv"]:  # q, k, v as views of one packed projection: token stride != H*K
         proj = rand(B, T, 2 * H * K + HV * V + 3).to(dtype)

@@ -79,18 +79,18 @@ def gated_delta_rule_reference(
         pool_rows = pool_rows.transpose(-1, -2)
     S = torch.where(real[:, None, None, None], pool_rows, torch.zeros_like(pool_rows))
 
-    # Every sequence's l-th token, gathered once: [N, L, HV, ...]; `live` marks real (not past-the-end) tokens.
+    # Every sequence's j-th token, gathered once: [N, L, HV, ...]; `live` marks real (not past-the-end) tokens.
     live = positions >= 0
     tok = positions.clamp(min=0)
     k_seq, q_seq, v_seq = k[tok], q[tok], v[tok]
     decay_seq, beta_seq = torch.exp(g[tok]), beta[tok]
     outputs = []
-    for l in range(positions.shape[1]):
-        decayed = decay_seq[:, l, :, None, None] * S
-        delta = beta_seq[:, l, :, None] * (v_seq[:, l] - torch.einsum("nhkv,nhk->nhv", decayed, k_seq[:, l]))
-        updated = decayed + k_seq[:, l, :, :, None] * delta[:, :, None, :]
-        S = torch.where(live[:, l, None, None, None], updated, S)
-        outputs.append(torch.einsum("nhkv,nhk->nhv", updated, q_seq[:, l]))
+    for j in range(positions.shape[1]):
+        decayed = decay_seq[:, j, :, None, None] * S
+        delta = beta_seq[:, j, :, None] * (v_seq[:, j] - torch.einsum("nhkv,nhk->nhv", decayed, k_seq[:, j]))
+        updated = decayed + k_seq[:, j, :, :, None] * delta[:, :, None, :]
+        S = torch.where(live[:, j, None, None, None], updated, S)
+        outputs.append(torch.einsum("nhkv,nhk->nhv", updated, q_seq[:, j]))
 
     o = torch.zeros(B * T, HV, V, dtype=compute_dtype, device=q.device)
     if outputs:

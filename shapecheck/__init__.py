@@ -23,8 +23,22 @@ _HOMES = {
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies",
 }
-__all__ = ["Call", "Contract", "ContractViolation", "Dim", "DtypeViolation", "Index", "InPlace", "InvalidContract",
-           "Offsets", "Rule", "contract", "same_dtype", "strategies", "unit_stride_last"]
+__all__ = [
+    "Call",
+    "Contract",
+    "ContractViolation",
+    "Dim",
+    "DtypeViolation",
+    "InPlace",
+    "Index",
+    "InvalidContract",
+    "Offsets",
+    "Rule",
+    "contract",
+    "same_dtype",
+    "strategies",
+    "unit_stride_last",
+]
 
 
 def __getattr__(name: str) -> Any:

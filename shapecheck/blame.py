@@ -60,7 +60,7 @@ def calling(role: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """`fn(*args, **kwargs)`, with any exception turned into an `Abort` naming `role` and the user's frame."""
     try:
         return fn(*args, **kwargs)
-    except Exception as error:  # noqa: BLE001 - whatever user code raises is reported, never swallowed
+    except Exception as error:  # whatever user code raises is reported, never swallowed
         if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # raised by the call itself
             raise Abort(f"{role} cannot be called with these arguments: {type(error).__name__}: {error}", error) from error
         raise Abort(describe(role, error), error) from error

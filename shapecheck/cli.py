@@ -9,6 +9,7 @@ before any `@triton.jit` function is defined, and `--help` should stay instant.
 from __future__ import annotations
 
 import contextlib
+import os
 import traceback
 from pathlib import Path
 from typing import Iterator, NoReturn, Optional
@@ -22,6 +23,21 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+
+@app.callback()
+def main(
+    cache_dir: Optional[Path] = typer.Option(
+        None, "--cache-dir", help="Folder for the example database and patched sources (default: SHAPECHECK_CACHE_DIR, "
+                                  "else .shapecheck_cache next to the project's pyproject.toml)."),
+) -> None:
+    """Prove that GPU kernels keep their shape contracts."""
+    if cache_dir is not None:  # through the variable, so worker and mutant processes use the same folder
+        from shapecheck import cache
+
+        os.environ[cache.ENV] = str(cache_dir)
+
 
 # --- commands are registered below, one block each -------------------------------------------
 

@@ -9,6 +9,8 @@ lines::
         signature=my_op_signature,          # a stub whose parameters carry jaxtyping annotations
         rules=[Rule("HV % H == 0", blame=("v", "HV"), why="grouped heads")],
     )
+
+Over 400 lines because the definition-time validation and the call-time binder share one parsed model.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from typing import Annotated, Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
+from shapecheck import axes as _axes
 from shapecheck import dims as _dims
+from shapecheck import harness
 from shapecheck import scalars as _scalars
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
 from shapecheck.markers import Index, InPlace, Marker, Offsets
@@ -60,17 +64,18 @@ class Rule:
     expr: str
     blame: tuple[str, str]
     why: str = ""
+    _expr: tuple[tuple[str, ...], Callable[..., Any]] = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_expr", _dims.expression(self.expr, f"<rule {self.expr}>"))
 
     @property
     def names(self) -> tuple[str, ...]:
-        return self._expr[0]  # type: ignore[attr-defined]
+        return self._expr[0]
 
     def holds(self, namespace: Mapping[str, Any]) -> Optional[bool]:
         """True/False, or None when the rule does not apply (an unbound name)."""
-        names, fn = self._expr  # type: ignore[attr-defined]
+        names, fn = self._expr
         if any(name not in namespace for name in names):
             return None
         return bool(fn(*[namespace[name] for name in names]))
@@ -130,9 +135,9 @@ def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
     """The annotation with every axis that jaxtyping cannot bind (an expression over a name no plain axis
     binds, `"N+1"` of the ragged signature) replaced by `_`: shapecheck's binder solves and checks those."""
     if hasattr(annotation, "dim_str") and hasattr(annotation, "array_type"):
-        tokens = ["_" if not t.isidentifier() and not t.isdigit() and set(_dims.expression_names(t)) - plain else t
-                  for t in annotation.dim_str.split()]
-        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != annotation.dim_str.split() else annotation
+        parsed = _axes.parse(annotation.dim_str)
+        tokens = ["_" if a.kind == "expression" and set(_axes.names(a.value)) - plain else a.text for a in parsed]
+        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != [a.text for a in parsed] else annotation
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
@@ -148,7 +153,7 @@ def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
         stripped, inner = _split_markers(base)
-        ours = [m for m in metadata if isinstance(m, Marker)]
+        ours = [m for m in metadata if isinstance(m, (Offsets, Index, InPlace))]
         return stripped, ours[0] if ours else inner
     if origin is Union:
         parts = [_split_markers(member) for member in typing.get_args(annotation)]
@@ -186,6 +191,13 @@ class Contract:
     regimes: Hook = None  # fn(case) -> set of regime names (coverage table)
     pins: Sequence[str] = ()  # names besides dimensions and parameters that `cases` reads from its overrides
     description: str = ""
+    # Derived from `signature` once, in __post_init__ (not constructor arguments).
+    hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
+    gate_hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
+    markers: Mapping[str, Marker] = dataclasses.field(init=False, repr=False, compare=False)
+    _sig: inspect.Signature = dataclasses.field(init=False, repr=False, compare=False)
+    _specs: Mapping[str, _dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
+    _output: Optional[_dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
 
     def resolve(self, field: str) -> Optional[Callable[..., Any]]:
         """The function a hook field names, or None if unset; an import failure names the field."""
@@ -213,7 +225,7 @@ class Contract:
         except Exception as exc:  # noqa: BLE001 - an unresolvable annotation is the contract's to fix
             raise InvalidContract(self.name, "signature", f"annotations cannot be resolved: {exc}") from None
         specs: dict[str, _dims.TensorSpec] = {}
-        markers: dict[str, Any] = {}
+        markers: dict[str, Marker] = {}
         for name in [*sig.parameters, "return"]:
             plain, marker = _split_markers(hints.get(name))
             try:
@@ -249,7 +261,7 @@ class Contract:
             for pattern in spec.patterns:
                 for axis in pattern.axes:
                     if isinstance(axis, str) and not axis.isidentifier():
-                        unknown = sorted(set(_dims.expression_names(axis)) - plain)
+                        unknown = sorted(set(_axes.names(axis)) - plain)
                         if len(unknown) > 1:
                             raise InvalidContract(self.name, arg, f'axis "{axis}" has {len(unknown)} names bound by no '
                                                   f"other axis ({', '.join(unknown)}): at most one can be solved for")
@@ -287,7 +299,7 @@ class Contract:
             for pattern in spec.patterns:
                 for axis in pattern.axes:
                     if isinstance(axis, str):
-                        seen.update(dict.fromkeys(n for n in _dims.expression_names(axis) if n != "_"))
+                        seen.update(dict.fromkeys(_axes.names(axis)))
         return tuple(seen)
 
     @property
@@ -302,16 +314,16 @@ class Contract:
 
     @property
     def parameters(self) -> Mapping[str, inspect.Parameter]:
-        return self._sig.parameters  # type: ignore[attr-defined]
+        return self._sig.parameters
 
     @property
     def tensor_specs(self) -> Mapping[str, _dims.TensorSpec]:
         """Annotated tensor parameters in declaration order."""
-        return self._specs  # type: ignore[attr-defined]
+        return self._specs
 
     @property
     def output(self) -> Optional[_dims.TensorSpec]:
-        return self._output  # type: ignore[attr-defined]
+        return self._output
 
     def _marked_values(self, call: Call) -> None:
         """Offsets, indices and finiteness, read in ONE device-to-host transfer.
@@ -342,7 +354,7 @@ class Contract:
     def arguments(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Arguments by name, defaults applied; a wrong call signature is a ContractViolation too."""
         try:
-            bound = self._sig.bind(*args, **kwargs)  # type: ignore[attr-defined]
+            bound = self._sig.bind(*args, **kwargs)
         except TypeError as exc:
             raise ContractViolation(self.name, "(call)", str(exc)) from None
         bound.apply_defaults()
@@ -358,7 +370,7 @@ class Contract:
         matched = self._bind_shapes(call)
         empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
         if empty:
-            name, size, origin = empty[0]
+            name, _, origin = empty[0]
             call.stop_if_traced()
             raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
                             expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
@@ -469,21 +481,11 @@ class Contract:
         return self.output.patterns[0].evaluate(dims)
 
     def check_output(self, call: Call, out: Any) -> None:
-        """The returned tensor must have the declared shape under the call's dims and a declared dtype."""
-        if self.output is None:
-            return
-        pattern = self.output.patterns[0]
-        expected = pattern.evaluate(call.dims)
-        if not isinstance(out, torch.Tensor) or tuple(out.shape) != expected:
-            shape = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            call.stop_if_traced()
-            raise call.fail("(return)", f'output does not match "{pattern.text}"', expected=list(expected), found=shape)
-        like = call.arguments.get(self.output_dtype_like) if self.output_dtype_like else None
-        expected_dtype = _dims.dtype_name(like) if isinstance(like, torch.Tensor) else None
-        if _dims.dtype_name(out) not in pattern.dtypes or expected_dtype not in (None, _dims.dtype_name(out)):
-            call.stop_if_traced()
-            raise call.fail("(return)", "wrong output dtype" + (f" (must be `{self.output_dtype_like}`'s)" if like is not None else ""),
-                            expected=expected_dtype or pattern.dtype_kind, found=_dims.dtype_name(out), error=DtypeViolation)
+        """The returned tensor must have the declared shape under the call's dims and a declared dtype
+        (`harness.check` without device reads); raises the first problem."""
+        problems = harness.check(self, call.dims, call.arguments, out, values=False)
+        if problems:
+            raise problems[0].violation(call)
 
 
 def _is_hook_text(target: object) -> bool:

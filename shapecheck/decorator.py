@@ -41,13 +41,12 @@ from beartype import BeartypeConf, beartype
 from jaxtyping import TypeCheckError, jaxtyped
 from torch import Tensor
 
+from shapecheck import registry
 from shapecheck.contract import Call, Contract, TracedViolation
 from shapecheck.errors import ContractViolation
 
 F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("always", "shapes", "first", "off")
-REGISTRY: dict[str, Contract] = {}
-"""Contracts by name, filled as contracts are applied; the CLI and static analyser look them up here."""
 CAPTURE_ERROR = "device reads cannot run during CUDA-graph capture; use mode='shapes' (or 'first') for captured calls"
 FULLGRAPH_REASON = ("shapecheck mode='always' reads device memory on every call, so the checked call runs "
                     "outside the graph; under fullgraph=True use mode='shapes' or mode='first'")
@@ -112,7 +111,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
     chosen = mode or os.environ.get("SHAPECHECK_MODE", "always")
     if chosen not in MODES:
         raise ValueError(f"shapecheck: mode must be one of {MODES}, found {chosen!r}")
-    REGISTRY[c.name] = c
+    registry.register(c)
     gate = _argument_gate(c)
 
     def decorate(fn: F) -> F:
@@ -120,7 +119,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
         if names != list(c.parameters):
             raise ValueError(f"shapecheck: {fn.__qualname__} has parameters {names}, contract {c.name} declares {list(c.parameters)}")
         if chosen == "off":
-            fn.__contract__ = c  # type: ignore[attr-defined]
+            fn.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
             return fn
         seen: set[tuple[Any, ...]] = set()
         c.scalars  # computed now, not inside a trace  # noqa: B018
@@ -188,7 +187,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
                 check_output(args, kwargs, None, out)
             return out
 
-        checked.__contract__ = c  # type: ignore[attr-defined]
-        return checked  # type: ignore[return-value]
+        checked.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
+        return checked  # type: ignore[return-value]  # same signature as fn (functools.wraps)
 
     return decorate

@@ -18,6 +18,8 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
 
+from shapecheck import axes as _axes
+
 Bindings = dict[str, tuple[int, str]]  # dim name -> (size, "arg.shape[axis]" that bound it)
 
 
@@ -39,6 +41,8 @@ class Pattern:
     axes: tuple[Union[str, int], ...]
     dtypes: frozenset[str]
     dtype_kind: str  # "Float", "Int", ... as written, for messages
+    _exprs: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = dataclasses.field(
+        init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # Expressions are compiled once: `evaluate` runs on every checked call.
@@ -53,9 +57,9 @@ class Pattern:
         """One axis's size under `dims`: an int, a bound name, or an expression over bound names."""
         if isinstance(axis, int):
             return axis
-        if axis not in self._exprs:  # type: ignore[attr-defined]
+        if axis not in self._exprs:
             return dims[axis]
-        names, fn = self._exprs[axis]  # type: ignore[attr-defined]
+        names, fn = self._exprs[axis]
         missing = [n for n in names if n not in dims]
         if missing:
             raise NameError(f"name '{missing[0]}' is not bound by any argument")
@@ -78,15 +82,22 @@ class TensorSpec:
         return " | ".join(f'{p.dtype_kind}[Tensor, "{p.text}"]' for p in self.patterns)
 
 
+_UNCHECKED = {
+    "variadic": "variadic axes (`*name`, `...`) are not checked: the binder needs every axis, write them out",
+    "broadcastable": "broadcastable axes (`#name`) are not checked: write the axis as 1 or as a name",
+    "treepath": "tree-path axes (`?name`) are for PyTrees, which a contract's tensors are not",
+}
+
+
 def _pattern(annotation: Any) -> Pattern:
+    """The run-time pattern of one annotation; a form the binder cannot check is refused, naming the axis."""
     axes: list[Union[str, int]] = []
-    for token in annotation.dim_str.split():
-        if token.isdigit():
-            axes.append(int(token))
-        elif token.isidentifier() or all(c.isalnum() or c in "+-*/() _" for c in token):
-            axes.append(token)
-        else:
-            raise ValueError(f'shapecheck: axis "{token}" in "{annotation.dim_str}" is not supported (names, ints, arithmetic)')
+    for axis in _axes.parse(annotation.dim_str):
+        why = (_UNCHECKED["variadic"] if axis.kind == "variadic" else _UNCHECKED["broadcastable"] if axis.broadcastable
+               else _UNCHECKED["treepath"] if axis.treepath else None)
+        if why is not None:
+            raise _axes.ShapeSyntaxError(f'axis "{axis.text}" in "{annotation.dim_str}": {why}')
+        axes.append(axis.value)
     kind = getattr(annotation, "__name__", "Tensor").split("[")[0]
     return Pattern(annotation.dim_str, tuple(axes), frozenset(annotation.dtypes), kind)
 
@@ -139,7 +150,7 @@ def first_clash(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings
         ranks = " or ".join(str(len(p.axes)) for p in spec.patterns)
         return spec.patterns[0], None, f"expected rank {ranks}, found rank {value.dim()}"
     pattern = same_rank[0]
-    axis, name, size = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]
+    axis, name, _ = _bind_names(pattern, value.shape, arg, dict(bound))  # type: ignore[misc]  # a same-rank pattern match() refused: it clashes
     return pattern, axis, name
 
 
@@ -162,13 +173,13 @@ def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> O
     `torch.compile` they are symbolic, and `int()` would specialise them (a recompile per size).
     """
     for axis, token in enumerate(pattern.axes):
-        if not isinstance(token, str) or token not in pattern._exprs:  # type: ignore[attr-defined]
+        if not isinstance(token, str) or token not in pattern._exprs:
             continue
-        free = [n for n in pattern._exprs[token][0] if n not in bound]  # type: ignore[attr-defined]
+        free = [n for n in pattern._exprs[token][0] if n not in bound]
         if len(free) != 1:
             continue
         known = {k: v for k, (v, _) in bound.items()}
-        at = lambda x: pattern.size(token, {**known, free[0]: x})  # noqa: E731
+        at = lambda x, token=token, known=known, name=free[0]: pattern.size(token, {**known, name: x})
         base, slope, size = at(0), at(1) - at(0), value.shape[axis]
         if slope <= 0:
             continue  # not a size that grows with its name: left for check_expressions to report
@@ -178,11 +189,6 @@ def solve(pattern: Pattern, value: torch.Tensor, arg: str, bound: Bindings) -> O
             return axis, token, f"{base} + a multiple of {slope}" if base else f"a multiple of {slope}"
         bound[free[0]] = ((size - base) // slope, f"{arg}.shape[{axis}] = {token}")
     return None
-
-
-def expression_names(axis: str) -> tuple[str, ...]:
-    """The dimension names an axis uses: itself for a plain name, the free names of an expression."""
-    return (axis,) if axis.isidentifier() else compile(axis, f'<axis "{axis}">', "eval").co_names
 
 
 def dtype_name(x: torch.Tensor) -> str:

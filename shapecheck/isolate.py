@@ -39,8 +39,8 @@ import torch
 import torch.multiprocessing as torch_mp
 
 from shapecheck import integrity
-from shapecheck.integrity import Finding
 from shapecheck.errors import UsageError
+from shapecheck.integrity import Finding
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
 # enough for a background thread that sleeps a few milliseconds to land its writes. Profiles set their own
@@ -153,7 +153,7 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
         # reading the output on that stream would see. Everything sent stays alive until the next call
         # (CUDA IPC hands out the worker's own memory).
         at_return = (out.clone(), {n: x.clone() for n, x in integrity.tensors(args).items()})
-        live = (out, *at_return)
+        live = (out, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
         try:
             conn.send(("returned", *at_return, out, []))
         except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared

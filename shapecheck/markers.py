@@ -20,7 +20,7 @@ kernel writes in place. A marker says it once, and three parts of shapecheck rea
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional, Union
 
 from hypothesis import strategies as st
 
@@ -125,4 +125,4 @@ class InPlace:
     every other row must keep its exact bits."""
 
 
-Marker = (Offsets, Index, InPlace)
+Marker = Union[Offsets, Index, InPlace]  # any of the markers a tensor parameter may carry

@@ -44,6 +44,7 @@ def _check_shards(found: Sequence[tuple[Path, dict[str, Any]]]) -> None:
     (n,) = counts
     seen: dict[str, Path] = {}
     for path, shard in marked:
+        assert shard is not None  # unmarked reports were refused above
         if shard in seen:
             raise UsageError(f"report merge: shard {shard} given twice ({seen[shard]}, {path})")
         seen[shard] = path

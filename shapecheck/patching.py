@@ -15,8 +15,14 @@ import sys
 import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Optional
 
-CACHE = Path(".shapecheck_cache") / "patched"
+from shapecheck.cache import cache_dir
+
+
+def patch_dir() -> Path:
+    """Where patched and mutated sources are written: `patched/` in the cache folder."""
+    return cache_dir() / "patched"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,8 +42,10 @@ class Patch:
         return source[:start] + self.new + source[start + len(self.old):]
 
 
-def load_source(source: str, label: str, directory: Path = CACHE) -> ModuleType:
-    """Write `source` to a file named after `label` and its hash, import it, and return the module."""
+def load_source(source: str, label: str, directory: Optional[Path] = None) -> ModuleType:
+    """Write `source` to a file named after `label` and its hash (in `patch_dir()` by default), import it,
+    and return the module."""
+    directory = directory or patch_dir()
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     name = f"_shapecheck_{label}_{digest}"
     if name in sys.modules:

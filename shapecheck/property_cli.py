@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from shapecheck import console, parallel, registry, reports
 from shapecheck.case import Case
@@ -111,16 +111,16 @@ def _isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contra
 
 def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Contract, Callable[..., Any], str]]:
     """(contract, implementation, implementation name) pairs to run."""
-    if options.impl is not None and isolation is not None:
-        worker = isolation(options.impl)
-        c: Optional[Contract] = _isolated_contract(options, worker)
-        if c is None:
-            raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
-        return [(c, worker, options.impl)]
     if options.impl is not None:
-        fn, near = registry.implementation_and_contracts(options.impl)
-        known = registry.contracts(options.contracts, extra=near)
-        c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
+        c: Optional[Contract]
+        fn: Callable[..., Any]
+        if isolation is not None:
+            worker = isolation(options.impl)
+            fn, c = worker, _isolated_contract(options, worker)
+        else:
+            fn, near = registry.implementation_and_contracts(options.impl)
+            known = registry.contracts(options.contracts, extra=near)
+            c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
         if c is None:
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
         return [(c, fn, options.impl)]
@@ -139,7 +139,7 @@ def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., A
             raise UsageError(f"--isolate: contract {c.name}'s implementation is a Python object, not an importable "
                              "module:function a worker could import; pass --impl")
         return c.implementation
-    return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]
+    return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]  # a hook string here (callables returned above)
 
 
 def sanitizable(device: str) -> None:
@@ -243,7 +243,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
         with Progress(*columns, console=console.stderr, transient=True) as progress:
             task = progress.add_task(escape(f"{c.name} [{name}]"), total=total, failing=0)
 
-            def advance(ok: bool) -> None:
+            def advance(ok: bool, task: TaskID = task) -> None:
                 progress.update(task, advance=1, failing=progress.tasks[task].fields["failing"] + (not ok))
 
             def on_case(outcome: Any) -> None:

@@ -20,12 +20,17 @@ from typing import Any, Callable, Iterable, Sequence
 
 from shapecheck import blame
 from shapecheck.contract import Contract
-from shapecheck.decorator import REGISTRY
 from shapecheck.errors import UsageError
 from shapecheck.patching import load_file
 
 BUNDLED = "shapecheck.contracts"
 ENTRY_POINTS = "shapecheck.contracts"
+_APPLIED: dict[str, Contract] = {}  # by name: the contracts `@shapecheck.contract` was applied with
+
+
+def register(c: Contract) -> None:
+    """Make `c` known by name; the decorator registers every contract it is applied with."""
+    _APPLIED[c.name] = c
 
 
 def importable_cwd() -> None:
@@ -89,7 +94,7 @@ def contracts(modules: Sequence[str] = (), *, extra: Iterable[Contract] = ()) ->
     sources: list[Iterable[Contract]] = [_bundled(), _entry_points()]
     sources += [_contracts_in(_import(m, "[tool.shapecheck] contracts")) for m in configured_modules()]
     sources += [_contracts_in(_import(m, "--contracts")) for m in modules]
-    for c in [*(c for source in sources for c in source), *extra, *REGISTRY.values()]:
+    for c in [*(c for source in sources for c in source), *extra, *_APPLIED.values()]:
         if c.name in found and found[c.name] is not c and found[c.name] != c:
             raise UsageError(f"two different contracts are named {c.name!r}; contract names must be unique")
         found[c.name] = c

@@ -35,6 +35,7 @@ import linecache
 import os
 import sys
 from collections import Counter
+from types import FrameType
 from typing import Any, Callable, Iterator, Literal, Optional, TypeVar
 
 import numpy as np
@@ -347,8 +348,9 @@ def _check(session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs
     outside_storage = bad & ~((addr >= lo) & (addr <= hi - width))
     deltas = [_signed(int(a) - region.data_ptr) for a in addr[bad][:_SHOWN]]
     unit = width if all(d % width == 0 for d in deltas) else 1
+    x, y, z = (int(i) for i in builder.grid_idx)  # the interpreter's program id always has three axes
     violation = MemoryViolation(
-        kernel=session.kernel, pid=tuple(int(i) for i in builder.grid_idx), op=op, region=region,
+        kernel=session.kernel, pid=(x, y, z), op=op, region=region,
         outside="storage" if outside_storage.any() else "view", derived=derived, offsets=[d // unit for d in deltas],
         unit=unit, n_bad=int(bad.sum()), n_active=int(active.sum()), frames=_kernel_frames())
     if violation.site not in report.hits:
@@ -373,7 +375,8 @@ def _kernel_frames() -> list[tuple[str, int, str]]:
     """(file, line, function) of the interpreted @triton.jit frames on the stack, innermost first: the
     interpreter recompiles each kernel with its real file name and line numbers, so these point at source."""
     jitted = {fn.__code__ for fn in _interp.InterpretedFunction.rewritten_fn.values()}
-    frames, frame = [], sys._getframe()
+    frames: list[tuple[str, int, str]] = []
+    frame: Optional[FrameType] = sys._getframe()
     while frame is not None:
         if frame.f_code in jitted:
             frames.append((frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))

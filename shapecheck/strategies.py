@@ -11,6 +11,7 @@ for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable, Mapping, Optional
 
 from hypothesis import strategies as st
@@ -21,6 +22,7 @@ from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
 
 Overrides = Mapping[str, st.SearchStrategy[Any]]
+NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, so one shared value is safe
 STRIDED = "strided_views"
 """Generic-case option: the tensors passed as views with a padded row stride (pinnable: --pin strided_views=[])."""
 
@@ -31,7 +33,7 @@ def dim(d: Dim, profile: Profile, *, lo: Optional[int] = None) -> st.SearchStrat
     return st.integers(min_value=d.lo if lo is None else lo, max_value=max(hi, d.lo if lo is None else lo))
 
 
-def dims(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[dict[str, int]]:
+def dims(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, int]]:
     """Every dimension the contract's annotations name, drawn independently then filtered by its rules.
 
     Rules that mention non-tensor arguments do not apply here (their names are unbound). For contracts
@@ -59,7 +61,7 @@ def marked_values(contract: Contract, name: str, drawn: Mapping[str, int]) -> st
     return marker.strategy(length, drawn[marker.into])
 
 
-def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = {}) -> st.SearchStrategy[dict[str, Any]]:
+def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, Any]]:
     """Per-argument choices of a generic case: marked tensors' values, None for an optional tensor left out,
     and scalar parameters that are pinned (unpinned scalars take their defaults)."""
     parts: dict[str, st.SearchStrategy[Any]] = {}
@@ -82,7 +84,7 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
     return st.fixed_dictionaries(parts)
 
 
-def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
+def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
     """Cases for a contract without its own case strategy: rule-respecting dims, argument options, a seed."""
 
     @st.composite
@@ -96,7 +98,7 @@ def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = {
 CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 
 
-def cases(contract: Contract, profile: Profile, overrides: Overrides = {}) -> st.SearchStrategy[Case]:
+def cases(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
     """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`."""
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)

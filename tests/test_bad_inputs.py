@@ -16,10 +16,10 @@ import torch
 from jaxtyping import Float
 
 import shapecheck
+from shapecheck.case import Case
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.contracts.gdn_cases import BASE_OPTIONS
 from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
-from shapecheck.case import Case
 
 B, T, H, HV, K, V, S = 2, 3, 2, 4, 48, 40, 5
 OPTIONS = {**BASE_OPTIONS, "indices": [3, -1]}

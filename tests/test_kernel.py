@@ -12,12 +12,11 @@ import random
 import pytest
 import torch
 
-from shapecheck.contracts.gdn import GDN_DECODE
-from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
-from shapecheck.contracts.gdn_cases import EXAMPLES
 from shapecheck.case import Case
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn_cases import EXAMPLES
+from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.runner import check_case, tolerance
-
 
 
 def fresh(case: Case, **changes: object) -> Case:

@@ -114,7 +114,7 @@ def test_each_mutant_is_exactly_its_edit() -> None:
             assert diff == [m.line], (m.id, diff)
             assert (original[m.line - 1].strip(), changed[m.line - 1].strip()) == (m.before, m.after), m.id
         # the Patch alone reproduces it (what buggy_kernels-style fixtures would store)
-        removed = [l[1:] for l in difflib.unified_diff(original, changed, n=0, lineterm="") if l.startswith("-") and not l.startswith("---")]
+        removed = [line[1:] for line in difflib.unified_diff(original, changed, n=0, lineterm="") if line.startswith("-") and not line.startswith("---")]
         assert "\n".join(removed) in m.patch.old, m.id
 
 

@@ -176,7 +176,7 @@ def test_junit_has_one_testcase_per_run_and_per_regime_and_json_counts_rejection
     assert report["failures"] > 1 and report["rejected"] == 0, "shrink steps are failing outcomes, not JUnit failures"
     held = cli("run", "segment_mean", "--examples", "10", "--no-db", "--device", "cpu", "--junit", str(tmp_path / "h.xml"))
     assert held.returncode == 0, held.stdout + held.stderr
-    assert [c.get("name") for c in ET.parse(tmp_path / "h.xml").iter("testcase")][0].startswith("10 drawn cases")
+    assert next(c.get("name") for c in ET.parse(tmp_path / "h.xml").iter("testcase")).startswith("10 drawn cases")
 
 
 @pytest.mark.interpreter

@@ -29,12 +29,12 @@ def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch, device: 
     Unseeded runs only: Hypothesis bypasses the database when a seed is given, so a seeded draw stays
     reproducible.
     """
-    from shapecheck.contracts.gdn import GDN_DECODE
     from shapecheck import runner
+    from shapecheck.contracts.gdn import GDN_DECODE
     from shapecheck.profiles import PROFILES
     from tests.fixtures.buggy_kernels import __getattr__ as variant
 
-    monkeypatch.setattr(runner, "CACHE_DIR", tmp_path)
+    monkeypatch.setenv("SHAPECHECK_CACHE_DIR", str(tmp_path))
     buggy = variant("padding_written_back")
     first = runner.run_property(GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device=device,
                                 examples=40)

@@ -19,10 +19,10 @@ if not torch.cuda.is_available():
 if os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("the sanitizer checks Triton's CPU interpreter (TRITON_INTERPRET=1)", allow_module_level=True)
 
-from triton.runtime import interpreter  # noqa: E402
+from triton.runtime import interpreter
 
-from shapecheck.errors import UsageError  # noqa: E402
-from shapecheck.sanitizer import MemoryViolation, run_sanitized, sanitize  # noqa: E402
+from shapecheck.errors import UsageError
+from shapecheck.sanitizer import MemoryViolation, run_sanitized, sanitize
 
 FIXTURE = Path(__file__).parent / "fixtures" / "planted_memory_bugs.py"
 

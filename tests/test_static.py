@@ -186,5 +186,5 @@ def test_registered_contract_seeds_the_kernel_wrapper() -> None:
 
 
 def test_missing_function_names_the_known_ones() -> None:
-    with pytest.raises(LookupError, match="no function `nope` in kernels/gdn.py .*fused_sigmoid_gating_delta_rule_update"):
+    with pytest.raises(LookupError, match=r"no function `nope` in kernels/gdn.py .*fused_sigmoid_gating_delta_rule_update"):
         analyse_function("kernels/gdn.py", "nope")

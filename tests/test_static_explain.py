@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from shapecheck.contracts.gdn import GDN_DECODE
 from typer.testing import CliRunner
 
 from shapecheck import cli
+from shapecheck.contracts.gdn import GDN_DECODE
 from tests import static_helpers as helpers
 from tests.static_helpers import has_line
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import warnings
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from hypothesis import given, settings
-from hypothesis.errors import NonInteractiveExampleWarning
 from hypothesis import strategies as st
+from hypothesis.errors import NonInteractiveExampleWarning
 
+from shapecheck import strategies
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.contracts.gdn_cases import EXAMPLES, cases
-from shapecheck import strategies
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import PROFILES
 from tests.cli_helpers import shapecheck

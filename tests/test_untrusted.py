@@ -109,7 +109,7 @@ def test_a_crash_is_a_finding_and_the_next_case_gets_a_fresh_worker(device: str)
 def test_candidate_that_fails_to_import_is_a_usage_error(tmp_path: Path) -> None:
     bad = tmp_path / "broken.py"
     bad.write_text("raise ImportError('no such helper')\n")
-    with pytest.raises(UsageError, match="cannot import .*ImportError: no such helper"):
+    with pytest.raises(UsageError, match=r"cannot import .*ImportError: no such helper"):
         Isolated(f"{bad}:kernel", "cpu", timeout_s=60)
 
 

@@ -10,15 +10,28 @@ or a hole in the case strategies; the report lists survivors so a person can tel
 One module per job: `source` (ast positions to text offsets), `operators` (the catalogue), `generate`
 (targets and mutants as patches), `execute` (each mutant in a fresh `shapecheck run` process, judged by
 its JSON report, over worker slots), `report` (score, table, JSON), `command` (the CLI entry). Mutant
-files are written under the patch cache (`shapecheck.patching.CACHE`) with the same naming as
+files are written under the patch cache (`shapecheck.patching.patch_dir()`) with the same naming as
 `load_source`; the child imports them through `--impl path.py:function`.
 
 This package imports no torch/triton: the parent only parses, writes files and runs subprocesses.
 """
 
 from shapecheck.mutate.command import main
-from shapecheck.mutate.execute import (CRASH, ERROR, KILLED, SURVIVED, TIMEOUT, Result, RunConfig, baseline, classify,
-                                       run_command, run_mutants, run_source, write_source)
+from shapecheck.mutate.execute import (
+    CRASH,
+    ERROR,
+    KILLED,
+    SURVIVED,
+    TIMEOUT,
+    Result,
+    RunConfig,
+    baseline,
+    classify,
+    run_command,
+    run_mutants,
+    run_source,
+    write_source,
+)
 from shapecheck.mutate.generate import Mutant, Target, contract_function, generate, parse_target
 from shapecheck.mutate.operators import OPERATORS
 from shapecheck.mutate.report import Summary, mark_equivalent, report_dict, table

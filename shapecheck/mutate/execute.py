@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from shapecheck.mutate.generate import Mutant, Target
-from shapecheck.patching import CACHE, write_if_changed
+from shapecheck.patching import patch_dir, write_if_changed
 
 KILLED, CRASH, TIMEOUT, SURVIVED, ERROR = "killed", "crash", "timeout", "survived", "error"
 KILLS = (KILLED, CRASH, TIMEOUT)
@@ -71,11 +71,12 @@ class RunConfig:
     seed: int = 0
     timeout: float = 600.0
     device: str = "cpu"  # cpu: the interpreter with the sanitizer; cuda: the GPU (a crash is contained in the child)
-    directory: Path = CACHE
+    directory: Path = dataclasses.field(default_factory=patch_dir)
 
 
-def write_source(source: str, label: str, directory: Path = CACHE) -> Path:
+def write_source(source: str, label: str, directory: Optional[Path] = None) -> Path:
     """Write a (mutated) source where `patching.load_source` would, named by label and content hash."""
+    directory = directory or patch_dir()
     digest = hashlib.sha1(source.encode()).hexdigest()[:10]
     path = directory / f"_shapecheck_{re.sub(r'[^0-9A-Za-z_]', '_', label)}_{digest}.py"
     write_if_changed(path, source)

@@ -151,7 +151,7 @@ def generate(target: Target, operators: Optional[Sequence[str]] = None) -> list[
                 continue
             seen.add(mutated)
             ast.parse(mutated)  # an operator producing invalid syntax is a bug here, not a killed mutant
-            line, col = site.node.lineno, src.offset(site.node.lineno, site.node.col_offset) - src.starts[site.node.lineno - 1] + 1  # type: ignore[attr-defined]
+            line, col = site.node.lineno, src.offset(site.node.lineno, site.node.col_offset) - src.starts[site.node.lineno - 1] + 1  # type: ignore[attr-defined]  # sites are expr/stmt nodes
             before, after = site.display or (_squash(old), _squash(new))
             mutants.append(Mutant(name, site.variant, line, col, before, after, patch))
     mutants.sort(key=lambda m: (m.line, m.col, list(OPERATORS).index(m.operator), m.variant))

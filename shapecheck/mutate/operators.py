@@ -22,7 +22,7 @@ def _token_between(f: Function, left: ast.AST, right: ast.AST, token: str) -> tu
     for m in _TOKEN.finditer(f.src.text, lo, hi):
         if m.group() == token:
             return m.start(), m.end()
-    raise AssertionError(f"operator {token!r} not found between operands at line {left.lineno}")  # type: ignore[attr-defined]
+    raise AssertionError(f"operator {token!r} not found between operands at line {left.lineno}")  # type: ignore[attr-defined]  # operands are expr nodes
 
 
 def op_floordiv_mod(f: Function) -> Iterator[Site]:
@@ -54,7 +54,7 @@ _MASK_POSITION = {"load": 1, "store": 2}  # positional index of `mask` (load: pt
 
 
 def _mask_of(call: ast.Call) -> Optional[ast.AST]:
-    name = call.func.attr  # type: ignore[attr-defined]
+    name = call.func.attr  # type: ignore[attr-defined]  # tl_calls yields `tl.NAME(...)` calls
     for kw in call.keywords:
         if kw.arg == "mask":
             return kw.value
@@ -67,7 +67,7 @@ def op_drop_mask(f: Function) -> Iterator[Site]:
     for call in f.tl_calls("load", "store"):
         if _mask_of(call) is None:
             continue
-        pos = _MASK_POSITION[call.func.attr]  # type: ignore[attr-defined]
+        pos = _MASK_POSITION[call.func.attr]  # type: ignore[attr-defined]  # tl_calls yields `tl.NAME(...)` calls
         kept = [f.src.seg(a) for a in call.args[:pos]]
         kept += [f.src.seg(kw) for kw in call.keywords if kw.arg not in ("mask", "other")]
         parts = [*call.args, *call.keywords]
@@ -136,7 +136,7 @@ def op_exp_base(f: Function) -> Iterator[Site]:
     """`tl.exp` <-> `tl.exp2`, `tl.log` <-> `tl.log2`: the base-2 fast path without its log2(e) factor."""
     swap = {"exp": "exp2", "exp2": "exp", "log": "log2", "log2": "log"}
     for call in f.tl_calls(*swap):
-        attr = call.func.attr  # type: ignore[attr-defined]
+        attr = call.func.attr  # type: ignore[attr-defined]  # tl_calls yields `tl.NAME(...)` calls
         end = f.src.span(call.func)[1]
         yield Site(call, end - len(attr), end, swap[attr], swap[attr])
 
@@ -187,7 +187,7 @@ def op_stride(f: Function) -> Iterator[Site]:
     for n in f.nodes():
         if isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript):  # kernel[grid](...)
             for a, b in zip(n.args, n.args[1:]):
-                if _is_stride_call(a) and _is_stride_call(b) and ast.dump(a.func) == ast.dump(b.func):  # type: ignore[attr-defined]
+                if _is_stride_call(a) and _is_stride_call(b) and ast.dump(a.func) == ast.dump(b.func):  # type: ignore[attr-defined]  # stride calls: tested
                     start, end = f.src.span(a)[0], f.src.span(b)[1]
                     between = f.src.text[f.src.span(a)[1]:f.src.span(b)[0]]
                     yield Site(a, start, end, f.src.seg(b) + between + f.src.seg(a), "launch")
@@ -209,7 +209,7 @@ def op_drop_cast(f: Function) -> Iterator[Site]:
     for n in f.nodes():
         if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "to" and len(n.args) == 1
                 and f.is_tl(n.args[0], *_CASTS)):
-            yield replace_node(f, n, f.src.seg(n.func.value), n.args[0].attr)  # type: ignore[attr-defined]
+            yield replace_node(f, n, f.src.seg(n.func.value), n.args[0].attr)  # type: ignore[attr-defined]  # is_tl: an Attribute
 
 
 def op_drop_where(f: Function) -> Iterator[Site]:
@@ -279,7 +279,7 @@ def op_store_before_update(f: Function) -> Iterator[Site]:
                 if not all(defined_before(name, block[p]) for name in hit):
                     return None
                 start = f.src.starts[block[p].lineno - 1]
-                m_start, m_end = f.src.line_span(stmt.lineno, stmt.end_lineno)  # type: ignore[arg-type]
+                m_start, m_end = f.src.line_span(stmt.lineno, stmt.end_lineno)  # type: ignore[arg-type]  # set by ast.parse
                 moved = f.src.text[m_start:m_end]
                 rest = f.src.text[start:m_start]  # the skipped statements and any comments, whole lines
                 jumped = f.src.lines[block[p].lineno - 1].strip()

@@ -29,11 +29,11 @@ class Summary:
 
     @classmethod
     def count(cls, statuses: Sequence[str], equivalent: int) -> "Summary":
-        count = lambda *s: sum(status in s for status in statuses)  # noqa: E731
+        count = lambda *s: sum(status in s for status in statuses)
         return cls(len(statuses), count(*KILLS), count(CRASH), count(TIMEOUT), count(SURVIVED), count(ERROR), equivalent)
 
     def line(self) -> str:
-        pct = lambda a, b: f"{100 * a / b:.1f}%" if b else "n/a"  # noqa: E731
+        pct = lambda a, b: f"{100 * a / b:.1f}%" if b else "n/a"
         text = f"mutation score: {self.killed}/{self.total} killed ({pct(self.killed, self.total)})"
         relevant = self.total - self.equivalent
         text += (f"; non-equivalent: {self.killed}/{relevant} ({pct(self.killed, relevant)}), "

@@ -26,8 +26,8 @@ class Source:
         return self.starts[lineno - 1] + len(line.encode()[:col].decode())
 
     def span(self, node: ast.AST) -> tuple[int, int]:
-        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]
-                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]
+        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]  # spans of stmt/expr nodes only
+                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]  # (same)
 
     def seg(self, node: ast.AST) -> str:
         start, end = self.span(node)
@@ -73,12 +73,12 @@ class Function:
         args = node.args
         self.params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
         self.body_start = self.src.offset(node.body[0].lineno, node.body[0].col_offset)
-        self.body_end = self.src.offset(node.end_lineno, node.end_col_offset)  # type: ignore[arg-type]
+        self.body_end = self.src.offset(node.end_lineno, node.end_col_offset)  # type: ignore[arg-type]  # set by ast.parse
 
     def nodes(self) -> list[ast.AST]:
         """Every node of the body, in source order."""
         found = [n for stmt in self.node.body for n in ast.walk(stmt) if hasattr(n, "lineno")]
-        return sorted(found, key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))  # type: ignore[attr-defined]
+        return sorted(found, key=lambda n: (n.lineno, n.col_offset, -n.end_lineno, -n.end_col_offset))  # type: ignore[attr-defined]  # positioned nodes: filtered above
 
     def is_tl(self, node: ast.AST, *names: str) -> bool:
         """`node` is `tl.<name>` for one of `names` (tl = any alias of triton.language in the file)."""

@@ -14,8 +14,17 @@ import sympy as sp
 
 from shapecheck.static.engine import Interpreter, Issue, Launch, Return, Shared, Step
 from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
-from shapecheck.static.signature import (VARIADIC, Declared, Scalar, Signature, axis_expr, axis_names, defaults_none,
-                                         parameters, signature_for)
+from shapecheck.static.signature import (
+    VARIADIC,
+    Declared,
+    Scalar,
+    Signature,
+    axis_expr,
+    axis_names,
+    defaults_none,
+    parameters,
+    signature_for,
+)
 from shapecheck.static.source import FunctionNode, ModuleSource
 from shapecheck.static.symbols import condition, dim, scalar, show
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe, is_bool, map_exprs, merge

@@ -41,7 +41,7 @@ def _ceil_div(a: float, b: float) -> float:
 
 
 def _np2(x: float) -> float:
-    return x if math.isinf(x) else float(1 << max(int(math.ceil(x)) - 1, 0).bit_length())
+    return x if math.isinf(x) else float(1 << max(math.ceil(x) - 1, 0).bit_length())
 
 
 class Bounder:

@@ -25,7 +25,7 @@ def configured_bounds(options: Sequence[str] = (), pyproject: Path = Path("pypro
         try:
             import tomllib
         except ImportError:  # Python 3.10: no reader in the standard library; options still apply
-            tomllib = None  # type: ignore[assignment]
+            tomllib = None  # type: ignore[assignment]  # no reader: options still apply
         if tomllib is not None:
             try:
                 table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("shapecheck", {}).get("bounds", {})

@@ -10,8 +10,8 @@ from __future__ import annotations
 import ast
 from typing import Any, Optional
 
-from shapecheck.static.signature import DimInfo, Signature, from_source
 from shapecheck.static.imports import definition, resolve
+from shapecheck.static.signature import DimInfo, Signature, from_source
 from shapecheck.static.source import FunctionNode, ModuleSource, dotted
 
 _FIELDS = ("name", "signature", "dims", "rules")  # Contract's leading positional fields, in order

@@ -5,6 +5,8 @@ merge into case splits. A branch that raises turns the other branch's condition 
 that returns narrows the path the rest of the body runs under. Loops run once with every name they assign
 widened to unknown first, so nothing loop-carried is guessed. Calls into functions of the same module are
 analysed with the actual argument values (depth-limited, cached per module).
+
+Over 400 lines because it is one class: its statement and expression handlers share the interpreter's state.
 """
 
 from __future__ import annotations
@@ -13,17 +15,32 @@ import ast
 import builtins
 import dataclasses
 import math
-from typing import Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 import sympy as sp
 
 from shapecheck.static import library, operators, tensorops
-from shapecheck.static.imports import definition
 from shapecheck.static.facts import ALWAYS, Knowledge, Path, condition_of, conjoin
+from shapecheck.static.imports import definition
 from shapecheck.static.source import FunctionNode, ModuleSource, import_bindings, is_kernel
 from shapecheck.static.symbols import Local, condition, dim, local, show
-from shapecheck.static.values import (NONE, Callable_, Const, Meta, Ref, Slice, Tensor, Tup, Unknown, Value,
-                                      first_unknown, is_bool, is_int, map_exprs, merge)
+from shapecheck.static.values import (
+    NONE,
+    Callable_,
+    Const,
+    Meta,
+    Ref,
+    Slice,
+    Tensor,
+    Tup,
+    Unknown,
+    Value,
+    first_unknown,
+    is_bool,
+    is_int,
+    map_exprs,
+    merge,
+)
 
 MAX_CALL_DEPTH = 3
 _BUILTINS = frozenset(dir(builtins))
@@ -74,7 +91,7 @@ def shape_like(value: Optional[Value]) -> bool:
         return True
     if isinstance(value, Tup):
         return any(shape_like(v) for v in value.items)
-    return is_int(value) and bool(value.free_symbols)  # type: ignore[union-attr]
+    return is_int(value) and bool(value.free_symbols)
 
 
 def assigned_names(nodes: Iterable[ast.AST]) -> set[str]:
@@ -143,7 +160,7 @@ class Shared:
         home = self.homes.get(owner.path)
         if home is None:
             home = self.homes[owner.path] = Shared(owner, self.follow, self.homes)
-        return home.global_value(attr, owner.functions[attr])  # type: ignore[return-value]
+        return home.global_value(attr, owner.functions[attr])  # type: ignore[return-value]  # a module-level function's value is a Callable_
 
     def default(self, node: ast.expr) -> Value:
         """A parameter default, evaluated at module level."""
@@ -236,7 +253,7 @@ class Interpreter:
     def _finish(self, node: ast.stmt, kind: str, results: list[tuple[str, Value]], reads: bool) -> None:
         if self._launched:
             kind = "launch"
-            results = [("grid", l.grid if isinstance(l.grid, Unknown) else Tup(l.grid)) for l in self._launched] + results
+            results = [("grid", launch.grid if isinstance(launch.grid, Unknown) else Tup(launch.grid)) for launch in self._launched] + results
         if not self.record:
             return
         relevant = kind in ("fact", "launch", "return") or bool(self.notes) or any(shape_like(v) for _, v in results) \
@@ -268,8 +285,8 @@ class Interpreter:
                 handler(self, stmt)
 
     def _assign_name(self, target: ast.Name, value: Value, results: list[tuple[str, Value]]) -> None:
-        if is_int(value) and not value.is_Atom:  # type: ignore[union-attr]
-            value, notes = self.knowledge.collapse(value, self.path)  # type: ignore[arg-type]
+        if is_int(value) and not value.is_Atom:
+            value, notes = self.knowledge.collapse(value, self.path)
             self.notes.extend(notes)
             if not value.is_Atom:
                 value = self._fresh_local(target.id, value)
@@ -407,7 +424,7 @@ class Interpreter:
             self.live, self.raised = False, then[4] and otherwise[4]
 
     def _loop(self, node: ast.stmt, target: Optional[ast.expr], element: Value) -> None:
-        body, orelse = node.body, node.orelse  # type: ignore[attr-defined]
+        body, orelse = node.body, node.orelse  # type: ignore[attr-defined]  # For/AsyncFor/While all have both
         names = assigned_names([*body, *orelse] + ([target] if target is not None else []))
         before = {name: self.env.get(name) for name in names}
         facts, path, was_live = len(self.knowledge.facts), self.path, self.live
@@ -553,11 +570,11 @@ class Interpreter:
         if isinstance(key, sp.Integer):
             i = int(key)
             return t.items[i] if -len(t.items) <= i < len(t.items) else Unknown("tuple index out of range", node)
-        if isinstance(key, Slice):
-            bounds = [None if b is NONE else int(b) if isinstance(b, sp.Integer) else Ellipsis
-                      for b in (key.lower, key.upper, key.step)]
-            if Ellipsis not in bounds and bounds[2] != 0:
-                return Tup(t.items[slice(*bounds)])
+        parts = (key.lower, key.upper, key.step) if isinstance(key, Slice) else ()
+        bounds = [int(b) if isinstance(b, sp.Integer) else None for b in parts if b is NONE or isinstance(b, sp.Integer)]
+        if len(bounds) == 3 and bounds[2] != 0:
+            lower, upper, step = bounds
+            return Tup(t.items[lower:upper:step])
         return first_unknown((key,)) or Unknown("tuple index is not a constant", node)
 
     def _e_Slice(self, node: ast.Slice) -> Value:
@@ -625,7 +642,8 @@ class Interpreter:
         parts: list[sp.Basic] = []
         for i, op in enumerate(node.ops):
             if isinstance(op, (ast.Is, ast.IsNot)) and any(isinstance(n, ast.Constant) and n.value is None for n in nodes[i : i + 2]):
-                other = nodes[i + 1] if isinstance(nodes[i], ast.Constant) and nodes[i].value is None else nodes[i]
+                left = nodes[i]
+                other = nodes[i + 1] if isinstance(left, ast.Constant) and left.value is None else left
                 part: Optional[sp.Basic] = self._is_none(other)
                 part = sp.Not(part) if isinstance(op, ast.IsNot) else part
             else:
@@ -769,7 +787,7 @@ class Interpreter:
         if key not in home.calls:
             home.calls[key] = self._analyse_call(fn, args, kwargs, node, home)
         output, launches, issues = home.calls[key]
-        launches = tuple(dataclasses.replace(l, path=self.path) for l in launches)
+        launches = tuple(dataclasses.replace(launch, path=self.path) for launch in launches)
         self.launches.extend(launches)
         self._launched.extend(launches)
         self.issues.extend(issues)
@@ -777,7 +795,7 @@ class Interpreter:
 
     def _analyse_call(self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value],
                       node: ast.AST, home: Shared) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
-        callee: FunctionNode = fn.node  # type: ignore[assignment]
+        callee: FunctionNode = fn.node  # type: ignore[assignment]  # only same-module functions are analysed
         bound = self._parameters(callee.args, args, kwargs, node, home)
         if isinstance(bound, Unknown):
             return bound, (), ()
@@ -786,8 +804,8 @@ class Interpreter:
         child.env = {**fn.closure, **bound}
         child.run(callee.body)
         expand = child.knowledge.expand
-        launches = tuple(dataclasses.replace(l, grid=l.grid if isinstance(l.grid, Unknown)
-                                             else tuple(map_exprs(a, expand) for a in l.grid)) for l in child.launches)
+        launches = tuple(dataclasses.replace(launch, grid=launch.grid if isinstance(launch.grid, Unknown)
+                                             else tuple(map_exprs(a, expand) for a in launch.grid)) for launch in child.launches)
         return map_exprs(child.output(), expand), launches, tuple(child.issues)
 
     def output(self) -> Value:
@@ -803,7 +821,8 @@ class Interpreter:
         return value
 
 
-_STATEMENTS = {
+# Handlers take their own node subclass, hence Any for the node.
+_STATEMENTS: dict[type[ast.stmt], Callable[[Interpreter, Any], None]] = {
     ast.Assign: Interpreter._stmt_Assign, ast.AnnAssign: Interpreter._stmt_AnnAssign,
     ast.AugAssign: Interpreter._stmt_AugAssign, ast.Expr: Interpreter._stmt_Expr, ast.Return: Interpreter._stmt_Return,
     ast.Raise: Interpreter._stmt_Raise, ast.Assert: Interpreter._stmt_Assert, ast.If: Interpreter._stmt_If,
@@ -818,7 +837,7 @@ _STATEMENTS = {
 if hasattr(ast, "TryStar"):
     _STATEMENTS[ast.TryStar] = Interpreter._stmt_Try
 
-_EXPRESSIONS = {
+_EXPRESSIONS: dict[type[ast.expr], Callable[[Interpreter, Any], Value]] = {
     ast.Constant: Interpreter._e_Constant, ast.Name: Interpreter._e_Name, ast.Attribute: Interpreter._e_Attribute,
     ast.Subscript: Interpreter._e_Subscript, ast.Slice: Interpreter._e_Slice, ast.Tuple: Interpreter._e_Tuple,
     ast.List: Interpreter._e_Tuple, ast.BinOp: Interpreter._e_BinOp, ast.UnaryOp: Interpreter._e_UnaryOp,

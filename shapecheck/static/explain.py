@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 import sympy as sp
 
@@ -18,7 +18,6 @@ from shapecheck.static.lint import GRID_LIMIT
 from shapecheck.static.signature import Declared, Scalar
 from shapecheck.static.symbols import Local, dim, show, show_with
 from shapecheck.static.values import Tensor, Tup, Unknown, Value, describe
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +44,7 @@ def _statement(analysis: Analysis, step: Step) -> str:
 
 def _binding(analysis: Analysis, name: str, value: Value) -> str:
     if name == "fact":
-        return f"fact {show(value)}"  # type: ignore[arg-type]
+        return f"fact {show(value)}"
     if name == "grid":
         return f"launch grid {describe(value)}"
     if name == "return":
@@ -217,7 +216,7 @@ def _fact_checks(analysis: Analysis, ex: Example) -> list[tuple[str, str]]:
 # --- text --------------------------------------------------------------------------------------
 
 
-def _table(rows_: list[tuple[str, ...]], indent: str = "  ") -> list[str]:
+def _table(rows_: Sequence[tuple[str, ...]], indent: str = "  ") -> list[str]:
     if not rows_:
         return []
     widths = [max(len(r[i]) for r in rows_) for i in range(len(rows_[0]) - 1)]
@@ -299,8 +298,8 @@ def markdown(analysis: Analysis, ex: Optional[Example] = None) -> str:
     if analysis.launches:
         out += ["", "## Launch grid", ""]
         out += _md_table(("line", "kernel", "axis", "size", "limit"),
-                         [(str(l.node.lineno), f"`{l.kernel}`", axis, _code(size), limit)
-                          for l in analysis.launches for axis, size, limit in _grid_lines(analysis, l)])
+                         [(str(launch.node.lineno), f"`{launch.kernel}`", axis, _code(size), limit)
+                          for launch in analysis.launches for axis, size, limit in _grid_lines(analysis, launch)])
     out += ["", "## Output", ""]
     out += _md_table(("", ""), [(k, _code(v) if k in ("inferred",) else v) for k, v in _output_lines(analysis)])
     if ex is not None:

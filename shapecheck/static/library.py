@@ -132,9 +132,10 @@ def _tensors(site: Site, args: Args, kwargs: Kwargs) -> tuple[list[tuple], int] 
     if b is None or not isinstance(b["tensors"], Tup) or not b["tensors"].items:
         return _unknown(site, args, kwargs)
     items = b["tensors"].items
-    if not all(isinstance(t, Tensor) and t.shape is not None for t in items):
+    shapes = [t.shape for t in items if isinstance(t, Tensor) and t.shape is not None]
+    if len(shapes) != len(items):
         return _unknown(site, items, {}, "a tensor of the list has no known shape")
-    return [t.shape for t in items], b["dim"]
+    return shapes, b["dim"]
 
 
 def _cat(site: Site, args: Args, kwargs: Kwargs) -> Value:

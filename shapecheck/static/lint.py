@@ -101,7 +101,7 @@ class Report:
 def _at(path: str, node: ast.AST, code: str, message: str, function: str, severity: str = "error") -> Finding:
     line = getattr(node, "lineno", 1)
     end_line = getattr(node, "end_lineno", None) or line
-    end_col = (getattr(node, "end_col_offset", None) or getattr(node, "col_offset", 0)) + 1
+    end_col = (getattr(node, "end_col_offset", None) or getattr(node, "col_offset", 0) or 0) + 1
     return Finding(path, line, getattr(node, "col_offset", 0) + 1, code, message, function, severity, end_line, end_col)
 
 
@@ -118,12 +118,10 @@ def _output(a: Analysis) -> Iterator[Finding]:
     agreement = a.agreement()
     if agreement.status != "differ":
         return
-    bad = [r for r in a.returns if r.node is not None and isinstance(r.value, (Tensor, Tup))
-           and a.agreement(r.value).status == "differ"]
-    for r in bad or [None]:
-        node = r.node if r is not None else a.node
-        detail = a.agreement(r.value).detail if r is not None else agreement.detail
-        yield _at(a.module.path, node, "SC001", f"`{a.qualname}`: {detail}", a.qualname)  # type: ignore[arg-type]
+    bad = [(r.node, a.agreement(r.value).detail) for r in a.returns if r.node is not None
+           and isinstance(r.value, (Tensor, Tup)) and a.agreement(r.value).status == "differ"]
+    for node, detail in bad or [(a.node, agreement.detail)]:
+        yield _at(a.module.path, node, "SC001", f"`{a.qualname}`: {detail}", a.qualname)
 
 
 def _annotation_node(a: Analysis, dimension: str) -> ast.AST:
@@ -176,7 +174,7 @@ def _grid(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
         for axis, size in list(enumerate(launch.grid))[1:]:
             if not is_int(size):
                 continue
-            resolved, _ = a.knowledge.resolve(size)  # type: ignore[arg-type]
+            resolved, _ = a.knowledge.resolve(size)
             if any(is_unknown_size(s) for s in a.knowledge.expand(resolved).free_symbols):
                 continue  # one branch of the size is not known: nothing to say about it
             hi = bounder.interval(resolved)[1]
@@ -186,7 +184,7 @@ def _grid(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
             severity = "error" if not unbounded or any(is_count(n) for n in unbounded) else "note"
             why = (f"grows without bound with {', '.join(unbounded)}" if unbounded
                    else f"reaches {int(hi)} under the declared bounds")
-            expanded = show(a.knowledge.expand(size))  # type: ignore[arg-type]
+            expanded = show(a.knowledge.expand(size))
             written = show(size) + (f" = {expanded}" if expanded != show(size) else "")
             yield _at(a.module.path, launch.node, "SC005",
                       f"grid axis {axis} of `{launch.kernel}` is {written}, which {why}; CUDA allows {GRID_LIMIT} "

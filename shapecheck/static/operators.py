@@ -62,7 +62,7 @@ def binary(site: Site, op: ast.operator, a: Value, b: Value) -> Value:
     if isinstance(op, ast.Mult) and (isinstance(a, Tup) or isinstance(b, Tup)):
         seq, times = (a, b) if isinstance(a, Tup) else (b, a)
         if isinstance(times, sp.Integer) and 0 <= times <= _MAX_REPEAT:
-            return Tup(seq.items * int(times))  # type: ignore[union-attr]
+            return Tup(seq.items * int(times))  # type: ignore[union-attr]  # seq is the Tup: tested above
         return site.unknown("tuple repeated a symbolic or large number of times")
     if isinstance(a, sp.Expr) and isinstance(b, sp.Expr):
         return _numeric(site, op, a, b)
@@ -114,7 +114,7 @@ def _equal(a: Value, b: Value) -> Optional[sp.Basic]:
         if len(a.items) != len(b.items):
             return sp.false
         parts = [compare_one(ast.Eq(), x, y) for x, y in zip(a.items, b.items)]
-        return None if any(p is None for p in parts) else sp.And(*parts)  # type: ignore[arg-type]
+        return None if any(p is None for p in parts) else sp.And(*parts)
     if isinstance(a, Const) and isinstance(b, Const):
         return sp.true if a.value == b.value else sp.false
     if a is NONE or b is NONE:
@@ -139,6 +139,6 @@ def compare_one(op: ast.cmpop, a: Value, b: Value) -> Optional[sp.Basic]:
         parts = [compare_one(ast.Eq(), a, item) for item in b.items]
         if any(p is None for p in parts):
             return None
-        found = sp.Or(*parts)  # type: ignore[arg-type]
+        found = sp.Or(*parts)
         return found if isinstance(op, ast.In) else sp.Not(found)
     return None

@@ -199,7 +199,8 @@ class _Taint:
             table = pointer is not None and any(isinstance(n, ast.Name) and _OFFSETS.search(n.id) for n in ast.walk(pointer))
             return Num(index=Index("load", node.lineno), scale=1 if table else 0)
         if name == "program_id":
-            axis = node.args[0].value if node.args and isinstance(node.args[0], ast.Constant) else 0
+            first = node.args[0] if node.args else None
+            axis = first.value if isinstance(first, ast.Constant) and type(first.value) is int else 0
             return Num(index=Index("pid", node.lineno, axis), hi=float(INT32_LIMIT if axis == 0 else GRID_AXIS_BOUND))
         if name == "range" and args:  # `for t in range(bos, eos)`: an index when a bound is; int64 if one is
             bound = _join(*args[:2]) if len(args) >= 2 else args[0]
@@ -230,8 +231,8 @@ class _Taint:
         if isinstance(op, (ast.FloorDiv, ast.RShift)):
             return Num(wide, left.index, left.scale, left.hi, products)
         if isinstance(op, (ast.Add, ast.Sub, ast.BitOr)):
-            indexed = [v for v in (left, right) if v.index is not None]
-            best = max(indexed, key=lambda v: v.scale) if indexed else None
+            with_index = [v for v in (left, right) if v.index is not None]
+            best = max(with_index, key=lambda v: v.scale) if with_index else None
             return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products,
                        max(left.factors, right.factors))
         if not isinstance(op, ast.Mult):

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import re
 from typing import Any, Mapping, Optional, Union
 
 import sympy as sp
 
+from shapecheck.axes import VARIADIC, parse
+from shapecheck.axes import names as axis_names
 from shapecheck.static.symbols import dim
 
 Axis = Union[str, int]
-"""One axis as written: a name (`T`), an integer, an expression (`N+1`), `_`, or `...` (variadic)."""
-
-VARIADIC = "..."
-_EXPRESSION = re.compile(r"[\w+\-*/() ]+")
+"""One axis value as `shapecheck.axes` reads it: a name (`T`), an integer, an expression (`N+1`), `_`, `...`."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,34 +92,10 @@ class Signature:
                 for name in axis_names(axis)}
 
 
-def axis_names(axis: Axis) -> list[str]:
-    if isinstance(axis, int) or axis in ("_", VARIADIC):
-        return []
-    if axis.isidentifier():
-        return [axis]
-    return [n.id for n in ast.walk(ast.parse(axis, mode="eval")) if isinstance(n, ast.Name)]
-
-
 def parse_axes(text: str) -> tuple[Axis, ...]:
-    """A jaxtyping shape string as axes; raises ValueError on a token it does not understand."""
-    axes: list[Axis] = []
-    for token in text.split():
-        bare = token.lstrip("#?")  # broadcastable / varying markers do not change the name
-        if bare.isdigit():
-            axes.append(int(bare))
-        elif bare == VARIADIC or bare.startswith("*"):
-            axes.append(VARIADIC)
-        elif bare.isidentifier():
-            axes.append(bare)
-        elif _EXPRESSION.fullmatch(bare):
-            try:
-                ast.parse(bare, mode="eval")
-            except SyntaxError:
-                raise ValueError(f"axis {token!r} in {text!r} is not an expression") from None
-            axes.append(bare)
-        else:
-            raise ValueError(f"axis {token!r} in {text!r} is not supported (names, integers, arithmetic, ...)")
-    return tuple(axes)
+    """A jaxtyping shape string as axis values (`#`/`?` modifiers dropped: sizes are what is derived);
+    raises ValueError (`axes.ShapeSyntaxError`) on what jaxtyping would refuse."""
+    return tuple(axis.value for axis in parse(text))
 
 
 def _arith(node: ast.expr) -> sp.Expr:
@@ -221,7 +195,7 @@ def _returns(node: Optional[ast.expr]) -> Optional[Returns]:
         elts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         parts = [annotation(e) for e in elts]
         if parts and all(isinstance(p, Declared) for p in parts):
-            return tuple(parts)  # type: ignore[arg-type]
+            return tuple(parts)  # type: ignore[arg-type]  # all Declared: tested above
         return None
     declared = annotation(node)
     return declared if isinstance(declared, Declared) else None

@@ -54,7 +54,8 @@ def _axis_of(node: ast.expr, params: set[str]) -> Optional[tuple[str, int]]:
         owner, index = node.func.value.id, node.args[0]
     else:
         return None
-    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant):
+    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant) \
+            and type(index.operand.value) is int:
         index = ast.Constant(-index.operand.value)
     if owner is None or not (isinstance(index, ast.Constant) and type(index.value) is int):
         return None
@@ -72,7 +73,7 @@ def _assignments(body: list[ast.stmt]) -> Iterator[ast.Assign]:
 
 def _names(target: ast.expr) -> Optional[list[str]]:
     if isinstance(target, (ast.Tuple, ast.List)) and all(isinstance(e, ast.Name) for e in target.elts):
-        return [e.id for e in target.elts]  # type: ignore[attr-defined]
+        return [e.id for e in target.elts]  # type: ignore[attr-defined]  # all Names: tested above
     return None
 
 
@@ -100,7 +101,7 @@ class _Reader:
             # `N = len(x) - 1`, also as a branch of `B if ... else len(x) - 1`
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and _len_of(node.left, self.params) \
                     and isinstance(node.right, ast.Constant) and node.right.value == 1:
-                self._of(_len_of(node.left, self.params), line).names.setdefault(0, f"{target}+1")  # type: ignore[arg-type]
+                self._of(_len_of(node.left, self.params), line).names.setdefault(0, f"{target}+1")  # type: ignore[arg-type]  # _len_of is not None: tested above
         owner = _len_of(value, self.params)
         if owner is not None:
             self._of(owner, line).names.setdefault(0, target)
@@ -118,7 +119,7 @@ class _Reader:
             if isinstance(target, ast.Name):
                 self._one(target.id, stmt.value, line)
             elif names is not None and _shape_of(stmt.value, self.params):
-                self._full(_shape_of(stmt.value, self.params), names, line)  # type: ignore[arg-type]
+                self._full(_shape_of(stmt.value, self.params), names, line)  # type: ignore[arg-type]  # not None: tested above
             elif names is not None and isinstance(stmt.value, (ast.Tuple, ast.List)):
                 self._tuple(names, stmt.value.elts, line)
 

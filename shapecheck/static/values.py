@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-from typing import Any, Callable, Mapping, Optional, Protocol, Union
+from typing import Any, Callable, Mapping, Optional, Protocol, TypeGuard, Union
 
 import sympy as sp
 
@@ -130,7 +130,7 @@ class Site(Protocol):
         """An unknown located at this operation."""
 
 
-def is_int(value: Value) -> bool:
+def is_int(value: Value) -> TypeGuard[sp.Expr]:
     """An integer-valued sympy expression (a size, an index, a dimension)."""
     return isinstance(value, sp.Expr) and value.is_integer is True
 
@@ -181,10 +181,10 @@ def merge(cond: sp.Basic, a: Value, b: Value, where: Optional[ast.AST]) -> Value
     """The value that is `a` when `cond` holds and `b` otherwise (a case split), or an unknown."""
     if a is b or a == b:
         return a
-    if isinstance(a, Tensor) and b is NONE or isinstance(b, Tensor) and a is NONE:  # `x if c else None`
-        return dataclasses.replace(a if isinstance(a, Tensor) else b, maybe_none=True)  # type: ignore[arg-type]
-    if isinstance(a, sp.Expr) and isinstance(b, Unknown) or isinstance(b, sp.Expr) and isinstance(a, Unknown):
-        gap = unknown_size(a if isinstance(a, Unknown) else b)  # type: ignore[arg-type]
+    if (isinstance(a, Tensor) and b is NONE) or (isinstance(b, Tensor) and a is NONE):  # `x if c else None`
+        return dataclasses.replace(a if isinstance(a, Tensor) else b, maybe_none=True)  # type: ignore[type-var]  # one of a, b is (tested above)
+    if (isinstance(a, sp.Expr) and isinstance(b, Unknown)) or (isinstance(b, sp.Expr) and isinstance(a, Unknown)):
+        gap = unknown_size(a if isinstance(a, Unknown) else b)
         a, b = (gap, b) if isinstance(a, Unknown) else (a, gap)  # a known branch survives an unknown one
     if isinstance(a, Unknown):
         return a
@@ -197,7 +197,7 @@ def merge(cond: sp.Basic, a: Value, b: Value, where: Optional[ast.AST]) -> Value
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape is not None and b.shape is not None \
             and len(a.shape) == len(b.shape):
         shape = tuple(merge(cond, x, y, where) for x, y in zip(a.shape, b.shape))
-        return Tensor(shape, a.origin if a.origin == b.origin else None,  # type: ignore[arg-type]
+        return Tensor(shape, a.origin if a.origin == b.origin else None,
                       maybe_none=a.maybe_none or b.maybe_none)
     if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
         return Tup(tuple(merge(cond, x, y, where) for x, y in zip(a.items, b.items)))
