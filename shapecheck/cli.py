@@ -72,13 +72,19 @@ def _errors(show_traceback: bool = False) -> Iterator[None]:
         _fail(blame.describe("internal error: shapecheck", exc) + ("" if show_traceback else "  (--traceback shows the stack)"))
 
 
-CONTRACTS_HELP = "Module defining contracts (repeatable); also [tool.shapecheck] contracts in ./pyproject.toml."
+CONTRACTS_HELP = "Module defining contracts (repeatable); also \\[tool.shapecheck] contracts in ./pyproject.toml."
+# The options `run` and `sanitize` share: one declaration each, so their flags cannot drift apart.
+CONTRACT_ARG = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's).")
+IMPL_OPT = typer.Option(None, help="module.path:function or path/to/file.py:function to check.")
+CONTRACTS_OPT = typer.Option([], "--contracts", help=CONTRACTS_HELP)
+EXAMPLES_OPT = typer.Option(None, min=1, help="Cases to draw (default: the profile's).")
+SEED_OPT = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database).")
 WORKERS_HELP = "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
 
 
 @app.command("list")
 def list_contracts(
-    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
+    contracts: list[str] = CONTRACTS_OPT,
 ) -> None:
     """List the known contracts with their declared shapes, rules and checks."""
     from shapecheck import console, registry
@@ -90,11 +96,11 @@ def list_contracts(
 
 @app.command()
 def run(
-    contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
-    impl: Optional[str] = typer.Option(None, help="module.path:function or path/to/file.py:function to check."),
-    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
-    examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
-    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database)."),
+    contract: Optional[str] = CONTRACT_ARG,
+    impl: Optional[str] = IMPL_OPT,
+    contracts: list[str] = CONTRACTS_OPT,
+    examples: Optional[int] = EXAMPLES_OPT,
+    seed: Optional[int] = SEED_OPT,
     device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
     profile: str = typer.Option("ci", help="ci (small, CPU) | gpu (larger dims) | thorough (more cases)."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
@@ -132,11 +138,11 @@ def run(
 
 @app.command("sanitize")
 def sanitize_command(
-    contract: Optional[str] = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's)."),
-    impl: Optional[str] = typer.Option(None, help="module.path:function to check instead of the contract's own kernel."),
-    contracts: list[str] = typer.Option([], "--contracts", help=CONTRACTS_HELP),
-    examples: Optional[int] = typer.Option(None, min=1, help="Cases to draw (default: the profile's)."),
-    seed: Optional[int] = typer.Option(None, help="Hypothesis seed, for a reproducible draw."),
+    contract: Optional[str] = CONTRACT_ARG,
+    impl: Optional[str] = IMPL_OPT,
+    contracts: list[str] = CONTRACTS_OPT,
+    examples: Optional[int] = EXAMPLES_OPT,
+    seed: Optional[int] = SEED_OPT,
 ) -> None:
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
     run(contract=contract, impl=impl, contracts=contracts, examples=examples, seed=seed, device="cpu", profile="ci",
