@@ -6,7 +6,8 @@ and checks annotations cannot say. When the annotations fail, the contract's own
 to give one precise message (argument, dimension, expected, found, every bound dim). An axis expression
 over a name no plain axis binds (`"N+1"` of the ragged signature) is the binder's alone: jaxtyping sees `_`.
 
-Modes (argument `mode`, or the `SHAPECHECK_MODE` environment variable):
+Modes (argument `mode`, or else the `SHAPECHECK_MODE` environment variable, read when the decorator is applied,
+not per call: set it before importing the kernels; tests/test_decorator_mode.py):
 - "always": every call is fully checked, value checks included (default; tests and property runs);
 - "shapes": every call is checked without reading device memory — no synchronisation, safe under CUDA
   graph capture; index ranges, cu_seqlens contents and NaN are not checked;
