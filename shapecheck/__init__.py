@@ -2,8 +2,10 @@
 
 The public API is small on purpose: a contract (`Contract`, `Dim`, `Rule`, the markers `Offsets`, `Index`,
 `InPlace` that say what an integer or in-place tensor means), the decorator that checks calls against it
-(`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and `strategies`,
-the Hypothesis strategies a contract yields, for use in your own `@given` tests.
+(`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and for your own
+`@given` tests `strategies` (the Hypothesis strategies a contract yields: `strategies.cases(C)` draws a
+`Case`, under one of `PROFILES`) and `check_case` (runs one case through your kernel and the contract's
+reference; its `.problems` is empty when the case held).
 
 Names resolve on first use (PEP 562), so `shapecheck lint`/`explain`, which parse and never import a
 kernel, do not pay for importing torch.
@@ -21,10 +23,13 @@ _HOMES = {
     "Rule": "shapecheck.contract", "same_dtype": "shapecheck.contract", "unit_stride_last": "shapecheck.contract",
     "contract": "shapecheck.decorator", "ContractViolation": "shapecheck.errors", "DtypeViolation": "shapecheck.errors",
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
-    "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies",
+    "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
+    "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
 }
 __all__ = [
+    "PROFILES",
     "Call",
+    "Case",
     "Contract",
     "ContractViolation",
     "Dim",
@@ -33,7 +38,9 @@ __all__ = [
     "Index",
     "InvalidContract",
     "Offsets",
+    "Profile",
     "Rule",
+    "check_case",
     "contract",
     "same_dtype",
     "strategies",

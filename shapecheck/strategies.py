@@ -5,8 +5,9 @@ minimal failing cases and replay from the example database. A contract with noth
 complete cases: every dimension the annotations name (ranges from `Contract.dims`, else `Dim()`), values
 for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed. Use them in your own tests:
 
-    @given(shapecheck.strategies.cases(MY_CONTRACT, PROFILES["ci"]))
-    def test_my_kernel(case): ...
+    @given(shapecheck.strategies.cases(MY_CONTRACT))          # the "ci" profile; or "gpu", "thorough"
+    def test_my_kernel(case):
+        assert shapecheck.check_case(MY_CONTRACT, case, my_kernel, "cpu").problems == []
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from shapecheck.case import Case
 from shapecheck.contract import Contract, Dim
 from shapecheck.markers import Index, Offsets
-from shapecheck.profiles import Profile
+from shapecheck.profiles import PROFILES, Profile
 
 Overrides = Mapping[str, st.SearchStrategy[Any]]
 NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, so one shared value is safe
@@ -98,7 +99,14 @@ def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = N
 CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 
 
-def cases(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
-    """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`."""
+def cases(contract: Contract, profile: Profile | str = "ci", overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
+    """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`.
+
+    `profile` is a `Profile` or its name (`"ci"`, `"gpu"`, `"thorough"`), validated now, not at the first draw.
+    """
+    if isinstance(profile, str):
+        if profile not in PROFILES:
+            raise ValueError(f"shapecheck.strategies.cases: profile must be one of {sorted(PROFILES)}, found {profile!r}")
+        profile = PROFILES[profile]
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
