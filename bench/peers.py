@@ -151,7 +151,7 @@ def variant(cfg: Optional[tuple[int, int, int, int]]) -> Iterator[None]:
         return
     BV, warps, stages, pdl = cfg
     saved = gdn._launch_config, gdn._pdl
-    gdn._launch_config = lambda N, T, HV, V, BK, layout: (min(BV, triton.next_power_of_2(V)), warps, stages)
+    gdn._launch_config = lambda T, V, layout: (min(BV, triton.next_power_of_2(V)), warps, stages)
     gdn._pdl = lambda x: bool(pdl) and saved[1](x)
     try:
         yield
@@ -166,9 +166,9 @@ def variant_name(cfg: Optional[tuple]) -> str:
     return f"BV{BV} w{w} s{st}{' pdl' if pdl else ''}"
 
 
-def without_pdl(N: int, T: int, layout: str) -> tuple[int, int, int, int]:
+def without_pdl(T: int, layout: str) -> tuple[int, int, int, int]:
     """The heuristic's own configuration for a row, with programmatic dependent launch off."""
-    return (*gdn._launch_config(N, T, HV, V, triton.next_power_of_2(K), layout), 0)
+    return (*gdn._launch_config(T, V, layout), 0)
 
 
 def _warm(job: tuple) -> str:
@@ -422,7 +422,7 @@ def main() -> None:
     def variants_of(N: int, T: int, layout: str) -> list[tuple]:
         if args.sweep:
             return chosen or (DECODE_VARIANTS if T == 1 else MULTI_VARIANTS)
-        return [without_pdl(N, T, layout)] if N <= SMALL_N else []  # what PDL buys where launches dominate
+        return [without_pdl(T, layout)] if N <= SMALL_N else []  # what PDL buys where launches dominate
 
     if DEVICE.type == "cuda":
         props = torch.cuda.get_device_properties(0)

@@ -185,7 +185,7 @@ def _token_strides(x: torch.Tensor, T: int) -> tuple[int, int]:
     return x.stride(0), x.stride(1)
 
 
-def _launch_config(N: int, T: int, HV: int, V: int, BK: int, layout: str) -> tuple[int, int, int]:
+def _launch_config(T: int, V: int, layout: str) -> tuple[int, int, int]:
     """(BV, num_warps, num_stages): the one launch heuristic; `T` is tokens per sequence (the mean, with cu_seqlens).
 
     Measured on an H200 (bench/results/h200_sweep/, the module docstring says what the variants showed): one
@@ -231,8 +231,7 @@ def fused_sigmoid_gating_delta_rule_update(
     HV, V = v.shape[2], v.shape[-1]
     N = B if cu_seqlens is None else len(cu_seqlens) - 1
     BK = triton.next_power_of_2(K)
-    BV, num_warps, num_stages = _launch_config(N, T if cu_seqlens is None else triton.cdiv(T, N), HV, V, BK,
-                                               state_layout)
+    BV, num_warps, num_stages = _launch_config(T if cu_seqlens is None else triton.cdiv(T, N), V, state_layout)
     NK, NV = triton.cdiv(K, BK), triton.cdiv(V, BV)
     if NK != 1:
         raise ValueError(f"k: dimension K={K} needs {NK} key blocks; the kernel keeps one (K <= 256)")
@@ -242,6 +241,7 @@ def fused_sigmoid_gating_delta_rule_update(
     o = q.new_empty(NK, *v.shape)
     aligned = K % 16 == 0 and V % 16 == 0 and all(s % 16 == 0 for s in initial_state_source.stride()[:3])
     grid = (N * HV * NV,)
+    pdl = _pdl(q)
     _gated_delta_rule_update_kernel[grid](
         q, k, v, a, b, A_log, dt_bias, o, initial_state_source, initial_state_indices,
         initial_state_indices if cu_seqlens is None else cu_seqlens,
@@ -252,7 +252,7 @@ def fused_sigmoid_gating_delta_rule_update(
         *_token_strides(a, T), *_token_strides(b, T),
         initial_state_source.stride(0), initial_state_source.stride(1), initial_state_source.stride(2),
         int(cu_seqlens is not None), int(use_qk_l2norm_in_kernel),
-        BK=BK, BV=BV, STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=_pdl(q),
-        num_warps=num_warps, num_stages=num_stages, launch_pdl=_pdl(q),
+        BK=BK, BV=BV, STATE_VK=state_layout == "vk", ALIGNED=aligned, USE_PDL=pdl,
+        num_warps=num_warps, num_stages=num_stages, launch_pdl=pdl,
     )
     return o.squeeze(0)
