@@ -27,3 +27,10 @@ PROFILES = {
     "gpu": Profile("gpu", max_examples=400, large=True, timeout_s=60.0, settle_s=0.02),
     "thorough": Profile("thorough", max_examples=1000, large=False),
 }
+
+
+def named(name: str, label: str = "profile") -> Profile:
+    """The profile called `name`, or a ValueError naming `label` (the argument the caller took it from)."""
+    if name not in PROFILES:
+        raise ValueError(f"{label} must be one of {', '.join(PROFILES)}, found {name!r}")
+    return PROFILES[name]

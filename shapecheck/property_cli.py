@@ -22,7 +22,7 @@ from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
 from shapecheck.isolate import Isolated
-from shapecheck.profiles import PROFILES
+from shapecheck.profiles import PROFILES, named
 from shapecheck.runner import Report, check_case, pin_overrides, run_property
 
 
@@ -223,8 +223,10 @@ def _writable(path: Optional[Path], flag: str) -> None:
 
 def run(options: RunOptions) -> int:
     """Run the property suite; 0 if every contract held, 1 if one was violated (errors raise)."""
-    if options.profile not in PROFILES:
-        raise UsageError(f"--profile must be one of {', '.join(PROFILES)}, found {options.profile!r}")
+    try:
+        named(options.profile, "--profile")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     _writable(options.json_path, "--json")
     _writable(options.junit_path, "--junit")
     with contextlib.ExitStack() as workers:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from shapecheck.case import Case
 from shapecheck.contract import Contract, Dim
 from shapecheck.markers import Index, Offsets
-from shapecheck.profiles import PROFILES, Profile
+from shapecheck.profiles import Profile, named
 
 Overrides = Mapping[str, st.SearchStrategy[Any]]
 NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, so one shared value is safe
@@ -105,8 +105,6 @@ def cases(contract: Contract, profile: Profile | str = "ci", overrides: Override
     `profile` is a `Profile` or its name (`"ci"`, `"gpu"`, `"thorough"`), validated now, not at the first draw.
     """
     if isinstance(profile, str):
-        if profile not in PROFILES:
-            raise ValueError(f"shapecheck.strategies.cases: profile must be one of {sorted(PROFILES)}, found {profile!r}")
-        profile = PROFILES[profile]
+        profile = named(profile, "shapecheck.strategies.cases: profile")
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
