@@ -25,7 +25,6 @@ app = typer.Typer(
 )
 
 
-
 @app.callback()
 def main(
     cache_dir: Optional[Path] = typer.Option(
