@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shapecheck.static.lint import Finding, lint_module, python_files  # noqa: E402
+from shapecheck.static.findings import Finding, python_files  # noqa: E402
+from shapecheck.static.lint import lint_module  # noqa: E402
 from shapecheck.static.source import ModuleSource  # noqa: E402
 
 PEERS = ROOT / ".peers"

@@ -1,6 +1,7 @@
-"""Speed of the static analyser: one kernel wrapper explained, then every function of the installed torch.
+"""Speed of the static analyser: `shapecheck lint` on one file as a user runs it (a fresh process, without and
+with the lint cache), one kernel wrapper explained in-process, then every function of the installed torch.
 
-    .venv/bin/python bench/static_speed.py [--jobs N] [--output bench/results/static_speed_cpu.txt]
+    .venv/bin/python bench/static_speed.py [--jobs N] [--skip-torch] [--output bench/results/static_speed_cpu.txt]
 
 torch's functions carry no shape annotations, so they are analysed with unknown inputs: this measures the
 interpreter's cost and robustness (no exception may escape; a file that does not parse is counted as
@@ -10,12 +11,15 @@ skipped), not the quality of what it infers. Wall time includes reading and pars
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import importlib.util
 import multiprocessing
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -63,6 +67,28 @@ def wrapper_timings(repeats: int) -> list[str]:
     ]
 
 
+def _wall(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, env=env, capture_output=True, check=False)
+    return time.perf_counter() - start
+
+
+def cli_timings(repeats: int) -> list[str]:
+    """Wall time of whole processes, median of `repeats`: what an editor's on-save hook waits for."""
+    lint = [sys.executable, "-m", "shapecheck.cli", "lint", WRAPPER[0]]
+    with tempfile.TemporaryDirectory() as folder:
+        env = {**os.environ, "SHAPECHECK_CACHE_DIR": folder}
+        rows = [("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"]),
+                ("python -c 'import sympy'", [sys.executable, "-c", "import sympy"]),
+                (f"shapecheck lint {WRAPPER[0]} --no-cache", [*lint, "--no-cache"]),
+                (f"shapecheck lint {WRAPPER[0]} (unchanged: from the lint cache)", lint)]
+        _wall(lint, env)  # fills the cache
+        lines = [f"one file from the command line (fresh process each, median of {repeats}):"]
+        for label, argv in rows:
+            lines.append(f"  {label}: {statistics.median(_wall(argv, env) for _ in range(repeats)) * 1e3:.0f} ms")
+    return lines
+
+
 def torch_sweep(jobs: int) -> list[str]:
     root = Path(importlib.util.find_spec("torch").origin).parent  # type: ignore[arg-type, union-attr]
     files = [str(p) for p in sorted(root.rglob("*.py"))]
@@ -93,10 +119,13 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1, help="processes for the torch sweep (default 1)")
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--output", type=Path, help="also write the report here")
+    parser.add_argument("--skip-torch", action="store_true", help="leave out the sweep over torch's own source")
     args = parser.parse_args()
     header = (f"static analysis speed: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
               f"sympy {sympy.__version__}")
-    lines = [header, *wrapper_timings(args.repeats), *torch_sweep(args.jobs)]
+    header += f", typer {importlib.metadata.version('typer')}"
+    lines = [header, *cli_timings(max(3, args.repeats // 4)), *wrapper_timings(args.repeats),
+             *([] if args.skip_torch else torch_sweep(args.jobs))]
     report = "\n".join(lines) + "\n"
     print(report, end="")
     if args.output is not None:

@@ -249,6 +249,8 @@ def lint_command(
         None, "--bound", help="Largest size of a dimension, e.g. V=256 (repeatable; adds to [tool.shapecheck.bounds])."),
     select: Optional[list[str]] = typer.Option(None, "--select", help="Only these rules (codes or prefixes, repeatable)."),
     ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these rules (codes or prefixes, repeatable)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Analyse every file again (unchanged files are answered "
+                                                            "from the cache folder's lint/ otherwise)."),
 ) -> None:
     """Check shapes statically (SC001-SC007); exit 1 on an error finding, 0 when clean, 2 on a usage error.
 
@@ -262,7 +264,7 @@ def lint_command(
     chosen = "json" if as_json else output_format
     try:
         report = lint_report(paths, chosen, bound or [], [c.strip() for c in select or []],
-                             [c.strip() for c in ignore or []])
+                             [c.strip() for c in ignore or []], cache=not no_cache)
     except UsageError as exc:
         _fail(str(exc))
     console = Console(highlight=False, soft_wrap=True)

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 
 from shapecheck import cli
 from shapecheck.static.bounds import Bounder
-from shapecheck.static.lint import RULES, lint_paths
+from shapecheck.static.findings import RULES
+from shapecheck.static.linter import lint_paths
 from shapecheck.static.pointers import unsafe_offsets
 from shapecheck.static.source import ModuleSource
 from shapecheck.static.symbols import cdiv, dim, next_pow2

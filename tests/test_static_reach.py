@@ -10,7 +10,7 @@ from pathlib import Path
 import sympy as sp
 
 from shapecheck.static.analysis import analyse_function
-from shapecheck.static.lint import lint_paths
+from shapecheck.static.linter import lint_paths
 from shapecheck.static.symbols import cdiv, dim
 from shapecheck.static.values import Tensor, Tup
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from shapecheck import cli
-from shapecheck.static.lint import lint_paths
+from shapecheck.static.linter import lint_paths
 from tests import static_helpers as helpers
 from tests.static_helpers import has_line
 

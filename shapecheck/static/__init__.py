@@ -9,10 +9,22 @@
 Modules, one concept each: symbols (sympy vocabulary, printing), values (abstract values), facts (what is
 known, proofs), signature (declared shapes), source (parsed modules), operators / tensorops / library /
 einops_patterns (semantics), engine (the interpreter), analysis (one function), bounds (interval bounds),
-pointers (SC006 taint), explain, lint, commands (CLI glue).
+pointers (SC006 taint), explain, findings (what lint reports), lint (the rules), lintcache, linter (files, cache, rules),
+commands (CLI glue).
 """
 
-from shapecheck.static.analysis import Agreement, Analysis, analyse, analyse_function, analyse_module
-from shapecheck.static.lint import Finding, Report, lint_paths
+import importlib
+from typing import Any
 
-__all__ = ["Agreement", "Analysis", "Finding", "Report", "analyse", "analyse_function", "analyse_module", "lint_paths"]
+_HOMES = {"Agreement": "analysis", "Analysis": "analysis", "analyse": "analysis", "analyse_function": "analysis",
+          "analyse_module": "analysis", "Finding": "findings", "Report": "findings", "lint_paths": "linter"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use: a lint run answered from its cache must not pay for sympy (see lintcache)."""
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

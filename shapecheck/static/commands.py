@@ -7,12 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional, Sequence
 
+from shapecheck.cache import cache_dir
 from shapecheck.errors import UsageError
-from shapecheck.static import explain
-from shapecheck.static.analysis import analyse_function
-from shapecheck.static.emit import emit_contract
-from shapecheck.static.lint import RULES, Finding, Report, lint_paths
-from shapecheck.static.signature import assumption
+from shapecheck.static.findings import RULES, Finding, Report
+from shapecheck.static.lintcache import LintCache
+from shapecheck.static.linter import lint_paths
 
 FORMATS = ("text", "markdown")
 LINT_FORMATS = ("text", "json", "github", "concise")
@@ -63,6 +62,11 @@ def explain_report(target: str, assume: Sequence[str] = (), output_format: str =
                    example: Optional[str] = None, emit: bool = False) -> str:
     """The derivation of `FILE.py::FUNCTION` as text or Markdown, or (`emit`) a draft contract module read
     from the function's own code (its decorator's contract, if any, is not consulted)."""
+    from shapecheck.static import explain
+    from shapecheck.static.analysis import analyse_function
+    from shapecheck.static.emit import emit_contract
+    from shapecheck.static.signature import assumption
+
     path, sep, name = target.rpartition("::")
     if not sep or not path or not name:
         raise UsageError(f"expected FILE.py::FUNCTION, found {target!r}")
@@ -84,8 +88,9 @@ def explain_report(target: str, assume: Sequence[str] = (), output_format: str =
 
 
 def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Sequence[str] = (),
-                select: Sequence[str] = (), ignore: Sequence[str] = ()) -> Report:
-    """Lint `paths`; a missing path, an unknown format or rule, a malformed bound is a usage error."""
+                select: Sequence[str] = (), ignore: Sequence[str] = (), cache: bool = True) -> Report:
+    """Lint `paths`, unchanged files from the lint cache (`cache_dir()/lint`) unless not `cache`; a missing
+    path, an unknown format or rule, a malformed bound is a usage error."""
     if output_format not in LINT_FORMATS:
         raise UsageError(f"--output-format must be one of {', '.join(LINT_FORMATS)}, found {output_format!r}")
     if not paths:
@@ -94,6 +99,7 @@ def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Seque
         if not any(rule.startswith(code) for rule in RULES):
             raise UsageError(f"--select/--ignore: no rule matches {code!r} (rules: {', '.join(RULES)})")
     try:
-        return lint_paths(paths, configured_bounds(bounds), select, ignore)
+        return lint_paths(paths, configured_bounds(bounds), select, ignore,
+                          LintCache(cache_dir() / "lint") if cache else None)
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None

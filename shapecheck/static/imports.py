@@ -4,13 +4,44 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from shapecheck.static.source import ModuleSource
 
 _cache: dict[str, Optional[ModuleSource]] = {}
+_looked_at: list[dict[str, Optional[str]]] = []  # the open `recording()` blocks, innermost last
+
+
+def digest(path: Path) -> Optional[str]:
+    """sha256 of a file's bytes; None when there is no such file."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, Optional[str]]]:
+    """Every file an import resolution looks for while the block runs, with its digest (None: absent), so a
+    lint result kept between runs can be checked against the tree it was computed from (a sibling edited,
+    or a file appearing that an import would now find first)."""
+    seen: dict[str, Optional[str]] = {}
+    _looked_at.append(seen)
+    try:
+        yield seen
+    finally:
+        _looked_at.remove(seen)
+
+
+def _note(path: Path, present: bool) -> None:
+    for seen in _looked_at:
+        key = str(path.resolve())
+        if key not in seen:
+            seen[key] = digest(path) if present else None
 
 
 def _load(path: Path) -> Optional[ModuleSource]:
@@ -47,7 +78,9 @@ def resolve(module: ModuleSource, qualified: str, installed: bool = True) -> Opt
         paths = [p for k in range(len(parts)) for root in ancestors for p in _candidates(parts[k:], root)]
         paths += [p for entry in sys.path if entry and installed for p in _candidates(parts, Path(entry))]
     for path in paths:
-        if path.is_file():
+        present = path.is_file()
+        _note(path, present)
+        if present:
             return _load(path)
     return None
 

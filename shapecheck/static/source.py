@@ -80,10 +80,14 @@ class ModuleSource:
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "ModuleSource":
-        """Read (honouring the encoding cookie) and parse a file."""
-        raw = Path(path).read_bytes()
+        """Read and parse a file."""
+        return cls.from_bytes(Path(path).read_bytes(), str(path))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: str) -> "ModuleSource":
+        """Parse a file's bytes, honouring its encoding cookie."""
         encoding, _ = tokenize.detect_encoding(io.BytesIO(raw).readline)
-        return cls.parse(raw.decode(encoding, errors="replace"), str(path))
+        return cls.parse(raw.decode(encoding, errors="replace"), path)
 
     @functools.cached_property
     def lines(self) -> list[str]:
