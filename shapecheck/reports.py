@@ -59,6 +59,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "compile_keys": report.compile_keys,
         "seconds": round(report.seconds, 3),
         "compile_seconds": round(report.compile_seconds, 3),
+        "ahead_seconds": round(report.ahead_seconds, 3),
         "part_seconds": round(report.part_seconds, 3),
         "command": list(report.command),
         "failure": None if failure is None else {
@@ -95,7 +96,7 @@ def from_dict(d: dict[str, Any]) -> Report:
     return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
                   d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
                   tuple(d.get("command", ())), compile_seconds=d.get("compile_seconds", 0.0),
-                  part_seconds=d.get("part_seconds", 0.0))
+                  ahead_seconds=d.get("ahead_seconds", 0.0), part_seconds=d.get("part_seconds", 0.0))
 
 
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
@@ -113,6 +114,7 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
                   max(p.seconds for p in parts) if seconds is None else seconds,
                   sum((p.rejected for p in parts), Counter()), next((p.command for p in parts if p.command), ()),
                   compile_seconds=sum(p.compile_seconds for p in parts),
+                  ahead_seconds=sum(p.ahead_seconds for p in parts),
                   part_seconds=sum(p.part_seconds or p.seconds for p in parts))
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import threading
 import time
 from collections import Counter
 from typing import Any, Callable, Iterator, Optional
@@ -26,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import blame, harness, integrity, strategies
+from shapecheck import ahead, blame, harness, integrity, strategies
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.contract import Contract
@@ -172,6 +173,7 @@ class CompileCounter:
     `keys` collects each compilation's argument types, constexprs and launch options (warps, stages).
     Compilations beyond the number of distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
     pointer's alignment): drawn shapes forcing recompiles, which property testing wants to avoid.
+    Compilations on other threads (`shapecheck.ahead`'s) are counted, but their seconds are that pass's own.
     """
 
     def __init__(self) -> None:
@@ -189,13 +191,16 @@ class CompileCounter:
             return
         previous, previous_miss = knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook
 
+        owner = threading.get_ident()
+
         def miss(*args: Any, **kwargs: Any) -> bool:
-            self._started = time.perf_counter()
+            if threading.get_ident() == owner:
+                self._started = time.perf_counter()
             return bool(previous_miss(*args, **kwargs)) if previous_miss else False
 
         def hook(*args: Any, **kwargs: Any) -> bool:
             self.count += 1
-            if self._started is not None:
+            if self._started is not None and threading.get_ident() == owner:
                 self.seconds += time.perf_counter() - self._started
                 self._started = None
             info = kwargs.get("compile", {})
@@ -227,6 +232,7 @@ class Report:
     rejected: Counter[str] = dataclasses.field(default_factory=Counter)  # reason -> drawn cases the contract refused
     command: tuple[str, ...] = ()  # argv that replays a case of this run, up to `--reproduce`
     compile_seconds: float = 0.0  # Triton compilations (inside the kernel calls)
+    ahead_seconds: float = 0.0  # the compile-ahead pass before the cases (shapecheck/ahead.py)
     part_seconds: float = 0.0  # a merged run (workers, shards): its parts' wall times added up; 0 for one part
 
     @property
@@ -242,7 +248,10 @@ class Report:
                 split[step] = split.get(step, 0.0) + seconds
         split["kernel"] = split.get("kernel", 0.0) - self.compile_seconds
         split["compile"] = self.compile_seconds
-        split["hypothesis"] = (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
+        if self.ahead_seconds:
+            split["compile ahead"] = self.ahead_seconds
+        split["hypothesis"] = ((self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
+                               - self.ahead_seconds)
         return dict(split)
 
     def worst_errors(self) -> dict[str, float]:
@@ -332,7 +341,14 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     counter = CompileCounter()
     start = time.perf_counter()
     stopped = False
+    # The contract's hand-picked regime cases, run when the drawn ones held. Not Hypothesis @examples: a
+    # failing explicit example is reported unshrunk and stops the search, these are small already.
+    found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
+                          contract.resolve("examples") or (lambda p: []), profile)
+    regime_cases = pick_examples(_as_examples(found))
     with counter.active():
+        compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=examples or profile.max_examples,
+                                       seed=seed, also=[pinned(case, pins) for _, case in regime_cases])
         try:
             test()
         except (_Failed, Unsatisfiable):
@@ -344,11 +360,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                 raise
         except Exception as exc:  # raised while drawing: the strategy's code, or shapecheck's
             raise Abort(blame.describe(strategy_name, exc), exc) from exc
-        # The contract's hand-picked regime cases, when the drawn ones held. Not Hypothesis @examples: a
-        # failing explicit example is reported unshrunk and stops the search, these are small already.
-        found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
-                              contract.resolve("examples") or (lambda p: []), profile)
-        for label, case in () if failures or stopped else pick_examples(_as_examples(found)):
+        for label, case in () if failures or stopped else regime_cases:
             if stop():
                 stopped = True
                 break
@@ -372,7 +384,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
                   regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command,
-                  compile_seconds=counter.seconds)
+                  compile_seconds=counter.seconds, ahead_seconds=compiled.seconds)
 
 
 def marked_regimes(contract: Contract, case: Case) -> set[str]:

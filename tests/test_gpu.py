@@ -5,7 +5,12 @@ Both are bug classes fixed upstream (int32 `idx*HV*K*V` wrap, fla #1080; grid ax
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,3 +62,29 @@ def test_more_than_65535_programs() -> None:
     outcome = check_case(GDN_DECODE, case, kernel, "cuda")
     assert outcome.ok, outcome.problems
     assert outcome.errors
+
+
+_COLD_RUN = """
+import json, sys
+from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
+from shapecheck.profiles import PROFILES
+from shapecheck.runner import run_property
+for label in ("cold", "warm"):
+    r = run_property(GDN_DECODE, kernel, "gdn", profile=PROFILES["gpu"], device="cuda", examples=120, seed=3,
+                     database=False)
+    print(json.dumps({"run": label, "held": r.held, "cases": len(r.outcomes), "compilations": r.compilations,
+                      "compile_s": r.compile_seconds, "ahead_s": r.ahead_seconds}))
+"""
+
+
+def test_a_cold_run_compiles_ahead_and_its_cases_then_compile_nothing(tmp_path: Path) -> None:
+    """shapecheck/ahead.py on a fresh Triton cache: the kernels are compiled before the cases, in parallel."""
+    env = {**os.environ, "TRITON_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", _COLD_RUN], env=env, capture_output=True, text=True, timeout=400)
+    assert out.returncode == 0, out.stderr[-2000:]
+    cold, warm = (json.loads(line) for line in out.stdout.splitlines()[-2:])
+    assert cold["held"] and warm["held"] and cold["cases"] >= 120
+    assert cold["compilations"] >= 5 and cold["ahead_s"] > 1.0, "a cold cache: the pass compiled the kernels"
+    assert cold["compile_s"] < 0.25 * cold["ahead_s"], "the cases found their kernels compiled"
+    assert warm["compilations"] == 0 and warm["ahead_s"] < 1.0, "warm: the probe finds the kernel, the pass steps aside"

@@ -1,0 +1,153 @@
+"""Compile ahead: the Triton compilations a cold GPU property run will need, done in parallel before it starts.
+
+With a cold Triton cache the `gpu` profile's run is compile-bound: one compilation per dtype/block/flag set
+(~0.75 s each on an H200 host, 17.5 of 28 s for 423 cases), each stalling the run, because Hypothesis runs
+cases one at a time. Compilations of different kernels overlap about 2x across threads
+(bench/results/h200/property_cold_parallel.txt). So before the run this draws the run's cases (the same
+strategy and seed: Hypothesis draws the same cases again while every case passes) and calls the
+implementation on them from a thread pool with every kernel launch refused: Triton compiles each kernel a
+call reaches first, nothing runs on the device, and the run then finds its kernels compiled. A call that
+needs a kernel another thread is compiling ends there (it would only compile it twice).
+
+A warm cache skips the pass: one drawn case is called first, and unless its kernel needed a compilation
+that was not a disk-cache hit (Triton's compilation listener says which), nothing else is drawn. Only for in-process
+implementations on cuda: an isolated one runs in a worker process of its own, and the interpreter compiles
+nothing. Nothing here is a verdict: a call that fails is left to the run, which makes it again and reports it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+from hypothesis import strategies as st
+
+from shapecheck.case import Case
+from shapecheck.contract import Contract
+from shapecheck.inputs import input_builder
+
+THREADS = 8  # 8 and 16 threads measured the same (bench/compile_overlap.py on an H200 host)
+PROBES = 10  # drawn cases tried for the first one that reaches a kernel (the contract may refuse some)
+
+
+@dataclasses.dataclass
+class Ahead:
+    """What the pass did: its wall seconds, the implementation calls it made, or why it did not run."""
+
+    seconds: float = 0.0
+    calls: int = 0
+    skipped: str = ""
+
+
+class _LaunchRefused(Exception):
+    """Raised by the launch hook during the pass: the kernel is compiled, never run."""
+
+
+def _draw(strategy: st.SearchStrategy[Case], count: int, seed: Optional[int],
+          each: Callable[[Case], object]) -> None:
+    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))  # a draw that only records: nothing to be slow or filtered
+    @given(strategy)
+    def draw(case: Case) -> None:
+        each(case)
+
+    (hypothesis_seed(seed)(draw) if seed is not None else draw)()
+
+
+class _CompileOnly:
+    """While active: kernel launches are refused, a kernel another thread is compiling is skipped (that call
+    ends there; the other thread's compilation serves the run), and compilations that were not disk-cache
+    hits are counted (`fresh`), through Triton's compilation listener."""
+
+    def __init__(self) -> None:
+        self.lock, self.started = threading.Lock(), set[Any]()  # keys whose compilation a thread has begun
+        self.fresh = 0
+
+    @contextlib.contextmanager
+    def active(self) -> Iterator["_CompileOnly"]:
+        from triton import knobs
+
+        runtime, compilation = knobs.runtime, knobs.compilation
+        previous = runtime.jit_cache_hook, runtime.launch_enter_hook, compilation.listener
+
+        def miss(*args: Any, **kwargs: Any) -> bool:
+            with self.lock:
+                if kwargs.get("key") in self.started:
+                    return True  # Triton then returns without compiling or launching
+                self.started.add(kwargs.get("key"))
+            return bool(previous[0](*args, **kwargs)) if previous[0] else False
+
+        def refuse(*args: Any, **kwargs: Any) -> None:
+            raise _LaunchRefused
+
+        def listen(*args: Any, **kwargs: Any) -> None:
+            if not kwargs.get("cache_hit", False):
+                with self.lock:
+                    self.fresh += 1
+            if previous[2]:
+                previous[2](*args, **kwargs)
+
+        runtime.jit_cache_hook, runtime.launch_enter_hook, compilation.listener = miss, refuse, listen
+        try:
+            yield self
+        finally:
+            runtime.jit_cache_hook, runtime.launch_enter_hook, compilation.listener = previous
+
+
+def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
+                  examples: int, seed: Optional[int], also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
+    """Compile, in `threads` threads, the kernels `impl` launches for the run's drawn cases and for `also` (the
+    contract's regime examples); see the module. A strategy that fails to draw ends the pass: the run says why."""
+    if not device.startswith("cuda"):
+        return Ahead(skipped="not on cuda: nothing to compile")
+    if getattr(impl, "untrusted", False):
+        return Ahead(skipped="an isolated implementation compiles in its own process")
+    try:
+        from triton import knobs
+    except ImportError:
+        return Ahead(skipped="this triton has no runtime hooks")
+    if not hasattr(knobs.compilation, "listener"):
+        return Ahead(skipped="this triton does not say which compilations were cache hits")
+    build, calls, only = input_builder(contract), [0], _CompileOnly()
+
+    def call(case: Case) -> bool:
+        """Whether the call reached a kernel launch (compiled now, or already)."""
+        calls[0] += 1
+        try:
+            args = build(case, device)
+            contract.validate(dict(args))
+            impl(**args)
+        except _LaunchRefused:
+            return True
+        except Exception:  # noqa: BLE001 - a failure the run will make again and report itself
+            pass
+        return False
+
+    start = time.perf_counter()
+    with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
+        reached: list[bool] = []  # the probe runs on the pool too: the run's compile time is its own thread's
+
+        def probe(case: Case) -> None:
+            if not any(reached):
+                reached.append(pool.submit(call, case).result())
+
+        try:
+            _draw(strategy, PROBES, seed, probe)
+        except Exception as exc:  # noqa: BLE001 - the run draws again and blames the strategy
+            return Ahead(time.perf_counter() - start, calls[0], f"drawing failed: {type(exc).__name__}")
+        if not any(reached):
+            return Ahead(time.perf_counter() - start, calls[0], f"none of {calls[0]} drawn cases reached a launch")
+        if not only.fresh:
+            return Ahead(time.perf_counter() - start, calls[0], "the first case needed no compilation: the cache is warm")
+        for case in also:
+            pool.submit(call, case)
+        with contextlib.suppress(Exception):  # as above: the run will say what went wrong
+            _draw(strategy, examples, seed, lambda case: pool.submit(call, case) and None)
+    return Ahead(time.perf_counter() - start, calls[0])
