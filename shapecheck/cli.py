@@ -251,29 +251,50 @@ def lint_command(
     ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these rules (codes or prefixes, repeatable)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Analyse every file again (unchanged files are answered "
                                                             "from the cache folder's lint/ otherwise)."),
+    watch: bool = typer.Option(False, "--watch", help="Lint again each time a file under PATHS changes (Ctrl-C ends)."),
 ) -> None:
     """Check shapes statically (SC001-SC007); exit 1 on an error finding, 0 when clean, 2 on a usage error.
 
     `# shapecheck: ignore[SC006]` (or a bare `# shapecheck: ignore`) on a line silences its findings.
     """
+    import time
+
     from rich.console import Console
 
     from shapecheck.errors import UsageError
-    from shapecheck.static.commands import lint_report, render
+    from shapecheck.static.commands import changes, lint_report, render
 
     chosen = "json" if as_json else output_format
-    try:
-        report = lint_report(paths, chosen, bound or [], [c.strip() for c in select or []],
-                             [c.strip() for c in ignore or []], cache=not no_cache)
-    except UsageError as exc:
-        _fail(str(exc))
     console = Console(highlight=False, soft_wrap=True)
-    lines = render(report, chosen)
-    for line in lines[:-1] if chosen in ("text", "concise") else lines:
-        console.print(line, markup=False)
-    if chosen in ("text", "concise"):
-        console.print(lines[-1], style="bold red" if report.errors else "bold green", markup=False)
-    raise typer.Exit(1 if report.errors else 0)
+
+    read: frozenset[str] = frozenset()  # the files outside PATHS the last report's analyses read
+
+    def lint() -> bool:
+        """Print one report; whether it has an error finding."""
+        nonlocal read
+        try:
+            report = lint_report(paths, chosen, bound or [], [c.strip() for c in select or []],
+                                 [c.strip() for c in ignore or []], cache=not no_cache)
+        except UsageError as exc:
+            _fail(str(exc))
+        lines = render(report, chosen)
+        for line in lines[:-1] if chosen in ("text", "concise") else lines:
+            console.print(line, markup=False)
+        if chosen in ("text", "concise"):
+            console.print(lines[-1], style="bold red" if report.errors else "bold green", markup=False)
+        read = report.looked_at
+        return bool(report.errors)
+
+    failed = lint()
+    if watch:  # one process for the whole session: sympy and the analyser are imported once
+        try:
+            for changed in changes(paths, lambda: read):
+                names = ", ".join(str(p) for p in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                console.print(f"[{time.strftime('%H:%M:%S')}] changed: {names}", style="dim", markup=False)
+                failed = lint()
+        except KeyboardInterrupt:
+            pass
+    raise typer.Exit(1 if failed else 0)
 
 
 if __name__ == "__main__":

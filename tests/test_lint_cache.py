@@ -4,9 +4,13 @@ would now find first, the bounds) makes it analysed again, with the same finding
 
 from __future__ import annotations
 
+import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -100,3 +104,46 @@ def test_the_command_line_caches_and_a_cached_run_imports_no_sympy(tmp_path: Pat
     assert first.stdout.splitlines()[-1] == "True 1" and uncached.stdout.splitlines()[-1] == "True 1"
     assert second.stdout.splitlines()[-1] == "False 1", "answered from the cache: sympy never imported"
     assert first.stdout.splitlines()[:-1] == second.stdout.splitlines()[:-1] == uncached.stdout.splitlines()[:-1]
+
+
+def test_watch_lints_again_when_a_file_or_its_contract_changes(tmp_path: Path) -> None:
+    """`lint --watch`: one long-lived process; an edit of the file, or of the contract module it resolves, is
+    seen within a poll and reported with the new findings."""
+    root = Path(__file__).parent.parent
+    for name in ("kernels/gdn.py", "contracts/gdn.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(root / name, tmp_path / name)
+    wrapper = tmp_path / "kernels" / "gdn.py"
+    env = {**os.environ, "SHAPECHECK_CACHE_DIR": str(tmp_path / "cache")}
+    watcher = subprocess.Popen([sys.executable, "-m", "shapecheck.cli", "lint", "--watch", str(wrapper)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or []], daemon=True).start()
+
+    def until(text: str) -> list[str]:
+        seen: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                seen.append(lines.get(timeout=1))
+            except queue.Empty:
+                continue
+            if text in seen[-1]:
+                return seen
+        raise AssertionError(f"no {text!r} in {seen}")
+
+    try:
+        assert until("All checks passed")[-1].startswith("All checks passed: 3 functions in 1 file")
+        text = wrapper.read_text()
+        wrapper.write_text(text.replace("return o.squeeze(0)", "return o.squeeze(1)"))
+        report = until("Found ")
+        assert any("changed: " in line and "gdn.py" in line for line in report)
+        assert any(": SC002 " in line for line in report), report
+        wrapper.write_text(text)
+        assert until("All checks passed")
+        contract = tmp_path / "contracts" / "gdn.py"
+        contract.write_text(contract.read_text().replace(') -> Float[Tensor, "B T HV V"]', ') -> Float[Tensor, "B T HV K"]'))
+        assert any(": SC001 " in line for line in until("Found ")), "the edited contract module was read again"
+    finally:
+        watcher.terminate()
+        watcher.wait(10)

@@ -53,6 +53,7 @@ class Report:
     findings: list[Finding]
     files: int
     functions: int
+    looked_at: frozenset[str] = frozenset()  # other files the analyses read through imports (`lint --watch` watches them)
 
     @property
     def errors(self) -> list[Finding]:

@@ -45,7 +45,11 @@ def _note(path: Path, present: bool) -> None:
 
 
 def _load(path: Path) -> Optional[ModuleSource]:
-    key = str(path)
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    key = f"{path}|{stat.st_mtime_ns}|{stat.st_size}"  # a long-lived process (`lint --watch`) sees edits
     if key not in _cache:
         try:
             _cache[key] = ModuleSource.load(path)

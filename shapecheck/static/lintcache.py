@@ -42,6 +42,7 @@ def analyser_digest() -> str:
 class Entry:
     findings: list[Finding]
     functions: int  # functions checked, for the summary line
+    looked_at: Mapping[str, Optional[str]] = dataclasses.field(default_factory=dict)  # path -> digest (None: absent)
 
 
 class LintCache:
@@ -67,14 +68,13 @@ class LintCache:
                 return None
             if any(digest(Path(p)) != d for p, d in data["looked_at"].items()):
                 return None
-            return Entry([Finding(**f) for f in data["findings"]], int(data["functions"]))
+            return Entry([Finding(**f) for f in data["findings"]], int(data["functions"]), data["looked_at"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, path: Path, raw: bytes, bounds: Mapping[str, int], entry: Entry,
-            looked_at: Mapping[str, Optional[str]]) -> None:
+    def put(self, path: Path, raw: bytes, bounds: Mapping[str, int], entry: Entry) -> None:
         data = {"key": self._key(raw, bounds), "path": str(path), "functions": entry.functions,
-                "findings": [f.to_json() for f in entry.findings], "looked_at": dict(looked_at)}
+                "findings": [f.to_json() for f in entry.findings], "looked_at": dict(entry.looked_at)}
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")

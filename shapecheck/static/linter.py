@@ -5,6 +5,7 @@ needs it: it brings sympy and the analyser).
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
@@ -33,15 +34,17 @@ def lint_paths(paths: Sequence[Union[str, Path]], bounds: Mapping[str, int] = {}
     """Lint every Python file under `paths`; `bounds` caps named dimensions (`V=256`); `cache` keeps results."""
     files = python_files(paths)
     findings: list[Finding] = []
-    functions = 0
+    functions, read = 0, set[str]()
     for path in files:
         raw = path.read_bytes()
         entry = cache.get(path, raw, bounds) if cache is not None else None
         if entry is None:
             with imports.recording() as looked_at:
                 entry = lint_file(path, raw, bounds)
+            entry = dataclasses.replace(entry, looked_at=looked_at)
             if cache is not None:
-                cache.put(path, raw, bounds, entry, looked_at)
+                cache.put(path, raw, bounds, entry)
         findings.extend(f for f in entry.findings if chosen(f.code, select, ignore))
         functions += entry.functions
-    return Report(findings, len(files), functions)
+        read.update(p for p, digest in entry.looked_at.items() if digest is not None)
+    return Report(findings, len(files), functions, frozenset(read))
