@@ -30,12 +30,12 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from shapecheck import ahead, blame, harness, integrity, strategies
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
-from shapecheck.contract import Contract
 from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
 from shapecheck.harness import relative_rms, tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
+from shapecheck.spec import Contract
 
 
 @dataclasses.dataclass

@@ -18,9 +18,9 @@ from typing import Any, Callable, Mapping, Optional
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
-from shapecheck.contract import Contract, Dim
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile, named
+from shapecheck.spec import Contract, Dim
 
 Overrides = Mapping[str, st.SearchStrategy[Any]]
 NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, so one shared value is safe
