@@ -33,7 +33,9 @@ def main(
                                   "else .shapecheck_cache next to the project's pyproject.toml)."),
 ) -> None:
     """Prove that GPU kernels keep their shape contracts."""
-    if cache_dir is not None:  # through the variable, so worker and mutant processes use the same folder
+    # Through the variable, not an argument: the worker, isolation and mutant processes a command starts read
+    # it too (cache.cache_dir()), and the environment is what all of them inherit.
+    if cache_dir is not None:
         from shapecheck import cache
 
         os.environ[cache.ENV] = str(cache_dir)

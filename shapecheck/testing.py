@@ -29,7 +29,11 @@ from shapecheck.reports import reproduction
 
 
 def use_interpreter_without_gpu() -> None:
-    """Switch Triton to its CPU interpreter when no GPU is visible (call before kernels are imported)."""
+    """Without a visible GPU, set `os.environ["TRITON_INTERPRET"] = "1"` (Triton's CPU interpreter) for the process.
+
+    The environment, because Triton reads the variable when `@triton.jit` decorates a function: call this
+    before any kernel module is imported (the top of `conftest.py`); pytest-xdist workers inherit it.
+    """
     if not torch.cuda.is_available():
         os.environ["TRITON_INTERPRET"] = "1"
 
