@@ -23,8 +23,9 @@ from typing import Callable, Optional, Sequence
 import pytest
 import torch
 
+from shapecheck.backend import DEVICES
 from shapecheck.parallel import xdist_device
-from shapecheck.profiles import PROFILES
+from shapecheck.profiles import named
 from shapecheck.reports import reproduction
 
 
@@ -43,8 +44,12 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
     """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
 
     `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible. A run in which no
-    case executed, or whose reference/builder/strategy raised, fails the test with that one line.
+    case executed, or whose reference/builder/strategy raised, fails the test with that one line. A bad
+    `profile` or `device` raises ValueError here, where the test is defined (collection), not when it runs.
     """
+    chosen_profile = named(profile, "property_test: profile")
+    if device not in DEVICES:
+        raise ValueError(f"property_test: device must be one of {', '.join(DEVICES)}, found {device!r}")
 
     def test() -> None:
         from shapecheck import errors, registry
@@ -66,7 +71,7 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
                     from shapecheck.sanitizer import sanitize
 
                     stack.enter_context(sanitize())
-                report = run_property(c, fn, impl, profile=PROFILES[profile], device=chosen, examples=examples,
+                report = run_property(c, fn, impl, profile=chosen_profile, device=chosen, examples=examples,
                                       seed=seed, command=replay)
         except (errors.UsageError, errors.InvalidContract) as exc:
             pytest.fail(f"shapecheck: error: {exc}", pytrace=False)
