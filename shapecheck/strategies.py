@@ -106,5 +106,6 @@ def cases(contract: Contract, profile: Profile | str = "ci", overrides: Override
     """
     if isinstance(profile, str):
         profile = named(profile, "shapecheck.strategies.cases: profile")
+    contract.resolve_hooks()  # a typo in any hook fails here, where the strategy is built, not at a draw
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
