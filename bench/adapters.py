@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -28,22 +28,23 @@ import peers  # bench/peers.py: the wheels' entry points
 PEERS = Path(os.environ.get("PEERS", ".peers"))
 
 
-def sglang_gdn(A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplus_beta: float,
-               softplus_threshold: float, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b: torch.Tensor,
-               initial_state_source: torch.Tensor, initial_state_indices: torch.Tensor, scale: Optional[float] = None,
-               use_qk_l2norm_in_kernel: bool = False, cu_seqlens: Optional[torch.Tensor] = None,
-               state_layout: str = "kv") -> torch.Tensor:
+def _named_rows(indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(which indices name a slot, the slot row each names, padding -1 as row 0): the rows both adapters read."""
+    real = indices >= 0
+    return real, torch.where(real, indices, 0).long()
+
+
+def sglang_gdn(*, initial_state_source: torch.Tensor, initial_state_indices: torch.Tensor, state_layout: str = "kv",
+               **args: Any) -> torch.Tensor:
+    """SGLang takes our other arguments under our names: only the pool and its layout are bridged."""
     fn = peers.load_peers(PEERS)["sglang"]
     pool, indices = initial_state_source, initial_state_indices
     if state_layout == "vk":
-        return fn(A_log, a, dt_bias, softplus_beta, softplus_threshold, q, k, v, b, pool, indices, scale,
-                  use_qk_l2norm_in_kernel, cu_seqlens)
-    real = indices >= 0
-    rows = torch.where(real, indices, 0).long()
+        return fn(initial_state_source=pool, initial_state_indices=indices, **args)
+    real, rows = _named_rows(indices)
     k_last = pool[rows].transpose(-1, -2).contiguous()  # [N, HV, V, K], one slot per sequence
     local = torch.where(real, torch.arange(len(indices), device=indices.device), -1).to(indices.dtype)
-    o = fn(A_log, a, dt_bias, softplus_beta, softplus_threshold, q, k, v, b, k_last, local, scale,
-           use_qk_l2norm_in_kernel, cu_seqlens)
+    o = fn(initial_state_source=k_last, initial_state_indices=local, **args)
     pool[rows[real]] = k_last[real].transpose(-1, -2)
     return o
 
@@ -57,8 +58,7 @@ def fla_gdn(A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplu
     pool, indices = initial_state_source, initial_state_indices
     B, T = q.shape[:2]
     HV = v.shape[2]
-    real = indices >= 0
-    rows = torch.where(real, indices, 0).long()
+    real, rows = _named_rows(indices)
     h0 = torch.where(real[:, None, None, None], pool[rows], torch.zeros((), dtype=pool.dtype, device=pool.device))
     o, ht = fn(q, k, v, g=a.reshape(B, T, HV), beta=b.reshape(B, T, HV), scale=scale, initial_state=h0,
                output_final_state=True, use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel, use_gate_in_kernel=True,

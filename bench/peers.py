@@ -19,16 +19,16 @@ compared with `kernels/reference.py` (fp32 compute) on set 0, and ours with SGLa
 each launch on the next of R rotating input sets whose bytes together are >= 3x the L2, so no launch reads
 state hot in L2. Copy bandwidth: a 1 GiB device-to-device copy timed the same way, in the same run.
 
-`--sweep` times launch-config variants of our kernel (tile BV, warps, stages, next-token prefetch, PDL)
-through the real wrapper with its heuristic replaced, each checked against the reference first. Triton
-compiles for every variant are done up front in parallel worker processes (they fill Triton's disk cache).
+`--sweep` times launch-config variants of our kernel (tile BV, warps, stages, PDL) through the real
+wrapper's code with another configuration (`gdn.with_launch_config`), each checked against the reference
+first. Triton compiles for every variant are done up front in parallel worker processes (they fill
+Triton's disk cache).
 `--baseline FILE` adds another version of kernels/gdn.py (e.g. main's) as a row, for a before/after in one run.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
 import importlib.util
 import json
@@ -41,7 +41,7 @@ import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import torch
 import triton
@@ -111,8 +111,10 @@ def load_peers(peers: Path) -> dict[str, Callable[..., Any]]:
 # ----------------------------------------------------------------------------------------------------
 # Calls on one input set (a dict as bench/kernel.py's make_sets builds)
 # ----------------------------------------------------------------------------------------------------
-def ours(s: dict) -> Callable[[], Any]:
-    return lambda: gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__(**s)
+def ours(s: dict, cfg: Optional[tuple[int, int, int, int]] = None) -> Callable[[], Any]:
+    """Our wrapper, unchecked: the heuristic's launch configuration, or `cfg` = (BV, warps, stages, pdl)."""
+    fn = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if cfg is None else gdn.with_launch_config(*cfg[:3], bool(cfg[3]))
+    return lambda: fn(**s)
 
 
 def sglang_call(fn: Callable[..., Any], s: dict) -> Callable[[], Any]:
@@ -135,28 +137,13 @@ def fla_states(sets: list[dict]) -> list[torch.Tensor]:
 
 
 # ----------------------------------------------------------------------------------------------------
-# Our launch variants (for --sweep): the wrapper's heuristic replaced for the duration
+# Our launch variants (for --sweep): the real wrapper launching with another configuration (gdn.with_launch_config)
 # ----------------------------------------------------------------------------------------------------
 # (BV, num_warps, num_stages, pdl). The first sweep (bench/results/h200_sweep/) also varied a next-token
 # prefetch, now always on: without it T=64 ran 1.5-1.7x slower.
 DECODE_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 1, 2, 1), (32, 2, 2, 1),
                    (64, 2, 2, 1), (128, 4, 2, 1), (32, 1, 2, 0), (8, 1, 2, 0), (32, 1, 3, 1)]
 MULTI_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 2, 2, 1), (16, 2, 2, 1)]
-
-
-@contextlib.contextmanager
-def variant(cfg: Optional[tuple[int, int, int, int]]) -> Iterator[None]:
-    if cfg is None:
-        yield
-        return
-    BV, warps, stages, pdl = cfg
-    saved = gdn._launch_config, gdn._pdl
-    gdn._launch_config = lambda T, V, layout: (min(BV, triton.next_power_of_2(V)), warps, stages)
-    gdn._pdl = lambda x: bool(pdl) and saved[1](x)
-    try:
-        yield
-    finally:
-        gdn._launch_config, gdn._pdl = saved
 
 
 def variant_name(cfg: Optional[tuple]) -> str:
@@ -168,7 +155,7 @@ def variant_name(cfg: Optional[tuple]) -> str:
 
 def without_pdl(T: int, layout: str) -> tuple[int, int, int, int]:
     """The heuristic's own configuration for a row, with programmatic dependent launch off."""
-    return (*gdn._launch_config(T, V, layout), 0)
+    return (*gdn.launch_config(T, V, layout), 0)
 
 
 def _warm(job: tuple) -> str:
@@ -180,8 +167,7 @@ def _warm(job: tuple) -> str:
     _, sets = kb.make_sets(N, T, H, HV, K, V, act, pool, layout, DEVICE, 1)
     s = sets[0]
     if impl == "ours":
-        with variant(cfg):
-            ours(s)()
+        ours(s, cfg)()
     elif impl == "baseline":
         load_baseline(baseline)(**s)
     elif impl == "sglang":
@@ -276,15 +262,14 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
         row = dict(base, impl=impl, variant=name, err=math.nan, bytes=bytes_, us=math.nan, us_rounds=[])
         out.append(row)
         try:  # a variant or peer that fails to compile or launch is recorded, not fatal to the run
-            with variant(cfg):
-                row["err"], o = agreement(check, ref, rows)
+            row["err"], o = agreement(check, ref, rows)
             if impl == "ours" and name == "heuristic":
                 o_ours = o
             if impl == "sglang" and o_ours is not None:
                 row["vs_ours"] = kb.rel_rms(o, o_ours)
             reps = sweep_rep if cfg else rep
             if reps and row["err"] < (1e-2 if act == BF16 or pool_dtype == BF16 else 1e-4):
-                pending.append((row, calls, reps, cfg))
+                pending.append((row, calls, reps))
         except Exception as exc:  # noqa: BLE001
             row["failed"] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
 
@@ -293,8 +278,8 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
         return make(dict(sets[0], initial_state_source=p)), p
 
     for cfg in [None, *variants]:
-        check, p = on_clone(ours)
-        run("ours", variant_name(cfg), [ours(s) for s in sets], lambda _r, p=p: p[slots], per_set, check, cfg)
+        check, p = on_clone(lambda s, cfg=cfg: ours(s, cfg))
+        run("ours", variant_name(cfg), [ours(s, cfg) for s in sets], lambda _r, p=p: p[slots], per_set, check, cfg)
     if "baseline" in impls:
         check, p = on_clone(lambda s: (lambda: impls["baseline"](**s)))
         run("baseline", "main", [lambda s=s: impls["baseline"](**s) for s in sets], lambda _r, p=p: p[slots],
@@ -309,10 +294,9 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
             acts + state_bytes(N, pool_dtype, FP32),
             fla_call(impls["fla"], sets[0], fla_states([dict(sets[0], initial_state_source=orig)])[0]))
     for _ in range(rounds):
-        for row, calls, reps, cfg in pending:
+        for row, calls, reps in pending:
             try:
-                with variant(cfg):
-                    row["us_rounds"].append(graph_us(calls, reps))
+                row["us_rounds"].append(graph_us(calls, reps))
             except Exception as exc:  # noqa: BLE001
                 row["failed"] = f"{type(exc).__name__}: {str(exc).strip()[:300]}"
     for row in out:

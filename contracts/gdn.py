@@ -14,8 +14,8 @@ from typing import Annotated, Optional, Union
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from shapecheck.contract import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
 from shapecheck.markers import Index, InPlace, Offsets
+from shapecheck.spec import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
 
 MAX_K = 256  # one key block in registers: BK = next_pow2(K) columns of fp32 state per program
 

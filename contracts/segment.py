@@ -12,8 +12,8 @@ from typing import Annotated
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from shapecheck.contract import Contract, Dim, unit_stride_last
 from shapecheck.markers import Offsets
+from shapecheck.spec import Contract, Dim, unit_stride_last
 
 
 def segment_mean(

@@ -14,13 +14,11 @@ kernel, do not pay for importing torch.
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 from typing import Any
 
 _HOMES = {
-    "Call": "shapecheck.contract", "Contract": "shapecheck.contract", "Dim": "shapecheck.contract",
-    "Rule": "shapecheck.contract", "same_dtype": "shapecheck.contract", "unit_stride_last": "shapecheck.contract",
+    "Call": "shapecheck.spec", "Contract": "shapecheck.spec", "Dim": "shapecheck.spec",
+    "Rule": "shapecheck.spec", "same_dtype": "shapecheck.spec", "unit_stride_last": "shapecheck.spec",
     "contract": "shapecheck.decorator", "ContractViolation": "shapecheck.errors", "DtypeViolation": "shapecheck.errors",
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
@@ -60,16 +58,3 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted([*globals(), *__all__])
-
-
-class _Package(types.ModuleType):
-    """Keeps `shapecheck.contract` the decorator: importing the submodule of that name must not rebind it
-    (the submodule stays reachable through `sys.modules`, as when this package imported it eagerly)."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "contract" and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

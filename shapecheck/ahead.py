@@ -30,8 +30,8 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
-from shapecheck.contract import Contract
 from shapecheck.inputs import input_builder
+from shapecheck.spec import Contract
 
 THREADS = 8  # 8 and 16 threads measured the same (bench/compile_overlap.py on an H200 host)
 PROBES = 10  # drawn cases tried for the first one that reaches a kernel (the contract may refuse some)

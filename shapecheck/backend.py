@@ -31,7 +31,13 @@ assert x.tolist() == [0, 1, 2], x.tolist()
 
 
 def select_backend(device: str) -> str:
-    """Resolve `auto|cpu|cuda`; for `cpu`, switch Triton to its interpreter and check that it works."""
+    """Resolve `auto|cpu|cuda` to the device the run uses; for `cpu`, also check that Triton's interpreter works.
+
+    For `cpu` this sets `os.environ["TRITON_INTERPRET"] = "1"` for the rest of the process, on purpose: Triton
+    reads the variable when `@triton.jit` decorates a function (there is no per-kernel switch), so it must be
+    set before any kernel module is imported, and the worker processes a run spawns inherit it from here.
+    Call it first, before importing kernels.
+    """
     import torch
 
     if device not in DEVICES:

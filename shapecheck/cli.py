@@ -9,10 +9,11 @@ before any `@triton.jit` function is defined, and `--help` should stay instant.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import traceback
 from pathlib import Path
-from typing import Iterator, NoReturn, Optional
+from typing import Any, Iterator, NoReturn, Optional
 
 import typer
 
@@ -32,7 +33,9 @@ def main(
                                   "else .shapecheck_cache next to the project's pyproject.toml)."),
 ) -> None:
     """Prove that GPU kernels keep their shape contracts."""
-    if cache_dir is not None:  # through the variable, so worker and mutant processes use the same folder
+    # Through the variable, not an argument: the worker, isolation and mutant processes a command starts read
+    # it too (cache.cache_dir()), and the environment is what all of them inherit.
+    if cache_dir is not None:
         from shapecheck import cache
 
         os.environ[cache.ENV] = str(cache_dir)
@@ -135,18 +138,22 @@ def run(
     raise typer.Exit(code)
 
 
-@app.command("sanitize")
-def sanitize_command(
-    contract: Optional[str] = CONTRACT_ARG,
-    impl: Optional[str] = IMPL_OPT,
-    contracts: list[str] = CONTRACTS_OPT,
-    examples: Optional[int] = EXAMPLES_OPT,
-    seed: Optional[int] = SEED_OPT,
-) -> None:
+# `sanitize` is `run` with SANITIZE_FIXED set. It declares run's own parameter objects for the options it keeps
+# (the signature typer reads), so the two commands' flags cannot drift apart; the rest take run's defaults.
+SANITIZE_FIXED: dict[str, Any] = {"device": "cpu", "profile": "ci", "sanitize": True}
+SANITIZE_KEEPS = ("contract", "impl", "contracts", "examples", "seed")
+_RUN_SIGNATURE = inspect.signature(run, eval_str=True)
+
+
+def _sanitize(**chosen: Any) -> None:
     """`run --sanitize --device cpu`: every load/store of every drawn case must stay inside its tensor."""
-    run(contract=contract, impl=impl, contracts=contracts, examples=examples, seed=seed, device="cpu", profile="ci",
-        json_path=None, junit_path=None, reproduce=None, sanitize=True, no_db=False, pin=[], show_traceback=False,
-        isolate=None, timeout=None, workers="1", shard=None)
+    defaults = {name: p.default.default for name, p in _RUN_SIGNATURE.parameters.items()}
+    run(**{**defaults, **chosen, **SANITIZE_FIXED})
+
+
+_sanitize.__signature__ = _RUN_SIGNATURE.replace(  # type: ignore[attr-defined]  # typer reads it
+    parameters=[p for name, p in _RUN_SIGNATURE.parameters.items() if name in SANITIZE_KEEPS])
+app.command("sanitize")(_sanitize)
 
 
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------

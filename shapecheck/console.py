@@ -6,9 +6,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shapecheck.contract import Contract
 from shapecheck.reports import reproduction
 from shapecheck.runner import Report
+from shapecheck.spec import Contract
 
 stdout = Console()
 stderr = Console(stderr=True)

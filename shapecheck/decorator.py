@@ -43,8 +43,8 @@ from jaxtyping import TypeCheckError, jaxtyped
 from torch import Tensor
 
 from shapecheck import registry
-from shapecheck.contract import Call, Contract, TracedViolation
 from shapecheck.errors import ContractViolation
+from shapecheck.spec import Call, Contract, TracedViolation
 
 F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("always", "shapes", "first", "off")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import TYPE_CHECKING, Mapping, Optional
+
+if TYPE_CHECKING:
+    from shapecheck.sanitizer import Region
 
 
 class UsageError(Exception):
@@ -52,6 +55,24 @@ class InvalidContract(ValueError):
     def __init__(self, contract: str, field: str, problem: str) -> None:
         self.contract, self.field = contract, field
         super().__init__(f"contract {contract}: `{field}`: {problem}")
+
+
+class MemoryViolation(RuntimeError):
+    """A load/store/atomic lane that is not masked off addresses memory outside its tensor argument (found by
+    `shapecheck.sanitizer`, which words the message).
+
+    A RuntimeError, like the illegal-address fault it stands in for: the kernel is at fault, not the call.
+    Every field is kept as an attribute so a CLI or test can use them without parsing the message.
+    """
+
+    def __init__(self, message: str, *, kernel: str, pid: tuple[int, int, int], op: str, region: Region,
+                 outside: str, derived: bool, offsets: list[int], unit: int, n_bad: int, n_active: int,
+                 frames: list[tuple[str, int, str]], location: str) -> None:
+        self.kernel, self.pid, self.op, self.region, self.outside = kernel, pid, op, region, outside
+        self.derived, self.offsets, self.unit, self.frames = derived, offsets, unit, frames
+        self.n_bad, self.n_active, self.location = n_bad, n_active, location
+        self.site = f"{kernel} {location} {op} {region.name}"  # one report entry per site
+        super().__init__(message)
 
 
 class NothingRan(UsageError):

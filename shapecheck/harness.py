@@ -23,7 +23,7 @@ from shapecheck.dims import dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
 
 if TYPE_CHECKING:
-    from shapecheck.contract import Call, Contract
+    from shapecheck.spec import Call, Contract
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
 # bench/results/soak_cpu.txt). A 16-bit result carries at most one final rounding: round-to-nearest

@@ -16,8 +16,8 @@ from typing import Any, Callable
 import torch
 
 from shapecheck.case import Case
-from shapecheck.contract import Contract
 from shapecheck.errors import UsageError
+from shapecheck.spec import Contract
 from shapecheck.strategies import STRIDED
 
 _FLOATS = ("float32", "float64", "bfloat16", "float16")

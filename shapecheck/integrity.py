@@ -27,8 +27,8 @@ from typing import Any, Callable, Mapping
 import torch
 
 from shapecheck.case import Case
-from shapecheck.contract import Contract
 from shapecheck.inputs import input_builder
+from shapecheck.spec import Contract
 
 # A 32/64-bit output whose error lies between its own bound and this one was computed in 16 bits: bf16
 # arithmetic through the GDN recurrence lands at 3.7e-3..5.2e-3 relative RMS on the 19 fp32 regime cases

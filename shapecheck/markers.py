@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Mapping, Optional, Union
 from hypothesis import strategies as st
 
 if TYPE_CHECKING:
-    from shapecheck.contract import Call
+    from shapecheck.spec import Call
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 from shapecheck.errors import UsageError
 
 if TYPE_CHECKING:
-    from shapecheck.contract import Contract
     from shapecheck.property_cli import RunOptions
     from shapecheck.runner import Outcome, Report
+    from shapecheck.spec import Contract
 
 T = TypeVar("T")
 

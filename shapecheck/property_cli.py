@@ -18,12 +18,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from shapecheck import console, parallel, registry, reports
 from shapecheck.case import Case
-from shapecheck.contract import Contract
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
 from shapecheck.isolate import Isolated
 from shapecheck.profiles import PROFILES, named
 from shapecheck.runner import Report, check_case, pin_overrides, run_property
+from shapecheck.spec import Contract
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,9 +19,9 @@ from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
 from shapecheck import blame
-from shapecheck.contract import Contract
 from shapecheck.errors import UsageError
 from shapecheck.patching import load_file
+from shapecheck.spec import Contract
 
 BUNDLED = "shapecheck.contracts"
 ENTRY_POINTS = "shapecheck.contracts"

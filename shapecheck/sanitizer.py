@@ -46,7 +46,7 @@ from triton.runtime.errors import InterpreterError
 from triton.runtime.jit import TensorWrapper
 from triton.tools.tensor_descriptor import TensorDescriptor
 
-from shapecheck.errors import UsageError
+from shapecheck.errors import MemoryViolation, UsageError
 
 Mode = Literal["raise", "record"]
 Bounds = Literal["view", "storage"]
@@ -107,36 +107,28 @@ class Region:
                 f"{self.storage[1] - self.storage[0]} bytes = element offsets {span(*self.storage)}")
 
 
-class MemoryViolation(RuntimeError):
-    """A load/store/atomic lane that is not masked off addresses memory outside its tensor argument.
-
-    A RuntimeError, like the illegal-address fault it stands in for: the kernel is at fault, not the call.
-    Every field is kept as an attribute so a CLI or test can use them without parsing the message.
-    """
-
-    def __init__(self, *, kernel: str, pid: tuple[int, int, int], op: str, region: Region, outside: Bounds,
-                 derived: bool, offsets: list[int], unit: int, n_bad: int, n_active: int,
-                 frames: list[tuple[str, int, str]]):
-        self.kernel, self.pid, self.op, self.region, self.outside = kernel, pid, op, region, outside
-        self.derived, self.offsets, self.unit, self.frames = derived, offsets, unit, frames
-        self.n_bad, self.n_active = n_bad, n_active
-        self.location = _where(*frames[0][:2]) if frames else "<unknown line>"
-        self.site = f"{kernel} {self.location} {op} {region.name}"
-        argument = f"argument `{region.name}` ({region.describe()})"
-        if not derived:
-            where = (f"every tensor argument (the pointer's origin was lost, e.g. by `tl.where` over two "
-                     f"arguments); the nearest is {argument}")
-        elif outside == "storage":
-            where = f"the storage of {argument}, which the pointer derives from"
-        else:
-            where = (f"the view passed as {argument}, which the pointer derives from, yet inside its storage, "
-                     f"so they read a neighbouring view's data")
-        shown = ", ".join(map(str, offsets)) + (", ..." if n_bad > len(offsets) else "")
-        unit_text = f"{unit}-byte elements" if unit > 1 else "bytes"
-        super().__init__(
-            f"out-of-bounds {op} in kernel `{kernel}`, program id {pid}, at {self.location}"
-            f"{_statement(frames)}: {n_bad} of {n_active} active lanes address memory outside {where}; "
-            f"offending offsets from `{region.name}`'s data_ptr, in {unit_text}: {shown}.")
+def _violation(*, kernel: str, pid: tuple[int, int, int], op: str, region: Region, outside: Bounds, derived: bool,
+               offsets: list[int], unit: int, n_bad: int, n_active: int,
+               frames: list[tuple[str, int, str]]) -> MemoryViolation:
+    """The finding, worded: which lanes left which argument's view or storage, and at which source line."""
+    location = _where(*frames[0][:2]) if frames else "<unknown line>"
+    argument = f"argument `{region.name}` ({region.describe()})"
+    if not derived:
+        where = (f"every tensor argument (the pointer's origin was lost, e.g. by `tl.where` over two "
+                 f"arguments); the nearest is {argument}")
+    elif outside == "storage":
+        where = f"the storage of {argument}, which the pointer derives from"
+    else:
+        where = (f"the view passed as {argument}, which the pointer derives from, yet inside its storage, "
+                 f"so they read a neighbouring view's data")
+    shown = ", ".join(map(str, offsets)) + (", ..." if n_bad > len(offsets) else "")
+    unit_text = f"{unit}-byte elements" if unit > 1 else "bytes"
+    message = (f"out-of-bounds {op} in kernel `{kernel}`, program id {pid}, at {location}"
+               f"{_statement(frames)}: {n_bad} of {n_active} active lanes address memory outside {where}; "
+               f"offending offsets from `{region.name}`'s data_ptr, in {unit_text}: {shown}.")
+    return MemoryViolation(message, kernel=kernel, pid=pid, op=op, region=region, outside=outside, derived=derived,
+                           offsets=offsets, unit=unit, n_bad=n_bad, n_active=n_active, frames=frames,
+                           location=location)
 
 
 @dataclasses.dataclass
@@ -349,7 +341,7 @@ def _check(session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs
     deltas = [_signed(int(a) - region.data_ptr) for a in addr[bad][:_SHOWN]]
     unit = width if all(d % width == 0 for d in deltas) else 1
     x, y, z = (int(i) for i in builder.grid_idx)  # the interpreter's program id always has three axes
-    violation = MemoryViolation(
+    violation = _violation(
         kernel=session.kernel, pid=(x, y, z), op=op, region=region,
         outside="storage" if outside_storage.any() else "view", derived=derived, offsets=[d // unit for d in deltas],
         unit=unit, n_bad=int(bad.sum()), n_active=int(active.sum()), frames=_kernel_frames())

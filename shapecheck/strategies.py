@@ -18,9 +18,9 @@ from typing import Any, Callable, Mapping, Optional
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
-from shapecheck.contract import Contract, Dim
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile, named
+from shapecheck.spec import Contract, Dim
 
 Overrides = Mapping[str, st.SearchStrategy[Any]]
 NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, so one shared value is safe
@@ -106,5 +106,6 @@ def cases(contract: Contract, profile: Profile | str = "ci", overrides: Override
     """
     if isinstance(profile, str):
         profile = named(profile, "shapecheck.strategies.cases: profile")
+    contract.resolve_hooks()  # a typo in any hook fails here, where the strategy is built, not at a draw
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)

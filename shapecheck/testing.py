@@ -23,13 +23,18 @@ from typing import Callable, Optional, Sequence
 import pytest
 import torch
 
+from shapecheck.backend import DEVICES
 from shapecheck.parallel import xdist_device
-from shapecheck.profiles import PROFILES
+from shapecheck.profiles import named
 from shapecheck.reports import reproduction
 
 
 def use_interpreter_without_gpu() -> None:
-    """Switch Triton to its CPU interpreter when no GPU is visible (call before kernels are imported)."""
+    """Without a visible GPU, set `os.environ["TRITON_INTERPRET"] = "1"` (Triton's CPU interpreter) for the process.
+
+    The environment, because Triton reads the variable when `@triton.jit` decorates a function: call this
+    before any kernel module is imported (the top of `conftest.py`); pytest-xdist workers inherit it.
+    """
     if not torch.cuda.is_available():
         os.environ["TRITON_INTERPRET"] = "1"
 
@@ -39,8 +44,12 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
     """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
 
     `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible. A run in which no
-    case executed, or whose reference/builder/strategy raised, fails the test with that one line.
+    case executed, or whose reference/builder/strategy raised, fails the test with that one line. A bad
+    `profile` or `device` raises ValueError here, where the test is defined (collection), not when it runs.
     """
+    chosen_profile = named(profile, "property_test: profile")
+    if device not in DEVICES:
+        raise ValueError(f"property_test: device must be one of {', '.join(DEVICES)}, found {device!r}")
 
     def test() -> None:
         from shapecheck import errors, registry
@@ -62,7 +71,7 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
                     from shapecheck.sanitizer import sanitize
 
                     stack.enter_context(sanitize())
-                report = run_property(c, fn, impl, profile=PROFILES[profile], device=chosen, examples=examples,
+                report = run_property(c, fn, impl, profile=chosen_profile, device=chosen, examples=examples,
                                       seed=seed, command=replay)
         except (errors.UsageError, errors.InvalidContract) as exc:
             pytest.fail(f"shapecheck: error: {exc}", pytrace=False)

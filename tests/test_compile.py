@@ -19,7 +19,7 @@ from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
 import shapecheck
 from shapecheck import decorator
-from shapecheck.contract import Call
+from shapecheck.spec import Call
 
 MODES = ("always", "shapes", "first")
 

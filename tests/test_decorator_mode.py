@@ -14,7 +14,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 import shapecheck
-from shapecheck.contract import Call
+from shapecheck.spec import Call
 
 
 def _finite(call: Call) -> None:
@@ -66,3 +66,12 @@ def test_an_unknown_mode_is_refused_at_decoration(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("SHAPECHECK_MODE", "fast")
     with pytest.raises(ValueError, match=r"mode must be one of .* found 'fast'"):
         _decorated()
+
+
+def test_shapecheck_contract_is_the_decorator_whatever_is_imported() -> None:
+    """The contract model is `shapecheck.spec`: no submodule named `contract` can shadow the decorator."""
+    import shapecheck.decorator
+    import shapecheck.spec
+
+    assert shapecheck.contract is shapecheck.decorator.contract
+    assert shapecheck.Contract is shapecheck.spec.Contract

@@ -15,7 +15,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 import shapecheck
-from shapecheck.contract import Call
+from shapecheck.spec import Call
 
 
 def _segment_sum(x: Float[Tensor, "T D"], cu_seqlens: Int[Tensor, "N+1"]) -> Float[Tensor, "N D"]:

@@ -58,6 +58,21 @@ def test_zero_length_sequence_writes_nothing(device: str) -> None:
     assert not torch.equal(args["initial_state_source"][1], before[1])
 
 
+@pytest.mark.parametrize("config", [(4, 1, 2, True), (32, 2, 3, False), (128, 4, 2, True)])
+def test_launch_config_variants_compute_the_same_and_replace_nothing(config: tuple[int, int, int, bool],
+                                                                     device: str) -> None:
+    """bench/peers.py --sweep runs the wrapper through `with_launch_config`: each variant (another V tile,
+    warps, stages, PDL) must hold against the reference, and the module's own heuristic stays in place."""
+    from shapecheck.kernels import gdn
+
+    heuristic, supported = gdn.launch_config, gdn.pdl_supported
+    variant = gdn.with_launch_config(*config)
+    outcome = check_case(GDN_DECODE, fresh(EXAMPLES["varlen with a zero-length sequence"]), variant, device)
+    assert outcome.ok and outcome.errors, "\n".join(outcome.problems)
+    assert (gdn.launch_config, gdn.pdl_supported) == (heuristic, supported)
+    assert variant.__code__ is kernel.__wrapped__.__code__  # the wrapper's own body, not a copy
+
+
 def test_runner_detects_a_planted_bug(device: str) -> None:
     """The comparison can fail: a kernel whose output is off by 1e-3 relative is caught."""
 

@@ -42,6 +42,20 @@ def test_malformed_contract_is_refused_where_it_is_built(kwargs: dict[str, Any],
     assert words in str(info.value)
 
 
+@pytest.mark.parametrize("hook,words", [
+    ("shapecheck.kernels.reference:no_such_reference", "AttributeError: module 'shapecheck.kernels.reference' has no"),
+    ("shapecheck.no_such_module:f", "ModuleNotFoundError: No module named 'shapecheck.no_such_module'"),
+    ("shapecheck.kernels.reference:__name__", "is a str, not a function"),
+])
+def test_a_hook_typo_fails_in_one_line_when_the_strategy_is_built(hook: str, words: str) -> None:
+    """Well-formed text that names nothing callable: refused before the first draw, naming the field."""
+    c = shapecheck.Contract("c", _stub, reference=hook)
+    with pytest.raises(InvalidContract) as info:
+        shapecheck.strategies.cases(c)
+    message = str(info.value)
+    assert message.startswith("contract c: `reference`: ") and words in message and "\n" not in message
+
+
 def test_unreadable_annotations_and_markers_are_refused() -> None:
     def star(x: Float[Tensor, "*batch D"]) -> None: ...
 

@@ -23,6 +23,16 @@ def test_gpu_variant_carries_the_marker() -> None:
     assert {"gpu", "skipif"} <= marks
 
 
+@pytest.mark.parametrize(("option", "message"), [
+    ({"profile": "fast"}, "property_test: profile must be one of ci, gpu, thorough, found 'fast'"),
+    ({"device": "gpu"}, "property_test: device must be one of auto, cpu, cuda, found 'gpu'"),
+])
+def test_a_bad_profile_or_device_fails_where_the_test_is_defined(option: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        property_test(KERNEL, **option)
+    assert str(caught.value) == message
+
+
 def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch, device: str) -> None:
     """The shrunk failure is saved under the cache folder; the next run starts with it.
 

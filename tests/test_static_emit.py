@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 import shapecheck
 from shapecheck import cli
-from shapecheck.contract import Contract
 from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.spec import Contract
 from tests.test_bad_inputs import BAD_CALLS, valid_args, varlen_args
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"

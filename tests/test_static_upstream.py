@@ -98,7 +98,7 @@ def test_lint_and_explain_import_neither_torch_nor_triton_nor_contracts() -> Non
             "explain_report('kernels/gdn.py::fused_sigmoid_gating_delta_rule_update')\n"
             "lint_report(['kernels', 'contracts', 'tests/fixtures/user_kernel.py'])\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'triton', 'jaxtyping')"
-            " or m.startswith(('shapecheck.contracts', 'shapecheck.kernels', 'shapecheck.contract', 'shapecheck.registry'))))\n")
+            " or m.startswith(('shapecheck.contracts', 'shapecheck.kernels', 'shapecheck.spec', 'shapecheck.registry'))))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
 

@@ -111,7 +111,7 @@ def emit_contract(analysis: Analysis) -> str:
              "Read from the source, not proved: check each shape (and the placeholder dim ranges) before relying on it.",
              '"""', "", "from __future__ import annotations", "", "from typing import Any, Optional", "",
              "import torch", "from jaxtyping import Float, Int", "from torch import Tensor", "",
-             "from shapecheck.contract import Contract, Dim, Rule", "", "", f"def {name}("]
+             "from shapecheck.spec import Contract, Dim, Rule", "", "", f"def {name}("]
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
     defaults = {arg.arg: d for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults)}

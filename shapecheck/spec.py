@@ -200,18 +200,26 @@ class Contract:
     _output: Optional[_dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
 
     def resolve(self, field: str) -> Optional[Callable[..., Any]]:
-        """The function a hook field names, or None if unset; an import failure names the field."""
+        """The function a hook field names, or None if unset; an import failure or a name that is not a function
+        raises InvalidContract naming the field."""
         target = getattr(self, field)
         if target is None or callable(target):
             return target
         module, _, attr = target.partition(":")
         try:
-            return getattr(importlib.import_module(module), attr)
+            found = getattr(importlib.import_module(module), attr)
         except Exception as exc:  # noqa: BLE001 - any import failure is the contract author's to fix
             raise InvalidContract(self.name, field, f"cannot load {target!r}: {type(exc).__name__}: {exc}") from None
+        if not callable(found):
+            raise InvalidContract(self.name, field, f"{target!r} is a {type(found).__name__}, not a function")
+        return found
 
     def resolve_hooks(self) -> None:
-        """Load every hook now (a property run does, before its first case), so a typo fails up front."""
+        """Load every hook now, so a typo fails up front with one line naming the field: a property run does
+        before its first case, `strategies.cases` when the strategy is built. The decorator calls no hook (it
+        checks shapes and values only) and so loads none: loading them where a kernel module is decorated
+        would import the reference and case strategies with every kernel import, and `implementation`, the
+        kernel module itself, in the middle of its own import."""
         for field in HOOKS:
             if field != "implementation":
                 self.resolve(field)
