@@ -21,10 +21,10 @@ from hypothesis import seed as hypothesis_seed
 
 from shapecheck import strategies
 from shapecheck.case import Case
+from shapecheck.compilations import CompileCounter
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.inputs import input_builder
 from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as wrapper
-from shapecheck.runner import CompileCounter
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=0, help="0: call serially")

@@ -25,13 +25,14 @@ import threading
 import time
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
 from shapecheck.spec import Contract
+from shapecheck.strategies import SUPPRESSED_HEALTH_CHECKS
 
 THREADS = 8  # 8 and 16 threads measured the same (bench/compile_overlap.py on an H200 host)
 PROBES = 10  # drawn cases tried for the first one that reaches a kernel (the contract may refuse some)
@@ -53,7 +54,7 @@ class _LaunchRefused(Exception):
 def _draw(strategy: st.SearchStrategy[Case], count: int, seed: Optional[int],
           each: Callable[[Case], object]) -> None:
     @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))  # a draw that only records: nothing to be slow or filtered
+              suppress_health_check=SUPPRESSED_HEALTH_CHECKS)
     @given(strategy)
     def draw(case: Case) -> None:
         each(case)

@@ -120,6 +120,10 @@ def run(
     timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."),
     workers: str = typer.Option("1", help=WORKERS_HELP),
     shard: Optional[str] = typer.Option(None, help="Run part i of n of the run (a CI matrix job): --shard 2/4."),
+    compile_ahead: bool = typer.Option(
+        True, "--compile-ahead/--no-compile-ahead",
+        help="On cuda with a cold Triton cache, first compile the kernels the drawn cases need, from 8 threads, by "
+             "calling the implementation with every launch refused (turn off for one with side effects)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -133,7 +137,8 @@ def run(
                                           junit_path=junit_path, reproduce=reproduce, sanitize=sanitize,
                                           database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
                                           workers=parallel.worker_count(workers, chosen),
-                                          shard=None if shard is None else parallel.Shard.parse(shard))
+                                          shard=None if shard is None else parallel.Shard.parse(shard),
+                                          compile_ahead=compile_ahead)
         code = property_cli.run(options)
     raise typer.Exit(code)
 

@@ -47,6 +47,7 @@ class RunOptions:
     timeout: Optional[float] = None  # per isolated case; None: the profile's
     workers: int = 1  # processes, one device each (shapecheck/parallel.py); never part of a replay line
     shard: Optional[parallel.Shard] = None  # this CI job's part of the run
+    compile_ahead: bool = True  # on a cold GPU cache, compile the kernels first from threads (shapecheck/ahead.py)
 
     @property
     def sanitizing(self) -> bool:
@@ -261,7 +262,8 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                 with _sanitizing(options.sanitizing and isolation is None, options.device):
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                           examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
-                                          database=options.database, command=options.replay(c.name))
+                                          database=options.database, command=options.replay(c.name),
+                                          compile_ahead=options.compile_ahead)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)

@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import threading
 import time
 from collections import Counter
 from typing import Any, Callable, Iterator, Optional
 
 import torch
-from hypothesis import HealthCheck, Phase, given, reject, settings
+from hypothesis import Phase, given, reject, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -30,6 +29,7 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from shapecheck import ahead, blame, harness, integrity, strategies
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
+from shapecheck.compilations import CompileCounter
 from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
 from shapecheck.harness import relative_rms, tolerance
 from shapecheck.inputs import input_builder
@@ -167,54 +167,6 @@ def _as_tuple(x: Any) -> tuple[Any, ...]:
     return x if isinstance(x, tuple) else (x,)
 
 
-class CompileCounter:
-    """Counts Triton compilations (not cache hits) through triton's post-compile hook, and their seconds.
-
-    `keys` collects each compilation's argument types, constexprs and launch options (warps, stages).
-    Compilations beyond the number of distinct keys were caused by value specialisation (an int argument equal to 1 or divisible by 16, a
-    pointer's alignment): drawn shapes forcing recompiles, which property testing wants to avoid.
-    Compilations on other threads (`shapecheck.ahead`'s) are counted, but their seconds are that pass's own.
-    """
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.keys: set[tuple[Any, ...]] = set()
-        self.seconds = 0.0  # from the cache-miss hook to the post-compile hook (a disk-cache load counts too)
-        self._started: Optional[float] = None
-
-    @contextlib.contextmanager
-    def active(self) -> Iterator["CompileCounter"]:
-        try:
-            from triton import knobs
-        except ImportError:  # triton without knobs: nothing to count
-            yield self
-            return
-        previous, previous_miss = knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook
-
-        owner = threading.get_ident()
-
-        def miss(*args: Any, **kwargs: Any) -> bool:
-            if threading.get_ident() == owner:
-                self._started = time.perf_counter()
-            return bool(previous_miss(*args, **kwargs)) if previous_miss else False
-
-        def hook(*args: Any, **kwargs: Any) -> bool:
-            self.count += 1
-            if self._started is not None and threading.get_ident() == owner:
-                self.seconds += time.perf_counter() - self._started
-                self._started = None
-            info = kwargs.get("compile", {})
-            self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants")),
-                           info.get("num_warps"), info.get("num_stages")))
-            return bool(previous(*args, **kwargs)) if previous else False
-
-        knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook = hook, miss
-        try:
-            yield self
-        finally:
-            knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook = previous, previous_miss
-
-
 @dataclasses.dataclass
 class Report:
     """One contract's property run, as the CLI table and the JSON/JUnit reports show it."""
@@ -292,23 +244,21 @@ def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
     return [(name, case) for name, case in items]
 
 
-# The health checks real runs trip, each for its reason (the others stay on). filter_too_much: contracts refuse
-# drawn cases by design (`reject()`), and a run where every case was refused raises NothingRan naming why.
-# too_slow: drawing shares the process and CI's two cores with kernel work; a slow draw is load, not a bug.
-SUPPRESSED_HEALTH_CHECKS = [HealthCheck.filter_too_much, HealthCheck.too_slow]
 
 
 def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *, profile: Profile, device: str,
                  examples: Optional[int] = None, seed: Optional[int] = None, pins: Optional[dict[str, Any]] = None,
                  on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
                  command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
-                 pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found) -> Report:
+                 pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
+                 compile_ahead: bool = True) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
     `Abort` when code other than `impl` failed (the reference, a builder, a strategy, shapecheck itself).
     For one part of a parallel run (shapecheck/parallel.py): `stop()` true ends the run before its next
     case with what ran so far, and `pick_examples` chooses the part's share of the regime examples.
+    `compile_ahead`: on a cold GPU cache, compile the run's kernels first from threads (shapecheck/ahead.py).
     """
     pins = dict(pins or {})
     overrides = pin_overrides(contract, pins)
@@ -340,7 +290,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
     test = given(strategy)(property_)
     test = settings(max_examples=examples or profile.max_examples, deadline=None, database=db, derandomize=False,
-                    suppress_health_check=SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
+                    suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
     if seed is not None:
         test = hypothesis_seed(seed)(test)
@@ -354,7 +304,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     regime_cases = pick_examples(_as_examples(found))
     with counter.active():
         compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=examples or profile.max_examples,
-                                       seed=seed, also=[pinned(case, pins) for _, case in regime_cases])
+                                       seed=seed, also=[pinned(case, pins) for _, case in regime_cases],
+                                       ) if compile_ahead else ahead.Ahead(skipped="turned off")
         try:
             test()
         except (_Failed, Unsatisfiable):

@@ -51,3 +51,27 @@ def test_launches_are_refused_a_kernel_compiles_once_and_fresh_compilations_are_
         listen(cache_hit=False)
         assert only.fresh == 2
     assert (knobs.runtime.jit_cache_hook, knobs.runtime.launch_enter_hook, knobs.compilation.listener) == before
+
+
+def test_the_run_calls_the_pass_unless_turned_off_and_its_time_is_shown(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run --no-compile-ahead` (`run_property(compile_ahead=False)`) never calls the implementation early; the
+    pass's seconds are the report's `compile ahead` step, not Hypothesis's."""
+    from shapecheck import runner
+    from shapecheck.profiles import PROFILES
+
+    calls: list[int] = []
+    monkeypatch.setattr(runner.ahead, "compile_ahead", lambda *a, **k: calls.append(1) or ahead.Ahead(2.5, 7))
+
+    def broken(**kwargs: object) -> object:
+        raise RuntimeError("a finding at once: the run stays short")
+
+    def run(**options: bool) -> runner.Report:
+        return runner.run_property(GDN_DECODE, broken, "broken", profile=PROFILES["ci"], device="cpu", examples=3,
+                                   seed=0, database=False, **options)
+
+    on = run()
+    assert calls == [1] and on.failure is not None and on.ahead_seconds == 2.5
+    assert on.time_split()["compile ahead"] == 2.5 and on.time_split()["hypothesis"] < on.seconds - 2.5 + 1e-9
+    off = run(compile_ahead=False)
+    assert calls == [1], "turned off: not called"
+    assert off.failure is not None and off.ahead_seconds == 0 and "compile ahead" not in off.time_split()
