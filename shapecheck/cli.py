@@ -297,10 +297,11 @@ def lint_command(
         read = report.looked_at
         return bool(report.errors)
 
+    edits = changes(paths, lambda: read) if watch else None  # looks at the files before the first lint
     failed = lint()
-    if watch:  # one process for the whole session: sympy and the analyser are imported once
+    if edits is not None:  # one process for the whole session: sympy and the analyser are imported once
         try:
-            for changed in changes(paths, lambda: read):
+            for changed in edits:
                 names = ", ".join(str(p) for p in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
                 console.print(f"[{time.strftime('%H:%M:%S')}] changed: {names}", style="dim", markup=False)
                 failed = lint()

@@ -112,12 +112,13 @@ POLL_S = 0.2  # how often `lint --watch` looks at the files' modification times
 def changes(paths: Sequence[str], also: Callable[[], Iterable[str]] = tuple, poll_s: float = POLL_S) -> Iterator[list[Path]]:
     """For `lint --watch`: each time Python files under `paths`, or the files `also()` names (the contract
     modules the last lint resolved), are added, removed or modified (modification time or size), the ones
-    that changed. Polling keeps it dependency-free and works on every filesystem; a stat per file every
-    0.2 s costs little next to one analysis."""
+    that changed. The files under `paths` are looked at now, before the caller's first lint, so an edit made
+    while it runs is not missed; a file of `also()` from the poll it first appears at. Polling keeps it
+    dependency-free and works on every filesystem; a stat per file every 0.2 s costs little next to one analysis."""
 
-    def snapshot() -> dict[Path, tuple[int, int]]:
+    def snapshot(files: Iterable[Path]) -> dict[Path, tuple[int, int]]:
         found = {}
-        for path in [*python_files(paths), *map(Path, also())]:
+        for path in files:
             try:
                 stat = path.stat()
             except OSError:
@@ -125,11 +126,24 @@ def changes(paths: Sequence[str], also: Callable[[], Iterable[str]] = tuple, pol
             found[path] = (stat.st_mtime_ns, stat.st_size)
         return found
 
-    seen = snapshot()
-    while True:
-        time.sleep(poll_s)
-        now = snapshot()
-        changed = sorted(p for p in {*seen, *now} if seen.get(p) != now.get(p))
-        seen = now
-        if changed:
-            yield changed
+    def under_paths() -> list[Path]:
+        try:
+            return python_files(paths)
+        except FileNotFoundError:  # a path removed while watching: its files are gone, the watch goes on
+            return []
+
+    seen = snapshot(under_paths())
+
+    def polls() -> Iterator[list[Path]]:
+        nonlocal seen
+        while True:
+            time.sleep(poll_s)
+            extra = set(map(Path, also()))
+            now = snapshot([*under_paths(), *extra])
+            seen.update({p: now[p] for p in extra if p in now and p not in seen})  # first sight: the baseline
+            changed = sorted(p for p in {*seen, *now} if seen.get(p) != now.get(p))
+            seen = now
+            if changed:
+                yield changed
+
+    return polls()
