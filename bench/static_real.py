@@ -168,16 +168,15 @@ def main() -> None:
     out += ["", f"Findings without a label: {len(missing)}.", *[f"    {m}" for m in missing[:20]], ""]
     fla = extracted("fla-core")
     one = str(fla / "ops" / "common" / "chunk_h_split.py")
-    lint_one, explain_one = fresh_process(["lint", one]), fresh_process(
-        ["explain", "tests/fixtures/static_upstream_style.py::gated_delta_rule_decode"])
-    whole = fresh_process(["lint", str(fla)], repeat=1)
+    rows = [("lint fla/ops/common/chunk_h_split.py --no-cache", fresh_process(["lint", one, "--no-cache"])),
+            ("lint fla/ops/common/chunk_h_split.py (unchanged: from the lint cache)", fresh_process(["lint", one])),
+            ("explain tests/fixtures/static_upstream_style.py::gated_delta_rule_decode",
+             fresh_process(["explain", "tests/fixtures/static_upstream_style.py::gated_delta_rule_decode"])),
+            ("lint fla/ --no-cache (all of fla-core, one run)", fresh_process(["lint", str(fla), "--no-cache"], repeat=1))]
     floor = python_start()
     out += ["## Speed (fresh process per call; seconds, median / max of 5 runs; CPU = user + system)", "",
             "| command | wall median | wall max | CPU median |", "| --- | --- | --- | --- |",
-            f"| `shapecheck lint fla/ops/common/chunk_h_split.py` | {lint_one[0]:.2f} | {lint_one[1]:.2f} | {lint_one[2]:.2f} |",
-            f"| `shapecheck explain tests/fixtures/static_upstream_style.py::gated_delta_rule_decode` | "
-            f"{explain_one[0]:.2f} | {explain_one[1]:.2f} | {explain_one[2]:.2f} |",
-            f"| `shapecheck lint fla/` (all of fla-core, one run) | {whole[0]:.1f} | {whole[1]:.1f} | {whole[2]:.1f} |",
+            *[f"| `shapecheck {label}` | {t[0]:.2f} | {t[1]:.2f} | {t[2]:.2f} |" for label, t in rows],
             f"| `python -c 'import sympy'` (the analyser's floor) | {floor[0]:.2f} | {floor[1]:.2f} | {floor[2]:.2f} |", ""]
     report = "\n".join(out)
     print(report)

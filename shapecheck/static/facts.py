@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 import sympy as sp
 from sympy.core.relational import Relational
+from sympy.logic.boolalg import BooleanFunction
 
 from shapecheck.static.symbols import Local, show
 
@@ -57,6 +58,23 @@ class Fact:
         return f"{text} when {show(condition_of(self.when))}" if self.when else text
 
 
+# sympy's piecewise_fold simplifies the combined conditions of nested case splits (simplify_logic, exponential
+# in the propositions): torch's _inductor/fx_passes/pad_mm.py took 23 s. Above this many distinct propositions
+# a case split is not folded for a proof.
+FOLD_LIMIT = 6
+
+
+def _conditions(expr: sp.Basic) -> set[sp.Basic]:
+    """The propositions the case splits of `expr` are built from: relations and opaque conditions (`x is None`)."""
+
+    def leaves(cond: sp.Basic) -> Iterable[sp.Basic]:
+        if isinstance(cond, BooleanFunction):  # And, Or, Not, ITE, Xor, Implies, ...
+            return [leaf for arg in cond.args for leaf in leaves(arg)]
+        return [] if cond in (sp.true, sp.false) else [cond]
+
+    return {leaf for pw in expr.atoms(sp.Piecewise) for _, cond in pw.args for leaf in leaves(cond)}
+
+
 def _is_zero(expr: sp.Expr) -> bool:
     """Provably zero by expansion, branch by branch for a case split (no general `simplify`: too slow)."""
     if expr == 0:
@@ -64,6 +82,8 @@ def _is_zero(expr: sp.Expr) -> bool:
     if not isinstance(expr, sp.Expr) or expr.has(sp.zoo, sp.nan):
         return False
     if expr.has(sp.Piecewise):
+        if len(_conditions(expr)) > FOLD_LIMIT:
+            return False  # not provable cheaply: "unknown", never a wrong shape
         folded = sp.piecewise_fold(expr)
         if isinstance(folded, sp.Piecewise):
             return all(_is_zero(branch.expr) for branch in folded.args)
