@@ -244,8 +244,6 @@ def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
     return [(name, case) for name, case in items]
 
 
-
-
 def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *, profile: Profile, device: str,
                  examples: Optional[int] = None, seed: Optional[int] = None, pins: Optional[dict[str, Any]] = None,
                  on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
@@ -289,7 +287,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
     strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
     test = given(strategy)(property_)
-    test = settings(max_examples=examples or profile.max_examples, deadline=None, database=db, derandomize=False,
+    budget = examples or profile.max_examples
+    test = settings(max_examples=budget, deadline=None, database=db, derandomize=False,
                     suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
     if seed is not None:
@@ -303,8 +302,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                           contract.resolve("examples") or (lambda p: []), profile)
     regime_cases = pick_examples(_as_examples(found))
     with counter.active():
-        compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=examples or profile.max_examples,
-                                       seed=seed, also=[pinned(case, pins) for _, case in regime_cases],
+        compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=budget, seed=seed,
+                                       also=[pinned(case, pins) for _, case in regime_cases],
                                        ) if compile_ahead else ahead.Ahead(skipped="turned off")
         try:
             test()

@@ -27,7 +27,6 @@ RULES = {
 _SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
 
 
-
 @dataclasses.dataclass(frozen=True, order=True)
 class Finding:
     path: str

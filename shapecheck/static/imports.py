@@ -38,8 +38,10 @@ def recording() -> Iterator[dict[str, Optional[str]]]:
 
 
 def _note(path: Path, present: bool) -> None:
+    if not _looked_at:
+        return  # nothing records: no path to resolve, no file to read again
+    key = str(path.resolve())
     for seen in _looked_at:
-        key = str(path.resolve())
         if key not in seen:
             seen[key] = digest(path) if present else None
 
