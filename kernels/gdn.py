@@ -32,7 +32,15 @@ variant checked against the reference first; bench/results/h200_sweep/), against
   the warp, no shared memory or barrier per token. Decode (T=1) at N >= 256: BV 8, 16 and 32 all reach
   0.93-0.96 of copy bandwidth; 16 also gives a bf16 pool 0.80 (BV=32: 0.73, SGLang's 0.73).
 - the K-first pool wants two warps per 64 columns (0.91-0.93 at N >= 256; BV=32, 1 warp 0.86-0.87; BV=128,
-  4 warps 0.88-0.89): 256-byte row pieces, and its reduction over K splits across rows in registers.
+  4 warps 0.88-0.89; all measured before the store-pointer fix below): 256-byte row pieces, and its reduction
+  over K splits across rows in registers.
+- the K-first state tile's store pointers are rebuilt after the token loop (`_state_tile`, a second read of
+  the slot index). Kept from the load, they are a 64-bit register pair per 16-byte vector, live across the
+  loop, and ptxas spilled them (BV=64, 2 warps: 255 registers and a 64-byte stack; now no stack). A T=1
+  kernel stripped to the same tile reached 0.94-0.96 of copy bandwidth where this one reached 0.90-0.91,
+  which is how the spill was found; with the fix the K-first pool went 0.905 -> 0.945 at N=256 and T=64
+  104 -> 89 µs. The K-last pool's decode was unchanged by it and its multi-token rows 5-8 % slower, so it
+  keeps the load's pointers (bench/results/h200/kv_store_pointers.txt).
 - several tokens per program: token t+1's inputs are loaded before token t's reductions (the loop would
   otherwise wait on a DRAM round trip per token: T=64, N=8, K-first 188 -> 110 µs), one warp per 32
   columns (BV 4, 8 and 16 were 17-80 % slower: each token is a serial chain, and wider tiles amortise it).
@@ -41,10 +49,12 @@ variant checked against the reference first; bench/results/h200_sweep/), against
   load and lets its consumer's launch start at once, as SGLang's does. In back-to-back graphs it hides the
   launch gap: N=1 3.8 vs 4.5 µs (K-last), 4.6 vs 5.3 µs (K-first); N=32 1-2 %; nothing at N >= 256.
 Result, one run (bench/results/h200/peers_NVIDIA_H200.md): 1.05-1.36x SGLang's speed on every row (K-last),
-1.02-1.64x (K-first), 0.94-0.95 of copy bandwidth at N >= 256 (K-last, fp32 pool), 0.91-0.92 (K-first).
+1.06-1.92x (K-first), 0.93-0.95 of copy bandwidth at N >= 256 (K-last, fp32 pool), 0.94-0.96 (K-first).
 Tried and not kept: both reductions from the state before the token's update (o = d h^T q + v' k.q), which
 shortens each token's chain: K-first multi-token 7-12 % faster, K-first decode 4-5 % slower (an extra
-cross-warp reduction per token).
+cross-warp reduction per token). The tile through TMA tensor descriptors (0.69-0.90 of copy bandwidth,
+K-first) and a persistent grid pipelining its tiles (0.63-0.85): their load-and-store-only ceilings were
+already below the plain tile's. Cache hints on the state (evict_first, .cs stores): within 1 % or slower.
 """
 
 from __future__ import annotations
@@ -77,6 +87,22 @@ def _token_inputs(p_q, p_k, p_v, p_a, p_b, t, s_qt, s_kt, s_vt, s_at, s_bt, mask
     a_t = tl.load(p_a + t * s_at, mask=live, other=0.0).to(tl.float32)
     b_t = tl.load(p_b + t * s_bt, mask=live, other=0.0).to(tl.float32)
     return q_t, k_t, v_t, a_t, b_t
+
+
+@triton.jit
+def _state_tile(pool, indices, n, j, s_slot, s_head, s_row, offs_k, offs_v, STATE_VK: tl.constexpr):
+    """Pointers to sequence n's `[BK, BV]` state tile of head j, and whether its slot is real (not padding -1).
+
+    The offset is int64 from a clamped index: `idx*HV*K*V >= 2**31` does not wrap, and the padding index -1
+    never forms a pointer before the pool.
+    """
+    idx = tl.load(indices + n).to(tl.int64)
+    p_h = pool + tl.maximum(idx, 0) * s_slot + j * s_head
+    if STATE_VK:  # K-last pool [S, HV, V, K]
+        p_h += offs_v[None, :] * s_row + offs_k[:, None]
+    else:  # pool [S, HV, K, V]
+        p_h += offs_k[:, None] * s_row + offs_v[None, :]
+    return p_h, idx >= 0
 
 
 # q/k/v/a/b are often strided views of one packed projection: their data pointers' 16-byte alignment
@@ -138,14 +164,7 @@ def _gated_delta_rule_update_kernel(
     mask_v = offs_v < V
     mask_h = mask_k[:, None] & mask_v[None, :]
 
-    idx = tl.load(indices + n).to(tl.int64)
-    active = idx >= 0
-    slot = tl.maximum(idx, 0)  # never form a pointer before the pool, even for padding
-    p_h = pool + slot * s_slot + j * s_head
-    if STATE_VK:  # K-last pool [S, HV, V, K]
-        p_h += offs_v[None, :] * s_row + offs_k[:, None]
-    else:  # pool [S, HV, K, V]
-        p_h += offs_k[:, None] * s_row + offs_v[None, :]
+    p_h, active = _state_tile(pool, indices, n, j, s_slot, s_head, s_row, offs_k, offs_v, STATE_VK)
     h = tl.load(p_h, mask=mask_h & active, other=0.0).to(tl.float32)
 
     decay_rate = -tl.exp(tl.load(A_log + j).to(tl.float32))
@@ -176,7 +195,13 @@ def _gated_delta_rule_update_kernel(
         o_t = tl.sum(h * q_t[:, None], axis=0)
         tl.store(p_o + t * s_ot, o_t.to(o.dtype.element_ty), mask=mask_v)
 
+    # The K-first pool's store pointers are built afresh from a second read of the slot (an L1 hit), not kept
+    # from the load: kept, they are one 64-bit register pair per 16-byte vector, live across the token loop,
+    # and ptxas spilled them (BV=64, 2 warps: 64-byte stack -> none; 0.905 -> 0.945 of copy bandwidth). The
+    # K-last pool keeps them: rebuilt, its multi-token rows were 5-8 % slower (T=64, N=8: 152 -> 164 µs).
     # A zero-length sequence leaves its row untouched: nothing to write, so nothing is written.
+    if not STATE_VK:
+        p_h, active = _state_tile(pool, indices, n, j, s_slot, s_head, s_row, offs_k, offs_v, STATE_VK)
     tl.store(p_h, h.to(pool.dtype.element_ty), mask=mask_h & active & (eos > bos))
 
 

@@ -133,7 +133,7 @@ def test_watch_lints_again_when_a_file_or_its_contract_changes(tmp_path: Path) -
         raise AssertionError(f"no {text!r} in {seen}")
 
     try:
-        assert until("All checks passed")[-1].startswith("All checks passed: 3 functions in 1 file")
+        assert until("All checks passed")[-1].startswith("All checks passed: 4 functions in 1 file")
         text = wrapper.read_text()
         wrapper.write_text(text.replace("return o.squeeze(0)", "return o.squeeze(1)"))
         report = until("Found ")

@@ -98,7 +98,7 @@ def test_markdown_written_to_a_file(tmp_path: Path) -> None:
     (["explain", "kernels/nope.py::f"], "no such file: kernels/nope.py"),
     (["explain", "kernels/gdn.py"], "expected FILE.py::FUNCTION, found 'kernels/gdn.py'"),
     (["explain", "kernels/gdn.py::nope"], "no function `nope` in kernels/gdn.py (functions: _token_inputs, "
-                                          "_gated_delta_rule_update_kernel, _token_strides, launch_config, pdl_supported, "
+                                          "_state_tile, _gated_delta_rule_update_kernel, _token_strides, launch_config, pdl_supported, "
                                           "fused_sigmoid_gating_delta_rule_update, with_launch_config)"),
     (["explain", WRAPPER, "--example", "B=one"], "--example expects NAME=INTEGER pairs separated by commas, found 'B=one'"),
     (["explain", WRAPPER, "--example", "Q=3"], "--example: Q is not a dimension of fused_sigmoid_gating_delta_rule_update "
