@@ -51,9 +51,14 @@ def gated_delta_rule_reference(
     use_qk_l2norm_in_kernel: bool = False,
     cu_seqlens: Optional[torch.Tensor] = None,
     state_layout: str = "kv",
-    compute_dtype: torch.dtype = torch.float32,
+    compute_dtype: Optional[torch.dtype] = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return `(o [B,T,HV,V], new pool)`: `o` in `compute_dtype`, to compare in high precision."""
+    """Return `(o [B,T,HV,V], new pool)`: `o` in `compute_dtype`, to compare in high precision.
+
+    `compute_dtype` defaults to q's dtype, at least float32: float64 inputs (the second opinion of
+    `shapecheck/conditioning.py`) are computed in float64.
+    """
+    compute_dtype = compute_dtype or torch.promote_types(q.dtype, torch.float32)
     B, T, H, K = q.shape
     HV, V = v.shape[2], v.shape[3]
     scale = K**-0.5 if scale is None else scale

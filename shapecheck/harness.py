@@ -43,6 +43,19 @@ def tolerance(dtype: torch.dtype) -> float:
     return table[dtype]
 
 
+def error_key(subject: str, dtype: torch.dtype) -> str:
+    """How an error is named in `errors` and `bounds`: "output float32", "pool bfloat16"."""
+    return f"{'output' if subject == RETURN else subject} {str(dtype).removeprefix('torch.')}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bound:
+    """A result's relative RMS bound, and where a non-default one came from (printed with the error)."""
+
+    value: float
+    why: str = ""
+
+
 def relative_rms(out: torch.Tensor, ref: torch.Tensor) -> float:
     """‖out − ref‖₂ / ‖ref‖₂ in float64 (fla's metric); exact agreement on a zero reference gives 0."""
     out, ref = out.double(), ref.double()
@@ -96,7 +109,7 @@ class Problem:
 def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, Any], out: Any, *,
           values: bool = True, reference: Optional[tuple[Any, ...]] = None,
           before: Optional[Mapping[str, torch.Tensor]] = None,
-          errors: Optional[dict[str, float]] = None) -> list[Problem]:
+          errors: Optional[dict[str, float]] = None, bounds: Optional[Mapping[str, Bound]] = None) -> list[Problem]:
     """Every problem of a call's results, output first.
 
     `dims` are the call's bindings, `arguments` its arguments after the call (in-place ones updated).
@@ -104,7 +117,8 @@ def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, A
     decorator). Otherwise every output element must also be written and finite, and with `reference` (the
     reference's results: output, then each in-place argument of `before`, in order) values are compared;
     `before` holds copies of the in-place arguments taken before the call. Each relative error measured is
-    recorded in `errors` ("output float32", "pool bfloat16"). A tensor subclass output gets no value
+    recorded in `errors` ("output float32", "pool bfloat16"); `bounds`, keyed the same way, replaces the
+    dtype's bound for a result (`conditioning.py`'s second opinion). A tensor subclass output gets no value
     checks: it could answer the comparison itself (`integrity.after_call` reports it).
     """
     trusted = not values or type(out) is torch.Tensor or not isinstance(out, torch.Tensor)
@@ -113,9 +127,9 @@ def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, A
         return problems
     expected, updated = (reference[0], reference[1:]) if reference is not None else (None, ())
     if trusted and contract.output is not None and not any(p.kind in ("type", "shape") for p in problems):
-        problems += _output_values(out, expected, errors)
+        problems += _output_values(out, expected, errors, bounds or {})
     for name, ref in zip(before or {}, updated):
-        problems += _inplace(name, (before or {})[name], arguments[name], ref, errors)
+        problems += _inplace(name, (before or {})[name], arguments[name], ref, errors, bounds or {})
     return problems
 
 
@@ -137,24 +151,26 @@ def _output(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str,
     return []
 
 
-def _output_values(out: torch.Tensor, ref: Optional[torch.Tensor], errors: Optional[dict[str, float]]) -> list[Problem]:
+def _output_values(out: torch.Tensor, ref: Optional[torch.Tensor], errors: Optional[dict[str, float]],
+                   bounds: Mapping[str, Bound]) -> list[Problem]:
     bad = (~torch.isfinite(out)).sum().item()
     if bad:
         return [Problem("unwritten", line=f"{bad} of {out.numel()} output elements are NaN/inf (unwritten or non-finite)")]
     if ref is None:
         return []
     err = relative_rms(out, ref)
+    key = error_key(RETURN, out.dtype)
     if errors is not None:
-        errors[f"output {dtype_name(out)}"] = err
-    bound = tolerance(out.dtype)
-    if err > bound:
-        return [Problem("values", line=f"output differs from reference: relative RMS error {err:.3g} > {bound:g} "
-                                       f"({dtype_name(out)})")]
+        errors[key] = err
+    bound = bounds.get(key, Bound(tolerance(out.dtype)))
+    if err > bound.value:
+        return [Problem("values", line=f"output differs from reference: relative RMS error {err:.3g} > {bound.value:.3g} "
+                                       f"({dtype_name(out)}{'; ' + bound.why if bound.why else ''})")]
     return []
 
 
 def _inplace(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor,
-             errors: Optional[dict[str, float]]) -> list[Problem]:
+             errors: Optional[dict[str, float]], bounds: Mapping[str, Bound]) -> list[Problem]:
     """Rows (first axis) the reference updates must match it; every other row must keep its exact bits.
 
     `ref` is computed from an unrounded (fp32+) copy of `before`, so a row counts as updated even when
@@ -169,10 +185,12 @@ def _inplace(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Te
                                                         f"{rows[:8]}{'...' if len(rows) > 8 else ''}"))
     if updated.any():
         err = relative_rms(after[updated], ref[updated])
+        key = error_key(name, after.dtype)
         if errors is not None:
-            errors[f"{name} {dtype_name(after)}"] = err
-        bound = tolerance(after.dtype)
-        if not torch.isfinite(after[updated]).all() or err > bound:
+            errors[key] = err
+        bound = bounds.get(key, Bound(tolerance(after.dtype)))
+        if not torch.isfinite(after[updated]).all() or err > bound.value:
             problems.append(Problem("values", name, line=f"`{name}`: updated rows differ from reference: "
-                                                         f"relative RMS error {err:.3g} > {bound:g}"))
+                                                         f"relative RMS error {err:.3g} > {bound.value:.3g}"
+                                                         f"{' (' + bound.why + ')' if bound.why else ''}"))
     return problems

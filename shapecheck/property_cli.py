@@ -191,7 +191,8 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     for problem in outcome.problems:
         console.stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     for key, err in sorted(outcome.errors.items()):
-        console.stdout.print(f"  {key}: relative RMS error {err:.2e}", markup=False)
+        bound = f" ({outcome.bounds[key]})" if key in outcome.bounds else ""
+        console.stdout.print(f"  {key}: relative RMS error {err:.2e}{bound}", markup=False)
     return 0 if outcome.ok else 1
 
 

@@ -113,6 +113,7 @@ def test_contract_rejecting_every_case_is_an_error_never_a_pass(project: Path) -
                            "--examples 20 --no-db --json r2.json")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no case ran" in result.stderr and "must be int64" in result.stderr and "held" not in result.stdout
+    assert "@seed" not in result.stdout + result.stderr, "Hypothesis's own advice is not shapecheck's reproduction line"
     assert not (project / "r2.json").exists()
 
 

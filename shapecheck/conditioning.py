@@ -1,0 +1,78 @@
+"""A second opinion on a value mismatch: the case's own float32 noise floor, against a float64 reference.
+
+Why: a fixed relative bound (1e-5 for float32) is too strict for an ill-conditioned result. When a result
+is a small difference of large terms, every float32 evaluation order is far from the exact answer. An
+example is a 16-term `q·k` that cancels 300-fold (drawn by the GPU property job, 2026-12-01 on an H200):
+the kernel was 1.6e-5 off the exact answer and torch's own float32 reference 4.9e-6. Judged by the float32
+reference, the kernel failed (1.07e-5 > 1e-5), though no correct float32 code does better on such a case.
+
+How: only after a value check fails, the reference runs again with every floating argument upcast to
+float64 (the truth), and on `SAMPLES` copies whose floating arguments carry relative noise of one float32
+unit roundoff (2**-24). The median relative RMS change of each result is the case's noise floor: what merely
+rounding its inputs to float32 costs. A result then holds if it is within max(bound, `FACTOR` x floor) of
+the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
+by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from shapecheck.harness import RETURN, Bound, error_key, relative_rms, tolerance
+
+NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
+SAMPLES = 5
+# Rounding inside the computation, not only at its inputs: float32 kernels measured 1.5-3x their floor on
+# cancelling dot products (bench/results/h200/precision_floor.txt); 16 leaves room for longer reductions.
+FACTOR = 16
+JUDGED = (torch.float32, torch.bfloat16, torch.float16)  # results whose bound is float32-or-coarser
+
+
+@dataclasses.dataclass(frozen=True)
+class SecondOpinion:
+    """The reference's results in float64 (output, then each in-place argument), and each result's bound."""
+
+    truth: tuple[Any, ...]
+    bounds: dict[str, Bound]
+
+
+def _upcast(x: Any) -> Any:
+    """A float64 copy (never the tensor itself: a reference that writes its arguments must not reach ours)."""
+    return x.to(torch.float64, copy=True) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+
+
+def _noisy(x: Any, gen: torch.Generator) -> Any:
+    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+        return x
+    u = torch.rand(x.shape, generator=gen, dtype=torch.float64).to(x.device)
+    return x * (1 + NOISE * (2 * u - 1))
+
+
+def second_opinion(reference: Callable[..., tuple[Any, ...]], arguments: Mapping[str, Any],
+                   results: Sequence[tuple[str, Any]], seed: int) -> SecondOpinion:
+    """Run `reference` (returning a tuple) in float64 on `arguments` (as they were before the call) and on
+    noisy copies; `results` names the results being judged, in the reference's order: (RETURN, output),
+    then (name, argument after the call) for each in-place argument. Only float32-or-coarser results get
+    a bound; a float64 one keeps its own."""
+    exact = {n: _upcast(x) for n, x in arguments.items()}
+    truth = reference(**exact)
+    gen = torch.Generator().manual_seed(seed)
+    noisy = [reference(**{n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
+    bounds = {}
+    for i, (subject, result) in enumerate(results):
+        if not isinstance(result, torch.Tensor) or result.dtype not in JUDGED or not isinstance(truth[i], torch.Tensor):
+            continue
+        rows: Any = slice(None)
+        if subject != RETURN:  # the harness judges the rows the reference updates; so is the floor
+            rows = (truth[i] != exact[subject]).reshape(truth[i].shape[0], -1).any(dim=1)
+        floor = statistics.median(relative_rms(sample[i][rows], truth[i][rows]) for sample in noisy)
+        if FACTOR * floor > tolerance(result.dtype):
+            bounds[error_key(subject, result.dtype)] = Bound(
+                FACTOR * floor, f"against a float64 reference, {FACTOR} x this case's float32 noise floor {floor:.2g}")
+        else:
+            bounds[error_key(subject, result.dtype)] = Bound(tolerance(result.dtype), "against a float64 reference")
+    return SecondOpinion(tuple(truth), bounds)

@@ -1,0 +1,78 @@
+"""The second opinion on a value mismatch (shapecheck/conditioning.py): an ill-conditioned result that no
+float32 code computes to 1e-5 holds against a float64 reference within its noise floor; a real error on the
+same inputs still fails, and the line says which bound judged it."""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Float
+from torch import Tensor
+
+import shapecheck
+from shapecheck import conditioning
+from shapecheck.runner import check_case
+
+
+def _sig(x: Float[Tensor, "N D"], y: Float[Tensor, "N D"]) -> Float[Tensor, "N"]: ...
+
+
+def _reference(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (x * y).sum(-1)  # in the inputs' dtype: float32 for the run, float64 for the second opinion
+
+
+def _cancelling(case: shapecheck.Case, device: str) -> dict[str, torch.Tensor]:
+    """Rows whose dot product is ~3e-4 of the sum of its terms' magnitudes: y has x's direction projected
+    out, up to a small remainder (fresh values from the case seed)."""
+    gen = torch.Generator().manual_seed(case.seed)
+    N, D = case.dims["N"], case.dims["D"]
+    x = torch.randn(N, D, generator=gen, dtype=torch.float64)
+    r = torch.randn(N, D, generator=gen, dtype=torch.float64)
+    y = r - (x * r).sum(-1, keepdim=True) / (x * x).sum(-1, keepdim=True) * x + 3e-3 * x / x.norm(dim=-1, keepdim=True)
+    return {"x": x.float().to(device), "y": y.float().to(device)}
+
+
+DOT = shapecheck.Contract("dot", _sig, reference=_reference, inputs=_cancelling)
+
+
+def _reversed_pairs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """A correct float32 dot product in another order (a tree, from the far end): what a GPU reduction does."""
+    p = (x * y).flip(-1)
+    while p.shape[-1] > 1:
+        p = p[..., 0::2] + p[..., 1::2] if p.shape[-1] % 2 == 0 else torch.cat([p[..., :1], p[..., 1::2] + p[..., 2::2]], -1)
+    return p[..., 0]
+
+
+def _one_percent_off(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return _reversed_pairs(x, y) * 1.01
+
+
+def _case(seed: int) -> shapecheck.Case:
+    return shapecheck.Case("dot", {"N": 64, "D": 256}, {}, seed)
+
+
+def test_a_correct_float32_order_on_cancelling_rows_holds_by_its_noise_floor() -> None:
+    seed = int(torch.randint(0, 2**31, ()).item())
+    x, y = _cancelling(_case(seed), "cpu").values()
+    fp32 = shapecheck.harness.relative_rms(_reversed_pairs(x, y), _reference(x, y))
+    assert fp32 > shapecheck.harness.tolerance(torch.float32), fp32  # the float32 bound alone would fail it
+    outcome = check_case(DOT, _case(seed), _reversed_pairs, "cpu")
+    assert outcome.problems == [], outcome.problems
+    exact = _reference(x.double(), y.double())
+    assert outcome.errors["output float32"] == shapecheck.harness.relative_rms(_reversed_pairs(x, y), exact)
+    assert outcome.bounds["output float32"].startswith("bound "), outcome.bounds  # the reproduce line prints it
+
+
+def test_a_real_error_on_the_same_rows_still_fails_and_names_the_bound() -> None:
+    outcome = check_case(DOT, _case(int(torch.randint(0, 2**31, ()).item())), _one_percent_off, "cpu")
+    line = outcome.problems[0]  # then [precision]: an error of 1% on a float32 result
+    assert line.startswith("output differs from reference: relative RMS error 0.01"), line
+    assert f"(float32; against a float64 reference, {conditioning.FACTOR} x this case's float32 noise floor" in line
+
+
+def test_a_well_conditioned_case_keeps_the_float32_bound() -> None:
+    x, y = torch.randn(4, 64, dtype=torch.float64), torch.randn(4, 64, dtype=torch.float64)
+    out = (x * y).sum(-1).float() * (1 + 3e-5)
+    opinion = conditioning.second_opinion(lambda **kw: (_reference(**kw),), {"x": x.float(), "y": y.float()},
+                                          [(shapecheck.harness.RETURN, out)], seed=0)
+    assert opinion.bounds["output float32"].value == shapecheck.harness.tolerance(torch.float32)
+    assert opinion.truth[0].dtype == torch.float64
