@@ -54,7 +54,7 @@ def main() -> None:
         if harness.relative_rms(out, ref32) <= harness.tolerance(torch.float32):
             continue
         fixed_fails += 1
-        opinion = conditioning.second_opinion(lambda **kw: gated_delta_rule_reference(**kw),
+        opinion = conditioning.second_opinion(gated_delta_rule_reference,
                                               {**args, "initial_state_source": pool},
                                               [(harness.RETURN, out)], seed)
         bound = opinion.bounds["output float32"]

@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import torch
 
-from shapecheck.harness import RETURN, Bound, error_key, relative_rms, tolerance
+from shapecheck.harness import RETURN, Bound, as_tuple, error_key, relative_rms, tolerance
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
@@ -52,16 +52,16 @@ def _noisy(x: Any, gen: torch.Generator) -> Any:
     return x * (1 + NOISE * (2 * u - 1))
 
 
-def second_opinion(reference: Callable[..., tuple[Any, ...]], arguments: Mapping[str, Any],
+def second_opinion(reference: Callable[..., Any], arguments: Mapping[str, Any],
                    results: Sequence[tuple[str, Any]], seed: int) -> SecondOpinion:
-    """Run `reference` (returning a tuple) in float64 on `arguments` (as they were before the call) and on
+    """Run `reference` (returning its output, or a tuple) in float64 on `arguments` (as they were before the call) and on
     noisy copies; `results` names the results being judged, in the reference's order: (RETURN, output),
     then (name, argument after the call) for each in-place argument. Only float32-or-coarser results get
     a bound; a float64 one keeps its own."""
     exact = {n: _upcast(x) for n, x in arguments.items()}
-    truth = reference(**exact)
+    truth = as_tuple(reference(**exact))
     gen = torch.Generator().manual_seed(seed)
-    noisy = [reference(**{n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
+    noisy = [as_tuple(reference(**{n: _noisy(x, gen) for n, x in exact.items()})) for _ in range(SAMPLES)]
     bounds = {}
     for i, (subject, result) in enumerate(results):
         if not isinstance(result, torch.Tensor) or result.dtype not in JUDGED or not isinstance(truth[i], torch.Tensor):
@@ -76,3 +76,15 @@ def second_opinion(reference: Callable[..., tuple[Any, ...]], arguments: Mapping
         else:
             bounds[error_key(subject, result.dtype)] = Bound(tolerance(result.dtype), "against a float64 reference")
     return SecondOpinion(tuple(truth), bounds)
+
+
+def output_holds(reference: Callable[..., Any], arguments: Mapping[str, Any], out: torch.Tensor,
+                 seed: int) -> bool:
+    """Whether `out` holds by the second opinion alone (the runner's judgement of an output that missed its
+    bound); a reference that cannot run in float64 says no."""
+    try:
+        opinion = second_opinion(reference, arguments, [(RETURN, out)], seed)
+    except Exception:  # noqa: BLE001 - the float32 comparison already failed; it stands
+        return False
+    bound = opinion.bounds.get(error_key(RETURN, out.dtype), Bound(tolerance(out.dtype)))
+    return relative_rms(out, opinion.truth[0]) <= bound.value

@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shapecheck import conditioning
 from shapecheck.reports import reproduction
 from shapecheck.runner import Report
 from shapecheck.spec import Contract
@@ -45,6 +46,11 @@ def report_table(report: Report) -> Table:
         table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
     table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
+    reconsidered = sum(o.ok and bool(o.bounds) for o in report.outcomes)
+    if reconsidered:  # their errors above are against float64, held to their own noise floor
+        table.add_row("second opinions", f"{reconsidered} cases held against a float64 reference within "
+                                         f"{conditioning.FACTOR} x their float32 noise floor (ill-conditioned; "
+                                         "shapecheck/conditioning.py)")
     compiled = ("none (CPU interpreter)" if report.device == "cpu" else
                 f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets")
     table.add_row("triton compilations", compiled)

@@ -43,6 +43,11 @@ def tolerance(dtype: torch.dtype) -> float:
     return table[dtype]
 
 
+def as_tuple(x: Any) -> tuple[Any, ...]:
+    """A reference's results as a tuple: it returns the output alone, or (output, *updated in-place arguments)."""
+    return x if isinstance(x, tuple) else (x,)
+
+
 def error_key(subject: str, dtype: torch.dtype) -> str:
     """How an error is named in `errors` and `bounds`: "output float32", "pool bfloat16"."""
     return f"{'output' if subject == RETURN else subject} {str(dtype).removeprefix('torch.')}"

@@ -38,7 +38,8 @@ def reproduction(report: Report, case_json: str) -> str:
 def _outcome(outcome: Outcome) -> dict[str, Any]:
     return {"case": json.loads(outcome.case.to_json()), "label": outcome.label, "ok": outcome.ok,
             "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4),
-            "raised": outcome.raised, "phases": {k: round(v, 6) for k, v in outcome.phases.items()}}
+            "raised": outcome.raised, "phases": {k: round(v, 6) for k, v in outcome.phases.items()},
+            "bounds": outcome.bounds}
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -81,7 +82,8 @@ def write_json(reports: list[Report], path: Path, shard: Optional[object] = None
 
 def _outcome_from(d: dict[str, Any]) -> Outcome:
     return Outcome(Case.from_json(json.dumps(d["case"])), list(d["problems"]), dict(d["errors"]), d["seconds"],
-                   label=d["label"], phases=dict(d.get("phases", {})), raised=d.get("raised"))
+                   label=d["label"], phases=dict(d.get("phases", {})), raised=d.get("raised"),
+                   bounds=dict(d.get("bounds", {})))
 
 
 def from_dict(d: dict[str, Any]) -> Report:

@@ -122,7 +122,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     reference = contract.resolve("reference")
     if reference is not None:
         ref_args = {**args, **{n: _unrounded(t) for n, t in before.items()}}
-        ref_out, *ref_mutated = _as_tuple(blame.calling(f"the reference {_hook_name(contract, 'reference')}", reference, **ref_args))
+        ref_out, *ref_mutated = harness.as_tuple(blame.calling(f"the reference {_hook_name(contract, 'reference')}", reference, **ref_args))
     lap("reference")
     try:
         with poisoned_allocations():
@@ -160,8 +160,7 @@ def _reconsidered(contract: Contract, case: Case, reference: Callable[..., Any],
     (`conditioning.py` says why). A reference that cannot run in float64 leaves the float32 verdict."""
     results = [(harness.RETURN, out), *((name, args[name]) for name in before)]
     try:
-        opinion = conditioning.second_opinion(lambda **kw: _as_tuple(reference(**kw)), {**args, **before}, results,
-                                              case.seed)
+        opinion = conditioning.second_opinion(reference, {**args, **before}, results, case.seed)
     except Exception:  # noqa: BLE001 - the float32 comparison already ran; its verdict stands
         return found, {}
     return harness.check(contract, dims, args, out, reference=opinion.truth, before=before, errors=errors,
@@ -181,10 +180,6 @@ class _Laps:
         now = time.perf_counter()
         self.phases[name] = self.phases.get(name, 0.0) + now - self.last
         self.last = now
-
-
-def _as_tuple(x: Any) -> tuple[Any, ...]:
-    return x if isinstance(x, tuple) else (x,)
 
 
 @dataclasses.dataclass

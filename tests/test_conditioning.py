@@ -4,13 +4,18 @@ same inputs still fails, and the line says which bound judged it."""
 
 from __future__ import annotations
 
+import re
+
 import torch
 from jaxtyping import Float
+from rich.console import Console
 from torch import Tensor
 
 import shapecheck
-from shapecheck import conditioning
-from shapecheck.runner import check_case
+from shapecheck import conditioning, console, integrity, reports
+from shapecheck.harness import relative_rms, tolerance
+from shapecheck.profiles import PROFILES
+from shapecheck.runner import check_case, run_property
 
 
 def _sig(x: Float[Tensor, "N D"], y: Float[Tensor, "N D"]) -> Float[Tensor, "N"]: ...
@@ -65,14 +70,64 @@ def test_a_correct_float32_order_on_cancelling_rows_holds_by_its_noise_floor() -
 def test_a_real_error_on_the_same_rows_still_fails_and_names_the_bound() -> None:
     outcome = check_case(DOT, _case(int(torch.randint(0, 2**31, ()).item())), _one_percent_off, "cpu")
     line = outcome.problems[0]  # then [precision]: an error of 1% on a float32 result
-    assert line.startswith("output differs from reference: relative RMS error 0.01"), line
+    found = re.match(r"output differs from reference: relative RMS error ([0-9.e-]+) > ([0-9.e-]+) ", line)
+    assert found and 0.0099 < float(found[1]) < 0.0101 and float(found[2]) < 1e-3, line
     assert f"(float32; against a float64 reference, {conditioning.FACTOR} x this case's float32 noise floor" in line
 
 
 def test_a_well_conditioned_case_keeps_the_float32_bound() -> None:
     x, y = torch.randn(4, 64, dtype=torch.float64), torch.randn(4, 64, dtype=torch.float64)
     out = (x * y).sum(-1).float() * (1 + 3e-5)
-    opinion = conditioning.second_opinion(lambda **kw: (_reference(**kw),), {"x": x.float(), "y": y.float()},
+    opinion = conditioning.second_opinion(_reference, {"x": x.float(), "y": y.float()},
                                           [(shapecheck.harness.RETURN, out)], seed=0)
     assert opinion.bounds["output float32"].value == shapecheck.harness.tolerance(torch.float32)
     assert opinion.truth[0].dtype == torch.float64
+
+
+def _float32_only(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if x.dtype != torch.float32:
+        raise TypeError(f"this reference takes float32, found {x.dtype}")
+    return _reference(x, y)
+
+
+def test_a_reference_that_cannot_run_in_float64_keeps_the_float32_verdict() -> None:
+    strict = shapecheck.Contract("dot", _sig, reference=_float32_only, inputs=_cancelling)
+    outcome = check_case(strict, _case(int(torch.randint(0, 2**31, ()).item())), _reversed_pairs, "cpu")
+    assert outcome.problems and outcome.problems[0].endswith("> 1e-05 (float32)"), outcome.problems
+    assert outcome.bounds == {}
+
+
+def _cancelling_when_odd(case: shapecheck.Case, device: str) -> dict[str, torch.Tensor]:
+    """Well-conditioned rows for an even seed, cancelling ones for an odd seed (the fresh twin's parity flips)."""
+    if case.seed % 2:
+        return _cancelling(case, device)
+    gen = torch.Generator().manual_seed(case.seed)
+    return {"x": torch.randn(64, 256, generator=gen).to(device), "y": torch.randn(64, 256, generator=gen).to(device)}
+
+
+def test_an_honest_kernel_is_no_stale_result_when_only_its_fresh_twin_is_ill_conditioned() -> None:
+    """The isolated run's fresh-input check holds the twin to the runner's bound, second opinion included."""
+    parity = shapecheck.Contract("dot", _sig, reference=_reference, inputs=_cancelling_when_odd)
+    case = _case(2 * int(torch.randint(0, 2**30, ()).item()))
+    first = _cancelling_when_odd(case, "cpu")
+    first_out, first_ref = _reversed_pairs(**first), _reference(**first)
+    twin = _cancelling_when_odd(integrity.fresh_twin(case), "cpu")
+    assert relative_rms(_reversed_pairs(**twin), _reference(**twin)) > tolerance(torch.float32)  # fails the fixed bound
+    close = lambda o, r: relative_rms(o, r) <= tolerance(o.dtype)  # the runner's comparison
+    assert close(first_out, first_ref)
+    assert integrity.stale_result(parity, case, _reversed_pairs, "cpu", first_out, first_ref, close) == []
+    cached = lambda x, y: first_out.clone()  # a result computed once: still caught
+    assert integrity.stale_result(parity, case, cached, "cpu", first_out, first_ref, close) != []
+
+
+def test_a_run_says_how_many_cases_held_by_a_second_opinion_and_the_json_keeps_their_bounds() -> None:
+    report = run_property(DOT, _reversed_pairs, "tests:reversed_pairs", profile=PROFILES["ci"], device="cpu",
+                          examples=3, database=False, pins={"N": 64, "D": 256})
+    assert report.held and len(report.outcomes) == 3
+    table = Console(width=200, record=True)
+    table.print(console.report_table(report))
+    assert re.search(r"second opinions +│ 3 cases held against a float64 reference within 16 x their float32 noise",
+                     table.export_text()), table.export_text()
+    rows = reports.as_dict(report)["outcomes"]
+    assert all(row["bounds"]["output float32"].startswith("bound ") for row in rows)
+    assert reports.from_dict(reports.as_dict(report)).outcomes[0].bounds == report.outcomes[0].bounds
