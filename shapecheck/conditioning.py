@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 
-from shapecheck.harness import RETURN, Bound, as_tuple, error_key, relative_rms, tolerance
+from shapecheck.harness import RETURN, Bound, as_tuple, error_key, relative_rms, tolerance, updated_rows
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
@@ -54,28 +54,30 @@ def _noisy(x: Any, gen: torch.Generator) -> Any:
 
 
 def second_opinion(reference: Callable[..., Any], arguments: Mapping[str, Any],
-                   results: Sequence[tuple[str, Any]], seed: int) -> SecondOpinion:
-    """Run `reference` (returning its output, or a tuple) in float64 on `arguments` (as they were before the call) and on
-    noisy copies; `results` names the results being judged, in the reference's order: (RETURN, output),
-    then (name, argument after the call) for each in-place argument. Only float32-or-coarser results get
-    a bound; a float64 one keeps its own."""
+                   results: Sequence[tuple[str, Any]], seed: int) -> Optional[SecondOpinion]:
+    """Run `reference` (returning its output, or a tuple) in float64 on `arguments` (as they were before the
+    call) and on noisy copies; `results` names the results being judged, in the reference's order: (RETURN,
+    output), then (name, argument after the call) for each in-place argument. Only float32-or-coarser results
+    get a bound; a float64 one keeps its own. None when the reference cannot run in float64: the float32
+    comparison already failed, and its verdict stands."""
     exact = {n: _upcast(x) for n, x in arguments.items()}
-    truth = as_tuple(reference(**exact))
     gen = torch.Generator().manual_seed(seed)
-    noisy = [as_tuple(reference(**{n: _noisy(x, gen) for n, x in exact.items()})) for _ in range(SAMPLES)]
+    try:
+        truth = as_tuple(reference(**exact))
+        noisy = [as_tuple(reference(**{n: _noisy(x, gen) for n, x in exact.items()})) for _ in range(SAMPLES)]
+    except Exception:  # noqa: BLE001 - any failure of the user's reference in float64 leaves the first verdict
+        return None
     bounds = {}
     for i, (subject, result) in enumerate(results):
         if not isinstance(result, torch.Tensor) or result.dtype not in JUDGED or not isinstance(truth[i], torch.Tensor):
             continue
-        rows: Any = slice(None)
-        if subject != RETURN:  # the harness judges the rows the reference updates; so is the floor
-            rows = (truth[i] != exact[subject]).reshape(truth[i].shape[0], -1).any(dim=1)
+        # the harness judges the rows the reference updates; so is the floor
+        rows = slice(None) if subject == RETURN else updated_rows(truth[i], exact[subject])
         floor = statistics.median(relative_rms(sample[i][rows], truth[i][rows]) for sample in noisy)
-        if FACTOR * floor > tolerance(result.dtype):
-            bounds[error_key(subject, result.dtype)] = Bound(
-                FACTOR * floor, f"against a float64 reference, {FACTOR} x this case's float32 noise floor {floor:.2g}")
-        else:
-            bounds[error_key(subject, result.dtype)] = Bound(tolerance(result.dtype), "against a float64 reference")
+        scaled = FACTOR * floor > tolerance(result.dtype)
+        bounds[error_key(subject, result.dtype)] = Bound(
+            max(FACTOR * floor, tolerance(result.dtype)),
+            "against a float64 reference" + (f", {FACTOR} x this case's float32 noise floor {floor:.2g}" if scaled else ""))
     return SecondOpinion(tuple(truth), bounds)
 
 
@@ -83,9 +85,8 @@ def output_holds(reference: Callable[..., Any], arguments: Mapping[str, Any], ou
                  seed: int) -> bool:
     """Whether `out` holds by the second opinion alone (the runner's judgement of an output that missed its
     bound); a reference that cannot run in float64 says no."""
-    try:
-        opinion = second_opinion(reference, arguments, [(RETURN, out)], seed)
-    except Exception:  # noqa: BLE001 - the float32 comparison already failed; it stands
+    opinion = second_opinion(reference, arguments, [(RETURN, out)], seed)
+    if opinion is None:
         return False
     bound = opinion.bounds.get(error_key(RETURN, out.dtype), Bound(tolerance(out.dtype)))
     return relative_rms(out, opinion.truth[0]) <= bound.value

@@ -174,6 +174,11 @@ def _output_values(out: torch.Tensor, ref: Optional[torch.Tensor], errors: Optio
     return []
 
 
+def updated_rows(ref: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+    """Which rows (first axis) of an in-place argument the reference changed: the rows its values are judged on."""
+    return (ref != before.to(ref.dtype)).reshape(ref.shape[0], -1).any(dim=1)
+
+
 def _inplace(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor,
              errors: Optional[dict[str, float]], bounds: Mapping[str, Bound]) -> list[Problem]:
     """Rows (first axis) the reference updates must match it; every other row must keep its exact bits.
@@ -182,7 +187,7 @@ def _inplace(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Te
     its change is below one ulp of a 16-bit pool, and the error measured is the kernel's own rounding.
     """
     problems = []
-    updated = (ref != before.to(ref.dtype)).reshape(ref.shape[0], -1).any(dim=1)
+    updated = updated_rows(ref, before)
     moved = (_bits(after) != _bits(before)).reshape(after.shape[0], -1).any(dim=1) & ~updated
     if moved.any():
         rows = moved.nonzero().flatten().tolist()

@@ -80,6 +80,7 @@ def test_a_well_conditioned_case_keeps_the_float32_bound() -> None:
     out = (x * y).sum(-1).float() * (1 + 3e-5)
     opinion = conditioning.second_opinion(_reference, {"x": x.float(), "y": y.float()},
                                           [(shapecheck.harness.RETURN, out)], seed=0)
+    assert opinion is not None
     assert opinion.bounds["output float32"].value == shapecheck.harness.tolerance(torch.float32)
     assert opinion.truth[0].dtype == torch.float64
 
