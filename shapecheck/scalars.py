@@ -1,9 +1,9 @@
 """Scalar arguments as Python callers pass them: plain-type checks under PEP 484's numeric tower.
 
 An `int` is accepted where `float` is declared (and an int or float where `complex` is), as PEP 484 says
-and callers do (`scale=1`, `softplus_threshold=20`). A `bool` is not accepted as a float or complex: it is
-an int only by inheritance, and a flag in a number's place is a mistake. Where `int` is declared a `bool`
-passes, as in Python and beartype.
+and callers do (`scale=1`, `softplus_threshold=20`). A `bool` is not accepted as an int, float or complex:
+it is an int only by inheritance, and a flag in a number's place is a mistake (`topk=True` would launch a
+kernel with one expert). beartype lets it through; the contract refuses it.
 
 Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, Annotated, the
 origin class of a generic alias (`list[int]` checks `list`); anything else (`Callable`, type variables)
@@ -31,6 +31,8 @@ class Scalar:
     literals: tuple[Any, ...] = ()
 
     def admits(self, value: Any) -> bool:
+        if type(value) is bool and bool not in self.classes and {int, float, complex} & {*self.classes, *self.promoted}:
+            return any(type(lit) is bool and value == lit for lit in self.literals)
         if isinstance(value, self.classes):
             return True
         if self.promoted and type(value) is not bool and isinstance(value, self.promoted):

@@ -29,19 +29,19 @@ BUGS = {
     "empty_segment_divides_by_zero": ("tl.where(length > 0, acc / tl.maximum(length, 1.0), 0.0)", "acc / length"),
     "wrong_row_stride": ("x + t * stride_x + cols", "x + t * D + cols"),
 }
-# A contract whose checks refuse every case the generic builder makes (it draws int32 offsets).
+# A contract whose checks refuse every case the generic builder makes (it draws int32 and int64 offsets).
 STRICT = '''
 import torch
 import shapecheck
 from segops.contract import SEGMENT_MEAN, segment_mean
 
 
-def _int64(call):
-    if call.arguments["cu_seqlens"].dtype != torch.int64:
-        raise call.fail("cu_seqlens", "must be int64", expected="int64", found=str(call.arguments["cu_seqlens"].dtype))
+def _int16(call):
+    if call.arguments["cu_seqlens"].dtype != torch.int16:
+        raise call.fail("cu_seqlens", "must be int16", expected="int16", found=str(call.arguments["cu_seqlens"].dtype))
 
 
-STRICT = shapecheck.Contract("segops_strict", segment_mean, dims=SEGMENT_MEAN.dims, checks=[_int64],
+STRICT = shapecheck.Contract("segops_strict", segment_mean, dims=SEGMENT_MEAN.dims, checks=[_int16],
                              reference=SEGMENT_MEAN.reference)
 '''
 
@@ -112,7 +112,7 @@ def test_contract_rejecting_every_case_is_an_error_never_a_pass(project: Path) -
     result = _run(project, f"{_shapecheck()} run segops_strict --impl segops.ops:segment_mean --contracts segops.strict "
                            "--examples 20 --no-db --json r2.json")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "no case ran" in result.stderr and "must be int64" in result.stderr and "held" not in result.stdout
+    assert "no case ran" in result.stderr and "must be int16" in result.stderr and "held" not in result.stdout
     assert "@seed" not in result.stdout + result.stderr, "Hypothesis's own advice is not shapecheck's reproduction line"
     assert not (project / "r2.json").exists()
 
