@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cli_helpers import fails_and_replays
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = dict(re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", (ROOT / "README.md").read_text(), re.S))
 
@@ -97,15 +99,8 @@ def test_correct_kernel_holds_with_cases_run(project: Path) -> None:
 def test_planted_bug_fails_and_its_reproduction_line_fails_again(project: Path, bug: str) -> None:
     if bug == "unmasked_tail_store" and torch.cuda.is_available():
         pytest.skip("an out-of-bounds store is seen by the interpreter's sanitizer; on a GPU it lands in slack memory")
-    result = _run(project, f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json")
-    assert result.returncode == 1, result.stdout + result.stderr
-    failure = json.loads((project / "r.json").read_text())["contracts"][0]["failure"]
-    assert failure["problems"] and "Traceback" not in result.stdout + result.stderr
-    line = failure["reproduce"]
-    assert line in result.stdout, "the printed line is the one in the report"
-    again = _run(project, line)
-    assert again.returncode == 1, line + "\n" + again.stdout + again.stderr
-    assert "VIOLATED" in again.stdout
+    fails_and_replays(f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json",
+                      project / "r.json", cwd=project, env=_env())
 
 
 def test_contract_rejecting_every_case_is_an_error_never_a_pass(project: Path) -> None:
