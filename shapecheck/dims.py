@@ -142,10 +142,15 @@ def _bind_names(pattern: Pattern, shape: Sequence[int], arg: str, bound: Binding
 
 
 def match(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings) -> Optional[Pattern]:
-    """The first pattern of `spec` whose rank and plain names agree with `value`; binds its names."""
-    for pattern in spec.patterns:
-        if len(pattern.axes) == value.dim() and _bind_names(pattern, value.shape, arg, bound) is None:
-            return pattern
+    """The first pattern of `spec` whose rank, plain names and dtype agree with `value`, else the first whose
+    rank and names do (its dtype is then the error); binds its names. A union of dtypes (`Float32[...] |
+    BFloat16[...]`) is a union of patterns of one shape."""
+    for typed in (True, False):
+        for pattern in spec.patterns:
+            if typed and dtype_name(value) not in pattern.dtypes:
+                continue
+            if len(pattern.axes) == value.dim() and _bind_names(pattern, value.shape, arg, bound) is None:
+                return pattern
     return None
 
 
