@@ -18,7 +18,13 @@ SC005  a launch grid's axis 1 or 2 (65535 blocks; axis 0 allows 2**31 - 1) whose
        passes the limit; a note when it grows only with head/feature dimensions nobody bounded.
 SC006  in a Triton kernel, an int32 element offset built from a value loaded from memory (see
        `shapecheck.static.pointers` for what counts as an offset rather than a position).
-SC007  the same for a program id scaled by two or more factors in one expression; a note on axes 1 and 2.
+SC007  the same for a program id scaled by two or more factors in one expression (a note on axes 1 and 2), or
+       a position inside a sequence (`i_t * BT + tl.arange(0, BT)`, `i_t` a program id or a loop over the
+       sequence's blocks) times two or more head/feature factors, bounded by the longest sequence (`T`).
+SC008  an Optional argument dereferenced where a call that leaves it out reaches it (`shapecheck.static.optional`).
+SC009  an argument the kernel writes in place rebound to a copy before the launch (`shapecheck.static.inplace`).
+SC010  a launch's `x.stride(d)` stepping a whole multiple of axis d's size, i.e. an outer axis
+       (`shapecheck.static.strides`).
 """
 
 from __future__ import annotations
@@ -32,9 +38,13 @@ import sympy as sp
 
 from shapecheck.static.analysis import Analysis, analyse_module
 from shapecheck.static.bounds import Bounder, Interval
+from shapecheck.static.contracts import decorator_contract
 from shapecheck.static.findings import Finding
+from shapecheck.static.inplace import lost_writes
+from shapecheck.static.optional import none_dereferences
 from shapecheck.static.pointers import Overflow, unsafe_offsets
-from shapecheck.static.source import ModuleSource, is_kernel
+from shapecheck.static.source import FunctionNode, ModuleSource, is_kernel
+from shapecheck.static.strides import crossed_strides
 from shapecheck.static.symbols import dim, show
 from shapecheck.static.values import Tensor, Tup, Unknown, is_int, is_unknown_size
 
@@ -159,7 +169,38 @@ def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[l
             checked += 1
             findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname, o.severity)
                             for o in unsafe_offsets(fn, bounds))
+        else:
+            findings.update(_wrapper_findings(module, qualname, fn))
     return sorted(findings), checked
+
+
+def _non_none(module: ModuleSource, fn: FunctionNode) -> set[str]:
+    """Parameters a contract rule `x is not None` (alone or in an `and`) makes non-None."""
+    signature = decorator_contract(module, fn) if fn.decorator_list else None
+    clauses = [c.strip() for rule in (signature.rules if signature is not None else ()) for c in rule.split(" and ")]
+    return {c[: -len(" is not None")].strip() for c in clauses
+            if c.endswith(" is not None") and c[: -len(" is not None")].strip().isidentifier()}
+
+
+def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> Iterator[Finding]:
+    """SC008-SC010: what a (non-kernel) function does with its arguments around a launch."""
+    path = module.path
+    for d in none_dereferences(fn, _non_none(module, fn)):
+        yield _at(path, d.node, "SC008",
+                  f"`{d.name}` may be None here ({d.how} on it): a call that leaves `{d.name}` out reaches this "
+                  f"line unguarded; check `{d.name} is not None` first", qualname)
+    for w in lost_writes(module, fn):
+        yield _at(path, w.node, "SC009",
+                  f"`{w.name}` is rebound to `.{w.copy}()` (a copy when the layout or dtype differs) but `{w.kernel}` "
+                  f"writes it in place (as `{w.parameter}`, launch at line {w.launch_line}): the update lands in the "
+                  f"copy and the caller's tensor keeps its old values; require the layout or copy back with "
+                  f"`.copy_()`", qualname)
+    for c in crossed_strides(module, fn):
+        yield _at(path, c.read, "SC010",
+                  f"`{c.kernel}` steps whole multiples of `{c.size}` (axis {c.axis}'s extent, so an outer axis) by "
+                  f"`{c.parameter}`, axis {c.axis}'s stride of `{c.tensor}` (`{_short(c.product)}`, kernel line "
+                  f"{c.product_line}): right only when `{c.tensor}` is contiguous across those axes; assert "
+                  f"`{c.tensor}.is_contiguous()` or pass the outer axis's stride", qualname)
 
 
 def _overflow_message(o: Overflow) -> str:
