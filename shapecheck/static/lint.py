@@ -204,9 +204,11 @@ def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> 
 
 
 def _overflow_message(o: Overflow) -> str:
-    origin = "loaded from memory" if o.code == "SC006" else "a program id"
-    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}, into a pointer "
-            "offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
+    origin = {"load": "loaded from memory", "pid": "a program id", "loop": "a loop over a sequence's blocks"}[o.kind]
+    position = (", a position inside a sequence (at most the longest one: --bound T=..., default 2**20 tokens)"
+                if o.sequence else "")
+    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}{position}, into a "
+            "pointer offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
 
 
 def _short(node: Union[ast.AST, str]) -> str:
