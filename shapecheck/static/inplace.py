@@ -17,7 +17,14 @@ import dataclasses
 from typing import Iterator
 
 from shapecheck.static.contracts import decorator_stub
-from shapecheck.static.kernelcalls import assignments, launches, method_chain, parameter_names, root_name, written_parameters
+from shapecheck.static.kernelcalls import (
+    assignments,
+    launches,
+    method_chain,
+    parameter_names,
+    root_name,
+    written_parameters,
+)
 from shapecheck.static.source import FunctionNode, ModuleSource
 
 COPIES = frozenset({"contiguous", "to", "clone", "float", "half", "bfloat16", "double", "type", "reshape", "flatten",

@@ -96,7 +96,8 @@ def kernel_flow(kernel: FunctionNode) -> dict[str, set[str]]:
 
 
 def written_parameters(kernel: FunctionNode) -> set[str]:
-    """Parameters the kernel stores (or atomically updates) through."""
+    """Parameters the kernel stores (or atomically updates) through (runtime scalars that only shape the offset,
+    such as strides, may be among them: callers ask about the tensors they pass)."""
     flow = kernel_flow(kernel)
     written: set[str] = set()
     for node in ast.walk(kernel):
@@ -110,7 +111,9 @@ def written_parameters(kernel: FunctionNode) -> set[str]:
         for name in ast.walk(pointer):
             if isinstance(name, ast.Name):
                 written |= flow.get(name.id, set())
-    return written & set(parameter_names(kernel))
+    pointers = {a.arg for a in (*kernel.args.posonlyargs, *kernel.args.args, *kernel.args.kwonlyargs)
+                if a.annotation is None or "constexpr" not in ast.unparse(a.annotation)}
+    return written & pointers  # a constexpr (a size, a flag) shapes the offset but is not written through
 
 
 def assignments(fn: FunctionNode, name: str) -> list[ast.Assign]:

@@ -97,9 +97,9 @@ def _initial(fn: FunctionNode, non_none: Iterable[str]) -> dict[str, object]:
         env[arg.arg] = default.value if isinstance(default, ast.Constant) else _UNKNOWN
     for name in optional_parameters(fn):
         env[name] = None
-    for name in (args.vararg, args.kwarg):
-        if name is not None:
-            env[name.arg] = _SOME
+    for star in (args.vararg, args.kwarg):
+        if star is not None:
+            env[star.arg] = _SOME
     env.update({name: _SOME for name in non_none if name in env})
     return env
 

@@ -184,9 +184,9 @@ def crossed_strides(module: ModuleSource, fn: FunctionNode) -> Iterator[CrossedS
         size_axes: dict[str, int] = {}
         for parameter, argument in launch.arguments.items():
             value = _bound_value(fn, argument, launch.node.lineno)
-            read = _axis_read(value, "stride")
-            if read is not None:
-                strides[parameter] = (*read, value)
+            stride = _axis_read(value, "stride")
+            if stride is not None:
+                strides[parameter] = (*stride, value)
                 continue
             shape = _axis_read(value, "shape")
             if shape is not None:
