@@ -42,6 +42,12 @@ class LostWrite:
     parameter: str
     launch_line: int
 
+    def message(self) -> str:
+        return (f"`{self.name}` is rebound to `.{self.copy}()` (a copy when the layout or dtype differs) but "
+                f"`{self.kernel}` writes it in place (as `{self.parameter}`, launch at line {self.launch_line}): the "
+                "update lands in the copy and the caller's tensor keeps its old values; require the layout or copy "
+                "back with `.copy_()`")
+
 
 def _marked_inplace(module: ModuleSource, fn: FunctionNode) -> set[str]:
     """Parameters annotated `InPlace()` in the wrapper itself or in its contract's stub."""

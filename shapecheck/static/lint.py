@@ -32,7 +32,7 @@ from __future__ import annotations
 import ast
 import math
 from collections import defaultdict
-from typing import Iterator, Mapping, Union
+from typing import Iterable, Iterator, Mapping, Union
 
 import sympy as sp
 
@@ -40,11 +40,11 @@ from shapecheck.static.analysis import Analysis, analyse_module
 from shapecheck.static.bounds import Bounder, Interval
 from shapecheck.static.contracts import decorator_contract
 from shapecheck.static.findings import Finding
-from shapecheck.static.inplace import lost_writes
-from shapecheck.static.optional import none_dereferences
+from shapecheck.static.inplace import LostWrite, lost_writes
+from shapecheck.static.optional import Dereference, none_dereferences
 from shapecheck.static.pointers import Overflow, unsafe_offsets
 from shapecheck.static.source import FunctionNode, ModuleSource, is_kernel
-from shapecheck.static.strides import crossed_strides
+from shapecheck.static.strides import CrossedStride, crossed_strides
 from shapecheck.static.symbols import dim, show
 from shapecheck.static.values import Tensor, Tup, Unknown, is_int, is_unknown_size
 
@@ -184,23 +184,13 @@ def _non_none(module: ModuleSource, fn: FunctionNode) -> set[str]:
 
 def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> Iterator[Finding]:
     """SC008-SC010: what a (non-kernel) function does with its arguments around a launch."""
-    path = module.path
-    for d in none_dereferences(fn, _non_none(module, fn)):
-        yield _at(path, d.node, "SC008",
-                  f"`{d.name}` may be None here ({d.how} on it): a call that leaves `{d.name}` out reaches this "
-                  f"line unguarded; check `{d.name} is not None` first", qualname)
-    for w in lost_writes(module, fn):
-        yield _at(path, w.node, "SC009",
-                  f"`{w.name}` is rebound to `.{w.copy}()` (a copy when the layout or dtype differs) but `{w.kernel}` "
-                  f"writes it in place (as `{w.parameter}`, launch at line {w.launch_line}): the update lands in the "
-                  f"copy and the caller's tensor keeps its old values; require the layout or copy back with "
-                  f"`.copy_()`", qualname)
-    for c in crossed_strides(module, fn):
-        yield _at(path, c.read, "SC010",
-                  f"`{c.kernel}` steps whole multiples of `{c.size}` (axis {c.axis}'s extent, so an outer axis) by "
-                  f"`{c.parameter}`, axis {c.axis}'s stride of `{c.tensor}` (`{_short(c.product)}`, kernel line "
-                  f"{c.product_line}): right only when `{c.tensor}` is contiguous across those axes; assert "
-                  f"`{c.tensor}.is_contiguous()` or pass the outer axis's stride", qualname)
+    rules: tuple[tuple[str, Iterable[Union[Dereference, LostWrite, CrossedStride]]], ...] = (
+        ("SC008", none_dereferences(fn, _non_none(module, fn))),
+        ("SC009", lost_writes(module, fn)),
+        ("SC010", crossed_strides(module, fn)))
+    for code, found in rules:
+        for item in found:
+            yield _at(module.path, item.node, code, item.message(), qualname)
 
 
 def _overflow_message(o: Overflow) -> str:

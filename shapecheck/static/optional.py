@@ -38,6 +38,9 @@ class _Unknown:
 _UNKNOWN = _Unknown("unknown")
 _SOME = _Unknown("not None")  # a value known not to be None, otherwise unknown
 _COPYLESS = frozenset({"__class__"})
+_OPERANDS: dict[type, tuple[tuple[str, ...], str]] = {  # node type: (operand fields that must not be None, how)
+    ast.BinOp: (("left", "right"), "arithmetic"), ast.Subscript: (("value",), "indexing"),
+    ast.Starred: (("value",), "unpacking")}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +50,10 @@ class Dereference:
     node: ast.expr
     name: str
     how: str
+
+    def message(self) -> str:
+        return (f"`{self.name}` may be None here ({self.how} on it): a call that leaves `{self.name}` out reaches "
+                f"this line unguarded; check `{self.name} is not None` first")
 
 
 def _admits_none(annotation: Optional[ast.expr]) -> bool:
@@ -174,22 +181,15 @@ class _Path:
             return _UNKNOWN
         if isinstance(node, ast.Compare):
             return self._compare(node)
-        if isinstance(node, ast.BinOp):
-            self.expr(node.left)
-            self.expr(node.right)
-            self._deref(node.left, "arithmetic")
-            self._deref(node.right, "arithmetic")
-            return _UNKNOWN
-        if isinstance(node, ast.Subscript):
-            self.expr(node.value)
-            self.expr(node.slice)
-            self._deref(node.value, "indexing")
-            return _UNKNOWN
         if isinstance(node, ast.Call):
             return self._call(node)
-        if isinstance(node, ast.Starred):
-            self.expr(node.value)
-            self._deref(node.value, "unpacking")
+        if type(node) in _OPERANDS:  # `x * s`, `x[i]`, `*x`: evaluate, then the operands must not be None
+            fields, how = _OPERANDS[type(node)]
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.expr(child)
+            for field in fields:
+                self._deref(getattr(node, field), how)
             return _UNKNOWN
         if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             return _SOME  # their bodies run later or under their own names: not this path

@@ -37,6 +37,17 @@ class CrossedStride:
     product_line: int
     size: str
 
+    @property
+    def node(self) -> ast.expr:
+        return self.read
+
+    def message(self) -> str:
+        product = self.product if len(self.product) <= 50 else self.product[:47] + "..."
+        return (f"`{self.kernel}` steps whole multiples of `{self.size}` (axis {self.axis}'s extent, so an outer axis) "
+                f"by `{self.parameter}`, axis {self.axis}'s stride of `{self.tensor}` (`{product}`, kernel line "
+                f"{self.product_line}): right only when `{self.tensor}` is contiguous across those axes; assert "
+                f"`{self.tensor}.is_contiguous()` or pass the outer axis's stride")
+
 
 def _literal_axis(node: Optional[ast.expr]) -> Optional[int]:
     if isinstance(node, ast.Constant) and type(node.value) is int and node.value >= 0:
