@@ -56,3 +56,9 @@ def test_each_kind_of_dereference_is_named() -> None:
     assert isinstance(fn, ast.FunctionDef)
     assert [(d.name, d.how) for d in none_dereferences(fn)] == [
         ("a", "indexing"), ("b", "unpacking"), ("c", "comparison"), ("d", "iteration")]
+
+
+def test_an_optional_annotation_with_another_default_holds_the_default() -> None:
+    fn = ast.parse("def f(x, n: Optional[int] = 4, m: Optional[int] = None):\n    return x * n, x * m\n").body[0]
+    assert isinstance(fn, ast.FunctionDef)
+    assert [d.name for d in none_dereferences(fn)] == ["m"]

@@ -10,7 +10,8 @@ arguments are unknown but not None. Conditions that these values decide (`x is N
 the path (that is a guard). A condition the defaults do not decide (`if T > 1:`, a required flag) is a
 branch the caller picks: what happens inside it is not reported, since wrappers commonly couple an
 Optional tensor to a flag the caller must pass with it (`if cache_ring: rawv.dim()`); the rest of the body
-after it is. A contract rule `x is not None` makes `x` non-None from the start.
+after it is. A loop body is such a branch too (it may run no time). A contract rule `x is not None` makes `x`
+non-None from the start.
 
 A dereference is an attribute or method (`x.shape`, `x.stride(0)`), `len(x)`, indexing, arithmetic,
 ordering comparison, unpacking or iteration of a name that is None on the path.
@@ -102,8 +103,10 @@ def _initial(fn: FunctionNode, non_none: Iterable[str]) -> dict[str, object]:
              *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
     for arg, default in pairs:
         env[arg.arg] = default.value if isinstance(default, ast.Constant) else _UNKNOWN
-    for name in optional_parameters(fn):
-        env[name] = None
+    defaulted = {arg.arg for arg, _ in pairs}
+    for name in optional_parameters(fn):  # `x: Optional[int] = 0` holds 0 in a call that leaves it out
+        if name not in defaulted or env[name] is None:
+            env[name] = None
     for star in (args.vararg, args.kwarg):
         if star is not None:
             env[star.arg] = _SOME
