@@ -260,8 +260,9 @@ def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, A
     judge = _Judge(contract, results, errors, bounds or {})
     for output, value in judged:
         problems += judge.output(output.name, value, reference)
-    for name in (before or {}) if reference is not None else ():
-        problems += judge.inplace(name, (before or {})[name], arguments[name], reference[name])
+    if reference is not None:
+        for name, was in (before or {}).items():
+            problems += judge.inplace(name, was, arguments[name], reference[name])
     return problems
 
 

@@ -382,7 +382,8 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
             found |= marker.regimes(values, case.dims)
         elif name in case.options and values is None:
             found.add(f"{name} omitted")
-    found |= {f"{name} {dtype}" for name, dtype in case.options.get(strategies.DTYPES, {}).items()}
+    drawn = case.options.get(strategies.DTYPES, {})
+    found |= {f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn}
     found |= {f"{name}={value!r}" for name, value in case.options.items() if name in contract.scalars
               and (isinstance(value, bool) or contract.scalars[name].literals or value is None)}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

@@ -83,15 +83,27 @@ def _run(project: Path, line: str) -> subprocess.CompletedProcess[str]:
 def test_list_shows_the_users_contract_and_the_bundled_ones(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} list")
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("segops_segment_mean", "segment_mean", "fused_sigmoid_gating_delta_rule_update"):
+    for name in ("segops.contract:segment_mean", "shapecheck.contracts.segment:segment_mean",
+                 "fused_sigmoid_gating_delta_rule_update"):
         assert name in result.stdout
+
+
+def test_a_short_name_the_bundled_example_shares_is_ambiguous_never_a_silent_pick(project: Path) -> None:
+    result = _run(project, f"{_shapecheck()} run segment_mean --examples 5 --no-db")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == ("shapecheck: error: contract name 'segment_mean' is ambiguous: "
+                                     "segops.contract:segment_mean, shapecheck.contracts.segment:segment_mean; "
+                                     "name one by its qualified name")
+    named = _run(project, f"{_shapecheck()} run segops.contract:segment_mean --impl segops.ops:segment_mean "
+                          "--examples 10 --no-db")
+    assert named.returncode == 0, named.stdout + named.stderr
 
 
 def test_correct_kernel_holds_with_cases_run(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} run --impl segops.ops:segment_mean --examples 40 --no-db --json r.json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((project / "r.json").read_text())["contracts"][0]
-    assert report["held"] and report["contract"] == "segops_segment_mean" and report["cases"] >= 40
+    assert report["held"] and report["contract"] == "segment_mean" and report["cases"] >= 40
     assert {"empty segment", "strided x"} <= set(report["regimes"]), report["regimes"]
 
 
