@@ -260,6 +260,10 @@ def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, A
     judge = _Judge(contract, results, errors, bounds or {})
     for output, value in judged:
         problems += judge.output(output.name, value, reference)
+    for output, value in pairs:  # an Optional result left out where the reference gave one
+        if value is None and reference is not None and isinstance(reference.get(output.name), torch.Tensor):
+            problems.append(Problem(Kind.TYPE, output.name, f"{output.name} is None, but the reference returned a tensor "
+                                                            "for it"))
     if reference is not None:
         for name, was in (before or {}).items():
             problems += judge.inplace(name, was, arguments[name], reference[name])

@@ -309,3 +309,52 @@ def test_shapecheck_testing_without_pytest_says_so_in_one_line() -> None:
     code = "import sys; sys.modules['pytest'] = None\ntry:\n import shapecheck.testing\nexcept ModuleNotFoundError as e:\n print(e)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)"
+
+
+def _gather_sig(x: Float[Tensor, "N D"], pool: Annotated[Float[Tensor, "S D"], InPlace()]) -> Float[Tensor, "N D"]: ...
+
+
+def _gather_reference(x: Tensor, pool: Tensor) -> Tensor:
+    """Returns the output alone and updates its copy of `pool` in place (row 0 += 1)."""
+    pool[:1] += 1
+    return x.double() * 2
+
+
+GATHER = shapecheck.Contract("gather", _gather_sig, reference=_gather_reference,
+                             dims={"S": shapecheck.Dim("pool rows", 0, 4)})
+
+
+def test_a_reference_returning_the_output_and_updating_the_pool_in_place_judges_both() -> None:
+    def right(x: Tensor, pool: Tensor) -> Tensor:
+        pool[:1] += 1
+        return x * 2
+
+    assert _run(GATHER, right).held
+    wrong_output = _run(GATHER, lambda x, pool: (pool[:1].add_(1), x * 3)[1])
+    assert wrong_output.failure is not None
+    assert wrong_output.failure.problems[0].startswith("output differs from reference: relative RMS error 0.5 > 1e-05")
+    pool_untouched = _run(GATHER, lambda x, pool: x * 2)
+    assert pool_untouched.failure is not None and pool_untouched.failure.case.dims["S"] == 1
+    assert pool_untouched.failure.problems[0].startswith("`pool`: updated rows differ from reference")
+
+
+def _state_sig(x: Float[Tensor, "N D"], output_final_state: bool = False
+               ) -> tuple[Float[Tensor, "N D"], Optional[Float[Tensor, "D"]]]: ...
+
+
+def _state_reference(x: Tensor, output_final_state: bool = False) -> tuple[Tensor, Optional[Tensor]]:
+    return x.double().cumsum(0), x.double().sum(0) if output_final_state else None
+
+
+STATE = shapecheck.Contract("state", _state_sig, reference=_state_reference, outputs=("o", "final_state"))
+
+
+def test_an_optional_result_is_judged_when_present_and_must_be_present_when_the_reference_gives_one() -> None:
+    assert _run(STATE, lambda x, output_final_state=False: (x.cumsum(0), x.sum(0) if output_final_state else None)).held
+    dropped = _run(STATE, lambda x, output_final_state=False: (x.cumsum(0), None))
+    assert dropped.failure is not None
+    assert dropped.failure.problems == ["final_state is None, but the reference returned a tensor for it"]
+    assert dropped.failure.case.options["output_final_state"] is True
+    extra = _run(STATE, lambda x, output_final_state=False: (x.cumsum(0), x.sum(0)))
+    assert extra.failure is not None
+    assert extra.failure.problems == ["final_state is a tensor, but the reference returned NoneType for it"]
