@@ -172,6 +172,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
     part's claim stops this one. Returns the report and the sanitizer's summary ("" when off)."""
     import contextlib
 
+    from shapecheck import pins
     from shapecheck.errors import NothingRan
     from shapecheck.profiles import PROFILES
     from shapecheck.runner import run_property
@@ -191,19 +192,13 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
             sanitizer = stack.enter_context(sanitize())
         try:
             report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                  examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
+                                  examples=stream.examples, seed=stream.seed, pins=pins.parse(options.pins), on_case=seen,
                                   database=options.database, command=options.replay(contract.qualname),
                                   stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
                                   compile_ahead=options.compile_ahead)
         except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
             raise NothingRan(f"{exc} (in part {stream.label})") from None
     return report, "" if sanitizer is None else sanitizer.summary()
-
-
-def _pins(options: "RunOptions") -> dict[str, Any]:
-    from shapecheck.property_cli import _pins
-
-    return _pins(options.pins)
 
 
 def _worker(options: "RunOptions", contract_name: str, index: int, stream: Stream) -> tuple["Report", str]:
