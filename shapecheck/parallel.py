@@ -206,9 +206,10 @@ def _worker(options: "RunOptions", contract_name: str, index: int, stream: Strea
     `index`."""
     import contextlib
 
-    from shapecheck import backend, property_cli
+    from shapecheck import backend, cache, property_cli
 
     backend.select_backend(options.device)
+    cache.hypothesis_home()
     events = _shared["events"]
     with contextlib.ExitStack() as isolated:
         targets = property_cli._targets(options, property_cli._isolation(options, isolated))

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from shapecheck import console, parallel, pins, registry, reports
+from shapecheck import cache, console, parallel, pins, registry, reports
 from shapecheck.case import Case
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
@@ -217,6 +217,7 @@ def run(options: RunOptions) -> int:
         raise UsageError(str(exc)) from None
     _writable(options.json_path, "--json")
     _writable(options.junit_path, "--junit")
+    cache.hypothesis_home()
     with contextlib.ExitStack() as workers:
         return _run(options, _isolation(options, workers))
 

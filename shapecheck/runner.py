@@ -135,6 +135,8 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if isinstance(exc, ContractViolation) and (exc.expected is not None or exc.found is not None):
+            first += f" (expected {exc.expected}, found {exc.found})"  # its own decorator refused a call or result
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
         outcome.raised = type(exc).__name__
     else:
