@@ -91,6 +91,7 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
             error = exc.message if isinstance(exc, errors.Abort) else str(exc)
         if error is not None:  # failed outside the `except`, so pytest prints the one line, not the chained error
             pytest.fail(f"shapecheck: error: {error}", pytrace=False)
+        assert c is not None  # a missing contract failed the test above
         if report.failure is not None:
             problems = "\n".join(f"  - {p}" for p in report.failure.problems)
             pytest.fail(f"{c.name} violated by {impl}:\n{problems}\nreproduce: "
