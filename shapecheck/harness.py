@@ -145,8 +145,8 @@ def selects_same(source: str, *, dim: int = -1) -> Compare:
 
 
 class Kind(str, enum.Enum):
-    """What kind of problem: the first four are declared (the decorator checks them), the rest need the
-    values (the property run's)."""
+    """What kind of problem: the first four the decorator checks too (`check(values=False)`), the rest need
+    the values and the reference (the property run's)."""
 
     TYPE = "type"
     SHAPE = "shape"
@@ -155,9 +155,6 @@ class Kind(str, enum.Enum):
     UNWRITTEN = "unwritten"
     VALUES = "values"
     UNTOUCHED = "untouched"
-
-
-DECLARED = (Kind.TYPE, Kind.SHAPE, Kind.DTYPE, Kind.DEVICE)
 
 
 @dataclasses.dataclass(frozen=True)
