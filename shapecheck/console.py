@@ -62,6 +62,8 @@ def report_table(report: Report) -> Table:
     table.add_column("value")
     failures = sum(not o.ok for o in report.outcomes)
     table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
+    shapes = len({tuple(sorted(o.case.dims.items())) for o in report.outcomes})
+    table.add_row("distinct shapes", f"{shapes} (Hypothesis draws the smallest dimensions often, with other values)")
     if report.rejected:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in report.rejected.most_common(3))
         table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")
