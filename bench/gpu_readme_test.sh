@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # The README's test command, exactly, on the GPU machine with its own torch/triton (device tool, one call):
 #     bash bench/gpu_readme_test.sh "$OUT"      # with `.whl` carried (beartype, ruff, mypy and their deps)
-# A venv that sees the machine's torch/triton (--system-site-packages), the carried wheels installed into it,
-# shapecheck installed without dependencies, then the `# test` line of README.md as .ci/run reads it.
+# The carried wheels and shapecheck (no dependencies) installed into the machine's python, then the `# test`
+# line of README.md as .ci/run reads it.
 set -uo pipefail
 out=${1:?output folder}
-python3 -m venv --system-site-packages .venv
-.venv/bin/python -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
-.venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
+# The machine's python is itself a venv, which neither a --system-site-packages venv nor a symlink to its
+# interpreter sees: `.venv/bin` holds one-line wrappers that exec it and the tools installed beside it, so
+# the README's `.venv/bin/...` paths run them.
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
+python3 -m pip install -q --no-deps --no-build-isolation -e .
+bin=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
+rm -rf .venv && mkdir -p .venv/bin
+for tool in python ruff mypy shapecheck; do
+  printf '#!/bin/sh\nexec %s "$@"\n' "$bin/$([ $tool = python ] && echo python3 || echo $tool)" > .venv/bin/$tool
+  chmod +x .venv/bin/$tool
+done
 test_cmd=$(awk '/^# test$/{getline; print; exit}' README.md)
 .venv/bin/python - <<'PY' | tee "$out/versions.txt"
 import torch, triton, hypothesis, jaxtyping, beartype
