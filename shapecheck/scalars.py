@@ -7,8 +7,8 @@ passes, as in Python and beartype.
 
 Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, Annotated, the
 origin class of a generic alias (`list[int]` checks `list`); anything else (`Callable`, type variables)
-is not checked here, and is left to beartype in eager calls. A check is one `isinstance` per argument,
-which dynamo traces under `torch.compile`.
+is not checked here, and is left to beartype in eager calls. A check is one type test per argument; under
+`torch.compile` it runs at trace time, where a symbolic int (`torch.SymInt`) stands for an int.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ import types
 import typing
 from typing import Any, Optional
 
+import torch
+
 _TOWER: dict[type, tuple[type, ...]] = {float: (int,), complex: (float, int)}
+_SYMBOLIC: dict[type, type] = {torch.SymInt: int, torch.SymFloat: float, torch.SymBool: bool}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,11 +34,12 @@ class Scalar:
     literals: tuple[Any, ...] = ()
 
     def admits(self, value: Any) -> bool:
-        if isinstance(value, self.classes):
+        kind = _SYMBOLIC.get(type(value), type(value))  # a size traced by torch.compile stands for its int
+        if issubclass(kind, self.classes):
             return True
-        if self.promoted and type(value) is not bool and isinstance(value, self.promoted):
+        if self.promoted and kind is not bool and issubclass(kind, self.promoted):
             return True
-        return any(type(value) is type(lit) and value == lit for lit in self.literals)
+        return any(kind is type(lit) and value == lit for lit in self.literals)
 
 
 def _describe(hint: Any) -> str:

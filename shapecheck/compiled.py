@@ -1,0 +1,135 @@
+"""The decorator's checks under `torch.compile`: decided once per graph, while dynamo traces it.
+
+Dynamo traces a decorated call in "shapes"/"first" mode; the check must cost the compiled step nothing per
+call, yet still refuse a call that breaks the contract before any kernel runs, with the eager message.
+
+Tracing the contract's checks (the way the decorator did before) turns every Python object they read — the
+contract, its patterns, rules and check functions — into a guard that dynamo evaluates before each call of
+the graph: 284 guards against the undecorated model's 13, +66 to +112 µs per decode step at N=1 on an H200.
+Instead the traced code hands the call's arguments to one custom op, `shapecheck::refuse`, and the checks
+run in the op's fake (meta) implementation: plain Python, called by dynamo at trace time on the traced
+values, which guards nothing it reads. What the checks decide there is decided for the graph:
+
+- sizes that are static in the graph are decided then, and bake into it;
+- a condition on symbolic sizes (`HV % H == 0` under `dynamic=True`) is recorded by the shape environment
+  and joins the graph's one SHAPE_ENV guard, compiled to C++ with dynamo's own size guards. A runtime
+  assertion in the generated code (`torch._check` on an unbacked size) was the alternative; it would
+  refuse a bad call from inside the graph with torch's message, where a guard sends the call back to dynamo,
+  whose new trace refuses it with the eager message;
+- the verdict comes back as the static size of the op's output (0: holds, 1: broken), a Python constant
+  the traced code branches on. A refused call leaves the graph through `torch.compiler.disable` to the
+  eager check, which raises the eager message.
+
+The op's result is used by no other node, so inductor and AOT autograd drop it: the compiled graph is the
+undecorated model's (the `eager` backend runs its graph as traced and calls the op, which returns an empty
+tensor). What remains per call is the guards the traced encoding adds: the encoder function, its op, and
+the builtins it reads (5-7 guards; bench/overhead.py counts them per setting).
+
+Arguments the op cannot carry (a list, a user object) leave the decision to the traced checks, as before.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+from typing import Any, Callable, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+from shapecheck.spec import Contract
+
+_LIBRARY = torch.library.Library("shapecheck", "FRAGMENT")
+_LIBRARY.define("refuse(Tensor?[] tensors, Scalar[] numbers, str[] layout) -> Tensor")
+_CONTRACTS: dict[str, Contract] = {}  # by the key a layout starts with
+_SERIAL = itertools.count()
+
+
+def _device(tensors: Sequence[Optional[Tensor]]) -> torch.device:
+    """Where the verdict tensor lives: with the call's tensors (a CPU tensor would keep a CUDA graph from
+    being recorded, were the op ever kept)."""
+    return next((t.device for t in tensors if t is not None), torch.device("cpu"))
+
+
+def _literal(text: str) -> Any:
+    """A value back from its `repr` (a float's `inf`/`nan` are no Python literals)."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return float(text)
+
+
+def _decode(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> tuple[Contract, list[Any], dict[str, Any], list[Any]]:
+    """The contract, positional and keyword arguments, and output (a list of 0 or 1 value) a layout names:
+    `t` a tensor (the next of `tensors`), `#` a symbolic number (the next of `numbers`), `=name` the keyword of the value after it, `->` the output after
+    it, anything else the `repr` of a value."""
+    taken, symbolic, tokens = iter(tensors), iter(numbers), iter(layout[1:])
+    value: Callable[[str], Any] = lambda token: (next(taken) if token == "t" else next(symbolic) if token == "#"
+                                                 else _literal(token))
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    output: list[Any] = []
+    for token in tokens:
+        if token == "->":
+            output.append(value(next(tokens)))
+        elif token.startswith("="):
+            kwargs[token[1:]] = value(next(tokens))
+        else:
+            args.append(value(token))
+    return _CONTRACTS[layout[0]], args, kwargs, output
+
+
+def refusal(c: Contract) -> Callable[[tuple[Any, ...], dict[str, Any], tuple[Any, ...]], bool]:
+    """`refused(args, kwargs, output)` for traced code: whether the call (and, given `(out,)`, its output)
+    breaks contract `c`, decided by the op at trace time.
+
+    Dynamo traces this encoding, so it reads as little as it can: `isinstance`, `repr` and its three cells
+    (the contract's key, the op, `Tensor`), each one guard. Values that are not tensors travel as their `repr`
+    (which tells `1` from `1.0` from `True`, and specialises the graph on them, as the kernel's own use of a
+    scalar does). A value whose `repr` is no Python literal cannot be read back: the call is then decided
+    eagerly, off the graph.
+    """
+    key = f"c{next(_SERIAL)}"
+    _CONTRACTS[key] = c
+    op, tensor = torch.ops.shapecheck.refuse.default, Tensor  # cells: one guard each, where a global costs two
+
+    def refused(args: tuple[Any, ...], kwargs: dict[str, Any], output: tuple[Any, ...]) -> bool:
+        tensors: list[Tensor] = []
+        numbers: list[Any] = []
+        layout = [key]
+        marked = [*[("", v) for v in args], *[("=" + k, v) for k, v in kwargs.items()], *[("->", v) for v in output]]
+        for mark, value in marked:  # a repr never starts with = or ->
+            if mark:
+                layout.append(mark)
+            if isinstance(value, tensor):
+                tensors.append(value)
+                layout.append("t")
+            elif isinstance(value, (int, float)):  # bool too; a number dynamo made dynamic has no repr to read
+                numbers.append(value)
+                layout.append("#")
+            else:
+                layout.append(repr(value))
+        return op(tensors, numbers, layout).shape[0] != 0
+
+    return refused
+
+
+def _real(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> Tensor:
+    """At run time (the `eager` backend's graph): the call passed its guards, so it holds."""
+    return torch.empty(0, device=_device(tensors))
+
+
+def _fake(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> Tensor:
+    """At trace time: run the contract's checks (no device reads) on the traced values; 1 element if broken."""
+    try:
+        c, args, kwargs, output = _decode(tensors, numbers, layout)
+        call = c.validate(c.arguments(args, kwargs), values=False)
+        if output:
+            c.check_output(call, output[0])
+    except Exception:  # noqa: BLE001 - any failure (a check reading data it cannot read here too) is decided eagerly
+        return torch.empty(1, device=_device(tensors))
+    return torch.empty(0, device=_device(tensors))
+
+
+_LIBRARY.impl("refuse", _real, "CompositeExplicitAutograd")
+torch.library.register_fake("shapecheck::refuse", _fake, lib=_LIBRARY)
