@@ -20,12 +20,15 @@ values, which guards nothing it reads. What the checks decide there is decided f
   the traced code branches on. A refused call leaves the graph through `torch.compiler.disable` to the
   eager check, which raises the eager message.
 
-The op's result is used by no other node, so inductor and AOT autograd drop it: the compiled graph is the
-undecorated model's (the `eager` backend runs its graph as traced and calls the op, which returns an empty
-tensor). What remains per call is the guards the traced encoding adds: the encoder function, its op, and
-the builtins it reads (5-7 guards; bench/overhead.py counts them per setting).
+Also measured (torch 2.13, the GDN contract): `torch._dynamo.nonstrict_trace` hands back a constant too, but
+dynamo traces its pytree flattening of the arguments (about 40 guards on pytree's registry); a custom op
+cannot return a bool to the trace, and an exception raised in a fake implementation ends the compile with
+`TorchRuntimeError` rather than the eager message; `leaf_function` is not supported by inductor.
 
-Arguments the op cannot carry (a list, a user object) leave the decision to the traced checks, as before.
+The op's result is used by no other node, so inductor and AOT autograd drop it: the compiled graph is the
+undecorated model's (the `eager` backend runs its graph as traced, op included). What remains per call is
+the guards the traced encoding adds, on the cells and builtins it reads: 9 on the GDN contract
+(tests/test_guards.py holds it to 10; bench/overhead.py counts them per setting).
 """
 
 from __future__ import annotations
@@ -83,11 +86,12 @@ def refusal(c: Contract) -> Callable[[tuple[Any, ...], dict[str, Any], tuple[Any
     """`refused(args, kwargs, output)` for traced code: whether the call (and, given `(out,)`, its output)
     breaks contract `c`, decided by the op at trace time.
 
-    Dynamo traces this encoding, so it reads as little as it can: `isinstance`, `repr` and its three cells
-    (the contract's key, the op, `Tensor`), each one guard. Values that are not tensors travel as their `repr`
-    (which tells `1` from `1.0` from `True`, and specialises the graph on them, as the kernel's own use of a
-    scalar does). A value whose `repr` is no Python literal cannot be read back: the call is then decided
-    eagerly, off the graph.
+    Dynamo traces this encoding, so it reads as little as it can: `isinstance`, `int`, `float` and its three
+    cells (the contract's key, the op, `Tensor`), each one guard. Numbers travel as numbers (a scalar dynamo
+    made dynamic has no repr), other values as their `repr` (`True` and `None` and `"kv"` read back exactly).
+    A value whose `repr` is no Python literal cannot be read back, and one dynamo cannot `repr` (a list
+    holding a tensor) breaks the graph inside the encoding; either way the op then runs with the call and
+    decides it there (`_verdict`).
     """
     key = f"c{next(_SERIAL)}"
     _CONTRACTS[key] = c
@@ -108,19 +112,19 @@ def refusal(c: Contract) -> Callable[[tuple[Any, ...], dict[str, Any], tuple[Any
                 numbers.append(value)
                 layout.append("#")
             else:
-                layout.append(repr(value))
+                layout.append(f"{value!r}")  # no `repr` global read: one guard fewer
         return op(tensors, numbers, layout).shape[0] != 0
 
     return refused
 
 
-def _real(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> Tensor:
-    """At run time (the `eager` backend's graph): the call passed its guards, so it holds."""
-    return torch.empty(0, device=_device(tensors))
+def _verdict(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> Tensor:
+    """The op, fake and real: run the contract's checks (no device reads) on the values; 1 element if broken.
 
-
-def _fake(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]) -> Tensor:
-    """At trace time: run the contract's checks (no device reads) on the traced values; 1 element if broken."""
+    At trace time the values are the traced ones and the answer is baked into the graph. At run time the op
+    runs only where it was kept: in the `eager` backend's graph (its answer unused: the guards already hold),
+    or after a graph break inside the encoding (a value dynamo cannot `repr`), where its answer decides.
+    """
     try:
         c, args, kwargs, output = _decode(tensors, numbers, layout)
         call = c.validate(c.arguments(args, kwargs), values=False)
@@ -131,5 +135,5 @@ def _fake(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: S
     return torch.empty(0, device=_device(tensors))
 
 
-_LIBRARY.impl("refuse", _real, "CompositeExplicitAutograd")
-torch.library.register_fake("shapecheck::refuse", _fake, lib=_LIBRARY)
+_LIBRARY.impl("refuse", _verdict, "CompositeExplicitAutograd")
+torch.library.register_fake("shapecheck::refuse", _verdict, lib=_LIBRARY)
