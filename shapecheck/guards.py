@@ -9,7 +9,8 @@ C++ call. Reading the same metadata from Python costs about 0.3 µs a tensor (a 
 so did the dict key the decorator used before; the guard reads it without building a Python object.
 
 A call is remembered only when its scalars are plain immutable values (None, bool, int, float, str) and its
-tensors are plain `torch.Tensor`s: a tensor subclass or a mutable argument is checked on every call.
+tensors are plain `torch.Tensor`s or `nn.Parameter`s (a model's weights): a tensor subclass (which may report
+sizes of its own) or a mutable argument is checked on every call.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any, Callable, Optional
 
 from torch import Tensor
 from torch._C._dynamo.guards import TensorGuards
+from torch.nn import Parameter
 
 _SCALARS = (type(None), bool, int, float, str)
+_TENSORS = (Tensor, Parameter)  # the guard compares the exact type too
 
 
 def _picker(positions: tuple[Any, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -72,7 +75,7 @@ def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signatu
     """The signature of a call that may be remembered, or None (a tensor subclass, a mutable argument)."""
     tensors, scalars = [], []
     for i, value in enumerate((*args, *kwargs.values())):
-        if type(value) is Tensor:
+        if type(value) in _TENSORS:
             tensors.append(i)
         elif type(value) in _SCALARS:
             scalars.append(i)
@@ -92,9 +95,9 @@ def _key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[tuple[Any, .
     """A hashable summary of a call (layout, tensor sizes, scalars) that narrows the signatures to try, or
     None when the call cannot have a remembered signature. Built only when the last signature missed."""
     values = (*args, *kwargs.values())
-    if any(type(v) is not Tensor and type(v) not in _SCALARS for v in values):
+    if any(type(v) not in _TENSORS and type(v) not in _SCALARS for v in values):
         return None
-    return (len(args), *kwargs, *[v.shape if type(v) is Tensor else (type(v), v) for v in values])
+    return (len(args), *kwargs, *[v.shape if type(v) in _TENSORS else (type(v), v) for v in values])
 
 
 class Checked:

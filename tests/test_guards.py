@@ -8,6 +8,7 @@ handful of guards.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Callable
 
 import pytest
@@ -61,8 +62,14 @@ def test_shapes_checks_an_output_whose_metadata_changed() -> None:
         fn(x, w)
 
 
-def test_tensor_subclasses_are_checked_every_call() -> None:
-    """A subclass may report what it likes: its calls are never remembered."""
+def test_parameters_are_remembered_and_subclasses_checked_every_call() -> None:
+    """A model's weights (`nn.Parameter`) are tensors to the guard; another subclass may report sizes of its
+    own: its calls are never remembered."""
+    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(_kernel)
+    x, w, scale = _good()[0]
+    weight = torch.nn.Parameter(w, requires_grad=False)
+    fn(x, weight, scale)
+    assert torch.isnan(fn(torch.full_like(x, math.nan), weight, scale)).all()  # trusted: values not read again
 
     class Sub(Tensor):
         pass
