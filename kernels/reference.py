@@ -113,3 +113,25 @@ def segment_mean_reference(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.T
     rows = [x[a:b].double().mean(0) if b > a else x.new_zeros(x.shape[1], dtype=torch.float64)
             for a, b in zip(bounds[:-1], bounds[1:])]
     return torch.stack(rows) if rows else x.new_zeros(0, x.shape[1], dtype=torch.float64)
+
+
+def reshape_and_cache_reference(key: torch.Tensor, value: torch.Tensor, key_cache: torch.Tensor,
+                                value_cache: torch.Tensor, slot_mapping: torch.Tensor) -> None:
+    """Token `t`'s rows written to cache row `slot_mapping[t]` (skipped where it is -1), in place."""
+    for t, slot in enumerate(slot_mapping.tolist()):
+        if slot >= 0:
+            key_cache[slot] = key[t]
+            value_cache[slot] = value[t]
+
+
+def segment_max_reference(x: torch.Tensor, cu_seqlens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per segment and feature: the max (fp64) and the first row of `x` holding it; 0 and -1 when empty."""
+    bounds = cu_seqlens.tolist()
+    values = torch.zeros(len(bounds) - 1, x.shape[1], dtype=torch.float64, device=x.device)
+    indices = torch.full((len(bounds) - 1, x.shape[1]), -1, dtype=torch.int64, device=x.device)
+    for n, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        if b > a:
+            segment = x[a:b].double()
+            values[n] = segment.max(dim=0).values
+            indices[n] = a + (segment == values[n]).int().argmax(dim=0)  # argmax: the first of equal maxima
+    return values, indices

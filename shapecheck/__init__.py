@@ -1,7 +1,8 @@
 """shapecheck: prove that GPU kernels keep their shape contracts.
 
 The public API is small on purpose: a contract (`Contract`, `Dim`, `Rule`, the markers `Offsets`, `Index`,
-`InPlace` that say what an integer or in-place tensor means), the decorator that checks calls against it
+`InPlace` that say what an integer or in-place tensor means, and for results exactness cannot judge the
+comparisons `exact` and `as_sets`, or your own over `Results`), the decorator that checks calls against it
 (`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and for your own
 `@given` tests `strategies` (the Hypothesis strategies a contract yields: `strategies.cases(C)` draws a
 `Case`, under one of `PROFILES`) and `check_case` (runs one case through your kernel and the contract's
@@ -23,6 +24,7 @@ _HOMES = {
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
     "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
+    "as_sets": "shapecheck.harness", "exact": "shapecheck.harness", "Results": "shapecheck.harness",
 }
 __all__ = [
     "PROFILES",
@@ -37,9 +39,12 @@ __all__ = [
     "InvalidContract",
     "Offsets",
     "Profile",
+    "Results",
     "Rule",
+    "as_sets",
     "check_case",
     "contract",
+    "exact",
     "same_dtype",
     "strategies",
     "unit_stride_last",

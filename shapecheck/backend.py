@@ -69,3 +69,30 @@ def interpreter_problem() -> Optional[str]:
     return (f"--device cpu: Triton {triton.__version__}'s CPU interpreter cannot run a kernel with a runtime loop "
             f"bound on this machine (numpy {numpy.__version__}: {last}); run on the GPU (--device cuda) or "
             f"install triton>=3.7.1 for the interpreter")
+
+
+@functools.lru_cache(maxsize=1)
+def interpreter_bfloat16_arithmetic() -> bool:
+    """Whether this process's Triton CPU interpreter computes with bf16 values correctly.
+
+    Triton 3.7.1's does not: `tl.load` of bf16 yields the raw 16-bit patterns, and arithmetic on them before
+    a cast to fp32 gives garbage (2 * 3 in bf16 is no 6). A kernel that casts its loads to fp32 first is
+    unaffected; one that multiplies bf16 loads directly would fail under the interpreter only, which is
+    the environment's fault, not the kernel's. So generic `Float[...]` tensors are not drawn as bf16 there
+    (`strategies.dtype_choices`). Probed in-process, once, on a one-element kernel.
+    """
+    import torch
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def probe(x, y):
+        tl.store(y, tl.load(x) * tl.load(x + 1))
+
+    x = torch.tensor([2.0, 3.0], dtype=torch.bfloat16)
+    y = torch.zeros(1, dtype=torch.bfloat16)
+    try:
+        probe[(1,)](x, y)
+    except Exception:  # noqa: BLE001 - an interpreter that cannot run it does not compute bf16 either
+        return False
+    return y.item() == 6.0

@@ -265,7 +265,7 @@ def lint_command(
                                                             "from the cache folder's lint/ otherwise)."),
     watch: bool = typer.Option(False, "--watch", help="Lint again each time a file under PATHS changes (Ctrl-C ends)."),
 ) -> None:
-    """Check shapes statically (SC001-SC007); exit 1 on an error finding, 0 when clean, 2 on a usage error.
+    """Check shapes statically (SC001-SC010); exit 1 on an error finding, 0 when clean, 2 on a usage error.
 
     `# shapecheck: ignore[SC006]` (or a bare `# shapecheck: ignore`) on a line silences its findings.
     """

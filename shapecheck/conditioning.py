@@ -22,7 +22,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 
-from shapecheck.harness import RETURN, Bound, as_tuple, error_key, relative_rms, tolerance, updated_rows
+from shapecheck.harness import Bound, error_key, relative_rms, tolerance, updated_rows
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
@@ -35,58 +35,53 @@ JUDGED = (torch.float32, torch.bfloat16, torch.float16)  # results whose bound i
 
 @dataclasses.dataclass(frozen=True)
 class SecondOpinion:
-    """The reference's results in float64 (output, then each in-place argument), and each result's bound."""
+    """The reference's results in float64 by name (outputs, then in-place arguments), and each result's bound."""
 
-    truth: tuple[Any, ...]
+    truth: Mapping[str, Any]
     bounds: dict[str, Bound]
 
 
 def _upcast(x: Any) -> Any:
     """A float64 copy (never the tensor itself: a reference that writes its arguments must not reach ours)."""
-    return x.to(torch.float64, copy=True) if isinstance(x, torch.Tensor) and x.is_floating_point() else x
+    if not isinstance(x, torch.Tensor):
+        return x
+    return x.to(torch.float64, copy=True) if x.is_floating_point() else x.clone()
 
 
 def _noisy(x: Any, gen: torch.Generator) -> Any:
-    if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
+    if not isinstance(x, torch.Tensor):
         return x
+    if not x.is_floating_point():
+        return x.clone()
     u = torch.rand(x.shape, generator=gen, dtype=torch.float64).to(x.device)
     return x * (1 + NOISE * (2 * u - 1))
 
 
-def second_opinion(reference: Callable[..., Any], arguments: Mapping[str, Any],
-                   results: Sequence[tuple[str, Any]], seed: int) -> Optional[SecondOpinion]:
-    """Run `reference` (returning its output, or a tuple) in float64 on `arguments` (as they were before the
-    call) and on noisy copies; `results` names the results being judged, in the reference's order: (RETURN,
-    output), then (name, argument after the call) for each in-place argument. Only float32-or-coarser results
-    get a bound; a float64 one keeps its own. None when the reference cannot run in float64: the float32
-    comparison already failed, and its verdict stands."""
+def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], arguments: Mapping[str, Any],
+                   judged: Sequence[tuple[str, Any]], seed: int) -> Optional[SecondOpinion]:
+    """Run the reference (`results_of(arguments) -> results by name`, `harness.expected` of the reference's
+    return) in float64 on `arguments` (as they were before the call) and on noisy copies, each time on copies
+    of its own, so a reference that updates its arguments in place reaches none of ours. `judged` names the
+    results being judged: (name, result). Only float32-or-coarser results get a bound; a float64 one keeps
+    its own. None when the reference cannot run in float64: the float32 comparison already failed, and its
+    verdict stands."""
     exact = {n: _upcast(x) for n, x in arguments.items()}
     gen = torch.Generator().manual_seed(seed)
     try:
-        truth = as_tuple(reference(**exact))
-        noisy = [as_tuple(reference(**{n: _noisy(x, gen) for n, x in exact.items()})) for _ in range(SAMPLES)]
+        truth = results_of({n: _upcast(x) for n, x in exact.items()})
+        noisy = [results_of({n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
     except Exception:  # noqa: BLE001 - any failure of the user's reference in float64 leaves the first verdict
         return None
     bounds = {}
-    for i, (subject, result) in enumerate(results):
-        if not isinstance(result, torch.Tensor) or result.dtype not in JUDGED or not isinstance(truth[i], torch.Tensor):
+    for subject, result in judged:
+        true = truth.get(subject)
+        if not isinstance(result, torch.Tensor) or result.dtype not in JUDGED or not isinstance(true, torch.Tensor):
             continue
-        # the harness judges the rows the reference updates; so is the floor
-        rows = slice(None) if subject == RETURN else updated_rows(truth[i], exact[subject])
-        floor = statistics.median(relative_rms(sample[i][rows], truth[i][rows]) for sample in noisy)
+        # the harness judges the rows the reference updates of an in-place argument; so is the floor
+        rows = updated_rows(true, exact[subject]) if subject in exact else slice(None)
+        floor = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
         scaled = FACTOR * floor > tolerance(result.dtype)
         bounds[error_key(subject, result.dtype)] = Bound(
             max(FACTOR * floor, tolerance(result.dtype)),
             "against a float64 reference" + (f", {FACTOR} x this case's float32 noise floor {floor:.2g}" if scaled else ""))
-    return SecondOpinion(tuple(truth), bounds)
-
-
-def output_holds(reference: Callable[..., Any], arguments: Mapping[str, Any], out: torch.Tensor,
-                 seed: int) -> bool:
-    """Whether `out` holds by the second opinion alone (the runner's judgement of an output that missed its
-    bound); a reference that cannot run in float64 says no."""
-    opinion = second_opinion(reference, arguments, [(RETURN, out)], seed)
-    if opinion is None:
-        return False
-    bound = opinion.bounds.get(error_key(RETURN, out.dtype), Bound(tolerance(out.dtype)))
-    return relative_rms(out, opinion.truth[0]) <= bound.value
+    return SecondOpinion(truth, bounds)

@@ -17,15 +17,17 @@ stderr = Console(stderr=True)
 
 def contract_table(c: Contract) -> Table:
     """Arguments with their declared shapes, then the rules and checks annotations cannot say."""
-    table = Table(title=f"{c.name}", caption=c.description, show_lines=False, title_justify="left")
+    table = Table(title=escape(f"{c.name}  ({c.qualname})"), caption=c.description, show_lines=False, title_justify="left")
     table.add_column("argument")
     table.add_column("declared shape")
     for name, spec in c.tensor_specs.items():
         marker = c.markers.get(name)
         table.add_row(name, escape(spec.describe() + (" | None" if spec.optional else "")) +
                       (f"  [dim]{escape(repr(marker))}[/]" if marker is not None else ""))
-    if c.output:
-        table.add_row("[bold]returns[/]", c.output.describe())
+    if c.returns.form == "none":
+        table.add_row("[bold]returns[/]", "None (in-place: " + (", ".join(c.mutates) or "nothing") + ")")
+    for output in c.returns.outputs:
+        table.add_row(f"[bold]returns[/] {escape(output.name)}", escape(output.spec.describe() + (" | None" if output.spec.optional else "")))
     for rule in c.rules:
         table.add_row("[dim]rule[/]", f"{rule.expr}  [dim]{rule.why}[/]")
     for check in c.checks:

@@ -13,6 +13,7 @@ dynamo traces it and turns each comparison into a guard on symbolic sizes.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
@@ -102,6 +103,11 @@ def _pattern(annotation: Any) -> Pattern:
     return Pattern(annotation.dim_str, tuple(axes), frozenset(annotation.dtypes), kind)
 
 
+def is_union(annotation: Any) -> bool:
+    """`Union[A, B]`, `Optional[A]` or PEP 604's `A | B` (a different origin at run time)."""
+    return typing.get_origin(annotation) in (Union, types.UnionType)
+
+
 def _is_jaxtyping(annotation: Any) -> bool:
     return hasattr(annotation, "dim_str") and hasattr(annotation, "dtypes")
 
@@ -110,7 +116,7 @@ def tensor_spec(annotation: Any) -> Optional[TensorSpec]:
     """The TensorSpec of a jaxtyping annotation (possibly inside Optional/Union), or None if not a tensor."""
     if _is_jaxtyping(annotation):
         return TensorSpec((_pattern(annotation),), optional=False)
-    if typing.get_origin(annotation) is Union:
+    if is_union(annotation):
         members = typing.get_args(annotation)
         patterns = tuple(_pattern(m) for m in members if _is_jaxtyping(m))
         if patterns:
@@ -136,10 +142,15 @@ def _bind_names(pattern: Pattern, shape: Sequence[int], arg: str, bound: Binding
 
 
 def match(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings) -> Optional[Pattern]:
-    """The first pattern of `spec` whose rank and plain names agree with `value`; binds its names."""
-    for pattern in spec.patterns:
-        if len(pattern.axes) == value.dim() and _bind_names(pattern, value.shape, arg, bound) is None:
-            return pattern
+    """The first pattern of `spec` whose rank, plain names and dtype agree with `value`, else the first whose
+    rank and names do (its dtype is then the error); binds its names. A union of dtypes (`Float32[...] |
+    BFloat16[...]`) is a union of patterns of one shape."""
+    for typed in (True, False):
+        for pattern in spec.patterns:
+            if typed and dtype_name(value) not in pattern.dtypes:
+                continue
+            if len(pattern.axes) == value.dim() and _bind_names(pattern, value.shape, arg, bound) is None:
+                return pattern
     return None
 
 

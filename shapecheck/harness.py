@@ -1,26 +1,36 @@
-"""One checker of a call's results: the output (and in-place arguments) against the contract and a reference.
+"""The one judge of a call's results: every output and every in-place argument, against the contract and a reference.
 
 `check` returns every problem found; its callers decide what a problem is. The decorator raises the first
-(shape and dtype only: no device reads, no reference at call time), the property runner reports them all as
-the case's findings, and `bench/` judges its correctness cases with it. So "the output is right" means one
-thing everywhere.
+of the declared kinds (type, shape, dtype, device: no device reads, no reference at call time), the
+property runner reports them all as the case's findings, `--isolate`'s fresh-input twin and `bench/` judge
+with it too. So "the result is right" means one thing everywhere.
 
-Relative RMS error `‖out − ref‖₂ / ‖ref‖₂` (float64, fla's metric) is held to a per-dtype bound; rows of an
-in-place argument that the reference updates must match it, every other row must keep its exact bits.
-Problems keep their sizes unformatted until printed: under `torch.compile` they are symbolic, and formatting
-them would specialise the graph (the decorator stops tracing before it raises).
+What is judged, per element of the declared result (`shapecheck.outputs`) and per in-place argument:
+- floating results: every element written and finite, and relative RMS error `‖out − ref‖₂ / ‖ref‖₂`
+  (float64, fla's metric) within a per-dtype bound (or the second opinion's, `conditioning.py`);
+- integer and bool results: exactly equal, unless the contract declares a comparison for that result
+  (`Contract(compare={"ids": ...})`: ids modulo ties, rows as sets);
+- in-place arguments: rows (first axis) the reference changed must match it, every other row must keep
+  its exact bits.
+
+The reference may express in-place updates either way: by updating its own copies in place (its result
+then has the declared form), or by returning the new values after the outputs (`(o, new_pool)`).
+`expected` reads both. Problems keep their sizes unformatted until printed: under `torch.compile` they are
+symbolic, and formatting them would specialise the graph (the decorator stops tracing before it raises).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import os
-from typing import TYPE_CHECKING, Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
 
 import torch
 
-from shapecheck.dims import dtype_name
+from shapecheck.dims import Pattern, dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
+from shapecheck.outputs import Output
 
 if TYPE_CHECKING:
     from shapecheck.spec import Call, Contract
@@ -34,7 +44,11 @@ if TYPE_CHECKING:
 # bound there is 1e-2. The soak's worst bf16 errors are recorded next to these bounds.
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-10, torch.bfloat16: 5e-3, torch.float16: 5e-3}
 INTERPRETER_TOLERANCE = {**TOLERANCE, torch.bfloat16: 1e-2}
-RETURN = "(return)"
+RETURN = "output"  # the name of a single returned tensor (and how error keys name it)
+
+Compare = Callable[[torch.Tensor, torch.Tensor, "Results"], Optional[str]]
+"""A declared comparison of one result: (found, expected, the whole call's results) -> None when they agree,
+else what differs. For what exactness cannot say: ids modulo ties of their weights, rows as sets."""
 
 
 def tolerance(dtype: torch.dtype) -> float:
@@ -43,14 +57,9 @@ def tolerance(dtype: torch.dtype) -> float:
     return table[dtype]
 
 
-def as_tuple(x: Any) -> tuple[Any, ...]:
-    """A reference's results as a tuple: it returns the output alone, or (output, *updated in-place arguments)."""
-    return x if isinstance(x, tuple) else (x,)
-
-
 def error_key(subject: str, dtype: torch.dtype) -> str:
     """How an error is named in `errors` and `bounds`: "output float32", "pool bfloat16"."""
-    return f"{'output' if subject == RETURN else subject} {str(dtype).removeprefix('torch.')}"
+    return f"{subject} {str(dtype).removeprefix('torch.')}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +68,16 @@ class Bound:
 
     value: float
     why: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+    """One call's results by name (outputs, then in-place arguments after the call), the reference's
+    beside them, and the call's arguments: what a declared `Compare` may consult."""
+
+    found: Mapping[str, Any]
+    expected: Mapping[str, Any]
+    arguments: Mapping[str, Any]
 
 
 def relative_rms(out: torch.Tensor, ref: torch.Tensor) -> float:
@@ -70,137 +89,326 @@ def relative_rms(out: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 def _bits(x: torch.Tensor) -> torch.Tensor:
-    """Reinterpret floats as same-width integers, so comparison is bit-exact (NaN, -0.0 included)."""
+    """Reinterpret values as same-width integers, so comparison is bit-exact (NaN, -0.0 included)."""
+    if x.dtype == torch.bool:
+        return x.contiguous()
     width = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[x.element_size()]
     return x.contiguous().view(width)
 
 
+def _rows(x: torch.Tensor) -> torch.Tensor:
+    """One row per index of the first axis, everything else flattened (zero rows included)."""
+    return x.reshape(x.shape[0], -1) if x.numel() else x.new_empty((x.shape[0], 0), dtype=x.dtype)
+
+
+def exact(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Optional[str]:
+    """Every element equal (the default for integer and bool results); says how many differ and the first."""
+    same = found == expected.to(found.dtype)
+    if bool(same.all()):
+        return None
+    wrong = (~same).nonzero()
+    at = tuple(wrong[0].tolist())
+    return (f"{len(wrong)} of {found.numel()} elements differ (exact comparison of {dtype_name(found)}; first at "
+            f"{list(at)}: {found[at].item()} != {expected[at].item()})")
+
+
+def as_sets(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Optional[str]:
+    """Each row (last axis) holds the same values in any order: top-k ids whose order is the kernel's choice."""
+    a, b = found.sort(dim=-1).values, expected.to(found.dtype).sort(dim=-1).values
+    rows = (a != b).reshape(-1, a.shape[-1] if a.dim() else 1).any(dim=-1) if a.numel() else a.new_zeros(0, dtype=torch.bool)
+    if not bool(rows.any()):
+        return None
+    return f"{int(rows.sum())} of {rows.numel()} rows hold other values (compared as sets along the last axis)"
+
+
+class Kind(str, enum.Enum):
+    """What kind of problem: the first four are declared (the decorator checks them), the rest need the
+    values (the property run's)."""
+
+    TYPE = "type"
+    SHAPE = "shape"
+    DTYPE = "dtype"
+    DEVICE = "device"
+    UNWRITTEN = "unwritten"
+    VALUES = "values"
+    UNTOUCHED = "untouched"
+
+
+DECLARED = (Kind.TYPE, Kind.SHAPE, Kind.DTYPE, Kind.DEVICE)
+
+
 @dataclasses.dataclass(frozen=True)
 class Problem:
-    """One way a result breaks its contract or disagrees with its reference.
+    """One way a result breaks its contract or disagrees with its reference; `str()` is the run's line."""
 
-    `kind` is "type", "shape" or "dtype" (what the decorator checks too), or "unwritten", "values",
-    "untouched" (read from the device, against the reference: the runner's). `str()` is the runner's line.
-    """
-
-    kind: str
-    subject: str = RETURN  # "(return)" or the in-place argument's name
-    expected: Any = None
+    kind: Kind
+    subject: str  # the output's name, or the in-place argument's
+    line: str
+    expected: Any = None  # for the decorator's message
     found: Any = None
-    pattern: str = ""  # the return annotation's shape text
-    dims: Optional[Mapping[str, int]] = None
-    like: Optional[str] = None  # `output_dtype_like`: the argument whose dtype the output must have
-    line: str = ""  # the whole line, for the kinds only the runner checks
+    why: str = ""  # the decorator's problem text
 
     def __str__(self) -> str:
-        if self.line:
-            return self.line
-        if self.kind == "type":
-            return f"output is {self.found}, expected a tensor of shape {self.expected}"
-        if self.kind == "shape":
-            return f'output shape {self.found} != contract {self.expected} ("{self.pattern}" with {dict(self.dims or {})})'
-        if self.like is not None and self.expected != self.found:
-            return f"output dtype {self.found} != {self.like}'s {self.expected}"
-        return f'output dtype {self.found} is not one of "{self.pattern}"\'s {self.expected}'
+        return self.line
 
     def violation(self, call: Call) -> ContractViolation:
-        """The decorator's exception for this problem (shape and dtype kinds), with the call's bindings."""
-        if self.kind == "dtype":
-            why = "wrong output dtype" + (f" (must be `{self.like}`'s)" if self.like is not None else "")
-            return call.fail(RETURN, why, expected=self.expected, found=self.found, error=DtypeViolation)
-        return call.fail(RETURN, f'output does not match "{self.pattern}"', expected=self.expected, found=self.found)
+        """The decorator's exception for this problem, with the call's bindings; the argument it names is
+        `(return)`, or `(return) ids` for one element of several."""
+        error = DtypeViolation if self.kind in (Kind.DTYPE, Kind.DEVICE) else ContractViolation
+        argument = "(return)" if self.subject == RETURN else f"(return) {self.subject}"
+        return call.fail(argument, self.why, expected=self.expected, found=self.found, error=error)
 
 
-def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, Any], out: Any, *,
-          values: bool = True, reference: Optional[tuple[Any, ...]] = None,
+def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The reference's results by name: its outputs, then each in-place argument's new value.
+
+    `arguments` are the copies the reference was called with. A reference that returns the declared form
+    updated its in-place arguments in those copies; one that returns the outputs followed by one value per
+    in-place argument (all of them, or those passed) gave the new values. Anything else is the reference's
+    mistake: ValueError says what was expected.
+    """
+    declared = contract.returns
+    present = [n for n in contract.mutates if isinstance(arguments.get(n), torch.Tensor)]
+    n = len(declared.outputs)
+    extra: Optional[list[Any]] = None
+    if declared.form == "none" and returned is None:
+        outs: tuple[Any, ...] = ()
+    elif declared.form == "tensor" and not isinstance(returned, (tuple, list)):
+        outs = (returned,)
+    else:
+        items = tuple(returned) if isinstance(returned, (tuple, list)) else (returned,)
+        if len(items) == n:
+            outs = items
+        elif present and len(items) == n + len(present):
+            outs, extra = items[:n], list(items[n:])
+        elif present and len(items) == n + len(contract.mutates):
+            outs, extra = items[:n], [items[n + contract.mutates.index(p)] for p in present]
+        else:
+            inplace = f" or {n + len(present)} ({n} outputs, then the new {', '.join(f'`{p}`' for p in present)})" if present else ""
+            raise ValueError(f"the reference returned {_count(returned)}; expected {n} result{'s' if n != 1 else ''}"
+                             f" ({declared.describe()}){inplace}")
+    results = {o.name: v for o, v in zip(declared.outputs, outs)}
+    for name, value in zip(present, extra) if extra is not None else ((p, arguments[p]) for p in present):
+        if not isinstance(value, torch.Tensor) or value.shape != arguments[name].shape:
+            raise ValueError(f"the reference's new `{name}` is {_shape(value)}, the argument {_shape(arguments[name])}")
+        results[name] = value
+    return results
+
+
+def reference_results(contract: Contract, reference: Callable[..., Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The reference as a function of the arguments (in-place ones its own copies) to its results by name."""
+    return lambda arguments: expected(contract, reference(**arguments), arguments)
+
+
+def unrounded(args: Mapping[str, Any], before: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """The reference's arguments: in-place ones as copies in at least fp32, so its results are not rounded to
+    16 bits (and its in-place updates reach none of the kernel's tensors)."""
+    return {**args, **{n: t.to(torch.float32) if t.is_floating_point() and t.element_size() < 4 else t.clone()
+                       for n, t in before.items()}}
+
+
+def _count(value: Any) -> str:
+    return f"a {type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list)) else \
+        "None" if value is None else "one value"
+
+
+def _shape(value: Any) -> str:
+    return f"shape {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
+
+
+def found(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's results by name as the judge sees them (outputs the declared form allows, then each in-place
+    argument after the call): what a `Compare` gets and the second opinion judges."""
+    pairs, _ = contract.returns.split(returned)
+    return {**{o.name: v for o, v in pairs}, **{n: arguments[n] for n in contract.mutates
+                                                 if isinstance(arguments.get(n), torch.Tensor)}}
+
+
+def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, Any], returned: Any, *,
+          values: bool = True, reference: Optional[Mapping[str, Any]] = None,
           before: Optional[Mapping[str, torch.Tensor]] = None,
           errors: Optional[dict[str, float]] = None, bounds: Optional[Mapping[str, Bound]] = None) -> list[Problem]:
-    """Every problem of a call's results, output first.
+    """Every problem of a call's results, outputs first, in-place arguments after.
 
     `dims` are the call's bindings, `arguments` its arguments after the call (in-place ones updated).
-    `values=False` checks the output's type, shape and dtype only, reading no device memory (the
-    decorator). Otherwise every output element must also be written and finite, and with `reference` (the
-    reference's results: output, then each in-place argument of `before`, in order) values are compared;
-    `before` holds copies of the in-place arguments taken before the call. Each relative error measured is
-    recorded in `errors` ("output float32", "pool bfloat16"); `bounds`, keyed the same way, replaces the
-    dtype's bound for a result (`conditioning.py`'s second opinion). A tensor subclass output gets no value
-    checks: it could answer the comparison itself (`integrity.after_call` reports it).
+    `values=False` checks the declared kinds only (type, shape, dtype, device), reading no device memory
+    (the decorator). Otherwise every floating output must also be written and finite, and with `reference`
+    (`expected`'s results by name) every output and every in-place argument of `before` (copies taken
+    before the call) is compared. Each relative error measured is recorded in `errors` ("output float32",
+    "pool bfloat16"); `bounds`, keyed the same way, replaces the dtype's bound for a result (`conditioning.py`).
+    A tensor subclass gets no value checks: it could answer the comparison itself (`integrity` names it).
     """
-    trusted = not values or type(out) is torch.Tensor or not isinstance(out, torch.Tensor)
-    problems = _output(contract, dims, arguments, out) if trusted and contract.output is not None else []
+    pairs, wrong_form = contract.returns.split(returned)
+    if wrong_form is not None:
+        return [Problem(Kind.TYPE, RETURN, f"the call {wrong_form}", expected=contract.returns.describe(),
+                        found=wrong_form.removeprefix("returned ").split(";")[0], why="wrong kind of result")]
+    device = next((x.device for x in arguments.values() if isinstance(x, torch.Tensor)), None)
+    bound_dims = dict(dims)
+    problems: list[Problem] = []
+    judged: list[tuple[Output, torch.Tensor]] = []
+    for output, value in pairs:
+        if values and isinstance(value, torch.Tensor) and type(value) is not torch.Tensor:
+            continue  # a subclass could answer every check itself: `integrity` names it instead
+        found_problem = _declared(contract, output, value, bound_dims, arguments, device)
+        if found_problem is not None:
+            problems.append(found_problem)
+        elif type(value) is torch.Tensor:
+            judged.append((output, value))
     if not values:
         return problems
-    expected, updated = (reference[0], reference[1:]) if reference is not None else (None, ())
-    if trusted and contract.output is not None and not any(p.kind in ("type", "shape") for p in problems):
-        problems += _output_values(out, expected, errors, bounds or {})
-    for name, ref in zip(before or {}, updated):
-        problems += _inplace(name, (before or {})[name], arguments[name], ref, errors, bounds or {})
+    results = Results(found(contract, returned, arguments), reference or {}, arguments)
+    judge = _Judge(contract, results, errors, bounds or {})
+    for output, value in judged:
+        problems += judge.output(output.name, value, reference)
+    for output, value in pairs:  # an Optional result left out where the reference gave one
+        if value is None and reference is not None and isinstance(reference.get(output.name), torch.Tensor):
+            problems.append(Problem(Kind.TYPE, output.name, f"{output.name} is None, but the reference returned a tensor "
+                                                            "for it"))
+    if reference is not None:
+        for name, was in (before or {}).items():
+            problems += judge.inplace(name, was, arguments[name], reference[name])
     return problems
 
 
-def _output(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, Any], out: Any) -> list[Problem]:
-    """Type, shape and dtype of the output as the return annotation declares them under `dims`."""
-    assert contract.output is not None  # check() asks only for a contract with a tensor output
-    pattern = contract.output.patterns[0]
-    shape = list(pattern.evaluate(dims))
-    if not isinstance(out, torch.Tensor):
-        return [Problem("type", expected=shape, found=type(out).__name__, pattern=pattern.text, dims=dims)]
-    if list(out.shape) != shape:
-        return [Problem("shape", expected=shape, found=list(out.shape), pattern=pattern.text, dims=dims)]
-    like_name = contract.output_dtype_like
+def _declared(contract: Contract, output: Output, value: Any, dims: dict[str, int], arguments: Mapping[str, Any],
+              device: Optional[torch.device]) -> Optional[Problem]:
+    """Type, shape, dtype and device of one returned element; binds dims only outputs name (in `dims`)."""
+    patterns = output.spec.patterns
+    if value is None:
+        if output.spec.optional:
+            return None
+        return Problem(Kind.TYPE, output.name, f"{output.name} is None, expected a tensor of shape "
+                       f"{_shape_text(patterns[0], dims)}", expected=_shape_text(patterns[0], dims), found="None",
+                       why=f'{output.name} does not match "{patterns[0].text}"')
+    if not isinstance(value, torch.Tensor):
+        shape = _shape_text(patterns[0], dims)
+        return Problem(Kind.TYPE, output.name, f"{output.name} is {type(value).__name__}, expected a tensor of shape {shape}",
+                       expected=shape, found=type(value).__name__, why=f'{output.name} does not match "{patterns[0].text}"')
+    fits = []
+    for pattern in patterns:  # a loop, not a comprehension with `:=`: dynamo traces this (a cell it cannot)
+        bound = _bind(pattern, value, dims)
+        if bound is not None:
+            fits.append((pattern, bound))
+    if not fits:
+        pattern = patterns[0]
+        shape = _shape_text(pattern, dims)
+        return Problem(Kind.SHAPE, output.name, f'{output.name} shape {list(value.shape)} != contract {shape} '
+                       f'("{pattern.text}" with {dict(dims)})', expected=shape, found=list(value.shape),
+                       why=f'{output.name} does not match "{pattern.text}"')
+    like_name = contract.like(output)
     like = arguments.get(like_name) if like_name else None
     like_dtype = dtype_name(like) if isinstance(like, torch.Tensor) else None
-    if dtype_name(out) not in pattern.dtypes or like_dtype not in (None, dtype_name(out)):
-        return [Problem("dtype", expected=like_dtype or pattern.dtype_kind, found=dtype_name(out), pattern=pattern.text,
-                        like=like_name if like is not None else None)]
-    return []
+    typed = [(p, bound) for p, bound in fits if dtype_name(value) in p.dtypes]
+    if not typed or like_dtype not in (None, dtype_name(value)):
+        kinds = " | ".join(dict.fromkeys(p.dtype_kind for p in patterns))
+        if like_dtype is not None and like_dtype != dtype_name(value):
+            line, why = f"{output.name} dtype {dtype_name(value)} != {like_name}'s {like_dtype}", f"wrong {output.name} dtype (must be `{like_name}`'s)"
+        else:
+            line, why = f'{output.name} dtype {dtype_name(value)} is not one of "{patterns[0].text}"\'s {kinds}', f"wrong {output.name} dtype"
+        return Problem(Kind.DTYPE, output.name, line, expected=like_dtype or kinds, found=dtype_name(value), why=why)
+    if device is not None and value.device != device:
+        return Problem(Kind.DEVICE, output.name, f"[output-type] {output.name} is on {value.device}, the inputs on {device}",
+                       expected=str(device), found=str(value.device), why=f"{output.name} on another device")
+    dims.update(typed[0][1])
+    return None
 
 
-def _output_values(out: torch.Tensor, ref: Optional[torch.Tensor], errors: Optional[dict[str, float]],
-                   bounds: Mapping[str, Bound]) -> list[Problem]:
-    bad = (~torch.isfinite(out)).sum().item()
-    if bad:
-        return [Problem("unwritten", line=f"{bad} of {out.numel()} output elements are NaN/inf (unwritten or non-finite)")]
-    if ref is None:
+def _bind(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, int]) -> Optional[dict[str, int]]:
+    """The names this output binds if `value` fits `pattern` under `dims` (names no argument bound are taken
+    from the output, `_` is anything), else None."""
+    if len(pattern.axes) != value.dim():
+        return None
+    fresh: dict[str, int] = {}
+    for axis, size in zip(pattern.axes, value.shape):
+        if isinstance(axis, int):
+            if axis != size:
+                return None
+        elif axis == "_":
+            continue
+        elif axis.isidentifier():
+            known = dims.get(axis, fresh.get(axis))
+            if known is None:
+                fresh[axis] = size
+            elif known != size:
+                return None
+    scope = {**dims, **fresh}
+    for axis, size in zip(pattern.axes, value.shape):
+        if isinstance(axis, str) and not axis.isidentifier() and pattern.size(axis, scope) != size:
+            return None
+    return fresh
+
+
+def _shape_text(pattern: Pattern, dims: Mapping[str, int]) -> list[Any]:
+    """The declared shape under `dims`; an axis no argument binds shows as its name."""
+    shape: list[Any] = []
+    for axis in pattern.axes:
+        try:
+            shape.append(pattern.size(axis, dims) if axis != "_" else "_")
+        except (KeyError, NameError):
+            shape.append(axis)
+    return shape
+
+
+@dataclasses.dataclass
+class _Judge:
+    """Values of one call's results against the reference's, recording each error measured."""
+
+    contract: Contract
+    results: Results
+    errors: Optional[dict[str, float]]
+    bounds: Mapping[str, Bound]
+
+    def output(self, name: str, out: torch.Tensor, reference: Optional[Mapping[str, Any]]) -> list[Problem]:
+        if out.is_floating_point():
+            bad = int((~torch.isfinite(out)).sum())
+            if bad:
+                return [Problem(Kind.UNWRITTEN, name, f"{bad} of {out.numel()} {name} elements are NaN/inf "
+                                                      "(unwritten or non-finite)")]
+        if reference is None:
+            return []
+        ref = reference.get(name)
+        if not isinstance(ref, torch.Tensor):
+            return [Problem(Kind.TYPE, name, f"{name} is a tensor, but the reference returned {type(ref).__name__} for it")]
+        return self._compare(name, out, ref, f"{name} differs from reference", with_dtype=True)
+
+    def inplace(self, name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor) -> list[Problem]:
+        """Rows (first axis) the reference updates must match it; every other row must keep its exact bits.
+
+        `ref` is computed from an unrounded (fp32+) copy of `before`, so a row counts as updated even when
+        its change is below one ulp of a 16-bit pool, and the error measured is the kernel's own rounding.
+        """
+        problems = []
+        updated = updated_rows(ref, before)
+        moved = (_rows(_bits(after)) != _rows(_bits(before))).any(dim=1) & ~updated
+        if bool(moved.any()):
+            rows = moved.nonzero().flatten().tolist()
+            problems.append(Problem(Kind.UNTOUCHED, name, f"`{name}`: rows the contract leaves untouched were modified: "
+                                                          f"{rows[:8]}{'...' if len(rows) > 8 else ''}"))
+        if bool(updated.any()):
+            problems += self._compare(name, after[updated], ref[updated], f"`{name}`: updated rows differ from reference",
+                                      with_dtype=False)
+        return problems
+
+    def _compare(self, name: str, out: torch.Tensor, ref: torch.Tensor, lead: str, *, with_dtype: bool) -> list[Problem]:
+        compare = self.contract.compare.get(name)
+        if compare is None and not out.is_floating_point():
+            compare = exact
+        if compare is not None:
+            differs = compare(out, ref, self.results)
+            how = "" if compare is exact else f" (compared by {getattr(compare, '__name__', 'the contract')})"
+            return [Problem(Kind.VALUES, name, f"{lead}: {differs}{how}")] if differs else []
+        err = relative_rms(out, ref)
+        key = error_key(name, out.dtype)
+        if self.errors is not None:
+            self.errors[key] = err
+        bound = self.bounds.get(key, Bound(tolerance(out.dtype)))
+        if not bool(torch.isfinite(out).all()) or err > bound.value:
+            detail = "; ".join(filter(None, [dtype_name(out) if with_dtype else "", bound.why]))
+            return [Problem(Kind.VALUES, name, f"{lead}: relative RMS error {err:.3g} > {bound.value:.3g}"
+                                               f"{f' ({detail})' if detail else ''}")]
         return []
-    err = relative_rms(out, ref)
-    key = error_key(RETURN, out.dtype)
-    if errors is not None:
-        errors[key] = err
-    bound = bounds.get(key, Bound(tolerance(out.dtype)))
-    if err > bound.value:
-        return [Problem("values", line=f"output differs from reference: relative RMS error {err:.3g} > {bound.value:.3g} "
-                                       f"({dtype_name(out)}{'; ' + bound.why if bound.why else ''})")]
-    return []
 
 
 def updated_rows(ref: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
     """Which rows (first axis) of an in-place argument the reference changed: the rows its values are judged on."""
-    return (ref != before.to(ref.dtype)).reshape(ref.shape[0], -1).any(dim=1)
-
-
-def _inplace(name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor,
-             errors: Optional[dict[str, float]], bounds: Mapping[str, Bound]) -> list[Problem]:
-    """Rows (first axis) the reference updates must match it; every other row must keep its exact bits.
-
-    `ref` is computed from an unrounded (fp32+) copy of `before`, so a row counts as updated even when
-    its change is below one ulp of a 16-bit pool, and the error measured is the kernel's own rounding.
-    """
-    problems = []
-    updated = updated_rows(ref, before)
-    moved = (_bits(after) != _bits(before)).reshape(after.shape[0], -1).any(dim=1) & ~updated
-    if moved.any():
-        rows = moved.nonzero().flatten().tolist()
-        problems.append(Problem("untouched", name, line=f"`{name}`: rows the contract leaves untouched were modified: "
-                                                        f"{rows[:8]}{'...' if len(rows) > 8 else ''}"))
-    if updated.any():
-        err = relative_rms(after[updated], ref[updated])
-        key = error_key(name, after.dtype)
-        if errors is not None:
-            errors[key] = err
-        bound = bounds.get(key, Bound(tolerance(after.dtype)))
-        if not torch.isfinite(after[updated]).all() or err > bound.value:
-            problems.append(Problem("values", name, line=f"`{name}`: updated rows differ from reference: "
-                                                         f"relative RMS error {err:.3g} > {bound.value:.3g}"
-                                                         f"{' (' + bound.why + ')' if bound.why else ''}"))
-    return problems
+    return (_rows(ref) != _rows(before.to(ref.dtype))).any(dim=1)

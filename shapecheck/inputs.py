@@ -1,11 +1,13 @@
 """Inputs for a contract that brings no builder of its own: one tensor per annotation, from the case.
 
-Each tensor argument gets the shape of its first annotated pattern under the drawn dims: floats (the first
-float dtype the annotation allows, float32 by preference) filled with randn from the case's seed; integer
+Each tensor argument gets the shape of its first annotated pattern under the drawn dims and the case's
+drawn dtype (else the first the annotation allows, float32/int32 by preference): floats filled with randn
+from the case's seed; integer
 tensors marked `Offsets`/`Index` take the values the case drew (so they print, shrink and replay); other
 integer tensors get small random values; an optional tensor the case left out (`None`) is not passed;
 tensors listed under the case's `strided_views` are views with a padded row stride.
-Scalar arguments take the case's pinned value or their default; a scalar with neither cannot be invented.
+Scalar arguments take the drawn size (an int named like a dimension), the case's drawn or pinned value, or
+their default.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import torch
 from shapecheck.case import Case
 from shapecheck.errors import UsageError
 from shapecheck.spec import Contract
-from shapecheck.strategies import STRIDED
+from shapecheck.strategies import DTYPES, STRIDED
 
 _FLOATS = ("float32", "float64", "bfloat16", "float16")
 _INTS = ("int32", "int64", "int16", "int8", "uint8", "bool")
@@ -29,11 +31,14 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
 
     def build(case: Case, device: Any) -> dict[str, Any]:
         gen = torch.Generator(device).manual_seed(case.seed)
+        drawn_dtypes = case.options.get(DTYPES, {})
         args: dict[str, Any] = {}
         for name, param in contract.parameters.items():
             spec = contract.tensor_specs.get(name)
             if spec is None:
-                if name in case.options:
+                if name in contract.scalar_dims:
+                    args[name] = case.dims[name]
+                elif name in case.options:
                     args[name] = case.options[name]
                 elif param.default is inspect.Parameter.empty:
                     raise UsageError(f"contract {contract.name}: argument `{name}` has no default and no tensor "
@@ -47,17 +52,17 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
                 continue
             pattern = spec.patterns[0]
             shape = pattern.evaluate(case.dims)
-            floats = [d for d in _FLOATS if d in pattern.dtypes]
-            ints = [d for d in _INTS if d in pattern.dtypes]
+            declared = {d for p in spec.patterns if p.axes == pattern.axes for d in p.dtypes}
+            dtype = getattr(torch, drawn_dtypes.get(name) or next(d for d in (*_FLOATS, *_INTS) if d in declared))
             if chosen:
-                args[name] = torch.tensor(chosen, dtype=getattr(torch, ints[0]), device=device).reshape(shape)
-            elif floats:
+                args[name] = torch.tensor(chosen, dtype=dtype, device=device).reshape(shape)
+            elif dtype.is_floating_point:
                 # a strided view: rows 3 elements apart further than packed (a slice of a wider projection)
                 pad = 3 if name in case.options.get(STRIDED, ()) else 0
                 full = torch.randn(*shape[:-1], shape[-1] + pad, generator=gen, device=device)
-                args[name] = full.to(getattr(torch, floats[0]))[..., :shape[-1]]
+                args[name] = full.to(dtype)[..., :shape[-1]]
             else:
-                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(getattr(torch, ints[0]))
+                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(dtype)
         return args
 
     return build

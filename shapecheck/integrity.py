@@ -22,13 +22,12 @@ implementations only (`shapecheck run --isolate`, whose worker sees the live mem
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 import torch
 
-from shapecheck import conditioning
 from shapecheck.case import Case
-from shapecheck.harness import Bound
+from shapecheck.harness import Bound, Kind, Problem, found, unrounded
 from shapecheck.inputs import input_builder
 from shapecheck.spec import Contract
 
@@ -67,15 +66,24 @@ def modified_inputs(before: Mapping[str, torch.Tensor], args: Mapping[str, Any])
     return findings
 
 
-def output_kind(out: Any, device: str) -> list[str]:
-    """The output must be a plain tensor on the run's device, nothing that behaves like one."""
-    if type(out) is torch.Tensor:
-        if out.device.type != torch.device(device).type:
-            return [f"[output-type] output is on {out.device}, the inputs on {device}"]
+def output_kind(name: str, out: Any) -> list[str]:
+    """A returned element must be None or a plain tensor, nothing that behaves like one (its device and
+    whether None is allowed are the contract's to judge: `harness.check`)."""
+    if out is None or type(out) is torch.Tensor:
         return []
     kind = type(out)
     what = "a subclass of torch.Tensor" if isinstance(out, torch.Tensor) else "not a torch.Tensor"
-    return [f"[output-type] output is {kind.__module__}.{kind.__qualname__}, {what}; expected a plain torch.Tensor"]
+    return [f"[output-type] {name} is {kind.__module__}.{kind.__qualname__}, {what}; expected a plain torch.Tensor"]
+
+
+def returned_kinds(outputs: Mapping[str, Any]) -> list[str]:
+    """`output_kind` of every returned element; a tuple or list returned where one tensor was declared is
+    judged element by element (the contract then says its form is wrong)."""
+    found = []
+    for name, out in outputs.items():
+        items = enumerate(out) if isinstance(out, (tuple, list)) else [(None, out)]
+        found += [f for i, x in items for f in output_kind(name if i is None else f"{name}[{i}]", x)]
+    return found
 
 
 def _span(x: torch.Tensor) -> tuple[int, int]:
@@ -110,16 +118,16 @@ def late_writes(at_return: Mapping[str, torch.Tensor], settled: Mapping[str, tor
             for name, now in settled.items() if not torch.equal(bits(at_return[name]), bits(now))]
 
 
-def after_call(args: Mapping[str, Any], untouched: Mapping[str, torch.Tensor], out: Any, impl: Any,
+def after_call(args: Mapping[str, Any], untouched: Mapping[str, torch.Tensor], outputs: Mapping[str, Any], impl: Any,
                device: str) -> list[str]:
-    """Every finding about what a returned call did: its output's kind, aliasing, inputs, late writes.
+    """Every finding about what a returned call did: its outputs' kinds, aliasing, inputs, late writes.
 
-    An isolated implementation has already judged aliasing and late writes on the worker's live memory
-    (`pending_findings`); the output it returns is the parent's own copy.
+    `outputs` are the returned elements by name. An isolated implementation has already judged aliasing and
+    late writes on the worker's live memory (`pending_findings`); the outputs it returns are the parent's copies.
     """
-    findings = output_kind(out, device)
+    findings = returned_kinds(outputs)
     if not findings:
-        findings += aliasing({"output": out}, args)
+        findings += aliasing(tensors(outputs), args)
     return findings + modified_inputs(untouched, args) + list(getattr(impl, "pending_findings", list)())
 
 
@@ -128,30 +136,43 @@ def fresh_twin(case: Case) -> Case:
     return dataclasses.replace(case, seed=(case.seed + 0x5EED) % 2**63)
 
 
-def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], device: str, first_out: torch.Tensor,
-                 first_ref: torch.Tensor, close: Callable[[torch.Tensor, torch.Tensor], bool]) -> list[str]:
-    """Run the case's shapes again with fresh inputs: the output must follow the reference.
+class Judgement(Protocol):
+    """The runner's judgement of one call (`runner.Judge`): problems and the bounds of a second opinion."""
 
-    `close(out, ref)` is the runner's value comparison, and a fresh output that misses it gets the runner's
-    second opinion too (`conditioning.py`: fresh values can be ill-conditioned where the first were not), so
-    the fresh run is held to the same bound.
+    @property
+    def results_of(self) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
+        """The reference's results by name, as a function of its arguments."""
+
+    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
+                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
+                 seed: Optional[int] = None) -> tuple[list[Problem], dict[str, Bound]]: ...
+
+
+def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], device: str, first: Mapping[str, Any],
+                 first_expected: Mapping[str, Any], judge: Judgement, *, held: bool) -> list[str]:
+    """Run the case's shapes again with fresh inputs: every result must follow the reference.
+
+    `first` and `first_expected` are the first run's results and the reference's, by name; `judge` is the
+    runner's own judgement, second opinion included (fresh values can be ill-conditioned where the first
+    were not), so the fresh run is held to the same bounds. `held`: the first run's results held.
     """
     twin = fresh_twin(case)
     args = input_builder(contract)(twin, device)
-    pristine = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
-    reference = contract.resolve("reference")
-    assert reference is not None, "the fresh-twin check runs only for contracts with a reference"
-    ref = reference(**args)
-    ref = ref[0] if isinstance(ref, tuple) else ref
+    before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
+    assert judge.results_of is not None, "the fresh-twin check runs only for contracts with a reference"
+    expected = judge.results_of(unrounded(args, before))
     out = impl(**args)
-    if type(out) is not torch.Tensor or out.shape != first_out.shape:
-        return [f"[stale-result] with fresh inputs of the same shapes the output is {type(out).__name__} "
-                f"{list(getattr(out, 'shape', []))}, not like the first run's"]
-    if torch.equal(bits(out), bits(first_out)) and not torch.equal(bits(ref), bits(first_ref)):
-        return ["[stale-result] fresh inputs of the same shapes gave a bit-identical output, while the reference "
+    now = found(contract, out, args)
+    shapes = {n: list(getattr(x, "shape", [])) for n, x in now.items()}
+    if shapes != {n: list(getattr(x, "shape", [])) for n, x in first.items()}:
+        return [f"[stale-result] with fresh inputs of the same shapes the results are {shapes}, not like the first run's"]
+    tensors_now = [(x, first[n]) for n, x in now.items() if type(x) is torch.Tensor and type(first[n]) is torch.Tensor]
+    if tensors_now and all(torch.equal(bits(x), bits(y)) for x, y in tensors_now) and any(
+            isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n])) for n, r in expected.items()):
+        return ["[stale-result] fresh inputs of the same shapes gave bit-identical results, while the reference "
                 "changed (a result cached or computed once)"]
-    if not close(out, ref) and close(first_out, first_ref) and not conditioning.output_holds(
-            reference, {**args, **pristine}, out, twin.seed):
+    problems, _ = judge(args, before, out, expected, {}, seed=twin.seed)
+    if held and any(p.kind in (Kind.VALUES, Kind.UNWRITTEN) for p in problems):
         return ["[stale-result] with fresh inputs of the same shapes the output no longer matches the reference"]
     return []
 

@@ -1,6 +1,6 @@
 """Run an untrusted implementation in a worker process, so that nothing it does can change the verdict.
 
-`Isolated(target, device, timeout_s)` behaves like the implementation: `impl(**args) -> output`, with the
+`Isolated(target, device, timeout_s)` behaves like the implementation: `impl(**args) -> results`, with the
 arguments' post-call contents written back into the caller's tensors. Behind it:
 
 - the worker is a fresh process, forked from a server that has imported torch, triton and shapecheck's
@@ -85,19 +85,42 @@ def _candidate_error(description: str) -> Exception:
     return type(name if name.isidentifier() else "Exception", (Exception,), {})(text)
 
 
-def _checked(reply: tuple[Any, ...], shared: dict[str, Any]) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
-    """(output at return, arguments at return, live output) from a reply, or a refusal naming what is wrong."""
-    if reply[0] != "returned" or len(reply) != 5:
+_FORMS = ("none", "tensor", "tuple", "list")  # what a call may return, as the reply describes it
+
+
+def _parts(out: Any) -> Optional[tuple[str, list[Any]]]:
+    """A returned value as (form, elements), or None when it is neither None, a tensor, nor a tuple or list."""
+    if out is None:
+        return "none", []
+    if isinstance(out, torch.Tensor):
+        return "tensor", [out]
+    if isinstance(out, (tuple, list)):
+        return type(out).__name__, list(out)
+    return None
+
+
+def _rebuilt(form: str, items: list[Any]) -> Any:
+    return None if form == "none" else items[0] if form == "tensor" else tuple(items) if form == "tuple" else list(items)
+
+
+def _checked(reply: tuple[Any, ...], shared: dict[str, Any]) -> tuple[str, list[Any], dict[str, torch.Tensor], list[Any]]:
+    """(result's form, its elements at return, arguments at return, live elements) from a reply, or a refusal
+    naming what is wrong."""
+    if reply[0] != "returned" or len(reply) != 6:
         raise Finding(f"[output-type] reply refused: unexpected {reply[0]!r}")
-    _, out, after, live, findings = reply
+    _, form, items, after, live, findings = reply
     expected = integrity.tensors(shared)
-    ok = (type(out) is torch.Tensor and type(live) is torch.Tensor and out.shape == live.shape
+    plain = lambda x: x is None or type(x) is torch.Tensor
+    ok = (form in _FORMS and isinstance(items, list) and isinstance(live, list) and len(items) == len(live)
+          and all(plain(x) and plain(y) and getattr(x, "shape", None) == getattr(y, "shape", None)
+                  for x, y in zip(items, live))
+          and (form != "tensor" or (len(items) == 1 and items[0] is not None)) and (form != "none" or not items)
           and isinstance(after, dict) and isinstance(findings, list) and set(after) == set(expected)
           and all(type(x) is torch.Tensor and x.shape == expected[n].shape and x.dtype == expected[n].dtype
                   for n, x in after.items()))
     if not ok:
-        raise Finding("[output-type] reply refused: not the output and arguments of the call")
-    return out, after, live
+        raise Finding("[output-type] reply refused: not the results and arguments of the call")
+    return form, items, after, live
 
 
 def _describe(exc: BaseException) -> str:
@@ -123,7 +146,7 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
         conn.send(("import-error", str(exc)))
         return
     contract = getattr(fn, "__contract__", None)
-    conn.send(("ready", getattr(contract, "name", None)))
+    conn.send(("ready", getattr(contract, "qualname", None)))
     live: tuple[Any, ...] = ()  # the last call's live output: kept alive until the parent has read it again
     while True:
         try:
@@ -143,19 +166,26 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
         except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
             conn.send(("raised", _describe(exc)))
             continue
-        # An output that is not a plain tensor, or is (a view of) an argument, is refused here: the parent
-        # could not judge it, and CUDA IPC cannot send back memory the worker was sent.
-        refused = integrity.output_kind(out, device) or integrity.aliasing({"output": out}, args)
+        # A result that is not None, a plain tensor or a tuple/list of them, or is (a view of) an argument, is
+        # refused here: the parent could not judge it, and CUDA IPC cannot send back memory the worker was sent.
+        parts = _parts(out)
+        if parts is None:
+            conn.send(("refused", integrity.output_kind("output", out)[0]))
+            continue
+        form, items = parts
+        named = {f"output[{i}]" if form in ("tuple", "list") else "output": x for i, x in enumerate(items)}
+        refused = integrity.returned_kinds(named) or integrity.aliasing(integrity.tensors(named), args)
         if refused:
             conn.send(("refused", refused[0]))
             continue
         # Copies taken the moment the call returned, ordered on the current stream only: what a caller
-        # reading the output on that stream would see. Everything sent stays alive until the next call
+        # reading the results on that stream would see. Everything sent stays alive until the next call
         # (CUDA IPC hands out the worker's own memory).
-        at_return = (out.clone(), {n: x.clone() for n, x in integrity.tensors(args).items()})
-        live = (out, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
+        at_return = ([None if x is None else x.clone() for x in items],
+                     {n: x.clone() for n, x in integrity.tensors(args).items()})
+        live = (items, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
         try:
-            conn.send(("returned", *at_return, out, []))
+            conn.send(("returned", form, *at_return, items, []))
         except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
             conn.send(("refused", f"[output-type] the output cannot be sent back: {_describe(exc)}"))
 
@@ -260,17 +290,21 @@ class Isolated:
                 raise _candidate_error(reply[1])
             if reply[0] == "refused":
                 raise Finding(str(reply[1]))
-            out, after, live = _checked(reply, shared)
-            self._findings += [f for f in reply[4] if isinstance(f, str) and f.startswith("[")]
-            out, after = out.clone(), {n: x.clone() for n, x in after.items()}
+            form, items, after, live = _checked(reply, shared)
+            self._findings += [f for f in reply[5] if isinstance(f, str) and f.startswith("[")]
+            items = [None if x is None else x.clone() for x in items]
+            after = {n: x.clone() for n, x in after.items()}
+            out = _rebuilt(form, items)
             self._send(("settle",))
             self._receive(self.timeout_s, "synchronising the device")
         except Finding as exc:
             raise self._fail(str(exc)) from None
         time.sleep(self.settle_s)
-        settled = {"output": live, **{f"argument `{n}`": shared[n] for n in after}}
-        self._findings += integrity.late_writes({"output": out, **{f"argument `{n}`": x for n, x in after.items()}},
-                                                settled)
+        names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
+        at_return = {n: x for n, x in zip(names, items) if x is not None}
+        settled = {n: x for n, x in zip(names, live) if x is not None}
+        self._findings += integrity.late_writes({**at_return, **{f"argument `{n}`": x for n, x in after.items()}},
+                                                {**settled, **{f"argument `{n}`": shared[n] for n in after}})
         for name, x in after.items():
             args[name].copy_(x)
         return out

@@ -192,7 +192,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
         try:
             report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
                                   examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
-                                  database=options.database, command=options.replay(contract.name),
+                                  database=options.database, command=options.replay(contract.qualname),
                                   stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
                                   compile_ahead=options.compile_ahead)
         except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
@@ -217,7 +217,7 @@ def _worker(options: "RunOptions", contract_name: str, index: int, stream: Strea
     events = _shared["events"]
     with contextlib.ExitStack() as isolated:
         targets = property_cli._targets(options, property_cli._isolation(options, isolated))
-        c, fn, name = next(t for t in targets if t[0].name == contract_name)
+        c, fn, name = next(t for t in targets if t[0].qualname == contract_name)
         return run_part(options, c, fn, name, stream, index, lambda o: events.put((index, o.ok)), _shared["claim"])
 
 
@@ -234,7 +234,7 @@ def run_parallel(options: "RunOptions", contract: "Contract", parts: Sequence[St
     claim = ctx.Value("i", NOBODY)
     with concurrent.futures.ProcessPoolExecutor(max_workers=len(parts), mp_context=ctx, initializer=_start,
                                                 initargs=(slots, events, claim)) as pool:
-        futures = [pool.submit(_worker, options, contract.name, k, part) for k, part in enumerate(parts)]
+        futures = [pool.submit(_worker, options, contract.qualname, k, part) for k, part in enumerate(parts)]
         pending = set(futures)
         while pending:
             done, pending = concurrent.futures.wait(pending, timeout=0.2)

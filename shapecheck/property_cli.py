@@ -6,6 +6,7 @@ backend is chosen (kernels must not be imported before TRITON_INTERPRET is set).
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import json
@@ -121,7 +122,8 @@ def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Con
         else:
             fn, near = registry.implementation_and_contracts(options.impl)
             known = registry.contracts(options.contracts, extra=near)
-            c = registry.contract(options.contract, known) if options.contract else getattr(fn, "__contract__", None)
+            carried = getattr(fn, "__contract__", None)
+            c = registry.contract(options.contract, known, prefer=carried) if options.contract else carried
         if c is None:
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
         return [(c, fn, options.impl)]
@@ -178,7 +180,7 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     except ValueError as exc:
         raise UsageError(f"--reproduce: {exc}") from None
     targets = _targets(dataclasses.replace(options, contract=options.contract or case.contract), isolation)
-    matching = [t for t in targets if t[0].name == case.contract]
+    matching = [t for t in targets if case.contract in (t[0].name, t[0].qualname)]
     if not matching:
         raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {options.contract!r}")
     c, fn, name = matching[0]
@@ -197,7 +199,8 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
 
 
 def _pins(pins: Sequence[str]) -> dict[str, Any]:
-    """`NAME=VALUE` pins: VALUE read as JSON (42, true, null, "vk", [0, 3]) or else as a plain string."""
+    """`NAME=VALUE` pins: VALUE read as JSON (42, true, null, "vk", [0, 3]), else as a Python literal (True,
+    None, 0.5, ('a', 1)), else as a plain string."""
     values: dict[str, Any] = {}
     for text in pins:
         name, sep, raw = text.partition("=")
@@ -206,7 +209,10 @@ def _pins(pins: Sequence[str]) -> dict[str, Any]:
         try:
             values[name] = json.loads(raw)
         except json.JSONDecodeError:
-            values[name] = raw
+            try:
+                values[name] = ast.literal_eval(raw)
+            except (ValueError, SyntaxError):
+                values[name] = raw
     return values
 
 
@@ -263,7 +269,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                 with _sanitizing(options.sanitizing and isolation is None, options.device):
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                           examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
-                                          database=options.database, command=options.replay(c.name),
+                                          database=options.database, command=options.replay(c.qualname),
                                           compile_ahead=options.compile_ahead)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)

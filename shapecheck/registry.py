@@ -25,12 +25,12 @@ from shapecheck.spec import Contract
 
 BUNDLED = "shapecheck.contracts"
 ENTRY_POINTS = "shapecheck.contracts"
-_APPLIED: dict[str, Contract] = {}  # by name: the contracts `@shapecheck.contract` was applied with
+_APPLIED: dict[str, Contract] = {}  # by qualified name: the contracts `@shapecheck.contract` was applied with
 
 
 def register(c: Contract) -> None:
-    """Make `c` known by name; the decorator registers every contract it is applied with."""
-    _APPLIED[c.name] = c
+    """Make `c` known; the decorator registers every contract it is applied with."""
+    _APPLIED[c.qualname] = c
 
 
 def importable_cwd() -> None:
@@ -88,26 +88,35 @@ def _entry_points() -> Iterable[Contract]:
 
 
 def contracts(modules: Sequence[str] = (), *, extra: Iterable[Contract] = ()) -> dict[str, Contract]:
-    """Every known contract by name: bundled, entry points, pyproject, `modules`, `extra`, decorated ones."""
+    """Every known contract by qualified name (`module:name`, `Contract.qualname`): bundled, entry points,
+    pyproject, `modules`, `extra`, decorated ones. Short names may repeat across packages (a user's
+    `segment_mean` beside the bundled one); within one module they must not."""
     importable_cwd()
     found: dict[str, Contract] = {}
     sources: list[Iterable[Contract]] = [_bundled(), _entry_points()]
     sources += [_contracts_in(_import(m, "[tool.shapecheck] contracts")) for m in configured_modules()]
     sources += [_contracts_in(_import(m, "--contracts")) for m in modules]
     for c in [*(c for source in sources for c in source), *extra, *_APPLIED.values()]:
-        if c.name in found and found[c.name] is not c and found[c.name] != c:
-            raise UsageError(f"two different contracts are named {c.name!r}; contract names must be unique")
-        found[c.name] = c
+        if c.qualname in found and found[c.qualname] is not c and found[c.qualname] != c:
+            raise UsageError(f"two different contracts are named {c.qualname!r}; names must be unique within a module")
+        found[c.qualname] = c
     return found
 
 
-def contract(name: str, known: dict[str, Contract]) -> Contract:
-    """A contract by exact name or unique prefix."""
+def contract(name: str, known: dict[str, Contract], *, prefer: Contract | None = None) -> Contract:
+    """A contract by qualified name, short name, or unique prefix of either. A short name two packages use
+    is an error listing both, unless one is `prefer` (the contract the `--impl` carries)."""
     if name in known:
         return known[name]
-    matches = [c for n, c in known.items() if n.startswith(name)]
-    if len(matches) == 1:
-        return matches[0]
+    for matches in ([c for c in known.values() if c.name == name],
+                    [c for q, c in known.items() if q.startswith(name) or c.name.startswith(name)]):
+        if prefer is not None and prefer in matches:
+            return prefer
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise UsageError(f"contract name {name!r} is ambiguous: {', '.join(sorted(c.qualname for c in matches))}; "
+                             "name one by its qualified name")
     raise UsageError(f"unknown contract {name!r}; known: {', '.join(sorted(known)) or '(none)'} "
                      "(name a module defining it with --contracts, or in [tool.shapecheck] contracts of pyproject.toml)")
 

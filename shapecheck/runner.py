@@ -31,7 +31,7 @@ from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
-from shapecheck.harness import relative_rms, tolerance
+from shapecheck.harness import tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
@@ -84,11 +84,6 @@ def poisoned_allocations() -> Iterator[None]:
         torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
-def _unrounded(x: torch.Tensor) -> torch.Tensor:
-    """A copy in at least fp32, so the reference's in-place results are not rounded to 16 bits."""
-    return x.to(torch.float32) if x.is_floating_point() and x.element_size() < 4 else x.clone()
-
-
 def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
                strict: Optional[bool] = None) -> Outcome:
     """Run one case through `impl` and the contract's reference; collect every problem found.
@@ -120,9 +115,10 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     untouched = integrity.snapshot_inputs(contract, args)
     lap("inputs")
     reference = contract.resolve("reference")
-    if reference is not None:
-        ref_args = {**args, **{n: _unrounded(t) for n, t in before.items()}}
-        ref_out, *ref_mutated = harness.as_tuple(blame.calling(f"the reference {_hook_name(contract, 'reference')}", reference, **ref_args))
+    results_of = harness.reference_results(contract, reference) if reference is not None else None
+    expected: Optional[dict[str, Any]] = None
+    if results_of is not None:
+        expected = blame.calling(f"the reference {_hook_name(contract, 'reference')}", results_of, harness.unrounded(args, before))
     lap("reference")
     try:
         with poisoned_allocations():
@@ -135,35 +131,47 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
         outcome.raised = type(exc).__name__
     else:
-        found = harness.check(contract, call.dims, args, out, reference=(ref_out, *ref_mutated) if reference else None,
-                              before=before, errors=outcome.errors)
-        bounds: dict[str, harness.Bound] = {}
-        if reference is not None and any(p.kind == "values" for p in found):
-            found, bounds = _reconsidered(contract, case, reference, call.dims, args, before, out, found, outcome.errors)
-            outcome.bounds = {key: f"bound {b.value:.3g}: {b.why}" for key, b in bounds.items()}
+        judge = Judge(contract, case.seed, results_of, call.dims)
+        found, bounds = judge(args, before, out, expected, outcome.errors)
+        outcome.bounds = {key: f"bound {b.value:.3g}: {b.why}" for key, b in bounds.items()}
         outcome.problems += [str(p) for p in found]
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
-        outcome.problems += integrity.after_call(args, untouched, out, impl, device)
+        outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
         outcome.problems += integrity.precision(outcome.errors, tolerance, bounds)
-        if getattr(impl, "untrusted", False) and reference is not None and type(out) is torch.Tensor:
-            outcome.problems += integrity.stale_result(contract, case, impl, device, out, ref_out,
-                                                       lambda o, r: relative_rms(o, r) <= tolerance(o.dtype))
+        if getattr(impl, "untrusted", False) and results_of is not None and expected is not None:
+            outcome.problems += integrity.stale_result(contract, case, impl, device, harness.found(contract, out, args),
+                                                       expected, judge, held=not found)
     lap("checks")
     outcome.seconds = time.perf_counter() - start
     return outcome
 
 
-def _reconsidered(contract: Contract, case: Case, reference: Callable[..., Any], dims: Mapping[str, int],
-                  args: dict[str, Any], before: dict[str, torch.Tensor], out: Any, found: list[harness.Problem],
-                  errors: dict[str, float]) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
-    """A value mismatch judged again, against a float64 reference within the case's own float32 noise floor
-    (`conditioning.py` says why). A reference that cannot run in float64 leaves the float32 verdict."""
-    results = [(harness.RETURN, out), *((name, args[name]) for name in before)]
-    opinion = conditioning.second_opinion(reference, {**args, **before}, results, case.seed)
-    if opinion is None:
-        return found, {}
-    return harness.check(contract, dims, args, out, reference=opinion.truth, before=before, errors=errors,
-                         bounds=opinion.bounds), opinion.bounds
+@dataclasses.dataclass(frozen=True)
+class Judge:
+    """One case's judgement of a call's results (`harness.check`), and, where a value missed its bound, the
+    second opinion against a float64 reference within the case's own float32 noise floor (`conditioning.py`
+    says why). A reference that cannot run in float64 leaves the float32 verdict. The fresh-input twin of
+    `--isolate` is judged by the same object."""
+
+    contract: Contract
+    seed: int
+    results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]]
+    dims: Mapping[str, int]
+
+    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
+                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
+                 seed: Optional[int] = None) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
+        found = harness.check(self.contract, self.dims, args, out, reference=expected, before=before, errors=errors)
+        if self.results_of is None or not any(p.kind == harness.Kind.VALUES for p in found):
+            return found, {}
+        results = harness.found(self.contract, out, args)
+        judged = [(p.subject, results.get(p.subject)) for p in found if p.kind == harness.Kind.VALUES]
+        opinion = conditioning.second_opinion(self.results_of, {**args, **before}, judged,
+                                              self.seed if seed is None else seed)
+        if opinion is None:
+            return found, {}
+        return harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before, errors=errors,
+                             bounds=opinion.bounds), opinion.bounds
 
 
 class _Laps:
@@ -230,11 +238,17 @@ class Report:
 
 def pin_overrides(contract: Contract, pins: dict[str, Any]) -> strategies.Overrides:
     """`--pin` values as strategies; a name the contract does not know is a usage error, not ignored."""
-    known = {*contract.dim_names, *contract.parameters, *contract.pins, *([] if contract.cases else [strategies.STRIDED])}
+    known = {*contract.dim_names, *contract.parameters, *contract.pins,
+             *([] if contract.cases else [strategies.STRIDED, strategies.DTYPES])}
     unknown = sorted(set(pins) - known)
     if unknown:
         raise UsageError(f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "
                          f"named {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    for name, value in pins.items():
+        accepts = contract.scalars.get(name) if name not in contract.tensor_specs else None
+        if accepts is not None and not accepts.admits(value):
+            raise UsageError(f"--pin {name}={value!r}: argument `{name}` must be {accepts.text}, found "
+                             f"{type(value).__name__}")
     return {name: st.just(value) for name, value in pins.items()}
 
 
@@ -368,4 +382,8 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
             found |= marker.regimes(values, case.dims)
         elif name in case.options and values is None:
             found.add(f"{name} omitted")
+    drawn = case.options.get(strategies.DTYPES, {})
+    found |= {f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn}
+    found |= {f"{name}={value!r}" for name, value in case.options.items() if name in contract.scalars
+              and (isinstance(value, bool) or contract.scalars[name].literals or value is None)}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

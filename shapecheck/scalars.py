@@ -1,9 +1,9 @@
 """Scalar arguments as Python callers pass them: plain-type checks under PEP 484's numeric tower.
 
 An `int` is accepted where `float` is declared (and an int or float where `complex` is), as PEP 484 says
-and callers do (`scale=1`, `softplus_threshold=20`). A `bool` is not accepted as a float or complex: it is
-an int only by inheritance, and a flag in a number's place is a mistake. Where `int` is declared a `bool`
-passes, as in Python and beartype.
+and callers do (`scale=1`, `softplus_threshold=20`). A `bool` is not accepted as an int, float or complex:
+it is an int only by inheritance, and a flag in a number's place is a mistake (`topk=True` would launch a
+kernel with one expert). beartype lets it through; the contract refuses it.
 
 Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, Annotated, the
 origin class of a generic alias (`list[int]` checks `list`); anything else (`Callable`, type variables)
@@ -35,6 +35,8 @@ class Scalar:
 
     def admits(self, value: Any) -> bool:
         kind = _SYMBOLIC.get(type(value), type(value))  # a size traced by torch.compile stands for its int
+        if kind is bool and bool not in self.classes and {int, float, complex} & {*self.classes, *self.promoted}:
+            return any(type(lit) is bool and value == lit for lit in self.literals)
         if issubclass(kind, self.classes):
             return True
         if self.promoted and kind is not bool and issubclass(kind, self.promoted):

@@ -24,10 +24,12 @@ import typing
 from typing import Annotated, Any, Callable, Mapping, Optional, Sequence, Union
 
 import torch
+from hypothesis.strategies import SearchStrategy
 
 from shapecheck import axes as _axes
 from shapecheck import dims as _dims
 from shapecheck import harness
+from shapecheck import outputs as _outputs
 from shapecheck import scalars as _scalars
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
 from shapecheck.markers import Index, InPlace, Marker, Offsets
@@ -142,7 +144,7 @@ def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
         return Annotated[(_unsolved_to_anonymous(base, plain), *metadata)]
-    if origin is Union:
+    if _dims.is_union(annotation):
         return Union[tuple(_unsolved_to_anonymous(a, plain) for a in typing.get_args(annotation))]
     return annotation
 
@@ -155,7 +157,7 @@ def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
         stripped, inner = _split_markers(base)
         ours = [m for m in metadata if isinstance(m, (Offsets, Index, InPlace))]
         return stripped, ours[0] if ours else inner
-    if origin is Union:
+    if _dims.is_union(annotation):
         parts = [_split_markers(member) for member in typing.get_args(annotation)]
         markers = [m for _, m in parts if m is not None]
         return Union[tuple(base for base, _ in parts)], markers[0] if markers else None
@@ -180,10 +182,15 @@ class Contract:
     rules: Sequence[Rule] = ()
     checks: Sequence[Check] = ()
     value_checks: Sequence[Check] = ()  # read device memory (a sync per call): skipped in "shapes" mode
-    reference: Hook = None  # fn(**arguments) -> output, or (output, *updated in-place arguments)
+    reference: Hook = None  # fn(**arguments) -> the declared result (in-place arguments updated in its copies),
+    #                         or (*outputs, *new values of the in-place arguments)
     implementation: Hook = None
     mutates: Sequence[str] = ()
-    output_dtype_like: Optional[str] = None  # the output's dtype must equal this argument's
+    # The dtype of floating outputs must equal this argument's (a name), or per output ({output: argument}).
+    output_dtype_like: Union[str, Mapping[str, str], None] = None
+    outputs: Sequence[str] = ()  # names of the returned elements (default "output", or "output[i]" of a tuple)
+    compare: Mapping[str, harness.Compare] = dataclasses.field(default_factory=dict)  # result -> its comparison
+    draw: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # scalar parameter -> Hypothesis strategy
     finite: Sequence[str] = ()  # float arguments that must hold no NaN/inf (checked with the markers, one read)
     cases: Hook = None  # fn(profile, overrides) -> SearchStrategy[Case]
     examples: Hook = None  # fn(profile) -> {name: Case} or [Case]: regime cases every property run adds
@@ -197,7 +204,9 @@ class Contract:
     markers: Mapping[str, Marker] = dataclasses.field(init=False, repr=False, compare=False)
     _sig: inspect.Signature = dataclasses.field(init=False, repr=False, compare=False)
     _specs: Mapping[str, _dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
-    _output: Optional[_dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
+    returns: _outputs.Returns = dataclasses.field(init=False, repr=False, compare=False)
+    scalar_dims: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # int parameters named
+    #                                                  like a dimension: the scalar's value is the size
 
     def resolve(self, field: str) -> Optional[Callable[..., Any]]:
         """The function a hook field names, or None if unset; an import failure or a name that is not a function
@@ -234,7 +243,7 @@ class Contract:
             raise InvalidContract(self.name, "signature", f"annotations cannot be resolved: {exc}") from None
         specs: dict[str, _dims.TensorSpec] = {}
         markers: dict[str, Marker] = {}
-        for name in [*sig.parameters, "return"]:
+        for name in sig.parameters:
             plain, marker = _split_markers(hints.get(name))
             try:
                 spec = _dims.tensor_spec(plain)
@@ -243,10 +252,14 @@ class Contract:
             if spec is not None:
                 specs[name] = spec
             if marker is not None:
-                if spec is None or name == "return":
+                if spec is None:
                     raise InvalidContract(self.name, name, f"{type(marker).__name__} marks tensor parameters only")
                 markers[name] = marker
-        output = specs.pop("return", None)
+        try:
+            returned = _outputs.returns(hints.get("return"), tuple(self.outputs), "return" not in hints)
+        except (ValueError, SyntaxError) as exc:
+            raise InvalidContract(self.name, "return" if not self.outputs or "outputs" not in str(exc) else "outputs",
+                                  str(exc)) from None
         plain = {n for spec in specs.values() for p in spec.patterns for n in p.names}
         object.__setattr__(self, "_sig", sig)
         object.__setattr__(self, "hints", hints)
@@ -254,28 +267,38 @@ class Contract:
         # minus the axes only shapecheck's binder can solve.
         object.__setattr__(self, "gate_hints", {k: _unsolved_to_anonymous(v, plain) for k, v in hints.items() if k != "return"})
         object.__setattr__(self, "_specs", specs)
-        object.__setattr__(self, "_output", output)
+        object.__setattr__(self, "returns", returned)
         object.__setattr__(self, "markers", markers)
         inplace = tuple(n for n, m in markers.items() if isinstance(m, InPlace) and n not in self.mutates)
         object.__setattr__(self, "mutates", (*self.mutates, *inplace))
+        object.__setattr__(self, "scalar_dims", tuple(n for n in self.dim_names if n in self.scalars
+                                                      and int in self.scalars[n].classes))
         self._validate_definition()
 
     def _validate_definition(self) -> None:
-        """Every name a field uses must exist; every expression axis must be bindable."""
+        """Every name a field uses must exist; every expression axis must be bindable; every result judgeable."""
         names, params = set(self.dim_names), set(self.parameters)
-        plain = {n for spec in (*self.tensor_specs.values(), *([self.output] if self.output else []))
-                 for p in spec.patterns for n in p.names}
-        for arg, spec in self.tensor_specs.items():
+        outputs = [o.spec for o in self.returns.outputs]
+        plain = {n for spec in (*self.tensor_specs.values(), *outputs) for p in spec.patterns for n in p.names}
+        for arg, spec in [*self.tensor_specs.items(), *((o.name, o.spec) for o in self.returns.outputs)]:
             for pattern in spec.patterns:
                 for axis in pattern.axes:
                     if isinstance(axis, str) and not axis.isidentifier():
                         unknown = sorted(set(_axes.names(axis)) - plain)
-                        if len(unknown) > 1:
-                            raise InvalidContract(self.name, arg, f'axis "{axis}" has {len(unknown)} names bound by no '
-                                                  f"other axis ({', '.join(unknown)}): at most one can be solved for")
+                        if len(unknown) > 1 or (unknown and arg not in self.tensor_specs):
+                            raise InvalidContract(self.name, "return" if arg not in self.tensor_specs else arg,
+                                                  f'axis "{axis}" has {len(unknown)} name{"s" if len(unknown) > 1 else ""} '
+                                                  f"bound by no other axis ({', '.join(unknown)}): "
+                                                  f"{'at most one can be solved for' if arg in self.tensor_specs else 'an output cannot bind it'}")
+        for output in self.returns.outputs:
+            if output.name in params:
+                raise InvalidContract(self.name, "outputs", f"{output.name!r} is also a parameter; results need names of their own")
+        if len({o.name for o in self.returns.outputs}) < len(self.returns.outputs):
+            raise InvalidContract(self.name, "outputs", f"names must be distinct, found {list(self.outputs)}")
+        int_scalars = {n for n, accepts in self.scalars.items() if int in accepts.classes and n not in self.tensor_specs}
         for dim_name, d in self.dims.items():
-            if dim_name not in names:
-                raise InvalidContract(self.name, "dims", f"{dim_name!r} appears in no annotation "
+            if dim_name not in names and dim_name not in int_scalars:
+                raise InvalidContract(self.name, "dims", f"{dim_name!r} appears in no annotation and is no int parameter "
                                       f"(dimensions: {', '.join(self.dim_names) or 'none'})")
             if (problem := d.problem()) is not None:
                 raise InvalidContract(self.name, f"dims[{dim_name!r}]", problem)
@@ -288,8 +311,30 @@ class Contract:
             for value in values:
                 if value not in self.tensor_specs:
                     raise InvalidContract(self.name, field, f"{value!r} is not an annotated tensor parameter")
-        if self.output_dtype_like is not None and self.output_dtype_like not in self.tensor_specs:
-            raise InvalidContract(self.name, "output_dtype_like", f"{self.output_dtype_like!r} is not an annotated tensor parameter")
+        for value in self.mutates:
+            if self.reference is None:
+                raise InvalidContract(self.name, value, "is updated in place, but the contract has no `reference` to "
+                                      "judge its new rows against; give one (it may update its own copies in place)")
+        likes = self.output_dtype_like if isinstance(self.output_dtype_like, Mapping) else {}
+        for result, like in [*likes.items(), *([(None, self.output_dtype_like)] if isinstance(self.output_dtype_like, str) else [])]:
+            if like not in self.tensor_specs:
+                raise InvalidContract(self.name, "output_dtype_like", f"{like!r} is not an annotated tensor parameter")
+            if result is not None and result not in {o.name for o in self.returns.outputs}:
+                raise InvalidContract(self.name, "output_dtype_like", f"{result!r} is not a result (results: "
+                                      f"{', '.join(o.name for o in self.returns.outputs) or 'none'})")
+        judged = {o.name for o in self.returns.outputs} | set(self.mutates)
+        for result, fn in self.compare.items():
+            if result not in judged:
+                raise InvalidContract(self.name, "compare", f"{result!r} is neither a result nor an in-place argument "
+                                      f"(results: {', '.join(sorted(judged)) or 'none'})")
+            if not callable(fn):
+                raise InvalidContract(self.name, f"compare[{result!r}]", f"must be a function (found, expected, results), "
+                                      f"found {type(fn).__name__}")
+        for scalar, strategy in self.draw.items():
+            if scalar not in params or scalar in self.tensor_specs:
+                raise InvalidContract(self.name, "draw", f"{scalar!r} is not a scalar parameter")
+            if not isinstance(strategy, SearchStrategy):
+                raise InvalidContract(self.name, f"draw[{scalar!r}]", f"must be a Hypothesis strategy, found {type(strategy).__name__}")
         for arg, marker in self.markers.items():
             into = getattr(marker, "into", None)
             if into is not None and into not in names:
@@ -299,16 +344,39 @@ class Contract:
             if target is not None and not callable(target) and not _is_hook_text(target):
                 raise InvalidContract(self.name, field, f'must be a function or "module.path:function", found {target!r}')
 
+    def like(self, output: _outputs.Output) -> Optional[str]:
+        """The argument whose dtype `output` must have (`output_dtype_like`), or None. A plain name applies to
+        every output whose declared dtypes admit that argument's (the floating ones, typically)."""
+        if isinstance(self.output_dtype_like, Mapping):
+            return self.output_dtype_like.get(output.name)
+        if self.output_dtype_like is None:
+            return None
+        allowed = {d for p in self.tensor_specs[self.output_dtype_like].patterns for d in p.dtypes}
+        return self.output_dtype_like if allowed & {d for p in output.spec.patterns for d in p.dtypes} else None
+
+    @property
+    def qualname(self) -> str:
+        """`module:name`, the identity runs and replay lines use: short names of two packages may collide."""
+        return f"{self.signature.__module__}:{self.name}"
+
     @property
     def dim_names(self) -> tuple[str, ...]:
         """Every dimension name the annotations use (plain axes and names inside expressions), in order."""
         seen: dict[str, None] = {}
-        for spec in (*self.tensor_specs.values(), *([self.output] if self.output else [])):
+        for spec in (*self.tensor_specs.values(), *(o.spec for o in self.returns.outputs)):
             for pattern in spec.patterns:
                 for axis in pattern.axes:
-                    if isinstance(axis, str):
+                    if isinstance(axis, str) and axis != "_":
                         seen.update(dict.fromkeys(_axes.names(axis)))
         return tuple(seen)
+
+    @property
+    def drawn_dims(self) -> tuple[str, ...]:
+        """The dimensions a case draws: those the arguments' annotations name, and int parameters named like a
+        dimension; a name only results use is bound by the results themselves."""
+        named = {n for spec in self.tensor_specs.values() for p in spec.patterns for a in p.axes
+                 if isinstance(a, str) for n in _axes.names(a)}
+        return tuple(n for n in self.dim_names if n in named or n in self.scalar_dims)
 
     @property
     def free_strides(self) -> tuple[str, ...]:
@@ -328,10 +396,6 @@ class Contract:
     def tensor_specs(self) -> Mapping[str, _dims.TensorSpec]:
         """Annotated tensor parameters in declaration order."""
         return self._specs
-
-    @property
-    def output(self) -> Optional[_dims.TensorSpec]:
-        return self._output
 
     def _marked_values(self, call: Call) -> None:
         """Offsets, indices and finiteness, read in ONE device-to-host transfer.
@@ -382,9 +446,10 @@ class Contract:
             call.stop_if_traced()
             raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
                             expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
+        self._check_scalars(call)
+        self._bind_scalars(call)
         self._check_expressions(call, matched)
         self._check_devices(call)
-        self._check_scalars(call)
         namespace = {**arguments, **call.dims}  # dims win over same-named arguments
         for rule in self.rules:
             held = rule.holds(namespace)
@@ -475,6 +540,20 @@ class Contract:
                 raise call.fail(name, f"must be {accepts.text}", expected=accepts.text,
                                 found=f"{value!r} ({type(value).__name__})", error=DtypeViolation)
 
+    def _bind_scalars(self, call: Call) -> None:
+        """An int parameter named like a dimension binds it (`topk` sizes the `"T topk"` result), or must agree
+        with the size the tensors bound."""
+        for name in self.scalar_dims:
+            value, known = call.arguments.get(name), call.bindings.get(name)
+            if value is None:
+                continue
+            if known is None:
+                call.bindings[name] = (value, f"argument {name}")
+            elif known[0] != value:
+                call.stop_if_traced()
+                raise call.fail(name, f"must equal dimension {name}", dimension=name,
+                                expected=f"{name}={known[0]} (bound by {known[1]})", found=value)
+
     @functools.cached_property
     def scalars(self) -> dict[str, _scalars.Scalar]:
         """The scalar parameters' checks (computed on first use; the decorator warms it before any trace)."""
@@ -482,15 +561,9 @@ class Contract:
                  if name in self.hints and name not in self.tensor_specs}
         return {name: accepts for name, accepts in found.items() if accepts is not None}
 
-    def output_shape(self, dims: Mapping[str, int]) -> tuple[int, ...]:
-        """The declared output shape evaluated under `dims` (first pattern of the return annotation)."""
-        if self.output is None:
-            raise ValueError(f"contract {self.name} declares no tensor output")
-        return self.output.patterns[0].evaluate(dims)
-
     def check_output(self, call: Call, out: Any) -> None:
-        """The returned tensor must have the declared shape under the call's dims and a declared dtype
-        (`harness.check` without device reads); raises the first problem."""
+        """Every returned element must have its declared shape under the call's dims, a declared dtype and the
+        arguments' device (`harness.check` without device reads); raises the first problem."""
         problems = harness.check(self, call.dims, call.arguments, out, values=False)
         if problems:
             raise problems[0].violation(call)
@@ -513,6 +586,7 @@ def same_dtype(*names: str) -> Check:
                                 found=_dims.dtype_name(call.arguments[name]), error=DtypeViolation)
 
     check.__doc__ = f"same dtype: {', '.join(names)}"
+    check.same_dtype = names  # type: ignore[attr-defined]  # so generic cases draw one dtype for them
     return check
 
 

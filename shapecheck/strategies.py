@@ -12,13 +12,17 @@ for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed
 
 from __future__ import annotations
 
+import inspect
+import os
 import types
 from typing import Any, Callable, Mapping, Optional
 
-from hypothesis import HealthCheck
+from hypothesis import HealthCheck, assume
 from hypothesis import strategies as st
 
+from shapecheck.backend import interpreter_bfloat16_arithmetic
 from shapecheck.case import Case
+from shapecheck.errors import InvalidContract
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile, named
 from shapecheck.spec import Contract, Dim
@@ -31,6 +35,8 @@ NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, 
 SUPPRESSED_HEALTH_CHECKS = [HealthCheck.filter_too_much, HealthCheck.too_slow]
 STRIDED = "strided_views"
 """Generic-case option: the tensors passed as views with a padded row stride (pinnable: --pin strided_views=[])."""
+DTYPES = "dtypes"
+"""Generic-case option: each tensor's drawn dtype by name (pinnable: --pin 'dtypes={"x": "bfloat16"}')."""
 
 
 def dim(d: Dim, profile: Profile, *, lo: Optional[int] = None) -> st.SearchStrategy[int]:
@@ -45,7 +51,7 @@ def dims(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRID
     Rules that mention non-tensor arguments do not apply here (their names are unbound). For contracts
     with strong coupling between dims (divisibility, varlen), write a case strategy with `dim()` instead.
     """
-    parts = {name: overrides.get(name, dim(contract.dim(name), profile)) for name in contract.dim_names}
+    parts = {name: overrides.get(name, dim(contract.dim(name), profile)) for name in contract.drawn_dims}
     return st.fixed_dictionaries(parts).filter(lambda drawn: all(rule.holds(drawn) is not False for rule in contract.rules))
 
 
@@ -67,15 +73,80 @@ def marked_values(contract: Contract, name: str, drawn: Mapping[str, int]) -> st
     return marker.strategy(length, drawn[marker.into])
 
 
+def scalar(contract: Contract, name: str) -> Optional[st.SearchStrategy[Any]]:
+    """Values of one scalar parameter, or None to keep its default: the contract's `draw` strategy; bools
+    both ways and every `Literal` choice; an int declared in `dims` or without a default from its `Dim`
+    range (the contract's rules then filter the case). A float without a default needs a `draw` strategy."""
+    if name in contract.draw:
+        return contract.draw[name]
+    accepts = contract.scalars.get(name)
+    if accepts is None:
+        return None
+    choices: list[st.SearchStrategy[Any]] = []
+    if bool in accepts.classes:
+        choices.append(st.booleans())
+    if accepts.literals:
+        choices.append(st.sampled_from(accepts.literals))
+    no_default = contract.parameters[name].default is inspect.Parameter.empty
+    if int in accepts.classes and bool not in accepts.classes and (name in contract.dims or no_default):
+        d = contract.dim(name)
+        choices.append(st.integers(d.lo, d.hi))
+    if not choices:
+        return None
+    drawn = st.one_of(*choices)
+    return st.one_of(st.none(), drawn) if type(None) in accepts.classes else drawn
+
+
+_FLOAT_ORDER = ("float32", "bfloat16", "float16", "float64")
+_INT_ORDER = ("int32", "int64", "int16", "int8", "uint8", "bool")
+
+
+def dtype_choices(contract: Contract) -> dict[tuple[str, ...], list[str]]:
+    """Tensor groups that share one drawn dtype (`same_dtype` checks tie them) and the dtypes each may take:
+    every member of a union (`Float32[...] | BFloat16[...]`), and for a plain `Float[...]` the three a GPU
+    kernel runs in (float32, bfloat16, float16; float64 only where named; bf16 not under an interpreter that
+    cannot compute in it), for `Int[...]` int32 and int64.
+    The first is float32/int32, so a failure shrinks towards it. Groups with one choice are left out."""
+    # Under an interpreter that cannot compute in bf16 (backend.interpreter_bfloat16_arithmetic), a generic
+    # Float is not drawn as bf16: its failures there would be the interpreter's. A named BFloat16 still is.
+    interpreted = os.environ.get("TRITON_INTERPRET") == "1"
+    skip_bf16 = interpreted and not interpreter_bfloat16_arithmetic()
+    allowed: dict[str, list[str]] = {}
+    for name, spec in contract.tensor_specs.items():
+        axes = spec.patterns[0].axes
+        declared = {d for p in spec.patterns if p.axes == axes for d in p.dtypes}
+        generic_float = {"float32", "bfloat16", "float16", "float64"} <= declared
+        generic_int = {"int32", "int64", "int16"} <= declared
+        left_out = {"float64", *(["bfloat16"] if skip_bf16 else [])} if generic_float else set()
+        allowed[name] = [d for d in (*_FLOAT_ORDER, *_INT_ORDER) if d in declared and d not in left_out
+                         and not (generic_int and d not in ("int32", "int64"))]
+    groups: list[tuple[str, ...]] = []
+    for check in contract.checks:
+        tied = tuple(n for n in getattr(check, "same_dtype", ()) if n in allowed)
+        groups += [tied] if tied else []
+    for name in allowed:
+        if not any(name in g for g in groups):
+            groups.append((name,))
+    choices = {}
+    for group in dict.fromkeys(groups):
+        common = [d for d in allowed[group[0]] if all(d in allowed[n] for n in group)]
+        if len(common) > 1:
+            choices[group] = common
+    return choices
+
+
 def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, Any]]:
     """Per-argument choices of a generic case: marked tensors' values, None for an optional tensor left out,
-    and scalar parameters that are pinned (unpinned scalars take their defaults)."""
+    scalar parameters (`scalar`; dimension-named ints take the drawn size), and each dtype group's dtype."""
     parts: dict[str, st.SearchStrategy[Any]] = {}
     for name in contract.parameters:
         spec = contract.tensor_specs.get(name)
         if spec is None:
-            if name in overrides:
-                parts[name] = overrides[name]
+            if name in contract.scalar_dims:
+                continue  # the drawn dimension is the value
+            values = overrides.get(name, scalar(contract, name))
+            if values is not None:
+                parts[name] = values
             continue
         values = marked_values(contract, name, drawn) if isinstance(contract.markers.get(name), (Offsets, Index)) else None
         if spec.optional:  # None = left out; [] = passed, values from the seed
@@ -87,16 +158,31 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
     if strided:
         each = st.tuples(*(st.booleans() for _ in strided))  # half the cases per tensor
         parts[STRIDED] = overrides.get(STRIDED, each.map(lambda flags: [n for n, f in zip(strided, flags) if f]))
+    choices = dtype_choices(contract)
+    if choices:
+        per_group = st.tuples(*(st.sampled_from(c) for c in choices.values()))
+        parts[DTYPES] = overrides.get(DTYPES, per_group.map(
+            lambda picked: {n: d for group, d in zip(choices, picked) for n in group}))
     return st.fixed_dictionaries(parts)
 
 
 def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
-    """Cases for a contract without its own case strategy: rule-respecting dims, argument options, a seed."""
+    """Cases for a contract without its own case strategy: rule-respecting dims, argument options, a seed.
+
+    A scalar that can be neither drawn nor left at a default is refused here, naming it, before any draw."""
+    for name, param in contract.parameters.items():
+        if (name not in contract.tensor_specs and name not in contract.scalar_dims and name not in overrides
+                and param.default is inspect.Parameter.empty and scalar(contract, name) is None):
+            raise InvalidContract(contract.name, name, "has no default and cannot be drawn from its annotation; "
+                                  f"declare draw={{{name!r}: st.floats(...)}} (any Hypothesis strategy) or pin it")
 
     @st.composite
     def draw(draw: st.DrawFn) -> Case:
         drawn = draw(dims(contract, profile, overrides))
-        return Case(contract.name, drawn, draw(options(contract, drawn, overrides)), draw(seeds()))
+        chosen = draw(options(contract, drawn, overrides))
+        namespace = {**{n: v for n, v in chosen.items() if n in contract.parameters}, **drawn}
+        assume(all(rule.holds(namespace) is not False for rule in contract.rules))
+        return Case(contract.name, drawn, chosen, draw(seeds()))
 
     return draw()
 

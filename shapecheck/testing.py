@@ -17,11 +17,17 @@ database entry by an atomic rename under a per-key directory, and patched files 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
-import pytest
 import torch
+
+try:
+    import pytest
+except ModuleNotFoundError:  # pragma: no cover - exercised in a venv without pytest (tests/test_general_contracts.py)
+    raise ModuleNotFoundError("shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)",
+                              name="pytest") from None
 
 from shapecheck.backend import DEVICES
 from shapecheck.parallel import xdist_device
@@ -40,14 +46,19 @@ def use_interpreter_without_gpu() -> None:
 
 
 def property_test(impl: str, *, contract: Optional[str] = None, contracts: Sequence[str] = (), device: str = "auto",
-                  profile: str = "ci", examples: Optional[int] = None, seed: Optional[int] = None) -> Callable[[], None]:
+                  profile: str = "ci", examples: Optional[int] = None, seed: Optional[int] = None,
+                  pins: Optional[Mapping[str, Any]] = None) -> Callable[[], None]:
     """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
+
+    `pins` fix dimensions, scalars or case options for every case, as `shapecheck run --pin NAME=VALUE` does.
 
     `device="cuda"` marks the test `gpu` and skips it cleanly where no GPU is visible. A run in which no
     case executed, or whose reference/builder/strategy raised, fails the test with that one line. A bad
     `profile` or `device` raises ValueError here, where the test is defined (collection), not when it runs.
     """
     chosen_profile = named(profile, "property_test: profile")
+    pinned = dict(pins or {})
+    pin_args = tuple(f"{name}={json.dumps(value)}" for name, value in pinned.items())
     if device not in DEVICES:
         raise ValueError(f"property_test: device must be one of {', '.join(DEVICES)}, found {device!r}")
 
@@ -60,10 +71,12 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
         try:
             fn, near = registry.implementation_and_contracts(impl)
             known = registry.contracts(contracts, extra=near)
-            c = registry.contract(contract, known) if contract else getattr(fn, "__contract__", None)
+            carried = getattr(fn, "__contract__", None)
+            c = registry.contract(contract, known, prefer=carried) if contract else carried
             if c is None:
                 pytest.fail(f"{impl} carries no @shapecheck.contract; pass contract=", pytrace=False)
-            replay = RunOptions(contract=c.name, impl=impl, contracts=tuple(contracts), device=chosen).replay(c.name)
+            replay = RunOptions(contract=c.qualname, impl=impl, contracts=tuple(contracts), device=chosen,
+                                pins=pin_args).replay(c.qualname)
             with contextlib.ExitStack() as stack:
                 if chosen == "cuda" and (index := xdist_device(torch.cuda.device_count())) is not None:
                     stack.enter_context(torch.cuda.device(index))
@@ -72,7 +85,7 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
 
                     stack.enter_context(sanitize())
                 report = run_property(c, fn, impl, profile=chosen_profile, device=chosen, examples=examples,
-                                      seed=seed, command=replay)
+                                      seed=seed, pins=pinned, command=replay)
         except (errors.UsageError, errors.InvalidContract) as exc:
             pytest.fail(f"shapecheck: error: {exc}", pytrace=False)
         except errors.Abort as exc:

@@ -27,3 +27,21 @@ def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[
 def run_line(line: str, *, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run a printed command line verbatim, through the shell, as a user pasting it would."""
     return subprocess.run(line, shell=True, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def fails_and_replays(line: str, report: Path, *, cwd: Path, env: dict[str, str]) -> dict[str, object]:
+    """Run a `shapecheck run ... --json REPORT` line that must find a violation (exit 1), then its printed
+    reproduction line verbatim, which must fail again; returns the report's failure."""
+    import json
+
+    result = subprocess.run(line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 1, result.stdout + result.stderr
+    failure = json.loads(report.read_text())["contracts"][0]["failure"]
+    assert failure["problems"] and "Traceback" not in result.stdout + result.stderr
+    again_line = failure["reproduce"]
+    assert again_line in result.stdout, "the printed line is the one in the report"
+    again = subprocess.run(again_line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 1, again_line + "\n" + again.stdout + again.stderr
+    assert "VIOLATED" in again.stdout
+    assert all(problem in again.stdout for problem in failure["problems"]), (failure["problems"], again.stdout)
+    return failure

@@ -15,7 +15,7 @@ import shapecheck
 from shapecheck import conditioning, console, integrity, reports
 from shapecheck.harness import relative_rms, tolerance
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import check_case, run_property
+from shapecheck.runner import Judge, check_case, run_property
 
 
 def _sig(x: Float[Tensor, "N D"], y: Float[Tensor, "N D"]) -> Float[Tensor, "N"]: ...
@@ -78,11 +78,11 @@ def test_a_real_error_on_the_same_rows_still_fails_and_names_the_bound() -> None
 def test_a_well_conditioned_case_keeps_the_float32_bound() -> None:
     x, y = torch.randn(4, 64, dtype=torch.float64), torch.randn(4, 64, dtype=torch.float64)
     out = (x * y).sum(-1).float() * (1 + 3e-5)
-    opinion = conditioning.second_opinion(_reference, {"x": x.float(), "y": y.float()},
+    opinion = conditioning.second_opinion(shapecheck.harness.reference_results(DOT, _reference), {"x": x.float(), "y": y.float()},
                                           [(shapecheck.harness.RETURN, out)], seed=0)
     assert opinion is not None
     assert opinion.bounds["output float32"].value == shapecheck.harness.tolerance(torch.float32)
-    assert opinion.truth[0].dtype == torch.float64
+    assert opinion.truth["output"].dtype == torch.float64
 
 
 def _float32_only(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -114,11 +114,13 @@ def test_an_honest_kernel_is_no_stale_result_when_only_its_fresh_twin_is_ill_con
     first_out, first_ref = _reversed_pairs(**first), _reference(**first)
     twin = _cancelling_when_odd(integrity.fresh_twin(case), "cpu")
     assert relative_rms(_reversed_pairs(**twin), _reference(**twin)) > tolerance(torch.float32)  # fails the fixed bound
-    close = lambda o, r: relative_rms(o, r) <= tolerance(o.dtype)  # the runner's comparison
-    assert close(first_out, first_ref)
-    assert integrity.stale_result(parity, case, _reversed_pairs, "cpu", first_out, first_ref, close) == []
+    assert relative_rms(first_out, first_ref) <= tolerance(first_out.dtype)  # the first run held
+    judge = Judge(parity, case.seed, shapecheck.harness.reference_results(parity, _reference), case.dims)
+    assert integrity.stale_result(parity, case, _reversed_pairs, "cpu", {"output": first_out}, {"output": first_ref},
+                                  judge, held=True) == []
     cached = lambda x, y: first_out.clone()  # a result computed once: still caught
-    assert integrity.stale_result(parity, case, cached, "cpu", first_out, first_ref, close) != []
+    assert integrity.stale_result(parity, case, cached, "cpu", {"output": first_out}, {"output": first_ref}, judge,
+                                  held=True) != []
 
 
 def test_a_run_says_how_many_cases_held_by_a_second_opinion_and_the_json_keeps_their_bounds() -> None:

@@ -62,7 +62,10 @@ def scaled(x: Tensor, gain: Optional[float] = None, steps: int = 1, tags: list[s
 def test_user_kernel_scalars() -> None:
     x = torch.randn(2, 3)
     torch.testing.assert_close(scaled(x, 2), x * 2)  # int into Optional[float]
-    torch.testing.assert_close(scaled(x, 2.0, True), x * 2)  # bool where int is declared: an int, as in Python
+    torch.testing.assert_close(scaled(x, 2.0, 2), x * 4)
+    with pytest.raises(shapecheck.DtypeViolation) as info:
+        scaled(x, 2.0, True)  # a flag where a count is declared: refused, though bool is an int by inheritance
+    assert (info.value.argument, info.value.expected, info.value.found) == ("steps", "int", "True (bool)")
     with pytest.raises(shapecheck.ContractViolation) as info:
         scaled(x, True)  # same "first"-mode key as a checked 1.0 would be, were types not keyed
     assert (info.value.argument, info.value.expected) == ("gain", "Optional[float]")

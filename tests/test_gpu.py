@@ -18,9 +18,10 @@ import torch
 from shapecheck.case import Case
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.contracts.gdn_cases import BASE_OPTIONS
+from shapecheck.harness import relative_rms
 from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.kernels.reference import gated_delta_rule_reference as reference
-from shapecheck.runner import check_case, relative_rms
+from shapecheck.runner import check_case
 
 pytestmark = pytest.mark.gpu
 

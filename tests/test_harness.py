@@ -16,7 +16,7 @@ from shapecheck import InPlace, harness
 def _sig(x: Float[Tensor, "N D"], pool: Annotated[Float[Tensor, "S D"], InPlace()]) -> Float[Tensor, "N D"]: ...
 
 
-C = shapecheck.Contract("h", _sig)
+C = shapecheck.Contract("h", _sig, reference=lambda x, pool: x)
 
 
 def _call(n: int = 3, s: int = 4, d: int = 5) -> tuple[dict[str, torch.Tensor], dict[str, int]]:
@@ -32,7 +32,7 @@ def test_a_right_result_has_no_problem_and_its_errors_are_recorded() -> None:
     args["pool"][1] += 1.0  # the kernel's in-place update, as the reference's
     errors: dict[str, float] = {}
     out = args["x"] * 2
-    assert harness.check(C, dims, args, out, reference=(out.clone(), ref_pool), before=before, errors=errors) == []
+    assert harness.check(C, dims, args, out, reference={"output": out.clone(), "pool": ref_pool}, before=before, errors=errors) == []
     assert errors == {"output float32": 0.0, "pool float32": 0.0}
 
 
@@ -55,9 +55,9 @@ def test_values_against_the_reference() -> None:
     before = {"pool": args["pool"].clone()}
     nan = torch.full((3, 5), float("nan"))
     assert harness.check(C, dims, args, nan, values=False) == []  # the decorator's check reads no values
-    assert [p.kind for p in harness.check(C, dims, args, nan, reference=(nan, before["pool"]), before=before)] == ["unwritten"]
+    assert [p.kind for p in harness.check(C, dims, args, nan, reference={"output": nan, "pool": before["pool"]}, before=before)] == ["unwritten"]
     ref = torch.randn(3, 5)
-    problems = harness.check(C, dims, args, ref * 1.1, reference=(ref, before["pool"]), before=before)
+    problems = harness.check(C, dims, args, ref * 1.1, reference={"output": ref, "pool": before["pool"]}, before=before)
     assert [p.kind for p in problems] == ["values"] and "relative RMS error 0.1 > 1e-05" in str(problems[0])
 
 
@@ -69,7 +69,7 @@ def test_inplace_rows_the_reference_leaves_must_keep_their_bits() -> None:
     args["pool"][0] += 1.5  # updated row off
     args["pool"][2] += 1.0  # a row the reference does not touch
     out = args["x"].clone()
-    problems = harness.check(C, dims, args, out, reference=(out, ref_pool), before=before)
+    problems = harness.check(C, dims, args, out, reference={"output": out, "pool": ref_pool}, before=before)
     assert [(p.kind, p.subject) for p in problems] == [("untouched", "pool"), ("values", "pool")]
     assert "rows the contract leaves untouched were modified: [2]" in str(problems[0])
 
@@ -82,5 +82,5 @@ def test_a_tensor_subclass_output_gets_no_value_checks() -> None:
 
     args, dims = _call()
     out = torch.zeros(9, 9).as_subclass(Sneaky)
-    assert harness.check(C, dims, args, out, reference=(torch.ones(3, 5), args["pool"]), before={}) == []
+    assert harness.check(C, dims, args, out, reference={"output": torch.ones(3, 5), "pool": args["pool"]}, before={}) == []
     assert [p.kind for p in harness.check(C, dims, args, out, values=False)] == ["shape"]

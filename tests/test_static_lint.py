@@ -95,13 +95,14 @@ def test_cli_lint_exit_codes_and_formats() -> None:
     assert found.exit_code == 1
     lines = found.output.splitlines()
     assert lines[0] == f"{PLANTED}:18:5: SC001 `heads_first`: inferred [B, H, T] but declared [B, T, H]"
-    assert lines[-1] == ("Found 12 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1, SC007: 1) "
-                         "in 19 functions in 1 file.")
+    assert lines[-1] == ("Found 15 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1, SC007: 1, SC008: 1, "
+                         "SC009: 1, SC010: 1) "
+                         "in 27 functions in 1 file.")
     for flag in (["--json"], ["--output-format", "json"]):
         result = runner.invoke(cli.app, ["lint", *flag, str(PLANTED)])
         assert result.exit_code == 1
         data = json.loads(result.output)
-        assert (data["files"], data["functions"], len(data["findings"])) == (1, 19, 12)
+        assert (data["files"], data["functions"], len(data["findings"])) == (1, 27, 15)
         assert data["findings"][0] == {"path": str(PLANTED), "line": 18, "col": 5, "code": "SC001",
                                        "message": "`heads_first`: inferred [B, H, T] but declared [B, T, H]",
                                        "function": "heads_first", "severity": "error", "end_line": 18,

@@ -19,10 +19,10 @@ from shapecheck import integrity, property_cli
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.contracts.gdn_cases import EXAMPLES, _case, inputs
 from shapecheck.errors import UsageError
+from shapecheck.harness import relative_rms, tolerance
 from shapecheck.integrity import Finding
 from shapecheck.isolate import Isolated
 from shapecheck.kernels.reference import gated_delta_rule_reference
-from shapecheck.runner import relative_rms, tolerance
 from tests.cli_helpers import shapecheck as cli
 from tests.fixtures.cheats import CATALOGUE
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cli_helpers import fails_and_replays
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = dict(re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", (ROOT / "README.md").read_text(), re.S))
 
@@ -29,19 +31,19 @@ BUGS = {
     "empty_segment_divides_by_zero": ("tl.where(length > 0, acc / tl.maximum(length, 1.0), 0.0)", "acc / length"),
     "wrong_row_stride": ("x + t * stride_x + cols", "x + t * D + cols"),
 }
-# A contract whose checks refuse every case the generic builder makes (it draws int32 offsets).
+# A contract whose checks refuse every case the generic builder makes (it draws int32 and int64 offsets).
 STRICT = '''
 import torch
 import shapecheck
 from segops.contract import SEGMENT_MEAN, segment_mean
 
 
-def _int64(call):
-    if call.arguments["cu_seqlens"].dtype != torch.int64:
-        raise call.fail("cu_seqlens", "must be int64", expected="int64", found=str(call.arguments["cu_seqlens"].dtype))
+def _int16(call):
+    if call.arguments["cu_seqlens"].dtype != torch.int16:
+        raise call.fail("cu_seqlens", "must be int16", expected="int16", found=str(call.arguments["cu_seqlens"].dtype))
 
 
-STRICT = shapecheck.Contract("segops_strict", segment_mean, dims=SEGMENT_MEAN.dims, checks=[_int64],
+STRICT = shapecheck.Contract("segops_strict", segment_mean, dims=SEGMENT_MEAN.dims, checks=[_int16],
                              reference=SEGMENT_MEAN.reference)
 '''
 
@@ -81,15 +83,27 @@ def _run(project: Path, line: str) -> subprocess.CompletedProcess[str]:
 def test_list_shows_the_users_contract_and_the_bundled_ones(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} list")
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("segops_segment_mean", "segment_mean", "fused_sigmoid_gating_delta_rule_update"):
+    for name in ("segops.contract:segment_mean", "shapecheck.contracts.segment:segment_mean",
+                 "fused_sigmoid_gating_delta_rule_update"):
         assert name in result.stdout
+
+
+def test_a_short_name_the_bundled_example_shares_is_ambiguous_never_a_silent_pick(project: Path) -> None:
+    result = _run(project, f"{_shapecheck()} run segment_mean --examples 5 --no-db")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == ("shapecheck: error: contract name 'segment_mean' is ambiguous: "
+                                     "segops.contract:segment_mean, shapecheck.contracts.segment:segment_mean; "
+                                     "name one by its qualified name")
+    named = _run(project, f"{_shapecheck()} run segops.contract:segment_mean --impl segops.ops:segment_mean "
+                          "--examples 10 --no-db")
+    assert named.returncode == 0, named.stdout + named.stderr
 
 
 def test_correct_kernel_holds_with_cases_run(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} run --impl segops.ops:segment_mean --examples 40 --no-db --json r.json")
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((project / "r.json").read_text())["contracts"][0]
-    assert report["held"] and report["contract"] == "segops_segment_mean" and report["cases"] >= 40
+    assert report["held"] and report["contract"] == "segment_mean" and report["cases"] >= 40
     assert {"empty segment", "strided x"} <= set(report["regimes"]), report["regimes"]
 
 
@@ -97,22 +111,15 @@ def test_correct_kernel_holds_with_cases_run(project: Path) -> None:
 def test_planted_bug_fails_and_its_reproduction_line_fails_again(project: Path, bug: str) -> None:
     if bug == "unmasked_tail_store" and torch.cuda.is_available():
         pytest.skip("an out-of-bounds store is seen by the interpreter's sanitizer; on a GPU it lands in slack memory")
-    result = _run(project, f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json")
-    assert result.returncode == 1, result.stdout + result.stderr
-    failure = json.loads((project / "r.json").read_text())["contracts"][0]["failure"]
-    assert failure["problems"] and "Traceback" not in result.stdout + result.stderr
-    line = failure["reproduce"]
-    assert line in result.stdout, "the printed line is the one in the report"
-    again = _run(project, line)
-    assert again.returncode == 1, line + "\n" + again.stdout + again.stderr
-    assert "VIOLATED" in again.stdout
+    fails_and_replays(f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json",
+                      project / "r.json", cwd=project, env=_env())
 
 
 def test_contract_rejecting_every_case_is_an_error_never_a_pass(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} run segops_strict --impl segops.ops:segment_mean --contracts segops.strict "
                            "--examples 20 --no-db --json r2.json")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert "no case ran" in result.stderr and "must be int64" in result.stderr and "held" not in result.stdout
+    assert "no case ran" in result.stderr and "must be int16" in result.stderr and "held" not in result.stdout
     assert "@seed" not in result.stdout + result.stderr, "Hypothesis's own advice is not shapecheck's reproduction line"
     assert not (project / "r2.json").exists()
 

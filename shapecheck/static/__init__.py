@@ -4,7 +4,7 @@
   registered contract of the same name), interprets the body over symbolic sizes (sympy) and returns an
   `Analysis`: derivation steps, facts, kernel launches, and the output against the declaration.
 - `explain.text(analysis)` / `explain.markdown(analysis, example)` render it for a reviewer.
-- `lint_paths(paths)` turns analyses into findings SC000-SC006 (see `shapecheck.static.lint`).
+- `lint_paths(paths)` turns analyses into findings SC000-SC010 (see `shapecheck.static.lint`).
 
 Modules, one concept each: symbols (sympy vocabulary, printing), values (abstract values), facts (what is
 known, proofs), signature (declared shapes), source (parsed modules), operators / tensorops / library /

@@ -68,8 +68,8 @@ def _rules(module: ModuleSource, node: Optional[ast.expr]) -> tuple[str, ...]:
     return tuple(rules)
 
 
-def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
-    """The Signature of the contract bound to `name` in `module`, if it is a readable `Contract(...)` call."""
+def _contract_call(module: ModuleSource, name: str) -> Optional[tuple[ModuleSource, str, dict[str, ast.expr], FunctionNode]]:
+    """Where `C = Contract(...)` bound to `name` is: its module, name, arguments and signature stub."""
     found = definition(module, name)
     if found is None:
         return None
@@ -82,27 +82,48 @@ def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
     located = definition(owner, stub.id) if isinstance(stub, ast.Name) else None
     if located is None or located[1] not in located[0].functions:
         return None
+    return owner, attr, args, located[0].functions[located[1]]
+
+
+def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
+    """The Signature of the contract bound to `name` in `module`, if it is a readable `Contract(...)` call."""
+    found = _contract_call(module, name)
+    if found is None:
+        return None
+    owner, attr, args, stub = found
     try:
         title = _literal(owner, args["name"]) if "name" in args else attr
     except (ValueError, TypeError, SyntaxError):
         title = attr
-    declared = from_source(located[0].functions[located[1]])
+    declared = from_source(stub)
     return Signature(declared.params, declared.returns, f"contract `{title}`",
                      _dims(owner, args.get("dims")), _rules(owner, args.get("rules")))
 
 
-def decorator_contract(module: ModuleSource, fn: FunctionNode) -> Optional[Signature]:
-    """The contract of `@contract(C)` (any decorator named `contract` with one argument), if readable."""
+def _decorator_target(module: ModuleSource, fn: FunctionNode) -> Optional[tuple[ModuleSource, str]]:
+    """The module and name of `C` in `@contract(C)` (any decorator named `contract` with one argument)."""
     for decorator in fn.decorator_list:
         if isinstance(decorator, ast.Call) and dotted(decorator.func).split(".")[-1] == "contract" \
                 and len(decorator.args) == 1:
             target = decorator.args[0]
-            name = target.id if isinstance(target, ast.Name) else None
             if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
                 module_of = module.imports.get(target.value.id)
                 resolved = resolve(module, module_of) if module_of else None
                 if resolved is not None:
-                    return contract_signature(resolved, target.attr)
-            if name is not None:
-                return contract_signature(module, name)
+                    return resolved, target.attr
+            if isinstance(target, ast.Name):
+                return module, target.id
     return None
+
+
+def decorator_contract(module: ModuleSource, fn: FunctionNode) -> Optional[Signature]:
+    """The contract of `@contract(C)`, if readable."""
+    target = _decorator_target(module, fn)
+    return contract_signature(*target) if target is not None else None
+
+
+def decorator_stub(module: ModuleSource, fn: FunctionNode) -> Optional[FunctionNode]:
+    """The signature stub of `@contract(C)`'s contract (its annotations carry markers such as `InPlace()`)."""
+    target = _decorator_target(module, fn)
+    found = _contract_call(*target) if target is not None else None
+    return found[3] if found is not None else None

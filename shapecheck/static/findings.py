@@ -22,7 +22,10 @@ RULES = {
     "SC004": "dimension name used inconsistently",
     "SC005": "grid axis 1 or 2 can exceed 65535",
     "SC006": "loaded value multiplied into a pointer offset without an int64 cast",
-    "SC007": "program id scaled into a pointer offset that can pass 2**31 without an int64 cast",
+    "SC007": "program id or sequence position scaled into a pointer offset that can pass 2**31 without an int64 cast",
+    "SC008": "Optional argument dereferenced on a path where it is None",
+    "SC009": "argument the kernel writes in place rebound to a copy before the launch",
+    "SC010": "offset steps one axis by another axis's stride",
 }
 _SKIPPED_DIRS = {".git", ".venv", "venv", "__pycache__", "node_modules", ".mypy_cache", ".pytest_cache", ".tox"}
 

@@ -18,7 +18,13 @@ SC005  a launch grid's axis 1 or 2 (65535 blocks; axis 0 allows 2**31 - 1) whose
        passes the limit; a note when it grows only with head/feature dimensions nobody bounded.
 SC006  in a Triton kernel, an int32 element offset built from a value loaded from memory (see
        `shapecheck.static.pointers` for what counts as an offset rather than a position).
-SC007  the same for a program id scaled by two or more factors in one expression; a note on axes 1 and 2.
+SC007  the same for a program id scaled by two or more factors in one expression (a note on axes 1 and 2), or
+       a position inside a sequence (`i_t * BT + tl.arange(0, BT)`, `i_t` a program id or a loop over the
+       sequence's blocks) times two or more head/feature factors, bounded by the longest sequence (`T`).
+SC008  an Optional argument dereferenced where a call that leaves it out reaches it (`shapecheck.static.optional`).
+SC009  an argument the kernel writes in place rebound to a copy before the launch (`shapecheck.static.inplace`).
+SC010  a launch's `x.stride(d)` stepping a whole multiple of axis d's size, i.e. an outer axis
+       (`shapecheck.static.strides`).
 """
 
 from __future__ import annotations
@@ -26,15 +32,19 @@ from __future__ import annotations
 import ast
 import math
 from collections import defaultdict
-from typing import Iterator, Mapping, Union
+from typing import Iterable, Iterator, Mapping, Union
 
 import sympy as sp
 
 from shapecheck.static.analysis import Analysis, analyse_module
 from shapecheck.static.bounds import Bounder, Interval
+from shapecheck.static.contracts import decorator_contract
 from shapecheck.static.findings import Finding
+from shapecheck.static.inplace import LostWrite, lost_writes
+from shapecheck.static.optional import Dereference, none_dereferences
 from shapecheck.static.pointers import Overflow, unsafe_offsets
-from shapecheck.static.source import ModuleSource, is_kernel
+from shapecheck.static.source import FunctionNode, ModuleSource, is_kernel
+from shapecheck.static.strides import CrossedStride, crossed_strides
 from shapecheck.static.symbols import dim, show
 from shapecheck.static.values import Tensor, Tup, Unknown, is_int, is_unknown_size
 
@@ -159,13 +169,36 @@ def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[l
             checked += 1
             findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname, o.severity)
                             for o in unsafe_offsets(fn, bounds))
+        else:
+            findings.update(_wrapper_findings(module, qualname, fn))
     return sorted(findings), checked
 
 
+def _non_none(module: ModuleSource, fn: FunctionNode) -> set[str]:
+    """Parameters a contract rule `x is not None` (alone or in an `and`) makes non-None."""
+    signature = decorator_contract(module, fn) if fn.decorator_list else None
+    clauses = [c.strip() for rule in (signature.rules if signature is not None else ()) for c in rule.split(" and ")]
+    return {c[: -len(" is not None")].strip() for c in clauses
+            if c.endswith(" is not None") and c[: -len(" is not None")].strip().isidentifier()}
+
+
+def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> Iterator[Finding]:
+    """SC008-SC010: what a (non-kernel) function does with its arguments around a launch."""
+    rules: tuple[tuple[str, Iterable[Union[Dereference, LostWrite, CrossedStride]]], ...] = (
+        ("SC008", none_dereferences(fn, _non_none(module, fn))),
+        ("SC009", lost_writes(module, fn)),
+        ("SC010", crossed_strides(module, fn)))
+    for code, found in rules:
+        for item in found:
+            yield _at(module.path, item.node, code, item.message(), qualname)
+
+
 def _overflow_message(o: Overflow) -> str:
-    origin = "loaded from memory" if o.code == "SC006" else "a program id"
-    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}, into a pointer "
-            "offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
+    origin = {"load": "loaded from memory", "pid": "a program id", "loop": "a loop over a sequence's blocks"}[o.kind]
+    position = (", a position inside a sequence (at most the longest one: --bound T=..., default 2**20 tokens)"
+                if o.sequence else "")
+    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}{position}, into a "
+            "pointer offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
 
 
 def _short(node: Union[ast.AST, str]) -> str:

@@ -40,6 +40,9 @@ INT32_LIMIT = 2**31
 CONSTEXPR_BOUND = 1024  # a constexpr without a configured bound: block sizes and head dims
 GRID_AXIS_BOUND = 65535
 ELEMENT_OFFSET = 3  # factors on an index that make an element offset: `slot * HV * K * V`, `bos * H * K`
+SEQUENCE_BOUND = 2**20  # the longest sequence, in tokens, unless `T` is bounded (`--bound T=...`): 1M-token contexts
+_SEQ_BLOCKS = re.compile(r"^(BT|BS|BC|BLOCK_T|BLOCK_SIZE_T|CHUNK_SIZE)$")  # block sizes that tile a sequence
+_SEQ_COUNTS = re.compile(r"\b(T|NT|eos|seq_?len|seqlens?)\b")  # a `range` over these loops over a sequence
 _OFFSETS = re.compile(r"cu_?seqlens|offsets?$|seq_?starts?|seqlens", re.IGNORECASE)
 _WIDE = {"int64", "uint64"}
 _NARROW = {"int32", "int16", "int8", "uint32", "uint16", "uint8"}
@@ -65,6 +68,7 @@ class Num:
     hi: float = math.inf  # upper bound of |value|
     products: frozenset[int] = frozenset()  # candidate findings (ids of product nodes) this value carries
     factors: int = 1  # dimensions multiplied in a value that is not an index: `H * K` counts 2
+    seq: bool = False  # a position inside a sequence (`i_t * BT + arange`): bounded by the longest sequence
 
 
 OTHER = Num()
@@ -72,9 +76,10 @@ OTHER = Num()
 
 def _join(a: Num, b: Num) -> Num:
     """The value after an `if`: either branch's."""
-    index = a.index if a.index is not None and not a.wide else b.index if not b.wide else None
+    narrow = [v.index for v in (a, b) if v.index is not None and not v.wide]
+    index = next((i for i in narrow if i.kind == "load"), narrow[0] if narrow else None)  # a loaded index first
     scale = max(a.scale if a.index else 0, b.scale if b.index else 0)
-    return Num(a.wide and b.wide, index, scale, max(a.hi, b.hi), a.products | b.products)
+    return Num(a.wide and b.wide, index, scale, max(a.hi, b.hi), a.products | b.products, seq=a.seq or b.seq)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,9 +88,11 @@ class Overflow:
 
     node: ast.BinOp
     operand: str
-    code: str  # "SC006" (a loaded value) or "SC007" (a program id)
+    code: str  # "SC006" (a loaded value) or "SC007" (a program id, or a loop over a sequence's blocks)
     source_line: int
     severity: str = "error"  # "note" for program ids of axes 1 and 2 (at most 65535 blocks: see SC005)
+    kind: str = "load"  # the index's origin: "load", "pid" or "loop"
+    sequence: bool = False  # the index is a position inside a sequence, bounded by the longest one
 
 
 def _name(call: ast.Call) -> str:
@@ -143,6 +150,7 @@ def _chain_products(node: ast.expr) -> set[int]:
 class _Taint:
     def __init__(self, kernel: FunctionNode, bounds: Mapping[str, int]) -> None:
         self.bounds = bounds
+        self.sequence_bound = bounds.get("T", SEQUENCE_BOUND)
         self.env: dict[str, Num] = {}
         for arg in (*kernel.args.posonlyargs, *kernel.args.args, *kernel.args.kwonlyargs):
             bound = bounds.get(arg.arg, CONSTEXPR_BOUND if _is_constexpr(arg.annotation) else math.inf)
@@ -232,9 +240,10 @@ class _Taint:
             return Num(wide, left.index, left.scale, left.hi, products)
         if isinstance(op, (ast.Add, ast.Sub, ast.BitOr)):
             with_index = [v for v in (left, right) if v.index is not None]
-            best = max(with_index, key=lambda v: v.scale) if with_index else None
+            best = max(with_index, key=lambda v: (v.scale, v.index is not None and v.index.kind == "load")) \
+                if with_index else None  # a tie goes to the loaded index: `bos + i_t * BT` is a token offset
             return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products,
-                       max(left.factors, right.factors))
+                       max(left.factors, right.factors), seq=best.seq if best else False)
         if not isinstance(op, ast.Mult):
             return Num(wide, products=products)
         hi = 0.0 if 0.0 in (left.hi, right.hi) else left.hi * right.hi
@@ -244,7 +253,12 @@ class _Taint:
         indexed, other = (left, right) if left_leads else (right, left)
         assert indexed.index is not None
         scale = indexed.scale + (other.factors if other.index is None else 1)
-        result = Num(wide, indexed.index, scale, hi, products)
+        blocks = node.right if indexed is left else node.left
+        seq = indexed.seq or (indexed.scale == 0 and isinstance(blocks, ast.Name) and bool(_SEQ_BLOCKS.match(blocks.id))
+                              and indexed.index.kind in ("pid", "loop"))
+        if seq and not indexed.seq:  # `i_t * BT`: a position in a sequence, below the longest one
+            hi = min(hi, self.sequence_bound)
+        result = Num(wide, indexed.index, scale, hi, products, seq=seq)
         chain = _chain_products(node)
         inner = products & chain  # a finding further down this product chain: report the outermost product
         if not wide and (inner or self._overflows(node, indexed, other, scale, hi)):
@@ -254,13 +268,19 @@ class _Taint:
             result = dataclasses.replace(result, products=(products - chain) | {id(node)})
             loaded = indexed.index.kind == "load"
             self.candidates[id(node)] = Overflow(node, ast.unparse(source), "SC006" if loaded else "SC007",
-                                                 indexed.index.line, "error" if loaded or indexed.index.axis == 0 else "note")
+                                                 indexed.index.line,
+                                                 "error" if loaded or indexed.seq or indexed.index.axis == 0 else "note",
+                                                 indexed.index.kind, indexed.seq and not loaded)
         return result
 
     def _overflows(self, node: ast.BinOp, indexed: Num, other: Num, scale: int, hi: float) -> bool:
         assert indexed.index is not None
         if indexed.index.kind == "load":
             return scale >= ELEMENT_OFFSET or math.isinf(other.hi)
+        if indexed.seq:  # a position in a sequence times two or more head/feature factors
+            return scale >= ELEMENT_OFFSET and hi >= INT32_LIMIT
+        if indexed.index.kind == "loop":
+            return False
         factors = [self.values.get(id(f), OTHER) for f in _chain(node)]
         bare = [f for f in factors if f.index is not None and f.index.kind == "pid" and f.scale == 0]
         return bool(bare) and len(factors) - 1 >= 2 and hi >= INT32_LIMIT
@@ -330,7 +350,9 @@ class _Taint:
     def _loop(self, stmt: ast.For | ast.While) -> None:
         if isinstance(stmt, ast.For):
             bounds = self.expr(stmt.iter)
-            element = Num(bounds.wide, bounds.index, bounds.scale, bounds.hi)
+            element = Num(bounds.wide, bounds.index, bounds.scale, bounds.hi, seq=bounds.seq)
+            if bounds.index is None and not bounds.wide and _SEQ_COUNTS.search(ast.unparse(stmt.iter)):
+                element = Num(index=Index("loop", stmt.lineno), hi=float(self.sequence_bound))  # a block of the sequence
         else:
             self.expr(stmt.test)
         for _ in range(2):  # a second pass carries values around the loop (nested loops multiply the passes)
