@@ -66,20 +66,29 @@ def _decode(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any],
             layout: Sequence[str]) -> tuple[Contract, list[Any], dict[str, Any], list[Any]]:
     """The contract, positional and keyword arguments, and output (a list of 0 or 1 value) a layout names:
     `t` a tensor (the next of `tensors`), `#` a number (the next of `numbers`), `=name` the keyword of the
-    value after it, `->` the output after it, anything else the `repr` of a value."""
+    value after it, `->` the output after it (`->(` or `->[` a tuple or list output, `->,` each of its
+    items), anything else the `repr` of a value."""
     taken, symbolic, tokens = iter(tensors), iter(numbers), iter(layout[1:])
     value: Callable[[str], Any] = lambda token: (next(taken) if token == "t" else next(symbolic) if token == "#"
                                                  else _literal(token))
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     output: list[Any] = []
+    items: list[Any] = []
+    sequence: Optional[type] = None  # a tuple or list output, its items gathered in `items`
     for token in tokens:
         if token == "->":
             output.append(value(next(tokens)))
+        elif token in ("->(", "->["):
+            sequence = tuple if token == "->(" else list
+        elif token == "->,":
+            items.append(value(next(tokens)))
         elif token.startswith("="):
             kwargs[token[1:]] = value(next(tokens))
         else:
             args.append(value(token))
+    if sequence is not None:
+        output.append(sequence(items))
     return _CONTRACTS[layout[0]], args, kwargs, output
 
 
@@ -102,10 +111,8 @@ def refusal(c: Contract) -> Callable[[tuple[Any, ...], dict[str, Any], tuple[Any
         tensors: list[Tensor] = []
         numbers: list[Any] = []
         layout = [key]
-        marked = [*[("", v) for v in args], *[("=" + k, v) for k, v in kwargs.items()], *[("->", v) for v in output]]
-        for mark, value in marked:  # a repr never starts with = or ->
-            if mark:
-                layout.append(mark)
+
+        def put(value: Any) -> None:  # made while tracing: no guard of its own
             if isinstance(value, tensor):
                 tensors.append(value)
                 layout.append("t")
@@ -114,6 +121,21 @@ def refusal(c: Contract) -> Callable[[tuple[Any, ...], dict[str, Any], tuple[Any
                 layout.append("#")
             else:
                 layout.append(f"{value!r}")  # no `repr` global read: one guard fewer
+
+        for value in args:
+            put(value)
+        for name, value in kwargs.items():  # a repr never starts with = or ->
+            layout.append("=" + name)
+            put(value)
+        for result in output:  # one value, or a tuple (list) of them, spread: a tensor has no repr to trace
+            if isinstance(result, (tensor, int, float)) or result is None:
+                layout.append("->")
+                put(result)
+                continue
+            layout.append("->(" if isinstance(result, tuple) else "->[")
+            for item in result:
+                layout.append("->,")
+                put(item)
         return op(tensors, numbers, layout).shape[0] != 0
 
     return refused

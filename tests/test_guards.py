@@ -137,3 +137,23 @@ def test_compiled_arguments_of_any_kind_keep_the_verdict(extra: list[Any]) -> No
     with pytest.raises(shapecheck.ContractViolation) as found:
         compiled(torch.ones(3, 1), extra)
     assert str(found.value) == str(eager.value)
+
+
+@pytest.mark.parametrize("kernel,refused", [("route", False), ("route_int64_ids", True)])
+def test_compiled_tuple_results_are_checked_in_the_graph(kernel: str, refused: bool) -> None:
+    """A tuple result reaches the trace-time check item by item: `fullgraph=True` compiles a kernel that
+    keeps its contract, and one returning int64 ids where int32 is declared is refused with the eager message."""
+    from tests import test_general_contracts as general
+
+    fn = shapecheck.contract(general.ROUTE, mode="shapes")(getattr(general, kernel))
+    torch._dynamo.reset()
+    compiled = torch.compile(lambda logits: fn(logits, 2), backend="eager", fullgraph=not refused)
+    logits = torch.randn(3, 5)
+    if not refused:
+        torch.testing.assert_close(compiled(logits), general.route(logits, 2))
+        return
+    with pytest.raises(shapecheck.ContractViolation) as eager:
+        fn(logits, 2)
+    with pytest.raises(shapecheck.ContractViolation) as found:
+        compiled(logits)
+    assert str(found.value) == str(eager.value)
