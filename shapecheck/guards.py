@@ -42,7 +42,8 @@ def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
 class Signature:
     """One checked call's signature, and the C++ guard that tells whether another call has it."""
 
-    __slots__ = ("_guard", "_keywords", "_n", "_scalar_types", "_scalar_values", "_scalars", "_tensors", "output")
+    __slots__ = ("_guard", "_keywords", "_n", "_scalar_types", "_scalar_values", "_scalars", "_tensors", "output",
+                 "output_arity")
 
     def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], tensors: tuple[int, ...],
                  scalars: tuple[int, ...]) -> None:
@@ -52,7 +53,8 @@ class Signature:
         self._scalar_values = self._scalars(values)
         self._scalar_types = tuple(map(type, self._scalar_values))
         self._guard = _tensor_guard(self._tensors(values))
-        self.output: Optional[TensorGuards] = None  # "shapes": the checked call's output, when one tensor
+        self.output: Optional[TensorGuards] = None  # "shapes": the checked call's output's tensors
+        self.output_arity: Optional[int] = None  # None: one tensor; n: a tuple of n tensors
 
     def matches(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
         """Whether this call has this signature: one C++ guard call for the tensors, a tuple compare for the rest.
@@ -67,8 +69,12 @@ class Signature:
                 and self._guard.check(*self._tensors(values)))
 
     def same_output(self, out: Any) -> bool:
-        """Whether `out` has the metadata of the output checked with this signature (one tensor only)."""
-        return self.output is not None and type(out) is Tensor and self.output.check(out)
+        """Whether `out` has the metadata of the output checked with this signature (a tensor, or a tuple of them)."""
+        if self.output is None:
+            return False
+        if self.output_arity is None:
+            return type(out) is Tensor and self.output.check(out)
+        return type(out) is tuple and len(out) == self.output_arity and self.output.check(*out)
 
 
 def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signature]:
@@ -86,9 +92,12 @@ def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signatu
 
 def remember_output(sig: Signature, out: Any) -> None:
     """Keep the checked output's metadata, so a later call with this signature can skip its output check
-    when its output has the same metadata (one C++ guard call)."""
+    when its output has the same metadata (one C++ guard call). Other results (None, scalars) are checked
+    on every call: their check is as cheap as any guard."""
     if type(out) is Tensor:
         sig.output = _tensor_guard((out,))
+    elif type(out) is tuple and out and all(type(x) is Tensor for x in out):
+        sig.output, sig.output_arity = _tensor_guard(out), len(out)
 
 
 def _key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[tuple[Any, ...]]:

@@ -157,3 +157,22 @@ def test_compiled_tuple_results_are_checked_in_the_graph(kernel: str, refused: b
     with pytest.raises(shapecheck.ContractViolation) as found:
         compiled(logits)
     assert str(found.value) == str(eager.value)
+
+
+def test_shapes_remembers_a_tuple_result_and_checks_one_that_changed() -> None:
+    """A tuple result's metadata is remembered like a tensor's: int64 ids after checked int32 ones are refused."""
+    from tests import test_general_contracts as general
+
+    ids = [torch.int32]
+
+    def route(logits: Tensor, topk: int, renormalize: bool = False) -> tuple[Tensor, Tensor]:
+        weights, found = general.route(logits, topk, renormalize)
+        return weights, found.to(ids[0])
+
+    fn = shapecheck.contract(general.ROUTE, mode="shapes")(route)
+    logits = torch.randn(3, 5)
+    fn(logits, 2)
+    fn(logits, 2)
+    ids[0] = torch.int64
+    with pytest.raises(shapecheck.DtypeViolation, match="int64"):
+        fn(logits, 2)
