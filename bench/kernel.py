@@ -243,7 +243,8 @@ def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", 
         torch.cuda.synchronize()
     poisoned = o.data_ptr() == ptr
     errors: dict[str, float] = {}
-    problems = harness.check(GDN_DECODE, dims, args, o, reference=reference,
+    expected = harness.expected(GDN_DECODE, reference, {**args, "initial_state_source": before})
+    problems = harness.check(GDN_DECODE, dims, args, o, reference=expected,
                              before={"initial_state_source": before}, errors=errors)
     ok = not problems
     err_o = errors.get(f"output {dtype_name(o)}", math.inf)

@@ -2,7 +2,7 @@
 
 The public API is small on purpose: a contract (`Contract`, `Dim`, `Rule`, the markers `Offsets`, `Index`,
 `InPlace` that say what an integer or in-place tensor means, and for results exactness cannot judge the
-comparisons `exact` and `as_sets`, or your own over `Results`), the decorator that checks calls against it
+comparisons `exact`, `as_sets` and `selects_same`, or your own over `Results`), the decorator that checks calls against it
 (`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and for your own
 `@given` tests `strategies` (the Hypothesis strategies a contract yields: `strategies.cases(C)` draws a
 `Case`, under one of `PROFILES`) and `check_case` (runs one case through your kernel and the contract's
@@ -24,7 +24,7 @@ _HOMES = {
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
     "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
-    "as_sets": "shapecheck.harness", "exact": "shapecheck.harness", "Results": "shapecheck.harness",
+    "as_sets": "shapecheck.harness", "exact": "shapecheck.harness", "selects_same": "shapecheck.harness", "Results": "shapecheck.harness",
 }
 __all__ = [
     "PROFILES",
@@ -46,6 +46,7 @@ __all__ = [
     "contract",
     "exact",
     "same_dtype",
+    "selects_same",
     "strategies",
     "unit_stride_last",
 ]

@@ -64,3 +64,12 @@ def calling(role: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # raised by the call itself
             raise Abort(f"{role} cannot be called with these arguments: {type(error).__name__}: {error}", error) from error
         raise Abort(describe(role, error), error) from error
+
+
+def defined_at(fn: Callable[..., Any]) -> Optional[str]:
+    """`file:line: code` of where `fn` is defined: the frame to show for a function that returned something
+    wrong (it raised nothing, so no frame of its own is on a stack)."""
+    code = getattr(fn, "__code__", None)
+    if code is None or code.co_filename.startswith("<"):
+        return None
+    return _format(traceback.FrameSummary(code.co_filename, code.co_firstlineno, code.co_name))

@@ -22,3 +22,12 @@ def cache_dir() -> Path:
     here = Path.cwd()
     project = next((d for d in (here, *here.parents) if (d / "pyproject.toml").is_file()), here)
     return project / DEFAULT_NAME
+
+
+def hypothesis_home() -> None:
+    """Point Hypothesis's own storage (its `.hypothesis/` folder of harvested constants) into the cache folder,
+    so a `shapecheck run` leaves nothing in the working directory but what the user asked for. Only for the
+    commands' processes: a user's own pytest session keeps Hypothesis's default."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(cache_dir() / "hypothesis-home")

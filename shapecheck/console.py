@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shapecheck import conditioning
+from shapecheck import conditioning, strategies
 from shapecheck.reports import reproduction
 from shapecheck.runner import Report
 from shapecheck.spec import Contract
@@ -24,15 +26,32 @@ def contract_table(c: Contract) -> Table:
         marker = c.markers.get(name)
         table.add_row(name, escape(spec.describe() + (" | None" if spec.optional else "")) +
                       (f"  [dim]{escape(repr(marker))}[/]" if marker is not None else ""))
+    for name, accepts in c.scalars.items():
+        default = c.parameters[name].default
+        shown = "" if default is inspect.Parameter.empty else f" = {default!r}"
+        table.add_row(name, escape(f"{accepts.text}{shown}") + (f"  [dim]{escape(_drawn(c, name))}[/]" if _drawn(c, name) else ""))
     if c.returns.form == "none":
         table.add_row("[bold]returns[/]", "None (in-place: " + (", ".join(c.mutates) or "nothing") + ")")
     for output in c.returns.outputs:
         table.add_row(f"[bold]returns[/] {escape(output.name)}", escape(output.spec.describe() + (" | None" if output.spec.optional else "")))
+    for name in c.drawn_dims:
+        d = c.dim(name)
+        table.add_row(f"[dim]dim[/] {name}", escape(f"{d.lo}..{d.hi}" + (f" (gpu {d.gpu_hi})" if d.gpu_hi else "")) +
+                      (f"  [dim]{escape(d.meaning)}[/]" if d.meaning else ""))
     for rule in c.rules:
         table.add_row("[dim]rule[/]", f"{rule.expr}  [dim]{rule.why}[/]")
     for check in c.checks:
         table.add_row("[dim]check[/]", (check.__doc__ or check.__name__).strip().splitlines()[0])
     return table
+
+
+def _drawn(c: Contract, name: str) -> str:
+    """How a scalar is drawn by generic cases ("" when it keeps its default)."""
+    if c.cases:
+        return ""
+    if name in c.scalar_dims:
+        return f"= dimension {name}"
+    return "drawn" if strategies.scalar(c, name) is not None else ""
 
 
 def report_table(report: Report) -> Table:
@@ -43,6 +62,8 @@ def report_table(report: Report) -> Table:
     table.add_column("value")
     failures = sum(not o.ok for o in report.outcomes)
     table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
+    shapes = len({tuple(sorted(o.case.dims.items())) for o in report.outcomes})
+    table.add_row("distinct shapes", f"{shapes} (Hypothesis draws the smallest dimensions often, with other values)")
     if report.rejected:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in report.rejected.most_common(3))
         table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")

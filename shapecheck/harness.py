@@ -121,9 +121,32 @@ def as_sets(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Op
     return f"{int(rows.sum())} of {rows.numel()} rows hold other values (compared as sets along the last axis)"
 
 
+def selects_same(source: str, *, dim: int = -1) -> Compare:
+    """Indices into argument `source` judged by what they select: distinct along `dim`, and picking exactly the
+    values the reference's indices pick. Top-k ids where tied values make either id right (`compare={"ids":
+    selects_same("logits")}`): exactness would fail a kernel that breaks ties the other way."""
+
+    def compare(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Optional[str]:
+        values = results.arguments[source]
+        size = values.shape[dim]
+        if found.numel() and (int(found.min()) < 0 or int(found.max()) >= size):
+            return f"indices outside [0, {size}) of `{source}` axis {dim}"
+        ordered = found.sort(dim=dim).values
+        if ordered.shape[dim] > 1 and bool((ordered.narrow(dim, 1, ordered.shape[dim] - 1) ==
+                                            ordered.narrow(dim, 0, ordered.shape[dim] - 1)).any()):
+            return f"an index repeats along axis {dim}"
+        picked, wanted = values.gather(dim, found.long()), values.gather(dim, expected.long())
+        wrong = int((_bits(picked) != _bits(wanted)).sum())
+        return f"{wrong} of {found.numel()} indices select other values of `{source}` than the reference's" if wrong else None
+
+    compare.__name__ = f"selects_same({source!r})"
+    compare.source = source  # type: ignore[attr-defined]  # checked against the parameters when the contract is built
+    return compare
+
+
 class Kind(str, enum.Enum):
-    """What kind of problem: the first four are declared (the decorator checks them), the rest need the
-    values (the property run's)."""
+    """What kind of problem: the first four the decorator checks too (`check(values=False)`), the rest need
+    the values and the reference (the property run's)."""
 
     TYPE = "type"
     SHAPE = "shape"
@@ -132,9 +155,6 @@ class Kind(str, enum.Enum):
     UNWRITTEN = "unwritten"
     VALUES = "values"
     UNTOUCHED = "untouched"
-
-
-DECLARED = (Kind.TYPE, Kind.SHAPE, Kind.DTYPE, Kind.DEVICE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,7 +185,7 @@ def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) ->
     `arguments` are the copies the reference was called with. A reference that returns the declared form
     updated its in-place arguments in those copies; one that returns the outputs followed by one value per
     in-place argument (all of them, or those passed) gave the new values. Anything else is the reference's
-    mistake: ValueError says what was expected.
+    mistake: ValueError says what it returned and what was expected ("returned ...; expected ...").
     """
     declared = contract.returns
     present = [n for n in contract.mutates if isinstance(arguments.get(n), torch.Tensor)]
@@ -185,12 +205,12 @@ def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) ->
             outs, extra = items[:n], [items[n + contract.mutates.index(p)] for p in present]
         else:
             inplace = f" or {n + len(present)} ({n} outputs, then the new {', '.join(f'`{p}`' for p in present)})" if present else ""
-            raise ValueError(f"the reference returned {_count(returned)}; expected {n} result{'s' if n != 1 else ''}"
+            raise ValueError(f"returned {_count(returned)}; expected {n} result{'s' if n != 1 else ''}"
                              f" ({declared.describe()}){inplace}")
     results = {o.name: v for o, v in zip(declared.outputs, outs)}
     for name, value in zip(present, extra) if extra is not None else ((p, arguments[p]) for p in present):
         if not isinstance(value, torch.Tensor) or value.shape != arguments[name].shape:
-            raise ValueError(f"the reference's new `{name}` is {_shape(value)}, the argument {_shape(arguments[name])}")
+            raise ValueError(f"returned a new `{name}` of {_shape(value)}; the argument has {_shape(arguments[name])}")
         results[name] = value
     return results
 

@@ -172,6 +172,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
     part's claim stops this one. Returns the report and the sanitizer's summary ("" when off)."""
     import contextlib
 
+    from shapecheck import pins
     from shapecheck.errors import NothingRan
     from shapecheck.profiles import PROFILES
     from shapecheck.runner import run_property
@@ -191,7 +192,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
             sanitizer = stack.enter_context(sanitize())
         try:
             report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                  examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
+                                  examples=stream.examples, seed=stream.seed, pins=pins.parse(options.pins), on_case=seen,
                                   database=options.database, command=options.replay(contract.qualname),
                                   stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
                                   compile_ahead=options.compile_ahead)
@@ -200,20 +201,15 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
     return report, "" if sanitizer is None else sanitizer.summary()
 
 
-def _pins(options: "RunOptions") -> dict[str, Any]:
-    from shapecheck.property_cli import _pins
-
-    return _pins(options.pins)
-
-
 def _worker(options: "RunOptions", contract_name: str, index: int, stream: Stream) -> tuple["Report", str]:
     """In a worker process: choose the backend, import (or isolate) the targets as the parent did, run part
     `index`."""
     import contextlib
 
-    from shapecheck import backend, property_cli
+    from shapecheck import backend, cache, property_cli
 
     backend.select_backend(options.device)
+    cache.hypothesis_home()
     events = _shared["events"]
     with contextlib.ExitStack() as isolated:
         targets = property_cli._targets(options, property_cli._isolation(options, isolated))

@@ -6,10 +6,8 @@ backend is chosen (kernels must not be imported before TRITON_INTERPRET is set).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -17,13 +15,13 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from shapecheck import console, parallel, registry, reports
+from shapecheck import cache, console, parallel, pins, registry, reports
 from shapecheck.case import Case
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
 from shapecheck.isolate import Isolated
 from shapecheck.profiles import PROFILES, named
-from shapecheck.runner import Report, check_case, pin_overrides, run_property
+from shapecheck.runner import Report, check_case, run_property
 from shapecheck.spec import Contract
 
 
@@ -184,7 +182,7 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     if not matching:
         raise UsageError(f"--reproduce: the case is for contract {case.contract!r}, not {options.contract!r}")
     c, fn, name = matching[0]
-    pin_overrides(c, _pins(options.pins))
+    pins.overrides(c, pins.parse(options.pins))
     _check_replayable(c, case)
     with _sanitizing(options.sanitizing and isolation is None, options.device):
         outcome = check_case(c, case, fn, options.device, strict=False)
@@ -196,24 +194,6 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
         bound = f" ({outcome.bounds[key]})" if key in outcome.bounds else ""
         console.stdout.print(f"  {key}: relative RMS error {err:.2e}{bound}", markup=False)
     return 0 if outcome.ok else 1
-
-
-def _pins(pins: Sequence[str]) -> dict[str, Any]:
-    """`NAME=VALUE` pins: VALUE read as JSON (42, true, null, "vk", [0, 3]), else as a Python literal (True,
-    None, 0.5, ('a', 1)), else as a plain string."""
-    values: dict[str, Any] = {}
-    for text in pins:
-        name, sep, raw = text.partition("=")
-        if not sep or not name.isidentifier():
-            raise UsageError(f"--pin must look like NAME=VALUE, found {text!r}")
-        try:
-            values[name] = json.loads(raw)
-        except json.JSONDecodeError:
-            try:
-                values[name] = ast.literal_eval(raw)
-            except (ValueError, SyntaxError):
-                values[name] = raw
-    return values
 
 
 def _writable(path: Optional[Path], flag: str) -> None:
@@ -237,12 +217,13 @@ def run(options: RunOptions) -> int:
         raise UsageError(str(exc)) from None
     _writable(options.json_path, "--json")
     _writable(options.junit_path, "--junit")
+    cache.hypothesis_home()
     with contextlib.ExitStack() as workers:
         return _run(options, _isolation(options, workers))
 
 
 def _run(options: RunOptions, isolation: Isolation) -> int:
-    pins = _pins(options.pins)
+    pinned = pins.parse(options.pins)
     if options.reproduce is not None:
         return _reproduce(options, isolation)
     results: list[Report] = []
@@ -268,7 +249,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
             else:
                 with _sanitizing(options.sanitizing and isolation is None, options.device):
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                          examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
+                                          examples=options.examples, seed=options.seed, pins=pinned, on_case=on_case,
                                           database=options.database, command=options.replay(c.qualname),
                                           compile_ahead=options.compile_ahead)
         console.stdout.print(console.report_table(report))

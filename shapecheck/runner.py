@@ -22,15 +22,15 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 import torch
 from hypothesis import Phase, Verbosity, given, reject, settings
 from hypothesis import seed as hypothesis_seed
-from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
 from shapecheck import ahead, blame, conditioning, harness, integrity, strategies
+from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
-from shapecheck.errors import Abort, ContractViolation, NothingRan, UsageError
+from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
@@ -117,8 +117,15 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     reference = contract.resolve("reference")
     results_of = harness.reference_results(contract, reference) if reference is not None else None
     expected: Optional[dict[str, Any]] = None
-    if results_of is not None:
-        expected = blame.calling(f"the reference {_hook_name(contract, 'reference')}", results_of, harness.unrounded(args, before))
+    if reference is not None:
+        role = f"the reference {_hook_name(contract, 'reference')}"
+        ref_args = harness.unrounded(args, before)
+        returned = blame.calling(role, reference, **ref_args)
+        try:
+            expected = harness.expected(contract, returned, ref_args)
+        except ValueError as exc:  # the reference's result has the wrong form: its author's to fix, at its def
+            where = blame.defined_at(reference)
+            raise Abort(f"{role} {exc}" + (f"\n  at {where}" if where else "")) from None
     lap("reference")
     try:
         with poisoned_allocations():
@@ -128,6 +135,8 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if isinstance(exc, ContractViolation) and (exc.expected is not None or exc.found is not None):
+            first += f" (expected {exc.expected}, found {exc.found})"  # its own decorator refused a call or result
         outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
         outcome.raised = type(exc).__name__
     else:
@@ -236,22 +245,6 @@ class Report:
         return worst
 
 
-def pin_overrides(contract: Contract, pins: dict[str, Any]) -> strategies.Overrides:
-    """`--pin` values as strategies; a name the contract does not know is a usage error, not ignored."""
-    known = {*contract.dim_names, *contract.parameters, *contract.pins,
-             *([] if contract.cases else [strategies.STRIDED, strategies.DTYPES])}
-    unknown = sorted(set(pins) - known)
-    if unknown:
-        raise UsageError(f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "
-                         f"named {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    for name, value in pins.items():
-        accepts = contract.scalars.get(name) if name not in contract.tensor_specs else None
-        if accepts is not None and not accepts.admits(value):
-            raise UsageError(f"--pin {name}={value!r}: argument `{name}` must be {accepts.text}, found "
-                             f"{type(value).__name__}")
-    return {name: st.just(value) for name, value in pins.items()}
-
-
 def pinned(case: Case, pins: dict[str, Any]) -> Case:
     """A regime example with the pins applied to the dimensions and options it carries."""
     return dataclasses.replace(case, dims={**case.dims, **{k: v for k, v in pins.items() if k in case.dims}},
@@ -287,7 +280,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     `compile_ahead`: on a cold GPU cache, compile the run's kernels first from threads (shapecheck/ahead.py).
     """
     pins = dict(pins or {})
-    overrides = pin_overrides(contract, pins)
+    overrides = pin_values.overrides(contract, pins, profile)
     contract.resolve_hooks()
     outcomes: list[Outcome] = []
     failures: list[Outcome] = []

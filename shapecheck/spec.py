@@ -330,6 +330,9 @@ class Contract:
             if not callable(fn):
                 raise InvalidContract(self.name, f"compare[{result!r}]", f"must be a function (found, expected, results), "
                                       f"found {type(fn).__name__}")
+            source = getattr(fn, "source", None)
+            if source is not None and source not in self.tensor_specs:
+                raise InvalidContract(self.name, f"compare[{result!r}]", f"{source!r} is not an annotated tensor parameter")
         for scalar, strategy in self.draw.items():
             if scalar not in params or scalar in self.tensor_specs:
                 raise InvalidContract(self.name, "draw", f"{scalar!r} is not a scalar parameter")
@@ -547,6 +550,10 @@ class Contract:
             value, known = call.arguments.get(name), call.bindings.get(name)
             if value is None:
                 continue
+            if value < 0 or (value == 0 and self.dim(name).lo > 0):
+                call.stop_if_traced()
+                raise call.fail(name, "is a dimension's size", dimension=name, expected=f">= {max(self.dim(name).lo, 0)}"
+                                f"{' (declare Dim(lo=0) if it may be 0)' if value == 0 else ''}", found=value)
             if known is None:
                 call.bindings[name] = (value, f"argument {name}")
             elif known[0] != value:

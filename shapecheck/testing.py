@@ -68,6 +68,7 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
         from shapecheck.runner import run_property
 
         chosen = "cuda" if device == "cuda" or (device == "auto" and torch.cuda.is_available()) else "cpu"
+        error: Optional[str] = None
         try:
             fn, near = registry.implementation_and_contracts(impl)
             known = registry.contracts(contracts, extra=near)
@@ -86,10 +87,11 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
                     stack.enter_context(sanitize())
                 report = run_property(c, fn, impl, profile=chosen_profile, device=chosen, examples=examples,
                                       seed=seed, pins=pinned, command=replay)
-        except (errors.UsageError, errors.InvalidContract) as exc:
-            pytest.fail(f"shapecheck: error: {exc}", pytrace=False)
-        except errors.Abort as exc:
-            pytest.fail(f"shapecheck: error: {exc.message}", pytrace=False)
+        except (errors.UsageError, errors.InvalidContract, errors.Abort) as exc:
+            error = exc.message if isinstance(exc, errors.Abort) else str(exc)
+        if error is not None:  # failed outside the `except`, so pytest prints the one line, not the chained error
+            pytest.fail(f"shapecheck: error: {error}", pytrace=False)
+        assert c is not None  # a missing contract failed the test above
         if report.failure is not None:
             problems = "\n".join(f"  - {p}" for p in report.failure.problems)
             pytest.fail(f"{c.name} violated by {impl}:\n{problems}\nreproduce: "

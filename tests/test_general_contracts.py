@@ -21,9 +21,10 @@ from torch import Tensor
 import shapecheck
 from shapecheck import InPlace, strategies
 from shapecheck.errors import InvalidContract, UsageError
+from shapecheck.pins import overrides as pin_overrides
+from shapecheck.pins import parse as _pins
 from shapecheck.profiles import PROFILES
-from shapecheck.property_cli import _pins
-from shapecheck.runner import Report, check_case, pin_overrides, run_property
+from shapecheck.runner import Report, check_case, run_property
 
 
 def _run(contract: shapecheck.Contract, impl: Callable[..., Any], examples: int = 40, **pins: Any) -> Report:
@@ -113,9 +114,12 @@ def test_an_in_place_argument_no_reference_could_judge_is_refused_when_the_contr
 def test_a_reference_of_the_wrong_form_is_the_references_error_not_a_finding() -> None:
     contract = _rotary_contract(lambda q, k, theta=0.5: (q, k, q))
     case = shapecheck.Case("rotary", {"T": 2, "H": 1, "HK": 1, "D": 2}, {}, 0)
-    with pytest.raises(shapecheck.errors.Abort, match=r"the reference returned a tuple of 3; expected 0 results "
-                                                      r"\(None\) or 2 \(0 outputs, then the new `q`, `k`\)"):
+    with pytest.raises(shapecheck.errors.Abort) as info:
         check_case(contract, case, rotary, "cpu")
+    assert info.value.message.splitlines()[0] == ("the reference `test_a_reference_of_the_wrong_form_is_the_references_"
+                                                  "error_not_a_finding.<locals>.<lambda>` returned a tuple of 3; expected 0 "
+                                                  "results (None) or 2 (0 outputs, then the new `q`, `k`)")
+    assert info.value.message.splitlines()[1].startswith(f"  at {__file__}:")
 
 
 # --- a tuple with an integer result, its size bound by an int scalar -----------------------------------
@@ -358,3 +362,67 @@ def test_an_optional_result_is_judged_when_present_and_must_be_present_when_the_
     extra = _run(STATE, lambda x, output_final_state=False: (x.cumsum(0), x.sum(0)))
     assert extra.failure is not None
     assert extra.failure.problems == ["final_state is a tensor, but the reference returned NoneType for it"]
+
+
+def test_an_int_scalar_that_sizes_a_dimension_is_checked_like_one() -> None:
+    checked = shapecheck.contract(ROUTE)(route)
+    for value, expected in ((0, ">= 1 (declare Dim(lo=0) if it may be 0)"), (-1, ">= 1")):
+        with pytest.raises(shapecheck.ContractViolation) as info:
+            checked(torch.randn(3, 5), value)
+        assert (info.value.argument, info.value.dimension, info.value.expected, info.value.found) == (
+            "topk", "topk", expected, value)
+
+    def tied(x: Float[Tensor, "N topk"], topk: int) -> Float[Tensor, "N topk"]: ...
+
+    with pytest.raises(shapecheck.ContractViolation) as info:
+        shapecheck.contract(shapecheck.Contract("tied", tied))(lambda x, topk: x)(torch.randn(2, 3), 4)
+    assert (info.value.argument, info.value.expected, info.value.found) == ("topk", "topk=3 (bound by x.shape[1])", 4)
+
+
+def _tied_logits(case: shapecheck.Case, device: str) -> dict[str, Any]:
+    """Logits of three values only: most rows hold ties, inside the top k and across its edge."""
+    gen = torch.Generator().manual_seed(case.seed)
+    logits = torch.randint(0, 3, (case.dims["T"], case.dims["E"]), generator=gen).float().to(device)
+    return {"logits": logits, "topk": case.dims["topk"], "renormalize": case.options.get("renormalize", False)}
+
+
+def route_last_of_ties(logits: Tensor, topk: int, renormalize: bool = False) -> tuple[Tensor, Tensor]:
+    """A valid kernel that breaks ties towards the last expert (torch.topk on the flipped row)."""
+    weights, ids = route(logits.flip(-1), topk, renormalize)
+    return weights, (logits.shape[-1] - 1 - ids).int()
+
+
+def test_ids_judged_by_what_they_select_accept_either_side_of_a_tie() -> None:
+    common = {"outputs": ("weights", "ids"), "reference": _route_reference, "dims": ROUTE.dims, "rules": ROUTE.rules,
+              "inputs": _tied_logits}
+    exact_ids = shapecheck.Contract("route_exact", _route_sig, **common)
+    by_value = shapecheck.Contract("route_ties", _route_sig, compare={"ids": shapecheck.selects_same("logits")}, **common)
+    failed = _run(exact_ids, route_last_of_ties)
+    assert failed.failure is not None and "exact comparison of int32" in failed.failure.problems[0]
+    assert _run(by_value, route_last_of_ties).held and _run(by_value, route).held
+    shifted = _run(by_value, route_shifted_ids)
+    assert shifted.failure is not None
+    assert "indices select other values of `logits` than the reference's (compared by selects_same('logits'))" in \
+        shifted.failure.problems[0]
+    repeated = _run(by_value, lambda logits, topk, renormalize=False: (route(logits, topk, renormalize)[0],
+                                                                        route(logits, topk)[1][:, :1].expand(-1, topk)))
+    assert repeated.failure is not None and "an index repeats along axis -1" in repeated.failure.problems[0]
+    with pytest.raises(InvalidContract, match=r"`compare\['ids'\]`: 'scores' is not an annotated tensor parameter"):
+        shapecheck.Contract("route_bad", _route_sig, compare={"ids": shapecheck.selects_same("scores")}, **common)
+
+
+def test_a_pin_the_engine_cannot_honour_is_a_usage_error_naming_it() -> None:
+    with pytest.raises(UsageError, match=r"--pin logits: `logits` is a tensor drawn from the case's seed"):
+        pin_overrides(ROUTE, {"logits": 1})
+    with pytest.raises(UsageError, match=r"--pin D=7: rule `D % 2 == 0` cannot hold$"):
+        pin_overrides(_rotary_contract(_rotary_in_place), {"D": 7}, PROFILES["ci"])
+    with pytest.raises(UsageError, match=r"--pin topk=30: rule `topk <= E` cannot hold for any E in \[1, 8\]"):
+        pin_overrides(ROUTE, {"topk": 30}, PROFILES["ci"])
+    with pytest.raises(UsageError, match=r"--pin dtypes: `x` may be float32, bfloat16, found 'float16'"):
+        pin_overrides(POOL, {"dtypes": {"x": "float16"}})
+
+
+def test_a_dtype_pin_on_one_tensor_carries_its_same_dtype_group() -> None:
+    report = _run(POOL, pool_add, dtypes={"x": "bfloat16"})
+    assert report.held and {tuple(sorted(o.case.options["dtypes"].items())) for o in report.outcomes} == {
+        (("pool", "bfloat16"), ("x", "bfloat16"))}

@@ -48,7 +48,7 @@ def verdict(contract: Contract, args: dict[str, Any]) -> str:
 def test_the_draft_states_what_the_code_states(emitted: Contract) -> None:
     assert {n: s.describe() for n, s in emitted.tensor_specs.items()} == {
         "k": 'Float[Tensor, "B T H K"]', "v": 'Float[Tensor, "B T HV V"]', "cu_seqlens": 'Int[Tensor, "N+1"]'}
-    assert emitted.output is not None and emitted.output.describe() == 'Float[Tensor, "B T HV V"]'
+    assert emitted.returns.describe() == 'output: Float[Tensor, "B T HV V"]'
     assert [r.expr for r in emitted.rules] == ["HV % H == 0"]
     assert set(emitted.dims) == {"B", "T", "H", "K", "HV", "V", "N"}
 

@@ -90,7 +90,7 @@ def test_isolated_call_matches_the_in_process_call(device: str) -> None:
 
     expected = honest(**local)
     with Isolated(HONEST, device, timeout_s=60) as worker:
-        assert worker.contract_name == GDN_DECODE.name
+        assert worker.contract_name == GDN_DECODE.qualname
         out = worker(**remote)
         assert worker.pending_findings() == []
     assert type(out) is torch.Tensor and torch.equal(out, expected)
