@@ -1,40 +1,36 @@
-"""Per-call cost of the `@contract` decorator on the GDN decode kernel (issue 5, part 4).
+"""Per-call cost of the `@contract` decorator on the GDN decode kernel (issues 5, 15, 23).
 
-Decode shapes: T=1, H=16, HV=32, K=V=128, fp32 state pool, bf16 activations, l2norm on, N in {256, 1}.
-Four callables:
-  unchecked  `fused_sigmoid_gating_delta_rule_update.__wrapped__` (no checks)
-  first      `contract(GDN_DECODE, mode="first")(__wrapped__)`: checks each new signature once, then trusts it
-  shapes     `contract(GDN_DECODE, mode="shapes")(__wrapped__)`: every call, no device reads (no sync)
+One command, on a CUDA machine or a CPU one: `python bench/overhead.py` (writes `bench/results/overhead_<device>.md`).
+
+Decode shapes: T=1, H=16, HV=32, K=V=128, fp32 state pool, bf16 activations, l2norm on, N in {1, 256}.
+Four callables, each also inside a small model (`kernel(...) * 2`) for the compiled rows:
+  unchecked  the kernel's undecorated wrapper (`__wrapped__`)
+  first      `contract(GDN_DECODE, mode="first")(wrapper)`: checks each new signature once, then trusts it
+  shapes     `contract(GDN_DECODE, mode="shapes")(wrapper)`: every call, no device reads (no sync)
   always     the decorated wrapper as shipped (default mode "always": every call checked, values included)
 
-On the GPU, for each: host wall clock per call over many back-to-back calls with one synchronize at the
-end (the check's cost is host-side plus whatever device syncs it forces), and CUDA-event time (events
-recorded around each call on the stream: the median span, and the total span / calls). A cProfile of the
-"always" calls and a per-part breakdown of one check (binder, rules, each value check, the
-jaxtyping/beartype gate, the "first"-mode signature key) say what dominates.
+The table (issue 23): for N=1 and N=256, eager and under `torch.compile` (inductor; on CUDA also
+`mode="reduce-overhead"`, inductor's CUDA graphs), host wall per call (modes interleaved over rounds, median),
+Δ against the unchecked row of the same setting, and dynamo's guard count per mode (`torch._dynamo.explain`:
+the guards dynamo evaluates before each call of the compiled graph, made before any backend runs).
 
-Compiled rows (issue 15), GPU: a small model (`kernel(...) * 2`) under `torch.compile` (inductor, and
-inductor with `mode="reduce-overhead"`: CUDA graphs), with the undecorated kernel and with each mode; host
-wall per call (modes interleaved over rounds, median), graph breaks by `torch._dynamo.explain`, and the
-model's compiled entries after both input sets (recompiles).
-
-On the CPU (here or anywhere) the breakdown runs on CPU tensors without launching: the check's own cost.
-`--compiled-only` skips the eager rows, `--settings` picks compile settings (a shorter device run).
+On a CPU the Triton kernel cannot be compiled (it runs in Triton's interpreter), so the rows time a pure-torch
+stand-in with the wrapper's signature that reads every argument (`_cpu_kernel`), K=V=32 to keep the pool
+small: what is timed is the decorator's own host cost. A per-part breakdown of one "always" check follows.
+`--settings` picks compile settings (comma-separated; `eager` is the uncompiled row).
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
 import json
 import os
-import pstats
+import platform
 import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 os.environ.pop("SHAPECHECK_MODE", None)  # the shipped default ("always") for the decorated kernel
 
@@ -46,21 +42,37 @@ if str(ROOT) not in sys.path:
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+import jaxtyping  # noqa: E402
 import triton  # noqa: E402
 
 import shapecheck.kernels.gdn as gdn  # noqa: E402
+from shapecheck import guards  # noqa: E402
 from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402
-from shapecheck.decorator import _argument_gate, _signature_key, contract  # noqa: E402
+from shapecheck.decorator import _argument_gate, contract  # noqa: E402
 
-UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__
-ALWAYS = gdn.fused_sigmoid_gating_delta_rule_update
-FIRST = contract(GDN_DECODE, mode="first")(UNCHECKED)
-SHAPES = contract(GDN_DECODE, mode="shapes")(UNCHECKED)  # every call, no device reads
-MODES = {"unchecked": UNCHECKED, "first": FIRST, "shapes": SHAPES, "always": ALWAYS}
-H, HV, K, V = 16, 32, 128, 128
+CUDA = torch.cuda.is_available()
+H, HV = 16, 32
+K = V = 128 if CUDA else 32  # the CPU pool of 256 slots stays at 32 MiB
 
 
-def make_args(N: int, device, R: int = 2) -> list[tuple[tuple, dict]]:
+def _cpu_kernel(A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplus_beta: float, softplus_threshold: float,
+                q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b: torch.Tensor, initial_state_source: torch.Tensor,
+                initial_state_indices: torch.Tensor, scale: Optional[float] = None, use_qk_l2norm_in_kernel: bool = False,
+                cu_seqlens: Optional[torch.Tensor] = None, state_layout: str = "kv") -> torch.Tensor:
+    """A stand-in for the kernel on CPU, as cheap as a launch: every argument read (strides of each tensor, as
+    the wrapper's launch reads them, so a compiled model guards them too), `v` returned as o."""
+    strides = [x.stride(-1) for x in (A_log, a, dt_bias, q, k, b, initial_state_source, initial_state_indices)]
+    if state_layout not in ("kv", "vk") or softplus_beta * softplus_threshold <= 0 or (scale or 1.0) <= 0 or 0 in strides:
+        raise ValueError("the wrapper's own argument checks")  # reads each scalar, as the launch would
+    return v if use_qk_l2norm_in_kernel or cu_seqlens is None else v.clone()
+
+
+UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if CUDA else _cpu_kernel
+MODES = {"unchecked": UNCHECKED, "first": contract(GDN_DECODE, mode="first")(UNCHECKED),
+         "shapes": contract(GDN_DECODE, mode="shapes")(UNCHECKED), "always": contract(GDN_DECODE, mode="always")(UNCHECKED)}
+
+
+def make_args(N: int, device: torch.device, R: int = 2) -> list[tuple[tuple, dict]]:
     """R input sets (positional args) sharing one fp32 pool of R*N slots, disjoint random rows per set."""
     pool = torch.randn(R * N, HV, K, V, device=device) * 0.1
     perm = torch.randperm(R * N, device=device).to(torch.int32)
@@ -75,84 +87,62 @@ def make_args(N: int, device, R: int = 2) -> list[tuple[tuple, dict]]:
     return sets
 
 
-def breakdown(args: tuple, kwargs: dict, reps: int) -> dict[str, float]:
-    """Microseconds per call of each part of one "always" check (no launch)."""
+def _sync() -> None:
+    if CUDA:
+        torch.cuda.synchronize()
+
+
+def _us(fn: Callable[[], Any], reps: int) -> float:
+    """Microseconds per call of `fn` (about 0.3 s at most)."""
+    t0 = time.perf_counter()
+    fn()
+    _sync()
+    n = int(max(3, min(reps, 0.3 / max(time.perf_counter() - t0, 1e-9))))
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    _sync()
+    return (time.perf_counter() - t0) / n * 1e6
+
+
+def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[str, float]:
+    """Microseconds per call of each part of one check (no launch)."""
     c = GDN_DECODE
     gate = _argument_gate(c)
-
-    def us(fn: Callable[[], Any]) -> float:
-        t0 = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        one = time.perf_counter() - t0
-        n = int(max(3, min(reps, 0.3 / max(one, 1e-9))))  # about 0.3 s per part at most
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        return (time.perf_counter() - t0) / n * 1e6
-
     bound = c.arguments(args, kwargs)
     call = c.validate(dict(bound))
     namespace = {**bound, **call.dims}
+    sig = guards.signature(args, kwargs)
+    assert sig is not None
     parts = {
-        "arguments (bind)": us(lambda: c.arguments(args, kwargs)),
-        "jaxtyping+beartype gate": us(lambda: gate(*args, **kwargs)),
-        "validate(values=False): binder, rules, layout checks": us(lambda: c.validate(dict(bound), values=False)),
-        "validate(values=True): + value checks (device read)": us(lambda: c.validate(dict(bound))),
-        "  _bind_shapes": us(lambda: c._bind_shapes(type(call)(c.name, dict(bound), {}))),
-        "  rules (all)": us(lambda: [r.holds(namespace) for r in c.rules]),
-        "check_output": us(lambda: c.check_output(call, _FAKE_OUT[0])),
-        "first-mode _signature_key": us(lambda: _signature_key(args, kwargs)),
+        "first/shapes cache hit (C++ tensor guards)": _us(lambda: sig.matches(args, kwargs), reps),
+        "arguments (bind)": _us(lambda: c.arguments(args, kwargs), reps),
+        "jaxtyping+beartype gate (not run for this contract: the contract models every annotation)": _us(lambda: gate(*args, **kwargs), reps),
+        "validate(values=False): binder, rules, layout checks": _us(lambda: c.validate(dict(bound), values=False), reps),
+        "validate(values=True): + value checks (device read)": _us(lambda: c.validate(dict(bound)), reps),
+        "  _bind_shapes": _us(lambda: c._bind_shapes(type(call)(c.name, dict(bound), {})), reps),
+        "  rules (all)": _us(lambda: [r.holds(namespace) for r in c.rules], reps),
+        "check_output": _us(lambda: c.check_output(call, out), reps),
     }
-    for kind, checks in (("check", c.checks), ("value check", getattr(c, "value_checks", ()))):
-        for check in checks:
-            name = getattr(check, "__name__", "check")
-            if name == "check":
-                name = (check.__doc__ or "check").split(":")[0]
-            parts[f"  {kind} {name}"] = us(lambda check=check: check(call))
+    for check in c.checks:
+        name = getattr(check, "__name__", "check")
+        parts[f"  check {(check.__doc__ or name).split(':')[0] if name == 'check' else name}"] = _us(lambda check=check: check(call), reps)
     return parts
 
 
-_FAKE_OUT: list[torch.Tensor] = []
-
-
-def time_loop(fn: Callable, sets: list, calls: int) -> dict[str, float]:
-    """Host wall per call (one sync at the end) and CUDA-event spans per call."""
-    for i in range(10):
-        a, kw = sets[i % len(sets)]
-        fn(*a, **kw)
-    torch.cuda.synchronize()
-    starts = [torch.cuda.Event(enable_timing=True) for _ in range(calls)]
-    ends = [torch.cuda.Event(enable_timing=True) for _ in range(calls)]
-    t0 = time.perf_counter()
-    for i in range(calls):
-        a, kw = sets[i % len(sets)]
-        starts[i].record()
-        fn(*a, **kw)
-        ends[i].record()
-    torch.cuda.synchronize()
-    wall = (time.perf_counter() - t0) / calls * 1e6
-    spans = [s.elapsed_time(e) * 1e3 for s, e in zip(starts, ends)]
-    total = starts[0].elapsed_time(ends[-1]) * 1e3 / calls
-    return {"wall_us": wall, "event_median_us": statistics.median(spans), "event_total_per_call_us": total}
-
-
-def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int = 7) -> dict[str, float]:
-    """Host wall per call without events (one sync per round), modes interleaved round by round; median."""
+def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -> dict[str, list[float]]:
+    """Host wall per call (one sync per round), modes interleaved round by round: every round's figure."""
     per: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            torch.cuda.synchronize()
+            _sync()
             t0 = time.perf_counter()
             for i in range(calls):
                 a, kw = sets[i % len(sets)]
                 fn(*a, **kw)
-            torch.cuda.synchronize()
+            _sync()
             per[name].append((time.perf_counter() - t0) / calls * 1e6)
-    return {name: statistics.median(v) for name, v in per.items()}
+    return per
 
 
 def _model(fn: Callable) -> Callable:
@@ -162,147 +152,96 @@ def _model(fn: Callable) -> Callable:
     return model
 
 
-SETTINGS = (("aot_eager", {"backend": "aot_eager"}), ("cudagraphs", {"backend": "cudagraphs"}),
-            ("inductor", {}), ("reduce-overhead", {"mode": "reduce-overhead"}))
-"""aot_eager and cudagraphs launch the Triton kernel through Triton's own JIT; inductor generates the launch."""
+SETTINGS = {"eager": None, "inductor": {}, "reduce-overhead": {"mode": "reduce-overhead"}}
+"""`eager`: no torch.compile. `reduce-overhead` records CUDA graphs: CUDA only."""
 
 
-def compiled_rows(sets: list, calls: int, settings: tuple, rounds: int = 5) -> tuple[list[str], dict[str, Any]]:
-    """Per mode and compile setting: host wall per call, graph breaks, compiled entries of the model.
-
-    A setting that cannot compile the undecorated kernel reports its error in its row (measured on an H200,
-    torch 2.11: inductor passes the kernel's float scalars as fp64 and specialises T=1 to a constant).
-    """
-    from torch._dynamo.eval_frame import _debug_get_cache_entry_list
-    from torch._dynamo.utils import counters
-
+def guard_counts(sets: list) -> dict[str, int]:
+    """Guards dynamo evaluates before each call of the compiled model, per mode (made before any backend runs,
+    so the same under inductor and reduce-overhead; with a graph break, the guards of every graph)."""
     a, kw = sets[0]
-    breaks = {}
+    counts = {}
     for name, fn in MODES.items():
         torch._dynamo.reset()
-        found = torch._dynamo.explain(_model(fn))(*a, **kw)
-        breaks[name] = f"{found.graph_break_count} ({found.graph_count} graphs)"
-    lines = ["| compile | " + " | ".join(f"{n} µs (Δ)" for n in MODES) + " |", "|---|" + "---:|" * len(MODES)]
-    results: dict[str, Any] = {"graph_breaks": breaks}
+        counts[name] = len(torch._dynamo.explain(_model(fn))(*a, **kw).out_guards)
+    return counts
+
+
+def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str], dict[str, Any]]:
+    """One table row per setting at this N: µs per call of the unchecked model, Δ per mode, guard counts."""
+    device = torch.device("cuda" if CUDA else "cpu")
+    sets = make_args(N, device)
     for args, _ in sets:  # the pool is a persistent buffer, as in a serving engine: CUDA graphs may update it
         torch._dynamo.mark_static_address(args[9])
-    for setting, options in settings:
+    guards_per_mode = guard_counts(sets)
+    lines, results = [], {"guards": guards_per_mode}
+    for setting in settings:
+        options = SETTINGS[setting]
         torch._dynamo.reset()
-        counters.clear()
-        models = {name: _model(fn) for name, fn in MODES.items()}
-        fns = {name: torch.compile(model, **options) for name, model in models.items()}
+        fns = MODES if options is None else {name: torch.compile(_model(fn), **options) for name, fn in MODES.items()}
         try:
             for fn in fns.values():
-                for i in range(6):  # compile, warm up, record the CUDA graph
+                for i in range(6):  # compile, warm up, record the CUDA graph; fill the first/shapes caches
                     fn(*sets[i % len(sets)][0], **sets[i % len(sets)][1])
-            torch.cuda.synchronize()
-            host = host_rounds(fns, sets, calls, rounds=rounds)
+            _sync()
+            host = host_rounds(fns, sets, calls, rounds)
         except Exception as exc:  # noqa: BLE001 - one failed setting is reported in its row; the others still run
-            lines.append(f"| {setting} | failed: {type(exc).__name__}: {' '.join(str(exc).split())[:240].replace('|', '/')} |")
+            lines.append(f"| {setting} | {N} | failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200].replace('|', '/')} |||||")
             continue
-        entries = {name: len(_debug_get_cache_entry_list(model.__code__)) for name, model in models.items()}
-        skips = sum(counters["inductor"].get(k, 0) for k in ("cudagraph_skips",))
-        print(setting, host, entries, "cudagraph skips", skips)
-        base = host["unchecked"]
-        lines.append(f"| {setting} | " + " | ".join(f"{v:.1f} ({v - base:+.1f})" for v in host.values()) + " |")
-        results[setting] = {"host_us": host, "compiled_entries": entries, "cudagraph_skips": skips}
-    lines += ["", "Graph breaks (`torch._dynamo.explain`): " + ", ".join(f"{k} {v}" for k, v in breaks.items())
-              + "; compiled entries of the model after both input sets: "
-              + ", ".join(f"{k} {v}" for k, v in results.get("aot_eager", {}).get("compiled_entries", {}).items())
-              + f"; graphs inductor declined to CUDA-graph under reduce-overhead: "
-              f"{results.get('reduce-overhead', {}).get('cudagraph_skips')}.", ""]
+        median = {m: statistics.median(v) for m, v in host.items()}
+        least = {m: min(v) for m, v in host.items()}
+        print(N, setting, median, flush=True)
+        deltas = " | ".join(f"{median[m] - median['unchecked']:+.1f} ({least[m] - least['unchecked']:+.1f})"
+                            for m in ("first", "shapes", "always"))
+        counted = " / ".join(str(guards_per_mode[m]) for m in MODES) if options is not None else "—"
+        lines.append(f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |")
+        results[setting] = host
     return lines, results
-
-
-def gpu(out: Path, eager_rows: bool = True, settings: tuple = SETTINGS) -> str:
-    device = torch.device("cuda")
-    lines = [f"# Contract-check overhead: {torch.cuda.get_device_name()}", "",
-             f"torch {torch.__version__}, triton {triton.__version__}. Decode T=1, H=16, HV=32, K=V=128, fp32 pool, "
-             "bf16 activations, l2norm on; 2 rotating input sets. `wall` = host wall clock per call over back-to-back "
-             "calls, one synchronize at the end; `event median` = median CUDA-event span around one call; "
-             "`event total` = first start to last end / calls. Overhead = mode − unchecked, as % of the unchecked "
-             "call (wall) and of the kernel alone (do_bench median).", ""]
-    results: dict[str, Any] = {}
-    for N, calls in ((256, 300), (1, 1500)):
-        sets = make_args(N, device)
-        rows_c, results[f"compiled_N{N}"] = compiled_rows(sets, max(20, calls // 3), settings)
-        lines += [f"## N={N}, compiled model (`kernel(...) * 2` under torch.compile), host wall per call, median of "
-                  "5 interleaved rounds; Δ vs the compiled undecorated model", ""] + rows_c
-        if not eager_rows:
-            continue
-        kernel_us = triton.testing.do_bench(lambda sets=sets: UNCHECKED(*sets[0][0], **sets[0][1]), return_mode="median") * 1e3
-        rows = {}
-        for name, fn in (*MODES.items(), ("unchecked (again)", UNCHECKED)):
-            rows[name] = time_loop(fn, sets, calls)
-            print(N, name, rows[name])
-        host = host_rounds(MODES, sets, calls=max(20, calls // 3))
-        print(N, "host rounds", host)
-        results[f"host_rounds_N{N}"] = host
-        base = rows["unchecked"]["wall_us"]
-        lines += [f"## N={N} (kernel alone, do_bench median: {kernel_us:.1f} µs)", "",
-                  "| mode | wall µs/call | event median µs | event total µs/call | overhead µs (wall) | % of unchecked call | % of kernel |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
-        for name, r in rows.items():
-            d = r["wall_us"] - base
-            lines.append(f"| {name} | {r['wall_us']:.1f} | {r['event_median_us']:.1f} | {r['event_total_per_call_us']:.1f} | "
-                         f"{d:+.1f} | {100 * d / base:+.1f}% | {100 * d / kernel_us:+.1f}% |")
-        hb = host["unchecked"]
-        lines += ["", "Host wall clock without events, modes interleaved over 7 rounds (median of rounds): "
-                  + ", ".join(f"{k} {v:.1f} µs ({v - hb:+.1f})" for k, v in host.items()) + ".", ""]
-        results[N] = dict(kernel_us=kernel_us, rows=rows)
-        _FAKE_OUT[:] = [UNCHECKED(*sets[0][0], **sets[0][1])]
-        parts = breakdown(*sets[0], reps=200)
-        results[f"breakdown_gpu_N{N}"] = parts
-        lines += [f"### Breakdown of one \"always\" check at N={N}, GPU tensors (µs per call, syncs included)", "",
-                  "| part | µs |", "|---|---:|"] + [f"| {k} | {v:.1f} |" for k, v in parts.items()] + [""]
-        if N == 256:
-            prof = cProfile.Profile()
-            prof.enable()
-            for i in range(100):
-                ALWAYS(*sets[i % 2][0], **sets[i % 2][1])
-            torch.cuda.synchronize()
-            prof.disable()
-            s = io.StringIO()
-            pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(25)
-            (out / "overhead_profile.txt").write_text(s.getvalue())
-        del sets
-        torch.cuda.empty_cache()
-    (out / "overhead.json").write_text(json.dumps({str(k): v for k, v in results.items()}, indent=0))
-    return "\n".join(lines) + "\n"
-
-
-def cpu(reps: int = 300) -> str:
-    """The check alone on CPU tensors (no launch): what the decorator costs before any device work."""
-    lines = ["## Check alone on CPU tensors (no launch), µs per call", "",
-             f"torch {torch.__version__}; host CPU: {os.cpu_count()} cores. Same shapes, N=256 and N=1.", ""]
-    for N in (256, 1):
-        sets = make_args(N, torch.device("cpu"), R=1)
-        _FAKE_OUT[:] = [torch.empty(N, 1, HV, V, dtype=torch.bfloat16)]
-        parts = breakdown(*sets[0], reps=reps)
-        lines += [f"### N={N}", "", "| part | µs |", "|---|---:|"] + [f"| {k} | {v:.1f} |" for k, v in parts.items()] + [""]
-        print(N, json.dumps(parts))
-    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
-    ap.add_argument("--compiled-only", action="store_true", help="GPU: only the compiled-model rows")
-    ap.add_argument("--settings", default=",".join(name for name, _ in SETTINGS),
-                    help="GPU: compile settings for the compiled rows, comma-separated")
+    ap.add_argument("--settings", default=",".join(s for s in SETTINGS if CUDA or s != "reduce-overhead"),
+                    help="comma-separated: eager, inductor, reduce-overhead (CUDA)")
+    ap.add_argument("--rounds", type=int, default=7 if CUDA else 15, help="interleaved rounds per setting")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if torch.cuda.is_available():
-        chosen = tuple(st for st in SETTINGS if st[0] in args.settings.split(","))
-        text = gpu(out, eager_rows=not args.compiled_only, settings=chosen)
-        tag = torch.cuda.get_device_name()
-    else:
-        text = "# Contract-check overhead: CPU only\n\n" + cpu()
-        tag = "cpu"
-    name = "overhead_" + "".join(c if c.isalnum() or c in "._-" else "_" for c in tag) + ".md"
-    (out / name).write_text(text)
-    print("\n" + text)
+    settings = args.settings.split(",")
+    tag = torch.cuda.get_device_name() if CUDA else "cpu"
+    where = (f"{tag}" if CUDA else f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+             f"(`{_cpu_model()}`), the kernel replaced by a pure-torch stand-in")
+    lines = [f"# Contract-check overhead: {tag}", "",
+             f"{where}. torch {torch.__version__}, triton {triton.__version__}, jaxtyping {jaxtyping.__version__}, "
+             f"Python {platform.python_version()}. Decode T=1, H={H}, HV={HV}, K=V={K}, fp32 pool, bf16 activations, "
+             f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds: "
+             "median (and fastest round); Δ = mode − unchecked in the same setting; guards = dynamo's guards before "
+             "each call of the compiled model (`torch._dynamo.explain`), unchecked / first / shapes / always.", "",
+             "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    results: dict[str, Any] = {}
+    for N, calls in ((1, 600 if CUDA else 300), (256, 300 if CUDA else 100)):
+        found, results[f"N{N}"] = rows(N, settings, calls, args.rounds)
+        lines += found
+    args_1 = make_args(1, torch.device("cuda" if CUDA else "cpu"), R=1)[0]
+    parts = breakdown(*args_1, out=UNCHECKED(*args_1[0], **args_1[1]), reps=300)
+    results["breakdown_N1"] = parts
+    lines += ["", "## One check at N=1, by part (µs per call, syncs included)", "", "| part | µs |", "|---|---:|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()] + [""]
+    name = "overhead_" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in tag)
+    (out / f"{name}.md").write_text("\n".join(lines))
+    (out / f"{name}.json").write_text(json.dumps(results, indent=1))
+    print("\n".join(lines))
+
+
+def _cpu_model() -> str:
+    """The CPU's model name (Linux), for the results' header."""
+    try:
+        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                    if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -1,10 +1,10 @@
 """`@contract(C)`: check every call of a kernel against its contract before the kernel runs.
 
-Two layers: jaxtyping + beartype check the annotations (tensor shapes and dtypes, and the plain types of
-scalar arguments, with PEP 484's numeric tower: `scale=1` is a float), then the contract adds the rules
-and checks annotations cannot say. When the annotations fail, the contract's own binder re-reads the call
-to give one precise message (argument, dimension, expected, found, every bound dim). An axis expression
-over a name no plain axis binds (`"N+1"` of the ragged signature) is the binder's alone: jaxtyping sees `_`.
+Two layers: the contract's own checks (binder, scalar types under PEP 484's numeric tower: `scale=1` is a
+float; rules; layout checks), and, where an annotation says more than they model (`list[int]`'s items, a
+beartype validator), jaxtyping + beartype on the annotations. When the annotations fail, the contract's binder
+re-reads the call to give one precise message (argument, dimension, expected, found, every bound dim). An
+axis expression over a name no plain axis binds (`"N+1"` of the ragged signature) is the binder's alone.
 
 Modes (argument `mode`, or else the `SHAPECHECK_MODE` environment variable, read when the decorator is applied,
 not per call: set it before importing the kernels; tests/test_decorator_mode.py):
@@ -15,17 +15,24 @@ not per call: set it before importing the kernels; tests/test_decorator_mode.py)
   once and then trusted — for production loops, where a per-call device read would stall the stream;
 - "off": no checks at all, the undecorated function is called.
 
-Under `torch.compile` (dynamo tracing the call) jaxtyping and beartype are skipped — they see traced
-values and refuse valid calls (jaxtyping #196, #384) — and the contract's own checks, plain Python on
-sizes, dtypes and types, are traced instead: dynamo turns them into guards, so "first" and "shapes" add
-no graph break. A call that breaks the contract fails its guards; retraced, the check raises a bare
-`TracedViolation` (formatting symbolic sizes is not traceable), and the call is refused off the graph by
-the eager check, with the eager message. Compiled "first" is "shapes": each compiled graph is already
-specialised to the signatures its guards admit, and reading device memory once per signature would cost
-a graph break on every call. "always" reads device memory, so under compile its checked call runs
-eagerly behind `torch.compiler.disable`: one graph break, refused under `fullgraph=True` with a message
-naming the modes to use. Device reads during CUDA-graph capture raise a clear error in "always"; "first"
-skips them during capture and checks that signature fully on its next uncaptured call.
+"shapes" and "first" decide in C++ whether a call's signature was checked before (`shapecheck.guards`:
+dynamo's own tensor guards): everything "shapes" checks is a function of the signature, so a repeated
+signature gets the verdict it got, and its output is checked again only when its metadata differs from the
+output checked with it. A decode step pays one guard call (about 1-2 µs for 11 arguments) instead of the
+checks (50-300 µs).
+
+Under `torch.compile` "shapes" and "first" are decided once per graph, at trace time: the traced code hands
+the arguments to the custom op `shapecheck::refuse`, whose fake implementation runs the contract's checks
+on the traced values and answers with the static size of its output (`shapecheck.compiled` says why this
+and not traced checks: those left 284 guards per call where the undecorated model has 13). A valid call
+compiles to the undecorated model's graph plus a handful of guards; a call that breaks the contract is
+refused off the graph by the eager check, with the eager message, under every backend and `dynamic`
+setting (with `fullgraph=True` the error says to make the same call uncompiled to read it). Compiled "first"
+is "shapes": reading device memory once per signature would cost a graph break on every call. "always"
+reads device memory, so under compile its checked call runs eagerly behind `torch.compiler.disable`: one
+graph break, refused under `fullgraph=True` with a message naming the modes to use. Device reads during
+CUDA-graph capture raise a clear error in "always"; "first" skips them during capture and checks that
+signature fully on its next uncaptured call.
 """
 
 from __future__ import annotations
@@ -35,16 +42,17 @@ import inspect
 import os
 import re
 import types
+import typing
 from typing import Any, Callable, Optional, TypeVar
 
 import torch
 from beartype import BeartypeConf, beartype
 from jaxtyping import TypeCheckError, jaxtyped
-from torch import Tensor
 
-from shapecheck import registry
+from shapecheck import compiled, guards, registry
 from shapecheck.errors import ContractViolation
-from shapecheck.spec import Call, Contract, TracedViolation
+from shapecheck.markers import Index, InPlace, Offsets
+from shapecheck.spec import Call, Contract
 
 F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("always", "shapes", "first", "off")
@@ -91,16 +99,24 @@ def _refusal(c: Contract, arguments: dict[str, Any], values: bool, exc: TypeChec
     return ContractViolation(c.name, name, "does not match its annotation", expected=expected, found=actual)
 
 
-def _signature_key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
-    """What makes two calls the same for "first" mode: tensor shapes, dtypes and strides, other values.
+def _unchecked_by_contract(hint: Any) -> bool:
+    """Whether jaxtyping + beartype would check something in `hint` that the contract's own checks do not:
+    items of a generic alias (`list[int]`), a beartype validator (`Annotated[int, Is[...]]`), a protocol."""
+    if hint is None or hint is type(None) or hint is Any or isinstance(hint, type) or hasattr(hint, "dim_str"):
+        return False  # nothing, a class (one isinstance, as the contract's), or a jaxtyping array (the binder)
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base, *metadata = typing.get_args(hint)
+        return _unchecked_by_contract(base) or not all(isinstance(m, (Offsets, Index, InPlace)) for m in metadata)
+    if origin is typing.Union or origin is types.UnionType:
+        return any(_unchecked_by_contract(member) for member in typing.get_args(hint))
+    return origin is not typing.Literal
 
-    Kept to one list comprehension per argument kind because it runs on every call (~1-3 µs). Devices are
-    not part of the key (reading `.device` costs as much as the rest). A tensor subclass keys by identity,
-    so it is checked every call rather than trusted wrongly. Other values key with their type: `True == 1`,
-    but a bool where a float is declared is refused, so it must not ride on a checked `1.0`.
-    """
-    return (*[(x.shape, x.dtype, x.stride()) if type(x) is Tensor else (type(x), x) for x in args],
-            *[(k, (x.shape, x.dtype, x.stride()) if type(x) is Tensor else (type(x), x)) for k, x in kwargs.items()])
+
+def _gate_needed(c: Contract) -> bool:
+    """Whether a call needs the jaxtyping/beartype gate at all: only where an annotation says more than the
+    contract's binder and scalar checks model (they then give the same verdict and message without it)."""
+    return any(_unchecked_by_contract(hint) for hint in c.gate_hints.values())
 
 
 def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
@@ -113,7 +129,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
     if chosen not in MODES:
         raise ValueError(f"shapecheck: mode must be one of {MODES}, found {chosen!r}")
     registry.register(c)
-    gate = _argument_gate(c)
+    gate = _argument_gate(c) if _gate_needed(c) else None
 
     def decorate(fn: F) -> F:
         names = list(inspect.signature(fn).parameters)
@@ -122,18 +138,21 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
         if chosen == "off":
             fn.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
             return fn
-        seen: set[tuple[Any, ...]] = set()
+        checked_calls = guards.Checked()
+        refusal = compiled.refusal(c) if chosen != "always" else None
         c.scalars  # computed now, not inside a trace  # noqa: B018
+        is_compiling = torch.compiler.is_compiling  # a cell: one guard where a module global costs two
 
         @torch.compiler.disable(reason=REFUSED_REASON)
         def check(args: tuple[Any, ...], kwargs: dict[str, Any], values: bool) -> Call:
-            """The eager check: annotation gate, then the contract. Never traced — not even as a frame of its
-            own when a compiled model falls back to eager — so it always raises the full message."""
+            """The eager check: annotation gate (where it adds anything), then the contract. Never traced — not
+            even as a frame of its own when a compiled model falls back to eager — so it always raises the full message."""
             arguments = c.arguments(args, kwargs)
-            try:
-                gate(*args, **kwargs)
-            except TypeCheckError as exc:
-                raise _refusal(c, arguments, values, exc) from None
+            if gate is not None:
+                try:
+                    gate(*args, **kwargs)
+                except TypeCheckError as exc:
+                    raise _refusal(c, arguments, values, exc) from None
             return c.validate(arguments, values=values)
 
         @torch.compiler.disable(reason=REFUSED_REASON)
@@ -141,52 +160,62 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             c.check_output(call or c.validate(c.arguments(args, kwargs), values=False), out)
 
         def eager(*args: Any, **kwargs: Any) -> Any:
-            key = None
-            if chosen == "first":
-                key = _signature_key(args, kwargs)
-                try:
-                    if key in seen:
-                        return fn(*args, **kwargs)
-                except TypeError:  # an unhashable argument (a list, say): check this call fully
-                    key = None
+            """A call checked in full: every call in "always", a new signature in "first" and "shapes"."""
             capturing = chosen != "shapes" and _capturing()
             if chosen == "always" and capturing:
                 raise RuntimeError(f"shapecheck: {c.name} (mode='always'): {CAPTURE_ERROR}")
             values = chosen == "always" or (chosen == "first" and not capturing)  # "first" reads next time
             call = check(args, kwargs, values)
+            sig = guards.signature(args, kwargs) if chosen == "shapes" or (values and chosen == "first") else None
             out = fn(*args, **kwargs)
             check_output(args, kwargs, call, out)
-            if key is not None and values:
-                seen.add(key)
+            if sig is not None:
+                if chosen == "shapes":
+                    guards.remember_output(sig, out)
+                checked_calls.add(sig, args, kwargs)
             return out
 
         outside_graph = torch.compiler.disable(eager, reason=FULLGRAPH_REASON)
         refused = torch.compiler.disable(eager, reason=REFUSED_REASON)
 
-        @functools.wraps(fn)
-        def checked(*args: Any, **kwargs: Any) -> Any:
-            if not torch.compiler.is_compiling():
-                return eager(*args, **kwargs)
-            if chosen == "always":  # device reads: the checked call runs eagerly, one graph break
-                return outside_graph(*args, **kwargs)
-            # Traced: dynamo turns these checks into guards. A call that fails them is refused off the graph,
-            # by the eager check (the graph break sits outside the `try`, where dynamo can resume).
-            call: Optional[Call] = None
-            try:
-                call = c.validate(c.arguments(args, kwargs), values=False)
-            except TracedViolation:
-                pass
-            if call is None:
+        def compiling(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+            """Under dynamo ("shapes", "first"): decided once per graph, at trace time (`shapecheck.compiled`)."""
+            assert refusal is not None  # "always" never compiles its check
+            if refusal(args, kwargs, ()):
                 return refused(*args, **kwargs)
             out = fn(*args, **kwargs)
-            output_ok = True
-            try:
-                c.check_output(call, out)
-            except TracedViolation:
-                output_ok = False
-            if not output_ok:
+            if refusal(args, kwargs, (out,)):
                 check_output(args, kwargs, None, out)
             return out
+
+        if chosen == "always":
+            @functools.wraps(fn)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                # device reads: under dynamo the checked call runs eagerly, one graph break
+                return outside_graph(*args, **kwargs) if is_compiling() else eager(*args, **kwargs)
+        elif chosen == "first":
+            @functools.wraps(fn)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                if is_compiling():
+                    return compiling(args, kwargs)
+                last = checked_calls.last  # a cache hit: one C++ guard call, no check, no output check
+                if (last is not None and last.matches(args, kwargs)) or checked_calls.find(args, kwargs) is not None:
+                    return fn(*args, **kwargs)
+                return eager(*args, **kwargs)
+        else:
+            @functools.wraps(fn)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                if is_compiling():
+                    return compiling(args, kwargs)
+                sig = checked_calls.last  # a cache hit: this signature's checks already held; the output is
+                if sig is None or not sig.matches(args, kwargs):  # checked unless its metadata is the checked one's
+                    sig = checked_calls.find(args, kwargs)
+                    if sig is None:
+                        return eager(*args, **kwargs)
+                out = fn(*args, **kwargs)
+                if not sig.same_output(out):
+                    check_output(args, kwargs, None, out)
+                return out
 
         checked.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
         return checked  # type: ignore[return-value]  # same signature as fn (functools.wraps)

@@ -7,8 +7,8 @@ kernel with one expert). beartype lets it through; the contract refuses it.
 
 Only annotations with a plain answer are modelled — classes, None, Optional/Union, Literal, Annotated, the
 origin class of a generic alias (`list[int]` checks `list`); anything else (`Callable`, type variables)
-is not checked here, and is left to beartype in eager calls. A check is one `isinstance` per argument,
-which dynamo traces under `torch.compile`.
+is not checked here, and is left to beartype in eager calls. A check is one type test per argument; under
+`torch.compile` it runs at trace time, where a symbolic int (`torch.SymInt`) stands for an int.
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ import types
 import typing
 from typing import Any, Optional
 
+import torch
+
 _TOWER: dict[type, tuple[type, ...]] = {float: (int,), complex: (float, int)}
+_SYMBOLIC: dict[type, type] = {torch.SymInt: int, torch.SymFloat: float, torch.SymBool: bool}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,13 +34,14 @@ class Scalar:
     literals: tuple[Any, ...] = ()
 
     def admits(self, value: Any) -> bool:
-        if type(value) is bool and bool not in self.classes and {int, float, complex} & {*self.classes, *self.promoted}:
+        kind = _SYMBOLIC.get(type(value), type(value))  # a size traced by torch.compile stands for its int
+        if kind is bool and bool not in self.classes and {int, float, complex} & {*self.classes, *self.promoted}:
             return any(type(lit) is bool and value == lit for lit in self.literals)
-        if isinstance(value, self.classes):
+        if issubclass(kind, self.classes):
             return True
-        if self.promoted and type(value) is not bool and isinstance(value, self.promoted):
+        if self.promoted and kind is not bool and issubclass(kind, self.promoted):
             return True
-        return any(type(value) is type(lit) and value == lit for lit in self.literals)
+        return any(kind is type(lit) and value == lit for lit in self.literals)
 
 
 def _describe(hint: Any) -> str:
