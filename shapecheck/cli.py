@@ -124,6 +124,9 @@ def run(
         True, "--compile-ahead/--no-compile-ahead",
         help="On cuda with a cold Triton cache, first compile the kernels the drawn cases need, from 8 threads, by "
              "calling the implementation with every launch refused (turn off for one with side effects)."),
+    backward: bool = typer.Option(
+        True, "--backward/--no-backward",
+        help="Run a differentiable contract's cases backward too, judging its inputs' gradients (default on)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -138,7 +141,7 @@ def run(
                                           database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
                                           workers=parallel.worker_count(workers, chosen),
                                           shard=None if shard is None else parallel.Shard.parse(shard),
-                                          compile_ahead=compile_ahead)
+                                          compile_ahead=compile_ahead, backward=backward)
         code = property_cli.run(options)
     raise typer.Exit(code)
 

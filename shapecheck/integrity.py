@@ -139,7 +139,8 @@ def fresh_twin(case: Case) -> Case:
 class Judgement(Protocol):
     """The runner's judgement of one call (`runner.Judge`): problems and the bounds of a second opinion."""
 
-    results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]]  # the reference's results by name
+    @property
+    def results_of(self) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]: ...  # the reference's results by name
 
     def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
                  expected: Optional[Mapping[str, Any]], errors: dict[str, float],

@@ -136,7 +136,7 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
     The sanitizer, when on, bounds-checks the candidate's interpreted kernels here, as it would in-process.
     """
     from shapecheck import registry
-    from shapecheck.runner import poisoned_allocations
+    from shapecheck.harness import poisoned_allocations
     from shapecheck.sanitizer import sanitize as sanitizing
 
     registry.importable_cwd()

@@ -49,6 +49,7 @@ class RunOptions:
     workers: int = 1  # processes, one device each (shapecheck/parallel.py); never part of a replay line
     shard: Optional[parallel.Shard] = None  # this CI job's part of the run
     compile_ahead: bool = True  # on a cold GPU cache, compile the kernels first from threads (shapecheck/ahead.py)
+    backward: bool = True  # a differentiable contract's cases run backward too (shapecheck/gradients.py)
 
     @property
     def sanitizing(self) -> bool:
@@ -75,6 +76,7 @@ class RunOptions:
         if self.isolating != self._isolated_by_default(contract_named=True):
             argv.append("--isolate" if self.isolating else "--no-isolate")
         argv += ["--timeout", f"{self.timeout:g}"] if self.timeout and self.isolating else []
+        argv += [] if self.backward else ["--no-backward"]
         argv += [flag for pin in self.pins for flag in ("--pin", pin)]
         return tuple(argv)
 
@@ -187,7 +189,7 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     pin_overrides(c, _pins(options.pins))
     _check_replayable(c, case)
     with _sanitizing(options.sanitizing and isolation is None, options.device):
-        outcome = check_case(c, case, fn, options.device, strict=False)
+        outcome = check_case(c, case, fn, options.device, strict=False, backward=options.backward)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
     console.stdout.print(escape(f"{c.name} [{name} on {options.device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
@@ -270,7 +272,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                           examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
                                           database=options.database, command=options.replay(c.qualname),
-                                          compile_ahead=options.compile_ahead)
+                                          compile_ahead=options.compile_ahead, backward=options.backward)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)
