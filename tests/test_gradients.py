@@ -59,7 +59,7 @@ class _ChainRuleDropped(_Scale):
 class _GradNeverWritten(_Scale):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor]:
-        x, w = ctx.saved_tensors
+        _, w = ctx.saved_tensors
         return g * w.tanh(), torch.empty_like(w)  # a backward kernel that never stores dw
 
 
