@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import ahead, blame, gradients, harness, integrity, strategies
+from shapecheck import ahead, autotune, blame, gradients, harness, integrity, strategies
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
@@ -51,6 +51,7 @@ class Outcome:
     raised: Optional[str] = None  # type name of the exception the implementation raised, if it did
     bounds: dict[str, str] = dataclasses.field(default_factory=dict)  # errors key -> a bound other than the dtype's
     backward: bool = False  # a backward case ran (a differentiable contract's gradients were judged)
+    configs: dict[str, str] = dataclasses.field(default_factory=dict)  # autotuned kernel -> the config it ran (drawn)
 
     @property
     def ok(self) -> bool:
@@ -71,9 +72,11 @@ def _hook_name(contract: Contract, field: str) -> str:
 
 
 def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
-               strict: Optional[bool] = None, backward: bool = True) -> Outcome:
+               strict: Optional[bool] = None, backward: bool = True,
+               autotune_configs: Optional[autotune.Mode] = None) -> Outcome:
     """Run one case through `impl` and the contract's reference; collect every problem found. A differentiable
-    contract's case runs backward too (`shapecheck.gradients`) unless `backward` is off.
+    contract's case runs backward too (`shapecheck.gradients`) unless `backward` is off; autotuned kernels run
+    a config the case draws (`shapecheck.autotune`; default: drawn under the interpreter, tuned on a GPU).
 
     Only `impl` failing is a finding. A case that breaks the contract raises `Rejected` when the case came
     from shapecheck's own generic strategy (`strict=False`), and `Abort` naming the hand-written strategy,
@@ -107,8 +110,9 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     if results_of is not None:
         expected = blame.calling(f"the reference {_hook_name(contract, 'reference')}", results_of, harness.unrounded(args, before))
     lap("reference")
+    tuning = autotune.Configs(autotune_configs or autotune.default_mode(device), case.seed)
     try:
-        with poisoned_allocations():
+        with poisoned_allocations(), tuning:
             out = impl(**args)
         lap("kernel")  # waits for the device: an asynchronous kernel error surfaces here, as a finding
     except integrity.Finding as exc:  # an isolated call that timed out or crashed: the message names it
@@ -129,12 +133,16 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
                                                        expected, judge, held=not found)
         lap("checks")
         if backward and not getattr(impl, "untrusted", False):  # an isolated worker's results carry no autograd graph
-            grads = gradients.run_backward(contract, case, impl, args, before, call.dims, results_of, outcome.errors, bounds)
+            with tuning:
+                grads = gradients.run_backward(contract, case, impl, args, before, call.dims, results_of, outcome.errors,
+                                               bounds)
             outcome.problems += grads.problems
             outcome.backward = grads.ran
             lap("backward")
         outcome.bounds = {key: f"bound {b.value:.3g}: {b.why}" for key, b in bounds.items()}
     lap("checks")
+    outcome.configs = tuning.used
+    outcome.problems += tuning.named() if outcome.problems else []
     outcome.seconds = time.perf_counter() - start
     return outcome
 
@@ -197,6 +205,14 @@ class Report:
     def backward_cases(self) -> int:
         return sum(o.backward for o in self.outcomes)
 
+    def configs(self) -> dict[str, Counter[str]]:
+        """Autotuned kernel -> the configs its cases ran, with how many cases ran each."""
+        used: dict[str, Counter[str]] = {}
+        for outcome in self.outcomes:
+            for kernel, config in outcome.configs.items():
+                used.setdefault(kernel, Counter())[config] += 1
+        return used
+
     def worst_errors(self) -> dict[str, float]:
         worst: dict[str, float] = {}
         for outcome in self.outcomes:
@@ -246,7 +262,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                  on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
                  command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
                  pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
-                 compile_ahead: bool = True, backward: bool = True) -> Report:
+                 compile_ahead: bool = True, backward: bool = True,
+                 autotune_configs: Optional[autotune.Mode] = None) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
@@ -254,7 +271,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     For one part of a parallel run (shapecheck/parallel.py): `stop()` true ends the run before its next
     case with what ran so far, and `pick_examples` chooses the part's share of the regime examples.
     `compile_ahead`: on a cold GPU cache, compile the run's kernels first from threads (shapecheck/ahead.py).
-    `backward`: off, a differentiable contract's cases run forward only.
+    `backward`: off, a differentiable contract's cases run forward only. `autotune_configs`: "drawn" runs
+    each autotuned kernel with a config the case picks, "tuned" with the autotuner's (default by device).
     """
     pins = dict(pins or {})
     overrides = pin_overrides(contract, pins)
@@ -267,7 +285,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         if stop():
             raise _Stopped
         try:
-            outcome = check_case(contract, case, impl, device, backward=backward)
+            outcome = check_case(contract, case, impl, device, backward=backward, autotune_configs=autotune_configs)
         except Rejected as refused:
             rejected[refused.reason] += 1
             reject()
@@ -322,7 +340,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                 break
             try:
                 outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins,
-                                     backward=backward)
+                                     backward=backward, autotune_configs=autotune_configs)
             except Rejected as refused:
                 rejected[f"regime example {label or case.to_json()} under the pins: {refused.reason}"] += 1
                 continue
