@@ -25,3 +25,8 @@ def test_decorator_example_raises_the_documented_message() -> None:
 
 def test_setup_block_has_the_two_commands_ci_runs() -> None:
     assert re.search(r"^# install\n.+\n# test\n.+$", README, re.M)
+
+
+def test_differentiable_contract_example_finds_the_dropped_chain_rule_term() -> None:
+    code = re.search(r"### Training kernels: a differentiable contract\n.*?```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
