@@ -30,6 +30,7 @@ import contextlib
 import io
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import time
@@ -140,6 +141,10 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
     from shapecheck.sanitizer import sanitize as sanitizing
 
     registry.importable_cwd()
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        from shapecheck.backend import tensor_loop_variables
+
+        tensor_loop_variables()
     try:
         fn = registry.implementation(target)
     except UsageError as exc:

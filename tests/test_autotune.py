@@ -55,3 +55,12 @@ def test_tuned_configs_under_the_interpreter_fail_as_triton_does() -> None:
     result = shapecheck("run", f"{FIXTURE}:double", "--impl", f"{FIXTURE}:double", "--contracts", FIXTURE, "--no-db",
                         "--device", "cpu", "--autotune-configs", "tuned", "--examples", "3")
     assert result.returncode == 1 and "kernel raised RuntimeError: 0 active drivers" in result.stdout, result.stdout
+
+
+def test_loop_variables_are_tensors_under_the_interpreter_as_compiled() -> None:
+    import torch
+
+    from tests.fixtures.autotuned import prefix_sum
+
+    x = torch.randn(6, device="cuda" if torch.cuda.is_available() else "cpu")
+    torch.testing.assert_close(prefix_sum(x), x.cumsum(0))
