@@ -21,12 +21,18 @@ MAX_BD = 128  # features per program: one vector of fp32 accumulators
 
 
 @triton.jit
-def _segment_mean_kernel(x, cu_seqlens, out, stride_xt, stride_on, D, BD: tl.constexpr):
+def _segment_program(cu_seqlens, D, BD: tl.constexpr):
+    """This program's segment `n`, its feature columns and their mask, and the segment's token range (int64)."""
     n = tl.program_id(0)
     cols = tl.program_id(1) * BD + tl.arange(0, BD)
-    mask = cols < D
     bos = tl.load(cu_seqlens + n).to(tl.int64)
     eos = tl.load(cu_seqlens + n + 1).to(tl.int64)
+    return n, cols, cols < D, bos, eos
+
+
+@triton.jit
+def _segment_mean_kernel(x, cu_seqlens, out, stride_xt, stride_on, D, BD: tl.constexpr):
+    n, cols, mask, bos, eos = _segment_program(cu_seqlens, D, BD)
     acc = tl.zeros([BD], dtype=tl.float32)
     for t in range(bos, eos):
         acc += tl.load(x + t * stride_xt + cols, mask=mask, other=0.0).to(tl.float32)
@@ -37,11 +43,7 @@ def _segment_mean_kernel(x, cu_seqlens, out, stride_xt, stride_on, D, BD: tl.con
 
 @triton.jit
 def _segment_mean_backward_kernel(dy, cu_seqlens, dx, stride_dyn, stride_dxt, D, BD: tl.constexpr):
-    n = tl.program_id(0)
-    cols = tl.program_id(1) * BD + tl.arange(0, BD)
-    mask = cols < D
-    bos = tl.load(cu_seqlens + n).to(tl.int64)
-    eos = tl.load(cu_seqlens + n + 1).to(tl.int64)
+    n, cols, mask, bos, eos = _segment_program(cu_seqlens, D, BD)
     scale = 1.0 / tl.maximum((eos - bos).to(tl.float32), 1.0)
     g = tl.load(dy + n.to(tl.int64) * stride_dyn + cols, mask=mask, other=0.0).to(tl.float32) * scale
     for row in range(bos, eos):
