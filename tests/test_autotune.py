@@ -64,3 +64,9 @@ def test_loop_variables_are_tensors_under_the_interpreter_as_compiled() -> None:
 
     x = torch.randn(6, device="cuda" if torch.cuda.is_available() else "cpu")
     torch.testing.assert_close(prefix_sum(x), x.cumsum(0))
+
+
+def test_an_unknown_autotune_mode_is_a_usage_error() -> None:
+    result = shapecheck("run", "segment_mean", "--device", "cpu", "--autotune-configs", "fastest")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "shapecheck: error: --autotune-configs must be drawn or tuned, found 'fastest'"
