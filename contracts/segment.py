@@ -1,6 +1,7 @@
 """Contract of `segment_mean`: the mean of each segment of a packed varlen batch.
 
-Written the way a user writes one for their own kernel: annotations, one marker, the dims' ranges and a
+Written the way a user writes one for their own kernel: annotations, two markers (the offsets, and `x`
+differentiable: every case also runs the backward and judges `grad of x`), the dims' ranges and a
 reference. No case strategy and no input builder: shapecheck draws the dimensions, the `cu_seqlens`
 partition (empty segments included) and the tensors from the annotations alone.
 """
@@ -12,12 +13,12 @@ from typing import Annotated
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from shapecheck.markers import Offsets
+from shapecheck.markers import Differentiable, Offsets
 from shapecheck.spec import Contract, Dim, unit_stride_last
 
 
 def segment_mean(
-    x: Float[Tensor, "T D"],
+    x: Annotated[Float[Tensor, "T D"], Differentiable()],
     cu_seqlens: Annotated[Int[Tensor, "N+1"], Offsets("T")],
 ) -> Float[Tensor, "N D"]:
     """Row `n` of the result is the mean of `x[cu_seqlens[n]:cu_seqlens[n+1]]`; an empty segment gives 0."""

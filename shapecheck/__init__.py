@@ -1,8 +1,9 @@
 """shapecheck: prove that GPU kernels keep their shape contracts.
 
 The public API is small on purpose: a contract (`Contract`, `Dim`, `Rule`, the markers `Offsets`, `Index`,
-`InPlace` that say what an integer or in-place tensor means, and for results exactness cannot judge the
-comparisons `exact`, `as_sets` and `selects_same`, or your own over `Results`), the decorator that checks calls against it
+`InPlace` that say what an integer or in-place tensor means, `Differentiable` for a training kernel's inputs
+whose gradients every case judges too, and for results exactness cannot judge the comparisons `exact`,
+`as_sets` and `selects_same`, or your own over `Results`), the decorator that checks calls against it
 (`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`), and for your own
 `@given` tests `strategies` (the Hypothesis strategies a contract yields: `strategies.cases(C)` draws a
 `Case`, under one of `PROFILES`) and `check_case` (runs one case through your kernel and the contract's
@@ -22,6 +23,7 @@ _HOMES = {
     "Rule": "shapecheck.spec", "same_dtype": "shapecheck.spec", "unit_stride_last": "shapecheck.spec",
     "contract": "shapecheck.decorator", "ContractViolation": "shapecheck.errors", "DtypeViolation": "shapecheck.errors",
     "InvalidContract": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
+    "Differentiable": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
     "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
     "as_sets": "shapecheck.harness", "exact": "shapecheck.harness", "selects_same": "shapecheck.harness", "Results": "shapecheck.harness",
@@ -32,6 +34,7 @@ __all__ = [
     "Case",
     "Contract",
     "ContractViolation",
+    "Differentiable",
     "Dim",
     "DtypeViolation",
     "InPlace",

@@ -12,7 +12,7 @@ import functools
 import os
 import subprocess
 import sys
-from typing import Optional
+from typing import Any, Optional
 
 from shapecheck.errors import UsageError
 
@@ -49,7 +49,40 @@ def select_backend(device: str) -> str:
         if torch.cuda.is_available() and (problem := interpreter_problem()):  # CPU machines run it anyway
             raise UsageError(problem)
         os.environ["TRITON_INTERPRET"] = "1"
+        tensor_loop_variables()
     return chosen
+
+
+def tensor_loop_variables() -> None:
+    """Make the interpreter's `for` loop variables tensors, as compiled Triton's are (idempotent; call it with
+    the interpreter chosen, before a kernel first runs: the interpreter rewrites each kernel once).
+
+    Why: compiled Triton lowers `for i_t in range(NT)` to a loop whose `i_t` is a tensor, and kernels rely on
+    it (`i_t.to(tl.int64)`, fla's chunk kernels); the interpreter iterates Python ints, so such a kernel fails
+    with "'int' object has no attribute 'to'" before it computes anything. The interpreter already rewrites
+    each assignment's value to a tensor; this adds the same for a loop's target at the top of its body.
+    `tl.static_range` loops keep Python ints: their variables are constexprs when compiled too.
+    """
+    import ast
+
+    from triton.runtime import interpreter
+
+    transformer = interpreter.ASTTransformer
+    if getattr(transformer, "_shapecheck_loops", False):
+        return
+
+    def visit_For(self: Any, node: ast.For) -> ast.For:
+        self.generic_visit(node)
+        static = isinstance(node.iter, ast.Call) and getattr(node.iter.func, "attr", getattr(node.iter.func, "id", "")) == "static_range"
+        if isinstance(node.target, ast.Name) and not static:
+            to_tensor = ast.Attribute(value=ast.Name(id="interpreter_semantic", ctx=ast.Load()), attr="to_tensor", ctx=ast.Load())
+            value = ast.Call(func=to_tensor, args=[ast.Name(id=node.target.id, ctx=ast.Load()), ast.Constant(value=False)],
+                             keywords=[])
+            node.body.insert(0, ast.Assign(targets=[ast.Name(id=node.target.id, ctx=ast.Store())], value=value))
+        return node
+
+    transformer.visit_For = visit_For
+    transformer._shapecheck_loops = True
 
 
 @functools.lru_cache(maxsize=1)

@@ -84,6 +84,15 @@ SEED_OPT = typer.Option(None, help="Hypothesis seed, for a reproducible draw (by
 WORKERS_HELP = "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
 
 
+def _autotune_mode(text: Optional[str]) -> Any:
+    """`--autotune-configs` checked where it is given."""
+    from shapecheck.errors import UsageError
+
+    if text is not None and text not in ("drawn", "tuned"):
+        raise UsageError(f"--autotune-configs must be drawn or tuned, found {text!r}")
+    return text
+
+
 @app.command("list")
 def list_contracts(
     contracts: list[str] = CONTRACTS_OPT,
@@ -124,6 +133,12 @@ def run(
         True, "--compile-ahead/--no-compile-ahead",
         help="On cuda with a cold Triton cache, first compile the kernels the drawn cases need, from 8 threads, by "
              "calling the implementation with every launch refused (turn off for one with side effects)."),
+    backward: bool = typer.Option(
+        True, "--backward/--no-backward",
+        help="Run a differentiable contract's cases backward too, judging its inputs' gradients (default on)."),
+    autotune_configs: Optional[str] = typer.Option(
+        None, help="drawn | tuned: run each @triton.autotune kernel with a config the case draws from its list, or "
+                   "the autotuner's pick (default: drawn under the interpreter, tuned on cuda)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -138,7 +153,8 @@ def run(
                                           database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
                                           workers=parallel.worker_count(workers, chosen),
                                           shard=None if shard is None else parallel.Shard.parse(shard),
-                                          compile_ahead=compile_ahead)
+                                          compile_ahead=compile_ahead, backward=backward,
+                                          autotune_configs=_autotune_mode(autotune_configs))
         code = property_cli.run(options)
     raise typer.Exit(code)
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 
+from shapecheck import harness
 from shapecheck.harness import Bound, error_key, relative_rms, tolerance, updated_rows
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
@@ -85,3 +86,31 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
             max(FACTOR * floor, tolerance(result.dtype)),
             "against a float64 reference" + (f", {FACTOR} x this case's float32 noise floor {floor:.2g}" if scaled else ""))
     return SecondOpinion(truth, bounds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Judge:
+    """One case's judgement of a call's results (`harness.check`), and, where a value missed its bound, the
+    second opinion against a float64 reference within the case's own float32 noise floor (`conditioning.py`
+    says why). A reference that cannot run in float64 leaves the float32 verdict. The fresh-input twin of
+    `--isolate` is judged by the same object."""
+
+    contract: harness.Judged
+    seed: int
+    results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]]
+    dims: Mapping[str, int]
+
+    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
+                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
+                 seed: Optional[int] = None) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
+        found = harness.check(self.contract, self.dims, args, out, reference=expected, before=before, errors=errors)
+        if self.results_of is None or not any(p.kind == harness.Kind.VALUES for p in found):
+            return found, {}
+        results = harness.found(self.contract, out, args)
+        judged = [(p.subject, results.get(p.subject)) for p in found if p.kind == harness.Kind.VALUES]
+        opinion = second_opinion(self.results_of, {**args, **before}, judged,
+                                              self.seed if seed is None else seed)
+        if opinion is None:
+            return found, {}
+        return harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before, errors=errors,
+                             bounds=opinion.bounds), opinion.bounds

@@ -64,6 +64,12 @@ def report_table(report: Report) -> Table:
     table.add_row("cases run", f"{len(report.outcomes)} ({failures} failing, shrinking included)")
     shapes = len({tuple(sorted(o.case.dims.items())) for o in report.outcomes})
     table.add_row("distinct shapes", f"{shapes} (Hypothesis draws the smallest dimensions often, with other values)")
+    if report.backward_cases:
+        table.add_row("backward cases", f"{report.backward_cases} (gradients of the differentiable inputs judged)")
+    if report.configs():  # which configs ran, by index in each kernel's list (the JSON report has them in full)
+        table.add_row("autotune configs", "; ".join(
+            f"{kernel} " + ", ".join(f"#{config.split()[1]} x{n}" for config, n in sorted(used.items()))
+            for kernel, used in sorted(report.configs().items())))
     if report.rejected:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in report.rejected.most_common(3))
         table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")

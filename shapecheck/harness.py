@@ -21,16 +21,17 @@ symbolic, and formatting them would specialise the graph (the decorator stops tr
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import os
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
 
 import torch
 
 from shapecheck.dims import Pattern, dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
-from shapecheck.outputs import Output
+from shapecheck.outputs import Output, Returns
 
 if TYPE_CHECKING:
     from shapecheck.spec import Call, Contract
@@ -49,6 +50,23 @@ RETURN = "output"  # the name of a single returned tensor (and how error keys na
 Compare = Callable[[torch.Tensor, torch.Tensor, "Results"], Optional[str]]
 """A declared comparison of one result: (found, expected, the whole call's results) -> None when they agree,
 else what differs. For what exactness cannot say: ids modulo ties of their weights, rows as sets."""
+
+
+class Judged(Protocol):
+    """What the judge reads of a contract: the declared results, the argument each result's dtype must match,
+    declared comparisons and in-place arguments. A `Contract` is one; so are the gradients of a differentiable
+    contract's inputs (`shapecheck.gradients`), judged by the same code as outputs."""
+
+    @property
+    def returns(self) -> Returns: ...
+
+    @property
+    def compare(self) -> Mapping[str, Compare]: ...
+
+    @property
+    def mutates(self) -> Sequence[str]: ...
+
+    def like(self, output: Output) -> Optional[str]: ...
 
 
 def tolerance(dtype: torch.dtype) -> float:
@@ -179,6 +197,21 @@ class Problem:
         return call.fail(argument, self.why, expected=self.expected, found=self.found, error=error)
 
 
+@contextlib.contextmanager
+def poisoned_allocations() -> Iterator[None]:
+    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
+    was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
+    was_fill = deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        deterministic.fill_uninitialized_memory = was_fill
+        torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
+
+
 def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The reference's results by name: its outputs, then each in-place argument's new value.
 
@@ -236,7 +269,7 @@ def _shape(value: Any) -> str:
     return f"shape {list(value.shape)}" if isinstance(value, torch.Tensor) else type(value).__name__
 
 
-def found(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def found(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The call's results by name as the judge sees them (outputs the declared form allows, then each in-place
     argument after the call): what a `Compare` gets and the second opinion judges."""
     pairs, _ = contract.returns.split(returned)
@@ -244,7 +277,7 @@ def found(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> di
                                                  if isinstance(arguments.get(n), torch.Tensor)}}
 
 
-def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, Any], returned: Any, *,
+def check(contract: Judged, dims: Mapping[str, int], arguments: Mapping[str, Any], returned: Any, *,
           values: bool = True, reference: Optional[Mapping[str, Any]] = None,
           before: Optional[Mapping[str, torch.Tensor]] = None,
           errors: Optional[dict[str, float]] = None, bounds: Optional[Mapping[str, Bound]] = None) -> list[Problem]:
@@ -290,7 +323,7 @@ def check(contract: Contract, dims: Mapping[str, int], arguments: Mapping[str, A
     return problems
 
 
-def _declared(contract: Contract, output: Output, value: Any, dims: dict[str, int], arguments: Mapping[str, Any],
+def _declared(contract: Judged, output: Output, value: Any, dims: dict[str, int], arguments: Mapping[str, Any],
               device: Optional[torch.device]) -> Optional[Problem]:
     """Type, shape, dtype and device of one returned element; binds dims only outputs name (in `dims`)."""
     patterns = output.spec.patterns
@@ -373,7 +406,7 @@ def _shape_text(pattern: Pattern, dims: Mapping[str, int]) -> list[Any]:
 class _Judge:
     """Values of one call's results against the reference's, recording each error measured."""
 
-    contract: Contract
+    contract: Judged
     results: Results
     errors: Optional[dict[str, float]]
     bounds: Mapping[str, Bound]

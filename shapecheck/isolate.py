@@ -30,6 +30,7 @@ import contextlib
 import io
 import multiprocessing
 import multiprocessing.connection
+import os
 import pickle
 import signal
 import time
@@ -136,10 +137,14 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
     The sanitizer, when on, bounds-checks the candidate's interpreted kernels here, as it would in-process.
     """
     from shapecheck import registry
-    from shapecheck.runner import poisoned_allocations
+    from shapecheck.harness import poisoned_allocations
     from shapecheck.sanitizer import sanitize as sanitizing
 
     registry.importable_cwd()
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        from shapecheck.backend import tensor_loop_variables
+
+        tensor_loop_variables()
     try:
         fn = registry.implementation(target)
     except UsageError as exc:

@@ -15,6 +15,9 @@ kernel writes in place. A marker says it once, and three parts of shapecheck rea
         slots: Annotated[Int[Tensor, "N"], Index("S", padding=-1, distinct=True)],
         pool: Annotated[Float[Tensor, "S D"], InPlace()],
     ) -> Float[Tensor, "N D"]: ...
+
+`Differentiable()` marks a float input of a training kernel: every run then also runs the backward pass
+(`shapecheck.gradients`) and judges the input's gradient against the reference's autograd.
 """
 
 from __future__ import annotations
@@ -123,6 +126,15 @@ class Index:
 class InPlace:
     """The kernel updates this tensor in place: rows (first axis) the reference updates must match it,
     every other row must keep its exact bits."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Differentiable:
+    """The kernel is differentiable in this float input: each case also runs the backward pass with random
+    cotangents for every float output, and `grad of <name>` is judged against the reference's autograd.
+
+    Integer, `Offsets`/`Index`-marked and in-place arguments cannot carry it (a contract saying so is refused
+    when built): their gradients are undefined, or overwritten by the call itself."""
 
 
 Marker = Union[Offsets, Index, InPlace]  # any of the markers a tensor parameter may carry

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
-from shapecheck import cache, console, parallel, pins, registry, reports
+from shapecheck import autotune, cache, console, parallel, pins, registry, reports
 from shapecheck.case import Case
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
@@ -47,6 +47,8 @@ class RunOptions:
     workers: int = 1  # processes, one device each (shapecheck/parallel.py); never part of a replay line
     shard: Optional[parallel.Shard] = None  # this CI job's part of the run
     compile_ahead: bool = True  # on a cold GPU cache, compile the kernels first from threads (shapecheck/ahead.py)
+    backward: bool = True  # a differentiable contract's cases run backward too (shapecheck/gradients.py)
+    autotune_configs: Optional[autotune.Mode] = None  # None: drawn under the interpreter, tuned on a GPU
 
     @property
     def sanitizing(self) -> bool:
@@ -73,6 +75,8 @@ class RunOptions:
         if self.isolating != self._isolated_by_default(contract_named=True):
             argv.append("--isolate" if self.isolating else "--no-isolate")
         argv += ["--timeout", f"{self.timeout:g}"] if self.timeout and self.isolating else []
+        argv += [] if self.backward else ["--no-backward"]
+        argv += ["--autotune-configs", self.autotune_configs] if self.autotune_configs else []
         argv += [flag for pin in self.pins for flag in ("--pin", pin)]
         return tuple(argv)
 
@@ -185,7 +189,8 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     pins.overrides(c, pins.parse(options.pins))
     _check_replayable(c, case)
     with _sanitizing(options.sanitizing and isolation is None, options.device):
-        outcome = check_case(c, case, fn, options.device, strict=False)
+        outcome = check_case(c, case, fn, options.device, strict=False, backward=options.backward,
+                             autotune_configs=options.autotune_configs)
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
     console.stdout.print(escape(f"{c.name} [{name} on {options.device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
@@ -251,7 +256,8 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                           examples=options.examples, seed=options.seed, pins=pinned, on_case=on_case,
                                           database=options.database, command=options.replay(c.qualname),
-                                          compile_ahead=options.compile_ahead)
+                                          compile_ahead=options.compile_ahead, backward=options.backward,
+                                          autotune_configs=options.autotune_configs)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)

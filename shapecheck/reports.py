@@ -39,7 +39,7 @@ def _outcome(outcome: Outcome) -> dict[str, Any]:
     return {"case": json.loads(outcome.case.to_json()), "label": outcome.label, "ok": outcome.ok,
             "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4),
             "raised": outcome.raised, "phases": {k: round(v, 6) for k, v in outcome.phases.items()},
-            "bounds": outcome.bounds}
+            "bounds": outcome.bounds, "backward": outcome.backward, "configs": outcome.configs}
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -51,6 +51,8 @@ def as_dict(report: Report) -> dict[str, Any]:
         "profile": report.profile,
         "held": report.held,
         "cases": len(report.outcomes),
+        "backward_cases": report.backward_cases,
+        "autotune_configs": {kernel: dict(used) for kernel, used in report.configs().items()},
         "failures": sum(not o.ok for o in report.outcomes),
         "rejected": sum(report.rejected.values()),
         "rejected_by_reason": dict(report.rejected),
@@ -83,7 +85,8 @@ def write_json(reports: list[Report], path: Path, shard: Optional[object] = None
 def _outcome_from(d: dict[str, Any]) -> Outcome:
     return Outcome(Case.from_json(json.dumps(d["case"])), list(d["problems"]), dict(d["errors"]), d["seconds"],
                    label=d["label"], phases=dict(d.get("phases", {})), raised=d.get("raised"),
-                   bounds=dict(d.get("bounds", {})))
+                   bounds=dict(d.get("bounds", {})), backward=d.get("backward", False),
+                   configs=dict(d.get("configs", {})))
 
 
 def from_dict(d: dict[str, Any]) -> Report:

@@ -12,12 +12,11 @@ replays them first.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import time
 from collections import Counter
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from hypothesis import Phase, Verbosity, given, reject, settings
@@ -25,13 +24,14 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import ahead, blame, conditioning, harness, integrity, strategies
+from shapecheck import ahead, autotune, blame, gradients, harness, integrity, strategies
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
+from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
-from shapecheck.harness import tolerance
+from shapecheck.harness import poisoned_allocations, tolerance
 from shapecheck.inputs import input_builder
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
@@ -50,6 +50,8 @@ class Outcome:
     phases: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds: inputs, reference, kernel, checks
     raised: Optional[str] = None  # type name of the exception the implementation raised, if it did
     bounds: dict[str, str] = dataclasses.field(default_factory=dict)  # errors key -> a bound other than the dtype's
+    backward: bool = False  # a backward case ran (a differentiable contract's gradients were judged)
+    configs: dict[str, str] = dataclasses.field(default_factory=dict)  # autotuned kernel -> the config it ran (drawn)
 
     @property
     def ok(self) -> bool:
@@ -69,24 +71,12 @@ def _hook_name(contract: Contract, field: str) -> str:
     return f"`{target}`" if isinstance(target, str) else f"`{getattr(target, '__qualname__', target)}`"
 
 
-@contextlib.contextmanager
-def poisoned_allocations() -> Iterator[None]:
-    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
-    was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
-    was_fill = deterministic.fill_uninitialized_memory
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    deterministic.fill_uninitialized_memory = True
-    try:
-        yield
-    finally:
-        deterministic.fill_uninitialized_memory = was_fill
-        torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
-
-
 def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
-               strict: Optional[bool] = None) -> Outcome:
-    """Run one case through `impl` and the contract's reference; collect every problem found.
+               strict: Optional[bool] = None, backward: bool = True,
+               autotune_configs: Optional[autotune.Mode] = None) -> Outcome:
+    """Run one case through `impl` and the contract's reference; collect every problem found. A differentiable
+    contract's case runs backward too (`shapecheck.gradients`) unless `backward` is off; autotuned kernels run
+    a config the case draws (`shapecheck.autotune`; default: drawn under the interpreter, tuned on a GPU).
 
     Only `impl` failing is a finding. A case that breaks the contract raises `Rejected` when the case came
     from shapecheck's own generic strategy (`strict=False`), and `Abort` naming the hand-written strategy,
@@ -127,8 +117,9 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
             where = blame.defined_at(reference)
             raise Abort(f"{role} {exc}" + (f"\n  at {where}" if where else "")) from None
     lap("reference")
+    tuning = autotune.Configs(autotune_configs or autotune.default_mode(device), case.seed)
     try:
-        with poisoned_allocations():
+        with poisoned_allocations(), tuning:
             out = impl(**args)
         lap("kernel")  # waits for the device: an asynchronous kernel error surfaces here, as a finding
     except integrity.Finding as exc:  # an isolated call that timed out or crashed: the message names it
@@ -142,7 +133,6 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     else:
         judge = Judge(contract, case.seed, results_of, call.dims)
         found, bounds = judge(args, before, out, expected, outcome.errors)
-        outcome.bounds = {key: f"bound {b.value:.3g}: {b.why}" for key, b in bounds.items()}
         outcome.problems += [str(p) for p in found]
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
         outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
@@ -150,37 +140,20 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         if getattr(impl, "untrusted", False) and results_of is not None and expected is not None:
             outcome.problems += integrity.stale_result(contract, case, impl, device, harness.found(contract, out, args),
                                                        expected, judge, held=not found)
+        lap("checks")
+        if backward and not getattr(impl, "untrusted", False):  # an isolated worker's results carry no autograd graph
+            with tuning:
+                grads = gradients.run_backward(contract, case, impl, args, before, call.dims, results_of, outcome.errors,
+                                               bounds)
+            outcome.problems += grads.problems
+            outcome.backward = grads.ran
+            lap("backward")
+        outcome.bounds = {key: f"bound {b.value:.3g}: {b.why}" for key, b in bounds.items()}
     lap("checks")
+    outcome.configs = tuning.used
+    outcome.problems += tuning.named() if outcome.problems else []
     outcome.seconds = time.perf_counter() - start
     return outcome
-
-
-@dataclasses.dataclass(frozen=True)
-class Judge:
-    """One case's judgement of a call's results (`harness.check`), and, where a value missed its bound, the
-    second opinion against a float64 reference within the case's own float32 noise floor (`conditioning.py`
-    says why). A reference that cannot run in float64 leaves the float32 verdict. The fresh-input twin of
-    `--isolate` is judged by the same object."""
-
-    contract: Contract
-    seed: int
-    results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]]
-    dims: Mapping[str, int]
-
-    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
-                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
-                 seed: Optional[int] = None) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
-        found = harness.check(self.contract, self.dims, args, out, reference=expected, before=before, errors=errors)
-        if self.results_of is None or not any(p.kind == harness.Kind.VALUES for p in found):
-            return found, {}
-        results = harness.found(self.contract, out, args)
-        judged = [(p.subject, results.get(p.subject)) for p in found if p.kind == harness.Kind.VALUES]
-        opinion = conditioning.second_opinion(self.results_of, {**args, **before}, judged,
-                                              self.seed if seed is None else seed)
-        if opinion is None:
-            return found, {}
-        return harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before, errors=errors,
-                             bounds=opinion.bounds), opinion.bounds
 
 
 class _Laps:
@@ -237,6 +210,18 @@ class Report:
                                - self.ahead_seconds)
         return dict(split)
 
+    @property
+    def backward_cases(self) -> int:
+        return sum(o.backward for o in self.outcomes)
+
+    def configs(self) -> dict[str, Counter[str]]:
+        """Autotuned kernel -> the configs its cases ran, with how many cases ran each."""
+        used: dict[str, Counter[str]] = {}
+        for outcome in self.outcomes:
+            for kernel, config in outcome.configs.items():
+                used.setdefault(kernel, Counter())[config] += 1
+        return used
+
     def worst_errors(self) -> dict[str, float]:
         worst: dict[str, float] = {}
         for outcome in self.outcomes:
@@ -270,7 +255,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                  on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
                  command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
                  pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
-                 compile_ahead: bool = True) -> Report:
+                 compile_ahead: bool = True, backward: bool = True,
+                 autotune_configs: Optional[autotune.Mode] = None) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
@@ -278,6 +264,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     For one part of a parallel run (shapecheck/parallel.py): `stop()` true ends the run before its next
     case with what ran so far, and `pick_examples` chooses the part's share of the regime examples.
     `compile_ahead`: on a cold GPU cache, compile the run's kernels first from threads (shapecheck/ahead.py).
+    `backward`: off, a differentiable contract's cases run forward only. `autotune_configs`: "drawn" runs
+    each autotuned kernel with a config the case picks, "tuned" with the autotuner's (default by device).
     """
     pins = dict(pins or {})
     overrides = pin_values.overrides(contract, pins, profile)
@@ -290,7 +278,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         if stop():
             raise _Stopped
         try:
-            outcome = check_case(contract, case, impl, device)
+            outcome = check_case(contract, case, impl, device, backward=backward, autotune_configs=autotune_configs)
         except Rejected as refused:
             rejected[refused.reason] += 1
             reject()
@@ -344,7 +332,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                 stopped = True
                 break
             try:
-                outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins)
+                outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins,
+                                     backward=backward, autotune_configs=autotune_configs)
             except Rejected as refused:
                 rejected[f"regime example {label or case.to_json()} under the pins: {refused.reason}"] += 1
                 continue
@@ -379,4 +368,5 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
     found |= {f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn}
     found |= {f"{name}={value!r}" for name, value in case.options.items() if name in contract.scalars
               and (isinstance(value, bool) or contract.scalars[name].literals or value is None)}
+    found |= {f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

@@ -32,7 +32,7 @@ from shapecheck import harness
 from shapecheck import outputs as _outputs
 from shapecheck import scalars as _scalars
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
-from shapecheck.markers import Index, InPlace, Marker, Offsets
+from shapecheck.markers import Differentiable, Index, InPlace, Marker, Offsets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,6 +149,14 @@ def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
     return annotation
 
 
+def _differentiable(annotation: Any) -> bool:
+    """Whether the annotation carries `Differentiable()` (in `Annotated`, or in a union member's)."""
+    if typing.get_origin(annotation) is Annotated:
+        base, *metadata = typing.get_args(annotation)
+        return any(isinstance(m, Differentiable) for m in metadata) or _differentiable(base)
+    return _dims.is_union(annotation) and any(_differentiable(a) for a in typing.get_args(annotation))
+
+
 def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
     """The annotation without `Annotated[...]` wrappers, and the shapecheck marker they carried (if any)."""
     origin = typing.get_origin(annotation)
@@ -202,6 +210,7 @@ class Contract:
     hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
     gate_hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
     markers: Mapping[str, Marker] = dataclasses.field(init=False, repr=False, compare=False)
+    differentiable: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # `Differentiable()` inputs
     _sig: inspect.Signature = dataclasses.field(init=False, repr=False, compare=False)
     _specs: Mapping[str, _dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
     returns: _outputs.Returns = dataclasses.field(init=False, repr=False, compare=False)
@@ -243,8 +252,11 @@ class Contract:
             raise InvalidContract(self.name, "signature", f"annotations cannot be resolved: {exc}") from None
         specs: dict[str, _dims.TensorSpec] = {}
         markers: dict[str, Marker] = {}
+        differentiable: list[str] = []
         for name in sig.parameters:
             plain, marker = _split_markers(hints.get(name))
+            if _differentiable(hints.get(name)):
+                differentiable.append(name)
             try:
                 spec = _dims.tensor_spec(plain)
             except (ValueError, SyntaxError) as exc:
@@ -269,6 +281,7 @@ class Contract:
         object.__setattr__(self, "_specs", specs)
         object.__setattr__(self, "returns", returned)
         object.__setattr__(self, "markers", markers)
+        object.__setattr__(self, "differentiable", tuple(differentiable))
         inplace = tuple(n for n, m in markers.items() if isinstance(m, InPlace) and n not in self.mutates)
         object.__setattr__(self, "mutates", (*self.mutates, *inplace))
         object.__setattr__(self, "scalar_dims", tuple(n for n in self.dim_names if n in self.scalars
@@ -338,6 +351,17 @@ class Contract:
                 raise InvalidContract(self.name, "draw", f"{scalar!r} is not a scalar parameter")
             if not isinstance(strategy, SearchStrategy):
                 raise InvalidContract(self.name, f"draw[{scalar!r}]", f"must be a Hypothesis strategy, found {type(strategy).__name__}")
+        for arg in self.differentiable:
+            declared = self.tensor_specs.get(arg)
+            floats = declared is not None and any(d.startswith(("float", "bfloat")) for p in declared.patterns for d in p.dtypes)
+            why = ("marks tensor parameters only" if declared is None else
+                   "marks float tensors only (an integer input has no gradient)" if not floats else
+                   "cannot mark an in-place argument (the call overwrites it; its gradient is undefined)"
+                   if arg in self.mutates else
+                   f"cannot mark an {type(self.markers[arg]).__name__}-marked tensor (integer values have no gradient)"
+                   if arg in self.markers else None)
+            if why is not None:
+                raise InvalidContract(self.name, arg, f"Differentiable() {why}")
         for arg, marker in self.markers.items():
             into = getattr(marker, "into", None)
             if into is not None and into not in names:
@@ -356,6 +380,13 @@ class Contract:
             return None
         allowed = {d for p in self.tensor_specs[self.output_dtype_like].patterns for d in p.dtypes}
         return self.output_dtype_like if allowed & {d for p in output.spec.patterns for d in p.dtypes} else None
+
+    @property
+    def carried(self) -> tuple[str, ...]:
+        """The results that carry a cotangent in a backward case: every float output (an Optional one when
+        present)."""
+        return tuple(o.name for o in self.returns.outputs
+                     if any(d.startswith(("float", "bfloat")) for p in o.spec.patterns for d in p.dtypes))
 
     @property
     def qualname(self) -> str:

@@ -35,6 +35,9 @@ NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, 
 SUPPRESSED_HEALTH_CHECKS = [HealthCheck.filter_too_much, HealthCheck.too_slow]
 STRIDED = "strided_views"
 """Generic-case option: the tensors passed as views with a padded row stride (pinnable: --pin strided_views=[])."""
+COTANGENTS = "cotangents"
+"""Generic-case option of a differentiable contract: output name -> "zero" or "strided" for its cotangent
+(`shapecheck.gradients`; absent: packed random values). Pinnable: --pin 'cotangents={"output": "zero"}'."""
 DTYPES = "dtypes"
 """Generic-case option: each tensor's drawn dtype by name (pinnable: --pin 'dtypes={"x": "bfloat16"}')."""
 
@@ -158,6 +161,11 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
     if strided:
         each = st.tuples(*(st.booleans() for _ in strided))  # half the cases per tensor
         parts[STRIDED] = overrides.get(STRIDED, each.map(lambda flags: [n for n, f in zip(strided, flags) if f]))
+    if contract.differentiable:
+        carried = contract.carried
+        kinds = st.tuples(*(st.sampled_from(("random", "zero", "strided")) for _ in carried))
+        parts[COTANGENTS] = overrides.get(COTANGENTS, kinds.map(
+            lambda picked: {n: k for n, k in zip(carried, picked) if k != "random"}))
     choices = dtype_choices(contract)
     if choices:
         per_group = st.tuples(*(st.sampled_from(c) for c in choices.values()))

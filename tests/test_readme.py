@@ -71,3 +71,8 @@ def test_the_scalars_snippet_draws_every_dtype_and_scalar() -> None:
     report = _run(_snippet("scalars"), "RMS_NORM", "rms_norm_torch")
     assert {"x/weight float32", "x/weight bfloat16", "x/weight float16", "style='llama'", "style='gemma'"} <= set(report.regimes), report.regimes
     assert len({o.case.options["eps"] for o in report.outcomes}) > 5
+
+
+def test_differentiable_contract_example_finds_the_dropped_chain_rule_term() -> None:
+    code = re.search(r"### Training kernels: a differentiable contract\n.*?```python\n(.*?)```", README, re.S).group(1)
+    exec(compile(code, "README.md", "exec"), {})
