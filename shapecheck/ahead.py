@@ -102,21 +102,23 @@ class _CompileOnly:
             runtime.jit_cache_hook, runtime.launch_enter_hook, compilation.listener = previous
 
 
-def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
-                  examples: int, seed: Optional[int], also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
-    """Compile, in `threads` threads, the kernels `impl` launches for the run's drawn cases and for `also` (the
-    contract's regime examples); see the module. A strategy that fails to draw ends the pass: the run says why."""
+def _unable(device: str, impl: Callable[..., Any]) -> str:
+    """Why the pass cannot run here ("" when it can)."""
     if not device.startswith("cuda"):
-        return Ahead(skipped="not on cuda: nothing to compile")
+        return "not on cuda: nothing to compile"
     if getattr(impl, "untrusted", False):
-        return Ahead(skipped="an isolated implementation compiles in its own process")
+        return "an isolated implementation compiles in its own process"
     try:
         from triton import knobs
     except ImportError:
-        return Ahead(skipped="this triton has no runtime hooks")
+        return "this triton has no runtime hooks"
     if not hasattr(knobs.compilation, "listener"):
-        return Ahead(skipped="this triton does not say which compilations were cache hits")
-    build, calls, only = input_builder(contract), [0], _CompileOnly()
+        return "this triton does not say which compilations were cache hits"
+    return ""
+
+
+def _caller(contract: Contract, impl: Callable[..., Any], device: str, calls: list[int]) -> Callable[[Case], bool]:
+    build = input_builder(contract)
 
     def call(case: Case) -> bool:
         """Whether the call reached a kernel launch (compiled now, or already)."""
@@ -131,6 +133,34 @@ def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.Sea
             pass
         return False
 
+    return call
+
+
+def compile_cases(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], *, device: str,
+                  threads: int = THREADS) -> Ahead:
+    """Compile, in `threads` threads, the kernels `impl` launches for `cases`: a compile budget's cases
+    (shapecheck/budget.py), whose keys are the ones the run will need. Each key is compiled once; one in the
+    disk cache is only loaded (as the run would), one already in memory costs nothing."""
+    unable = _unable(device, impl)
+    if unable:
+        return Ahead(skipped=unable)
+    calls, only = [0], _CompileOnly()
+    call = _caller(contract, impl, device, calls)
+    start = time.perf_counter()
+    with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
+        list(pool.map(call, cases))
+    return Ahead(time.perf_counter() - start, calls[0])
+
+
+def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
+                  examples: int, seed: Optional[int], also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
+    """Compile, in `threads` threads, the kernels `impl` launches for the run's drawn cases and for `also` (the
+    contract's regime examples); see the module. A strategy that fails to draw ends the pass: the run says why."""
+    unable = _unable(device, impl)
+    if unable:
+        return Ahead(skipped=unable)
+    calls, only = [0], _CompileOnly()
+    call = _caller(contract, impl, device, calls)
     start = time.perf_counter()
     with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
         reached: list[bool] = []  # the probe runs on the pool too: the run's compile time is its own thread's

@@ -124,6 +124,11 @@ def run(
         True, "--compile-ahead/--no-compile-ahead",
         help="On cuda with a cold Triton cache, first compile the kernels the drawn cases need, from 8 threads, by "
              "calling the implementation with every launch refused (turn off for one with side effects)."),
+    max_compiles: Optional[int] = typer.Option(
+        None, "--max-compiles", min=0,
+        help="Distinct Triton compile keys a run may draw: the arguments a kernel specialises on (constexpr dims, "
+             "dtypes, flags) are drawn from a small per-run menu, the rest freely; 0 draws everything freely "
+             "(default: the profile's, 24 for gpu, 0 for the CPU profiles)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -138,7 +143,7 @@ def run(
                                           database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
                                           workers=parallel.worker_count(workers, chosen),
                                           shard=None if shard is None else parallel.Shard.parse(shard),
-                                          compile_ahead=compile_ahead)
+                                          compile_ahead=compile_ahead, max_compiles=max_compiles)
         code = property_cli.run(options)
     raise typer.Exit(code)
 

@@ -194,7 +194,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
                                   examples=stream.examples, seed=stream.seed, pins=_pins(options), on_case=seen,
                                   database=options.database, command=options.replay(contract.qualname),
                                   stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
-                                  compile_ahead=options.compile_ahead)
+                                  compile_ahead=options.compile_ahead, max_compiles=options.max_compiles)
         except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
             raise NothingRan(f"{exc} (in part {stream.label})") from None
     return report, "" if sanitizer is None else sanitizer.summary()

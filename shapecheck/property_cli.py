@@ -49,6 +49,7 @@ class RunOptions:
     workers: int = 1  # processes, one device each (shapecheck/parallel.py); never part of a replay line
     shard: Optional[parallel.Shard] = None  # this CI job's part of the run
     compile_ahead: bool = True  # on a cold GPU cache, compile the kernels first from threads (shapecheck/ahead.py)
+    max_compiles: Optional[int] = None  # the compile budget (shapecheck/budget.py); None: the profile's
 
     @property
     def sanitizing(self) -> bool:
@@ -270,7 +271,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                     report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
                                           examples=options.examples, seed=options.seed, pins=pins, on_case=on_case,
                                           database=options.database, command=options.replay(c.qualname),
-                                          compile_ahead=options.compile_ahead)
+                                          compile_ahead=options.compile_ahead, max_compiles=options.max_compiles)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)
