@@ -21,6 +21,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import os
+import signal
 import threading
 import time
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -36,6 +37,7 @@ from shapecheck.strategies import SUPPRESSED_HEALTH_CHECKS
 
 THREADS = 8  # 8 and 16 threads measured the same (bench/compile_overlap.py on an H200 host)
 PROBES = 10  # drawn cases tried for the first one that reaches a kernel (the contract may refuse some)
+FORK_TIMEOUT_S = 120.0  # a forked compiling process still running then is killed
 
 
 @dataclasses.dataclass
@@ -45,6 +47,8 @@ class Ahead:
     seconds: float = 0.0
     calls: int = 0
     skipped: str = ""
+    forked: int = 0  # distinct keys compiled in forked processes (compile_cases)
+    failed: int = 0  # forked processes that failed (their keys were compiled in threads instead)
 
 
 class _LaunchRefused(Exception):
@@ -136,20 +140,103 @@ def _caller(contract: Contract, impl: Callable[..., Any], device: str, calls: li
     return call
 
 
+Job = tuple[Any, Any, Any, Any, dict[str, Any]]  # a kernel, its signature, constexprs, attributes, launch options
+
+
+def _jobs(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], device: str) -> list[Job]:
+    """What Triton would compile for `cases`, one job per key, read from its hooks with every compilation
+    skipped and every launch refused: the arguments `JITFunction._do_compile` passes to `compile`."""
+    from triton import knobs
+    from triton.runtime import jit
+
+    build, jobs, options = input_builder(contract), dict[str, Job](), [dict[str, Any]()]
+    runtime, original = knobs.runtime, jit.compute_cache_key
+    previous = runtime.jit_cache_hook, runtime.launch_enter_hook
+
+    def key_of(cache: Any, specialization: Any, kwargs: Any) -> str:
+        options[0] = dict(kwargs)  # the launch options, which the cache hook is not given
+        return original(cache, specialization, kwargs)
+
+    def capture(*, key: Any, fn: Any, compile: dict[str, Any], **rest: Any) -> bool:
+        jobs.setdefault(str(key), (fn.jit_function, compile["signature"], compile["constants"],
+                                   compile["configs"][0], options[0]))
+        return True
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise _LaunchRefused
+
+    jit.compute_cache_key, runtime.jit_cache_hook, runtime.launch_enter_hook = key_of, capture, refuse
+    try:
+        for case in cases:
+            with contextlib.suppress(Exception):  # a case the contract refuses is the run's to report
+                args = build(case, device)
+                contract.validate(dict(args))
+                impl(**args)
+    finally:
+        jit.compute_cache_key = original
+        runtime.jit_cache_hook, runtime.launch_enter_hook = previous
+    return list(jobs.values())
+
+
+def _compile_forked(jobs: Sequence[Job], workers: int) -> int:
+    """Compile `jobs` in `workers` forked processes into Triton's disk cache; the failed processes' count.
+
+    Triton compiles mostly under the GIL, so threads overlap only ~2x; processes scale with the cores. A
+    child compiles for the parent's target and never touches the device (a forked CUDA context is unusable);
+    the run then loads each kernel from the disk cache."""
+    import warnings
+
+    from triton.compiler import make_backend
+    from triton.runtime import driver
+
+    target = driver.active.get_current_target()
+    pids = []
+    for share in (jobs[i::workers] for i in range(min(workers, len(jobs)))):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() of a threaded process: see above
+            pid = os.fork()
+        if pid == 0:  # the child: compile, then leave without running the parent's exit handlers
+            code = 0
+            try:
+                for fn, signature, constants, attrs, launch in share:
+                    options = make_backend(target).parse_options(dict(launch))
+                    fn.compile(fn.ASTSource(fn, signature, constants, attrs), target=target, options=options.__dict__)
+            except BaseException:  # noqa: BLE001 - the parent compiles what a child could not
+                code = 1
+            os._exit(code)
+        pids.append(pid)
+    failed, deadline = 0, time.monotonic() + FORK_TIMEOUT_S
+    while pids:  # a child that hangs (a lock a parent thread held at the fork) is killed: threads take over
+        for pid in list(pids):
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                pids.remove(pid)
+                failed += status != 0
+            elif time.monotonic() > deadline:
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.01)
+    return failed
+
+
 def compile_cases(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], *, device: str,
-                  threads: int = THREADS) -> Ahead:
-    """Compile, in `threads` threads, the kernels `impl` launches for `cases`: a compile budget's cases
-    (shapecheck/budget.py), whose keys are the ones the run will need. Each key is compiled once; one in the
-    disk cache is only loaded (as the run would), one already in memory costs nothing."""
+                  threads: int = THREADS, processes: bool = True) -> Ahead:
+    """Compile the kernels `impl` launches for `cases`: a compile budget's cases (shapecheck/budget.py),
+    whose keys are the ones the run will need. With `processes` (where the OS forks) each distinct key is
+    compiled in one of `os.cpu_count()` forked processes first; then, in `threads` threads, each key is
+    loaded from the disk cache, or compiled there if a process could not. One already in memory costs nothing."""
     unable = _unable(device, impl)
     if unable:
         return Ahead(skipped=unable)
+    start = time.perf_counter()
+    forked = failed = 0
+    if processes and hasattr(os, "fork"):
+        jobs = _jobs(contract, impl, cases, device)
+        forked, failed = len(jobs), _compile_forked(jobs, os.cpu_count() or 1)
     calls, only = [0], _CompileOnly()
     call = _caller(contract, impl, device, calls)
-    start = time.perf_counter()
     with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
         list(pool.map(call, cases))
-    return Ahead(time.perf_counter() - start, calls[0])
+    return Ahead(time.perf_counter() - start, calls[0], forked=forked, failed=failed)
 
 
 def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,

@@ -47,7 +47,6 @@ Klass = tuple[int, str]  # (the kernel's key cache, its constexprs, argument typ
 PROBES = 64  # cases drawn to learn from; each costs one draw, one input build and one wrapper call
 TRIES = 3  # perturbations of one attribute that reach a launch before it is called compile-free
 ATTEMPTS = 8  # probed cases one attribute is perturbed in, at most (some perturbations reach no launch)
-ROW_SAMPLES = 2  # budgeted cases drawn per menu row for compile ahead (free attributes can change alignment)
 
 
 class _Refused(Exception):
@@ -179,14 +178,15 @@ def draw(strategy: st.SearchStrategy[Case], count: int, seed: int) -> list[Case]
     return drawn
 
 
-def relevant_knobs(probed: Sequence[Probed], probe: Callable[[Case], Probed]) -> list[tuple[str, str]]:
-    """The case attributes whose change alone changes a compile key's class (see the module), in case order."""
+def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(relevant, weak): the case attributes whose change alone changes a compile key's class, and those whose
+    change alone only changes its alignment attributes (see the module), each in case order."""
     reached = [p for p in probed if p.klasses]
     knobs = list(dict.fromkeys((where, name) for p in reached for where, mapping in
                                (("dims", p.case.dims), ("options", p.case.options)) for name in mapping))
-    found = []
+    relevant, weak = [], []
     for knob in knobs:
-        tried = 0
+        tried, aligned = 0, False
         for i, base in enumerate(reached[:ATTEMPTS]):
             other = next((p for p in reached[i + 1:] + reached[:i] if _value(p.case, knob) != _value(base.case, knob)), None)
             if other is None:
@@ -195,12 +195,27 @@ def relevant_knobs(probed: Sequence[Probed], probe: Callable[[Case], Probed]) ->
             if not changed.klasses:
                 continue  # the perturbed case reaches no launch: try another
             if changed.klasses != base.klasses:
-                found.append(knob)
+                relevant.append(knob)
                 break
+            aligned |= changed.keys != base.keys
             tried += 1
             if tried >= TRIES:
                 break
-    return found
+        if aligned and knob not in relevant:
+            weak.append(knob)
+    return relevant, weak
+
+
+def variants(case: Case, weak: Sequence[tuple[str, str]], seen: Sequence[Case]) -> list[Case]:
+    """`case` under every combination of the values the weak attributes took in `seen` (two each, the four with
+    the fewest values): the alignment variants a run drawing the rest freely will meet, for compile ahead."""
+    def values(knob: tuple[str, str]) -> list[Case]:
+        return list({_value(c, knob): c for c in seen}.values())[:2]
+
+    out = [case]
+    for knob in sorted(weak, key=lambda k: len({_value(c, k) for c in seen}))[:4]:
+        out = [_replaced(c, knob, source) for c in out for source in values(knob)]
+    return out
 
 
 def pinned_knobs(relevant: Sequence[tuple[str, str]], probed: Sequence[Probed]) -> list[tuple[str, str]]:
@@ -323,26 +338,34 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
     elif result.estimate <= max_compiles:
         result.off = f"about {result.estimate:.0f} compile keys expected: within the budget"
     else:
-        result.relevant = pinned_knobs(relevant_knobs(reached, probe), reached)
+        relevant, weak = learn(reached, probe)
+        result.relevant = pinned_knobs(relevant, reached)
         if not result.relevant:
             result.off = "no case attribute changes a compile key alone"
     if result.off:
         result.ahead = [p.case for p in reached]
         result.seconds, result.probes = time.perf_counter() - start, probe.calls
         return result
-    candidates = [*examples, *(p.case for p in reached)]
+
+    def expresses(case: Case) -> bool:  # a case without some pinned attribute cannot be a row
+        return all(name in (case.dims if where == "dims" else case.options) for where, name in result.relevant)
+
+    candidates = [c for c in examples if expresses(c)]
+    first = len(candidates)
+    candidates += [p.case for p in reached if expresses(p.case)]
     originals = {(knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
                  for c in candidates for knob in result.relevant}
-    result.rows = menu(candidates, result.relevant, max_compiles, first=len(examples))
+    result.rows = menu(candidates, result.relevant, max_compiles, first=first)
+    sources = {tuple((k, _value(c, k)) for k in result.relevant): c for c in reversed(candidates)}
+
     def in_row(row: Row) -> Callable[[Case], bool]:
         return lambda case: all(_value(case, k) == v for k, v in row)
 
     per_row = [factory({**overrides, **_pins(row, originals)}).filter(in_row(row)) for row in result.rows]
     result.strategy = st.integers(0, len(per_row) - 1).flatmap(lambda i: per_row[i])
-    # Compile ahead: a few budgeted cases per row, drawn with a seed of the plan's own (the run's draws differ,
-    # but share their rows' keys up to the free attributes' alignment).
-    samples = draw(result.strategy, ROW_SAMPLES * len(result.rows), seed ^ 0x5EED)
-    result.ahead = [p.case for p in map(probe, samples) if p.klasses]
+    # Compile ahead: each row's case under the alignment variants its free attributes will bring.
+    seen = [p.case for p in reached]
+    result.ahead = [variant for row in result.rows for variant in variants(sources[row], weak, seen)]
     result.seconds, result.probes = time.perf_counter() - start, probe.calls
     return result
 
