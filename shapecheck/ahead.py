@@ -22,8 +22,10 @@ import contextlib
 import dataclasses
 import os
 import signal
+import sys
 import threading
 import time
+import traceback
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 from hypothesis import Phase, given, settings
@@ -202,6 +204,7 @@ def _compile_forked(jobs: Sequence[Job], workers: int) -> int:
                     options = make_backend(target).parse_options(dict(launch))
                     fn.compile(fn.ASTSource(fn, signature, constants, attrs), target=target, options=options.__dict__)
             except BaseException:  # noqa: BLE001 - the parent compiles what a child could not
+                traceback.print_exc()
                 code = 1
             os._exit(code)
         pids.append(pid)
@@ -232,6 +235,9 @@ def compile_cases(contract: Contract, impl: Callable[..., Any], cases: Sequence[
     if processes and hasattr(os, "fork"):
         jobs = _jobs(contract, impl, cases, device)
         forked, failed = len(jobs), _compile_forked(jobs, os.cpu_count() or 1)
+        if failed:
+            print(f"compile ahead: {failed} forked compiling processes failed; their kernels compile in threads",
+                  file=sys.stderr)
     calls, only = [0], _CompileOnly()
     call = _caller(contract, impl, device, calls)
     with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
