@@ -82,7 +82,7 @@ def coverage(report: dict[str, Any]) -> dict[str, Any]:
         return regimes, {d: len({c.dims[d] for c in found}) for d in found[0].dims}
 
     (r_b, d_b), (r_f, d_f) = measure(drawn), measure(free)
-    ratio = lambda a, b: round(a / b, 2) if b else None  # noqa: E731
+    ratio = lambda a, b: round(a / b, 2) if b else None
     return {"cases": [len(drawn), len(free)],
             "regimes": {r: [r_b[r], r_f[r], ratio(r_b[r], r_f[r])] for r in sorted(r_f | r_b)},
             "dims": {d: [d_b[d], d_f[d], ratio(d_b[d], d_f[d])] for d in d_f}}
@@ -91,38 +91,35 @@ def coverage(report: dict[str, Any]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--only", default="sglang,constexpr,bundled,defect")
+    parser.add_argument("--only", default="sglang:seed,constexpr:seed,bundled:seed,defect:seed,defect:unseeded,"
+                                          "sglang:unseeded,constexpr:unseeded",
+                        help="runs in order, NAME:seed|unseeded; a ROWS name runs cold then warm")
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
-    wanted = options.only.split(",")
     results: list[dict[str, Any]] = []
     with open(options.out / "log.txt", "a") as log:
-        for name in [n for n in ROWS if n in wanted]:
-            for seeded in ((True, False) if name != "bundled" else (True,)):
-                cache = tempfile.mkdtemp(prefix="triton_")
-                for temperature in ("cold", "warm"):
-                    label = f"{name}_{temperature}_{'seed0' if seeded else 'unseeded'}"
-                    results.append(run(label, ROWS[name], seeded, cache, options.out, log))
-                    print(summary_line(results[-1]), flush=True)
-        if "defect" in wanted:
-            for seeded in (True, False):
-                label = f"defect_{'seed0' if seeded else 'unseeded'}"
-                results.append(run(label, SGLANG, seeded, tempfile.mkdtemp(prefix="triton_"), options.out, log))
+        for name, seeding in (item.split(":") for item in options.only.split(",")):
+            seeded, cache = seeding == "seed", tempfile.mkdtemp(prefix="triton_")
+            for temperature in ("cold", "warm") if name in ROWS else ("cold",):
+                label = f"{name}_{temperature}_{'seed0' if seeded else 'unseeded'}"
+                results.append(run(label, ROWS.get(name, SGLANG), seeded, cache, options.out, log))
                 print(summary_line(results[-1]), flush=True)
-    table = []
-    for r in results:
-        rep = r.get("report")
-        row: dict[str, Any] = {"label": r["label"], "exit": r["exit"], "process_wall": round(r["wall"], 1)}
-        if rep:
-            row.update(cases=rep["cases"], seconds=rep["seconds"], rate=round(rep["cases"] / rep["seconds"], 1),
-                       compilations=rep["compilations"], keys=rep["compile_keys"], split=split(rep),
-                       budget=rep.get("compile_budget"), held=rep["held"],
-                       failure=rep["failure"] and rep["failure"]["case"])
-            budget = rep.get("compile_budget") or {}
-            if budget and not budget.get("off"):
-                row["coverage"] = coverage(rep)
-        table.append(row)
-    (options.out / "summary.json").write_text(json.dumps(table, indent=1, default=str))
+            (options.out / "summary.json").write_text(json.dumps([row(r) for r in results], indent=1, default=str))
+
+
+def row(r: dict[str, Any]) -> dict[str, Any]:
+    """One run as summary.json keeps it: rate, keys, time split, the budget's summary and the coverage."""
+    rep = r.get("report")
+    out: dict[str, Any] = {"label": r["label"], "exit": r["exit"], "process_wall": round(r["wall"], 1)}
+    if rep:
+        out.update(cases=rep["cases"], seconds=rep["seconds"], rate=round(rep["cases"] / rep["seconds"], 1),
+                   compilations=rep["compilations"], keys=rep["compile_keys"], split=split(rep),
+                   budget=rep.get("compile_budget"), held=rep["held"], failure=rep["failure"] and rep["failure"]["case"])
+        budget = rep.get("compile_budget") or {}
+        if budget and not budget.get("off") and "coverage" not in r:
+            r["coverage"] = coverage(rep)
+        out["coverage"] = r.get("coverage")
+    return out
 
 
 def summary_line(r: dict[str, Any]) -> str:
