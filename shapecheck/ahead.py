@@ -20,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import dataclasses
+import hashlib
 import os
 import signal
 import sys
@@ -49,8 +50,8 @@ class Ahead:
     seconds: float = 0.0
     calls: int = 0
     skipped: str = ""
-    forked: int = 0  # distinct keys compiled in forked processes (compile_cases)
-    failed: int = 0  # forked processes that failed (their keys were compiled in threads instead)
+    forked: int = 0  # distinct keys compiled by forked processes (compile_run)
+    failed: int = 0  # forked processes that failed, or keys left to threads where the OS cannot fork
 
 
 class _LaunchRefused(Exception):
@@ -221,28 +222,52 @@ def _compile_forked(jobs: Sequence[Job], workers: int) -> int:
     return failed
 
 
-def compile_cases(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], *, device: str,
-                  threads: int = THREADS, processes: bool = True) -> Ahead:
-    """Compile the kernels `impl` launches for `cases`: a compile budget's cases (shapecheck/budget.py),
-    whose keys are the ones the run will need. With `processes` (where the OS forks) each distinct key is
-    compiled in one of `os.cpu_count()` forked processes first; then, in `threads` threads, each key is
-    loaded from the disk cache, or compiled there if a process could not. One already in memory costs nothing."""
+def _in_disk_cache(job: Job, target: Any) -> bool:
+    """Whether Triton's disk cache holds `job`'s kernel: the lookup `triton.compile` starts with (False when
+    this triton's internals differ: the job is then compiled, which loads it if it was there)."""
+    try:
+        from triton.compiler import compiler
+
+        fn, signature, constants, attrs, launch = job
+        backend, src = compiler.make_backend(target), fn.ASTSource(fn, signature, constants, attrs)
+        options = backend.parse_options(dict(backend.parse_options(dict(launch)).__dict__, **src.parse_options()))
+        key = compiler.get_cache_key(src, backend, options, env_vars=compiler.get_cache_invalidating_env_vars())
+        name = f"{src.name[:150]}.json"
+        group = compiler.get_cache_manager(hashlib.sha256(key.encode("utf-8")).hexdigest()).get_group(name)
+        return bool(group and group.get(name))
+    except Exception:  # noqa: BLE001 - see above
+        return False
+
+
+def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
+                examples: int, seed: int, also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
+    """Compile the kernels of the run's own cases, drawn from `strategy` under `seed` as the run will draw them
+    (a compile budget's strategy, shapecheck/budget.py), and of `also`: each distinct key not in the disk cache
+    is compiled in one of `os.cpu_count()` forked processes (where the OS forks), or else in `threads`
+    threads. The run then loads them from the disk cache; a cold, a partly warm and a warm cache all pay only
+    for the keys they miss."""
     unable = _unable(device, impl)
     if unable:
         return Ahead(skipped=unable)
-    start = time.perf_counter()
-    forked = failed = 0
-    if processes and hasattr(os, "fork"):
-        jobs = _jobs(contract, impl, cases, device)
-        forked, failed = len(jobs), _compile_forked(jobs, os.cpu_count() or 1)
-        if failed:
+    start, cases = time.perf_counter(), list(also)
+    with contextlib.suppress(Exception):  # a strategy that fails to draw: the run draws again and says why
+        _draw(strategy, examples, seed, cases.append)
+    from triton.runtime import driver
+
+    jobs = _jobs(contract, impl, cases, device)
+    target = driver.active.get_current_target()
+    missing = [job for job in jobs if not _in_disk_cache(job, target)]
+    failed = _compile_forked(missing, os.cpu_count() or 1) if missing and hasattr(os, "fork") else len(missing)
+    if failed:
+        if hasattr(os, "fork"):
             print(f"compile ahead: {failed} forked compiling processes failed; their kernels compile in threads",
                   file=sys.stderr)
-    calls, only = [0], _CompileOnly()
-    call = _caller(contract, impl, device, calls)
-    with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
-        list(pool.map(call, cases))
-    return Ahead(time.perf_counter() - start, calls[0], forked=forked, failed=failed)
+        calls, only = [0], _CompileOnly()
+        call = _caller(contract, impl, device, calls)
+        with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
+            list(pool.map(call, cases))
+    return Ahead(time.perf_counter() - start, len(cases), forked=len(missing) - failed if hasattr(os, "fork") else 0,
+                 failed=failed)
 
 
 def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,

@@ -19,14 +19,18 @@ draws those from a small per-run menu while everything else stays free:
    overrides and draws the rest freely. Hypothesis still shrinks a failure (towards row 0 and small free
    values); a shrunk case may compile once more.
 
-The same probe gives compile ahead (`shapecheck/ahead.py`) the cases whose keys the run will need. Only for
-in-process implementations: an isolated one runs in a worker, where its keys cannot be observed.
+An attribute the contract never accepts changed alone (a batch size tied to the slot indices' length) is
+found afterwards: budgeted cases of one row that still reach different key classes name it (`unexplained`).
+Compile ahead (`shapecheck/ahead.py`) then draws the run's own cases from the budgeted strategy and seed, so
+the keys it compiles are the run's. Only for in-process implementations: an isolated one runs in a worker,
+where its keys cannot be observed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import threading
 import time
@@ -44,7 +48,11 @@ from shapecheck.strategies import SUPPRESSED_HEALTH_CHECKS, Overrides
 
 Key = tuple[int, str]  # (the kernel's key cache, Triton's cache key): one compiled binary
 Klass = tuple[int, str]  # (the kernel's key cache, its constexprs, argument types and options): keys up to alignment
-PROBES = 64  # cases drawn to learn from; each costs one draw, one input build and one wrapper call
+PROBES = 32  # cases drawn to learn from; each costs one draw, one input build and one wrapper call
+CHECKS = 24  # budgeted cases drawn to find a compile-relevant attribute the perturbations could not test
+CHECK_ROWS = 3  # the rows those cases are drawn from
+HONOUR = 4  # cases drawn to see whether the strategy keeps an attribute pinned
+ROUNDS = 3  # of those checks, each adding one attribute at most
 TRIES = 3  # perturbations of one attribute that reach a launch before it is called compile-free
 ATTEMPTS = 8  # probed cases one attribute is perturbed in, at most (some perturbations reach no launch)
 
@@ -136,16 +144,20 @@ class Prober:
     """Calls an implementation on cases with compilations skipped and launches refused (see the module)."""
 
     def __init__(self, contract: Contract, impl: Callable[..., Any], device: str) -> None:
-        self.impl, self.device, self.build = impl, device, input_builder(contract)
+        self.contract, self.impl, self.device, self.build = contract, impl, device, input_builder(contract)
         self.calls = 0
 
     def __call__(self, case: Case) -> Probed:
+        """A case the contract refuses is never called: a wrapper's own device work (a gather by slot index,
+        say) could fail on the device and poison the context for the run."""
         self.calls += 1
         launches = Launches()
         with launches.active(dry=True):
             try:
-                self.impl(**self.build(case, self.device))
-            except Exception:  # noqa: BLE001 - refused launches, or a case the wrapper rejects: no keys then
+                args = self.build(case, self.device)
+                self.contract.validate(dict(args))
+                self.impl(**args)
+            except Exception:  # noqa: BLE001 - refused launches, or a case the contract refuses: no keys then
                 pass
         seen = launches.take()
         return Probed(case, tuple(k for k, _ in seen), tuple(c for _, c in seen))
@@ -178,15 +190,20 @@ def draw(strategy: st.SearchStrategy[Case], count: int, seed: int) -> list[Case]
     return drawn
 
 
-def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(relevant, weak): the case attributes whose change alone changes a compile key's class, and those whose
-    change alone only changes its alignment attributes (see the module), each in case order."""
+def _knobs(cases: Sequence[Case]) -> list[tuple[str, str]]:
+    return list(dict.fromkeys((where, name) for c in cases for where, mapping in
+                              (("dims", c.dims), ("options", c.options)) for name in mapping))
+
+
+def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed],
+          known: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The case attributes whose change alone changes a compile key's class (see the module), in case order.
+    One the contract never accepts changed alone (a batch size tied to the slot indices' length) is left to
+    `unexplained`. The `known` ones are not tried again."""
     reached = [p for p in probed if p.klasses]
-    knobs = list(dict.fromkeys((where, name) for p in reached for where, mapping in
-                               (("dims", p.case.dims), ("options", p.case.options)) for name in mapping))
-    relevant, weak = [], []
-    for knob in knobs:
-        tried, aligned = 0, False
+    relevant = []
+    for knob in [k for k in _knobs([p.case for p in reached]) if k not in known]:
+        tried = 0
         for i, base in enumerate(reached[:ATTEMPTS]):
             other = next((p for p in reached[i + 1:] + reached[:i] if _value(p.case, knob) != _value(base.case, knob)), None)
             if other is None:
@@ -197,25 +214,42 @@ def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed]) -> tuple[li
             if changed.klasses != base.klasses:
                 relevant.append(knob)
                 break
-            aligned |= changed.keys != base.keys
             tried += 1
             if tried >= TRIES:
                 break
-        if aligned and knob not in relevant:
-            weak.append(knob)
-    return relevant, weak
+    return relevant
 
 
-def variants(case: Case, weak: Sequence[tuple[str, str]], seen: Sequence[Case]) -> list[Case]:
-    """`case` under every combination of the values the weak attributes took in `seen` (two each, the four with
-    the fewest values): the alignment variants a run drawing the rest freely will meet, for compile ahead."""
-    def values(knob: tuple[str, str]) -> list[Case]:
-        return list({_value(c, knob): c for c in seen}.values())[:2]
+def unexplained(probed: Sequence[Probed], pinned: Sequence[tuple[str, str]],
+                honoured: Callable[[tuple[str, str]], bool]) -> list[tuple[str, str]]:
+    """Among cases drawn with the pinned attributes fixed per row, cases of one row that still reach different
+    key classes name attributes the pins miss: the scalar one, or the two together (a batch size and a varlen flag
+    that forces it to 1), not pinned yet, whose values decide the class within every row, with the fewest
+    distinct values, one before two, dims first, and which the strategy `honoured` when pinned (a count it
+    derives from others is not); none when each row reaches one class."""
+    rows: dict[Hashable, list[Probed]] = {}
+    for p in probed:
+        if p.klasses:
+            rows.setdefault(tuple(_value(p.case, k) for k in pinned), []).append(p)
+    if all(len({p.klasses for p in group}) == 1 for group in rows.values()):
+        return []
 
-    out = [case]
-    for knob in sorted(weak, key=lambda k: len({_value(c, k) for c in seen}))[:4]:
-        out = [_replaced(c, knob, source) for c in out for source in values(knob)]
-    return out
+    def joint(case: Case, knobs: tuple[tuple[str, str], ...]) -> Hashable:
+        return tuple(_value(case, k) for k in knobs)
+
+    def decides(knobs: tuple[tuple[str, str], ...]) -> bool:
+        return all(len({p.klasses for p in group if joint(p.case, knobs) == value}) == 1
+                   for group in rows.values() for value in {joint(p.case, knobs) for p in group})
+
+    def scalar(knob: tuple[str, str]) -> bool:  # lists (offsets, slot indices) are data drawn from scalars
+        return all(isinstance((p.case.dims if knob[0] == "dims" else p.case.options).get(knob[1]),
+                              (bool, int, float, str, type(None))) for p in probed)
+
+    free = [k for k in _knobs([p.case for p in probed]) if k not in pinned and scalar(k)]
+    found = [(k,) for k in free if decides((k,))] + [
+        (a, b) for i, a in enumerate(free) for b in free[i + 1:] if decides((a, b))]
+    found.sort(key=lambda ks: (len({joint(p.case, ks) for p in probed}), len(ks), [k[0] != "dims" for k in ks]))
+    return list(next((ks for ks in found if all(map(honoured, ks))), ()))
 
 
 def pinned_knobs(relevant: Sequence[tuple[str, str]], probed: Sequence[Probed]) -> list[tuple[str, str]]:
@@ -280,7 +314,7 @@ def _pins(row: Row, originals: Mapping[tuple[tuple[str, str], Hashable], Any]) -
 @dataclasses.dataclass
 class Plan:
     """What the budget decided for one run: its seed, the compile-relevant attributes and the menu rows (empty
-    when the run draws freely: `off` says why), the cases compile ahead should compile, and its cost."""
+    when the run draws freely: `off` says why), and its cost."""
 
     seed: int
     max_compiles: int
@@ -288,7 +322,6 @@ class Plan:
     relevant: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     rows: list[Row] = dataclasses.field(default_factory=list)
     strategy: Optional[st.SearchStrategy[Case]] = None
-    ahead: list[Case] = dataclasses.field(default_factory=list)
     estimate: float = 0.0
     seconds: float = 0.0
     probes: int = 0
@@ -338,36 +371,59 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
     elif result.estimate <= max_compiles:
         result.off = f"about {result.estimate:.0f} compile keys expected: within the budget"
     else:
-        relevant, weak = learn(reached, probe)
-        result.relevant = pinned_knobs(relevant, reached)
-        if not result.relevant:
+        relevant = learn(reached, probe)
+        if not relevant:
             result.off = "no case attribute changes a compile key alone"
     if result.off:
-        result.ahead = [p.case for p in reached]
         result.seconds, result.probes = time.perf_counter() - start, probe.calls
         return result
+    for round_ in range(ROUNDS + 1):
+        result.relevant = pinned_knobs(relevant, reached)
+        result.rows, per_row = _budgeted(factory, overrides, result.relevant, examples, reached, max_compiles)
+        result.strategy = st.integers(0, len(per_row) - 1).flatmap(lambda i: per_row[i])  # noqa: B023 - used now
+        if round_ == ROUNDS:
+            break
+        # Several cases in each of a few rows (the last ones: probed cases, whose free attributes vary most): an
+        # attribute the probes never varied is tried as above, else the rows' classes name the missing ones.
+        checks = st.sampled_from(per_row[-CHECK_ROWS:]).flatmap(lambda s: s)
+        checked = [p for p in map(probe, draw(checks, CHECKS, seed + round_ + 1)) if p.klasses]
+        missed = learn([*reached, *checked], probe, known=relevant) or unexplained(
+            checked, result.relevant, functools.partial(_honoured, factory, overrides, reached=reached, seed=seed))
+        if not missed:
+            break
+        relevant += missed
+        reached = [*reached, *checked]
+    result.seconds, result.probes = time.perf_counter() - start, probe.calls
+    return result
 
+
+def _honoured(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides: Overrides, knob: tuple[str, str],
+              reached: Sequence[Probed], seed: int) -> bool:
+    """Whether cases drawn with `knob` pinned to its commonest probed value carry that value."""
+    raw = Counter(_value(p.case, knob) for p in reached).most_common(1)[0][0]
+    value = next((p.case.dims if knob[0] == "dims" else p.case.options)[knob[1]] for p in reached
+                 if _value(p.case, knob) == raw)
+    return all(_value(c, knob) == raw for c in draw(factory({**overrides, knob[1]: st.just(value)}), HONOUR, seed))
+
+
+def _budgeted(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides: Overrides,
+              pinned: list[tuple[str, str]], examples: Sequence[Case], reached: Sequence[Probed],
+              max_compiles: int) -> tuple[list[Row], list[st.SearchStrategy[Case]]]:
+    """The menu rows over the `pinned` attributes and, for each, the strategy of its cases."""
     def expresses(case: Case) -> bool:  # a case without some pinned attribute cannot be a row
-        return all(name in (case.dims if where == "dims" else case.options) for where, name in result.relevant)
+        return all(name in (case.dims if where == "dims" else case.options) for where, name in pinned)
 
     candidates = [c for c in examples if expresses(c)]
     first = len(candidates)
     candidates += [p.case for p in reached if expresses(p.case)]
     originals = {(knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
-                 for c in candidates for knob in result.relevant}
-    result.rows = menu(candidates, result.relevant, max_compiles, first=first)
-    sources = {tuple((k, _value(c, k)) for k in result.relevant): c for c in reversed(candidates)}
+                 for c in candidates for knob in pinned}
+    rows = menu(candidates, pinned, max_compiles, first=first)
 
     def in_row(row: Row) -> Callable[[Case], bool]:
         return lambda case: all(_value(case, k) == v for k, v in row)
 
-    per_row = [factory({**overrides, **_pins(row, originals)}).filter(in_row(row)) for row in result.rows]
-    result.strategy = st.integers(0, len(per_row) - 1).flatmap(lambda i: per_row[i])
-    # Compile ahead: each row's case under the alignment variants its free attributes will bring.
-    seen = [p.case for p in reached]
-    result.ahead = [variant for row in result.rows for variant in variants(sources[row], weak, seen)]
-    result.seconds, result.probes = time.perf_counter() - start, probe.calls
-    return result
+    return rows, [factory({**overrides, **_pins(row, originals)}).filter(in_row(row)) for row in rows]
 
 
 def default_seed() -> int:

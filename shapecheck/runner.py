@@ -326,10 +326,13 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
                           contract.resolve("examples") or (lambda p: []), profile)
     regime_cases = pick_examples(_as_examples(found))
-    # One seed for the compile budget's probes, compile ahead and the run, so the keys they see match.
-    seed = budget.default_seed() if seed is None else seed
+    # One seed for the compile budget's probes, compile ahead and the run, so the keys they see match; an
+    # unseeded run with an example database stays unseeded (Hypothesis bypasses the database under a seed), and
+    # compile ahead then draws other cases from the same rows.
+    drawn_seed = budget.default_seed() if seed is None else seed
     also = [pinned(case, pins) for _, case in regime_cases]
-    plan, launches = _plan_budget(contract, impl, profile, overrides, device, seed, max_compiles, strategy_name, also)
+    plan, launches = _plan_budget(contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name,
+                                  also)
     budgeted = plan is not None and plan.strategy is not None
     if plan is not None and plan.strategy is not None:
         strategy, seen = plan.strategy, on_case
@@ -343,7 +346,8 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     test = settings(max_examples=count, deadline=None, database=db, derandomize=False, verbosity=Verbosity.quiet,
                     suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
-    test = hypothesis_seed(seed)(test)
+    if seed is not None or db is None:
+        test = hypothesis_seed(drawn_seed)(test)
     counter = CompileCounter()
     start = time.perf_counter() - (plan.seconds if plan else 0.0)
     stopped = False
@@ -351,9 +355,11 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         if not compile_ahead:
             compiled = ahead.Ahead(skipped="turned off")
         elif plan is not None and budgeted:
-            compiled = ahead.compile_cases(contract, impl, [*also, *plan.ahead], device=device)
+            compiled = ahead.compile_run(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
+                                         also=also)
         else:
-            compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=count, seed=seed, also=also)
+            compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
+                                           also=also)
         launches.take()  # the owner thread's probes above are no case of the run
         try:
             test()

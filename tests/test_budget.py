@@ -141,3 +141,22 @@ def test_a_run_whose_keys_fit_the_budget_draws_freely_and_says_so(monkeypatch: p
     report = _run(_impl(FakeKernel(("FLAG",))), 8, monkeypatch, examples=20)
     assert report.compile_budget is not None and "within the budget" in report.compile_budget.off
     assert dict(budget.describe(report.compile_budget))["compile budget"].startswith("off (about 2 compile keys")
+
+
+def test_an_attribute_no_single_change_can_test_is_named_by_the_rows_it_splits() -> None:
+    """A batch size the contract never accepts changed alone (its slot indices' length follows it): budgeted
+    cases of one row that reach different key classes name it, or the pair that decides them together."""
+    from shapecheck.case import Case
+
+    def probed(B: int, varlen: bool, D: int, seed: int) -> budget.Probed:
+        case = Case("c", {"B": B, "N": B + seed % 3, "D": D}, {"varlen": varlen, "scale": seed / 7}, seed)
+        return budget.Probed(case, (), ((0, f"B={1 if varlen else B},V={varlen},D={D}"),))
+
+    pinned = [("dims", "D")]
+    by_batch = [probed(B, False, D, s) for s, (B, D) in enumerate([(1, 8), (2, 8), (3, 8), (1, 9), (2, 9), (2, 9)])]
+    assert budget.unexplained(by_batch, pinned, lambda knob: True) == [("dims", "B")]
+    # A strategy that would not keep B pinned: the attribute with the next fewest values that decides is named
+    assert budget.unexplained(by_batch, pinned, lambda knob: knob != ("dims", "B")) == [("dims", "N")]
+    both = [probed(B, v, 8, s) for s, (B, v) in enumerate([(1, True), (1, False), (2, False), (2, True), (3, False)])]
+    assert budget.unexplained(both, pinned, lambda knob: True) == [("dims", "B"), ("options", "varlen")]
+    assert budget.unexplained([p for p in by_batch if p.case.dims["B"] == 2], pinned, lambda knob: True) == []
