@@ -246,8 +246,13 @@ def unexplained(probed: Sequence[Probed], pinned: Sequence[tuple[str, str]],
                               (bool, int, float, str, type(None))) for p in probed)
 
     free = [k for k in _knobs([p.case for p in probed]) if k not in pinned and scalar(k)]
-    found = [(k,) for k in free if decides((k,))] + [
-        (a, b) for i, a in enumerate(free) for b in free[i + 1:] if decides((a, b))]
+    cases = sum(len(group) for group in rows.values())
+
+    def evidence(knobs: tuple[tuple[str, str], ...]) -> bool:  # a value in every case decides nothing
+        return len({joint(p.case, knobs) for p in probed}) < cases and decides(knobs)
+
+    found = [(k,) for k in free if evidence((k,))] + [
+        (a, b) for i, a in enumerate(free) for b in free[i + 1:] if evidence((a, b))]
     found.sort(key=lambda ks: (len({joint(p.case, ks) for p in probed}), len(ks), [k[0] != "dims" for k in ks]))
     return list(next((ks for ks in found if all(map(honoured, ks))), ()))
 

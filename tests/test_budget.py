@@ -157,6 +157,7 @@ def test_an_attribute_no_single_change_can_test_is_named_by_the_rows_it_splits()
     assert budget.unexplained(by_batch, pinned, lambda knob: True) == [("dims", "B")]
     # A strategy that would not keep B pinned: the attribute with the next fewest values that decides is named
     assert budget.unexplained(by_batch, pinned, lambda knob: knob != ("dims", "B")) == [("dims", "N")]
-    both = [probed(B, v, 8, s) for s, (B, v) in enumerate([(1, True), (1, False), (2, False), (2, True), (3, False)])]
+    both = [probed(B, v, 8, s) for s, (B, v) in enumerate([(1, True), (1, False), (2, False), (2, True), (3, False),
+                                                           (2, True), (3, False)])]
     assert budget.unexplained(both, pinned, lambda knob: True) == [("dims", "B"), ("options", "varlen")]
     assert budget.unexplained([p for p in by_batch if p.case.dims["B"] == 2], pinned, lambda knob: True) == []
