@@ -240,22 +240,25 @@ def _in_disk_cache(job: Job, target: Any) -> bool:
 
 
 def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
-                examples: int, seed: int, also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
+                examples: int, seed: int, also: Sequence[Case] = (), rows: Sequence[Case] = (),
+                threads: int = THREADS) -> Ahead:
     """Compile the kernels of the run's own cases, drawn from `strategy` under `seed` as the run will draw them
     (a compile budget's strategy, shapecheck/budget.py), and of `also`: each distinct key not in the disk cache
     is compiled in one of `os.cpu_count()` forked processes (where the OS forks), or else in `threads`
     threads. The run then loads them from the disk cache; a cold, a partly warm and a warm cache all pay only
-    for the keys they miss."""
+    for the keys they miss. When the keys of `also` and of `rows` (a case of each budget row) are all cached,
+    nothing is drawn: the cache is warm (a free attribute's alignment variant then compiles in the run)."""
     unable = _unable(device, impl)
     if unable:
         return Ahead(skipped=unable)
-    start, cases = time.perf_counter(), list(also)
-    with contextlib.suppress(Exception):  # a strategy that fails to draw: the run draws again and says why
-        _draw(strategy, examples, seed, cases.append)
     from triton.runtime import driver
 
+    start, cases, target = time.perf_counter(), [*also, *rows], driver.active.get_current_target()
+    if rows and all(_in_disk_cache(job, target) for job in _jobs(contract, impl, cases, device)):
+        return Ahead(time.perf_counter() - start, len(cases), skipped="every row's kernel is in the disk cache")
+    with contextlib.suppress(Exception):  # a strategy that fails to draw: the run draws again and says why
+        _draw(strategy, examples, seed, cases.append)
     jobs = _jobs(contract, impl, cases, device)
-    target = driver.active.get_current_target()
     missing = [job for job in jobs if not _in_disk_cache(job, target)]
     failed = _compile_forked(missing, os.cpu_count() or 1) if missing and hasattr(os, "fork") else len(missing)
     if failed:

@@ -14,9 +14,9 @@ draws those from a small per-run menu while everything else stays free:
    Triton's divisibility/alignment attributes alone do not count: they multiply keys by a small factor and
    such attributes (strides, views) are what should stay free.
 3. Budget: when the probes suggest more distinct keys than the budget (`--max-compiles`), the run draws a
-   menu row first (the compile-relevant values of the contract's regime examples, then of probed cases,
-   chosen greedily to cover the most values and pairs of values), pins those values through the strategy's
-   overrides and draws the rest freely. Hypothesis still shrinks a failure (towards row 0 and small free
+   menu row first (the compile-relevant values of a few regime examples, then of probed cases, chosen so
+   that dtypes and flags keep their free shares), pins those values through the strategy's overrides and
+   draws the rest freely. Hypothesis still shrinks a failure (towards row 0 and small free
    values); a shrunk case may compile once more.
 
 An attribute the contract never accepts changed alone (a batch size tied to the slot indices' length) is
@@ -292,23 +292,29 @@ def estimated_keys(probed: Sequence[Probed]) -> float:
 Row = tuple[tuple[tuple[str, str], Hashable], ...]  # the pinned (attribute, value) pairs of one menu row
 
 
-def menu(candidates: Sequence[Case], knobs: Sequence[tuple[str, str]], size: int, first: int = 0) -> list[Row]:
-    """Up to `size` distinct rows from the candidates' pinned values: the first `first` candidates' rows as they
-    come (the regime examples), then greedily the row covering the most new values, then new pairs of values."""
-    def pairs_of(row: Row) -> set[tuple[Any, Any]]:
-        return {(a, b) for i, a in enumerate(row) for b in row[i + 1:]}
+def menu(examples: Sequence[Case], probes: Sequence[Case], knobs: Sequence[tuple[str, str]], size: int) -> list[Row]:
+    """Up to `size` distinct rows of pinned values: the regime examples' rows first (a quarter at most: they
+    hold the contract's hand-picked corners), then probed cases' rows chosen so that each pinned attribute with
+    few values (dtypes, flags) takes each value in about the share the free draws gave it, so regime counts
+    stay near a free run's; ties go to the earlier draw."""
+    def row_of(case: Case) -> Row:
+        return tuple((k, _value(case, k)) for k in knobs)
 
-    rows = list(dict.fromkeys(tuple((k, _value(c, k)) for k in knobs) for c in candidates))
-    head = list(dict.fromkeys(tuple((k, _value(c, k)) for k in knobs) for c in candidates[:first]))[:size]
-    singles = {pair for row in head for pair in row}
-    pairs = {pair for row in head for pair in pairs_of(row)}
-    chosen, rest = list(head), [row for row in rows if row not in head]
-    while rest and len(chosen) < size:
-        best = max(rest, key=lambda row: (len(set(row) - singles), len(pairs_of(row) - pairs)))
-        rest.remove(best)
+    chosen = list(dict.fromkeys(map(row_of, examples)))[:max(1, size // 4)] if examples else []
+    pool = [row for row in dict.fromkeys(map(row_of, probes)) if row not in chosen]
+    share = Counter(pair for case in probes for pair in row_of(case))
+    few = {k for k in knobs if len({_value(c, k) for c in probes}) <= 4}
+    targets = {pair: n / len(probes) for pair, n in share.items() if pair[0] in few}
+    counts = Counter(pair for row in chosen for pair in row if pair in targets)
+    while pool and len(chosen) < size:
+        def miss(row: Row) -> float:
+            after = counts + Counter(pair for pair in row if pair in targets)
+            return sum(abs(after[pair] - (len(chosen) + 1) * p) for pair, p in targets.items())
+
+        best = min(pool, key=miss)
+        pool.remove(best)
         chosen.append(best)
-        singles |= set(best)
-        pairs |= pairs_of(best)
+        counts.update(pair for pair in best if pair in targets)
     return chosen
 
 
@@ -319,7 +325,7 @@ def _pins(row: Row, originals: Mapping[tuple[tuple[str, str], Hashable], Any]) -
 @dataclasses.dataclass
 class Plan:
     """What the budget decided for one run: its seed, the compile-relevant attributes and the menu rows (empty
-    when the run draws freely: `off` says why), and its cost."""
+    when the run draws freely: `off` says why) with a case of each, and its cost."""
 
     seed: int
     max_compiles: int
@@ -327,6 +333,7 @@ class Plan:
     relevant: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     rows: list[Row] = dataclasses.field(default_factory=list)
     strategy: Optional[st.SearchStrategy[Case]] = None
+    sources: list[Case] = dataclasses.field(default_factory=list)  # a case of each row
     estimate: float = 0.0
     seconds: float = 0.0
     probes: int = 0
@@ -376,7 +383,7 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
     elif result.estimate <= max_compiles:
         result.off = f"about {result.estimate:.0f} compile keys expected: within the budget"
     else:
-        relevant = learn(reached, probe)
+        relevant, free_probes = learn(reached, probe), list(reached)  # the menu's shares: free draws only
         if not relevant:
             result.off = "no case attribute changes a compile key alone"
     if result.off:
@@ -384,7 +391,8 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
         return result
     for round_ in range(ROUNDS + 1):
         result.relevant = pinned_knobs(relevant, reached)
-        result.rows, per_row = _budgeted(factory, overrides, result.relevant, examples, reached, max_compiles)
+        result.rows, per_row, result.sources = _budgeted(factory, overrides, result.relevant, examples, free_probes,
+                                                         max_compiles)
         result.strategy = st.integers(0, len(per_row) - 1).flatmap(lambda i: per_row[i])  # noqa: B023 - used now
         if round_ == ROUNDS:
             break
@@ -413,22 +421,21 @@ def _honoured(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides
 
 def _budgeted(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides: Overrides,
               pinned: list[tuple[str, str]], examples: Sequence[Case], reached: Sequence[Probed],
-              max_compiles: int) -> tuple[list[Row], list[st.SearchStrategy[Case]]]:
-    """The menu rows over the `pinned` attributes and, for each, the strategy of its cases."""
+              max_compiles: int) -> tuple[list[Row], list[st.SearchStrategy[Case]], list[Case]]:
+    """The menu rows over the `pinned` attributes and, for each, the strategy of its cases and a case in it."""
     def expresses(case: Case) -> bool:  # a case without some pinned attribute cannot be a row
         return all(name in (case.dims if where == "dims" else case.options) for where, name in pinned)
 
-    candidates = [c for c in examples if expresses(c)]
-    first = len(candidates)
-    candidates += [p.case for p in reached if expresses(p.case)]
+    corners, probes = [c for c in examples if expresses(c)], [p.case for p in reached if expresses(p.case)]
     originals = {(knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
-                 for c in candidates for knob in pinned}
-    rows = menu(candidates, pinned, max_compiles, first=first)
+                 for c in [*corners, *probes] for knob in pinned}
+    rows = menu(corners, probes, pinned, max_compiles)
 
     def in_row(row: Row) -> Callable[[Case], bool]:
         return lambda case: all(_value(case, k) == v for k, v in row)
 
-    return rows, [factory({**overrides, **_pins(row, originals)}).filter(in_row(row)) for row in rows]
+    sources = [next(c for c in [*corners, *probes] if in_row(row)(c)) for row in rows]
+    return rows, [factory({**overrides, **_pins(row, originals)}).filter(in_row(row)) for row in rows], sources
 
 
 def default_seed() -> int:

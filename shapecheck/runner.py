@@ -356,7 +356,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
             compiled = ahead.Ahead(skipped="turned off")
         elif plan is not None and budgeted:
             compiled = ahead.compile_run(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
-                                         also=also)
+                                         also=also, rows=plan.sources)
         else:
             compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
                                            also=also)
