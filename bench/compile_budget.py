@@ -11,7 +11,12 @@ empty TRITON_CACHE_DIR, "warm" with the one the cold run left; seeded (`--seed 0
 Coverage: the budgeted run's drawn cases against the same number drawn freely from the same seed (drawn on the
 CPU; nothing runs): each regime's count and each dim's number of distinct values, as ratios.
 
-    python bench/compile_budget.py --out DIR [--only sglang,constexpr,bundled,defect]
+    python bench/compile_budget.py --out DIR [--only sglang:seed,defect:unseeded,...]
+
+On the device machine from a copy of this checkout with the SGLang wheel (or a zip holding only its
+`sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py`) and fla-core's in `.peers/`, and
+beartype's wheel installed: `PEERS=.peers python3 bench/compile_budget.py --out $OUT`. Results:
+bench/results/compile_budget/.
 """
 
 from __future__ import annotations
