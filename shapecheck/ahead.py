@@ -13,6 +13,11 @@ A warm cache skips the pass: one drawn case is called first, and unless its kern
 that was not a disk-cache hit (Triton's compilation listener says which), nothing else is drawn. Only for in-process
 implementations on cuda: an isolated one runs in a worker process of its own, and the interpreter compiles
 nothing. Nothing here is a verdict: a call that fails is left to the run, which makes it again and reports it.
+
+Under a compile budget (shapecheck/budget.py) `compile_run` is used instead: it draws the run's cases from the
+budgeted strategy, reads their keys with every compilation skipped, and compiles only the keys missing from
+the disk cache, in forked processes (Triton compiles mostly under the GIL, so threads overlap ~2x), so a partly
+warm cache pays for what it misses and a warm one draws nothing.
 """
 
 from __future__ import annotations
@@ -50,8 +55,6 @@ class Ahead:
     seconds: float = 0.0
     calls: int = 0
     skipped: str = ""
-    forked: int = 0  # distinct keys compiled by forked processes (compile_run)
-    failed: int = 0  # forked processes that failed, or keys left to threads where the OS cannot fork
 
 
 class _LaunchRefused(Exception):
@@ -269,8 +272,7 @@ def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.Searc
         call = _caller(contract, impl, device, calls)
         with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
             list(pool.map(call, cases))
-    return Ahead(time.perf_counter() - start, len(cases), forked=len(missing) - failed if hasattr(os, "fork") else 0,
-                 failed=failed)
+    return Ahead(time.perf_counter() - start, len(cases))
 
 
 def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
