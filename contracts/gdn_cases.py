@@ -49,7 +49,7 @@ def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStr
             return pick(name, st.just(menu[name]) if name in menu else free)
 
         H = pick("H", dim(D["H"], profile))
-        HV = H * pick("G", st.integers(1, 4))
+        HV = pick("HV", overrides.get("G", st.integers(1, 4)).map(lambda g: H * g))
         # Multiples of 16 take the kernel's ALIGNED path (16-byte vector loads), which real models
         # (K = V = 128) always take; plain ranges rarely hit them.
         if menu:
@@ -92,6 +92,7 @@ def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStr
             "at_threshold": pick("at_threshold", st.booleans()),  # one gate exactly at softplus's threshold
             "zero_token": pick("zero_token", st.booleans()),  # q = k = 0 at one token (l2norm's epsilon)
             "cu_seqlens": cu_seqlens,
+            "varlen": varlen,  # decides whether cu_seqlens is given: a compile budget pins this, not the offsets
             "indices": pick("indices", GDN_DECODE.markers["initial_state_indices"].strategy(N, S)),
         }
         dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": N}
@@ -245,7 +246,8 @@ BASE_OPTIONS: dict[str, Any] = {
 def _case(B: int = 2, T: int = 1, H: int = 2, HV: int = 4, K: int = 48, V: int = 40, S: int = 4,
           indices: tuple[int, ...] = (2, 0), seed: int = 0, **options: Any) -> Case:
     dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": len(indices)}
-    return Case(GDN_DECODE.name, dims, {**BASE_OPTIONS, "indices": list(indices), **options}, seed)
+    chosen = {**BASE_OPTIONS, "indices": list(indices), **options}
+    return Case(GDN_DECODE.name, dims, {**chosen, "varlen": chosen["cu_seqlens"] is not None}, seed)
 
 
 EXAMPLES: dict[str, Case] = {

@@ -139,6 +139,11 @@ def run(
     autotune_configs: Optional[str] = typer.Option(
         None, help="drawn | tuned: run each @triton.autotune kernel with a config the case draws from its list, or "
                    "the autotuner's pick (default: drawn under the interpreter, tuned on cuda)."),
+    max_compiles: Optional[int] = typer.Option(
+        None, "--max-compiles", min=0,
+        help="Distinct Triton compile keys a run may draw: the arguments a kernel specialises on (constexpr dims, "
+             "dtypes, flags) are drawn from a small per-run menu, the rest freely; 0 draws everything freely "
+             "(default: the profile's, 24 for gpu, 0 for the CPU profiles)."),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -154,7 +159,7 @@ def run(
                                           workers=parallel.worker_count(workers, chosen),
                                           shard=None if shard is None else parallel.Shard.parse(shard),
                                           compile_ahead=compile_ahead, backward=backward,
-                                          autotune_configs=_autotune_mode(autotune_configs))
+                                          autotune_configs=_autotune_mode(autotune_configs), max_compiles=max_compiles)
         code = property_cli.run(options)
     raise typer.Exit(code)
 

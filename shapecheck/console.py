@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shapecheck import conditioning, strategies
+from shapecheck import budget, conditioning, strategies
 from shapecheck.reports import reproduction
 from shapecheck.runner import Report
 from shapecheck.spec import Contract
@@ -83,6 +83,8 @@ def report_table(report: Report) -> Table:
     compiled = ("none (CPU interpreter)" if report.device == "cpu" else
                 f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets")
     table.add_row("triton compilations", compiled)
+    for what, value in budget.describe(report.compile_budget) if report.compile_budget else ():
+        table.add_row(what, value)
     rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
     table.add_row("wall time", f"{report.seconds:.1f} s ({rate:.1f} cases/s)")
     split = sorted(report.time_split().items(), key=lambda item: -item[1])

@@ -196,7 +196,7 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
                                   database=options.database, command=options.replay(contract.qualname),
                                   stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
                                   compile_ahead=options.compile_ahead, backward=options.backward,
-                                  autotune_configs=options.autotune_configs)
+                                  autotune_configs=options.autotune_configs, max_compiles=options.max_compiles)
         except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
             raise NothingRan(f"{exc} (in part {stream.label})") from None
     return report, "" if sanitizer is None else sanitizer.summary()

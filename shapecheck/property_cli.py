@@ -49,6 +49,7 @@ class RunOptions:
     compile_ahead: bool = True  # on a cold GPU cache, compile the kernels first from threads (shapecheck/ahead.py)
     backward: bool = True  # a differentiable contract's cases run backward too (shapecheck/gradients.py)
     autotune_configs: Optional[autotune.Mode] = None  # None: drawn under the interpreter, tuned on a GPU
+    max_compiles: Optional[int] = None  # the compile budget (shapecheck/budget.py); None: the profile's
 
     @property
     def sanitizing(self) -> bool:
@@ -257,7 +258,7 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                                           examples=options.examples, seed=options.seed, pins=pinned, on_case=on_case,
                                           database=options.database, command=options.replay(c.qualname),
                                           compile_ahead=options.compile_ahead, backward=options.backward,
-                                          autotune_configs=options.autotune_configs)
+                                          autotune_configs=options.autotune_configs, max_compiles=options.max_compiles)
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)

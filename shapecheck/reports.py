@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
+from shapecheck.budget import Summary
 from shapecheck.case import Case
 from shapecheck.runner import Outcome, Report
 
@@ -63,6 +64,7 @@ def as_dict(report: Report) -> dict[str, Any]:
         "seconds": round(report.seconds, 3),
         "compile_seconds": round(report.compile_seconds, 3),
         "ahead_seconds": round(report.ahead_seconds, 3),
+        "compile_budget": None if report.compile_budget is None else report.compile_budget.as_dict(),
         "part_seconds": round(report.part_seconds, 3),
         "command": list(report.command),
         "failure": None if failure is None else {
@@ -101,7 +103,8 @@ def from_dict(d: dict[str, Any]) -> Report:
     return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
                   d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
                   tuple(d.get("command", ())), compile_seconds=d.get("compile_seconds", 0.0),
-                  ahead_seconds=d.get("ahead_seconds", 0.0), part_seconds=d.get("part_seconds", 0.0))
+                  ahead_seconds=d.get("ahead_seconds", 0.0), part_seconds=d.get("part_seconds", 0.0),
+                  compile_budget=Summary(**d["compile_budget"]) if d.get("compile_budget") else None)
 
 
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
@@ -110,7 +113,8 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
     Cases, regimes, rejections and compilations add up; the failure is the first part's that has one; wall
     time is `seconds` (the parent's clock for workers) or else the slowest part's (shards run side by
     side), and `part_seconds` their sum (what the time split adds up to). `compile_keys` is the largest
-    part's count: parts compile in separate processes, so keys are not shared and their union is not known.
+    part's count: parts compile in separate processes, so keys are not shared and their union is not known;
+    for the same reason each part plans its own compile budget, and the merged report shows none.
     """
     first = parts[0]
     return Report(first.contract, first.impl, first.device, first.profile, [o for p in parts for o in p.outcomes],

@@ -12,8 +12,10 @@ replays them first.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
+import os
 import time
 from collections import Counter
 from typing import Any, Callable, Optional
@@ -24,7 +26,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import Flaky, Unsatisfiable
 
-from shapecheck import ahead, autotune, blame, gradients, harness, integrity, strategies
+from shapecheck import ahead, autotune, blame, budget, gradients, harness, integrity, strategies
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
 from shapecheck.case import Case
@@ -190,6 +192,7 @@ class Report:
     compile_seconds: float = 0.0  # Triton compilations (inside the kernel calls)
     ahead_seconds: float = 0.0  # the compile-ahead pass before the cases (shapecheck/ahead.py)
     part_seconds: float = 0.0  # a merged run (workers, shards): its parts' wall times added up; 0 for one part
+    compile_budget: Optional[budget.Summary] = None  # the compile budget (shapecheck/budget.py); None: not attempted
 
     @property
     def held(self) -> bool:
@@ -206,8 +209,11 @@ class Report:
         split["compile"] = self.compile_seconds
         if self.ahead_seconds:
             split["compile ahead"] = self.ahead_seconds
+        planned = self.compile_budget.seconds if self.compile_budget else 0.0
+        if planned:
+            split["compile budget"] = planned
         split["hypothesis"] = ((self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
-                               - self.ahead_seconds)
+                               - self.ahead_seconds - planned)
         return dict(split)
 
     @property
@@ -256,7 +262,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                  command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
                  pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
                  compile_ahead: bool = True, backward: bool = True,
-                 autotune_configs: Optional[autotune.Mode] = None) -> Report:
+                 autotune_configs: Optional[autotune.Mode] = None, max_compiles: Optional[int] = None) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
@@ -266,6 +272,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     `compile_ahead`: on a cold GPU cache, compile the run's kernels first from threads (shapecheck/ahead.py).
     `backward`: off, a differentiable contract's cases run forward only. `autotune_configs`: "drawn" runs
     each autotuned kernel with a config the case picks, "tuned" with the autotuner's (default by device).
+    `max_compiles`: the compile budget (shapecheck/budget.py; None: the profile's, 0: draw freely).
     """
     pins = dict(pins or {})
     overrides = pin_values.overrides(contract, pins, profile)
@@ -295,27 +302,47 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis" / key)) if database else None
     strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
     strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
-    test = given(strategy)(property_)
-    budget = examples or profile.max_examples
-    # Quiet: the report is shapecheck's, whose reproduction line is `--reproduce`; Hypothesis would add its own
-    # "@seed(...)" advice on stdout, also before a run that ends in "no case ran".
-    test = settings(max_examples=budget, deadline=None, database=db, derandomize=False, verbosity=Verbosity.quiet,
-                    suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
-    if seed is not None:
-        test = hypothesis_seed(seed)(test)
-    counter = CompileCounter()
-    start = time.perf_counter()
-    stopped = False
+    count = examples or profile.max_examples
     # The contract's hand-picked regime cases, run when the drawn ones held. Not Hypothesis @examples: a
     # failing explicit example is reported unshrunk and stops the search, these are small already.
     found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
                           contract.resolve("examples") or (lambda p: []), profile)
     regime_cases = pick_examples(_as_examples(found))
-    with counter.active():
-        compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=budget, seed=seed,
-                                       also=[pinned(case, pins) for _, case in regime_cases],
-                                       ) if compile_ahead else ahead.Ahead(skipped="turned off")
+    # One seed for the compile budget's probes, compile ahead and the run, so the keys they see match; an
+    # unseeded run with an example database stays unseeded (Hypothesis bypasses the database under a seed), and
+    # compile ahead then draws other cases from the same rows.
+    drawn_seed = budget.default_seed() if seed is None else seed
+    also = [pinned(case, pins) for _, case in regime_cases]
+    plan, launches = _plan_budget(contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name,
+                                  also)
+    budgeted = plan is not None and plan.strategy is not None
+    if plan is not None and plan.strategy is not None:
+        strategy, seen = plan.strategy, on_case
+
+        def on_case(outcome: Outcome) -> None:
+            launches.close_case()
+            seen(outcome)
+    test = given(strategy)(property_)
+    # Quiet: the report is shapecheck's, whose reproduction line is `--reproduce`; Hypothesis would add its own
+    # "@seed(...)" advice on stdout, also before a run that ends in "no case ran".
+    test = settings(max_examples=count, deadline=None, database=db, derandomize=False, verbosity=Verbosity.quiet,
+                    suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
+    if seed is not None or db is None:
+        test = hypothesis_seed(drawn_seed)(test)
+    counter = CompileCounter()
+    start = time.perf_counter() - (plan.seconds if plan else 0.0)
+    stopped = False
+    with counter.active(), launches.active() if budgeted else contextlib.nullcontext():
+        if not compile_ahead:
+            compiled = ahead.Ahead(skipped="turned off")
+        elif plan is not None and budgeted:
+            compiled = ahead.compile_run(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
+                                         also=also, rows=plan.sources)
+        else:
+            compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
+                                           also=also)
+        launches.take()  # the owner thread's probes above are no case of the run
         try:
             test()
         except (_Failed, Unsatisfiable):
@@ -352,7 +379,22 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
                   regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command,
-                  compile_seconds=counter.seconds, ahead_seconds=compiled.seconds)
+                  compile_seconds=counter.seconds, ahead_seconds=compiled.seconds,
+                  compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches))
+
+
+def _plan_budget(contract: Contract, impl: Callable[..., Any], profile: Profile, overrides: strategies.Overrides,
+                 device: str, seed: int, max_compiles: Optional[int], strategy_name: str,
+                 examples: list[Case]) -> tuple[Optional[budget.Plan], budget.Launches]:
+    """The run's compile budget (shapecheck/budget.py), or None where none is asked for or keys cannot be seen:
+    no budget, the interpreter (it compiles nothing), an isolated implementation, a triton without the hooks."""
+    limit = profile.max_compiles if max_compiles is None else max_compiles
+    launches = budget.Launches()
+    if not limit or os.environ.get("TRITON_INTERPRET") == "1" or budget.available(impl):
+        return None, launches
+    plan = budget.plan(contract, impl, lambda o: blame.calling(strategy_name, strategies.cases, contract, profile, o),
+                       overrides=overrides, device=device, seed=seed, max_compiles=limit, examples=examples)
+    return plan, launches
 
 
 def marked_regimes(contract: Contract, case: Case) -> set[str]:
