@@ -297,8 +297,10 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
             failures.append(outcome)
             raise _Failed("\n".join(outcome.problems))
 
-    # One example database per contract, implementation and device (every run's test function is this closure).
-    key = hashlib.sha256(f"{contract.name}|{impl_name}|{device}".encode()).hexdigest()[:16]
+    # One example database per contract, implementation, device and outcome-changing flags (`command`, the replay
+    # argv: sanitizer, isolation, pins, backward, autotune configs): a failure stored under one set of flags is
+    # not replayed, unshrunk, as the failure of a run under another. Every run's test function is this closure.
+    key = hashlib.sha256(f"{contract.qualname}|{impl_name}|{device}|{' '.join(command)}".encode()).hexdigest()[:16]
     db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis" / key)) if database else None
     strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
     strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)

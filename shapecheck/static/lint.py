@@ -171,7 +171,20 @@ def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[l
                             for o in unsafe_offsets(fn, bounds))
         else:
             findings.update(_wrapper_findings(module, qualname, fn))
-    return sorted(findings), checked
+    return _one_per_site(sorted(findings)), checked
+
+
+def _one_per_site(findings: list[Finding]) -> list[Finding]:
+    """One finding per line, rule and message: a helper reached from several wrappers (each analysed as its
+    own entry) would otherwise print the same line once per caller; the first caller, by name, is kept."""
+    seen: set[tuple[object, ...]] = set()
+    kept = []
+    for finding in findings:
+        site = (finding.path, finding.line, finding.col, finding.code, finding.message, finding.severity)
+        if site not in seen:
+            seen.add(site)
+            kept.append(finding)
+    return kept
 
 
 def _non_none(module: ModuleSource, fn: FunctionNode) -> set[str]:
