@@ -198,7 +198,7 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
         console.stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     for key, err in sorted(outcome.errors.items()):
         bound = f" ({outcome.bounds[key]})" if key in outcome.bounds else ""
-        console.stdout.print(f"  {key}: relative RMS error {err:.2e}{bound}", markup=False)
+        console.stdout.print(f"  {key}: relative RMS error {err:.2e}{bound}", markup=False, soft_wrap=True)
     return 0 if outcome.ok else 1
 
 
