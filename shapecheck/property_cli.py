@@ -83,6 +83,7 @@ class RunOptions:
 
 
 Isolation = Optional[Callable[[str], Isolated]]  # target -> a worker running it; None: import it here
+Target = tuple[Contract, Callable[..., Any], str]  # (contract, implementation, implementation name)
 
 
 def _isolation(options: RunOptions, stack: contextlib.ExitStack) -> Isolation:
@@ -114,7 +115,7 @@ def _isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contra
                          "imported under isolation; pass --contracts MODULE, or --no-isolate to trust the file") from None
 
 
-def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Contract, Callable[..., Any], str]]:
+def _targets(options: RunOptions, isolation: Isolation = None) -> list[Target]:
     """(contract, implementation, implementation name) pairs to run."""
     if options.impl is not None:
         c: Optional[Contract]
@@ -129,14 +130,25 @@ def _targets(options: RunOptions, isolation: Isolation = None) -> list[tuple[Con
             c = registry.contract(options.contract, known, prefer=carried) if options.contract else carried
         if c is None:
             raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
-        return [(c, fn, options.impl)]
+        return _judgeable(options, isolation, [(c, fn, options.impl)])
     known = registry.contracts(options.contracts)
     chosen = [registry.contract(options.contract, known)] if options.contract else list(known.values())
     missing = [c.name for c in chosen if c.implementation is None]
     if missing:
         raise UsageError(f"contract {missing[0]} names no implementation; pass --impl module:function")
-    return [(c, _implementation(c, isolation), c.implementation if isinstance(c.implementation, str) else c.name)
-            for c in chosen]
+    return _judgeable(options, isolation, [(c, _implementation(c, isolation), c.implementation
+                                            if isinstance(c.implementation, str) else c.name) for c in chosen])
+
+
+def _judgeable(options: RunOptions, isolation: Isolation, targets: list[Target]) -> list[Target]:
+    """Refuse what the run could not judge rather than leave it out of a "held": an isolated worker's results
+    carry no autograd graph, so a differentiable contract's gradients cannot be judged under --isolate."""
+    for c, _, _ in targets:
+        if isolation is not None and options.backward and c.differentiable:
+            raise UsageError(f"--isolate: contract {c.name} has differentiable inputs ({', '.join(c.differentiable)}), "
+                             f"whose gradients an isolated worker cannot return (its results carry no autograd graph); "
+                             "pass --no-backward to judge the forward alone, or --no-isolate")
+    return targets
 
 
 def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., Any]:

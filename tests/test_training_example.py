@@ -68,3 +68,17 @@ def test_a_planted_backward_bug_passes_forward_only_and_fails_backward_naming_th
     assert forward_only.returncode == 0, forward_only.stdout + forward_only.stderr
     failure = fails_and_replays(line, planted / "r.json", cwd=planted, env=_env())
     assert any(BUGS[bug][1] in problem for problem in failure["problems"]), failure["problems"]
+
+
+def test_an_isolated_run_of_a_differentiable_contract_is_refused_not_a_forward_only_held(tmp_path: Path) -> None:
+    """The worker's results carry no autograd graph: rather than report "held" for gradients never judged, the
+    run says so and names the way out."""
+    result = subprocess.run([*shapecheck_command(), "run", "shapecheck.contracts.segment:segment_mean", "--impl",
+                             str(Path(__file__).resolve().parents[1] / "kernels" / "segment.py") + ":segment_mean",
+                             "--examples", "3", "--no-db"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "shapecheck: error: --isolate: contract segment_mean has differentiable inputs (x), whose gradients an "
+        "isolated worker cannot return (its results carry no autograd graph); pass --no-backward to judge the "
+        "forward alone, or --no-isolate")
