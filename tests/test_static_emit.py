@@ -65,3 +65,35 @@ def test_bad_call_rejected_like_the_hand_written_contract(emitted: Contract, nam
     CASES[name](args)
     assert verdict(GDN_DECODE, args) != "accepted"
     assert verdict(emitted, args) in {"k", "v"}  # rejected, blamed on a tensor the draft declares
+
+
+LIBRARY_STYLE = '''
+import torch
+from .context import LibraryContext
+
+
+def fused_op(q: torch.Tensor, scale: float | None = None, ctx: LibraryContext | None = None, *extra,
+             flag: bool = False, **kwargs) -> torch.Tensor:
+    B, T, H, K = q.shape
+    return q.new_empty(B, T, H, K)
+'''
+
+
+def test_a_draft_of_a_library_style_wrapper_parses_and_says_what_it_left_out(tmp_path: Any) -> None:
+    """`*args`/`**kwargs` after defaults and a type the draft cannot import (a library's own context class)
+    made drafts that did not parse or resolve; they are dropped or become `Any`, each with a note."""
+    source = tmp_path / "lib_ops.py"
+    source.write_text(LIBRARY_STYLE)
+    result = CliRunner().invoke(cli.app, ["explain", f"{source}::fused_op", "--emit-contract"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "    ctx: Any = None,  # was `LibraryContext | None`: LibraryContext not imported in the draft" in lines
+    assert "    # *extra dropped: a contract's stub names each argument it judges" in lines
+    assert "    # **kwargs dropped: a contract's stub names each argument it judges" in lines
+    draft = tmp_path / "draft.py"
+    draft.write_text(result.output)
+    spec = importlib.util.spec_from_file_location("lib_draft", draft)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert module.FUSED_OP.returns.describe() == 'output: Float[Tensor, "B T H K"]'
+    assert list(module.FUSED_OP.parameters) == ["q", "scale", "ctx", "flag"]

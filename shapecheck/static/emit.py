@@ -11,6 +11,7 @@ states stay plain `torch.Tensor` (unchecked). Dtypes are not in the source: data
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 from typing import Optional
 
@@ -101,6 +102,15 @@ def _where(analysis: Analysis, name: str) -> str:
     return "derived"
 
 
+# What a draft module imports, besides builtins: an annotation naming anything else is emitted as `Any`.
+_IMPORTED = {"Any", "Optional", "torch", "Float", "Int", "Tensor", *dir(builtins)}
+
+
+def _names(node: ast.expr) -> set[str]:
+    """The top-level names an annotation uses (`torch` of `torch.Tensor`, `FLACPContext`)."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 def emit_contract(analysis: Analysis) -> str:
     """A contract module for `analysis`'s function: a jaxtyping stub, its dims and its rules."""
     fn, sig = analysis.node, analysis.signature
@@ -117,6 +127,9 @@ def emit_contract(analysis: Analysis) -> str:
     defaults = {arg.arg: d for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults)}
     defaults.update({arg.arg: d for arg, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
     for arg in parameters(fn):
+        if arg is a.vararg or arg is a.kwarg:
+            lines.append(f"    # {'*' if arg is a.vararg else '**'}{arg.arg} dropped: a contract's stub names each argument it judges")
+            continue
         declared = sig.params.get(arg.arg)
         default = defaults.get(arg.arg)
         if isinstance(declared, Declared):
@@ -128,10 +141,14 @@ def emit_contract(analysis: Analysis) -> str:
         else:
             hint = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
             note = "shape not stated by the code" if hint in ("Any", "torch.Tensor", "Tensor") else ""
+            foreign = sorted(_names(arg.annotation) - _IMPORTED) if arg.annotation is not None else []
+            if foreign:  # a name the draft does not import (the library's own types) would fail to resolve
+                hint, note = "Any", f"was `{ast.unparse(arg.annotation)}`: {', '.join(foreign)} not imported in the draft"
         suffix = f" = {ast.unparse(default)}" if default is not None else ""
         lines.append(f"    {arg.arg}: {hint}{suffix}," + (f"  # {note}" if note else ""))
     output = _output(analysis, dims)
-    lines += [f') -> {f"Float[Tensor, {output!r}]" if output else "torch.Tensor"}:',
+    lines += [f') -> {f"Float[Tensor, {output!r}]" if output else "torch.Tensor"}:' +
+              ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)"),
               f'    """Signature of `{name}` (shapes from {sig.origin})."""', "    ...", "", ""]
     bounds = _bounds(analysis)
     lines += [f"{name.upper()} = Contract(", f"    name={name!r},", f"    signature={name},", "    dims={"]
