@@ -143,7 +143,7 @@ def emit_contract(analysis: Analysis) -> str:
             note = "shape not stated by the code" if hint in ("Any", "torch.Tensor", "Tensor") else ""
             foreign = sorted(_names(arg.annotation) - _IMPORTED) if arg.annotation is not None else []
             if foreign:  # a name the draft does not import (the library's own types) would fail to resolve
-                hint, note = "Any", f"was `{ast.unparse(arg.annotation)}`: {', '.join(foreign)} not imported in the draft"
+                hint, note = "Any", f"was `{hint}`: {', '.join(foreign)} not imported in the draft"
         suffix = f" = {ast.unparse(default)}" if default is not None else ""
         lines.append(f"    {arg.arg}: {hint}{suffix}," + (f"  # {note}" if note else ""))
     output = _output(analysis, dims)
