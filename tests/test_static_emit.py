@@ -97,3 +97,51 @@ def test_a_draft_of_a_library_style_wrapper_parses_and_says_what_it_left_out(tmp
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     assert module.FUSED_OP.returns.describe() == 'output: Float[Tensor, "B T H K"]'
     assert list(module.FUSED_OP.parameters) == ["q", "scale", "ctx", "flag"]
+
+
+DOCUMENTED = '''
+import torch
+
+
+def recurrent_op(q, v, initial_state=None, cu_seqlens=None, output_final_state: bool = False):
+    r"""
+    Args:
+        q (torch.Tensor):
+            queries of shape `[B, T, H, K]`.
+        v (torch.Tensor):
+            values of shape `[B, T, H, V]`.
+        initial_state (Optional[torch.Tensor]):
+            Initial state of shape `[N, H, K, V]` for `N` input sequences.
+        cu_seqlens (torch.LongTensor):
+            Cumulative sequence lengths of shape `[N+1]`.
+        output_final_state (Optional[bool]):
+            Whether to output the final state of shape `[N, H, K, V]`.
+
+    Returns:
+        o (torch.Tensor):
+            Outputs of shape `[B, T, H, V]`.
+        final_state (torch.Tensor):
+            Final state of shape `[N, H, K, V]` if `output_final_state=True` else `None`.
+    """
+    return q, None
+'''
+
+
+def test_a_draft_states_the_shapes_a_docstring_gives_and_its_tuple_result(tmp_path: Any) -> None:
+    """Libraries that annotate nothing document every shape (fla's `Args:`/`Returns:` convention): the draft
+    starts from them, results as a tuple with the Optional state."""
+    source = tmp_path / "doc_ops.py"
+    source.write_text(DOCUMENTED)
+    result = CliRunner().invoke(cli.app, ["explain", f"{source}::recurrent_op", "--emit-contract"])
+    assert result.exit_code == 0, result.output
+    draft = tmp_path / "doc_draft.py"
+    draft.write_text(result.output)
+    spec = importlib.util.spec_from_file_location("doc_draft", draft)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    c = module.RECURRENT_OP
+    assert {n: s.describe() + (" | None" if s.optional else "") for n, s in c.tensor_specs.items()} == {
+        "q": 'Float[Tensor, "B T H K"]', "v": 'Float[Tensor, "B T H V"]',
+        "initial_state": 'Float[Tensor, "N H K V"] | None', "cu_seqlens": 'Int[Tensor, "N+1"] | None'}
+    assert c.returns.describe() == 'tuple(o: Float[Tensor, "B T H V"], final_state: Float[Tensor, "N H K V"] | None)'
+    assert "output_final_state" not in c.tensor_specs  # a flag whose text mentions a shape is no tensor

@@ -17,6 +17,7 @@ from typing import Optional
 
 import sympy as sp
 
+from shapecheck.static import docstrings
 from shapecheck.static.analysis import Analysis
 from shapecheck.static.signature import Declared, axis_names, parameters
 from shapecheck.static.symbols import show
@@ -102,6 +103,11 @@ def _where(analysis: Analysis, name: str) -> str:
     return "derived"
 
 
+def _documented_hint(d: docstrings.Documented, *, none_default: bool) -> str:
+    hint = f'{"Int" if d.integer else "Float"}[Tensor, "{" ".join(d.axes)}"]'
+    return f"Optional[{hint}]" if d.optional or none_default else hint
+
+
 # What a draft module imports, besides builtins: an annotation naming anything else is emitted as `Any`.
 _IMPORTED = {"Any", "Optional", "torch", "Float", "Int", "Tensor", *dir(builtins)}
 
@@ -115,7 +121,9 @@ def emit_contract(analysis: Analysis) -> str:
     """A contract module for `analysis`'s function: a jaxtyping stub, its dims and its rules."""
     fn, sig = analysis.node, analysis.signature
     name = fn.name
-    dims = sig.dim_names()
+    documented, returned = docstrings.arguments(ast.get_docstring(fn)), docstrings.results(ast.get_docstring(fn))
+    from_doc = {n for d in [*documented.values(), *returned] for axis in d.axes for n in axis_names(axis)}
+    dims = sig.dim_names() | from_doc
     lines = [f'"""Draft contract of `{name}`, emitted by `shapecheck explain {analysis.module.path}::{analysis.qualname} '
              '--emit-contract`.', "",
              "Read from the source, not proved: check each shape (and the placeholder dim ranges) before relying on it.",
@@ -138,6 +146,10 @@ def emit_contract(analysis: Analysis) -> str:
             hint = f'{kind}[Tensor, "{text}"]'
             hint = f"Optional[{hint}]" if declared.optional or (isinstance(default, ast.Constant) and default.value is None) else hint
             note = sig.inferred.get(arg.arg, "annotated")
+        elif arg.arg in documented and (arg.annotation is None or "Tensor" in ast.unparse(arg.annotation)):
+            hint = _documented_hint(documented[arg.arg], none_default=isinstance(default, ast.Constant)
+                                    and default.value is None)
+            note = "shape from the docstring"
         else:
             hint = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
             note = "shape not stated by the code" if hint in ("Any", "torch.Tensor", "Tensor") else ""
@@ -147,14 +159,25 @@ def emit_contract(analysis: Analysis) -> str:
         suffix = f" = {ast.unparse(default)}" if default is not None else ""
         lines.append(f"    {arg.arg}: {hint}{suffix}," + (f"  # {note}" if note else ""))
     output = _output(analysis, dims)
-    lines += [f') -> {f"Float[Tensor, {output!r}]" if output else "torch.Tensor"}:' +
-              ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)"),
-              f'    """Signature of `{name}` (shapes from {sig.origin})."""', "    ...", "", ""]
+    if returned and (output is None or len(returned) > 1):  # the docstring's results, where the code states fewer
+        result = _documented_hint(returned[0], none_default=False) if len(returned) == 1 else \
+            f"tuple[{', '.join(_documented_hint(d, none_default=False) for d in returned)}]"
+        lines.append(f") -> {result}:  # from the docstring's Returns")
+    else:
+        lines.append(f') -> {f"Float[Tensor, {output!r}]" if output else "torch.Tensor"}:' +
+                     ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)"))
+    origin = sig.origin + (", and the docstring" if documented or returned else "")
+    lines += [f'    """Signature of `{name}` (shapes from {origin})."""', "    ...", "", ""]
     bounds = _bounds(analysis)
-    lines += [f"{name.upper()} = Contract(", f"    name={name!r},", f"    signature={name},", "    dims={"]
+    lines += [f"{name.upper()} = Contract(", f"    name={name!r},", f"    signature={name},"]
+    if len(returned) > 1:
+        lines.append(f"    outputs={tuple(d.name for d in returned)!r},")
+    lines.append("    dims={")
     for d in sorted(dims):
         lo, hi = bounds.get(d, (1, PLACEHOLDER_HI))
-        lines.append(f"        {d!r}: Dim({_where(analysis, d)!r}, {lo}, {hi}),")
+        where = _where(analysis, d)
+        meaning = "named in the docstring" if where == "derived" and d in from_doc else where
+        lines.append(f"        {d!r}: Dim({meaning!r}, {lo}, {hi}),")
     lines += ["    },", "    rules=["]
     for text, dimension, why in _rules(analysis, dims):
         lines.append(f"        Rule({text!r}, blame=({_owner(analysis, dimension)!r}, {dimension!r}), why={why!r}),")
