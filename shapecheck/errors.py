@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Optional
 
 if TYPE_CHECKING:
-    from shapecheck.sanitizer import Region
+    from shapecheck.regions import Region
 
 
 class UsageError(Exception):
