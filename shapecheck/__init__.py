@@ -16,7 +16,32 @@ kernel, do not pay for importing torch.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a type checker reads (jaxtyping's pattern); at run time `__getattr__` imports lazily
+    from shapecheck import strategies as strategies
+    from shapecheck.case import Case as Case
+    from shapecheck.decorator import contract as contract
+    from shapecheck.errors import ContractViolation as ContractViolation
+    from shapecheck.errors import DtypeViolation as DtypeViolation
+    from shapecheck.errors import InvalidContract as InvalidContract
+    from shapecheck.harness import Results as Results
+    from shapecheck.harness import as_sets as as_sets
+    from shapecheck.harness import exact as exact
+    from shapecheck.harness import selects_same as selects_same
+    from shapecheck.markers import Differentiable as Differentiable
+    from shapecheck.markers import Index as Index
+    from shapecheck.markers import InPlace as InPlace
+    from shapecheck.markers import Offsets as Offsets
+    from shapecheck.profiles import PROFILES as PROFILES
+    from shapecheck.profiles import Profile as Profile
+    from shapecheck.runner import check_case as check_case
+    from shapecheck.spec import Call as Call
+    from shapecheck.spec import Contract as Contract
+    from shapecheck.spec import Dim as Dim
+    from shapecheck.spec import Rule as Rule
+    from shapecheck.spec import same_dtype as same_dtype
+    from shapecheck.spec import unit_stride_last as unit_stride_last
 
 _HOMES = {
     "Call": "shapecheck.spec", "Contract": "shapecheck.spec", "Dim": "shapecheck.spec",
