@@ -6,8 +6,9 @@ whose gradients every case judges too, and for results exactness cannot judge th
 `as_sets` and `selects_same`, or your own over `Results`), the decorator that checks calls against it
 (`contract`), the exceptions callers catch (`ContractViolation`, `InvalidContract`, `MemoryViolation`, ...,
 each a `ShapecheckError`), and for your own `@given` tests `strategies` (the Hypothesis strategies a
-contract yields: `strategies.cases(C)` draws a `Case`, under one of `PROFILES`) and `check_case` (runs
-one case through your kernel and the contract's reference; its `.problems` is empty when the case held).
+contract yields: `strategies.cases(C)` draws a `Case`, under one of `PROFILES`, to which `register_profile`
+adds) and `check_case` (runs one case through your kernel and the contract's reference; its `.problems` is
+empty when the case held).
 
 Names resolve on first use (PEP 562), so `shapecheck lint`/`explain`, which parse and never import a
 kernel, do not pay for importing torch.
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # what a type checker reads (jaxtyping's pattern); at run tim
     from shapecheck.markers import Offsets as Offsets
     from shapecheck.profiles import PROFILES as PROFILES
     from shapecheck.profiles import Profile as Profile
+    from shapecheck.profiles import register_profile as register_profile
     from shapecheck.runner import check_case as check_case
     from shapecheck.spec import Call as Call
     from shapecheck.spec import Contract as Contract
@@ -55,7 +57,8 @@ _HOMES = {
     "ShapecheckError": "shapecheck.errors", "UsageError": "shapecheck.errors", "Index": "shapecheck.markers", "InPlace": "shapecheck.markers",
     "Differentiable": "shapecheck.markers",
     "Offsets": "shapecheck.markers", "strategies": "shapecheck.strategies", "Case": "shapecheck.case",
-    "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
+    "PROFILES": "shapecheck.profiles", "Profile": "shapecheck.profiles",
+    "register_profile": "shapecheck.profiles", "check_case": "shapecheck.runner",
     "as_sets": "shapecheck.harness", "exact": "shapecheck.harness", "selects_same": "shapecheck.harness", "Results": "shapecheck.harness",
 }
 __all__ = [
@@ -82,6 +85,7 @@ __all__ = [
     "check_case",
     "contract",
     "exact",
+    "register_profile",
     "same_dtype",
     "selects_same",
     "strategies",
