@@ -14,13 +14,15 @@ import ast
 import dataclasses
 from typing import Union
 
+from shapecheck.errors import ShapecheckError
+
 ANONYMOUS = "_"
 VARIADIC = "..."
 _ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load, ast.Add, ast.Sub,
                ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd)
 
 
-class ShapeSyntaxError(ValueError):
+class ShapeSyntaxError(ValueError, ShapecheckError):
     """A shape string jaxtyping would refuse, or whose axis is no name, integer or arithmetic."""
 
 

@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping, Optional
 
 if TYPE_CHECKING:
-    from shapecheck.sanitizer import Region
+    from shapecheck.regions import Region
 
 
-class UsageError(Exception):
+class ShapecheckError(Exception):
+    """The base of every error shapecheck raises for a caller to catch: `except shapecheck.ShapecheckError`
+    catches them all. Each subclass keeps its builtin base too (a `ContractViolation` is a ValueError, a
+    `MemoryViolation` a RuntimeError), so code written against those still catches them.
+
+    `Abort` is not one: it is a BaseException on purpose, so Hypothesis does not take it for a failure."""
+
+
+class UsageError(ShapecheckError):
     """Bad CLI input or environment (unknown contract, `--device cuda` without a GPU): exit code 2."""
 
 
-class ContractViolation(ValueError):
+class ContractViolation(ValueError, ShapecheckError):
     """A call broke its contract. Raised before the kernel runs, so nothing was modified.
 
     The message names the function, the argument, the dimension, what was expected and what was found,
@@ -48,7 +56,7 @@ class DtypeViolation(ContractViolation, TypeError):
     """Wrong dtype or device: a type error as much as a value error, so both `except` forms catch it."""
 
 
-class InvalidContract(ValueError):
+class InvalidContract(ValueError, ShapecheckError):
     """A contract is malformed (an annotation shapecheck cannot read, a rule naming an unknown dimension, a
     hook that is not `"module:function"`): raised where the `Contract(...)` is built, naming the field."""
 
@@ -57,7 +65,7 @@ class InvalidContract(ValueError):
         super().__init__(f"contract {contract}: `{field}`: {problem}")
 
 
-class MemoryViolation(RuntimeError):
+class MemoryViolation(RuntimeError, ShapecheckError):
     """A load/store/atomic lane that is not masked off addresses memory outside its tensor argument (found by
     `shapecheck.sanitizer`, which words the message).
 

@@ -25,16 +25,14 @@ import contextlib
 import dataclasses
 import enum
 import os
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
 
 import torch
 
+from shapecheck.call import Call
 from shapecheck.dims import Pattern, dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
 from shapecheck.outputs import Output, Returns
-
-if TYPE_CHECKING:
-    from shapecheck.spec import Call, Contract
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
 # bench/results/soak_cpu.txt). A 16-bit result carries at most one final rounding: round-to-nearest
@@ -212,7 +210,7 @@ def poisoned_allocations() -> Iterator[None]:
         torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
-def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
+def expected(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
     """The reference's results by name: its outputs, then each in-place argument's new value.
 
     `arguments` are the copies the reference was called with. A reference that returns the declared form
@@ -248,7 +246,7 @@ def expected(contract: Contract, returned: Any, arguments: Mapping[str, Any]) ->
     return results
 
 
-def reference_results(contract: Contract, reference: Callable[..., Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def reference_results(contract: Judged, reference: Callable[..., Any]) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The reference as a function of the arguments (in-place ones its own copies) to its results by name."""
     return lambda arguments: expected(contract, reference(**arguments), arguments)
 

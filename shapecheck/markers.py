@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Mapping, Optional, Union
 from hypothesis import strategies as st
 
 if TYPE_CHECKING:
-    from shapecheck.spec import Call
+    from shapecheck.call import Call
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,35 +26,14 @@ import queue
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, TypeVar
 
 from shapecheck.errors import UsageError
+from shapecheck.shard import Shard as Shard
 
 if TYPE_CHECKING:
-    from shapecheck.property_cli import RunOptions
+    from shapecheck.plan import RunOptions
     from shapecheck.runner import Outcome, Report
     from shapecheck.spec import Contract
 
 T = TypeVar("T")
-
-
-@dataclasses.dataclass(frozen=True)
-class Shard:
-    """`--shard i/n`: part `index` (1-based) of `count`."""
-
-    index: int
-    count: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Shard":
-        i, sep, n = text.partition("/")
-        if not sep or not i.strip().isdigit() or not n.strip().isdigit() or not 1 <= int(i) <= int(n):
-            raise UsageError(f"--shard must look like i/n with 1 <= i <= n (e.g. 2/4), found {text!r}")
-        return cls(int(i), int(n))
-
-    def take(self, items: Sequence[T]) -> list[T]:
-        """This shard's items: every `count`-th one from the `index`-th (mutants, regime examples)."""
-        return list(items[self.index - 1::self.count])
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
 
 
 def derive_seed(seed: int, part: int, parts: int) -> int:
@@ -207,13 +186,13 @@ def _worker(options: "RunOptions", contract_name: str, index: int, stream: Strea
     `index`."""
     import contextlib
 
-    from shapecheck import backend, cache, property_cli
+    from shapecheck import backend, cache, plan
 
     backend.select_backend(options.device)
     cache.hypothesis_home()
     events = _shared["events"]
     with contextlib.ExitStack() as isolated:
-        targets = property_cli._targets(options, property_cli._isolation(options, isolated))
+        targets = plan.targets(options, plan.isolation(options, isolated))
         c, fn, name = next(t for t in targets if t[0].qualname == contract_name)
         return run_part(options, c, fn, name, stream, index, lambda o: events.put((index, o.ok)), _shared["claim"])
 

@@ -13,7 +13,8 @@ import pytest
 import sympy as sp
 
 from shapecheck.static.analysis import Analysis, analyse, analyse_function
-from shapecheck.static.signature import assumption, signature_for
+from shapecheck.static.seeding import signature_for
+from shapecheck.static.signature import assumption
 from shapecheck.static.source import ModuleSource
 from shapecheck.static.symbols import cdiv, condition, dim, minimum, next_pow2, show
 from shapecheck.static.values import Tensor, Tup, Unknown

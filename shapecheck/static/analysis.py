@@ -14,6 +14,7 @@ import sympy as sp
 
 from shapecheck.static.engine import Interpreter, Issue, Launch, Return, Shared, Step
 from shapecheck.static.facts import ALWAYS, Knowledge, conjoin, split
+from shapecheck.static.seeding import signature_for
 from shapecheck.static.signature import (
     VARIADIC,
     Declared,
@@ -23,7 +24,6 @@ from shapecheck.static.signature import (
     axis_names,
     defaults_none,
     parameters,
-    signature_for,
 )
 from shapecheck.static.source import FunctionNode, ModuleSource
 from shapecheck.static.symbols import condition, dim, scalar, show

@@ -4,14 +4,14 @@ Four sources, in order of precedence: `--assume NAME=DIMS` options, the function
 annotations, the contract of its `@contract(C)` decorator (found and parsed statically, see
 `shapecheck.static.contracts`; it also lends dimension meanings, bounds and rules to an annotated
 function), and the body's own unpack lines (`B, T, H, K = k.shape`, see `shapecheck.static.unpacks`).
-Nothing is imported.
+Nothing is imported. `shapecheck.static.seeding.signature_for` merges the four; this module is their data model.
 """
 
 from __future__ import annotations
 
 import ast
 import dataclasses
-from typing import Any, Mapping, Optional, Union
+from typing import Mapping, Optional, Union
 
 import sympy as sp
 
@@ -227,31 +227,3 @@ def defaults_none(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> set[str]:
     positional = [*a.posonlyargs, *a.args]
     pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults), *zip(a.kwonlyargs, a.kw_defaults)]
     return {arg.arg for arg, d in pairs if isinstance(d, ast.Constant) and d.value is None}
-
-
-def signature_for(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef], assume: Mapping[str, Declared] = {},
-                  contracts: bool = True, module: Optional[Any] = None) -> Signature:
-    """The signature to seed `fn` with: --assume, else its annotations, else the contract of its
-    `@contract(C)` decorator (found statically in `module`'s tree), else the body's own unpack lines."""
-    from shapecheck.static.contracts import decorator_contract
-    from shapecheck.static.unpacks import shapes_from_code
-
-    own = from_source(fn)
-    names = [arg.arg for arg in parameters(fn)]
-    lent = decorator_contract(module, fn) if contracts and module is not None else None
-    if lent is not None and [n for n in lent.params] == names[:len(lent.params)]:
-        own = own if own.declares_shapes else lent
-        own = dataclasses.replace(own, dims=lent.dims, rules=lent.rules)
-    unknown = sorted(set(assume) - set(names))
-    if unknown:
-        raise ValueError(f"--assume names {', '.join(unknown)}, not parameters of {fn.name} ({', '.join(names)})")
-    missing = [n for n in names if not isinstance(own.params.get(n), Declared) and n not in assume]
-    inferred = {n: i for n, i in shapes_from_code(fn, names, defaults_none(fn)).items() if n in missing}
-    if inferred:
-        origin = own.origin + " and the code's own unpack lines" if own.declares_shapes else "the code's own unpack lines"
-        own = dataclasses.replace(own, params={**own.params, **{n: i.declared for n, i in inferred.items()}},
-                                  origin=origin, inferred={n: i.note for n, i in inferred.items()})
-    if assume:
-        origin = own.origin + " and --assume" if own.declares_shapes else "--assume"
-        own = dataclasses.replace(own, params={**own.params, **assume}, origin=origin)
-    return own

@@ -1,0 +1,45 @@
+"""One exception family: every error shapecheck raises for a caller derives from `ShapecheckError`, and keeps
+the builtin base code written before it relied on."""
+
+from __future__ import annotations
+
+import pytest
+
+import shapecheck
+from shapecheck import errors
+from shapecheck.axes import ShapeSyntaxError, parse
+from shapecheck.spec import TracedViolation
+
+
+@pytest.mark.parametrize(
+    ("error", "builtin"),
+    [
+        (shapecheck.UsageError, Exception),
+        (shapecheck.NothingRan, shapecheck.UsageError),
+        (shapecheck.ContractViolation, ValueError),
+        (shapecheck.DtypeViolation, TypeError),
+        (shapecheck.DtypeViolation, ValueError),
+        (TracedViolation, ValueError),
+        (shapecheck.InvalidContract, ValueError),
+        (shapecheck.MemoryViolation, RuntimeError),
+        (ShapeSyntaxError, ValueError),
+    ],
+)
+def test_each_error_is_a_shapecheck_error_and_keeps_its_builtin_base(error: type, builtin: type) -> None:
+    assert issubclass(error, shapecheck.ShapecheckError)
+    assert issubclass(error, builtin)
+
+
+def test_the_base_is_exported_and_catches_a_raised_error() -> None:
+    assert shapecheck.ShapecheckError is errors.ShapecheckError
+    assert {"ShapecheckError", "UsageError", "MemoryViolation", "NothingRan"} <= set(shapecheck.__all__)
+    with pytest.raises(shapecheck.ShapecheckError) as raised:
+        parse("*a *b")
+    assert isinstance(raised.value, ValueError)
+    violation = shapecheck.ContractViolation("f", "x", "wrong rank")
+    assert str(violation) == "f: argument `x`: wrong rank"
+
+
+def test_abort_stays_outside_the_family() -> None:
+    """A BaseException on purpose: Hypothesis must not take it for a failing example."""
+    assert not issubclass(errors.Abort, Exception)
