@@ -32,7 +32,7 @@ import torch
 from shapecheck.call import Call
 from shapecheck.dims import Pattern, dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
-from shapecheck.outputs import Output, Returns
+from shapecheck.outputs import Output, Returns, kind_of
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
 # bench/results/soak_cpu.txt). A 16-bit result carries at most one final rounding: round-to-nearest
@@ -236,7 +236,7 @@ def expected(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> d
             outs, extra = items[:n], [items[n + contract.mutates.index(p)] for p in present]
         else:
             inplace = f" or {n + len(present)} ({n} outputs, then the new {', '.join(f'`{p}`' for p in present)})" if present else ""
-            raise ValueError(f"returned {_count(returned)}; expected {n} result{'s' if n != 1 else ''}"
+            raise ValueError(f"returned {kind_of(returned)}; expected {n} result{'s' if n != 1 else ''}"
                              f" ({declared.describe()}){inplace}")
     results = {o.name: v for o, v in zip(declared.outputs, outs)}
     for name, value in zip(present, extra) if extra is not None else ((p, arguments[p]) for p in present):
@@ -256,11 +256,6 @@ def unrounded(args: Mapping[str, Any], before: Mapping[str, torch.Tensor]) -> di
     16 bits (and its in-place updates reach none of the kernel's tensors)."""
     return {**args, **{n: t.to(torch.float32) if t.is_floating_point() and t.element_size() < 4 else t.clone()
                        for n, t in before.items()}}
-
-
-def _count(value: Any) -> str:
-    return f"a {type(value).__name__} of {len(value)}" if isinstance(value, (tuple, list)) else \
-        "None" if value is None else "one value"
 
 
 def _shape(value: Any) -> str:

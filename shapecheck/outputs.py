@@ -47,11 +47,11 @@ class Returns:
     def split(self, value: Any) -> tuple[list[tuple[Output, Any]], Optional[str]]:
         """The returned value's elements paired with their declarations, or why its form is wrong."""
         if self.form == "none":
-            return [], None if value is None else f"returned {_kind(value)}; the contract declares it returns None"
+            return [], None if value is None else f"returned {kind_of(value)}; the contract declares it returns None"
         if self.form == "tensor":
             return [(self.outputs[0], value)], None
         if not isinstance(value, (tuple, list)) or len(value) != len(self.outputs):
-            return [], f"returned {_kind(value)}; the contract declares a tuple of {len(self.outputs)}"
+            return [], f"returned {kind_of(value)}; the contract declares a tuple of {len(self.outputs)}"
         return list(zip(self.outputs, value)), None
 
     def elements(self, value: Any) -> dict[str, Any]:
@@ -60,7 +60,8 @@ class Returns:
         return {"output": value} if wrong else {o.name: v for o, v in pairs}
 
 
-def _kind(value: Any) -> str:
+def kind_of(value: Any) -> str:
+    """A returned value in a few words, for messages: "None", "a tuple of 3", "a torch.Tensor"."""
     if isinstance(value, (tuple, list)):
         return f"a {type(value).__name__} of {len(value)}"
     return "None" if value is None else f"a {type(value).__module__}.{type(value).__qualname__}"

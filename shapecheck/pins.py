@@ -89,8 +89,7 @@ def _dtypes(contract: Contract, pinned: Any) -> st.SearchStrategy[dict[str, str]
             raise UsageError(f"--pin dtypes: {', '.join(group)} share one dtype (same_dtype), found {fixed[group]!r} "
                              f"and {dtype!r}")
         fixed[group] = dtype
-    per_group = st.tuples(*(st.just(fixed[g]) if g in fixed else st.sampled_from(c) for g, c in choices.items()))
-    return per_group.map(lambda picked: {n: d for group, d in zip(choices, picked) for n in group})
+    return strategies.dtypes(choices, fixed)
 
 
 def _satisfiable(contract: Contract, pins: dict[str, Any], profile: Profile) -> None:

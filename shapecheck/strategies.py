@@ -138,6 +138,13 @@ def dtype_choices(contract: Contract) -> dict[tuple[str, ...], list[str]]:
     return choices
 
 
+def dtypes(choices: Mapping[tuple[str, ...], list[str]],
+           fixed: Mapping[tuple[str, ...], str] = types.MappingProxyType({})) -> st.SearchStrategy[dict[str, str]]:
+    """One dtype per group of `dtype_choices` (the groups in `fixed` take theirs), as each tensor's dtype by name."""
+    per_group = st.tuples(*(st.just(fixed[g]) if g in fixed else st.sampled_from(c) for g, c in choices.items()))
+    return per_group.map(lambda picked: {n: d for group, d in zip(choices, picked) for n in group})
+
+
 def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, Any]]:
     """Per-argument choices of a generic case: marked tensors' values, None for an optional tensor left out,
     scalar parameters (`scalar`; dimension-named ints take the drawn size), and each dtype group's dtype."""
@@ -168,9 +175,7 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
             lambda picked: {n: k for n, k in zip(carried, picked) if k != "random"}))
     choices = dtype_choices(contract)
     if choices:
-        per_group = st.tuples(*(st.sampled_from(c) for c in choices.values()))
-        parts[DTYPES] = overrides.get(DTYPES, per_group.map(
-            lambda picked: {n: d for group, d in zip(choices, picked) for n in group}))
+        parts[DTYPES] = overrides.get(DTYPES, dtypes(choices))
     return st.fixed_dictionaries(parts)
 
 
