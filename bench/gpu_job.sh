@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # What one GPU session measures, in one call (device time is scarce). Run on the device machine from this
-# checkout's root, with the beartype wheel in ../.whl and the peers' wheels in ../.peers:
+# checkout's root, with `.whl` (beartype, ruff, mypy and their deps) and `.peers` (fla-core's wheel, SGLang's or a
+# zip of its kernel file: bench/compile_budget.py says how) carried:
 #     bash bench/gpu_job.sh "$OUT" STEP...
 # Steps, in the order given:
 #   peers-sweep  bench/peers.py with the launch-variant sweep and `baseline_gdn.py` (main's kernel) as a row
@@ -9,12 +10,16 @@
 #                empty Triton cache (cold), then with the disk cache the first left (warm); EXAMPLES=n limits it
 #   adapters     the peers through the contract (bench/adapters.py), GPU profile
 #   pytest       the test files that exercise the kernel, on the GPU's torch/triton
+#   readme       the README's test command, exactly (bench/gpu_readme_test.sh)
+#   overhead     bench/overhead.py: the decorator's per-call cost, eager and compiled, with guard counts
+#   budget       bench/compile_budget.py: the property job on kernels that specialise like upstream, cold/warm
+#   fla-chunk    fla-core's chunk_gated_delta_rule through bench/fla_chunk.py, forward and backward; EXAMPLES=n
 set -uo pipefail
 out=${1:?output folder}
 shift
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir ../.whl/beartype-*.whl
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
 python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || echo "editable install failed"
-export PYTHONUNBUFFERED=1 COLUMNS=160
+export PYTHONUNBUFFERED=1 COLUMNS=160 PEERS=.peers
 python3 - <<'PY' | tee "$out/versions.txt"
 import torch, triton, hypothesis
 print(torch.cuda.get_device_name(), "| torch", torch.__version__, "| triton", triton.__version__, "| CUDA",
@@ -25,9 +30,9 @@ examples=${EXAMPLES:+--examples $EXAMPLES}
 for step in "$@"; do
   echo "== $step ($(date +%T))"
   case $step in
-    peers-sweep) python3 bench/peers.py --peers ../.peers --sweep --baseline baseline_gdn.py --out "$out" \
+    peers-sweep) python3 bench/peers.py --peers "$PEERS" --sweep --baseline baseline_gdn.py --out "$out" \
                    2>&1 > "$out/peers_log.txt" | tail -5; tail -45 "$out/peers_log.txt" ;;
-    peers) python3 bench/peers.py --peers ../.peers --baseline baseline_gdn.py --out "$out" 2>&1 > "$out/peers_log.txt" \
+    peers) python3 bench/peers.py --peers "$PEERS" --baseline baseline_gdn.py --out "$out" 2>&1 > "$out/peers_log.txt" \
              | tail -5; sed -n '/^# Decode kernel/,$p' "$out/peers_log.txt" ;;
     property)
       export TRITON_CACHE_DIR=$(mktemp -d)
@@ -40,12 +45,20 @@ for step in "$@"; do
     adapters)  # fla-core twice: as drawn, then with its fixed softplus (beta 1, threshold 20) pinned
       for run in "sglang_gdn" "fla_gdn" "fla_gdn --pin softplus_beta=1.0 --pin softplus_threshold=20.0"; do
         name=$(echo "$run" | tr -c 'a-z0-9_\n' '_' | tr -s _)
-        PEERS=../.peers timeout 150 python3 -m shapecheck.cli run fused --impl bench/adapters.py:$run --device cuda \
+        timeout 150 python3 -m shapecheck.cli run fused --impl bench/adapters.py:$run --device cuda \
           --profile gpu --no-db --seed 0 --examples ${ADAPTER_EXAMPLES:-100} > "$out/adapters_$name.txt" 2>&1
         echo "-- $run (exit $?)"; grep -E "held|VIOLATED|cases run|compilations|wall time|^  - |case:" "$out/adapters_$name.txt"
       done ;;
     pytest) timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_gpu.py \
               tests/test_static_explain.py -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -8 ;;
+    readme) bash bench/gpu_readme_test.sh "$out" ;;
+    overhead) timeout ${OVERHEAD_LIMIT:-400} python3 bench/overhead.py --out "$out" > "$out/overhead_log.txt" 2>&1
+              echo "exit $?"; tail -60 "$out/overhead_log.txt" ;;
+    budget) timeout ${BUDGET_LIMIT:-560} python3 bench/compile_budget.py --out "$out/compile_budget" ${ONLY:+--only $ONLY} ;;
+    fla-chunk) timeout 400 python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
+                 --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 \
+                 --examples ${EXAMPLES:-120} --json "$out/fla_chunk.json" > "$out/fla_chunk.txt" 2>&1
+               echo "exit $?"; tail -40 "$out/fla_chunk.txt" ;;
     *) echo "unknown step $step" ;;
   esac
 done

@@ -66,6 +66,15 @@ def calling(role: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         raise Abort(describe(role, error), error) from error
 
 
+def not_a_finding(role: str, error: Exception) -> None:
+    """Raise `Abort` when the kernel under test failed for a reason outside it: a module it imports is missing
+    (the environment's problem, the same on every case: a finding would send its author after a bug that is not
+    in the kernel). Any other exception is the caller's finding."""
+    if isinstance(error, ImportError):
+        raise Abort(describe(role, error) + "\n  (a missing module is the environment's, not a finding: install it)",
+                    error) from error
+
+
 def defined_at(fn: Callable[..., Any]) -> Optional[str]:
     """`file:line: code` of where `fn` is defined: the frame to show for a function that returned something
     wrong (it raised nothing, so no frame of its own is on a stack)."""

@@ -25,7 +25,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 import torch
 
-from shapecheck import harness
+from shapecheck import blame, harness
 from shapecheck.case import Case
 from shapecheck.conditioning import Judge
 from shapecheck.harness import poisoned_allocations
@@ -129,6 +129,7 @@ def run_backward(contract: Contract, case: Case, impl: Callable[..., Any], args:
         with torch.enable_grad(), poisoned_allocations():
             out = impl(**call)
     except Exception as exc:  # noqa: BLE001 - the kernel failing with requires_grad inputs is a finding
+        blame.not_a_finding("the implementation", exc)
         done.problems.append(f"kernel raised {_first_line(exc)} (forward with requires_grad on {', '.join(present)})")
         return done
     pairs, wrong = contract.returns.split(out)

@@ -127,6 +127,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     except integrity.Finding as exc:  # an isolated call that timed out or crashed: the message names it
         outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
+        blame.not_a_finding("the implementation", exc)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if isinstance(exc, ContractViolation) and (exc.expected is not None or exc.found is not None):
             first += f" (expected {exc.expected}, found {exc.found})"  # its own decorator refused a call or result

@@ -43,3 +43,27 @@ def test_the_base_is_exported_and_catches_a_raised_error() -> None:
 def test_abort_stays_outside_the_family() -> None:
     """A BaseException on purpose: Hypothesis must not take it for a failing example."""
     assert not issubclass(errors.Abort, Exception)
+
+
+@pytest.mark.interpreter
+@pytest.mark.parametrize("backward", [False, True])
+def test_a_kernel_missing_a_module_is_an_error_not_a_finding(backward: bool) -> None:
+    """The same ImportError on every case says the environment lacks a module: exit 2, never a finding to shrink."""
+    from shapecheck.contracts.segment import SEGMENT_MEAN
+    from shapecheck.kernels.segment import segment_mean
+    from shapecheck.profiles import PROFILES
+    from shapecheck.runner import run_property
+    from tests.conftest import DEVICE
+
+    def needs_einops(*args: object, **kwargs: object) -> object:
+        if backward and not any(getattr(a, "requires_grad", False) for a in kwargs.values()):
+            return segment_mean(*args, **kwargs)  # the forward holds; the backward pass's import fails
+        import shapecheck_no_such_module  # type: ignore[import-not-found]  # noqa: F401
+
+        raise AssertionError("unreachable")
+
+    with pytest.raises(errors.Abort) as aborted:
+        run_property(SEGMENT_MEAN, needs_einops, "needs_einops", profile=PROFILES["ci"], device=DEVICE, examples=5,
+                     database=False)
+    assert "ModuleNotFoundError: No module named 'shapecheck_no_such_module'" in aborted.value.message
+    assert "not a finding" in aborted.value.message

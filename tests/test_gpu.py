@@ -89,3 +89,9 @@ def test_a_cold_run_compiles_ahead_and_its_cases_then_compile_nothing(tmp_path: 
     assert cold["compilations"] >= 5 and cold["ahead_s"] > 1.0, "a cold cache: the pass compiled the kernels"
     assert cold["compile_s"] < 0.25 * cold["ahead_s"], "the cases found their kernels compiled"
     assert warm["compilations"] == 0 and warm["ahead_s"] < 1.0, "warm: the probe finds the kernel, the pass steps aside"
+
+
+def test_a_bug_in_one_autotune_config_is_found_on_the_gpu_with_configs_drawn() -> None:
+    from tests.test_autotune import test_a_bug_in_one_config_is_found_with_the_config_named as found
+
+    found(device="cuda")
