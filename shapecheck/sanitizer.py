@@ -60,6 +60,9 @@ _PROPAGATING = (
     "create_reshape", "create_trans", "create_select", "create_cat", "create_join", "create_split",
     "create_bitcast",
 )
+# Handles that materialise pointers from a base pointer (Triton 3.8's interpreter has no block pointers).
+_POINTER_HANDLES: tuple[type[Any], ...] = tuple(getattr(_interp, name) for name in ("BlockPointerHandle", "TensorDescHandle")
+                                                if hasattr(_interp, name))
 # Checked builder methods: op name, position of the pointer and of the mask among the arguments after self.
 _MEMORY_OPS: dict[str, tuple[str, int, Optional[int]]] = {
     "create_masked_load": ("load", 0, 1),
@@ -158,8 +161,8 @@ def sanitize(mode: Mode = "raise", bounds: Bounds = "view") -> Iterator[Sanitize
         patch(_interp, "_implicit_cvt", _tag_pointer)
         for name in _PROPAGATING:
             patch(_interp.InterpreterBuilder, name, _propagate)
-        patch(_interp.BlockPointerHandle, "materialize_pointers", _propagate)
-        patch(_interp.TensorDescHandle, "materialize_pointers", _propagate)
+        for handle in _POINTER_HANDLES:
+            patch(handle, "materialize_pointers", _propagate)
         for name, (op, ptr_at, mask_at) in _MEMORY_OPS.items():
             patch(_interp.InterpreterBuilder, name, functools.partial(_checked, op=op, ptr_at=ptr_at,
                                                                        mask_at=mask_at))
@@ -242,7 +245,7 @@ def _propagate(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
     def propagate(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        operands = [a.base if isinstance(a, (_interp.BlockPointerHandle, _interp.TensorDescHandle)) else a
+        operands = [a.base if isinstance(a, _POINTER_HANDLES) else a
                     for a in (*args, *kwargs.values())]
         origins = {id(o.attr.get(_TAG)): o.attr.get(_TAG) for o in operands if _is_pointer(o)}
         if len(origins) == 1 and (region := next(iter(origins.values()))) is not None:
