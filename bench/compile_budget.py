@@ -80,7 +80,7 @@ def coverage(report: dict[str, Any]) -> dict[str, Any]:
     drawn = [Case.from_json(json.dumps(o["case"])) for o in report["outcomes"] if o["label"] is None]
     pins = {"strided_qkv": False} if "--pin" in report["command"] else {}
     seed = (report.get("compile_budget") or {}).get("seed", 0)
-    free = draw(cases(GDN_DECODE, PROFILES["gpu"], pin_overrides(GDN_DECODE, pins)), len(drawn), seed)
+    free = draw(cases(GDN_DECODE, profile=PROFILES["gpu"], overrides=pin_overrides(GDN_DECODE, pins)), len(drawn), seed)
 
     def measure(found: list[Case]) -> tuple[Counter[str], dict[str, int]]:
         regimes = Counter(r for c in found for r in gdn_cases.regimes(c))

@@ -36,7 +36,7 @@ drawn: list[Case] = []
 
 @hypothesis_seed(0)
 @settings(max_examples=options.examples, database=None, deadline=None, suppress_health_check=list(HealthCheck))
-@given(strategies.cases(GDN_DECODE, "gpu"))
+@given(strategies.cases(GDN_DECODE, profile="gpu"))
 def draw(case: Case) -> None:
     drawn.append(case)
 

@@ -73,14 +73,14 @@ GDN_DECODE = Contract(
     dims={
         # lo, hi (CI profile: the CPU interpreter), gpu_hi (GPU profile; pools up to ~0.6 GB — the huge
         # cases, 2**31-element slot offsets and 65535+ programs, have dedicated tests in tests/test_gpu.py)
-        "B": Dim("batch rows (1 with cu_seqlens)", 1, 3, 16),
-        "T": Dim("tokens per row (1 = decode); all packed tokens with cu_seqlens", 1, 6, 64),
-        "H": Dim("query/key heads", 1, 3, 8),
-        "HV": Dim("value heads, a multiple of H (grouped value heads)", 1, 8, 32),
-        "K": Dim("key head dim, <= 256", 1, 48, 256),
-        "V": Dim("value head dim", 1, 40, 256),
-        "S": Dim("state pool slots", 1, 8, 64),
-        "N": Dim("sequences (B, or len(cu_seqlens) - 1)", 1, 4, 64),
+        "B": Dim("batch rows (1 with cu_seqlens)", 1, 3, gpu_hi=16),
+        "T": Dim("tokens per row (1 = decode); all packed tokens with cu_seqlens", 1, 6, gpu_hi=64),
+        "H": Dim("query/key heads", 1, 3, gpu_hi=8),
+        "HV": Dim("value heads, a multiple of H (grouped value heads)", 1, 8, gpu_hi=32),
+        "K": Dim("key head dim, <= 256", 1, 48, gpu_hi=256),
+        "V": Dim("value head dim", 1, 40, gpu_hi=256),
+        "S": Dim("state pool slots", 1, 8, gpu_hi=64),
+        "N": Dim("sequences (B, or len(cu_seqlens) - 1)", 1, 4, gpu_hi=64),
         "BT": Dim("packed token count of a/b given as [B*T, HV]"),
     },
     rules=[

@@ -33,9 +33,9 @@ SEGMENT_MAX = Contract(
     outputs=("values", "indices"),
     description="Max and first argmax of each segment of a packed [T, D] batch (varlen pooling, a tuple result).",
     dims={
-        "T": Dim("packed tokens (0 = an empty batch)", 0, 12, 4096),
-        "D": Dim("features", 1, 40, 1024),
-        "N": Dim("segments", 1, 4, 256),
+        "T": Dim("packed tokens (0 = an empty batch)", 0, 12, gpu_hi=4096),
+        "D": Dim("features", 1, 40, gpu_hi=1024),
+        "N": Dim("segments", 1, 4, gpu_hi=256),
     },
     checks=[unit_stride_last("x")],
     finite=("x",),

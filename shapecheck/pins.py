@@ -46,8 +46,7 @@ def overrides(contract: Contract, pins: dict[str, Any], profile: Optional[Profil
     """The pins as the strategies' overrides, each checked first; with `profile`, pins that no drawable value of
     the other dimensions reconciles with a rule are refused too."""
     generic = not contract.cases
-    known = {*contract.dim_names, *contract.parameters, *contract.pins,
-             *([strategies.STRIDED, strategies.DTYPES, strategies.COTANGENTS] if generic else [])}
+    known = strategies.override_names(contract)
     unknown = sorted(set(pins) - known)
     if unknown:
         raise UsageError(f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "

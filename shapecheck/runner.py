@@ -35,6 +35,7 @@ from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import poisoned_allocations, tolerance
 from shapecheck.inputs import input_builder
+from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile
 from shapecheck.spec import Contract
@@ -73,6 +74,7 @@ def _hook_name(contract: Contract, field: str) -> str:
     return f"`{target}`" if isinstance(target, str) else f"`{getattr(target, '__qualname__', target)}`"
 
 
+@refuse_positional_options
 def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
                strict: Optional[bool] = None, backward: bool = True,
                autotune_configs: Optional[autotune.Mode] = None) -> Outcome:
@@ -304,7 +306,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     key = hashlib.sha256(f"{contract.qualname}|{impl_name}|{device}|{' '.join(command)}".encode()).hexdigest()[:16]
     db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis" / key)) if database else None
     strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
-    strategy = blame.calling(strategy_name, strategies.cases, contract, profile, overrides)
+    strategy = blame.calling(strategy_name, strategies.case_strategy, contract, profile, overrides)
     count = examples or profile.max_examples
     # The contract's hand-picked regime cases, run when the drawn ones held. Not Hypothesis @examples: a
     # failing explicit example is reported unshrunk and stops the search, these are small already.
@@ -395,7 +397,7 @@ def _plan_budget(contract: Contract, impl: Callable[..., Any], profile: Profile,
     launches = budget.Launches()
     if not limit or os.environ.get("TRITON_INTERPRET") == "1" or budget.available(impl):
         return None, launches
-    plan = budget.plan(contract, impl, lambda o: blame.calling(strategy_name, strategies.cases, contract, profile, o),
+    plan = budget.plan(contract, impl, lambda o: blame.calling(strategy_name, strategies.case_strategy, contract, profile, o),
                        overrides=overrides, device=device, seed=seed, max_compiles=limit, examples=examples)
     return plan, launches
 

@@ -35,16 +35,23 @@ from shapecheck.call import Call as Call
 from shapecheck.call import Check as Check
 from shapecheck.call import TracedViolation as TracedViolation
 from shapecheck.errors import ContractViolation, DtypeViolation, InvalidContract
+from shapecheck.keywords import keyword_only_options
 from shapecheck.markers import Differentiable, Index, InPlace, Marker, Offsets
 
 
+@keyword_only_options
 @dataclasses.dataclass(frozen=True)
 class Dim:
-    """What a dimension means and the range the property engine draws it from (per profile)."""
+    """What a dimension means and the range the property engine draws it from (per profile).
+
+    `Dim(meaning, lo, hi)` positionally, as a range reads; the GPU profile's bound by name only
+    (`Dim("tokens", 1, 8, gpu_hi=64)`): a fourth number could be anything.
+    """
 
     meaning: str = ""
     lo: int = 1  # 0 declares that the dimension may be empty (calls with it are then valid)
     hi: int = 8  # CPU/CI profile upper bound; profiles may scale it
+    _: dataclasses.KW_ONLY
     gpu_hi: Optional[int] = None
 
     def problem(self) -> Optional[str]:
@@ -131,9 +138,12 @@ def _split_markers(annotation: Any) -> tuple[Any, Optional[Any]]:
     return annotation, None
 
 
+@keyword_only_options
 @dataclasses.dataclass(frozen=True)
 class Contract:
     """A kernel's shape contract: annotated signature, dimension meanings, rules and checks.
+
+    `Contract(name, signature, dims=..., rules=..., ...)`: everything after the signature by name.
 
     Hooks (`reference`, `implementation`, `cases`, `examples`, `inputs`, `regimes`) are functions or
     `"module:function"` strings; strings are resolved lazily so contracts can be imported by the kernels they
@@ -145,6 +155,7 @@ class Contract:
 
     name: str
     signature: Callable[..., Any]
+    _: dataclasses.KW_ONLY
     dims: Mapping[str, Dim] = dataclasses.field(default_factory=dict)
     rules: Sequence[Rule] = ()
     checks: Sequence[Check] = ()

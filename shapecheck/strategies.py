@@ -5,7 +5,7 @@ minimal failing cases and replay from the example database. A contract with noth
 complete cases: every dimension the annotations name (ranges from `Contract.dims`, else `Dim()`), values
 for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed. Use them in your own tests:
 
-    @given(shapecheck.strategies.cases(MY_CONTRACT))          # the "ci" profile; or "gpu", "thorough"
+    @given(shapecheck.strategies.cases(MY_CONTRACT))          # the "ci" profile; or profile="gpu", "thorough"
     def test_my_kernel(case):
         assert shapecheck.check_case(MY_CONTRACT, case, my_kernel, "cpu").problems == []
 """
@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from shapecheck.backend import interpreter_bfloat16_arithmetic
 from shapecheck.case import Case
 from shapecheck.errors import InvalidContract
+from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
 from shapecheck.profiles import Profile, named
 from shapecheck.spec import Contract, Dim
@@ -203,13 +204,40 @@ def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = N
 CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 
 
-def cases(contract: Contract, profile: Profile | str = "ci", overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
-    """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`.
+def override_names(contract: Contract) -> set[str]:
+    """The names an override (a `--pin`, or `strategies.cases(..., overrides=)`) may fix: dimensions, parameters,
+    the case options the contract's own `cases` reads (`Contract.pins`), or the generic strategy's own."""
+    generic = [STRIDED, DTYPES, COTANGENTS] if not contract.cases else []
+    return {*contract.dim_names, *contract.parameters, *contract.pins, *generic}
 
-    `profile` is a `Profile` or its name (`"ci"`, `"gpu"`, `"thorough"`), validated now, not at the first draw.
-    """
-    if isinstance(profile, str):
-        profile = named(profile, "shapecheck.strategies.cases: profile")
+
+def case_strategy(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
+    """The contract's own case strategy (`Contract.cases`) if it has one, else `generic_cases`, with `overrides`
+    taken as they are: the run's own, checked once as pins, and the compile budget's probes of a case's values."""
     contract.resolve_hooks()  # a typo in any hook fails here, where the strategy is built, not at a draw
     factory: Optional[CaseFactory] = contract.resolve("cases")
     return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
+
+
+@refuse_positional_options
+def cases(contract: Contract, *, profile: Profile | str = "ci", overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
+    """The contract's cases, for a `@given` test of your own: its own strategy (`Contract.cases`) or the generic one.
+
+    `profile` is a `Profile` or its name (`"ci"`, `"gpu"`, `"thorough"`); `overrides` fixes a dimension, parameter
+    or case option to a strategy (`{"D": st.just(33)}`). Both are validated now, not at the first draw: an unknown
+    name would otherwise be drawn as if it were not there.
+    """
+    where = "shapecheck.strategies.cases"
+    if isinstance(profile, str):
+        profile = named(profile, f"{where}: profile")
+    elif not isinstance(profile, Profile):
+        raise TypeError(f"{where}: profile must be a Profile or its name, found {type(profile).__name__}")
+    known = override_names(contract)
+    for name, value in overrides.items():
+        if name not in known:
+            raise ValueError(f"{where}: overrides: contract {contract.name} has no dimension, parameter or case option "
+                             f"named {name!r} (known: {', '.join(sorted(known))})")
+        if not isinstance(value, st.SearchStrategy):
+            raise TypeError(f"{where}: overrides[{name!r}] must be a Hypothesis strategy (st.just({value!r}) for one "
+                            f"value), found {type(value).__name__}")
+    return case_strategy(contract, profile, overrides)

@@ -63,7 +63,7 @@ def test_every_drawn_case_builds_a_call_the_contract_accepts(case) -> None:  # t
 
 
 @settings(max_examples=50, deadline=None)
-@given(strategies.cases(ROW_SCALE, CI, {"D": st.just(33)}))
+@given(strategies.cases(ROW_SCALE, profile=CI, overrides={"D": st.just(33)}))
 def test_user_contract_gets_strategies_with_overrides(case) -> None:  # type: ignore[no-untyped-def]
     assert case.dims["D"] == 33 and 1 <= case.dims["B"] <= ROW_SCALE.dims["B"].hi
 
