@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Iterable, Sequence
 
-from shapecheck import blame
+from shapecheck import blame, config
 from shapecheck.errors import UsageError
 from shapecheck.patching import load_file
 from shapecheck.spec import Contract
@@ -38,25 +38,6 @@ def importable_cwd() -> None:
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-
-
-def configured_modules(directory: Path | None = None) -> list[str]:
-    """`[tool.shapecheck] contracts = [...]` of `directory`'s pyproject.toml (the current directory's)."""
-    path = (directory or Path.cwd()) / "pyproject.toml"
-    if not path.is_file():
-        return []
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        table = tomllib.loads(path.read_text()).get("tool", {}).get("shapecheck", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"{path}: not valid TOML: {exc}") from None
-    modules = table.get("contracts", [])
-    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
-        raise UsageError(f"{path}: [tool.shapecheck] contracts must be a list of module names, found {modules!r}")
-    return modules
 
 
 def _import(name: str, why: str) -> ModuleType:
@@ -94,7 +75,7 @@ def contracts(modules: Sequence[str] = (), *, extra: Iterable[Contract] = ()) ->
     importable_cwd()
     found: dict[str, Contract] = {}
     sources: list[Iterable[Contract]] = [_bundled(), _entry_points()]
-    sources += [_contracts_in(_import(m, "[tool.shapecheck] contracts")) for m in configured_modules()]
+    sources += [_contracts_in(_import(m, "[tool.shapecheck] contracts")) for m in config.contract_modules()]
     sources += [_contracts_in(_import(m, "--contracts")) for m in modules]
     for c in [*(c for source in sources for c in source), *extra, *_APPLIED.values()]:
         if c.qualname in found and found[c.qualname] is not c and found[c.qualname] != c:

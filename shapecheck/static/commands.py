@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
+from shapecheck import config
 from shapecheck.cache import cache_dir
 from shapecheck.errors import UsageError
 from shapecheck.static.findings import RULES, Finding, Report, python_files
@@ -18,20 +19,9 @@ FORMATS = ("text", "markdown")
 LINT_FORMATS = ("text", "json", "github", "concise")
 
 
-def configured_bounds(options: Sequence[str] = (), pyproject: Path = Path("pyproject.toml")) -> dict[str, int]:
+def configured_bounds(options: Sequence[str] = (), directory: Optional[Path] = None) -> dict[str, int]:
     """`[tool.shapecheck.bounds]` of ./pyproject.toml, overridden by `--bound NAME=INT` options."""
-    bounds: dict[str, int] = {}
-    if pyproject.is_file():
-        try:
-            import tomllib
-        except ImportError:  # Python 3.10: no reader in the standard library; options still apply
-            tomllib = None  # type: ignore[assignment]  # no reader: options still apply
-        if tomllib is not None:
-            try:
-                table = tomllib.loads(pyproject.read_text()).get("tool", {}).get("shapecheck", {}).get("bounds", {})
-            except tomllib.TOMLDecodeError as exc:
-                raise UsageError(f"cannot read {pyproject}: {exc}") from None
-            bounds.update({str(k): int(v) for k, v in table.items()})
+    bounds = config.bounds(directory)
     for text in options:
         name, sep, value = text.partition("=")
         if not sep or not name.strip().isidentifier() or not value.strip().isdigit() or int(value) < 1:
