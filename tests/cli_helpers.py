@@ -19,6 +19,13 @@ def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
 
 
+def outside_env() -> dict[str, str]:
+    """The environment of a user's shell outside this repository: no PYTHONPATH to it, the CLI's own choice of
+    interpreter or GPU (no TRITON_INTERPRET), this venv's console script first on PATH, wide lines."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TRITON_INTERPRET")}
+    return {**env, "COLUMNS": "300", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
+
+
 def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*shapecheck_command(), *args], cwd=ROOT, env=_env(), capture_output=True, text=True,
                           timeout=timeout)

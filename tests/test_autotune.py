@@ -7,47 +7,34 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Callable
 
 import pytest
 
-from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, run_property
-from tests.cli_helpers import ROOT, fails_and_replays, shapecheck, shapecheck_command
-from tests.fixtures.autotuned import DOUBLE, double, double_grid_for_one_config
-from tests.test_bundled_examples import _env
+from tests.autotune_helpers import assert_a_bug_in_one_config_is_found, run_drawn
+from tests.cli_helpers import ROOT, fails_and_replays, outside_env, shapecheck, shapecheck_command
+from tests.fixtures.autotuned import double
 
 pytestmark = pytest.mark.interpreter
 FIXTURE = "tests.fixtures.autotuned"
 
 
-def _run(impl: Callable[..., Any], device: str = "cpu") -> Report:
-    return run_property(DOUBLE, impl, impl.__name__, profile=PROFILES["ci"], device=device, examples=30,
-                        database=False, autotune_configs="drawn")
-
-
 def test_every_config_of_an_autotuned_kernel_runs_and_the_report_lists_them() -> None:
-    report = _run(double)
+    report = run_drawn(double)
     assert report.held, report.failure and report.failure.problems
     used = report.configs()["_double_kernel"]
     assert sorted(c.split(",")[0] for c in used) == ["config 0 of 2 (BLOCK: 8", "config 1 of 2 (BLOCK: 4"], used
     assert sum(used.values()) == len(report.outcomes)
 
 
-def test_a_bug_in_one_config_is_found_with_the_config_named(device: str = "cpu") -> None:
+def test_a_bug_in_one_config_is_found_with_the_config_named() -> None:
     """Also on a GPU with configs drawn (tests/test_gpu.py), where the autotuner would run its fastest only."""
-    report = _run(double_grid_for_one_config, device)
-    assert report.failure is not None
-    problems = report.failure.problems
-    assert problems[0].endswith("output elements are NaN/inf (unwritten or non-finite)"), problems
-    assert problems[-1].startswith("[autotune] ran `_double_kernel` with config 1 of 2 (BLOCK: 4,"), problems
-    assert report.failure.case.dims == {"N": 5}, report.failure.case
+    assert_a_bug_in_one_config_is_found("cpu")
 
 
 def test_the_replay_line_runs_the_drawn_config_again(tmp_path: Path) -> None:
     line = (f"{' '.join(shapecheck_command())} run {FIXTURE}:double --impl {FIXTURE}:double_grid_for_one_config "
             f"--contracts {FIXTURE} --no-db --json r.json")
-    failure = fails_and_replays(line, tmp_path / "r.json", cwd=tmp_path, env={**_env(), "PYTHONPATH": str(ROOT)})
+    failure = fails_and_replays(line, tmp_path / "r.json", cwd=tmp_path, env={**outside_env(), "PYTHONPATH": str(ROOT)})
     assert any("with config 1 of 2 (BLOCK: 4" in p for p in failure["problems"]), failure["problems"]
     report = json.loads((tmp_path / "r.json").read_text())["contracts"][0]
     assert set(report["autotune_configs"]) == {"_double_kernel"}

@@ -9,15 +9,13 @@ kernel's source, written to a package of their own outside the repository.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.cli_helpers import fails_and_replays, shapecheck_command
+from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,11 +38,6 @@ BUGS = {
 SANITIZER_ONLY = {"kv_writes_padding_slots", "max_unmasked_index_store"}
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "TRITON_INTERPRET")}
-    return {**env, "COLUMNS": "300", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}
-
-
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("planted-examples")
@@ -61,7 +54,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_bundled_example_holds(tmp_path: Path, name: str) -> None:
     report = tmp_path / "r.json"
     result = subprocess.run([*shapecheck_command(), "run", f"shapecheck.contracts.{'kv_cache' if name == 'reshape_and_cache' else name}:{name}",
-                             "--no-db", "--json", str(report)], cwd=tmp_path, env=_env(), capture_output=True,
+                             "--no-db", "--json", str(report)], cwd=tmp_path, env=outside_env(), capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     found = json.loads(report.read_text())["contracts"][0]
@@ -77,5 +70,5 @@ def test_a_planted_bug_fails_with_its_shrunk_case_and_a_replay_line(planted: Pat
     module, _, finding = BUGS[bug]
     function = "reshape_and_cache" if module == "kv_cache" else "segment_max"
     line = f"{' '.join(shapecheck_command())} run --impl planted.{bug}:{function} --no-db --json r.json"
-    failure = fails_and_replays(line, planted / "r.json", cwd=planted, env=_env())
+    failure = fails_and_replays(line, planted / "r.json", cwd=planted, env=outside_env())
     assert any(finding in problem for problem in failure["problems"]), failure["problems"]

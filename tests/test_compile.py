@@ -13,46 +13,14 @@ from typing import Any, Callable
 
 import pytest
 import torch
-from jaxtyping import Float
 from torch import Tensor
 from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
 import shapecheck
 from shapecheck import decorator
-from shapecheck.spec import Call
+from tests.scaled_matmul import SCALED_MATMUL, good_calls, model_around, scaled_matmul
 
 MODES = ("always", "shapes", "first")
-
-
-def _finite_x(call: Call) -> None:
-    """A value check: reads device memory, so only "always" (and "first", once) runs it."""
-    x = call.arguments["x"]
-    if not bool(torch.isfinite(x).all()):
-        raise call.fail("x", "contains NaN or inf", expected="finite values", found="NaN/inf")
-
-
-def _scaled_matmul(x: Float[Tensor, "B D"], w: Float[Tensor, "D E"], scale: float = 1.0) -> Float[Tensor, "B E"]:
-    ...
-
-
-SCALED_MATMUL = shapecheck.Contract("scaled_matmul", _scaled_matmul, value_checks=[_finite_x],
-                                    rules=[shapecheck.Rule("scale > 0", blame=("scale", "-"))])
-
-
-def _kernel(x: Tensor, w: Tensor, scale: float = 1.0) -> Tensor:
-    return (x @ w) * scale
-
-
-def _model(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
-    def model(x: Tensor, w: Tensor, scale: Any = 1.0) -> Tensor:
-        return torch.relu(fn(torch.tanh(x), w, scale))
-    return model
-
-
-def _good() -> list[tuple[Any, ...]]:
-    """Valid calls of changing shapes (a recompile, or a dynamic graph) and an int scale."""
-    return [(torch.randn(2, 3), torch.randn(3, 4), 2.0), (torch.randn(5, 3), torch.randn(3, 6), 1),
-            (torch.randn(7, 3), torch.randn(3, 8), 0.5)]
 
 
 def _bad() -> dict[str, tuple[Any, ...]]:
@@ -88,11 +56,11 @@ def test_compiled_verdicts_equal_eager(backend: str, dynamic: Any, mode: str) ->
     The one documented difference: compiled "first" reads no device memory (that would be a graph break
     per call), so it checks like "shapes" — a NaN is refused on a signature's first eager call only.
     """
-    model = _model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel))
-    eager = _model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel))
+    model = model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul))
+    eager = model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul))
     torch._dynamo.reset()
     compiled = torch.compile(model, backend=backend, dynamic=dynamic)
-    for args in _good():
+    for args in good_calls():
         torch.testing.assert_close(compiled(*args), torch.relu((torch.tanh(args[0]) @ args[1]) * args[2]))
     for name, args in _bad().items():
         if (backend, dynamic) not in (("eager", None), ("eager", True)) and name not in ("D differs", "NaN x"):
@@ -111,9 +79,9 @@ def test_compiled_verdicts_equal_eager(backend: str, dynamic: Any, mode: str) ->
 @pytest.mark.parametrize("mode,breaks", [("first", 0), ("shapes", 0), ("always", 1)])
 def test_graph_breaks(mode: str, breaks: int) -> None:
     """`first`/`shapes` trace into the model's graph; `always` breaks once: its checked call runs eagerly."""
-    base = torch._dynamo.explain(_model(_kernel))(*_good()[0])
+    base = torch._dynamo.explain(model_around(scaled_matmul))(*good_calls()[0])
     torch._dynamo.reset()
-    found = torch._dynamo.explain(_model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel)))(*_good()[0])
+    found = torch._dynamo.explain(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)))(*good_calls()[0])
     assert (base.graph_break_count, found.graph_break_count) == (0, breaks)
     assert found.graph_count == breaks + 1
 
@@ -122,8 +90,8 @@ def test_graph_breaks(mode: str, breaks: int) -> None:
 def test_fullgraph(mode: str) -> None:
     """`fullgraph=True` compiles `first`/`shapes`; `always` refuses, naming the modes to use instead."""
     torch._dynamo.reset()
-    compiled = torch.compile(_model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel)), backend="eager", fullgraph=True)
-    x, w, scale = _good()[0]
+    compiled = torch.compile(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)), backend="eager", fullgraph=True)
+    x, w, scale = good_calls()[0]
     if mode == "always":
         with pytest.raises(Exception, match=r"mode='always' reads device memory.*use mode='shapes' or mode='first'"):
             compiled(x, w, scale)
@@ -148,23 +116,23 @@ def test_no_extra_recompiles(mode: str, dynamic: Any) -> None:
             compiled(torch.randn(B, 3), torch.randn(3, E), 1.0)
         return len(_debug_get_cache_entry_list(model.__code__))
 
-    plain, checked = _model(_kernel), _model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel))
+    plain, checked = model_around(scaled_matmul), model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul))
     assert compiles(checked) == compiles(plain) == {None: 2, True: 1, False: 4}[dynamic]
 
 
 def test_capture_refuses_device_reads(monkeypatch: pytest.MonkeyPatch) -> None:
     """During CUDA-graph capture "always" raises a clear error; "first" checks shapes and remembers nothing."""
     monkeypatch.setattr(decorator, "_capturing", lambda: True)
-    x, w, _ = _good()[0]
-    always = shapecheck.contract(SCALED_MATMUL, mode="always")(_kernel)
+    x, w, _ = good_calls()[0]
+    always = shapecheck.contract(SCALED_MATMUL, mode="always")(scaled_matmul)
     with pytest.raises(RuntimeError, match=r"device reads cannot run during CUDA-graph capture; use mode='shapes'"):
         always(x, w)
-    first = shapecheck.contract(SCALED_MATMUL, mode="first")(_kernel)
+    first = shapecheck.contract(SCALED_MATMUL, mode="first")(scaled_matmul)
     nan = torch.full_like(x, math.nan)
     assert torch.isnan(first(nan, w)).all()  # captured: shapes checked, values not read
     with pytest.raises(shapecheck.ContractViolation, match="dimension D"):
         first(x, torch.randn(4, 4))
-    assert shapecheck.contract(SCALED_MATMUL, mode="shapes")(_kernel)(x, w).shape == (2, 4)
+    assert shapecheck.contract(SCALED_MATMUL, mode="shapes")(scaled_matmul)(x, w).shape == (2, 4)
     monkeypatch.setattr(decorator, "_capturing", lambda: False)
     with pytest.raises(shapecheck.ContractViolation, match="NaN"):
         first(nan, w)  # the captured call was not remembered as checked
@@ -174,7 +142,7 @@ def test_capture_refuses_device_reads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _gdn_args() -> dict[str, Any]:
-    from tests.test_bad_inputs import valid_args  # the bad-input matrix's valid GDN call, on the GPU
+    from tests.gdn_calls import valid_args  # the bad-input matrix's valid GDN call, on the GPU
 
     return valid_args("cuda")
 

@@ -13,7 +13,7 @@ from torch import Tensor
 
 import shapecheck
 from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
-from tests.test_bad_inputs import valid_args
+from tests.gdn_calls import valid_args
 
 
 def test_gdn_takes_int_scalars(device: str) -> None:

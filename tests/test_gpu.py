@@ -92,6 +92,6 @@ def test_a_cold_run_compiles_ahead_and_its_cases_then_compile_nothing(tmp_path: 
 
 
 def test_a_bug_in_one_autotune_config_is_found_on_the_gpu_with_configs_drawn() -> None:
-    from tests.test_autotune import test_a_bug_in_one_config_is_found_with_the_config_named as found
+    from tests.autotune_helpers import assert_a_bug_in_one_config_is_found
 
-    found(device="cuda")
+    assert_a_bug_in_one_config_is_found("cuda")

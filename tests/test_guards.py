@@ -18,8 +18,8 @@ from torch import Tensor
 
 import shapecheck
 from shapecheck.contracts.gdn import GDN_DECODE
-from tests.test_bad_inputs import valid_args
-from tests.test_compile import SCALED_MATMUL, _good, _kernel, _model
+from tests.gdn_calls import valid_args
+from tests.scaled_matmul import SCALED_MATMUL, good_calls, model_around, scaled_matmul
 
 EXTRA_GUARDS = 10  # what the compiled check may add to the undecorated model's guards (issue 23)
 
@@ -27,8 +27,8 @@ EXTRA_GUARDS = 10  # what the compiled check may add to the undecorated model's 
 @pytest.mark.parametrize("mode", ["first", "shapes"])
 def test_a_hit_needs_the_scalars_type_too(mode: str) -> None:
     """`True == 1.0`, but a bool where a float is declared is refused even after `1.0` was checked."""
-    fn = shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel)
-    x, w, _ = _good()[0]
+    fn = shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)
+    x, w, _ = good_calls()[0]
     fn(x, w, 1.0)
     with pytest.raises(shapecheck.ContractViolation, match="must be float"):
         fn(x, w, True)
@@ -37,8 +37,8 @@ def test_a_hit_needs_the_scalars_type_too(mode: str) -> None:
 @pytest.mark.parametrize("mode", ["first", "shapes"])
 def test_a_hit_needs_the_devices_and_strides_too(mode: str) -> None:
     """Same shapes on another device, or a new stride, is a new signature: checked again."""
-    fn = shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel)
-    x, w, scale = _good()[0]
+    fn = shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)
+    x, w, scale = good_calls()[0]
     fn(x, w, scale)
     with pytest.raises(shapecheck.ContractViolation, match="one device"):
         fn(x, w.to("meta"), scale)
@@ -65,8 +65,8 @@ def test_shapes_checks_an_output_whose_metadata_changed() -> None:
 def test_parameters_are_remembered_and_subclasses_checked_every_call() -> None:
     """A model's weights (`nn.Parameter`) are tensors to the guard; another subclass may report sizes of its
     own: its calls are never remembered."""
-    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(_kernel)
-    x, w, scale = _good()[0]
+    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(scaled_matmul)
+    x, w, scale = good_calls()[0]
     weight = torch.nn.Parameter(w, requires_grad=False)
     fn(x, weight, scale)
     assert torch.isnan(fn(torch.full_like(x, math.nan), weight, scale)).all()  # trusted: values not read again
@@ -74,8 +74,8 @@ def test_parameters_are_remembered_and_subclasses_checked_every_call() -> None:
     class Sub(Tensor):
         pass
 
-    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(_kernel)
-    x, w, scale = _good()[0]
+    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(scaled_matmul)
+    x, w, scale = good_calls()[0]
     fn(x.as_subclass(Sub), w, scale)
     with pytest.raises(shapecheck.ContractViolation, match="dimension D"):
         fn(x.as_subclass(Sub), torch.randn(4, 4), scale)
@@ -111,9 +111,9 @@ def test_compiled_check_adds_a_handful_of_guards(mode: str) -> None:
     plain = _guards(_by_keyword(_gdn_stand_in), **args)
     checked = _guards(_by_keyword(shapecheck.contract(GDN_DECODE, mode=mode)(_gdn_stand_in)), **args)
     assert plain < checked <= plain + EXTRA_GUARDS
-    x, w, scale = _good()[0]
-    small = _guards(_model(shapecheck.contract(SCALED_MATMUL, mode=mode)(_kernel)), x, w, scale)
-    assert small <= _guards(_model(_kernel), x, w, scale) + EXTRA_GUARDS
+    x, w, scale = good_calls()[0]
+    small = _guards(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)), x, w, scale)
+    assert small <= _guards(model_around(scaled_matmul), x, w, scale) + EXTRA_GUARDS
 
 
 def _sig(x: Float[Tensor, "N"], extra: list) -> Float[Tensor, "N"]:

@@ -121,3 +121,13 @@ def test_no_module_imports_another_modules_private_names() -> None:
              if name.startswith("_") and not name.startswith("__") and source != m]
     found += [use for m in MODULES for use in _private_uses(m)]
     assert found == []
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    """Shared builders live in helper modules (tests/gdn_calls.py, tests/cli_helpers.py, ...): importing a test
+    module also collects its tests into the importer's namespace and ties two files' edits together."""
+    tests = Path(__file__).resolve().parent
+    found = [f"{path.name}:{node.lineno}: {node.module}" for path in sorted(tests.glob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text(), str(path)))
+             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_")]
+    assert found == []

@@ -7,10 +7,10 @@ import os
 import pytest
 
 from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.contracts.gdn_cases import EXAMPLES
 from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as kernel
 from shapecheck.runner import check_case
 from tests.cli_helpers import shapecheck
-from tests.test_kernel import CASES
 
 pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1", reason="the sanitizer needs the CPU interpreter")
 
@@ -19,9 +19,9 @@ def test_kernel_table_is_memory_safe() -> None:
     from shapecheck.sanitizer import sanitize
 
     with sanitize(mode="record") as report:
-        outcomes = [check_case(GDN_DECODE, case, kernel, "cpu") for case in CASES.values()]
+        outcomes = [check_case(GDN_DECODE, case, kernel, "cpu") for case in EXAMPLES.values()]
     assert all(o.ok for o in outcomes)
-    assert report.launches == len(CASES) and report.accesses > 1000
+    assert report.launches == len(EXAMPLES) and report.accesses > 1000
     assert report.ok, report.summary()
 
 

@@ -15,7 +15,7 @@ import shapecheck
 from shapecheck import cli
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.spec import Contract
-from tests.test_bad_inputs import BAD_CALLS, valid_args, varlen_args
+from tests.gdn_calls import BAD_CALLS, valid_args, varlen_args
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
 # What the code states: k's unpack (B T H K), v's axes 2 and -1 (rank 4, leading axes after k), `HV // H`.

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.cli_helpers import fails_and_replays, shapecheck_command
-from tests.test_bundled_examples import _env
+from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -48,7 +47,7 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_training_example_holds_with_backward_cases(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     result = subprocess.run([*shapecheck_command(), "run", "shapecheck.contracts.segment:segment_mean", "--no-db",
-                             "--json", str(report)], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=600)
+                             "--json", str(report)], cwd=tmp_path, env=outside_env(), capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     found = json.loads(report.read_text())["contracts"][0]
     assert found["held"] and found["backward_cases"] == found["cases"] >= 60
@@ -63,10 +62,10 @@ def test_a_planted_backward_bug_passes_forward_only_and_fails_backward_naming_th
     if bug in SANITIZER_ONLY and torch.cuda.is_available():
         pytest.skip("an out-of-bounds store is seen by the interpreter's sanitizer; on a GPU it lands in slack memory")
     line = f"{' '.join(shapecheck_command())} run --impl planted.{bug}:segment_mean --no-db --json r.json"
-    forward_only = subprocess.run(f"{line} --no-backward", shell=True, cwd=planted, env=_env(), capture_output=True,
+    forward_only = subprocess.run(f"{line} --no-backward", shell=True, cwd=planted, env=outside_env(), capture_output=True,
                                   text=True, timeout=600)
     assert forward_only.returncode == 0, forward_only.stdout + forward_only.stderr
-    failure = fails_and_replays(line, planted / "r.json", cwd=planted, env=_env())
+    failure = fails_and_replays(line, planted / "r.json", cwd=planted, env=outside_env())
     assert any(BUGS[bug][1] in problem for problem in failure["problems"]), failure["problems"]
 
 
@@ -75,7 +74,7 @@ def test_an_isolated_run_of_a_differentiable_contract_is_refused_not_a_forward_o
     run says so and names the way out."""
     result = subprocess.run([*shapecheck_command(), "run", "shapecheck.contracts.segment:segment_mean", "--impl",
                              str(Path(__file__).resolve().parents[1] / "kernels" / "segment.py") + ":segment_mean",
-                             "--examples", "3", "--no-db"], cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                             "--examples", "3", "--no-db"], cwd=tmp_path, env=outside_env(), capture_output=True, text=True,
                             timeout=600)
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (
