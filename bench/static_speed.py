@@ -146,6 +146,39 @@ def torch_sweep(jobs: int) -> list[str]:
     return lines
 
 
+def triton_sweep() -> list[str]:
+    """Every file of the installed triton analysed and linted in this process (tests/test_static_sweep.py checks
+    that no exception escapes; the time is measured here: it was a 60 s budget there)."""
+    from shapecheck.static.lint import lint_module
+
+    root = Path(importlib.util.find_spec("triton").origin).parent  # type: ignore[arg-type, union-attr]
+    files = sorted(root.rglob("*.py"))
+    start = time.perf_counter()
+    functions = kernels_linted = 0
+    for path in files:
+        module = ModuleSource.load(path)
+        functions += sum(1 for _ in analyse_module(module))
+        kernels_linted += lint_module(module)[1]
+    wall = time.perf_counter() - start
+    return [f"triton {importlib.metadata.version('triton')} package, analysed and linted in one process: "
+            f"{len(files)} files, {functions} functions, {kernels_linted} kernels linted, {wall:.1f} s"]
+
+
+def fold_limit_timing() -> list[str]:
+    """A proof over a case split of more than FOLD_LIMIT propositions answers "unknown" without folding
+    (tests/test_static_facts.py checks that it never folds; this is how long the answer takes)."""
+    from shapecheck.static import facts
+
+    x = sympy.Symbol("x", integer=True)
+    props = [sympy.Symbol(f"p{i}") for i in range(facts.FOLD_LIMIT + 1)]
+    tangled = sympy.ITE(sympy.And(*[sympy.Or(*props[:i + 2]) for i in range(len(props) - 1)]), props[0], props[-1])
+    split = sympy.Piecewise((x * (x + 1) - x**2, tangled), (x, True))
+    start = time.perf_counter()
+    facts._is_zero(split - x)
+    return [f"a case split over {facts.FOLD_LIMIT + 1} propositions, not folded: answered in "
+            f"{(time.perf_counter() - start) * 1e3:.1f} ms"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1, help="processes for the torch sweep (default 1)")
@@ -157,7 +190,7 @@ def main() -> None:
               f"sympy {sympy.__version__}")
     header += f", typer {importlib.metadata.version('typer')}"
     lines = [header, *cli_timings(max(3, args.repeats // 4)), *watch_latency(max(3, args.repeats // 4)),
-             *wrapper_timings(args.repeats),
+             *wrapper_timings(args.repeats), *fold_limit_timing(), *triton_sweep(),
              *([] if args.skip_torch else torch_sweep(args.jobs))]
     report = "\n".join(lines) + "\n"
     print(report, end="")
