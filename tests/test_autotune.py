@@ -31,6 +31,7 @@ def test_a_bug_in_one_config_is_found_with_the_config_named() -> None:
     assert_a_bug_in_one_config_is_found("cpu")
 
 
+@pytest.mark.slow  # the CLI and its replay line in fresh processes
 def test_the_replay_line_runs_the_drawn_config_again(tmp_path: Path) -> None:
     line = (f"{' '.join(shapecheck_command())} run {FIXTURE}:double --impl {FIXTURE}:double_grid_for_one_config "
             f"--contracts {FIXTURE} --no-db --json r.json")
@@ -40,6 +41,7 @@ def test_the_replay_line_runs_the_drawn_config_again(tmp_path: Path) -> None:
     assert set(report["autotune_configs"]) == {"_double_kernel"}
 
 
+@pytest.mark.slow  # the CLI in a fresh process
 def test_tuned_configs_under_the_interpreter_fail_as_triton_does() -> None:
     result = shapecheck("run", f"{FIXTURE}:double", "--impl", f"{FIXTURE}:double", "--contracts", FIXTURE, "--no-db",
                         "--device", "cpu", "--autotune-configs", "tuned", "--examples", "3")
@@ -55,6 +57,7 @@ def test_loop_variables_are_tensors_under_the_interpreter_as_compiled() -> None:
     torch.testing.assert_close(prefix_sum(x), x.cumsum(0))
 
 
+@pytest.mark.slow  # the CLI in a fresh process
 def test_an_unknown_autotune_mode_is_a_usage_error() -> None:
     result = shapecheck("run", "segment_mean", "--device", "cpu", "--autotune-configs", "fastest")
     assert result.returncode == 2

@@ -17,6 +17,8 @@ import torch
 
 from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # bug -> (bundled kernel module, the edit, a piece of the finding it must produce)

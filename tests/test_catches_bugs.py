@@ -14,7 +14,7 @@ import pytest
 from tests.cli_helpers import run_line, shapecheck
 from tests.fixtures.buggy_kernels import VARIANTS
 
-pytestmark = pytest.mark.interpreter
+pytestmark = [pytest.mark.interpreter, pytest.mark.slow]  # slow: the CLI in fresh processes
 BUDGET = ["--examples", "60", "--device", "cpu", "--no-db"]
 
 

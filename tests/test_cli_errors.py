@@ -8,6 +8,8 @@ import pytest
 
 from tests.cli_helpers import shapecheck
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 GOOD_CASE = {"contract": "fused_sigmoid_gating_delta_rule_update",
              "dims": {"B": 1, "H": 1, "HV": 1, "K": 1, "N": 1, "S": 1, "T": 1, "V": 1},
              "options": {"cu_seqlens": None, "dtype": "float32", "index_dtype": "int32", "indices": [0], "l2norm": False,

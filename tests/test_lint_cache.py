@@ -90,6 +90,7 @@ def test_an_unreadable_or_corrupt_entry_is_a_miss_never_an_error(tmp_path: Path,
     assert lint_paths([target], cache=blocked).findings == expected
 
 
+@pytest.mark.slow  # the CLI in fresh processes
 def test_the_command_line_caches_and_a_cached_run_imports_no_sympy(tmp_path: Path) -> None:
     target = tmp_path / "planted.py"
     shutil.copy(PLANTED, target)
@@ -106,6 +107,7 @@ def test_the_command_line_caches_and_a_cached_run_imports_no_sympy(tmp_path: Pat
     assert first.stdout.splitlines()[:-1] == second.stdout.splitlines()[:-1] == uncached.stdout.splitlines()[:-1]
 
 
+@pytest.mark.slow  # the CLI in a fresh process
 def test_watch_lints_again_when_a_file_or_its_contract_changes(tmp_path: Path) -> None:
     """`lint --watch`: one long-lived process; an edit of the file, or of the contract module it resolves, is
     seen within a poll and reported with the new findings."""

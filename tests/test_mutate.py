@@ -19,6 +19,8 @@ from shapecheck import mutate
 from shapecheck.errors import UsageError
 from tests.cli_helpers import ROOT, shapecheck
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 FIXTURE = "tests/fixtures/mutate_target.py"
 KERNEL = f"{FIXTURE}::_decay_scan_kernel"
 

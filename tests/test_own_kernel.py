@@ -21,6 +21,8 @@ import shapecheck
 from shapecheck import Dim, Index, InvalidContract, Offsets, Rule
 from tests.cli_helpers import shapecheck as cli
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 SCRIPT = Path(sys.executable).with_name("shapecheck")
 
 

@@ -22,6 +22,8 @@ from shapecheck import parallel, reports
 from shapecheck.errors import UsageError
 from tests.cli_helpers import ROOT, run_line, shapecheck
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 SEGMENT = ["run", "segment_mean", "--device", "cpu", "--no-db", "--examples", "12", "--seed", "7"]
 
 

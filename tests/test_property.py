@@ -8,7 +8,7 @@ from shapecheck.testing import property_test
 
 KERNEL = "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update"
 
-test_gdn_kernel_property = property_test(KERNEL, examples=40)
+test_gdn_kernel_property = pytest.mark.slow(property_test(KERNEL, examples=40))  # a whole property run
 test_gdn_kernel_property_gpu = property_test(KERNEL, device="cuda", profile="gpu")
 
 
@@ -33,6 +33,7 @@ def test_a_bad_profile_or_device_fails_where_the_test_is_defined(option: dict[st
     assert str(caught.value) == message
 
 
+@pytest.mark.slow  # two whole property runs
 def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch, device: str) -> None:
     """The shrunk failure is saved under the cache folder; the next run starts with it.
 

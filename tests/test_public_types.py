@@ -13,6 +13,8 @@ import pytest
 
 import shapecheck
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -25,6 +25,7 @@ def test_kernel_table_is_memory_safe() -> None:
     assert report.ok, report.summary()
 
 
+@pytest.mark.slow  # the CLI in a fresh process
 def test_sanitize_command_reports_what_it_checked() -> None:
     result = shapecheck("sanitize", "--examples", "15", "--seed", "2")
     assert result.returncode == 0, result.stdout + result.stderr

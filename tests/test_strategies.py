@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NonInteractiveExampleWarning
@@ -68,6 +69,7 @@ def test_user_contract_gets_strategies_with_overrides(case) -> None:  # type: ig
     assert case.dims["D"] == 33 and 1 <= case.dims["B"] <= ROW_SCALE.dims["B"].hi
 
 
+@pytest.mark.slow  # the CLI in fresh processes
 def test_pins_from_the_command_line(tmp_path: Path) -> None:
     result = shapecheck("run", "fused", "--examples", "5", "--no-db", "--pin", "K=7", "--pin", "layout=vk",
                         "--json", str(tmp_path / "r.json"))

@@ -26,6 +26,8 @@ from shapecheck.kernels.reference import gated_delta_rule_reference
 from tests.cli_helpers import shapecheck as cli
 from tests.fixtures.cheats import CATALOGUE
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 CHEATS = "tests/fixtures/cheats"
 # One sequence, two tokens, K != V and neither a power of two of the other: every pattern shows, and a case
 # costs milliseconds under the interpreter.

@@ -29,6 +29,7 @@ def _last_row_dropped(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor
     return out
 
 
+@pytest.mark.slow  # a search and its shrinking
 def test_a_planted_bug_is_found_and_shrunk() -> None:
     """The strategy and the check find the bug; Hypothesis shrinks to one segment with one token. Forward only:
     the planted function has no backward, which a backward case would report first (at T=0)."""

@@ -12,6 +12,8 @@ import shapecheck
 from tests.cli_helpers import shapecheck as cli
 from tests.fixtures.user_kernel import row_scale
 
+pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
+
 
 def test_runtime_check_on_every_call(device: str) -> None:
     x, w = torch.randn(3, 5, device=device), torch.randn(5, device=device)

@@ -21,6 +21,8 @@ import torch
 
 from tests.cli_helpers import fails_and_replays
 
+pytestmark = pytest.mark.slow  # the CLI in fresh processes: the README's fast loop leaves it out
+
 ROOT = Path(__file__).resolve().parents[1]
 FILES = dict(re.findall(r"<!-- file: (\S+) -->\n```\w*\n(.*?)```", (ROOT / "README.md").read_text(), re.S))
 
