@@ -12,6 +12,12 @@ unit roundoff (2**-24). The median relative RMS change of each result is the cas
 rounding its inputs to float32 costs. A result then holds if it is within max(bound, `FACTOR` x floor) of
 the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
 by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
+
+Input noise does not see cancellation *inside* the computation: the gradient of an l2 or RMS norm over one
+element is `dy (1 - y^2)` with `y^2 = x^2 / (x^2 + eps)`, a 1e-6 remainder of two O(1) terms, which no float32
+evaluation resolves (fla's chunk at K = 1 48 % off, Liger's rms_norm at D = 1 51 %, the reference itself in
+float32 20-60 %). So a float32 result's floor is also what the reference itself, evaluated in float32 on the
+case's own inputs, misses the truth by: a straightforward float32 evaluation of the math is the yardstick.
 """
 
 from __future__ import annotations
@@ -71,6 +77,7 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
     try:
         truth = results_of({n: _upcast(x) for n, x in exact.items()})
         noisy = [results_of({n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
+        own = results_of({n: x.clone() if isinstance(x, torch.Tensor) else x for n, x in arguments.items()})
     except Exception:  # noqa: BLE001 - any failure of the user's reference in float64 leaves the first verdict
         return None
     bounds = {}
@@ -81,6 +88,9 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
         # the harness judges the rows the reference updates of an in-place argument; so is the floor
         rows = updated_rows(true, exact[subject]) if subject in exact else slice(None)
         floor = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
+        mine = own.get(subject)
+        if result.dtype == torch.float32 and isinstance(mine, torch.Tensor) and mine.dtype == torch.float32:
+            floor = max(floor, relative_rms(mine[rows], true[rows]))  # cancellation inside a float32 evaluation
         scaled = FACTOR * floor > tolerance(result.dtype)
         bounds[error_key(subject, result.dtype)] = Bound(
             max(FACTOR * floor, tolerance(result.dtype)),
