@@ -153,7 +153,7 @@ def interpreted_libdevice() -> None:
     for name in _LIBDEVICE_UFUNCS:
         setattr(libdevice, name, unary(getattr(np, name)))
     libdevice.rsqrt = unary(lambda x: 1 / np.sqrt(x))
-    libdevice._shapecheck_numpy = True  # type: ignore[attr-defined]
+    libdevice._shapecheck_numpy = True
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float, Int
+from jaxtyping import Float, Float32, Int
 from torch import Tensor
 
 from bench.audit import peers
@@ -41,9 +41,9 @@ QKV = ("q", "k", "v")
 Q = Annotated[Float[Tensor, "B T H K"], Differentiable()]
 VV = Annotated[Float[Tensor, "B T H V"], Differentiable()]
 GATE = Annotated[Float[Tensor, "B T H"], Differentiable()]
-H0 = Annotated[Optional[Float[Tensor, "N H K V"]], Differentiable()]
+H0 = Annotated[Optional[Float32[Tensor, "N H K V"]], Differentiable()]  # fla asserts float32 states
 CU = Optional[Annotated[Int[Tensor, "N+1"], Offsets("T")]]
-RESULT = tuple[Float[Tensor, "B T H V"], Optional[Float[Tensor, "N H K V"]]]
+RESULT = tuple[Float[Tensor, "B T H V"], Optional[Float32[Tensor, "N H K V"]]]
 
 
 def _naive(family: str, name: str) -> Callable[..., Any]:
@@ -204,9 +204,12 @@ def fla_fused_recurrent_delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor
 
 # --- gated_delta_rule: fused recurrent -------------------------------------------------------------------------------
 
-def fused_recurrent_gated_delta_rule(q: Q, k: Q, v: VV, g: GATE, beta: GATE, initial_state: H0 = None,
+def fused_recurrent_gated_delta_rule(q: Float[Tensor, "B T H K"], k: Float[Tensor, "B T H K"],
+                                     v: Float[Tensor, "B T H V"], g: Float[Tensor, "B T H"], beta: Float[Tensor, "B T H"],
+                                     initial_state: Optional[Float32[Tensor, "N H K V"]] = None,
                                      output_final_state: bool = False, cu_seqlens: CU = None) -> RESULT:
-    """Gated delta rule with q, k l2-normalised: h = exp(logsigmoid(g)) h; h += k (sigmoid(beta) (v - h^T k))^T;
+    """Forward only (a difference of contract: fla raises NotImplementedError for its backward, by design).
+    Gated delta rule with q, k l2-normalised: h = exp(logsigmoid(g)) h; h += k (sigmoid(beta) (v - h^T k))^T;
     o = h^T q / sqrt(K)."""
 
 

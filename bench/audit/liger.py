@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Optional
 import torch
 import torch.nn.functional as F
 from hypothesis import strategies as st
-from jaxtyping import Float, Int64
+from jaxtyping import Float, Float32, Int64
 from torch import Tensor
 
 from bench.audit import peers
@@ -206,9 +206,11 @@ def liger_softmax(x: Tensor) -> Tensor:
 # --- rope --------------------------------------------------------------------------------------------------------
 
 def rope(q: Annotated[Float[Tensor, "B HQ T D"], Differentiable()], k: Annotated[Float[Tensor, "B HK T D"], Differentiable()],
-         cos: Float[Tensor, "1 T D"], sin: Float[Tensor, "1 T D"],
+         cos: Float[Tensor, "1 T R"], sin: Float[Tensor, "1 T R"],
          ) -> tuple[Float[Tensor, "B HQ T D"], Float[Tensor, "B HK T D"]]:
-    """Hugging Face's rotary embedding: x * cos + rotate_half(x) * sin, cos/sin broadcast over heads."""
+    """Hugging Face's rotary embedding: x * cos + rotate_half(x) * sin, cos/sin broadcast over heads. Liger reads
+    the first half of a full-width cos/sin, so (contract difference) they are Hugging Face's `cat(f, f)`: drawn
+    at half width R = D / 2 and duplicated on both sides."""
 
 
 def _rotate_half(x: Tensor) -> Tensor:
@@ -217,19 +219,20 @@ def _rotate_half(x: Tensor) -> Tensor:
 
 
 def rope_reference(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor]:
-    c, s = cos.unsqueeze(1), sin.unsqueeze(1)
+    c, s = torch.cat((cos, cos), -1).unsqueeze(1), torch.cat((sin, sin), -1).unsqueeze(1)
     return q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s
 
 
 ROPE = Contract("rope", rope, reference=rope_reference, outputs=("q_out", "k_out"), output_dtype_like="q",
                 dims={"B": Dim("batch", 1, 2, 8), "HQ": Dim("query heads", 1, 4, 32), "HK": Dim("key heads", 1, 4, 8),
-                      "T": Dim("positions", 1, 6, 256), "D": Dim("head size", 2, 16, 128)},
-                rules=[Rule("D % 2 == 0", blame=("q", "D"), why="rotate_half pairs the two halves")],
+                      "T": Dim("positions", 1, 6, 256), "D": Dim("head size", 2, 16, 128),
+                      "R": Dim("rotary half width", 1, 8, 64)},
+                rules=[Rule("D == 2 * R", blame=("cos", "R"), why="rotate_half pairs the two halves")],
                 checks=[same_dtype("q", "k", "cos", "sin")], description="LigerRopeFunction (Hugging Face layout)")
 
 
 def liger_rope(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor]:
-    qo, ko = _ops().LigerRopeFunction.apply(q, k, cos, sin)
+    qo, ko = _ops().LigerRopeFunction.apply(q, k, torch.cat((cos, cos), -1), torch.cat((sin, sin), -1))
     return qo, ko
 
 
@@ -260,8 +263,9 @@ def liger_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
 # --- kl_div ------------------------------------------------------------------------------------------------------
 
 def kl_div(logits: Annotated[Float[Tensor, "N V"], Differentiable()], target_logits: Float[Tensor, "N V"],
-           reduction: Literal["batchmean", "sum", "mean"] = "batchmean", log_target: bool = False) -> Float[Tensor, ""]:
-    """F.kl_div(log_softmax(logits), softmax(target_logits) or its log_softmax when log_target)."""
+           reduction: Literal["batchmean", "sum", "mean"] = "batchmean", log_target: bool = False) -> Float32[Tensor, ""]:
+    """F.kl_div(log_softmax(logits), softmax(target_logits) or its log_softmax when log_target). The loss is float32
+    whatever the inputs' dtype (Liger accumulates and returns it in float32: a contract difference, stated here)."""
 
 
 def _kl_inputs(logits: Tensor, target_logits: Tensor, log_target: bool) -> tuple[Tensor, Tensor]:
@@ -273,7 +277,7 @@ def kl_div_reference(logits: Tensor, target_logits: Tensor, reduction: str = "ba
     return F.kl_div(*_kl_inputs(logits, target_logits, log_target), reduction=reduction, log_target=log_target)
 
 
-KL_DIV = Contract("kl_div", kl_div, reference=kl_div_reference, output_dtype_like="logits",
+KL_DIV = Contract("kl_div", kl_div, reference=kl_div_reference,
                   dims={"N": ROWS, "V": VOCAB}, checks=[same_dtype("logits", "target_logits")],
                   description="LigerKLDivLossFunction on log-softmax inputs")
 

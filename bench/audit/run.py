@@ -197,6 +197,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             "versions": _versions(), "wall_s": time.monotonic() - start,
             "command": f"python bench/audit/run.py --device {args.device} --out {args.out}"
                        + (f" --only {args.only}" if args.only else "")}
+    previous = args.out / f"audit_{tag}.json"
+    if only and previous.exists():  # a partial rerun replaces its ops' rows in the last full table
+        fresh = {(r["library"], r["op"]): r for r in rows}
+        rows = [fresh.pop((r["library"], r["op"]), r) for r in json.loads(previous.read_text())["ops"]] + list(fresh.values())
+        meta["command"] += " (rows of the other ops from the previous run)"
     (args.out / f"audit_{tag}.json").write_text(json.dumps({**meta, "ops": rows}, indent=1) + "\n")
     (args.out / f"audit_{tag}.xml").write_text(junit(rows, meta))
     (args.out / f"audit_{tag}.md").write_text(markdown(rows, meta))
