@@ -142,9 +142,9 @@ def _serve(conn: multiprocessing.connection.Connection, target: str, device: str
 
     registry.importable_cwd()
     if os.environ.get("TRITON_INTERPRET") == "1":
-        from shapecheck.backend import tensor_loop_variables
+        from shapecheck.backend import interpreter_shims
 
-        tensor_loop_variables()
+        interpreter_shims()
     try:
         fn = registry.implementation(target)
     except UsageError as exc:
