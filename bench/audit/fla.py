@@ -24,12 +24,12 @@ from shapecheck import Differentiable, Offsets
 from shapecheck.spec import Contract, Dim, Rule, same_dtype
 
 DIMS = {
-    "B": Dim("batch rows (1 with cu_seqlens)", 1, 2, 4),
-    "T": Dim("tokens per row; all packed tokens with cu_seqlens", 1, 8, 128),
-    "H": Dim("heads", 1, 2, 8),
-    "K": Dim("key size", 2, 16, 128),  # K >= 2: see bench/results/training/fla_chunk_cpu.md on K = 1
-    "V": Dim("value size", 1, 16, 128),
-    "N": Dim("sequences (B, or len(cu_seqlens) - 1)", 1, 3, 8),
+    "B": Dim("batch rows (1 with cu_seqlens)", 1, 2, gpu_hi=4),
+    "T": Dim("tokens per row; all packed tokens with cu_seqlens", 1, 8, gpu_hi=128),
+    "H": Dim("heads", 1, 2, gpu_hi=8),
+    "K": Dim("key size", 2, 16, gpu_hi=128),  # K >= 2: see bench/results/training/fla_chunk_cpu.md on K = 1
+    "V": Dim("value size", 1, 16, gpu_hi=128),
+    "N": Dim("sequences (B, or len(cu_seqlens) - 1)", 1, 3, gpu_hi=8),
 }
 RULES = [
     Rule("cu_seqlens is None or B == 1", blame=("q", "B"), why="varlen packs every sequence in one row"),

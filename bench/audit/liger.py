@@ -23,9 +23,9 @@ from bench.audit import peers
 from shapecheck import Differentiable, Index
 from shapecheck.spec import Contract, Dim, Rule, same_dtype
 
-ROWS = Dim("rows (tokens)", 1, 6, 64)
-HIDDEN = Dim("hidden size", 1, 48, 1024)
-VOCAB = Dim("vocabulary", 1, 48, 2048)
+ROWS = Dim("rows (tokens)", 1, 6, gpu_hi=64)
+HIDDEN = Dim("hidden size", 1, 48, gpu_hi=1024)
+VOCAB = Dim("vocabulary", 1, 48, gpu_hi=2048)
 EPS = st.sampled_from([1e-6, 1e-5])  # a few values: under @triton.jit a float is runtime, but keep replays short
 
 
@@ -128,8 +128,8 @@ def group_norm_reference(X: Tensor, affine_scaling_weight: Tensor, affine_shifti
 
 
 GROUP_NORM = Contract("group_norm", group_norm, reference=group_norm_reference, output_dtype_like="X",
-                      dims={"B": Dim("batch", 1, 3, 16), "C": Dim("channels", 1, 8, 64),
-                            "G": Dim("groups", 1, 4, 16), "L": Dim("positions", 1, 12, 256)},
+                      dims={"B": Dim("batch", 1, 3, gpu_hi=16), "C": Dim("channels", 1, 8, gpu_hi=64),
+                            "G": Dim("groups", 1, 4, gpu_hi=16), "L": Dim("positions", 1, 12, gpu_hi=256)},
                       rules=[Rule("C % G == 0", blame=("X", "C"), why="equal groups of channels")],
                       checks=[same_dtype("X", "affine_scaling_weight", "affine_shifting_bias")], draw={"eps": EPS},
                       description="LigerGroupNormFunction")
@@ -224,9 +224,9 @@ def rope_reference(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tens
 
 
 ROPE = Contract("rope", rope, reference=rope_reference, outputs=("q_out", "k_out"), output_dtype_like="q",
-                dims={"B": Dim("batch", 1, 2, 8), "HQ": Dim("query heads", 1, 4, 32), "HK": Dim("key heads", 1, 4, 8),
-                      "T": Dim("positions", 1, 6, 256), "D": Dim("head size", 2, 16, 128),
-                      "R": Dim("rotary half width", 1, 8, 64)},
+                dims={"B": Dim("batch", 1, 2, gpu_hi=8), "HQ": Dim("query heads", 1, 4, gpu_hi=32), "HK": Dim("key heads", 1, 4, gpu_hi=8),
+                      "T": Dim("positions", 1, 6, gpu_hi=256), "D": Dim("head size", 2, 16, gpu_hi=128),
+                      "R": Dim("rotary half width", 1, 8, gpu_hi=64)},
                 rules=[Rule("D == 2 * R", blame=("cos", "R"), why="rotate_half pairs the two halves")],
                 checks=[same_dtype("q", "k", "cos", "sin")], description="LigerRopeFunction (Hugging Face layout)")
 
