@@ -16,7 +16,9 @@ hacking, wafer.ai 2026-03; Makora's KernelHacks taxonomy; the CMU hacker-fixer s
 
 Output type, input modification, aliasing and precision run on every case (they cost a copy of the
 inputs); late writes and fresh inputs need a delay and a second run, so they run for untrusted
-implementations only (`shapecheck run --isolate`, whose worker sees the live memory they need).
+implementations only (`shapecheck run --isolate`, whose worker sees the live memory they need), the delay
+and the second run on a seed-chosen sample of cases (`Profile.check_every`; every case is still read again
+after a device sync).
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-import torch.multiprocessing  # noqa: F401 - registers the reductions that share tensors through the pipe
+import torch.multiprocessing
 
 from shapecheck import host, integrity
 from shapecheck.errors import UsageError
@@ -51,8 +51,10 @@ from shapecheck.integrity import Finding
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
 # enough for a background thread that sleeps a few milliseconds to land its writes. Profiles set their own
-# (`Profile.settle_s`): it bounds the isolated case rate at 1 / (2 * settle_s), main run plus fresh-input run.
+# (`Profile.settle_s`). The wait and the fresh-input twin run on a sample of cases (`sampled`): every case
+# is still synchronised and read again at once, which catches work left on a side stream.
 SETTLE_S = 0.1
+CHECK_EVERY = 4  # the sample: the worker's first case, and each case whose seed is a multiple of this
 STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large modules
 
 # What torch.multiprocessing's reductions pickle for a plain tensor on CPU (file descriptor or file name
@@ -153,10 +155,13 @@ class Isolated:
     untrusted = True  # the runner adds the checks that need a second run or a delay
 
     def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S, *,
-                 sanitize: bool = False, model: bool = False) -> None:
-        """`model`: `target` names a KernelBench-format `ModelNew` class, called through `host.ModelCall`."""
+                 sanitize: bool = False, model: bool = False, check_every: int = CHECK_EVERY) -> None:
+        """`model`: `target` names a KernelBench-format `ModelNew` class, called through `host.ModelCall`.
+        `check_every`: the settle wait and the fresh-input twin run on the first case and on each case whose seed
+        is a multiple of it (1: every case)."""
         self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
-        self.sanitize, self.model = sanitize, model
+        self.sanitize, self.model, self.check_every = sanitize, model, check_every
+        self._calls, self._settle = 0, True
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._conn: Optional[multiprocessing.connection.Connection] = None
         self._findings: list[str] = []
@@ -243,6 +248,13 @@ class Isolated:
 
     # --- one call ---
 
+    def sampled(self, seed: int) -> bool:
+        """Whether the case of this seed gets the checks that cost a delay or a second run (the settle wait, the
+        fresh-input twin): chosen by the seed, so a replayed case is judged as it was, and the worker's first
+        case always, so a one-case replay or a short run is never left unsampled. Applies to the next call."""
+        self._settle = self._calls == 0 or seed % self.check_every == 0
+        return self._settle
+
     def __call__(self, **args: Any) -> Any:
         self._findings = []
         shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items()}
@@ -262,7 +274,9 @@ class Isolated:
             self._receive(self.timeout_s, "synchronising the device")
         except Finding as exc:
             raise self._fail(str(exc)) from None
-        time.sleep(self.settle_s)
+        if self._settle:
+            time.sleep(self.settle_s)
+        self._calls, self._settle = self._calls + 1, True
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
         at_return = {n: x for n, x in zip(names, items) if x is not None}
         settled = {n: x for n, x in zip(names, live) if x is not None}

@@ -78,7 +78,8 @@ def _candidate(options: KbOptions, impl: Path) -> Iterator[Callable[..., Any]]:
     profile = PROFILES[options.profile]
     if options.isolate:
         with Isolated(f"{impl}:{CLASS}", options.device, options.timeout or profile.timeout_s, profile.settle_s,
-                      sanitize=options.sanitizing and options.device == "cpu", model=True) as worker:
+                      sanitize=options.sanitizing and options.device == "cpu", model=True,
+                      check_every=profile.check_every) as worker:
             yield worker
         return
     yield ModelCall(registry.implementation(f"{impl}:{CLASS}"))

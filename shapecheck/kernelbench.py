@@ -106,10 +106,11 @@ class _Constants(ast.NodeTransformer):
 
 
 def _int_value(statement: ast.stmt) -> int:
-    value = statement.value  # type: ignore[attr-defined]  # an Assign, checked by _int_targets
+    value: Any = getattr(statement, "value")  # noqa: B009 - an Assign, checked by _int_targets
     if isinstance(value, ast.UnaryOp):
-        return -value.operand.value  # type: ignore[attr-defined, no-any-return]
-    return value.value  # type: ignore[no-any-return]
+        operand: Any = value.operand
+        return -int(operand.value)
+    return int(value.value)
 
 
 def _int_targets(statement: ast.stmt) -> Optional[list[str]]:
@@ -192,7 +193,7 @@ class Problem:
         tree = ast.fix_missing_locations(_Constants(dict(values)).visit(ast.parse(self.source, str(self.path))))
         module = types.ModuleType(f"kernelbench_{self.name}")
         module.__file__ = str(self.path)
-        exec(compile(tree, str(self.path), "exec"), module.__dict__)  # noqa: S102 - the problem is the user's reference
+        exec(compile(tree, str(self.path), "exec"), module.__dict__)
         return module
 
     def build(self, values: Mapping[str, int], seed: int, device: str) -> tuple[list[Any], list[Any], torch.nn.Module]:
@@ -259,8 +260,8 @@ class Problem:
     def note(self) -> str:
         """How the problem's constants are drawn, one line (for the report)."""
         if not self.drawn:
-            held = ", ".join(f"{c.name}={c.value}" for c in self.constants.values()) or "none"
-            return f"no constant of {self.path.name} can be varied (integer constants: {held}): runs at its own shapes"
+            every = ", ".join(f"{c.name}={c.value}" for c in self.constants.values()) or "none"
+            return f"no constant of {self.path.name} can be varied (integer constants: {every}): runs at its own shapes"
         parts = [f"{c.name} ({c.role})" for c in self.constants.values() if c.role != "held"]
         held = [f"{c.name}={c.value}" for c in self.constants.values() if c.role == "held"]
         return f"drawn: {', '.join(parts)}" + (f"; held: {', '.join(held)}" if held else "")
