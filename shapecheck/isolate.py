@@ -14,8 +14,9 @@ arguments' post-call contents written back into the caller's tensors. Behind it:
 - replies are unpickled with an allow-list (tensors, storages, dtypes, builtins): a candidate cannot make
   the verifier run its code by sending a crafted pickle or a tensor subclass;
 - the worker copies the output and arguments the moment the call returns (stream-ordered on a GPU, no
-  device sync); after the worker syncs its device and a short delay, the live buffers are read again, and
-  any difference is a `[late-write]` finding (side streams, background threads);
+  device sync); after the worker syncs its device (and, on a seed-chosen sample of cases, a short delay:
+  `Isolated.sampled`), the live buffers are read again, and any difference is a `[late-write]` finding (side
+  streams, background threads);
 - a call that does not return within the profile's `timeout_s` is a `[timeout]` finding, a worker that
   dies (segfault, abort, CUDA error) a `[worker-crashed]` one; either way the worker is replaced and the
   next case gets a fresh one.
@@ -161,7 +162,7 @@ class Isolated:
         is a multiple of it (1: every case)."""
         self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
         self.sanitize, self.model, self.check_every = sanitize, model, check_every
-        self._calls, self._settle = 0, True
+        self._calls, self._settle = 0, True  # a first call (or one nobody sampled) settles
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._conn: Optional[multiprocessing.connection.Connection] = None
         self._findings: list[str] = []
@@ -276,7 +277,8 @@ class Isolated:
             raise self._fail(str(exc)) from None
         if self._settle:
             time.sleep(self.settle_s)
-        self._calls, self._settle = self._calls + 1, True
+        # Later calls of the same case (the fresh-input twin) skip the wait; `sampled` decides the next case's.
+        self._calls, self._settle = self._calls + 1, False
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
         at_return = {n: x for n, x in zip(names, items) if x is not None}
         settled = {n: x for n, x in zip(names, live) if x is not None}
