@@ -195,6 +195,7 @@ def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str
                             for m in ("first", "shapes", "always"))
         counted = " / ".join(str(guards_per_mode[m]) for m in MODES) if options is not None else "—"
         lines.append(f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |")
+        print(lines[-1], flush=True)  # each row as it is measured: a run cut short still shows them
         results[setting] = host
     return lines, results
 

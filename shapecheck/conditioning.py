@@ -9,8 +9,11 @@ reference, the kernel failed (1.07e-5 > 1e-5), though no float32 evaluation orde
 How: only after a value check fails, the reference runs again with every floating argument upcast to
 float64 (the truth), and on `SAMPLES` copies whose floating arguments carry relative noise of one float32
 unit roundoff (2**-24). The median relative RMS change of each result is the case's noise floor: what merely
-rounding its inputs to float32 costs. A result then holds if it is within max(bound, `FACTOR` x floor) of
-the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
+rounding its inputs to float32 costs. Rounding inside the computation can cost more than rounding its inputs
+(a gradient through `x / sqrt(x^2 + eps)` at one element is `eps / (x^2 + eps)^1.5`, a cancellation no float32
+order resolves: fla-core's chunk_gated_delta_rule at K=1, bench/results/training/fla_chunk_cpu.md), so the
+reference also runs once with its floating arguments in float32, and its distance from the truth is a second
+floor. A result then holds if it is within max(bound, `FACTOR` x the larger floor) of the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
 by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
 """
 
@@ -49,6 +52,11 @@ def _upcast(x: Any) -> Any:
     return x.to(torch.float64, copy=True) if x.is_floating_point() else x.clone()
 
 
+def _single(x: Any) -> Any:
+    """A float32 copy of a float64 one (what one float32 evaluation of the reference starts from)."""
+    return x.to(torch.float32, copy=True) if isinstance(x, torch.Tensor) and x.is_floating_point() else _upcast(x)
+
+
 def _noisy(x: Any, gen: torch.Generator) -> Any:
     if not isinstance(x, torch.Tensor):
         return x
@@ -71,6 +79,7 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
     try:
         truth = results_of({n: _upcast(x) for n, x in exact.items()})
         noisy = [results_of({n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
+        single = results_of({n: _single(x) for n, x in exact.items()})
     except Exception:  # noqa: BLE001 - any failure of the user's reference in float64 leaves the first verdict
         return None
     bounds = {}
@@ -80,11 +89,14 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
             continue
         # the harness judges the rows the reference updates of an in-place argument; so is the floor
         rows = updated_rows(true, exact[subject]) if subject in exact else slice(None)
-        floor = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
+        inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
+        inside = relative_rms(single[subject][rows].double(), true[rows]) if isinstance(single.get(subject),
+                                                                                       torch.Tensor) else 0.0
+        floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
         scaled = FACTOR * floor > tolerance(result.dtype)
         bounds[error_key(subject, result.dtype)] = Bound(
             max(FACTOR * floor, tolerance(result.dtype)),
-            "against a float64 reference" + (f", {FACTOR} x this case's float32 noise floor {floor:.2g}" if scaled else ""))
+            "against a float64 reference" + (f", {FACTOR} x this case's {which} {floor:.2g}" if scaled else ""))
     return SecondOpinion(truth, bounds)
 
 
