@@ -130,6 +130,8 @@ def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], devic
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     assert judge.results_of is not None, "the fresh-twin check runs only for contracts with a reference"
     expected = judge.results_of(unrounded(args, before))
+    if not any(isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n])) for n, r in expected.items()):
+        getattr(impl, "uninformative", lambda: None)()  # fresh inputs, same answer: the next case gets a twin
     out = impl(**args)
     now = found(contract, out, args)
     shapes = {n: list(getattr(x, "shape", [])) for n, x in now.items()}

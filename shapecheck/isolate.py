@@ -162,7 +162,8 @@ class Isolated:
         is a multiple of it (1: every case)."""
         self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
         self.sanitize, self.model, self.check_every = sanitize, model, check_every
-        self._calls, self._settle = 0, True  # a first call (or one nobody sampled) settles
+        self._settle = True  # a first call (or one nobody sampled) settles
+        self._pending = True  # the next case is sampled whatever its seed: the worker's first
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._conn: Optional[multiprocessing.connection.Connection] = None
         self._findings: list[str] = []
@@ -252,9 +253,16 @@ class Isolated:
     def sampled(self, seed: int) -> bool:
         """Whether the case of this seed gets the checks that cost a delay or a second run (the settle wait, the
         fresh-input twin): chosen by the seed, so a replayed case is judged as it was, and the worker's first
-        case always, so a one-case replay or a short run is never left unsampled. Applies to the next call."""
-        self._settle = self._calls == 0 or seed % self.check_every == 0
+        case always, so a one-case replay or a short run is never left unsampled, as is the case after a twin that
+        could not tell (`uninformative`). Applies to the next call."""
+        self._settle = self._pending or seed % self.check_every == 0
+        self._pending = False
         return self._settle
+
+    def uninformative(self) -> None:
+        """The last fresh-input twin could not tell a cached result from a computed one (the reference gave the same
+        answer for both inputs: a softmax over one element), so the next case is sampled too."""
+        self._pending = True
 
     def __call__(self, **args: Any) -> Any:
         self._findings = []
@@ -278,7 +286,7 @@ class Isolated:
         if self._settle:
             time.sleep(self.settle_s)
         # Later calls of the same case (the fresh-input twin) skip the wait; `sampled` decides the next case's.
-        self._calls, self._settle = self._calls + 1, False
+        self._settle = False
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
         at_return = {n: x for n, x in zip(names, items) if x is not None}
         settled = {n: x for n, x in zip(names, live) if x is not None}
