@@ -15,6 +15,9 @@
 #   budget       bench/compile_budget.py: the property job on kernels that specialise like upstream, cold/warm
 #   fla-chunk    fla-core's chunk_gated_delta_rule through bench/fla_chunk.py, forward and backward; EXAMPLES=n
 #   kb           bench/kb_throughput.py: `shapecheck kb` isolated against in-process, candidates/hour, cheats
+#   audit-liger  bench/audit/run.py --device cuda over Liger-Kernel's 12 ops (needs .peers/liger_kernel-0.8.5-*.whl)
+#   audit-fla    the same over fla-core's 6 entry points (needs .peers/fla_core-0.6.0-*.whl and einops); the rows of
+#                both land in one bench/results/audit/audit_cuda.{md,json,xml} (copied to $out/audit)
 set -uo pipefail
 out=${1:?output folder}
 shift
@@ -57,6 +60,11 @@ for step in "$@"; do
     overhead) timeout ${OVERHEAD_LIMIT:-400} python3 bench/overhead.py --out "$out" > "$out/overhead_log.txt" 2>&1
               echo "exit $?"; tail -60 "$out/overhead_log.txt" ;;
     budget) timeout ${BUDGET_LIMIT:-560} python3 bench/compile_budget.py --out "$out/compile_budget" ${ONLY:+--only $ONLY} ;;
+    audit-liger|audit-fla)
+      lib=${step#audit-}
+      ops=$(python3 -c "from bench.audit.run import OPS; print(','.join(o.name for o in OPS if o.library == '$lib'))")
+      timeout 560 python3 bench/audit/run.py --device cuda --out bench/results/audit --only "$ops" --timeout 240
+      echo "exit $?"; mkdir -p "$out/audit"; cp -r bench/results/audit/. "$out/audit/" ;;
     fla-chunk) timeout 400 python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
                  --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 \
                  --examples ${EXAMPLES:-120} --json "$out/fla_chunk.json" > "$out/fla_chunk.txt" 2>&1

@@ -49,8 +49,21 @@ def select_backend(device: str) -> str:
         if torch.cuda.is_available() and (problem := interpreter_problem()):  # CPU machines run it anyway
             raise UsageError(problem)
         os.environ["TRITON_INTERPRET"] = "1"
-        tensor_loop_variables()
+        interpreter_shims()
     return chosen
+
+
+def interpreter_shims() -> None:
+    """Make Triton's CPU interpreter run kernels as compiled Triton would, where it differs by omission
+    (idempotent; call it with the interpreter chosen, before kernel modules are imported: libdevice names are
+    bound when a module does `from triton.language.extra.libdevice import rsqrt`).
+
+    Each shim removes an environment error that would otherwise hide the kernel: loop variables and float
+    arguments that stay Python numbers, and libdevice functions that are empty stubs under the interpreter.
+    """
+    tensor_loop_variables()
+    tensor_float_arguments()
+    interpreted_libdevice()
 
 
 def tensor_loop_variables() -> None:
@@ -83,6 +96,64 @@ def tensor_loop_variables() -> None:
 
     transformer.visit_For = visit_For
     transformer._shapecheck_loops = True
+
+
+def tensor_float_arguments() -> None:
+    """Pass a kernel's float arguments to the interpreter as fp32 scalars, as compiled Triton does (idempotent).
+
+    Why: compiled Triton types a Python float argument `fp32`, and kernels rely on it (`eps.to(tl.float32)`,
+    Liger-Kernel's norms); the interpreter converts int arguments to scalars but hands floats through as
+    Python floats, so such a kernel fails with "'float' object has no attribute 'to'" before computing.
+    """
+    import numpy as np
+    import triton.language as tl
+    from triton.runtime import interpreter
+
+    if getattr(interpreter._implicit_cvt, "_shapecheck_floats", False):
+        return
+    original = interpreter._implicit_cvt
+
+    def implicit_cvt(arg: Any) -> Any:
+        if isinstance(arg, float):
+            return tl.tensor(interpreter.TensorHandle(np.array([arg], dtype=np.float32), tl.float32), tl.float32)
+        return original(arg)
+
+    implicit_cvt._shapecheck_floats = True  # type: ignore[attr-defined]
+    interpreter._implicit_cvt = implicit_cvt
+
+
+# libdevice functions that are numpy ufuncs of the same name (rsqrt is added as 1 / sqrt).
+_LIBDEVICE_UFUNCS = ("tanh", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "sinh",
+                     "cosh", "asinh", "acosh", "atanh", "atan", "asin", "acos", "floor", "ceil", "trunc", "fabs")
+
+
+def interpreted_libdevice() -> None:
+    """Give `triton.language.extra.libdevice`'s stubs numpy bodies under the interpreter (idempotent).
+
+    Why: compiled Triton dispatches `libdevice.rsqrt` to the backend's library; under the interpreter the
+    name is a stub whose body is `...`, so a kernel using it (Liger-Kernel's norms, its tanh GELU) computes
+    with None and fails with "cannot convert None ... to tensor". The functions get elementwise numpy
+    bodies in the argument's dtype (fp32 kernels get fp32 results, like `__nv_rsqrtf`).
+    """
+    import numpy as np
+    import triton.language as tl
+    from triton.language.extra import libdevice
+    from triton.runtime import interpreter
+
+    if getattr(libdevice, "_shapecheck_numpy", False):
+        return
+
+    def unary(fn: Any) -> Any:
+        def body(x: Any, _semantic: Any = None) -> Any:
+            x = interpreter.interpreter_semantic.to_tensor(x)
+            data = fn(x.handle.data)
+            return tl.tensor(interpreter.TensorHandle(data.astype(x.handle.data.dtype), x.handle.dtype), x.type)
+        return body
+
+    for name in _LIBDEVICE_UFUNCS:
+        setattr(libdevice, name, unary(getattr(np, name)))
+    libdevice.rsqrt = unary(lambda x: 1 / np.sqrt(x))
+    libdevice._shapecheck_numpy = True
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from shapecheck import blame, harness
 from shapecheck.case import Case
 from shapecheck.conditioning import Judge
 from shapecheck.harness import poisoned_allocations
+from shapecheck.integrity import bits
 from shapecheck.outputs import Output, Returns
 from shapecheck.spec import Contract
 from shapecheck.strategies import COTANGENTS
@@ -141,13 +142,24 @@ def run_backward(contract: Contract, case: Case, impl: Callable[..., Any], args:
         done.problems.append(f"no output carries a gradient to {', '.join(present)}: the kernel's results have no "
                              "grad_fn (is its forward behind a torch.autograd.Function?)")
         return done
+    handed = {n: c.clone() for n, c in cots.items()}
+    inputs = {n: t.clone() for n, t in untouched.items() if isinstance(t, torch.Tensor)}
     try:
         with poisoned_allocations():
             got = _grads(outputs, cots, leaves)
     except Exception as exc:  # noqa: BLE001 - the kernel's backward failing is a finding
         done.problems.append(f"backward ({', '.join(grad_name(n) for n in present)}) raised {_first_line(exc)}")
         return done
-    grads_of = reference_grads(results_of, present, cots)
+    for n, c in cots.items():
+        if not torch.equal(bits(c), bits(handed[n])):  # autograd hands one gradient to every branch of a sum: it must stay
+            done.problems.append(f"backward wrote over the gradient it was handed for `{n}` (its cotangent): another "
+                                 f"consumer of that gradient, such as the other branch of a sum, reads the new values")
+    for n, t in inputs.items():
+        if not torch.equal(bits(untouched[n]), bits(t)):
+            done.problems.append(f"backward wrote over the input `{n}`: a caller that reads `{n}` after "
+                                 f"backward (another loss, a recomputation) gets the new values")
+    untouched = {**untouched, **inputs}  # the reference's gradients are those of the inputs as the forward saw them
+    grads_of = reference_grads(results_of, present, handed)
     unrounded = harness.unrounded(dict(untouched), dict(before))
     expected = grads_of(unrounded)
     for name, grad in got.items():

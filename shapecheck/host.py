@@ -192,7 +192,7 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
     if setup["helpers"]:
         lib = _helpers(setup["helpers"])
         if os.environ.get("TRITON_INTERPRET") == "1":
-            lib.backend.tensor_loop_variables()
+            lib.backend.interpreter_shims()
         if setup["sanitize"]:
             sanitizing = lib.sanitizer.sanitize
     try:

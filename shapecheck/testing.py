@@ -43,9 +43,9 @@ def use_interpreter_without_gpu() -> None:
     """
     if not torch.cuda.is_available():
         os.environ["TRITON_INTERPRET"] = "1"
-        from shapecheck.backend import tensor_loop_variables
+        from shapecheck.backend import interpreter_shims
 
-        tensor_loop_variables()
+        interpreter_shims()
 
 
 def property_test(impl: str, *, contract: Optional[str] = None, contracts: Sequence[str] = (), device: str = "auto",

@@ -156,6 +156,9 @@ def emit_contract(analysis: Analysis) -> str:
             foreign = sorted(_names(arg.annotation) - _IMPORTED) if arg.annotation is not None else []
             if foreign:  # a name the draft does not import (the library's own types) would fail to resolve
                 hint, note = "Any", f"was `{hint}`: {', '.join(foreign)} not imported in the draft"
+            elif (isinstance(default, ast.Constant) and default.value is None and hint != "Any"
+                  and "None" not in hint and "Optional" not in hint):  # `scale: float = None`, implicit Optional
+                hint, note = f"Optional[{hint}]", f"was `{hint}` with default None"
         suffix = f" = {ast.unparse(default)}" if default is not None else ""
         lines.append(f"    {arg.arg}: {hint}{suffix}," + (f"  # {note}" if note else ""))
     output = _output(analysis, dims)
