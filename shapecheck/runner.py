@@ -29,6 +29,7 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from shapecheck import ahead, autotune, blame, budget, gradients, harness, integrity, strategies
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
+from shapecheck.call import by_keyword
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
@@ -85,6 +86,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     builder or example that produced it otherwise (`strict` defaults to "the contract has its own `cases`
     or `inputs`"); the builder or reference raising is an `Abort` naming it, with the user's frame.
     """
+    impl = by_keyword(impl, contract.parameters)
     start = time.perf_counter()
     outcome = Outcome(case, [], {}, 0.0, label)
     lap = _Laps(outcome.phases, device)
@@ -276,6 +278,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     each autotuned kernel with a config the case picks, "tuned" with the autotuner's (default by device).
     `max_compiles`: the compile budget (shapecheck/budget.py; None: the profile's, 0: draw freely).
     """
+    impl = by_keyword(impl, contract.parameters)
     pins = dict(pins or {})
     overrides = pin_values.overrides(contract, pins, profile)
     contract.resolve_hooks()
