@@ -140,7 +140,7 @@ def test_what_has_no_gradient_cannot_be_marked_differentiable(sig: Callable[...,
 
 class _ScaleNamedOtherwise(_Scale):
     @staticmethod
-    def forward(ctx: Any, a: Tensor, b: Tensor) -> Tensor:  # noqa: D102 - other names than the contract's
+    def forward(ctx: Any, a: Tensor, b: Tensor) -> Tensor:  # other names than the contract's
         return _Scale.forward(ctx, a, b)
 
 
