@@ -14,6 +14,7 @@
 #   overhead     bench/overhead.py: the decorator's per-call cost, eager and compiled, with guard counts
 #   budget       bench/compile_budget.py: the property job on kernels that specialise like upstream, cold/warm
 #   fla-chunk    fla-core's chunk_gated_delta_rule through bench/fla_chunk.py, forward and backward; EXAMPLES=n
+#   kb           bench/kb_throughput.py: `shapecheck kb` isolated against in-process, candidates/hour, cheats
 #   audit-liger  bench/audit/run.py --device cuda over Liger-Kernel's 12 ops (needs .peers/liger_kernel-0.8.5-*.whl)
 #   audit-fla    the same over fla-core's 6 entry points (needs .peers/fla_core-0.6.0-*.whl and einops); the rows of
 #                both land in one bench/results/audit/audit_cuda.{md,json,xml} (copied to $out/audit)
@@ -55,6 +56,7 @@ for step in "$@"; do
     pytest) timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_kernel.py tests/test_gpu.py \
               tests/test_static_explain.py -rs 2>&1 | tee "$out/pytest_gpu.txt" | tail -8 ;;
     readme) bash bench/gpu_readme_test.sh "$out" ;;
+    kb) timeout ${KB_LIMIT:-560} python3 bench/kb_throughput.py --device cuda --out "$out/kb" ${EXAMPLES:+--examples $EXAMPLES} ;;
     overhead) timeout ${OVERHEAD_LIMIT:-400} python3 bench/overhead.py --out "$out" > "$out/overhead_log.txt" 2>&1
               echo "exit $?"; tail -60 "$out/overhead_log.txt" ;;
     budget) timeout ${BUDGET_LIMIT:-560} python3 bench/compile_budget.py --out "$out/compile_budget" ${ONLY:+--only $ONLY} ;;

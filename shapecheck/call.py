@@ -7,7 +7,8 @@ markers, which all word a failure through `Call.fail`, so none of them has to im
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, Optional
+import functools
+from typing import Any, Callable, Iterable, Optional
 
 import torch
 
@@ -58,3 +59,22 @@ class Call:
 
 Check = Callable[[Call], None]
 """A contract-specific check on values or layout; raises `call.fail(...)`."""
+
+
+def by_keyword(impl: Callable[..., Any], parameters: Iterable[str]) -> Callable[..., Any]:
+    """`impl`, callable with a case's arguments by keyword (`impl(**args)`, as every run calls it).
+
+    Why: an autograd Function's `apply`, the entry point of most training kernels, takes its arguments by position
+    only on torch 2.11 ("apply() takes no keyword arguments"): passed as the implementation, a correct kernel would
+    fail every case. It gets them in the contract's parameter order; any other callable is returned as it is.
+    """
+    owner = getattr(impl, "__self__", None)
+    if not (isinstance(owner, type) and issubclass(owner, torch.autograd.Function) and impl.__name__ == "apply"):
+        return impl
+    order = tuple(parameters)
+
+    @functools.wraps(impl)
+    def apply(**args: Any) -> Any:
+        return impl(*(args[name] for name in order if name in args))
+
+    return apply

@@ -182,6 +182,55 @@ _sanitize.__signature__ = _RUN_SIGNATURE.replace(  # type: ignore[attr-defined] 
 app.command("sanitize")(_sanitize)
 
 
+# --- kb: KernelBench-format problems and generated candidates ---------------------------------------
+
+
+@app.command("kb")
+def kb_command(
+    problem: Path = typer.Argument(..., help="A problem file (class Model, get_inputs, get_init_inputs), or a directory "
+                                             "with problems/NAME.py and candidates/NAME/*.py (batch mode)."),
+    impl: Optional[Path] = typer.Option(None, help="The candidate file defining ModelNew (one problem)."),
+    examples: Optional[int] = EXAMPLES_OPT,
+    seed: Optional[int] = SEED_OPT,
+    device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
+    profile: Optional[str] = typer.Option(None, help="ci (small shapes) | gpu (larger) | thorough (default: by device)."),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
+    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
+    markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Batch mode: write the table here too."),
+    reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
+    isolate: bool = typer.Option(True, "--isolate/--no-isolate",
+                                 help="Run the candidate in a worker process that shows it nothing of the verifier "
+                                      "(default; --no-isolate imports it here, for your own code)."),
+    timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per isolated case (default: the profile's)."),
+    sanitize: Optional[bool] = typer.Option(
+        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."),
+    no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
+    show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
+) -> None:
+    """Judge generated kernels in KernelBench's format at drawn shapes: ModelNew against Model in float64.
+
+    Exit 0 every candidate held, 1 a finding, 2 an error (in batch mode: any candidate that could not be run).
+    """
+    from shapecheck import backend
+
+    with _errors(show_traceback):
+        chosen = backend.select_backend(device)
+        from shapecheck import kb_cli
+
+        try:
+            options = kb_cli.KbOptions(problem=problem, impl=impl, examples=examples, seed=seed, device=chosen,
+                                       profile=profile or ("gpu" if chosen.startswith("cuda") else "ci"),
+                                       json_path=json_path, junit_path=junit_path, markdown_path=markdown_path,
+                                       reproduce=reproduce, isolate=isolate, timeout=timeout, sanitize=sanitize,
+                                       database=not no_db)
+        except ValueError as exc:
+            _fail(str(exc))
+        if not problem.exists():
+            _fail(f"PROBLEM {problem}: no such file or directory")
+        code = kb_cli.run(options)
+    raise typer.Exit(code)
+
+
 # --- mutate: how many seeded bugs the property suite kills -------------------------------------
 
 

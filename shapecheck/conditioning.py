@@ -124,5 +124,13 @@ class Judge:
                                               self.seed if seed is None else seed)
         if opinion is None:
             return found, {}
-        return harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before, errors=errors,
-                             bounds=opinion.bounds), opinion.bounds
+        # Only the results that missed are judged again: one that held against the reference in its own dtypes
+        # keeps that verdict (a float32 gradient that rounds a bfloat16 input's tanh, as the reference did, is
+        # not held to the float64 truth because another result missed).
+        missed = {subject for subject, _ in judged}
+        again: dict[str, float] = {}
+        rechecked = harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before,
+                                  errors=again, bounds=opinion.bounds)
+        errors.update({key: err for key, err in again.items() if key.rsplit(" ", 1)[0] in missed})
+        return ([p for p in found if p.kind != harness.Kind.VALUES]
+                + [p for p in rechecked if p.kind == harness.Kind.VALUES and p.subject in missed]), opinion.bounds

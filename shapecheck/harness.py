@@ -21,17 +21,17 @@ symbolic, and formatting them would specialise the graph (the decorator stops tr
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import enum
 import os
-from typing import Any, Callable, Iterator, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
 import torch
 
 from shapecheck.call import Call
 from shapecheck.dims import Pattern, dtype_name
 from shapecheck.errors import ContractViolation, DtypeViolation
+from shapecheck.host import poisoned_allocations as poisoned_allocations
 from shapecheck.outputs import Output, Returns, kind_of
 
 # Relative RMS bounds by dtype. fp32 follows fla's kernels tests (the soak's worst is ~2e-6, see
@@ -193,21 +193,6 @@ class Problem:
         error = DtypeViolation if self.kind in (Kind.DTYPE, Kind.DEVICE) else ContractViolation
         argument = "(return)" if self.subject == RETURN else f"(return) {self.subject}"
         return call.fail(argument, self.why, expected=self.expected, found=self.found, error=error)
-
-
-@contextlib.contextmanager
-def poisoned_allocations() -> Iterator[None]:
-    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
-    was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
-    deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
-    was_fill = deterministic.fill_uninitialized_memory
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    deterministic.fill_uninitialized_memory = True
-    try:
-        yield
-    finally:
-        deterministic.fill_uninitialized_memory = was_fill
-        torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
 def expected(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> dict[str, Any]:
@@ -405,6 +390,9 @@ class _Judge:
     bounds: Mapping[str, Bound]
 
     def output(self, name: str, out: torch.Tensor, reference: Optional[Mapping[str, Any]]) -> list[Problem]:
+        ref = None if reference is None else reference.get(name)
+        if isinstance(ref, torch.Tensor) and ref.shape != out.shape:  # an axis the declaration leaves free (`_`)
+            return [Problem(Kind.SHAPE, name, f"{name} shape {list(out.shape)} != the reference's {list(ref.shape)}")]
         if out.is_floating_point():
             bad = int((~torch.isfinite(out)).sum())
             if bad:
@@ -412,7 +400,6 @@ class _Judge:
                                                       "(unwritten or non-finite)")]
         if reference is None:
             return []
-        ref = reference.get(name)
         if not isinstance(ref, torch.Tensor):
             return [Problem(Kind.TYPE, name, f"{name} is a tensor, but the reference returned {type(ref).__name__} for it")]
         return self._compare(name, out, ref, f"{name} differs from reference", with_dtype=True)

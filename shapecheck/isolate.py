@@ -3,17 +3,20 @@
 `Isolated(target, device, timeout_s)` behaves like the implementation: `impl(**args) -> results`, with the
 arguments' post-call contents written back into the caller's tensors. Behind it:
 
-- the worker is a fresh process, forked from a server that has imported torch, triton and shapecheck's
-  runner but no candidate, and it imports the candidate itself: the verifier never does, so patches of
-  torch or shapecheck made at import time (the "monkey-patching" pattern of KernelArena's field guide)
-  live and die in the worker; under the interpreter the sanitizer runs there too;
+- the worker is a fresh interpreter running `shapecheck/host.py`, which imports the candidate itself: the
+  verifier never does, so patches of torch or shapecheck made at import time (the "monkey-patching" pattern
+  of KernelArena's field guide) live and die in the worker. It shows the candidate nothing of the verifier
+  (`[verifier-visible]` in the catalogue: a candidate correct only under test): no shapecheck, Hypothesis or
+  pytest module, no verifier frame on its stack, no verifier variable in its environment; under the
+  interpreter the sanitizer runs there too, loaded from source under a neutral name;
 - each call sends COPIES of the arguments (shared memory on CPU, CUDA IPC on a GPU): the caller's tensors
   and the reference's results never reach the worker;
 - replies are unpickled with an allow-list (tensors, storages, dtypes, builtins): a candidate cannot make
   the verifier run its code by sending a crafted pickle or a tensor subclass;
 - the worker copies the output and arguments the moment the call returns (stream-ordered on a GPU, no
-  device sync); after the worker syncs its device and a short delay, the live buffers are read again, and
-  any difference is a `[late-write]` finding (side streams, background threads);
+  device sync); after the worker syncs its device (and, on a seed-chosen sample of cases, a short delay:
+  `Isolated.sampled`), the live buffers are read again, and any difference is a `[late-write]` finding (side
+  streams, background threads);
 - a call that does not return within the profile's `timeout_s` is a `[timeout]` finding, a worker that
   dies (segfault, abort, CUDA error) a `[worker-crashed]` one; either way the worker is replaced and the
   next case gets a fresh one.
@@ -26,27 +29,33 @@ method but fork, a script that creates workers must guard its entry point with `
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import io
 import multiprocessing
 import multiprocessing.connection
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import torch
-import torch.multiprocessing as torch_mp
+import torch.multiprocessing
 
-from shapecheck import integrity
+from shapecheck import host, integrity
 from shapecheck.errors import UsageError
 from shapecheck.integrity import Finding
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
 # enough for a background thread that sleeps a few milliseconds to land its writes. Profiles set their own
-# (`Profile.settle_s`): it bounds the isolated case rate at 1 / (2 * settle_s), main run plus fresh-input run.
+# (`Profile.settle_s`). The wait and the fresh-input twin run on a sample of cases (`sampled`): every case
+# is still synchronised and read again at once, which catches work left on a side stream.
 SETTLE_S = 0.1
+CHECK_EVERY = 4  # the sample: the worker's first case, and each case whose seed is a multiple of this
 STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large modules
 
 # What torch.multiprocessing's reductions pickle for a plain tensor on CPU (file descriptor or file name
@@ -89,17 +98,6 @@ def _candidate_error(description: str) -> Exception:
 _FORMS = ("none", "tensor", "tuple", "list")  # what a call may return, as the reply describes it
 
 
-def _parts(out: Any) -> Optional[tuple[str, list[Any]]]:
-    """A returned value as (form, elements), or None when it is neither None, a tensor, nor a tuple or list."""
-    if out is None:
-        return "none", []
-    if isinstance(out, torch.Tensor):
-        return "tensor", [out]
-    if isinstance(out, (tuple, list)):
-        return type(out).__name__, list(out)
-    return None
-
-
 def _rebuilt(form: str, items: list[Any]) -> Any:
     return None if form == "none" else items[0] if form == "tensor" else tuple(items) if form == "tuple" else list(items)
 
@@ -129,70 +127,27 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def _serve(conn: multiprocessing.connection.Connection, target: str, device: str, sanitize: bool) -> None:
-    """The worker: import the candidate, then answer calls until the pipe closes.
+# The worker's first line: read the setup, compile host.py without its docstrings (optimize=2), start it. Its
+# command line and its frames name nothing of the verifier.
+BOOTSTRAP = ("import pickle,sys;s=pickle.load(sys.stdin.buffer);c=s.pop('code');"
+             "exec(compile(c,'<string>','exec',optimize=2));del c;start(s)")
+# Helpers of the verifier the worker runs (the interpreter's loop fix, the sanitizer), in dependency order.
+HELPERS = ("errors", "regions", "backend", "sanitizer")
+# The environment a production process would not have: the verifier's and its test runner's variables.
+VERIFIER_ENV = ("SHAPECHECK", "PYTEST", "_PYTEST", "HYPOTHESIS", "COV_CORE")
 
-    Everything here runs in the candidate's process, so none of it is trusted by the verifier: what the
-    parent believes is only what it can check in the replies (plain tensors, their values, late changes).
-    The sanitizer, when on, bounds-checks the candidate's interpreted kernels here, as it would in-process.
-    """
-    from shapecheck import registry
-    from shapecheck.harness import poisoned_allocations
-    from shapecheck.sanitizer import sanitize as sanitizing
 
-    registry.importable_cwd()
-    if os.environ.get("TRITON_INTERPRET") == "1":
-        from shapecheck.backend import interpreter_shims
+def worker_environment() -> dict[str, str]:
+    """The caller's environment without the verifier's variables."""
+    return {k: v for k, v in os.environ.items() if not k.upper().startswith(VERIFIER_ENV)}
 
-        interpreter_shims()
-    try:
-        fn = registry.implementation(target)
-    except UsageError as exc:
-        conn.send(("import-error", str(exc)))
-        return
-    contract = getattr(fn, "__contract__", None)
-    conn.send(("ready", getattr(contract, "qualname", None)))
-    live: tuple[Any, ...] = ()  # the last call's live output: kept alive until the parent has read it again
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message[0] == "settle":
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            conn.send(("settled",))
-            continue
-        args = message[1]
-        live = ()
-        try:
-            with poisoned_allocations(), sanitizing() if sanitize else contextlib.nullcontext():
-                out = fn(**args)
-        except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
-            conn.send(("raised", _describe(exc)))
-            continue
-        # A result that is not None, a plain tensor or a tuple/list of them, or is (a view of) an argument, is
-        # refused here: the parent could not judge it, and CUDA IPC cannot send back memory the worker was sent.
-        parts = _parts(out)
-        if parts is None:
-            conn.send(("refused", integrity.output_kind("output", out)[0]))
-            continue
-        form, items = parts
-        named = {f"output[{i}]" if form in ("tuple", "list") else "output": x for i, x in enumerate(items)}
-        refused = integrity.returned_kinds(named) or integrity.aliasing(integrity.tensors(named), args)
-        if refused:
-            conn.send(("refused", refused[0]))
-            continue
-        # Copies taken the moment the call returned, ordered on the current stream only: what a caller
-        # reading the results on that stream would see. Everything sent stays alive until the next call
-        # (CUDA IPC hands out the worker's own memory).
-        at_return = ([None if x is None else x.clone() for x in items],
-                     {n: x.clone() for n, x in integrity.tensors(args).items()})
-        live = (items, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
-        try:
-            conn.send(("returned", form, *at_return, items, []))
-        except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
-            conn.send(("refused", f"[output-type] the output cannot be sent back: {_describe(exc)}"))
+
+@functools.lru_cache(maxsize=1)
+def _sources() -> tuple[str, dict[str, str]]:
+    """host.py, and the helpers' sources with the package renamed (`host.NEUTRAL`)."""
+    folder = Path(__file__).parent
+    helpers = {name: (folder / f"{name}.py").read_text().replace("shapecheck", host.NEUTRAL) for name in HELPERS}
+    return (folder / "host.py").read_text(), helpers
 
 
 class Isolated:
@@ -201,14 +156,15 @@ class Isolated:
     untrusted = True  # the runner adds the checks that need a second run or a delay
 
     def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S, *,
-                 sanitize: bool = False) -> None:
+                 sanitize: bool = False, model: bool = False, check_every: int = CHECK_EVERY) -> None:
+        """`model`: `target` names a KernelBench-format `ModelNew` class, called through `host.ModelCall`.
+        `check_every`: the settle wait and the fresh-input twin run on the first case and on each case whose seed
+        is a multiple of it (1: every case)."""
         self.target, self.device, self.timeout_s, self.settle_s = target, device, timeout_s, settle_s
-        self.sanitize = sanitize
-        self._context = torch_mp.get_context("forkserver")
-        # Workers fork from a server that has imported these once (torch._dynamo: 3 s, pulled in by the
-        # deterministic-fill switch that NaN-poisons allocations), so a fresh worker costs ~50 ms.
-        self._context.set_forkserver_preload(["torch", "torch._dynamo", "triton", "shapecheck.runner"])
-        self._process: Optional[multiprocessing.process.BaseProcess] = None
+        self.sanitize, self.model, self.check_every = sanitize, model, check_every
+        self._settle = True  # a first call (or one nobody sampled) settles
+        self._pending = True  # the next case is sampled whatever its seed: the worker's first
+        self._process: Optional[subprocess.Popen[bytes]] = None
         self._conn: Optional[multiprocessing.connection.Connection] = None
         self._findings: list[str] = []
         self.contract_name: Optional[str] = None
@@ -217,12 +173,19 @@ class Isolated:
     # --- worker lifetime ---
 
     def _start(self) -> None:
-        parent, child = self._context.Pipe()
-        self._process = self._context.Process(target=_serve, args=(child, self.target, self.device, self.sanitize),
-                                             daemon=True)
-        self._process.start()
-        child.close()
-        self._conn = parent
+        code, helpers = _sources()
+        ours, theirs = socket.socketpair()
+        setup = {"code": code, "fd": theirs.fileno(), "authkey": bytes(multiprocessing.current_process().authkey),
+                 "target": self.target, "model": self.model, "device": self.device, "sanitize": self.sanitize,
+                 "helpers": helpers if os.environ.get("TRITON_INTERPRET") == "1" else {},
+                 "path": [str(Path.cwd())]}
+        self._process = subprocess.Popen([sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE,
+                                         pass_fds=[theirs.fileno()], env=worker_environment())
+        theirs.close()
+        self._conn = multiprocessing.connection.Connection(ours.detach())
+        assert self._process.stdin is not None
+        self._process.stdin.write(pickle.dumps(setup))
+        self._process.stdin.close()
         try:
             reply = self._receive(STARTUP_TIMEOUT_S, "importing the implementation")
         except Finding as exc:
@@ -236,10 +199,10 @@ class Isolated:
         """Stop the worker (it holds no state worth keeping)."""
         if self._conn is not None:
             self._conn.close()
-        if self._process is not None and self._process.is_alive():
+        if self._process is not None and self._process.poll() is None:
             self._process.kill()
         if self._process is not None:
-            self._process.join(timeout=10)
+            self._process.wait(timeout=10)
         self._process = self._conn = None
 
     def __enter__(self) -> "Isolated":
@@ -271,8 +234,10 @@ class Isolated:
         if not ready:
             raise Finding(f"[timeout] {doing} did not finish within {timeout:g} s (per-case timeout)")
         if data is None:
-            self._process.join(timeout=5)
-            code = self._process.exitcode
+            try:
+                code = self._process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                code = None
             how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
             raise Finding(f"[worker-crashed] the worker died while {doing} ({how})")
         try:
@@ -284,6 +249,20 @@ class Isolated:
         return reply
 
     # --- one call ---
+
+    def sampled(self, seed: int) -> bool:
+        """Whether the case of this seed gets the checks that cost a delay or a second run (the settle wait, the
+        fresh-input twin): chosen by the seed, so a replayed case is judged as it was, and the worker's first
+        case always, so a one-case replay or a short run is never left unsampled, as is the case after a twin that
+        could not tell (`uninformative`). Applies to the next call."""
+        self._settle = self._pending or seed % self.check_every == 0
+        self._pending = False
+        return self._settle
+
+    def uninformative(self) -> None:
+        """The last fresh-input twin could not tell a cached result from a computed one (the reference gave the same
+        answer for both inputs: a softmax over one element), so the next case is sampled too."""
+        self._pending = True
 
     def __call__(self, **args: Any) -> Any:
         self._findings = []
@@ -304,7 +283,10 @@ class Isolated:
             self._receive(self.timeout_s, "synchronising the device")
         except Finding as exc:
             raise self._fail(str(exc)) from None
-        time.sleep(self.settle_s)
+        if self._settle:
+            time.sleep(self.settle_s)
+        # Later calls of the same case (the fresh-input twin) skip the wait; `sampled` decides the next case's.
+        self._settle = False
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
         at_return = {n: x for n, x in zip(names, items) if x is not None}
         settled = {n: x for n, x in zip(names, live) if x is not None}

@@ -88,7 +88,8 @@ def isolation(options: RunOptions, stack: contextlib.ExitStack) -> Isolation:
         sanitizable(options.device)
     profile = PROFILES[options.profile]
     return lambda target: stack.enter_context(Isolated(target, options.device, options.timeout or profile.timeout_s,
-                                                       profile.settle_s, sanitize=options.sanitizing))
+                                                       profile.settle_s, sanitize=options.sanitizing,
+                                                       check_every=profile.check_every))
 
 
 def isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contract]:

@@ -6,6 +6,8 @@ one case of an isolated implementation (`shapecheck run --isolate`): the slowest
 a few seconds on 2 cores, a cold GPU case a few Triton compilations; a hang is a finding, not a stalled job.
 `settle_s` is the wait for late writes after a device sync: with the 0.1 s of `ci` it dominated the isolated
 GPU rate (4.1 cases/s on an H200, bench/results/isolation_NVIDIA_H200.txt), so `gpu` waits 20 ms.
+`check_every` samples the isolated checks that cost a delay or a second run (the settle wait, the fresh-input
+twin): the first case and each case whose seed is a multiple of it (`shapecheck.isolate.Isolated.sampled`).
 `max_compiles` is the compile budget: `gpu` lets a run compile a few dozen kernels (the interpreter compiles
 none, so the CPU profiles draw freely).
 
@@ -30,11 +32,12 @@ class Profile:
     timeout_s: float = 120.0  # per case, under isolation
     settle_s: float = 0.1  # under isolation: wait after the device sync before looking for late writes
     max_compiles: int = 0  # distinct Triton compile keys a run may draw (shapecheck/budget.py); 0: draw freely
+    check_every: int = 4  # under isolation: the settle wait and fresh-input twin on the first case and 1 seed in N
 
 
 _BUILT_IN = {
     "ci": Profile("ci", max_examples=60, large=False),
-    "gpu": Profile("gpu", max_examples=400, large=True, timeout_s=60.0, settle_s=0.02, max_compiles=24),
+    "gpu": Profile("gpu", max_examples=400, large=True, timeout_s=60.0, settle_s=0.02, max_compiles=24, check_every=8),
     "thorough": Profile("thorough", max_examples=1000, large=False),
 }
 _registered: dict[str, Profile] = dict(_BUILT_IN)
@@ -47,8 +50,8 @@ def _problem(field: str, value: Any) -> str | None:
     """What is wrong with `value` for `field`, or None."""
     if field == "large":
         return None if isinstance(value, bool) else "must be True or False"
-    if field in ("max_examples", "max_compiles"):
-        least = 1 if field == "max_examples" else 0
+    if field in ("max_examples", "max_compiles", "check_every"):
+        least = 0 if field == "max_compiles" else 1
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
         return None if ok else f"must be an int >= {least}"
     positive = field == "timeout_s"
@@ -59,7 +62,7 @@ def _problem(field: str, value: Any) -> str | None:
 
 def register_profile(name: str, /, *, parent: Union[str, Profile] = "ci", **changes: Any) -> Profile:
     """Register the profile `name`: `parent`'s values (a registered name or a `Profile`) with `changes`
-    (`max_examples`, `large`, `timeout_s`, `settle_s`, `max_compiles`), and return it.
+    (`max_examples`, `large`, `timeout_s`, `settle_s`, `max_compiles`, `check_every`), and return it.
 
     Checked here, each mistake a ValueError naming the argument: an empty name, a built-in name (`ci`,
     `gpu`, `thorough` stay as documented), an unknown parent, an unknown field, a value of the wrong type or

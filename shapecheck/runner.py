@@ -29,6 +29,7 @@ from hypothesis.errors import Flaky, Unsatisfiable
 from shapecheck import ahead, autotune, blame, budget, gradients, harness, integrity, strategies
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
+from shapecheck.call import by_keyword
 from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
@@ -87,6 +88,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     builder or example that produced it otherwise (`strict` defaults to "the contract has its own `cases`
     or `inputs`"); the builder or reference raising is an `Abort` naming it, with the user's frame.
     """
+    impl = by_keyword(impl, contract.parameters)
     start = time.perf_counter()
     outcome = Outcome(case, [], {}, 0.0, label)
     lap = _Laps(outcome.phases, device)
@@ -122,6 +124,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
             raise Abort(f"{role} {exc}" + (f"\n  at {where}" if where else "")) from None
     lap("reference")
     tuning = autotune.Configs(autotune_configs or autotune.default_mode(device), case.seed)
+    sampled = getattr(impl, "sampled", lambda seed: True)(case.seed)  # an isolated worker's costly checks (twin, settle)
     try:
         with poisoned_allocations(), tuning:
             out = impl(**args)
@@ -142,7 +145,7 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
         outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
         outcome.problems += integrity.precision(outcome.errors, tolerance, bounds)
-        if getattr(impl, "untrusted", False) and results_of is not None and expected is not None:
+        if getattr(impl, "untrusted", False) and sampled and results_of is not None and expected is not None:
             outcome.problems += integrity.stale_result(contract, case, impl, device, harness.found(contract, out, args),
                                                        expected, judge, held=not found)
         lap("checks")
@@ -277,6 +280,7 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     each autotuned kernel with a config the case picks, "tuned" with the autotuner's (default by device).
     `max_compiles`: the compile budget (shapecheck/budget.py; None: the profile's, 0: draw freely).
     """
+    impl = by_keyword(impl, contract.parameters)
     pins = dict(pins or {})
     overrides = pin_values.overrides(contract, pins, profile)
     contract.resolve_hooks()

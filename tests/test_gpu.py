@@ -83,3 +83,18 @@ def test_a_bug_in_one_autotune_config_is_found_on_the_gpu_with_configs_drawn() -
     from tests.autotune_helpers import assert_a_bug_in_one_config_is_found
 
     assert_a_bug_in_one_config_is_found("cuda")
+
+
+def test_kb_candidates_on_the_gpu_honest_held_and_the_verifier_detecting_one_rejected_isolated() -> None:
+    """`shapecheck kb` on the device: the honest matmul holds, the candidate correct only under test is rejected."""
+    from shapecheck import kb_cli, kernelbench
+
+    root = Path(__file__).resolve().parents[1] / "bench" / "kb"
+    path = root / "problems" / "16_matmul.py"
+    options = kb_cli.KbOptions(path, examples=20, seed=0, database=False, device="cuda", profile="gpu")
+    verdicts = {name: kb_cli.judge(options, kernelbench.Problem(path), root / "candidates" / "16_matmul" / f"{name}.py")
+                for name in ("correct", "under_test_only", "stale")}
+    assert verdicts["correct"].held, verdicts["correct"].failure
+    assert verdicts["under_test_only"].failure is not None
+    stale = verdicts["stale"].failure
+    assert stale is not None and any("[stale-result]" in p for p in stale.problems), stale

@@ -46,7 +46,8 @@ class _Scale(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor, Tensor]:
         x, w = ctx.saved_tensors
-        return g * w.tanh(), (g * x).sum(0) * (1 - w.tanh() ** 2)
+        t = w.float().tanh()  # in float32, as a Triton backward computes: 1 - tanh^2 cancels in bfloat16
+        return g * w.tanh(), ((g.float() * x.float()).sum(0) * (1 - t**2)).to(w.dtype)
 
 
 class _ChainRuleDropped(_Scale):
@@ -135,3 +136,17 @@ def test_what_has_no_gradient_cannot_be_marked_differentiable(sig: Callable[...,
     with pytest.raises(InvalidContract) as error:
         shapecheck.Contract("bad", sig, reference=lambda **a: None, **kwargs)
     assert message in str(error.value), str(error.value)
+
+
+class _ScaleNamedOtherwise(_Scale):
+    @staticmethod
+    def forward(ctx: Any, a: Tensor, b: Tensor) -> Tensor:  # other names than the contract's
+        return _Scale.forward(ctx, a, b)
+
+
+def test_an_autograd_functions_apply_is_called_in_the_contracts_parameter_order() -> None:
+    """`Function.apply` takes no keyword arguments on torch 2.11, and its forward's names need not be the
+    contract's: passed as the implementation, it gets the case's arguments by position (`call.by_keyword`)."""
+    report = _run(_ScaleNamedOtherwise.apply, examples=10)
+    assert report.held, report.failure and report.failure.problems
+    assert report.backward_cases == len(report.outcomes) > 0

@@ -77,6 +77,13 @@ def test_a_candidate_patching_the_comparison_is_rejected_only_under_isolation(tm
     assert in_process.returncode == 0, "the patch fooled nothing even in-process: this test no longer shows why"
 
 
+def test_a_candidate_correct_only_under_test_is_held_in_process_and_rejected_isolated(tmp_path: Path) -> None:
+    """The isolated half is in the catalogue above; in the verifier's own process the candidate sees it and passes,
+    which is why the worker must hide it (shapecheck/host.py)."""
+    code, report = _run(f"{CHEATS}/verifier_visible.py:kernel", "cpu", tmp_path, isolate=False)
+    assert code == 0 and report["held"], report["failure"]
+
+
 def test_honest_kernel_holds_under_isolation(device: str, tmp_path: Path) -> None:
     """Unpinned, so every regime case runs too (pins drop the regime cases they contradict)."""
     code, report = _run(HONEST, device, tmp_path, isolate=True, pins=())

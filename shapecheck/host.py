@@ -1,0 +1,260 @@
+"""The isolation worker's program: import a candidate, answer calls, and show the candidate nothing of the verifier.
+
+Why a program of its own: a candidate that behaves only under test (correct while `shapecheck`, `hypothesis`
+or `pytest` is in `sys.modules`, zeros otherwise) is the cheapest trick a kernel generator can learn, and a
+worker forked from the verifier advertises all three. `shapecheck.isolate` therefore starts this file as a
+fresh interpreter (`python -c <its source>`): the candidate's process holds the standard library, torch and
+triton, its stack only this file's frames (file "<string>", neutral names), its environment the caller's minus
+the verifier's variables. The shapecheck helpers the worker needs (the interpreter's loop fix, the sanitizer)
+arrive as source under a neutral package name.
+
+This module imports nothing of shapecheck, so the verifier also imports it (`shapecheck.host`): the poisoned
+allocations and the model call of a KernelBench-format candidate are the same code in both processes.
+
+Everything the candidate's process does is untrusted: the parent believes only what it can check in the
+replies (plain tensors, their values, late changes of the memory it shares).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import sys
+import types
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Optional
+
+import torch
+
+NEUTRAL = "hostlib"  # the package name the verifier's helpers are loaded under in the worker
+
+
+@contextlib.contextmanager
+def poisoned_allocations() -> Iterator[None]:
+    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
+    was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
+    was_fill = deterministic.fill_uninitialized_memory
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    deterministic.fill_uninitialized_memory = True
+    try:
+        yield
+    finally:
+        deterministic.fill_uninitialized_memory = was_fill
+        torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
+
+
+MODEL = "model"  # the argument describing a model call: {"init": [...], "weights": [names], "inputs": [names], "seed": n}
+
+
+class ModelCall:
+    """A KernelBench-format candidate's `ModelNew` as a function of the contract's arguments.
+
+    Each call builds the module from the constructor arguments under the case's seed (as KernelBench seeds
+    `Model` and `ModelNew` alike), loads the problem's weights where its state has the same names and shapes,
+    and calls `forward` with the inputs in order.
+    """
+
+    def __init__(self, cls: Any) -> None:
+        self.cls = cls
+
+    def __call__(self, **args: Any) -> Any:
+        spec = args[MODEL]
+        inputs = [args[name] for name in spec["inputs"]]
+        device = next((x.device for x in inputs if isinstance(x, torch.Tensor)), torch.device("cpu"))
+        torch.manual_seed(spec["seed"])
+        module = self.cls(*spec["init"])
+        if isinstance(module, torch.nn.Module):
+            module = module.to(device)
+            weights = {key: args[name] for key, name in zip(spec["keys"], spec["weights"])}
+            state = module.state_dict()
+            if set(state) == set(weights) and all(state[k].shape == w.shape for k, w in weights.items()):
+                module.load_state_dict(weights)
+        return module(*inputs)
+
+
+def _import_file(path: Path) -> types.ModuleType:
+    """A file inside a package as `package.module` (its relative imports work), else as a module named after it."""
+    path = path.resolve()
+    parts, folder = [path.stem], path.parent
+    while (folder / "__init__.py").is_file():
+        parts.insert(0, folder.name)
+        folder = folder.parent
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+    if len(parts) > 1:
+        return importlib.import_module(".".join(parts))
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def load(target: str, model: bool) -> Callable[..., Any]:
+    """`module:function` or `file.py:function` (or `file.py:ModelNew` as a model call); raises ImportError or
+    LookupError saying what is wrong."""
+    module_name, _, attr = target.rpartition(":")
+    try:
+        module = _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any failure is the candidate's; said in one line with its frame
+        raise ImportError(f"--impl {target}: cannot import {module_name}: {_described(exc)}{_where(exc)}") from None
+    found = getattr(module, attr, None)
+    if not callable(found):
+        raise LookupError(f"--impl {target}: {module.__name__} has no {'class' if model else 'function'} {attr!r}")
+    return ModelCall(found) if model else found
+
+
+def _described(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+
+
+def _where(exc: BaseException) -> str:
+    """The candidate's innermost frame outside the import machinery, `file:line`."""
+    tb, last = exc.__traceback__, None
+    while tb is not None:
+        if "importlib" not in tb.tb_frame.f_code.co_filename and tb.tb_frame.f_code.co_filename != "<string>":
+            last = tb
+        tb = tb.tb_next
+    return f" (at {last.tb_frame.f_code.co_filename}:{last.tb_lineno})" if last is not None else ""
+
+
+def _helpers(sources: dict[str, str]) -> types.ModuleType:
+    """The verifier's helper modules, given as source, loaded as `hostlib.<name>` in the order given."""
+    package = types.ModuleType(NEUTRAL)
+    package.__path__ = []
+    sys.modules[NEUTRAL] = package
+    for name, source in sources.items():
+        module = types.ModuleType(f"{NEUTRAL}.{name}")
+        sys.modules[module.__name__] = module
+        exec(compile(source, f"{NEUTRAL}/{name}.py", "exec"), module.__dict__)
+        setattr(package, name, module)
+    return package
+
+
+def _parts(out: Any) -> Optional[tuple[str, list[Any]]]:
+    """A returned value as (form, elements), or None when it is neither None, a tensor, nor a tuple or list."""
+    if out is None:
+        return "none", []
+    if isinstance(out, torch.Tensor):
+        return "tensor", [out]
+    if isinstance(out, (tuple, list)):
+        return type(out).__name__, list(out)
+    return None
+
+
+def span(x: torch.Tensor) -> tuple[int, int]:
+    """[first, last) bytes `x` can reach in its storage."""
+    if x.numel() == 0:
+        return (0, 0)
+    start = x.data_ptr()
+    reach = sum((size - 1) * abs(stride) for size, stride in zip(x.shape, x.stride()))
+    return start, start + (reach + 1) * x.element_size()
+
+
+def output_kind(name: str, out: Any) -> list[str]:
+    """A returned element must be None or a plain tensor, nothing that behaves like one (its device and
+    whether None is allowed are the contract's to judge: `harness.check`)."""
+    if out is None or type(out) is torch.Tensor:
+        return []
+    kind = type(out)
+    what = "a subclass of torch.Tensor" if isinstance(out, torch.Tensor) else "not a torch.Tensor"
+    return [f"[output-type] {name} is {kind.__module__}.{kind.__qualname__}, {what}; expected a plain torch.Tensor"]
+
+
+def aliasing(outputs: Mapping[str, torch.Tensor], args: Mapping[str, Any]) -> list[str]:
+    """Outputs (named "output", ...) must own their memory: no overlap with an argument or another output.
+
+    Overlap is judged on the byte ranges the tensors reach, so a view into an input counts too.
+    """
+    named = {**outputs, **{f"argument `{n}`": x for n, x in args.items() if isinstance(x, torch.Tensor)}}
+    findings = []
+    for out_name, out in outputs.items():
+        lo, hi = span(out)
+        for other, x in named.items():
+            o_lo, o_hi = span(x)
+            if other != out_name and x.device == out.device and lo < o_hi and o_lo < hi:
+                findings.append(f"[aliasing] {out_name} shares memory with {other}")
+    return findings
+
+
+def main(conn: Any, setup: dict[str, Any]) -> None:
+    """Import the candidate, then answer calls until the pipe closes."""
+    for folder in reversed(setup["path"]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
+    sanitizing: Callable[[], Any] = contextlib.nullcontext
+    if setup["helpers"]:
+        lib = _helpers(setup["helpers"])
+        if os.environ.get("TRITON_INTERPRET") == "1":
+            lib.backend.interpreter_shims()
+        if setup["sanitize"]:
+            sanitizing = lib.sanitizer.sanitize
+    try:
+        fn = load(setup["target"], setup["model"])
+    except (ImportError, LookupError) as exc:
+        conn.send(("import-error", str(exc)))
+        return
+    contract = getattr(fn, "__contract__", None)
+    conn.send(("ready", getattr(contract, "qualname", None)))
+    live: tuple[Any, ...] = ()  # the last call's live output: kept alive until the parent has read it again
+    cuda = setup["device"].startswith("cuda")
+    while True:
+        try:
+            message = conn.recv()
+        except EOFError:
+            return
+        if message[0] == "settle":
+            if cuda:
+                torch.cuda.synchronize()
+            conn.send(("settled",))
+            continue
+        args = message[1]
+        live = ()
+        try:
+            with poisoned_allocations(), sanitizing():
+                out = fn(**args)
+        except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
+            conn.send(("raised", _described(exc)))
+            continue
+        parts = _parts(out)
+        if parts is None:
+            conn.send(("refused", output_kind("output", out)[0]))
+            continue
+        form, items = parts
+        # A result that is not None, a plain tensor or a tuple/list of them, or is (a view of) an argument, is
+        # refused here: the parent could not judge it, and CUDA IPC cannot send back memory the worker was sent.
+        named = {f"output[{i}]" if form in ("tuple", "list") else "output": x for i, x in enumerate(items)}
+        refused = [f for n, x in named.items() for f in output_kind(n, x)] or aliasing(
+            {n: x for n, x in named.items() if isinstance(x, torch.Tensor)}, args)
+        if refused:
+            conn.send(("refused", refused[0]))
+            continue
+        # Copies taken the moment the call returned, ordered on the current stream only: what a caller reading
+        # the results on that stream would see. Everything sent stays alive until the next call (CUDA IPC hands
+        # out the worker's own memory).
+        at_return = ([None if x is None else x.clone() for x in items],
+                     {n: x.clone() for n, x in args.items() if isinstance(x, torch.Tensor)})
+        live = (items, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
+        try:
+            conn.send(("returned", form, *at_return, items, []))
+        except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
+            conn.send(("refused", f"[output-type] the output cannot be sent back: {_described(exc)}"))
+
+
+def start(setup: dict[str, Any]) -> None:
+    """Entry point of the worker process (`isolate.BOOTSTRAP` compiles this file and calls it with the setup it
+    read from stdin): the calls arrive on the inherited socket."""
+    import multiprocessing
+    import multiprocessing.connection
+
+    import torch.multiprocessing  # noqa: F401 - registers the reductions that share tensors through the pipe
+
+    # The resource sharer hands file descriptors of shared CPU tensors to processes holding the same key.
+    multiprocessing.current_process().authkey = setup["authkey"]
+    main(multiprocessing.connection.Connection(setup["fd"]), setup)
