@@ -73,8 +73,8 @@ def coverage(report: dict[str, Any]) -> dict[str, Any]:
     from shapecheck.case import Case
     from shapecheck.contracts import gdn_cases
     from shapecheck.contracts.gdn import GDN_DECODE
-    from shapecheck.profiles import PROFILES
     from shapecheck.pins import overrides as pin_overrides
+    from shapecheck.profiles import PROFILES
     from shapecheck.strategies import cases
 
     drawn = [Case.from_json(json.dumps(o["case"])) for o in report["outcomes"] if o["label"] is None]
