@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Optional, TypeVar
 
-from shapecheck.errors import Abort
+from shapecheck.errors import Abort, InvalidContract, UsageError
 
 T = TypeVar("T")
 
@@ -48,6 +48,8 @@ def _own_frame(error: BaseException) -> Optional[str]:
 def describe(role: str, error: BaseException, *, verb: str = " raised ") -> str:
     """`ROLE raised TYPE: first line of the message` plus `  at FILE:LINE: CODE` (the user's frame; failing
     that, shapecheck's own, and then it says it is an internal error)."""
+    if isinstance(error, (InvalidContract, UsageError)):  # shapecheck refusing the user's contract or options: its
+        return str(error).strip()  # message names the contract and argument; no frame of ours to blame
     text = str(error).strip().splitlines()
     message = f"{type(error).__name__}" + (f": {text[0]}" if text else "")
     if (where := user_frame(error)) is not None or isinstance(error, ImportError):

@@ -4,6 +4,8 @@ the builtin base code written before it relied on."""
 from __future__ import annotations
 
 import pytest
+from jaxtyping import Float
+from torch import Tensor
 
 import shapecheck
 from shapecheck import errors
@@ -67,3 +69,19 @@ def test_a_kernel_missing_a_module_is_an_error_not_a_finding(backward: bool) -> 
                      database=False)
     assert "ModuleNotFoundError: No module named 'shapecheck_no_such_module'" in aborted.value.message
     assert "not a finding" in aborted.value.message
+
+
+def test_a_contract_refused_while_drawing_is_the_users_error_not_an_internal_one() -> None:
+    """A float scalar with no default and no `draw` strategy: one line naming the contract and the argument."""
+    from shapecheck.profiles import PROFILES
+    from shapecheck.runner import run_property
+
+    def scale(x: Float[Tensor, "N"], alpha: float) -> Float[Tensor, "N"]: ...
+
+    contract = shapecheck.Contract("scale_by", scale, reference=lambda x, alpha: alpha * x.double())
+    with pytest.raises(errors.Abort) as aborted:
+        run_property(contract, lambda x, alpha: alpha * x, "impl", profile=PROFILES["ci"], device="cpu", examples=3,
+                     database=False)
+    assert aborted.value.message == (
+        "contract scale_by: `alpha`: has no default and cannot be drawn from its annotation; "
+        "declare draw={'alpha': st.floats(...)} (any Hypothesis strategy) or pin it"), aborted.value.message
