@@ -90,8 +90,7 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
         # the harness judges the rows the reference updates of an in-place argument; so is the floor
         rows = updated_rows(true, exact[subject]) if subject in exact else ...  # `...` indexes a 0-d loss too
         inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
-        inside = relative_rms(single[subject][rows].double(), true[rows]) if isinstance(single.get(subject),
-                                                                                       torch.Tensor) else 0.0
+        inside = relative_rms(single[subject][rows], true[rows])
         floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
         scaled = FACTOR * floor > tolerance(result.dtype)
         bounds[error_key(subject, result.dtype)] = Bound(
@@ -131,6 +130,7 @@ class Judge:
         again: dict[str, float] = {}
         rechecked = harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before,
                                   errors=again, bounds=opinion.bounds)
-        errors.update({key: err for key, err in again.items() if key.rsplit(" ", 1)[0] in missed})
+        keys = {error_key(subject, result.dtype) for subject, result in judged if isinstance(result, torch.Tensor)}
+        errors.update({key: err for key, err in again.items() if key in keys})
         return ([p for p in found if p.kind != harness.Kind.VALUES]
                 + [p for p in rechecked if p.kind == harness.Kind.VALUES and p.subject in missed]), opinion.bounds
