@@ -34,8 +34,9 @@ def _named_rows(indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return real, torch.where(real, indices, 0).long()
 
 
-def sglang_gdn(*, initial_state_source: torch.Tensor, initial_state_indices: torch.Tensor, state_layout: str = "kv",
-               **args: Any) -> torch.Tensor:
+def sglang_gdn(
+    *, initial_state_source: torch.Tensor, initial_state_indices: torch.Tensor, state_layout: str = "kv", **args: Any
+) -> torch.Tensor:
     """SGLang takes our other arguments under our names: only the pool and its layout are bridged."""
     fn = peers.load_peers(PEERS)["sglang"]
     pool, indices = initial_state_source, initial_state_indices
@@ -49,21 +50,46 @@ def sglang_gdn(*, initial_state_source: torch.Tensor, initial_state_indices: tor
     return o
 
 
-def fla_gdn(A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplus_beta: float,
-            softplus_threshold: float, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b: torch.Tensor,
-            initial_state_source: torch.Tensor, initial_state_indices: torch.Tensor, scale: Optional[float] = None,
-            use_qk_l2norm_in_kernel: bool = False, cu_seqlens: Optional[torch.Tensor] = None,
-            state_layout: str = "kv") -> torch.Tensor:
+def fla_gdn(
+    A_log: torch.Tensor,
+    a: torch.Tensor,
+    dt_bias: torch.Tensor,
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    b: torch.Tensor,
+    initial_state_source: torch.Tensor,
+    initial_state_indices: torch.Tensor,
+    scale: Optional[float] = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Optional[torch.Tensor] = None,
+    state_layout: str = "kv",
+) -> torch.Tensor:
     fn = peers.load_peers(PEERS)["fla"]
     pool, indices = initial_state_source, initial_state_indices
     B, T = q.shape[:2]
     HV = v.shape[2]
     real, rows = _named_rows(indices)
     h0 = torch.where(real[:, None, None, None], pool[rows], torch.zeros((), dtype=pool.dtype, device=pool.device))
-    o, ht = fn(q, k, v, g=a.reshape(B, T, HV), beta=b.reshape(B, T, HV), scale=scale, initial_state=h0,
-               output_final_state=True, use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel, use_gate_in_kernel=True,
-               A_log=A_log, dt_bias=dt_bias, use_beta_sigmoid_in_kernel=True, state_v_first=state_layout == "vk",
-               cu_seqlens=None if cu_seqlens is None else cu_seqlens.long())
+    o, ht = fn(
+        q,
+        k,
+        v,
+        g=a.reshape(B, T, HV),
+        beta=b.reshape(B, T, HV),
+        scale=scale,
+        initial_state=h0,
+        output_final_state=True,
+        use_qk_l2norm_in_kernel=use_qk_l2norm_in_kernel,
+        use_gate_in_kernel=True,
+        A_log=A_log,
+        dt_bias=dt_bias,
+        use_beta_sigmoid_in_kernel=True,
+        state_v_first=state_layout == "vk",
+        cu_seqlens=None if cu_seqlens is None else cu_seqlens.long(),
+    )
     lengths = torch.full_like(indices, T) if cu_seqlens is None else cu_seqlens[1:] - cu_seqlens[:-1]
     write = real & (lengths > 0)
     pool[rows[write]] = ht[write].to(pool.dtype)

@@ -43,14 +43,35 @@ ROWS: dict[str, list[str]] = {
 
 def run(label: str, extra: list[str], seed: bool, cache: str, out: Path, log: Any) -> dict[str, Any]:
     json_path = out / f"{label}.json"
-    argv = [sys.executable, "-m", "shapecheck.cli", "run", "fused", *extra, "--device", "cuda", "--profile", "gpu",
-            "--no-db", "--json", str(json_path), *(["--seed", "0"] if seed else [])]
+    argv = [
+        sys.executable,
+        "-m",
+        "shapecheck.cli",
+        "run",
+        "fused",
+        *extra,
+        "--device",
+        "cuda",
+        "--profile",
+        "gpu",
+        "--no-db",
+        "--json",
+        str(json_path),
+        *(["--seed", "0"] if seed else []),
+    ]
     start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TRITON_CACHE_DIR": cache, "COLUMNS": "200"})
+    done = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "TRITON_CACHE_DIR": cache, "COLUMNS": "200"},
+    )
     wall = time.perf_counter() - start
-    log.write(f"== {label}: exit {done.returncode}, process wall {wall:.1f} s\n{' '.join(argv[2:])}\n"
-              f"{done.stdout}{done.stderr[-3000:]}\n")
+    log.write(
+        f"== {label}: exit {done.returncode}, process wall {wall:.1f} s\n{' '.join(argv[2:])}\n"
+        f"{done.stdout}{done.stderr[-3000:]}\n"
+    )
     log.flush()
     if not json_path.exists():
         return {"label": label, "exit": done.returncode, "wall": wall}
@@ -88,17 +109,22 @@ def coverage(report: dict[str, Any]) -> dict[str, Any]:
 
     (r_b, d_b), (r_f, d_f) = measure(drawn), measure(free)
     ratio = lambda a, b: round(a / b, 2) if b else None
-    return {"cases": [len(drawn), len(free)],
-            "regimes": {r: [r_b[r], r_f[r], ratio(r_b[r], r_f[r])] for r in sorted(r_f | r_b)},
-            "dims": {d: [d_b[d], d_f[d], ratio(d_b[d], d_f[d])] for d in d_f}}
+    return {
+        "cases": [len(drawn), len(free)],
+        "regimes": {r: [r_b[r], r_f[r], ratio(r_b[r], r_f[r])] for r in sorted(r_f | r_b)},
+        "dims": {d: [d_b[d], d_f[d], ratio(d_b[d], d_f[d])] for d in d_f},
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--only", default="sglang:seed,constexpr:seed,bundled:seed,defect:seed,defect:unseeded,"
-                                          "sglang:unseeded,constexpr:unseeded",
-                        help="runs in order, NAME:seed|unseeded; a ROWS name runs cold then warm")
+    parser.add_argument(
+        "--only",
+        default="sglang:seed,constexpr:seed,bundled:seed,defect:seed,defect:unseeded,"
+        "sglang:unseeded,constexpr:unseeded",
+        help="runs in order, NAME:seed|unseeded; a ROWS name runs cold then warm",
+    )
     options = parser.parse_args()
     options.out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
@@ -117,9 +143,17 @@ def row(r: dict[str, Any]) -> dict[str, Any]:
     rep = r.get("report")
     out: dict[str, Any] = {"label": r["label"], "exit": r["exit"], "process_wall": round(r["wall"], 1)}
     if rep:
-        out.update(cases=rep["cases"], seconds=rep["seconds"], rate=round(rep["cases"] / rep["seconds"], 1),
-                   compilations=rep["compilations"], keys=rep["compile_keys"], split=split(rep),
-                   budget=rep.get("compile_budget"), held=rep["held"], failure=rep["failure"] and rep["failure"]["case"])
+        out.update(
+            cases=rep["cases"],
+            seconds=rep["seconds"],
+            rate=round(rep["cases"] / rep["seconds"], 1),
+            compilations=rep["compilations"],
+            keys=rep["compile_keys"],
+            split=split(rep),
+            budget=rep.get("compile_budget"),
+            held=rep["held"],
+            failure=rep["failure"] and rep["failure"]["case"],
+        )
         budget = rep.get("compile_budget") or {}
         if budget and not budget.get("off") and "coverage" not in r:
             r["coverage"] = coverage(rep)
@@ -132,10 +166,16 @@ def summary_line(r: dict[str, Any]) -> str:
     if not rep:
         return f"{r['label']:<26} exit {r['exit']} (no report) {r['wall']:.1f} s"
     b = rep.get("compile_budget") or {}
-    fail = "" if rep["held"] else f" FAILED {json.dumps(rep['failure']['case']['dims'])} strided={rep['failure']['case']['options'].get('strided_qkv')}"
-    return (f"{r['label']:<26} exit {r['exit']} {rep['cases']:>4} cases {rep['seconds']:6.1f} s "
-            f"{rep['cases'] / rep['seconds']:6.1f}/s  compilations {rep['compilations']:>3} keys {rep['compile_keys']:>3} "
-            f"budget {b.get('off') or b.get('keys')} split {split(rep)}{fail}")
+    fail = (
+        ""
+        if rep["held"]
+        else f" FAILED {json.dumps(rep['failure']['case']['dims'])} strided={rep['failure']['case']['options'].get('strided_qkv')}"
+    )
+    return (
+        f"{r['label']:<26} exit {r['exit']} {rep['cases']:>4} cases {rep['seconds']:6.1f} s "
+        f"{rep['cases'] / rep['seconds']:6.1f}/s  compilations {rep['compilations']:>3} keys {rep['compile_keys']:>3} "
+        f"budget {b.get('off') or b.get('keys')} split {split(rep)}{fail}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,20 @@ drawing = time.perf_counter() - start
 kept: dict[tuple[Any, ...], Case] = {}
 for case in drawn:
     o, d = case.options, case.dims
-    kept.setdefault((o["dtype"], o["pool_dtype"], o["layout"], o["gate_dtype"], o["index_dtype"], o["packed_gates"],
-                     o["strided_qkv"], d.get("T", 1) > 1, d.get("K", 0) % 16 == 0 and d.get("V", 0) % 16 == 0), case)
+    kept.setdefault(
+        (
+            o["dtype"],
+            o["pool_dtype"],
+            o["layout"],
+            o["gate_dtype"],
+            o["index_dtype"],
+            o["packed_gates"],
+            o["strided_qkv"],
+            d.get("T", 1) > 1,
+            d.get("K", 0) % 16 == 0 and d.get("V", 0) % 16 == 0,
+        ),
+        case,
+    )
 calls = [input_builder(GDN_DECODE)(case, "cuda") for case in kept.values()]
 
 
@@ -69,4 +81,6 @@ with counter.active():
             call(args)
 print(f"# {torch.cuda.get_device_name()}, torch {torch.__version__}; drew {len(drawn)} cases in {drawing:.1f} s")
 print(f"{'threads':>8} {'calls':>6} {'seconds':>8} {'compilations':>13} {'keys':>5}")
-print(f"{options.threads or 1:>8} {len(calls):>6} {time.perf_counter() - start:>8.2f} {counter.count:>13} {len(counter.keys):>5}")
+print(
+    f"{options.threads or 1:>8} {len(calls):>6} {time.perf_counter() - start:>8.2f} {counter.count:>13} {len(counter.keys):>5}"
+)

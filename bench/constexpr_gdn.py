@@ -20,12 +20,45 @@ import triton.language as tl
 
 @triton.jit(do_not_specialize=["T"])
 def _recurrent_step_kernel(
-    q, k, v, a, b, A_log, dt_bias, o, pool, indices, cu_seqlens,
-    softplus_beta, softplus_threshold, scale, T,
-    stride_qb, stride_qt, stride_qh, stride_kb, stride_kt, stride_kh, stride_vb, stride_vt, stride_vh,
-    stride_ab, stride_at, stride_bb, stride_bt, stride_slot, stride_head,
-    H: tl.constexpr, HV: tl.constexpr, K: tl.constexpr, V: tl.constexpr, BK: tl.constexpr, BV: tl.constexpr,
-    IS_VARLEN: tl.constexpr, USE_L2NORM: tl.constexpr, STATE_VK: tl.constexpr,
+    q,
+    k,
+    v,
+    a,
+    b,
+    A_log,
+    dt_bias,
+    o,
+    pool,
+    indices,
+    cu_seqlens,
+    softplus_beta,
+    softplus_threshold,
+    scale,
+    T,
+    stride_qb,
+    stride_qt,
+    stride_qh,
+    stride_kb,
+    stride_kt,
+    stride_kh,
+    stride_vb,
+    stride_vt,
+    stride_vh,
+    stride_ab,
+    stride_at,
+    stride_bb,
+    stride_bt,
+    stride_slot,
+    stride_head,
+    H: tl.constexpr,
+    HV: tl.constexpr,
+    K: tl.constexpr,
+    V: tl.constexpr,
+    BK: tl.constexpr,
+    BV: tl.constexpr,
+    IS_VARLEN: tl.constexpr,
+    USE_L2NORM: tl.constexpr,
+    STATE_VK: tl.constexpr,
 ):
     """One program: a value tile of one (sequence, value head), all of that sequence's tokens in order."""
     i_v, i_nh = tl.program_id(0), tl.program_id(1)
@@ -65,8 +98,9 @@ def _recurrent_step_kernel(
         k_t = tl.load(p_k, mask=mask_k, other=0.0).to(tl.float32)
         v_t = tl.load(p_v, mask=mask_v, other=0.0).to(tl.float32)
         x = tl.load(p_a).to(tl.float32) + bias
-        softplus = tl.where(softplus_beta * x <= softplus_threshold,
-                            tl.log(1.0 + tl.exp(softplus_beta * x)) / softplus_beta, x)
+        softplus = tl.where(
+            softplus_beta * x <= softplus_threshold, tl.log(1.0 + tl.exp(softplus_beta * x)) / softplus_beta, x
+        )
         gate = tl.exp(neg_a * softplus)
         beta = tl.sigmoid(tl.load(p_b).to(tl.float32))
         if USE_L2NORM:
@@ -92,10 +126,21 @@ def _batch_token_strides(x: torch.Tensor, T: int) -> tuple[int, int]:
 
 
 def fused_sigmoid_gating_delta_rule_update(
-    A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplus_beta: float, softplus_threshold: float,
-    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b: torch.Tensor, initial_state_source: torch.Tensor,
-    initial_state_indices: torch.Tensor, scale: Optional[float] = None, use_qk_l2norm_in_kernel: bool = False,
-    cu_seqlens: Optional[torch.Tensor] = None, state_layout: str = "kv",
+    A_log: torch.Tensor,
+    a: torch.Tensor,
+    dt_bias: torch.Tensor,
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    b: torch.Tensor,
+    initial_state_source: torch.Tensor,
+    initial_state_indices: torch.Tensor,
+    scale: Optional[float] = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Optional[torch.Tensor] = None,
+    state_layout: str = "kv",
 ) -> torch.Tensor:
     """`o [B, T, HV, V]` in q's dtype; the final states of real slots written into the pool in place."""
     B, T, H, K = k.shape
@@ -108,11 +153,45 @@ def fused_sigmoid_gating_delta_rule_update(
     ab, at = _batch_token_strides(a, T)
     bb, bt = _batch_token_strides(b, T)
     _recurrent_step_kernel[(triton.cdiv(V, BV), N * HV)](
-        q, k, v, a, b, A_log, dt_bias, o, pool, initial_state_indices, cu_seqlens,
-        softplus_beta, softplus_threshold, K**-0.5 if scale is None else scale, T,
-        q.stride(0), q.stride(1), q.stride(2), k.stride(0), k.stride(1), k.stride(2),
-        v.stride(0), v.stride(1), v.stride(2), ab, at, bb, bt, pool.stride(0), pool.stride(1),
-        H=H, HV=HV, K=K, V=V, BK=BK, BV=BV, IS_VARLEN=cu_seqlens is not None, USE_L2NORM=use_qk_l2norm_in_kernel,
-        STATE_VK=state_layout == "vk", num_warps=1 if BK * BV <= 2048 else 4,
+        q,
+        k,
+        v,
+        a,
+        b,
+        A_log,
+        dt_bias,
+        o,
+        pool,
+        initial_state_indices,
+        cu_seqlens,
+        softplus_beta,
+        softplus_threshold,
+        K**-0.5 if scale is None else scale,
+        T,
+        q.stride(0),
+        q.stride(1),
+        q.stride(2),
+        k.stride(0),
+        k.stride(1),
+        k.stride(2),
+        v.stride(0),
+        v.stride(1),
+        v.stride(2),
+        ab,
+        at,
+        bb,
+        bt,
+        pool.stride(0),
+        pool.stride(1),
+        H=H,
+        HV=HV,
+        K=K,
+        V=V,
+        BK=BK,
+        BV=BV,
+        IS_VARLEN=cu_seqlens is not None,
+        USE_L2NORM=use_qk_l2norm_in_kernel,
+        STATE_VK=state_layout == "vk",
+        num_warps=1 if BK * BV <= 2048 else 4,
     )
     return o

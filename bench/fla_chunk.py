@@ -53,16 +53,27 @@ def _l2(x: Tensor) -> Tensor:
     return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)  # fla's l2norm, eps 1e-6
 
 
-def reference(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, initial_state: Optional[Tensor] = None,
-              output_final_state: bool = True, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
+def reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = True,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Optional[Tensor]]:
     """The recurrence token by token, in the inputs' dtype (the second opinion passes float64)."""
     B, T, H, K = q.shape
     HV = v.shape[2]
     group = HV // H
     q, k = _l2(q).repeat_interleave(group, 2) * K**-0.5, _l2(k).repeat_interleave(group, 2)
     decay, rate = F.logsigmoid(g).exp(), torch.sigmoid(beta)
-    spans = ([(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])] if cu_seqlens is not None
-             else [(b, 0, T) for b in range(B)])
+    spans = (
+        [(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])]
+        if cu_seqlens is not None
+        else [(b, 0, T) for b in range(B)]
+    )
     rows: list[list[Tensor]] = [[] for _ in range(B)]
     finals = []
     for n, (b, start, end) in enumerate(spans):
@@ -116,9 +127,26 @@ def _fla() -> Any:
     return chunk_gated_delta_rule
 
 
-def fla_chunk_gdn(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor, initial_state: Optional[Tensor] = None,
-                  output_final_state: bool = True, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Optional[Tensor]]:
-    o, final = _fla()(q, k, v, F.logsigmoid(g), beta, initial_state=initial_state, output_final_state=output_final_state,
-                      use_qk_l2norm_in_kernel=True, use_beta_sigmoid_in_kernel=True,
-                      cu_seqlens=None if cu_seqlens is None else cu_seqlens.long())
+def fla_chunk_gdn(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = True,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Optional[Tensor]]:
+    o, final = _fla()(
+        q,
+        k,
+        v,
+        F.logsigmoid(g),
+        beta,
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        use_qk_l2norm_in_kernel=True,
+        use_beta_sigmoid_in_kernel=True,
+        cu_seqlens=None if cu_seqlens is None else cu_seqlens.long(),
+    )
     return o, final

@@ -64,25 +64,43 @@ def main() -> None:
         where = f"CPU ({platform.machine()}, {os.cpu_count()} cores), Triton interpreter, torch {torch.__version__}"
     import triton
 
-    print(f"# isolation overhead: {where}, triton {triton.__version__}; profile {profile.name}; "
-          f"{options.examples} examples + {len(EXAMPLES)} regime cases, seed {options.seed}; settle delay {profile.settle_s} s")
+    print(
+        f"# isolation overhead: {where}, triton {triton.__version__}; profile {profile.name}; "
+        f"{options.examples} examples + {len(EXAMPLES)} regime cases, seed {options.seed}; settle delay {profile.settle_s} s"
+    )
     print(f"{'mode':<22} {'cases':>6} {'failing':>8} {'seconds':>8} {'cases/s':>8}")
     honest = registry.implementation(TARGET)
     rates = {}
     with Isolated(TARGET, device, profile.timeout_s, profile.settle_s) as worker:
         # Each mode twice: the first pass pays Triton compilation (in-process) or loads the compiled kernels
         # from the disk cache into the worker; the second is the steady state the ratio compares.
-        for label, impl in (("in-process, first", honest), ("in-process, again", honest),
-                            ("isolated, first", worker), ("isolated, again", worker)):
-            r = run_property(GDN_DECODE, impl, TARGET, profile=profile, device=device, examples=options.examples,
-                             seed=options.seed, database=False)
+        for label, impl in (
+            ("in-process, first", honest),
+            ("in-process, again", honest),
+            ("isolated, first", worker),
+            ("isolated, again", worker),
+        ):
+            r = run_property(
+                GDN_DECODE,
+                impl,
+                TARGET,
+                profile=profile,
+                device=device,
+                examples=options.examples,
+                seed=options.seed,
+                database=False,
+            )
             n = len(r.outcomes)
             rates[label] = n / r.seconds
             print(f"{label:<22} {n:>6} {sum(not o.ok for o in r.outcomes):>8} {r.seconds:>8.1f} {rates[label]:>8.2f}")
-        print(f"isolated / in-process (steady state): {rates['isolated, again'] / rates['in-process, again']:.3f}x "
-              "the case rate")
+        print(
+            f"isolated / in-process (steady state): {rates['isolated, again'] / rates['in-process, again']:.3f}x "
+            "the case rate"
+        )
         print()
-        print(f"{'one call (median of ' + str(options.repeat) + ')':<34} {'in-process ms':>14} {'isolated ms':>12} {'overhead ms':>12}")
+        print(
+            f"{'one call (median of ' + str(options.repeat) + ')':<34} {'in-process ms':>14} {'isolated ms':>12} {'overhead ms':>12}"
+        )
         for name in ("decode T=1", "K=256 (largest key block)"):
             local = _median_call(honest, lambda name=name: inputs(EXAMPLES[name], device), device, options.repeat)
             remote = _median_call(worker, lambda name=name: inputs(EXAMPLES[name], device), device, options.repeat)

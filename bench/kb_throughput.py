@@ -23,8 +23,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 KB = ROOT / "bench" / "kb"
-PROBLEMS = ["01_scaled_relu", "06_row_sum", "11_softmax_rows", "13_layer_norm", "16_matmul", "17_linear_relu",
-            "20_conv1d", "21_conv2d"]
+PROBLEMS = [
+    "01_scaled_relu",
+    "06_row_sum",
+    "11_softmax_rows",
+    "13_layer_norm",
+    "16_matmul",
+    "17_linear_relu",
+    "20_conv1d",
+    "21_conv2d",
+]
 CHEATS = ["zeros", "stale", "late_write", "under_test_only", "scribble", "bf16"]
 
 
@@ -54,16 +62,21 @@ def main() -> None:
 
     def judge(problem: str, candidate: str, isolate: bool) -> tuple[float, object]:
         path = KB / "problems" / f"{problem}.py"
-        options = kb_cli.KbOptions(path, examples=examples, seed=0, device=args.device, profile=profile,
-                                   database=False, isolate=isolate)
+        options = kb_cli.KbOptions(
+            path, examples=examples, seed=0, device=args.device, profile=profile, database=False, isolate=isolate
+        )
         start = time.perf_counter()
         report = kb_cli.judge(options, kernelbench.Problem(path), KB / "candidates" / problem / f"{candidate}.py")
         return time.perf_counter() - start, report
 
-    lines = [f"# `shapecheck kb` throughput, {args.device} ({_device_name(args.device)}), profile {profile}, "
-             f"{examples} cases per run, seed 0", "",
-             "| problem | in-process cases/s | isolated cases/s | ratio | worker start s | isolated split (s) | "
-             "candidates/hour in-process | candidates/hour isolated |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# `shapecheck kb` throughput, {args.device} ({_device_name(args.device)}), profile {profile}, "
+        f"{examples} cases per run, seed 0",
+        "",
+        "| problem | in-process cases/s | isolated cases/s | ratio | worker start s | isolated split (s) | "
+        "candidates/hour in-process | candidates/hour isolated |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     ratios, per_hour = [], []
     for problem in args.problems:
         wall_in, local = judge(problem, "correct", isolate=False)
@@ -71,16 +84,28 @@ def main() -> None:
         assert local.held and isolated.held, (problem, local.failure, isolated.failure)  # type: ignore[attr-defined]
         rate_in = len(local.outcomes) / local.seconds  # type: ignore[attr-defined]
         rate_iso = len(isolated.outcomes) / isolated.seconds  # type: ignore[attr-defined]
-        split = ", ".join(f"{k} {v:.2f}" for k, v in sorted(isolated.time_split().items(), key=lambda kv: -kv[1])  # type: ignore[attr-defined]
-                          if v >= 0.01)
+        split = ", ".join(
+            f"{k} {v:.2f}"
+            for k, v in sorted(isolated.time_split().items(), key=lambda kv: -kv[1])  # type: ignore[attr-defined]
+            if v >= 0.01
+        )
         ratios.append(rate_iso / rate_in)
         per_hour.append(3600 / wall_iso)
-        lines.append(f"| {problem} | {rate_in:.1f} | {rate_iso:.1f} | {rate_iso / rate_in:.2f} | "
-                     f"{wall_iso - isolated.seconds:.1f} | {split} | {3600 / wall_in:.0f} | {3600 / wall_iso:.0f} |")  # type: ignore[attr-defined]
+        lines.append(
+            f"| {problem} | {rate_in:.1f} | {rate_iso:.1f} | {rate_iso / rate_in:.2f} | "
+            f"{wall_iso - isolated.seconds:.1f} | {split} | {3600 / wall_in:.0f} | {3600 / wall_iso:.0f} |"
+        )  # type: ignore[attr-defined]
         print(lines[-1], flush=True)
-    lines += ["", f"median isolated/in-process ratio {statistics.median(ratios):.2f}; "
-              f"median candidates/hour isolated {statistics.median(per_hour):.0f} (one worker start per candidate)", "",
-              f"Cheats of {args.problems[0]}, isolated, same settings:", "", "| cheat | verdict | finding |", "|---|---|---|"]
+    lines += [
+        "",
+        f"median isolated/in-process ratio {statistics.median(ratios):.2f}; "
+        f"median candidates/hour isolated {statistics.median(per_hour):.0f} (one worker start per candidate)",
+        "",
+        f"Cheats of {args.problems[0]}, isolated, same settings:",
+        "",
+        "| cheat | verdict | finding |",
+        "|---|---|---|",
+    ]
     for cheat in CHEATS:
         if not (KB / "candidates" / args.problems[0] / f"{cheat}.py").is_file():
             continue

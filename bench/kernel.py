@@ -98,26 +98,52 @@ class Rotor:
         return s
 
 
-def make_sets(N: int, T: int, H: int, HV: int, K: int, V: int, act_dtype, pool_dtype, layout: str,
-              device, R: int, gen: Optional[torch.Generator] = None):
+def make_sets(
+    N: int,
+    T: int,
+    H: int,
+    HV: int,
+    K: int,
+    V: int,
+    act_dtype,
+    pool_dtype,
+    layout: str,
+    device,
+    R: int,
+    gen: Optional[torch.Generator] = None,
+):
     """R input sets sharing one pool of R*N slots; each set names a disjoint random subset of the slots."""
     S = R * N
     shape = (S, HV, K, V) if layout == "kv" else (S, HV, V, K)
     pool = torch.empty(shape, device=device, dtype=pool_dtype)
     pool.normal_(0.0, 0.1, generator=gen) if pool_dtype == torch.float32 else pool.copy_(
-        torch.randn(shape, device=device, generator=gen) * 0.1)
+        torch.randn(shape, device=device, generator=gen) * 0.1
+    )
     perm = torch.randperm(S, device=device, generator=gen).to(torch.int32)
     A_log = torch.log(torch.empty(HV, device=device).uniform_(1, 16, generator=gen))
     dt_bias = torch.randn(HV, device=device, generator=gen) * 0.5
     sets = []
     for r in range(R):
         rnd = lambda *s: torch.randn(*s, device=device, generator=gen).to(act_dtype)
-        sets.append(dict(
-            A_log=A_log, a=rnd(N * T, HV), dt_bias=dt_bias, softplus_beta=1.0, softplus_threshold=20.0,
-            q=rnd(N, T, H, K), k=rnd(N, T, H, K), v=rnd(N, T, HV, V), b=rnd(N * T, HV),
-            initial_state_source=pool, initial_state_indices=perm[r * N:(r + 1) * N].contiguous(),
-            scale=None, use_qk_l2norm_in_kernel=True, cu_seqlens=None, state_layout=layout,
-        ))
+        sets.append(
+            dict(
+                A_log=A_log,
+                a=rnd(N * T, HV),
+                dt_bias=dt_bias,
+                softplus_beta=1.0,
+                softplus_threshold=20.0,
+                q=rnd(N, T, H, K),
+                k=rnd(N, T, H, K),
+                v=rnd(N, T, HV, V),
+                b=rnd(N * T, HV),
+                initial_state_source=pool,
+                initial_state_indices=perm[r * N : (r + 1) * N].contiguous(),
+                scale=None,
+                use_qk_l2norm_in_kernel=True,
+                cu_seqlens=None,
+                state_layout=layout,
+            )
+        )
     return pool, sets
 
 
@@ -205,17 +231,37 @@ def graph_us(calls: list[Callable[[], Any]], reps: int = 20) -> float:
 # ----------------------------------------------------------------------------------------------------
 # Correctness
 # ----------------------------------------------------------------------------------------------------
-def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", act_dtype=torch.float32,
-               pool_dtype=torch.float32, cu=None, l2norm=False, strided=False, packed_ab=False, gen=None) -> dict:
+def check_case(
+    name,
+    fn,
+    device,
+    *,
+    B,
+    T,
+    H,
+    HV,
+    K,
+    V,
+    S,
+    indices,
+    layout="kv",
+    act_dtype=torch.float32,
+    pool_dtype=torch.float32,
+    cu=None,
+    l2norm=False,
+    strided=False,
+    packed_ab=False,
+    gen=None,
+) -> dict:
     """One hand-picked case through `fn`, judged by shapecheck's own checker (`harness.check`: shape, dtype,
     every element written, relative RMS error per dtype, untouched pool rows bit-identical)."""
     rnd = lambda *s: torch.randn(*s, device=device, generator=gen)
     if strided:  # q, k, v as views of one packed projection: token stride != H*K
         width = 2 * H * K + HV * V + 5
         proj = rnd(B, T, width).to(act_dtype)
-        q = proj[..., :H * K].unflatten(-1, (H, K))
-        k = proj[..., H * K:2 * H * K].unflatten(-1, (H, K))
-        v = proj[..., 2 * H * K:2 * H * K + HV * V].unflatten(-1, (HV, V))
+        q = proj[..., : H * K].unflatten(-1, (H, K))
+        k = proj[..., H * K : 2 * H * K].unflatten(-1, (H, K))
+        v = proj[..., 2 * H * K : 2 * H * K + HV * V].unflatten(-1, (HV, V))
     else:
         q, k, v = rnd(B, T, H, K).to(act_dtype), rnd(B, T, H, K).to(act_dtype), rnd(B, T, HV, V).to(act_dtype)
     if not l2norm:  # keep |k| ~ 1 so the recurrence is stable and errors are not amplified step to step
@@ -228,9 +274,23 @@ def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", 
     pool = (rnd(*shape) * 0.5).to(pool_dtype)
     idx = torch.tensor(indices, dtype=torch.int32, device=device)
     cu_t = None if cu is None else torch.tensor(cu, dtype=torch.int32, device=device)
-    args = dict(A_log=A_log, a=a, dt_bias=dt_bias, softplus_beta=1.0, softplus_threshold=20.0, q=q, k=k, v=v, b=b,
-                initial_state_source=pool, initial_state_indices=idx, scale=None, use_qk_l2norm_in_kernel=l2norm,
-                cu_seqlens=cu_t, state_layout=layout)
+    args = dict(
+        A_log=A_log,
+        a=a,
+        dt_bias=dt_bias,
+        softplus_beta=1.0,
+        softplus_threshold=20.0,
+        q=q,
+        k=k,
+        v=v,
+        b=b,
+        initial_state_source=pool,
+        initial_state_indices=idx,
+        scale=None,
+        use_qk_l2norm_in_kernel=l2norm,
+        cu_seqlens=cu_t,
+        state_layout=layout,
+    )
     dims = GDN_DECODE.validate(dict(args)).dims
     before = pool.clone()
     reference = gated_delta_rule_reference(**{**args, "initial_state_source": before}, compute_dtype=torch.float64)
@@ -244,17 +304,28 @@ def check_case(name, fn, device, *, B, T, H, HV, K, V, S, indices, layout="kv", 
     poisoned = o.data_ptr() == ptr
     errors: dict[str, float] = {}
     expected = harness.expected(GDN_DECODE, reference, {**args, "initial_state_source": before})
-    problems = harness.check(GDN_DECODE, dims, args, o, reference=expected,
-                             before={"initial_state_source": before}, errors=errors)
+    problems = harness.check(
+        GDN_DECODE, dims, args, o, reference=expected, before={"initial_state_source": before}, errors=errors
+    )
     ok = not problems
     err_o = errors.get(f"output {dtype_name(o)}", math.inf)
     err_pool = errors.get(f"initial_state_source {dtype_name(pool)}", 0.0)  # 0: no row to update
     same = not any(p.kind == "untouched" for p in problems)
     nan_out = any(p.kind == "unwritten" for p in problems)
-    row = dict(case=name, ok=ok, err_o=err_o, err_pool=err_pool, untouched_identical=same, nan_in_o=nan_out,
-               poison_hit=poisoned, problems=[str(p) for p in problems])
-    print(f"{'PASS' if ok else 'FAIL'} {name:<44} err_o={err_o:.2e} err_pool={err_pool:.2e} "
-          f"untouched_same={same} nan={nan_out} poison_hit={poisoned}")
+    row = dict(
+        case=name,
+        ok=ok,
+        err_o=err_o,
+        err_pool=err_pool,
+        untouched_identical=same,
+        nan_in_o=nan_out,
+        poison_hit=poisoned,
+        problems=[str(p) for p in problems],
+    )
+    print(
+        f"{'PASS' if ok else 'FAIL'} {name:<44} err_o={err_o:.2e} err_pool={err_pool:.2e} "
+        f"untouched_same={same} nan={nan_out} poison_hit={poisoned}"
+    )
     return row
 
 
@@ -265,36 +336,186 @@ def run_checks(device, full: bool, fn=None) -> list[dict]:
     rows = []
     kw = dict(fn=fn, device=device, gen=gen)
     for layout in ("kv", "vk"):
-        rows.append(check_case(f"K48 V40 {layout} fp32 B3 T5 pad", B=3, T=5, H=2, HV=4, K=48, V=40, S=8,
-                               indices=[5, -1, 2], layout=layout, **kw))
-        rows.append(check_case(f"K128 V64 {layout} fp32 l2norm strided packed-ab", B=2, T=3, H=2, HV=6, K=128,
-                               V=64, S=5, indices=[4, 1], layout=layout, l2norm=True, strided=True,
-                               packed_ab=True, **kw))
-        rows.append(check_case(f"K48 V40 {layout} varlen zero-len + pad", B=1, T=8, H=1, HV=2, K=48, V=40, S=8,
-                               indices=[2, 5, -1, 6], cu=[0, 3, 3, 7, 8], layout=layout, **kw))
-        rows.append(check_case(f"K48 V40 {layout} bf16 act + bf16 pool", B=2, T=4, H=2, HV=4, K=48, V=40, S=4,
-                               indices=[3, 0], layout=layout, act_dtype=torch.bfloat16,
-                               pool_dtype=torch.bfloat16, l2norm=True, **kw))
+        rows.append(
+            check_case(
+                f"K48 V40 {layout} fp32 B3 T5 pad",
+                B=3,
+                T=5,
+                H=2,
+                HV=4,
+                K=48,
+                V=40,
+                S=8,
+                indices=[5, -1, 2],
+                layout=layout,
+                **kw,
+            )
+        )
+        rows.append(
+            check_case(
+                f"K128 V64 {layout} fp32 l2norm strided packed-ab",
+                B=2,
+                T=3,
+                H=2,
+                HV=6,
+                K=128,
+                V=64,
+                S=5,
+                indices=[4, 1],
+                layout=layout,
+                l2norm=True,
+                strided=True,
+                packed_ab=True,
+                **kw,
+            )
+        )
+        rows.append(
+            check_case(
+                f"K48 V40 {layout} varlen zero-len + pad",
+                B=1,
+                T=8,
+                H=1,
+                HV=2,
+                K=48,
+                V=40,
+                S=8,
+                indices=[2, 5, -1, 6],
+                cu=[0, 3, 3, 7, 8],
+                layout=layout,
+                **kw,
+            )
+        )
+        rows.append(
+            check_case(
+                f"K48 V40 {layout} bf16 act + bf16 pool",
+                B=2,
+                T=4,
+                H=2,
+                HV=4,
+                K=48,
+                V=40,
+                S=4,
+                indices=[3, 0],
+                layout=layout,
+                act_dtype=torch.bfloat16,
+                pool_dtype=torch.bfloat16,
+                l2norm=True,
+                **kw,
+            )
+        )
         # "wide" launch config (N*HV >= 256, one token per sequence): big tiles, K/V not multiples of 16
-        rows.append(check_case(f"K48 V40 {layout} wide decode N16 HV16", B=16, T=1, H=4, HV=16, K=48, V=40, S=18,
-                               indices=[17, 3, -1, 5, 0, 9, 2, 11, 16, 4, 7, 13, 1, 15, 8, 6], layout=layout, **kw))
-        rows.append(check_case(f"K48 V40 {layout} wide varlen N20 T16", B=1, T=16, H=2, HV=16, K=48, V=40, S=24,
-                               indices=[23, 1, -1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0],
-                               cu=[0, 1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 16],
-                               layout=layout, **kw))
+        rows.append(
+            check_case(
+                f"K48 V40 {layout} wide decode N16 HV16",
+                B=16,
+                T=1,
+                H=4,
+                HV=16,
+                K=48,
+                V=40,
+                S=18,
+                indices=[17, 3, -1, 5, 0, 9, 2, 11, 16, 4, 7, 13, 1, 15, 8, 6],
+                layout=layout,
+                **kw,
+            )
+        )
+        rows.append(
+            check_case(
+                f"K48 V40 {layout} wide varlen N20 T16",
+                B=1,
+                T=16,
+                H=2,
+                HV=16,
+                K=48,
+                V=40,
+                S=24,
+                indices=[23, 1, -1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 0],
+                cu=[0, 1, 1, 2, 3, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 12, 13, 14, 15, 16, 16],
+                layout=layout,
+                **kw,
+            )
+        )
         if full:
-            rows.append(check_case(f"K128 V64 {layout} fp32 wide decode N32 HV8", B=32, T=1, H=2, HV=8, K=128,
-                                   V=64, S=40, indices=list(range(32)), layout=layout, l2norm=True, **kw))
-            rows.append(check_case(f"K128 V128 {layout} fp32 decode N64 HV32", B=64, T=1, H=16, HV=32, K=128,
-                                   V=128, S=80, indices=list(range(79, 15, -1)), layout=layout, l2norm=True, **kw))
-            rows.append(check_case(f"K40 V200 {layout} fp32 T7", B=2, T=7, H=1, HV=3, K=40, V=200, S=3,
-                                   indices=[2, 0], layout=layout, **kw))
-            rows.append(check_case(f"K128 V128 {layout} fp32 bf16-act T16", B=3, T=16, H=2, HV=4, K=128, V=128,
-                                   S=4, indices=[1, 3, -1], layout=layout, act_dtype=torch.bfloat16,
-                                   l2norm=True, **kw))
+            rows.append(
+                check_case(
+                    f"K128 V64 {layout} fp32 wide decode N32 HV8",
+                    B=32,
+                    T=1,
+                    H=2,
+                    HV=8,
+                    K=128,
+                    V=64,
+                    S=40,
+                    indices=list(range(32)),
+                    layout=layout,
+                    l2norm=True,
+                    **kw,
+                )
+            )
+            rows.append(
+                check_case(
+                    f"K128 V128 {layout} fp32 decode N64 HV32",
+                    B=64,
+                    T=1,
+                    H=16,
+                    HV=32,
+                    K=128,
+                    V=128,
+                    S=80,
+                    indices=list(range(79, 15, -1)),
+                    layout=layout,
+                    l2norm=True,
+                    **kw,
+                )
+            )
+            rows.append(
+                check_case(
+                    f"K40 V200 {layout} fp32 T7",
+                    B=2,
+                    T=7,
+                    H=1,
+                    HV=3,
+                    K=40,
+                    V=200,
+                    S=3,
+                    indices=[2, 0],
+                    layout=layout,
+                    **kw,
+                )
+            )
+            rows.append(
+                check_case(
+                    f"K128 V128 {layout} fp32 bf16-act T16",
+                    B=3,
+                    T=16,
+                    H=2,
+                    HV=4,
+                    K=128,
+                    V=128,
+                    S=4,
+                    indices=[1, 3, -1],
+                    layout=layout,
+                    act_dtype=torch.bfloat16,
+                    l2norm=True,
+                    **kw,
+                )
+            )
     if full:  # slot offset past 2**31 elements: idx * HV * K * V = 4150 * 524288 > 2**31
-        rows.append(check_case("K128 V128 kv fp32 slot 4150 (int64 offset)", B=2, T=1, H=16, HV=32, K=128, V=128,
-                               S=4200, indices=[4150, 7], l2norm=True, **kw))
+        rows.append(
+            check_case(
+                "K128 V128 kv fp32 slot 4150 (int64 offset)",
+                B=2,
+                T=1,
+                H=16,
+                HV=32,
+                K=128,
+                V=128,
+                S=4200,
+                indices=[4150, 7],
+                l2norm=True,
+                **kw,
+            )
+        )
         torch.cuda.empty_cache()
     return rows
 
@@ -302,9 +523,11 @@ def run_checks(device, full: bool, fn=None) -> list[dict]:
 # ----------------------------------------------------------------------------------------------------
 # The benchmark table
 # ----------------------------------------------------------------------------------------------------
-CONFIG_NOTE = ("kernels/gdn.py v2 (final: int64 token offsets, no alignment specialisation on q/k/v/a/b): "
-               "ALIGNED flag; when N*HV >= 256 with one token per sequence, kv BV=min(next_pow2(V), "
-               "16384//BK) 4 warps, vk BV=32 2 warps; else BV=16 (kv 1 warp, vk 2); num_stages 2")
+CONFIG_NOTE = (
+    "kernels/gdn.py v2 (final: int64 token offsets, no alignment specialisation on q/k/v/a/b): "
+    "ALIGNED flag; when N*HV >= 256 with one token per sequence, kv BV=min(next_pow2(V), "
+    "16384//BK) 4 warps, vk BV=32 2 warps; else BV=16 (kv 1 warp, vk 2); num_stages 2"
+)
 
 
 def time_compiled(compiled: Callable[..., Any], sets: list[dict]) -> tuple[float, float]:
@@ -319,8 +542,9 @@ def time_compiled(compiled: Callable[..., Any], sets: list[dict]) -> tuple[float
     return bench_ms(c_fn, rep=60, warmup=10), first_s
 
 
-def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_max_t: int = 16,
-              long_compile: bool = False) -> str:
+def run_bench(
+    device, out: Path, copy_bw: float, quick: bool = False, compile_max_t: int = 16, long_compile: bool = False
+) -> str:
     H, HV, K, V = 16, 32, 128, 128
     act = torch.bfloat16
     torch._dynamo.config.cache_size_limit = 64
@@ -355,11 +579,25 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_ma
                 e_ms = bench_ms(lambda rot=rot: gated_delta_rule_reference(**rot()), rep=60, warmup=10)
                 # compiled: the token loop unrolls, so long T is compiled once, last (below)
                 c_ms, first_s = time_compiled(compiled, sets) if T <= compile_max_t else (math.nan, math.nan)
-                row = dict(N=N, T=T, pool=str(pool_dtype)[6:], layout=layout, kernel_us=k_ms * 1e3, graph_us=g_us,
-                           MB=per_set / 1e6, GBps=per_set / (k_ms * 1e-3) / 1e9, frac=per_set / (k_ms * 1e-3) / copy_bw,
-                           frac_graph=per_set / (g_us * 1e-6) / copy_bw,
-                           eager_us=e_ms * 1e3, compiled_us=c_ms * 1e3, speedup_eager=e_ms / k_ms,
-                           speedup_compiled=c_ms / k_ms, compile_s=first_s, err=err, R=R)
+                row = dict(
+                    N=N,
+                    T=T,
+                    pool=str(pool_dtype)[6:],
+                    layout=layout,
+                    kernel_us=k_ms * 1e3,
+                    graph_us=g_us,
+                    MB=per_set / 1e6,
+                    GBps=per_set / (k_ms * 1e-3) / 1e9,
+                    frac=per_set / (k_ms * 1e-3) / copy_bw,
+                    frac_graph=per_set / (g_us * 1e-6) / copy_bw,
+                    eager_us=e_ms * 1e3,
+                    compiled_us=c_ms * 1e3,
+                    speedup_eager=e_ms / k_ms,
+                    speedup_compiled=c_ms / k_ms,
+                    compile_s=first_s,
+                    err=err,
+                    R=R,
+                )
                 if N == 1 and T == 1:
                     t = timing_triplet(lambda sets=sets: KERNEL_CALL(**sets[0]))
                     t["graph_rot_us"] = g_us
@@ -368,7 +606,9 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_ma
                 print(json.dumps(row), f"({time.perf_counter() - t0:.1f}s)")
                 del pool, sets
                 torch.cuda.empty_cache()
-                table = bench_table(rows, empty, n1_lat, copy_bw, compile_max_t)  # written after every row: a timeout keeps rows
+                table = bench_table(
+                    rows, empty, n1_lat, copy_bw, compile_max_t
+                )  # written after every row: a timeout keeps rows
                 (out / f"kernel_{file_tag(device_name())}.md").write_text(table)
     long_rows = [r for r in rows if r["T"] > compile_max_t and r["pool"] == "float32" and r["layout"] == "kv"]
     if long_compile and long_rows:  # one long-T compile (fp32 kv), after every other row: a timeout keeps them
@@ -381,8 +621,11 @@ def run_bench(device, out: Path, copy_bw: float, quick: bool = False, compile_ma
         del pool, sets
         table = bench_table(rows, empty, n1_lat, copy_bw, compile_max_t)
         (out / f"kernel_{file_tag(device_name())}.md").write_text(table)
-    (out / "bench.json").write_text(json.dumps(dict(rows=rows, empty=empty, n1={f"{k[0]} {k[1]}": v for k, v in n1_lat.items()},
-                                                     copy_bw=copy_bw), indent=0))
+    (out / "bench.json").write_text(
+        json.dumps(
+            dict(rows=rows, empty=empty, n1={f"{k[0]} {k[1]}": v for k, v in n1_lat.items()}, copy_bw=copy_bw), indent=0
+        )
+    )
     print("\n" + table)
     return table
 
@@ -423,10 +666,12 @@ def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float, com
         "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
-        lines.append(f"| {r['N']} | {r['T']} | {r['pool']} | {r['layout']} | {r['kernel_us']:.1f} | {r['graph_us']:.1f} | "
-                     f"{r['MB']:.2f} | {r['GBps']:.0f} | {r['frac']:.2f} | {r['R']} | {r['eager_us']:.1f} | "
-                     f"{r['speedup_eager']:.1f} | {_num(r['compiled_us'])} | {_num(r['speedup_compiled'])} | "
-                     f"{_num(r['compile_s'])} | {r['err']:.1e} |")
+        lines.append(
+            f"| {r['N']} | {r['T']} | {r['pool']} | {r['layout']} | {r['kernel_us']:.1f} | {r['graph_us']:.1f} | "
+            f"{r['MB']:.2f} | {r['GBps']:.0f} | {r['frac']:.2f} | {r['R']} | {r['eager_us']:.1f} | "
+            f"{r['speedup_eager']:.1f} | {_num(r['compiled_us'])} | {_num(r['speedup_compiled'])} | "
+            f"{_num(r['compile_s'])} | {r['err']:.1e} |"
+        )
     lines += [
         "",
         "## N=1 decode latency vs an empty Triton kernel",
@@ -443,8 +688,10 @@ def bench_table(rows: list[dict], empty: dict, n1_lat: dict, copy_bw: float, com
         f"{empty['event_us']:.2f} | {empty['host_us']:.2f} |",
     ]
     for (p, lay), t in n1_lat.items():
-        lines.append(f"| kernel N=1 T=1 pool {p} {lay} | {t['graph_rot_us']:.2f} | {t['graph_us']:.2f} | "
-                     f"{t['event_us']:.2f} | {t['host_us']:.2f} |")
+        lines.append(
+            f"| kernel N=1 T=1 pool {p} {lay} | {t['graph_rot_us']:.2f} | {t['graph_us']:.2f} | "
+            f"{t['event_us']:.2f} | {t['host_us']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -453,11 +700,18 @@ def main() -> None:
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--bench", action="store_true")
     ap.add_argument("--quick", action="store_true", help="with --bench: a few rows only (smoke test)")
-    ap.add_argument("--compile-max-t", type=int, default=16,
-                    help="with --bench: compile the reference for every row up to this T (default 16)")
-    ap.add_argument("--long-compile", action="store_true",
-                    help="with --bench: compile the reference once for T > --compile-max-t too (fp32 kv, last; "
-                         "minutes: T=256 had not finished after 250 s on an H100)")
+    ap.add_argument(
+        "--compile-max-t",
+        type=int,
+        default=16,
+        help="with --bench: compile the reference for every row up to this T (default 16)",
+    )
+    ap.add_argument(
+        "--long-compile",
+        action="store_true",
+        help="with --bench: compile the reference once for T > --compile-max-t too (fp32 kv, last; "
+        "minutes: T=256 had not finished after 250 s on an H100)",
+    )
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
     args = ap.parse_args()
     out = Path(args.out)
@@ -471,8 +725,10 @@ def main() -> None:
         return
     device = torch.device("cuda")
     torch.backends.cuda.matmul.allow_tf32 = False
-    print(f"device {device_name()}, torch {torch.__version__}, triton {triton.__version__}, "
-          f"SMs {torch.cuda.get_device_properties(0).multi_processor_count}")
+    print(
+        f"device {device_name()}, torch {torch.__version__}, triton {triton.__version__}, "
+        f"SMs {torch.cuda.get_device_properties(0).multi_processor_count}"
+    )
     if args.check:
         rows = run_checks(device, full=True)
         (out / "check.json").write_text(json.dumps(rows, indent=0))
@@ -480,8 +736,9 @@ def main() -> None:
     if args.bench:
         copy_bw = copy_bandwidth(device)
         print(f"copy bandwidth: {copy_bw / 1e12:.3f} TB/s (read + write)")
-        run_bench(device, out, copy_bw, quick=args.quick, compile_max_t=args.compile_max_t,
-                  long_compile=args.long_compile)
+        run_bench(
+            device, out, copy_bw, quick=args.quick, compile_max_t=args.compile_max_t, long_compile=args.long_compile
+        )
 
 
 if __name__ == "__main__":

@@ -34,8 +34,13 @@ def shapecheck() -> list[str]:
 
 def timed(args: list[str], json_path: Path) -> tuple[float, int, dict[str, Any]]:
     start = time.perf_counter()
-    proc = subprocess.run([*shapecheck(), *args, "--json", str(json_path)], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"})
+    proc = subprocess.run(
+        [*shapecheck(), *args, "--json", str(json_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
     seconds = time.perf_counter() - start
     if proc.returncode not in (0, 1) or not json_path.exists():
         raise SystemExit(f"{' '.join(args)}: exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
@@ -46,8 +51,10 @@ def machine(device: str) -> list[str]:
     import torch
     import triton
 
-    lines = [f"- CPUs: {len(os.sched_getaffinity(0))} ({platform.processor() or platform.machine()}); "
-             f"torch {torch.__version__}, triton {triton.__version__}, Python {platform.python_version()}"]
+    lines = [
+        f"- CPUs: {len(os.sched_getaffinity(0))} ({platform.processor() or platform.machine()}); "
+        f"torch {torch.__version__}, triton {triton.__version__}, Python {platform.python_version()}"
+    ]
     if device == "cuda":
         names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
         lines.append(f"- GPUs: {len(names)} × {', '.join(sorted(set(names)))}")
@@ -75,8 +82,10 @@ def mutate_rows(args: argparse.Namespace, counts: list[int], tmp: Path) -> list[
         statuses = [(m["id"], m["status"]) for m in report["mutants"]]
         first = first or (seconds, statuses)
         same = "yes" if statuses == first[1] else "NO"
-        rows.append(f"| mutate | {w} | {seconds:.0f} | {first[0] / seconds:.2f}× | {len(statuses)} mutants, "
-                    f"{report['score']['killed']} killed | {same} |")
+        rows.append(
+            f"| mutate | {w} | {seconds:.0f} | {first[0] / seconds:.2f}× | {len(statuses)} mutants, "
+            f"{report['score']['killed']} killed | {same} |"
+        )
     return rows
 
 
@@ -89,8 +98,10 @@ def run_rows(args: argparse.Namespace, counts: list[int], tmp: Path) -> list[str
         cases = sum(c["cases"] for c in report["contracts"])
         verdict = "held" if report["held"] else "violated"
         first = first or (seconds, verdict)
-        rows.append(f"| run --profile {args.profile} | {w} | {seconds:.0f} | {first[0] / seconds:.2f}× | "
-                    f"{cases} cases, {verdict} | {'yes' if verdict == first[1] else 'NO'} |")
+        rows.append(
+            f"| run --profile {args.profile} | {w} | {seconds:.0f} | {first[0] / seconds:.2f}× | "
+            f"{cases} cases, {verdict} | {'yes' if verdict == first[1] else 'NO'} |"
+        )
     return rows
 
 
@@ -103,7 +114,9 @@ def main() -> None:
     parser.add_argument("--operators", default=None, help="subset of the mutation operators (default: all)")
     parser.add_argument("--examples", type=int, default=60, help="cases per mutant")
     parser.add_argument("--profile", default="gpu", help="profile of the run measurement")
-    parser.add_argument("--run-examples", type=int, default=None, help="drawn cases of the run (default: the profile's)")
+    parser.add_argument(
+        "--run-examples", type=int, default=None, help="drawn cases of the run (default: the profile's)"
+    )
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args()
     counts = worker_counts(args.workers, args.device)
@@ -116,15 +129,25 @@ def main() -> None:
         if "run" in args.what:
             rows += run_rows(args, counts, Path(folder))
     load_after = os.getloadavg()
-    lines = [f"# Scaling over workers ({args.device}), {started}", "", *machine(args.device),
-             f"- load average (1/5/15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
-             f"{', '.join(f'{x:.2f}' for x in load_after)}"
-             + (" (above the CPU count: the machine was shared with other work)"
-                if max(*load_before, *load_after) > len(os.sched_getaffinity(0)) else ""),
-             f"- mutate: `shapecheck mutate {args.target} --examples {args.examples} --seed 0 --device {args.device}"
-             f"{' --operators ' + args.operators if args.operators else ''} --workers W`",
-             f"- command: `python bench/mutate_scaling.py {' '.join(sys.argv[1:])}`", "",
-             "| what | workers | wall s | speed-up vs first | result | same as first |", "|---|---|---|---|---|---|", *rows]
+    lines = [
+        f"# Scaling over workers ({args.device}), {started}",
+        "",
+        *machine(args.device),
+        f"- load average (1/5/15 min) before: {', '.join(f'{x:.2f}' for x in load_before)}; after: "
+        f"{', '.join(f'{x:.2f}' for x in load_after)}"
+        + (
+            " (above the CPU count: the machine was shared with other work)"
+            if max(*load_before, *load_after) > len(os.sched_getaffinity(0))
+            else ""
+        ),
+        f"- mutate: `shapecheck mutate {args.target} --examples {args.examples} --seed 0 --device {args.device}"
+        f"{' --operators ' + args.operators if args.operators else ''} --workers W`",
+        f"- command: `python bench/mutate_scaling.py {' '.join(sys.argv[1:])}`",
+        "",
+        "| what | workers | wall s | speed-up vs first | result | same as first |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if args.output:

@@ -55,21 +55,43 @@ H, HV = 16, 32
 K = V = 128 if CUDA else 32  # the CPU pool of 256 slots stays at 32 MiB
 
 
-def _cpu_kernel(A_log: torch.Tensor, a: torch.Tensor, dt_bias: torch.Tensor, softplus_beta: float, softplus_threshold: float,
-                q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, b: torch.Tensor, initial_state_source: torch.Tensor,
-                initial_state_indices: torch.Tensor, scale: Optional[float] = None, use_qk_l2norm_in_kernel: bool = False,
-                cu_seqlens: Optional[torch.Tensor] = None, state_layout: str = "kv") -> torch.Tensor:
+def _cpu_kernel(
+    A_log: torch.Tensor,
+    a: torch.Tensor,
+    dt_bias: torch.Tensor,
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    b: torch.Tensor,
+    initial_state_source: torch.Tensor,
+    initial_state_indices: torch.Tensor,
+    scale: Optional[float] = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Optional[torch.Tensor] = None,
+    state_layout: str = "kv",
+) -> torch.Tensor:
     """A stand-in for the kernel on CPU, as cheap as a launch: every argument read (strides of each tensor, as
     the wrapper's launch reads them, so a compiled model guards them too), `v` returned as o."""
     strides = [x.stride(-1) for x in (A_log, a, dt_bias, q, k, b, initial_state_source, initial_state_indices)]
-    if state_layout not in ("kv", "vk") or softplus_beta * softplus_threshold <= 0 or (scale or 1.0) <= 0 or 0 in strides:
+    if (
+        state_layout not in ("kv", "vk")
+        or softplus_beta * softplus_threshold <= 0
+        or (scale or 1.0) <= 0
+        or 0 in strides
+    ):
         raise ValueError("the wrapper's own argument checks")  # reads each scalar, as the launch would
     return v if use_qk_l2norm_in_kernel or cu_seqlens is None else v.clone()
 
 
 UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if CUDA else _cpu_kernel
-MODES = {"unchecked": UNCHECKED, "first": contract(GDN_DECODE, mode="first")(UNCHECKED),
-         "shapes": contract(GDN_DECODE, mode="shapes")(UNCHECKED), "always": contract(GDN_DECODE, mode="always")(UNCHECKED)}
+MODES = {
+    "unchecked": UNCHECKED,
+    "first": contract(GDN_DECODE, mode="first")(UNCHECKED),
+    "shapes": contract(GDN_DECODE, mode="shapes")(UNCHECKED),
+    "always": contract(GDN_DECODE, mode="always")(UNCHECKED),
+}
 
 
 def make_args(N: int, device: torch.device, R: int = 2) -> list[tuple[tuple, dict]]:
@@ -81,8 +103,19 @@ def make_args(N: int, device: torch.device, R: int = 2) -> list[tuple[tuple, dic
     bf = lambda *s: torch.randn(*s, device=device).to(torch.bfloat16)
     sets = []
     for r in range(R):
-        args = (A_log, bf(N, HV), dt_bias, 1.0, 20.0, bf(N, 1, H, K), bf(N, 1, H, K), bf(N, 1, HV, V),
-                bf(N, HV), pool, perm[r * N:(r + 1) * N].contiguous())
+        args = (
+            A_log,
+            bf(N, HV),
+            dt_bias,
+            1.0,
+            20.0,
+            bf(N, 1, H, K),
+            bf(N, 1, H, K),
+            bf(N, 1, HV, V),
+            bf(N, HV),
+            pool,
+            perm[r * N : (r + 1) * N].contiguous(),
+        )
         sets.append((args, {"use_qk_l2norm_in_kernel": True}))
     return sets
 
@@ -117,8 +150,12 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     parts = {
         "first/shapes cache hit (C++ tensor guards)": _us(lambda: sig.matches(args, kwargs), reps),
         "arguments (bind)": _us(lambda: c.arguments(args, kwargs), reps),
-        "jaxtyping+beartype gate (not run for this contract: the contract models every annotation)": _us(lambda: gate(*args, **kwargs), reps),
-        "validate(values=False): binder, rules, layout checks": _us(lambda: c.validate(dict(bound), values=False), reps),
+        "jaxtyping+beartype gate (not run for this contract: the contract models every annotation)": _us(
+            lambda: gate(*args, **kwargs), reps
+        ),
+        "validate(values=False): binder, rules, layout checks": _us(
+            lambda: c.validate(dict(bound), values=False), reps
+        ),
         "validate(values=True): + value checks (device read)": _us(lambda: c.validate(dict(bound)), reps),
         "  _bind_shapes": _us(lambda: c._bind_shapes(type(call)(c.name, dict(bound), {})), reps),
         "  rules (all)": _us(lambda: [r.holds(namespace) for r in c.rules], reps),
@@ -126,7 +163,9 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     }
     for check in c.checks:
         name = getattr(check, "__name__", "check")
-        parts[f"  check {(check.__doc__ or name).split(':')[0] if name == 'check' else name}"] = _us(lambda check=check: check(call), reps)
+        parts[f"  check {(check.__doc__ or name).split(':')[0] if name == 'check' else name}"] = _us(
+            lambda check=check: check(call), reps
+        )
     return parts
 
 
@@ -147,8 +186,10 @@ def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -
 
 def _model(fn: Callable) -> Callable:
     """A model around the kernel: the call plus one op for inductor to compile (the output scaled)."""
+
     def model(*args: Any, **kwargs: Any) -> torch.Tensor:
         return fn(*args, **kwargs) * 2
+
     return model
 
 
@@ -186,15 +227,21 @@ def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str
             _sync()
             host = host_rounds(fns, sets, calls, rounds)
         except Exception as exc:  # noqa: BLE001 - one failed setting is reported in its row; the others still run
-            lines.append(f"| {setting} | {N} | failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200].replace('|', '/')} |||||")
+            lines.append(
+                f"| {setting} | {N} | failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200].replace('|', '/')} |||||"
+            )
             continue
         median = {m: statistics.median(v) for m, v in host.items()}
         least = {m: min(v) for m, v in host.items()}
         print(N, setting, median, flush=True)
-        deltas = " | ".join(f"{median[m] - median['unchecked']:+.1f} ({least[m] - least['unchecked']:+.1f})"
-                            for m in ("first", "shapes", "always"))
+        deltas = " | ".join(
+            f"{median[m] - median['unchecked']:+.1f} ({least[m] - least['unchecked']:+.1f})"
+            for m in ("first", "shapes", "always")
+        )
         counted = " / ".join(str(guards_per_mode[m]) for m in MODES) if options is not None else "—"
-        lines.append(f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |")
+        lines.append(
+            f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |"
+        )
         print(lines[-1], flush=True)  # each row as it is measured: a run cut short still shows them
         results[setting] = host
     return lines, results
@@ -203,24 +250,35 @@ def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.environ.get("OUT", str(ROOT / "bench" / "results")))
-    ap.add_argument("--settings", default=",".join(s for s in SETTINGS if CUDA or s != "reduce-overhead"),
-                    help="comma-separated: eager, inductor, reduce-overhead (CUDA)")
+    ap.add_argument(
+        "--settings",
+        default=",".join(s for s in SETTINGS if CUDA or s != "reduce-overhead"),
+        help="comma-separated: eager, inductor, reduce-overhead (CUDA)",
+    )
     ap.add_argument("--rounds", type=int, default=7 if CUDA else 15, help="interleaved rounds per setting")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     settings = args.settings.split(",")
     tag = torch.cuda.get_device_name() if CUDA else "cpu"
-    where = (f"{tag}" if CUDA else f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
-             f"(`{_cpu_model()}`), the kernel replaced by a pure-torch stand-in")
-    lines = [f"# Contract-check overhead: {tag}", "",
-             f"{where}. torch {torch.__version__}, triton {triton.__version__}, jaxtyping {jaxtyping.__version__}, "
-             f"Python {platform.python_version()}. Decode T=1, H={H}, HV={HV}, K=V={K}, fp32 pool, bf16 activations, "
-             f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds: "
-             "median (and fastest round); Δ = mode − unchecked in the same setting; guards = dynamo's guards before "
-             "each call of the compiled model (`torch._dynamo.explain`), unchecked / first / shapes / always.", "",
-             "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    where = (
+        f"{tag}"
+        if CUDA
+        else f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+        f"(`{_cpu_model()}`), the kernel replaced by a pure-torch stand-in"
+    )
+    lines = [
+        f"# Contract-check overhead: {tag}",
+        "",
+        f"{where}. torch {torch.__version__}, triton {triton.__version__}, jaxtyping {jaxtyping.__version__}, "
+        f"Python {platform.python_version()}. Decode T=1, H={H}, HV={HV}, K=V={K}, fp32 pool, bf16 activations, "
+        f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds: "
+        "median (and fastest round); Δ = mode − unchecked in the same setting; guards = dynamo's guards before "
+        "each call of the compiled model (`torch._dynamo.explain`), unchecked / first / shapes / always.",
+        "",
+        "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
     results: dict[str, Any] = {}
     for N, calls in ((1, 600 if CUDA else 300), (256, 300 if CUDA else 100)):
         found, results[f"N{N}"] = rows(N, settings, calls, args.rounds)
@@ -239,8 +297,11 @@ def main() -> None:
 def _cpu_model() -> str:
     """The CPU's model name (Linux), for the results' header."""
     try:
-        return next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name"))
+        return next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         return platform.processor() or "unknown"
 

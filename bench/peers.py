@@ -55,8 +55,17 @@ from shapecheck.kernels import gdn
 H, HV, K, V = 16, 32, 128, 128
 BF16, FP32 = torch.bfloat16, torch.float32
 # (N, T, activation dtype, pool dtype): the issue's table plus T = 16
-ROWS = [(1, 1, BF16, FP32), (32, 1, BF16, FP32), (256, 1, BF16, FP32), (1024, 1, BF16, FP32),
-        (256, 1, BF16, BF16), (256, 1, FP32, FP32), (64, 4, BF16, FP32), (8, 16, BF16, FP32), (8, 64, BF16, FP32)]
+ROWS = [
+    (1, 1, BF16, FP32),
+    (32, 1, BF16, FP32),
+    (256, 1, BF16, FP32),
+    (1024, 1, BF16, FP32),
+    (256, 1, BF16, BF16),
+    (256, 1, FP32, FP32),
+    (64, 4, BF16, FP32),
+    (8, 16, BF16, FP32),
+    (8, 64, BF16, FP32),
+]
 SGLANG_FILE = "sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py"
 SMALL_N = 32  # rows this small are timed in several interleaved rounds
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # cpu: --smoke, under the interpreter
@@ -113,7 +122,11 @@ def load_peers(peers: Path) -> dict[str, Callable[..., Any]]:
 # ----------------------------------------------------------------------------------------------------
 def ours(s: dict, cfg: Optional[tuple[int, int, int, int]] = None) -> Callable[[], Any]:
     """Our wrapper, unchecked: the heuristic's launch configuration, or `cfg` = (BV, warps, stages, pdl)."""
-    fn = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if cfg is None else gdn.with_launch_config(*cfg[:3], bool(cfg[3]))
+    fn = (
+        gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__
+        if cfg is None
+        else gdn.with_launch_config(*cfg[:3], bool(cfg[3]))
+    )
     return lambda: fn(**s)
 
 
@@ -125,10 +138,21 @@ def sglang_call(fn: Callable[..., Any], s: dict) -> Callable[[], Any]:
 def fla_call(fn: Callable[..., Any], s: dict, h0: torch.Tensor) -> Callable[[], Any]:
     N, T = s["q"].shape[:2]
     g, beta = s["a"].view(N, T, HV), s["b"].view(N, T, HV)
-    return lambda: fn(s["q"], s["k"], s["v"], g=g, beta=beta, A_log=s["A_log"], dt_bias=s["dt_bias"],
-                      initial_state=h0, output_final_state=True, use_qk_l2norm_in_kernel=True,
-                      use_gate_in_kernel=True, use_beta_sigmoid_in_kernel=True,
-                      state_v_first=s["state_layout"] == "vk")
+    return lambda: fn(
+        s["q"],
+        s["k"],
+        s["v"],
+        g=g,
+        beta=beta,
+        A_log=s["A_log"],
+        dt_bias=s["dt_bias"],
+        initial_state=h0,
+        output_final_state=True,
+        use_qk_l2norm_in_kernel=True,
+        use_gate_in_kernel=True,
+        use_beta_sigmoid_in_kernel=True,
+        state_v_first=s["state_layout"] == "vk",
+    )
 
 
 def fla_states(sets: list[dict]) -> list[torch.Tensor]:
@@ -141,8 +165,19 @@ def fla_states(sets: list[dict]) -> list[torch.Tensor]:
 # ----------------------------------------------------------------------------------------------------
 # (BV, num_warps, num_stages, pdl). The first sweep (bench/results/h200_sweep/) also varied a next-token
 # prefetch, now always on: without it T=64 ran 1.5-1.7x slower.
-DECODE_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 1, 2, 1), (32, 2, 2, 1),
-                   (64, 2, 2, 1), (128, 4, 2, 1), (32, 1, 2, 0), (8, 1, 2, 0), (32, 1, 3, 1)]
+DECODE_VARIANTS = [
+    (4, 1, 2, 1),
+    (8, 1, 2, 1),
+    (16, 1, 2, 1),
+    (32, 1, 2, 1),
+    (64, 1, 2, 1),
+    (32, 2, 2, 1),
+    (64, 2, 2, 1),
+    (128, 4, 2, 1),
+    (32, 1, 2, 0),
+    (8, 1, 2, 0),
+    (32, 1, 3, 1),
+]
 MULTI_VARIANTS = [(4, 1, 2, 1), (8, 1, 2, 1), (16, 1, 2, 1), (32, 1, 2, 1), (64, 2, 2, 1), (16, 2, 2, 1)]
 
 
@@ -221,9 +256,11 @@ def copy_bandwidths(rep: int) -> dict[str, float]:
     dst = torch.empty_like(src)
     triton_copy = lambda: _copy_kernel[(triton.cdiv(n, 4096),)](src, dst, n, BLOCK=4096, num_warps=4)
     triton_copy()
-    us = {"memcpy graph": graph_us([lambda: dst.copy_(src)], rep),
-          "memcpy events": triton.testing.do_bench(lambda: dst.copy_(src), rep=4 * rep, return_mode="median") * 1e3,
-          "triton graph": graph_us([triton_copy], rep)}
+    us = {
+        "memcpy graph": graph_us([lambda: dst.copy_(src)], rep),
+        "memcpy events": triton.testing.do_bench(lambda: dst.copy_(src), rep=4 * rep, return_mode="median") * 1e3,
+        "triton graph": graph_us([triton_copy], rep),
+    }
     assert torch.equal(dst, src)
     return {name: 2 * 4 * n / (t * 1e-6) for name, t in us.items()}
 
@@ -242,8 +279,19 @@ def agreement(call: Callable[[], Any], ref: tuple, rows: Callable[[Any], torch.T
     return max(kb.rel_rms(o, o_ref), kb.rel_rms(rows(result), rows_ref)), o
 
 
-def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layout: str, impls: dict,
-                variants: list, rep: int, sweep_rep: int, l2: int, rounds: int = 1) -> list[dict]:
+def measure_row(
+    N: int,
+    T: int,
+    act: torch.dtype,
+    pool_dtype: torch.dtype,
+    layout: str,
+    impls: dict,
+    variants: list,
+    rep: int,
+    sweep_rep: int,
+    l2: int,
+    rounds: int = 1,
+) -> list[dict]:
     """Check every implementation on set 0, then time them in `rounds` interleaved rounds (the best median
     counts: small rows are at the mercy of clocks and launch queues, and interleaving gives each the same)."""
     per_set = kb.bytes_moved(N, T, H, HV, K, V, act, pool_dtype)
@@ -256,8 +304,15 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
     base = dict(N=N, T=T, act=str(act)[6:], pool=str(pool_dtype)[6:], layout=layout, R=R)
     out, o_ours, pending = [], None, []
 
-    def run(impl: str, name: str, calls: list, rows: Callable[[Any], torch.Tensor], bytes_: int,
-            check: Callable[[], Any], cfg: Optional[tuple] = None) -> None:
+    def run(
+        impl: str,
+        name: str,
+        calls: list,
+        rows: Callable[[Any], torch.Tensor],
+        bytes_: int,
+        check: Callable[[], Any],
+        cfg: Optional[tuple] = None,
+    ) -> None:
         nonlocal o_ours
         row = dict(base, impl=impl, variant=name, err=math.nan, bytes=bytes_, us=math.nan, us_rounds=[])
         out.append(row)
@@ -281,18 +336,35 @@ def measure_row(N: int, T: int, act: torch.dtype, pool_dtype: torch.dtype, layou
         check, p = on_clone(lambda s, cfg=cfg: ours(s, cfg))
         run("ours", variant_name(cfg), [ours(s, cfg) for s in sets], lambda _r, p=p: p[slots], per_set, check, cfg)
     if "baseline" in impls:
-        check, p = on_clone(lambda s: (lambda: impls["baseline"](**s)))
-        run("baseline", "main", [lambda s=s: impls["baseline"](**s) for s in sets], lambda _r, p=p: p[slots],
-            per_set, check)
+        check, p = on_clone(lambda s: lambda: impls["baseline"](**s))
+        run(
+            "baseline",
+            "main",
+            [lambda s=s: impls["baseline"](**s) for s in sets],
+            lambda _r, p=p: p[slots],
+            per_set,
+            check,
+        )
     if layout == "vk" and "sglang" in impls:
         check, p = on_clone(lambda s: sglang_call(impls["sglang"], s))
-        run("sglang", "0.5.23", [sglang_call(impls["sglang"], s) for s in sets], lambda _r, p=p: p[slots],
-            per_set, check)
+        run(
+            "sglang",
+            "0.5.23",
+            [sglang_call(impls["sglang"], s) for s in sets],
+            lambda _r, p=p: p[slots],
+            per_set,
+            check,
+        )
     if "fla" in impls:
         h0 = fla_states(sets)
-        run("fla", "0.6.0", [fla_call(impls["fla"], s, h) for s, h in zip(sets, h0)], lambda r: r[1],
+        run(
+            "fla",
+            "0.6.0",
+            [fla_call(impls["fla"], s, h) for s, h in zip(sets, h0)],
+            lambda r: r[1],
             acts + state_bytes(N, pool_dtype, FP32),
-            fla_call(impls["fla"], sets[0], fla_states([dict(sets[0], initial_state_source=orig)])[0]))
+            fla_call(impls["fla"], sets[0], fla_states([dict(sets[0], initial_state_source=orig)])[0]),
+        )
     for _ in range(rounds):
         for row, calls, reps in pending:
             try:
@@ -315,18 +387,22 @@ def _f(x: Optional[float], fmt: str) -> str:
 def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
     def get(N, T, act, pool, layout, impl, name=None):
         for r in rows:
-            if (r["N"], r["T"], r["act"], r["pool"], r["layout"], r["impl"]) == (N, T, act, pool, layout, impl) \
-                    and (name is None or r["variant"] == name):
+            if (r["N"], r["T"], r["act"], r["pool"], r["layout"], r["impl"]) == (N, T, act, pool, layout, impl) and (
+                name is None or r["variant"] == name
+            ):
                 return r
         return None
 
     frac = lambda r: None if r is None else r["bytes"] / (r["us"] * 1e-6) / copy_bw
     us = lambda r: None if r is None else r["us"]
-    lines = [header, "",
-             "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk / kv µs | "
-             "ours vk / SGLang speed | ours kv / SGLang speed | ours frac vk | ours frac kv | SGLang frac | "
-             "fla frac vk | err ours vk / kv | err SGLang | err fla vk | ours vs SGLang |",
-             "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|"]
+    lines = [
+        header,
+        "",
+        "| N | T | act | pool | ours vk µs | ours kv µs | SGLang µs | fla vk µs | fla kv µs | main vk / kv µs | "
+        "ours vk / SGLang speed | ours kv / SGLang speed | ours frac vk | ours frac kv | SGLang frac | "
+        "fla frac vk | err ours vk / kv | err SGLang | err fla vk | ours vs SGLang |",
+        "|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|",
+    ]
     present = {(r["N"], r["T"], r["act"], r["pool"]) for r in rows}
     for N, T, act, pool in [(N, T, str(a)[6:], str(p)[6:]) for N, T, a, p in ROWS]:
         if (N, T, act, pool) not in present:
@@ -343,7 +419,8 @@ def peers_table(rows: list[dict], copy_bw: float, header: str) -> str:
             f"{_f(speed(okv), '.2f')} | {_f(frac(ovk), '.2f')} | {_f(frac(okv), '.2f')} | "
             f"{_f(frac(sg), '.2f')} | {_f(frac(fvk), '.2f')} | "
             f"{_f(ovk and ovk['err'], '.1e')} / {_f(okv and okv['err'], '.1e')} | {_f(sg and sg['err'], '.1e')} | "
-            f"{_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |")
+            f"{_f(fvk and fvk['err'], '.1e')} | {_f(sg and sg.get('vs_ours'), '.1e')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -353,25 +430,34 @@ def rounds_table(rows: list[dict]) -> str:
     for r in rows:
         if len(r["us_rounds"]) > 1:
             rs = sorted(r["us_rounds"])
-            lines.append(f"| {r['N']} | {r['T']} | {r['layout']} | {r['impl']} {r['variant']} | {rs[0]:.2f} | "
-                         f"{rs[len(rs) // 2]:.2f} | {', '.join(f'{x:.1f}' for x in r['us_rounds'])} |")
+            lines.append(
+                f"| {r['N']} | {r['T']} | {r['layout']} | {r['impl']} {r['variant']} | {rs[0]:.2f} | "
+                f"{rs[len(rs) // 2]:.2f} | {', '.join(f'{x:.1f}' for x in r['us_rounds'])} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def sweep_table(rows: list[dict], copy_bw: float) -> str:
-    lines = ["| N | T | act | pool | layout | best variants (µs, frac of copy BW) | heuristic µs | SGLang µs |",
-             "|---:|---:|---|---|---|---|---:|---:|"]
+    lines = [
+        "| N | T | act | pool | layout | best variants (µs, frac of copy BW) | heuristic µs | SGLang µs |",
+        "|---:|---:|---|---|---|---|---:|---:|",
+    ]
     cases = sorted({(r["T"], r["N"], r["act"], r["pool"], r["layout"]) for r in rows})
     for T, N, act, pool, layout in cases:
         mine = [r for r in rows if (r["T"], r["N"], r["act"], r["pool"], r["layout"]) == (T, N, act, pool, layout)]
-        ours_ = sorted([r for r in mine if r["impl"] == "ours" and r["variant"] != "heuristic"],
-                       key=lambda r: (math.isnan(r["us"]), r["us"]))
-        best = "; ".join(f"{r['variant']} {r['us']:.1f} ({r['bytes'] / (r['us'] * 1e-6) / copy_bw:.2f})"
-                         for r in ours_[:5])
+        ours_ = sorted(
+            [r for r in mine if r["impl"] == "ours" and r["variant"] != "heuristic"],
+            key=lambda r: (math.isnan(r["us"]), r["us"]),
+        )
+        best = "; ".join(
+            f"{r['variant']} {r['us']:.1f} ({r['bytes'] / (r['us'] * 1e-6) / copy_bw:.2f})" for r in ours_[:5]
+        )
         heur = [r["us"] for r in mine if r["impl"] == "ours" and r["variant"] == "heuristic"]
         sg = [r["us"] for r in rows if (r["T"], r["N"], r["act"], r["pool"], r["impl"]) == (T, N, act, pool, "sglang")]
-        lines.append(f"| {N} | {T} | {act} | {pool} | {layout} | {best} | {_f(heur[0] if heur else None, '.1f')} | "
-                     f"{_f(sg[0] if sg else None, '.1f')} |")
+        lines.append(
+            f"| {N} | {T} | {act} | {pool} | {layout} | {best} | {_f(heur[0] if heur else None, '.1f')} | "
+            f"{_f(sg[0] if sg else None, '.1f')} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -394,8 +480,11 @@ def main() -> None:
     ap.add_argument("--min-n", type=int, default=0, help="only the rows with N at least this (a shorter sweep)")
     ap.add_argument("--rounds", type=int, default=5, help=f"interleaved timing rounds for rows with N <= {SMALL_N}")
     ap.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 2))
-    ap.add_argument("--smoke", action="store_true",
-                    help="agreement only, two small rows, no timing (runs on CPU under the interpreter)")
+    ap.add_argument(
+        "--smoke",
+        action="store_true",
+        help="agreement only, two small rows, no timing (runs on CPU under the interpreter)",
+    )
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "bench/results")))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -414,17 +503,26 @@ def main() -> None:
         where = f"{props.multi_processor_count} SMs, L2 {l2 / 2**20:.0f} MiB"
     else:
         name, l2, where = "cpu", 50 * 2**20, "Triton interpreter"
-    header = (f"# Decode kernel vs peers: {name}\n\ntorch {torch.__version__}, triton {triton.__version__}, "
-              f"CUDA {torch.version.cuda}; {where}")
+    header = (
+        f"# Decode kernel vs peers: {name}\n\ntorch {torch.__version__}, triton {triton.__version__}, "
+        f"CUDA {torch.version.cuda}; {where}"
+    )
     print(header, flush=True)
     if not args.smoke:
         # Our variants and fla-core's kernel key on no dimension here; SGLang's on N and next_pow2(T), the
         # launch heuristics (ours, main's) on N and T.
-        jobs = {(impl, cfg, *((2, 1) if cfg or impl == "fla" else (N, T)), a, p, lay, args.peers, args.baseline)
-                for N, T, a, p in rows_wanted for lay in layouts
-                for impl, cfg in [("ours", None), *(("ours", c) for c in variants_of(N, T, lay)), ("fla", None),
-                                  *([("sglang", None)] if lay == "vk" else []),
-                                  *([("baseline", None)] if args.baseline else [])]}
+        jobs = {
+            (impl, cfg, *((2, 1) if cfg or impl == "fla" else (N, T)), a, p, lay, args.peers, args.baseline)
+            for N, T, a, p in rows_wanted
+            for lay in layouts
+            for impl, cfg in [
+                ("ours", None),
+                *(("ours", c) for c in variants_of(N, T, lay)),
+                ("fla", None),
+                *([("sglang", None)] if lay == "vk" else []),
+                *([("baseline", None)] if args.baseline else []),
+            ]
+        }
         warm_compiles(sorted(jobs, key=str), args.workers)
         print(f"warmed {len(jobs)} compiles with {args.workers} workers", flush=True)
     impls: dict[str, Any] = load_peers(args.peers)
@@ -437,27 +535,41 @@ def main() -> None:
     rows: list[dict] = []
     for N, T, act, pool in rows_wanted:
         for layout in layouts:
-            rows += measure_row(N, T, act, pool, layout, impls, variants_of(N, T, layout),
-                                0 if args.smoke else args.rep, 0 if args.smoke else args.sweep_rep, l2,
-                                rounds=args.rounds if N <= SMALL_N else 1)
+            rows += measure_row(
+                N,
+                T,
+                act,
+                pool,
+                layout,
+                impls,
+                variants_of(N, T, layout),
+                0 if args.smoke else args.rep,
+                0 if args.smoke else args.sweep_rep,
+                l2,
+                rounds=args.rounds if N <= SMALL_N else 1,
+            )
             if DEVICE.type == "cuda":
                 torch.cuda.empty_cache()  # the row's input sets are gone with measure_row's frame
     if args.smoke:
         bad = [r for r in rows if not r["err"] < 1e-2]
         print(f"smoke: {len(rows) - len(bad)}/{len(rows)} calls agree with the reference")
         sys.exit(1 if bad else 0)
-    header += (f"; copy bandwidth {copy_bw / 1e12:.2f} TB/s, the best of three ways to copy 1 GiB device to device "
-               f"(TB/s, read + write, same run: {copy_text}). "
-               "H=16, HV=32, K=V=128, l2norm on; µs = do_bench_cudagraph median per launch over rotating input "
-               "sets (>= 3x L2); frac = bytes (state read + written, q/k/v/a/b read, o written) / time / copy "
-               "bandwidth; fla-core writes an fp32 final state (counted); err = max rel. RMS error of o and the "
-               "written state vs kernels/reference.py (fp32); `ours vs SGLang` = rel. RMS difference of o. "
-               "`main` = kernels/gdn.py as on main before this change.")
+    header += (
+        f"; copy bandwidth {copy_bw / 1e12:.2f} TB/s, the best of three ways to copy 1 GiB device to device "
+        f"(TB/s, read + write, same run: {copy_text}). "
+        "H=16, HV=32, K=V=128, l2norm on; µs = do_bench_cudagraph median per launch over rotating input "
+        "sets (>= 3x L2); frac = bytes (state read + written, q/k/v/a/b read, o written) / time / copy "
+        "bandwidth; fla-core writes an fp32 final state (counted); err = max rel. RMS error of o and the "
+        "written state vs kernels/reference.py (fp32); `ours vs SGLang` = rel. RMS difference of o. "
+        "`main` = kernels/gdn.py as on main before this change."
+    )
     table = peers_table(rows, copy_bw, header)
     tag = kb.file_tag(name)
     sweep = "\n## Sweep\n\n" + sweep_table(rows, copy_bw) if args.sweep else ""
-    sweep += (f"\n## Rows with N <= {SMALL_N}, {args.rounds} interleaved rounds (the table above shows the best)\n\n"
-              + rounds_table(rows))
+    sweep += (
+        f"\n## Rows with N <= {SMALL_N}, {args.rounds} interleaved rounds (the table above shows the best)\n\n"
+        + rounds_table(rows)
+    )
     (args.out / f"peers_{tag}.md").write_text(table + sweep)
     dump = dict(copy_bw=copy_bw, copies=copies, rows=rows)
     (args.out / f"peers_{tag}.json").write_text(json.dumps(dump, indent=0))

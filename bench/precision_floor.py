@@ -35,10 +35,23 @@ from shapecheck.kernels.reference import gated_delta_rule_reference  # noqa: E40
 from shapecheck.runner import check_case  # noqa: E402
 
 DIMS = {"B": 2, "H": 1, "HV": 1, "K": 16, "N": 2, "S": 2, "T": 1, "V": 1}
-OPTIONS = {"at_threshold": False, "cu_seqlens": None, "dtype": "float32", "gate_dtype": "float32",
-           "index_dtype": "int32", "indices": [0, -1], "l2norm": False, "layout": "kv", "packed_gates": False,
-           "pool_dtype": "float32", "scale": None, "softplus_beta": 1.0, "softplus_threshold": 20.0,
-           "strided_qkv": False, "zero_token": True}
+OPTIONS = {
+    "at_threshold": False,
+    "cu_seqlens": None,
+    "dtype": "float32",
+    "gate_dtype": "float32",
+    "index_dtype": "int32",
+    "indices": [0, -1],
+    "l2norm": False,
+    "layout": "kv",
+    "packed_gates": False,
+    "pool_dtype": "float32",
+    "scale": None,
+    "softplus_beta": 1.0,
+    "softplus_threshold": 20.0,
+    "strided_qkv": False,
+    "zero_token": True,
+}
 
 
 def main() -> None:
@@ -54,9 +67,12 @@ def main() -> None:
         if harness.relative_rms(out, ref32) <= harness.tolerance(torch.float32):
             continue
         fixed_fails += 1
-        opinion = conditioning.second_opinion(harness.reference_results(GDN_DECODE, gated_delta_rule_reference),
-                                              {**args, "initial_state_source": pool},
-                                              [(harness.RETURN, out)], seed)
+        opinion = conditioning.second_opinion(
+            harness.reference_results(GDN_DECODE, gated_delta_rule_reference),
+            {**args, "initial_state_source": pool},
+            [(harness.RETURN, out)],
+            seed,
+        )
         assert opinion is not None, "the GDN reference runs in float64"
         bound = opinion.bounds["output float32"]
         err = harness.relative_rms(out, opinion.truth["output"])
@@ -66,11 +82,15 @@ def main() -> None:
     name = torch.cuda.get_device_name() if options.device.startswith("cuda") else "CPU, Triton interpreter"
     print(f"# {name}; torch {torch.__version__}, triton {triton.__version__}; {options.seeds} seeds of {DIMS}")
     print(f"failing the fixed float32 bound (1e-5 vs the float32 reference): {fixed_fails}")
-    print(f"failing as judged now (float64 reference, max(1e-5, {conditioning.FACTOR} x noise floor)): {len(now_fails)}")
+    print(
+        f"failing as judged now (float64 reference, max(1e-5, {conditioning.FACTOR} x noise floor)): {len(now_fails)}"
+    )
     if ratios:
         ratios.sort()
-        print(f"error vs float64 truth / noise floor, over the fixed-bound failures: median "
-              f"{statistics.median(ratios):.2f}, max {ratios[-1]:.2f}")
+        print(
+            f"error vs float64 truth / noise floor, over the fixed-bound failures: median "
+            f"{statistics.median(ratios):.2f}, max {ratios[-1]:.2f}"
+        )
     for seed, line in now_fails[:10]:
         print(f"  seed {seed}: {line}")
 

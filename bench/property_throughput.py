@@ -34,10 +34,22 @@ if options.device == "cuda":
 else:
     where = f"CPU ({platform.machine()}, {os.cpu_count()} cores), Triton interpreter, torch {torch.__version__}"
 print(f"# property throughput: {where}; profile {options.profile}; {options.examples} examples, seed {options.seed}")
-print(f"{'pass':<12} {'cases':>6} {'failing':>8} {'seconds':>8} {'cases/s':>8} {'compiles':>9} {'keys':>5} {'compiles/100':>13}")
+print(
+    f"{'pass':<12} {'cases':>6} {'failing':>8} {'seconds':>8} {'cases/s':>8} {'compiles':>9} {'keys':>5} {'compiles/100':>13}"
+)
 for label in ("cold", "warm"):
-    r = run_property(GDN_DECODE, fused_sigmoid_gating_delta_rule_update, "shapecheck.kernels.gdn", profile=PROFILES[options.profile],
-                     device=options.device, examples=options.examples, seed=options.seed, database=False)
+    r = run_property(
+        GDN_DECODE,
+        fused_sigmoid_gating_delta_rule_update,
+        "shapecheck.kernels.gdn",
+        profile=PROFILES[options.profile],
+        device=options.device,
+        examples=options.examples,
+        seed=options.seed,
+        database=False,
+    )
     n = len(r.outcomes)
-    print(f"{label:<12} {n:>6} {sum(not o.ok for o in r.outcomes):>8} {r.seconds:>8.1f} {n / r.seconds:>8.1f} "
-          f"{r.compilations:>9} {r.compile_keys:>5} {100 * r.compilations / n:>13.1f}")
+    print(
+        f"{label:<12} {n:>6} {sum(not o.ok for o in r.outcomes):>8} {r.seconds:>8.1f} {n / r.seconds:>8.1f} "
+        f"{r.compilations:>9} {r.compile_keys:>5} {100 * r.compilations / n:>13.1f}"
+    )

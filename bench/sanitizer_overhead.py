@@ -55,6 +55,7 @@ def gated_running_sum(x_ptr, g_ptr, y_ptr, T, D, BLOCK_D: tl.constexpr):
 def best_seconds(launch: Callable[[], None], repeats: int) -> tuple[float, float]:
     """Fastest (plain, sanitized) launch times, the two alternated so that load from other processes on the
     machine hits both alike; the minimum is the least noisy estimate of the cost itself."""
+
     def timed(sanitized: bool) -> float:
         start = time.perf_counter()
         if sanitized:
@@ -80,18 +81,23 @@ def main() -> None:
     rows, T, D = 4, 32, 40
     xs, gs, ys = torch.randn(rows, T, D), torch.rand(rows, T), torch.empty(rows, T, D)
     cases: dict[str, Callable[[], None]] = {
-        f"masked copy, N={n}, BLOCK={block}, {triton.cdiv(n, block)} programs":
-            lambda: masked_copy[(triton.cdiv(n, block),)](x, y, n, BLOCK=block),
-        f"gated running sum, {rows} programs x T={T} steps, D={D}":
-            lambda: gated_running_sum[(rows,)](xs, gs, ys, T, D, BLOCK_D=64),
+        f"masked copy, N={n}, BLOCK={block}, {triton.cdiv(n, block)} programs": lambda: masked_copy[
+            (triton.cdiv(n, block),)
+        ](x, y, n, BLOCK=block),
+        f"gated running sum, {rows} programs x T={T} steps, D={D}": lambda: gated_running_sum[(rows,)](
+            xs, gs, ys, T, D, BLOCK_D=64
+        ),
     }
 
-    print(f"CPU, Triton interpreter, {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__}, "
-          f"triton {triton.__version__}; best of {args.repeats} alternated launches each")
+    print(
+        f"CPU, Triton interpreter, {os.cpu_count()} cores ({platform.machine()}), torch {torch.__version__}, "
+        f"triton {triton.__version__}; best of {args.repeats} alternated launches each"
+    )
     print(f"{'kernel':<54} {'plain ms':>9} {'sanitized ms':>13} {'slowdown':>9}")
     for name, launch in cases.items():
         plain, checked = best_seconds(launch, args.repeats)
         print(f"{name:<54} {plain * 1e3:>9.1f} {checked * 1e3:>13.1f} {checked / plain:>8.2f}x")
+
 
 if __name__ == "__main__":
     main()

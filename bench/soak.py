@@ -29,15 +29,27 @@ from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update  # noq
 from shapecheck.profiles import PROFILES  # noqa: E402
 from shapecheck.runner import run_property, tolerance  # noqa: E402
 
-where = torch.cuda.get_device_name() if options.device == "cuda" else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), Triton interpreter"
+where = (
+    torch.cuda.get_device_name()
+    if options.device == "cuda"
+    else f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores), Triton interpreter"
+)
 print(f"# soak: {where}; torch {torch.__version__}; profile {options.profile}")
 print(f"{'seed':>6} {'cases':>6} {'failing':>8} {'seconds':>8}")
 worst: dict[str, float] = {}
 total = failing = 0
 for seed in options.seeds:
     start = time.perf_counter()
-    report = run_property(GDN_DECODE, fused_sigmoid_gating_delta_rule_update, "shapecheck.kernels.gdn", profile=PROFILES[options.profile],
-                          device=options.device, examples=options.examples, seed=seed, database=False)
+    report = run_property(
+        GDN_DECODE,
+        fused_sigmoid_gating_delta_rule_update,
+        "shapecheck.kernels.gdn",
+        profile=PROFILES[options.profile],
+        device=options.device,
+        examples=options.examples,
+        seed=seed,
+        database=False,
+    )
     bad = sum(not o.ok for o in report.outcomes)
     total, failing = total + len(report.outcomes), failing + bad
     for key, err in report.worst_errors().items():

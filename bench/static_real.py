@@ -48,8 +48,9 @@ def extracted(name: str) -> Path:
     if not (target / inner).is_dir():
         cache = Path("/tmp/peers")
         if not list(cache.glob(pattern)):
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(cache)],
-                           check=True)
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement, "-d", str(cache)], check=True
+            )
         with zipfile.ZipFile(next(cache.glob(pattern))) as wheel:
             wheel.extractall(target, [m for m in wheel.namelist() if m.startswith(inner + "/") and m.endswith(".py")])
     return target / inner
@@ -85,7 +86,9 @@ def labels() -> dict[str, tuple[str, str]]:
     if not LABELS.is_file():
         return {}
     with LABELS.open() as handle:
-        return {row[0]: (row[1], row[2]) for row in csv.reader(handle, delimiter="\t") if row and not row[0].startswith("#")}
+        return {
+            row[0]: (row[1], row[2]) for row in csv.reader(handle, delimiter="\t") if row and not row[0].startswith("#")
+        }
 
 
 CRITERION = """## How the findings were labelled
@@ -145,17 +148,26 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="Also write the report (Markdown) here.")
     args = parser.parse_args()
     known = labels()
-    out = ["# `shapecheck lint` on real upstream code", "",
-           f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python {platform.python_version()}.", ""]
+    out = [
+        "# `shapecheck lint` on real upstream code",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores (shared), Python {platform.python_version()}.",
+        "",
+    ]
     labelled: Counter[tuple[str, str]] = Counter()
     missing: list[str] = []
     for corpus in CORPORA:
         root = extracted(corpus)
         findings, crashes, files, functions, wall = lint_corpus(root)
-        out += [f"## {corpus} (`{CORPORA[corpus][0]}`, `{CORPORA[corpus][2]}/`)", "",
-                f"{files} files, {functions} functions checked, {len(crashes)} crashes, {wall:.1f} s wall "
-                "(one process, files linted one by one).", "",
-                "| rule | errors | notes |", "| --- | --- | --- |"]
+        out += [
+            f"## {corpus} (`{CORPORA[corpus][0]}`, `{CORPORA[corpus][2]}/`)",
+            "",
+            f"{files} files, {functions} functions checked, {len(crashes)} crashes, {wall:.1f} s wall "
+            "(one process, files linted one by one).",
+            "",
+            "| rule | errors | notes |",
+            "| --- | --- | --- |",
+        ]
         by_rule = Counter((f.code, f.severity) for f in findings)
         for code in sorted({c for c, _ in by_rule}):
             out.append(f"| {code} | {by_rule[(code, 'error')]} | {by_rule[(code, 'note')]} |")
@@ -167,29 +179,50 @@ def main() -> None:
             else:
                 labelled[(f"{f.code} {f.severity}", label[0])] += 1
         out.append("")
-    out += [CRITERION, "## Precision against the hand labels", "", f"Labels: `{LABELS.relative_to(ROOT)}`.", "",
-            "| rule | severity | labelled | true positives | false positives | precision |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    out += [
+        CRITERION,
+        "## Precision against the hand labels",
+        "",
+        f"Labels: `{LABELS.relative_to(ROOT)}`.",
+        "",
+        "| rule | severity | labelled | true positives | false positives | precision |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for rule in sorted({r for r, _ in labelled}):
         tp, fp = labelled[(rule, "TP")], labelled[(rule, "FP")]
         code, severity = rule.split()
         out.append(f"| {code} | {severity} | {tp + fp} | {tp} | {fp} | {tp / (tp + fp):.0%} |")
     out += ["", f"Findings without a label: {len(missing)}.", *[f"    {m}" for m in missing[:20]], ""]
-    unseen = [code for code in ("SC008", "SC009", "SC010") if not any(r.startswith(code) for r in {r for r, _ in labelled})]
-    out += [f"No finding of {', '.join(unseen)} on these corpora (precision undefined: see the fixtures' tests)."
-            if unseen else "", ""]
+    unseen = [
+        code for code in ("SC008", "SC009", "SC010") if not any(r.startswith(code) for r in {r for r, _ in labelled})
+    ]
+    out += [
+        f"No finding of {', '.join(unseen)} on these corpora (precision undefined: see the fixtures' tests)."
+        if unseen
+        else "",
+        "",
+    ]
     fla = extracted("fla-core")
     one = str(fla / "ops" / "common" / "chunk_h_split.py")
-    rows = [("lint fla/ops/common/chunk_h_split.py --no-cache", fresh_process(["lint", one, "--no-cache"])),
-            ("lint fla/ops/common/chunk_h_split.py (unchanged: from the lint cache)", fresh_process(["lint", one])),
-            ("explain tests/fixtures/static_upstream_style.py::gated_delta_rule_decode",
-             fresh_process(["explain", "tests/fixtures/static_upstream_style.py::gated_delta_rule_decode"])),
-            ("lint fla/ --no-cache (all of fla-core, one run)", fresh_process(["lint", str(fla), "--no-cache"], repeat=1))]
+    rows = [
+        ("lint fla/ops/common/chunk_h_split.py --no-cache", fresh_process(["lint", one, "--no-cache"])),
+        ("lint fla/ops/common/chunk_h_split.py (unchanged: from the lint cache)", fresh_process(["lint", one])),
+        (
+            "explain tests/fixtures/static_upstream_style.py::gated_delta_rule_decode",
+            fresh_process(["explain", "tests/fixtures/static_upstream_style.py::gated_delta_rule_decode"]),
+        ),
+        ("lint fla/ --no-cache (all of fla-core, one run)", fresh_process(["lint", str(fla), "--no-cache"], repeat=1)),
+    ]
     floor = python_start()
-    out += ["## Speed (fresh process per call; seconds, median / max of 5 runs; CPU = user + system)", "",
-            "| command | wall median | wall max | CPU median |", "| --- | --- | --- | --- |",
-            *[f"| `shapecheck {label}` | {t[0]:.2f} | {t[1]:.2f} | {t[2]:.2f} |" for label, t in rows],
-            f"| `python -c 'import sympy'` (the analyser's floor) | {floor[0]:.2f} | {floor[1]:.2f} | {floor[2]:.2f} |", ""]
+    out += [
+        "## Speed (fresh process per call; seconds, median / max of 5 runs; CPU = user + system)",
+        "",
+        "| command | wall median | wall max | CPU median |",
+        "| --- | --- | --- | --- |",
+        *[f"| `shapecheck {label}` | {t[0]:.2f} | {t[1]:.2f} | {t[2]:.2f} |" for label, t in rows],
+        f"| `python -c 'import sympy'` (the analyser's floor) | {floor[0]:.2f} | {floor[1]:.2f} | {floor[2]:.2f} |",
+        "",
+    ]
     report = "\n".join(out)
     print(report)
     if args.output is not None:

@@ -78,10 +78,12 @@ def cli_timings(repeats: int) -> list[str]:
     lint = [sys.executable, "-m", "shapecheck.cli", "lint", WRAPPER[0]]
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "SHAPECHECK_CACHE_DIR": folder}
-        rows = [("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"]),
-                ("python -c 'import sympy'", [sys.executable, "-c", "import sympy"]),
-                (f"shapecheck lint {WRAPPER[0]} --no-cache", [*lint, "--no-cache"]),
-                (f"shapecheck lint {WRAPPER[0]} (unchanged: from the lint cache)", lint)]
+        rows = [
+            ("python -c pass (the interpreter alone)", [sys.executable, "-c", "pass"]),
+            ("python -c 'import sympy'", [sys.executable, "-c", "import sympy"]),
+            (f"shapecheck lint {WRAPPER[0]} --no-cache", [*lint, "--no-cache"]),
+            (f"shapecheck lint {WRAPPER[0]} (unchanged: from the lint cache)", lint),
+        ]
         _wall(lint, env)  # fills the cache
         lines = [f"one file from the command line (fresh process each, median of {repeats}):"]
         for label, argv in rows:
@@ -96,8 +98,12 @@ def watch_latency(repeats: int) -> list[str]:
         text = Path(WRAPPER[0]).read_text()
         target.write_text(text)
         env = {**os.environ, "SHAPECHECK_CACHE_DIR": str(Path(folder) / "cache")}
-        watcher = subprocess.Popen([sys.executable, "-m", "shapecheck.cli", "lint", "--watch", str(target)], env=env,
-                                   stdout=subprocess.PIPE, text=True)
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "shapecheck.cli", "lint", "--watch", str(target)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert watcher.stdout is not None
 
         def summary() -> None:
@@ -117,8 +123,10 @@ def watch_latency(repeats: int) -> list[str]:
         finally:
             watcher.terminate()
             watcher.wait()
-    return [f"  shapecheck lint --watch, an edit of {WRAPPER[0]} to its new report (median of {repeats}, "
-            f"polling every 0.2 s): {statistics.median(times) * 1e3:.0f} ms"]
+    return [
+        f"  shapecheck lint --watch, an edit of {WRAPPER[0]} to its new report (median of {repeats}, "
+        f"polling every 0.2 s): {statistics.median(times) * 1e3:.0f} ms"
+    ]
 
 
 def torch_sweep(jobs: int) -> list[str]:
@@ -137,11 +145,14 @@ def torch_sweep(jobs: int) -> list[str]:
     slowest = sorted(results, key=lambda r: r[2] + r[3])[-5:]
     lines = [
         f"torch {importlib.metadata.version('torch')} package: {root}",
-        f"  files: {len(files)} ({len(skipped)} skipped: " + ", ".join(f"{Path(p).relative_to(root)} ({why})" for p, why in skipped) + ")",
+        f"  files: {len(files)} ({len(skipped)} skipped: "
+        + ", ".join(f"{Path(p).relative_to(root)} ({why})" for p, why in skipped)
+        + ")",
         f"  functions analysed: {functions}",
         f"  wall time: {wall:.1f} s with {jobs} process{'es' * (jobs > 1)} (summed over files: parse {parse:.1f} s, analysis {analysis:.1f} s)",
         f"  per function: {wall / functions * 1e3:.2f} ms wall, {analysis / functions * 1e3:.2f} ms analysis",
-        "  slowest files: " + ", ".join(f"{Path(r[0]).relative_to(root)} {r[2] + r[3]:.2f} s" for r in reversed(slowest)),
+        "  slowest files: "
+        + ", ".join(f"{Path(r[0]).relative_to(root)} {r[2] + r[3]:.2f} s" for r in reversed(slowest)),
     ]
     return lines
 
@@ -160,8 +171,10 @@ def triton_sweep() -> list[str]:
         functions += sum(1 for _ in analyse_module(module))
         kernels_linted += lint_module(module)[1]
     wall = time.perf_counter() - start
-    return [f"triton {importlib.metadata.version('triton')} package, analysed and linted in one process: "
-            f"{len(files)} files, {functions} functions, {kernels_linted} kernels linted, {wall:.1f} s"]
+    return [
+        f"triton {importlib.metadata.version('triton')} package, analysed and linted in one process: "
+        f"{len(files)} files, {functions} functions, {kernels_linted} kernels linted, {wall:.1f} s"
+    ]
 
 
 def fold_limit_timing() -> list[str]:
@@ -171,12 +184,14 @@ def fold_limit_timing() -> list[str]:
 
     x = sympy.Symbol("x", integer=True)
     props = [sympy.Symbol(f"p{i}") for i in range(facts.FOLD_LIMIT + 1)]
-    tangled = sympy.ITE(sympy.And(*[sympy.Or(*props[:i + 2]) for i in range(len(props) - 1)]), props[0], props[-1])
+    tangled = sympy.ITE(sympy.And(*[sympy.Or(*props[: i + 2]) for i in range(len(props) - 1)]), props[0], props[-1])
     split = sympy.Piecewise((x * (x + 1) - x**2, tangled), (x, True))
     start = time.perf_counter()
     facts._is_zero(split - x)
-    return [f"a case split over {facts.FOLD_LIMIT + 1} propositions, not folded: answered in "
-            f"{(time.perf_counter() - start) * 1e3:.1f} ms"]
+    return [
+        f"a case split over {facts.FOLD_LIMIT + 1} propositions, not folded: answered in "
+        f"{(time.perf_counter() - start) * 1e3:.1f} ms"
+    ]
 
 
 def main() -> None:
@@ -186,12 +201,20 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="also write the report here")
     parser.add_argument("--skip-torch", action="store_true", help="leave out the sweep over torch's own source")
     args = parser.parse_args()
-    header = (f"static analysis speed: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-              f"sympy {sympy.__version__}")
+    header = (
+        f"static analysis speed: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"sympy {sympy.__version__}"
+    )
     header += f", typer {importlib.metadata.version('typer')}"
-    lines = [header, *cli_timings(max(3, args.repeats // 4)), *watch_latency(max(3, args.repeats // 4)),
-             *wrapper_timings(args.repeats), *fold_limit_timing(), *triton_sweep(),
-             *([] if args.skip_torch else torch_sweep(args.jobs))]
+    lines = [
+        header,
+        *cli_timings(max(3, args.repeats // 4)),
+        *watch_latency(max(3, args.repeats // 4)),
+        *wrapper_timings(args.repeats),
+        *fold_limit_timing(),
+        *triton_sweep(),
+        *([] if args.skip_torch else torch_sweep(args.jobs)),
+    ]
     report = "\n".join(lines) + "\n"
     print(report, end="")
     if args.output is not None:

@@ -50,9 +50,13 @@ def _state_layout(call: Call) -> None:
     if tuple(pool.shape[2:]) != expected[layout]:
         call.stop_if_traced()  # before formatting symbolic sizes (torch.compile)
         order = "K V" if layout == "kv" else "V K"
-        raise call.fail("initial_state_source", f'state_layout="{layout}" needs a pool "S HV {order}"',
-                        dimension=order, expected=f"[S, {d['HV']}, {expected[layout][0]}, {expected[layout][1]}]",
-                        found=list(pool.shape))
+        raise call.fail(
+            "initial_state_source",
+            f'state_layout="{layout}" needs a pool "S HV {order}"',
+            dimension=order,
+            expected=f"[S, {d['HV']}, {expected[layout][0]}, {expected[layout][1]}]",
+            found=list(pool.shape),
+        )
 
 
 def _scale(call: Call) -> None:
@@ -88,8 +92,11 @@ GDN_DECODE = Contract(
         Rule(f"K <= {MAX_K}", blame=("k", "K"), why="the kernel keeps one key block of next_pow2(K) <= 256"),
         Rule("BT == B * T", blame=("a", "BT"), why="packed gates [B*T, HV] cover every token"),
         Rule("cu_seqlens is None or B == 1", blame=("q", "B"), why="varlen packs all sequences on the T axis"),
-        Rule("cu_seqlens is not None or N == B", blame=("initial_state_indices", "N"),
-             why="without cu_seqlens there is one sequence per batch row"),
+        Rule(
+            "cu_seqlens is not None or N == B",
+            blame=("initial_state_indices", "N"),
+            why="without cu_seqlens there is one sequence per batch row",
+        ),
         Rule("softplus_beta > 0", blame=("softplus_beta", "-"), why="softplus(x, beta) divides by beta"),
     ],
     checks=[
@@ -108,7 +115,23 @@ GDN_DECODE = Contract(
     regimes="shapecheck.contracts.gdn_cases:regimes",
     # What `--pin` may fix besides dimensions and parameters: the names `cases` reads from its overrides
     # (G: value heads per query/key head; spare_slots: pool slots beyond N).
-    pins=("G", "varlen", "spare_slots", "dtype", "pool_dtype", "layout", "l2norm", "scale", "softplus_beta",
-          "softplus_threshold", "packed_gates", "strided_qkv", "index_dtype", "gate_dtype", "at_threshold",
-          "zero_token", "indices"),
+    pins=(
+        "G",
+        "varlen",
+        "spare_slots",
+        "dtype",
+        "pool_dtype",
+        "layout",
+        "l2norm",
+        "scale",
+        "softplus_beta",
+        "softplus_threshold",
+        "packed_gates",
+        "strided_qkv",
+        "index_dtype",
+        "gate_dtype",
+        "at_threshold",
+        "zero_token",
+        "indices",
+    ),
 )

@@ -106,9 +106,17 @@ def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStr
 K_CLASSES = {"k16": (9, 16), "k64": (33, 64), "k128": (65, 128), "k256": (129, 256)}
 V_CLASSES = {"v16": (9, 16), "vbig": (33, 256)}
 _FACTORS: dict[str, tuple[Any, ...]] = {
-    "dtype": DTYPES, "pool_dtype": POOL_DTYPES, "gate_dtype": ("float32", "bfloat16"),
-    "index_dtype": ("int32", "int64"), "varlen": (False, True), "l2norm": (False, True), "layout": ("kv", "vk"),
-    "decode": (True, False), "k": tuple(K_CLASSES), "v": tuple(V_CLASSES), "aligned": (True, False),
+    "dtype": DTYPES,
+    "pool_dtype": POOL_DTYPES,
+    "gate_dtype": ("float32", "bfloat16"),
+    "index_dtype": ("int32", "int64"),
+    "varlen": (False, True),
+    "l2norm": (False, True),
+    "layout": ("kv", "vk"),
+    "decode": (True, False),
+    "k": tuple(K_CLASSES),
+    "v": tuple(V_CLASSES),
+    "aligned": (True, False),
 }
 
 
@@ -128,9 +136,14 @@ def _factors_of(case: Case) -> Optional[dict[str, Any]]:
     if not (k and v):
         return None
     decode = d["T"] <= d["N"] if o["cu_seqlens"] is not None else d["T"] == 1
-    return {**{n: o[n] for n in ("dtype", "pool_dtype", "gate_dtype", "index_dtype", "l2norm", "layout")},
-            "varlen": o["cu_seqlens"] is not None, "decode": decode, "k": k[0], "v": v[0],
-            "aligned": d["K"] % 16 == 0 and d["V"] % 16 == 0}
+    return {
+        **{n: o[n] for n in ("dtype", "pool_dtype", "gate_dtype", "index_dtype", "l2norm", "layout")},
+        "varlen": o["cu_seqlens"] is not None,
+        "decode": decode,
+        "k": k[0],
+        "v": v[0],
+        "aligned": d["K"] % 16 == 0 and d["V"] % 16 == 0,
+    }
 
 
 def _pairwise_menu(seeded: list[dict[str, Any]], seed: int = 0, candidates: int = 40) -> list[dict[str, Any]]:
@@ -139,10 +152,11 @@ def _pairwise_menu(seeded: list[dict[str, Any]], seed: int = 0, candidates: int 
     options in ~20 rows instead of the 4608 of the full product."""
     rng = random.Random(seed)
     names = list(_FACTORS)
-    pairs = lambda row: {(p, row[p], q, row[q]) for i, p in enumerate(names) for q in names[i + 1:]}
+    pairs = lambda row: {(p, row[p], q, row[q]) for i, p in enumerate(names) for q in names[i + 1 :]}
     rows = [dict(row) for row in {tuple(row.items()): row for row in seeded}.values()]
     uncovered = {
-        (a, x, b, y) for i, a in enumerate(names) for b in names[i + 1:] for x in _FACTORS[a] for y in _FACTORS[b]}
+        (a, x, b, y) for i, a in enumerate(names) for b in names[i + 1 :] for x in _FACTORS[a] for y in _FACTORS[b]
+    }
     for row in rows:
         uncovered -= pairs(row)
     while uncovered:
@@ -194,7 +208,9 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
         "dt_bias": dt_bias.to(gate_dtype),
         "softplus_beta": o["softplus_beta"],
         "softplus_threshold": o["softplus_threshold"],
-        "q": q, "k": k, "v": v,
+        "q": q,
+        "k": k,
+        "v": v,
         "b": b.to(dtype),
         "initial_state_source": rand(*pool_shape).to(pool_dtype),
         "initial_state_indices": torch.tensor(o["indices"], dtype=getattr(torch, o["index_dtype"])),
@@ -211,25 +227,29 @@ def regimes(case: Case) -> set[str]:
     d, o = case.dims, case.options
     cu, idx = o["cu_seqlens"], o["indices"]
     found = {f"layout={o['layout']}", f"dtype={o['dtype']}", f"pool={o['pool_dtype']}"}
-    found |= {name for name, hit in [
-        ("decode", cu is None and d["T"] == 1),
-        ("multi-token", cu is None and d["T"] > 1),
-        ("varlen", cu is not None),
-        ("zero-length seq", cu is not None and any(e == s for s, e in zip(cu[:-1], cu[1:]))),
-        ("padding slot", -1 in idx),
-        ("unused slots", d["S"] > len([i for i in idx if i >= 0])),
-        ("grouped heads", d["HV"] > d["H"]),
-        ("non-pow2", not (_is_pow2(d["K"]) and _is_pow2(d["V"]))),
-        ("K!=V", d["K"] != d["V"]),
-        ("l2norm", o["l2norm"]),
-        ("custom scale", o["scale"] is not None),
-        ("packed gates", o["packed_gates"]),
-        ("strided qkv", o["strided_qkv"]),
-        ("aligned K,V", d["K"] % 16 == 0 and d["V"] % 16 == 0),
-        ("bf16 gates", o.get("gate_dtype") == "bfloat16"),
-        ("gate at threshold", o.get("at_threshold", False)),
-        ("zero q/k token", o.get("zero_token", False)),
-    ] if hit}
+    found |= {
+        name
+        for name, hit in [
+            ("decode", cu is None and d["T"] == 1),
+            ("multi-token", cu is None and d["T"] > 1),
+            ("varlen", cu is not None),
+            ("zero-length seq", cu is not None and any(e == s for s, e in zip(cu[:-1], cu[1:]))),
+            ("padding slot", -1 in idx),
+            ("unused slots", d["S"] > len([i for i in idx if i >= 0])),
+            ("grouped heads", d["HV"] > d["H"]),
+            ("non-pow2", not (_is_pow2(d["K"]) and _is_pow2(d["V"]))),
+            ("K!=V", d["K"] != d["V"]),
+            ("l2norm", o["l2norm"]),
+            ("custom scale", o["scale"] is not None),
+            ("packed gates", o["packed_gates"]),
+            ("strided qkv", o["strided_qkv"]),
+            ("aligned K,V", d["K"] % 16 == 0 and d["V"] % 16 == 0),
+            ("bf16 gates", o.get("gate_dtype") == "bfloat16"),
+            ("gate at threshold", o.get("at_threshold", False)),
+            ("zero q/k token", o.get("zero_token", False)),
+        ]
+        if hit
+    }
     return found
 
 
@@ -237,14 +257,35 @@ def regimes(case: Case) -> set[str]:
 # small shapes and rarely combine B >= 2 with T >= 2 outside varlen, which let
 # mutants swapping batch and token strides survive (bench/results/mutation_cpu.md). Also the kernel test table.
 BASE_OPTIONS: dict[str, Any] = {
-    "dtype": "float32", "pool_dtype": "float32", "layout": "kv", "l2norm": False, "scale": None,
-    "softplus_beta": 1.0, "softplus_threshold": 20.0, "packed_gates": False, "strided_qkv": False,
-    "index_dtype": "int32", "cu_seqlens": None, "gate_dtype": "float32", "at_threshold": False, "zero_token": False,
+    "dtype": "float32",
+    "pool_dtype": "float32",
+    "layout": "kv",
+    "l2norm": False,
+    "scale": None,
+    "softplus_beta": 1.0,
+    "softplus_threshold": 20.0,
+    "packed_gates": False,
+    "strided_qkv": False,
+    "index_dtype": "int32",
+    "cu_seqlens": None,
+    "gate_dtype": "float32",
+    "at_threshold": False,
+    "zero_token": False,
 }
 
 
-def _case(B: int = 2, T: int = 1, H: int = 2, HV: int = 4, K: int = 48, V: int = 40, S: int = 4,
-          indices: tuple[int, ...] = (2, 0), seed: int = 0, **options: Any) -> Case:
+def _case(
+    B: int = 2,
+    T: int = 1,
+    H: int = 2,
+    HV: int = 4,
+    K: int = 48,
+    V: int = 40,
+    S: int = 4,
+    indices: tuple[int, ...] = (2, 0),
+    seed: int = 0,
+    **options: Any,
+) -> Case:
     dims = {"B": B, "T": T, "H": H, "HV": HV, "K": K, "V": V, "S": S, "N": len(indices)}
     chosen = {**BASE_OPTIONS, "indices": list(indices), **options}
     return Case(GDN_DECODE.name, dims, {**chosen, "varlen": chosen["cu_seqlens"] is not None}, seed)
@@ -267,8 +308,9 @@ EXAMPLES: dict[str, Case] = {
     "bf16 pool": _case(pool_dtype="bfloat16", T=3),
     "bf16 pool, vk, varlen": _case(B=1, T=4, indices=(0, -1), pool_dtype="bfloat16", layout="vk", cu_seqlens=[0, 3, 4]),
     "l2norm on, a zero q/k token": _case(l2norm=True, T=3, zero_token=True),
-    "softplus linear branch, a gate at the threshold": _case(softplus_threshold=2.0, softplus_beta=2.0, T=3,
-                                                             at_threshold=True),
+    "softplus linear branch, a gate at the threshold": _case(
+        softplus_threshold=2.0, softplus_beta=2.0, T=3, at_threshold=True
+    ),
     "bf16 gate parameters": _case(gate_dtype="bfloat16", T=2),
     "custom scale": _case(scale=0.3),
     "packed gates [B*T, HV]": _case(T=3, packed_gates=True),

@@ -18,8 +18,21 @@ from shapecheck.decorator import contract
 
 
 @triton.jit
-def _reshape_and_cache_kernel(key, value, key_cache, value_cache, slot_mapping, stride_kt, stride_kh, stride_vt,
-                              stride_vh, stride_cs, stride_ch, D, BD: tl.constexpr):
+def _reshape_and_cache_kernel(
+    key,
+    value,
+    key_cache,
+    value_cache,
+    slot_mapping,
+    stride_kt,
+    stride_kh,
+    stride_vt,
+    stride_vh,
+    stride_cs,
+    stride_ch,
+    D,
+    BD: tl.constexpr,
+):
     t = tl.program_id(0)
     h = tl.program_id(1)
     slot = tl.load(slot_mapping + t).to(tl.int64)
@@ -32,14 +45,30 @@ def _reshape_and_cache_kernel(key, value, key_cache, value_cache, slot_mapping, 
 
 
 @contract(RESHAPE_AND_CACHE)
-def reshape_and_cache(key: torch.Tensor, value: torch.Tensor, key_cache: torch.Tensor, value_cache: torch.Tensor,
-                      slot_mapping: torch.Tensor) -> None:
+def reshape_and_cache(
+    key: torch.Tensor,
+    value: torch.Tensor,
+    key_cache: torch.Tensor,
+    value_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+) -> None:
     """Args: key, value `[T, H, D]` (last axis contiguous), key_cache, value_cache `[S, H, D]` contiguous,
     updated in place, slot_mapping `[T]` int slots in `[-1, S)`. Returns None."""
     T, H, D = key.shape
     if T == 0:
         return
     _reshape_and_cache_kernel[(T, H)](
-        key=key, value=value, key_cache=key_cache, value_cache=value_cache, slot_mapping=slot_mapping,
-        stride_kt=key.stride(0), stride_kh=key.stride(1), stride_vt=value.stride(0), stride_vh=value.stride(1),
-        stride_cs=key_cache.stride(0), stride_ch=key_cache.stride(1), D=D, BD=triton.next_power_of_2(D))
+        key=key,
+        value=value,
+        key_cache=key_cache,
+        value_cache=value_cache,
+        slot_mapping=slot_mapping,
+        stride_kt=key.stride(0),
+        stride_kh=key.stride(1),
+        stride_vt=value.stride(0),
+        stride_vh=value.stride(1),
+        stride_cs=key_cache.stride(0),
+        stride_ch=key_cache.stride(1),
+        D=D,
+        BD=triton.next_power_of_2(D),
+    )

@@ -72,8 +72,9 @@ def gated_delta_rule_reference(
         q = q / torch.sqrt((q * q).sum(-1, keepdim=True) + 1e-6)
         k = k / torch.sqrt((k * k).sum(-1, keepdim=True) + 1e-6)
     q = q * scale
-    g = -torch.exp(A_log.to(compute_dtype)) * F.softplus(a + dt_bias.to(compute_dtype), beta=softplus_beta,
-                                                          threshold=softplus_threshold)
+    g = -torch.exp(A_log.to(compute_dtype)) * F.softplus(
+        a + dt_bias.to(compute_dtype), beta=softplus_beta, threshold=softplus_threshold
+    )
     beta = torch.sigmoid(b)
 
     positions = _token_positions(B, T, cu_seqlens, q.device)  # [N, L]
@@ -110,13 +111,20 @@ def gated_delta_rule_reference(
 def segment_mean_reference(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
     """Mean of each segment `x[cu_seqlens[n]:cu_seqlens[n+1]]` in fp64; an empty segment is 0."""
     bounds = cu_seqlens.tolist()
-    rows = [x[a:b].double().mean(0) if b > a else x.new_zeros(x.shape[1], dtype=torch.float64)
-            for a, b in zip(bounds[:-1], bounds[1:])]
+    rows = [
+        x[a:b].double().mean(0) if b > a else x.new_zeros(x.shape[1], dtype=torch.float64)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]
     return torch.stack(rows) if rows else x.new_zeros(0, x.shape[1], dtype=torch.float64)
 
 
-def reshape_and_cache_reference(key: torch.Tensor, value: torch.Tensor, key_cache: torch.Tensor,
-                                value_cache: torch.Tensor, slot_mapping: torch.Tensor) -> None:
+def reshape_and_cache_reference(
+    key: torch.Tensor,
+    value: torch.Tensor,
+    key_cache: torch.Tensor,
+    value_cache: torch.Tensor,
+    slot_mapping: torch.Tensor,
+) -> None:
     """Token `t`'s rows written to cache row `slot_mapping[t]` (skipped where it is -1), in place."""
     for t, slot in enumerate(slot_mapping.tolist()):
         if slot >= 0:

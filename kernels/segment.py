@@ -55,8 +55,9 @@ def _forward(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor:
     out = x.new_empty(N, D)
     BD = min(triton.next_power_of_2(D), MAX_BD)
     grid = (N, triton.cdiv(D, BD))
-    _segment_mean_kernel[grid](x=x, cu_seqlens=cu_seqlens, out=out, stride_xt=x.stride(0), stride_on=out.stride(0),
-                               D=D, BD=BD)
+    _segment_mean_kernel[grid](
+        x=x, cu_seqlens=cu_seqlens, out=out, stride_xt=x.stride(0), stride_on=out.stride(0), D=D, BD=BD
+    )
     return out
 
 
@@ -67,8 +68,9 @@ def _backward(dy: torch.Tensor, cu_seqlens: torch.Tensor, T: int) -> torch.Tenso
     dx = dy.new_empty(T, D)  # every token belongs to one segment: every row is written
     BD = min(triton.next_power_of_2(D), MAX_BD)
     grid = (N, triton.cdiv(D, BD))
-    _segment_mean_backward_kernel[grid](dy=dy, cu_seqlens=cu_seqlens, dx=dx, stride_dyn=dy.stride(0),
-                                        stride_dxt=dx.stride(0), D=D, BD=BD)
+    _segment_mean_backward_kernel[grid](
+        dy=dy, cu_seqlens=cu_seqlens, dx=dx, stride_dyn=dy.stride(0), stride_dxt=dx.stride(0), D=D, BD=BD
+    )
     return dx
 
 

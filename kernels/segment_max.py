@@ -46,7 +46,15 @@ def segment_max(x: torch.Tensor, cu_seqlens: torch.Tensor) -> tuple[torch.Tensor
     values = x.new_empty(N, D)
     indices = torch.empty(N, D, dtype=torch.int64, device=x.device)
     BD = min(triton.next_power_of_2(D), MAX_BD)
-    _segment_max_kernel[(N, triton.cdiv(D, BD))](x=x, cu_seqlens=cu_seqlens, values=values, indices=indices,
-                                                 stride_xt=x.stride(0), stride_vn=values.stride(0),
-                                                 stride_in=indices.stride(0), D=D, BD=BD)
+    _segment_max_kernel[(N, triton.cdiv(D, BD))](
+        x=x,
+        cu_seqlens=cu_seqlens,
+        values=values,
+        indices=indices,
+        stride_xt=x.stride(0),
+        stride_vn=values.stride(0),
+        stride_in=indices.stride(0),
+        D=D,
+        BD=BD,
+    )
     return values, indices

@@ -61,10 +61,14 @@ class _LaunchRefused(Exception):
     """Raised by the launch hook during the pass: the kernel is compiled, never run."""
 
 
-def _draw(strategy: st.SearchStrategy[Case], count: int, seed: Optional[int],
-          each: Callable[[Case], object]) -> None:
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=SUPPRESSED_HEALTH_CHECKS)
+def _draw(strategy: st.SearchStrategy[Case], count: int, seed: Optional[int], each: Callable[[Case], object]) -> None:
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=SUPPRESSED_HEALTH_CHECKS,
+    )
     @given(strategy)
     def draw(case: Case) -> None:
         each(case)
@@ -164,8 +168,9 @@ def _jobs(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], d
         return original(cache, specialization, kwargs)
 
     def capture(*, key: Any, fn: Any, compile: dict[str, Any], **rest: Any) -> bool:
-        jobs.setdefault(str(key), (fn.jit_function, compile["signature"], compile["constants"],
-                                   compile["configs"][0], options[0]))
+        jobs.setdefault(
+            str(key), (fn.jit_function, compile["signature"], compile["constants"], compile["configs"][0], options[0])
+        )
         return True
 
     def refuse(*args: Any, **kwargs: Any) -> None:
@@ -242,9 +247,18 @@ def _in_disk_cache(job: Job, target: Any) -> bool:
         return False
 
 
-def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
-                examples: int, seed: int, also: Sequence[Case] = (), rows: Sequence[Case] = (),
-                threads: int = THREADS) -> Ahead:
+def compile_run(
+    contract: Contract,
+    impl: Callable[..., Any],
+    strategy: st.SearchStrategy[Case],
+    *,
+    device: str,
+    examples: int,
+    seed: int,
+    also: Sequence[Case] = (),
+    rows: Sequence[Case] = (),
+    threads: int = THREADS,
+) -> Ahead:
     """Compile the kernels of the run's own cases, drawn from `strategy` under `seed` as the run will draw them
     (a compile budget's strategy, shapecheck/budget.py), and of `also`: each distinct key not in the disk cache
     is compiled in one of `os.cpu_count()` forked processes (where the OS forks), or else in `threads`
@@ -266,8 +280,10 @@ def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.Searc
     failed = _compile_forked(missing, os.cpu_count() or 1) if missing and hasattr(os, "fork") else len(missing)
     if failed:
         if hasattr(os, "fork"):
-            print(f"compile ahead: {failed} forked compiling processes failed; their kernels compile in threads",
-                  file=sys.stderr)
+            print(
+                f"compile ahead: {failed} forked compiling processes failed; their kernels compile in threads",
+                file=sys.stderr,
+            )
         calls, only = [0], _CompileOnly()
         call = _caller(contract, impl, device, calls)
         with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
@@ -275,8 +291,17 @@ def compile_run(contract: Contract, impl: Callable[..., Any], strategy: st.Searc
     return Ahead(time.perf_counter() - start, len(cases))
 
 
-def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.SearchStrategy[Case], *, device: str,
-                  examples: int, seed: Optional[int], also: Sequence[Case] = (), threads: int = THREADS) -> Ahead:
+def compile_ahead(
+    contract: Contract,
+    impl: Callable[..., Any],
+    strategy: st.SearchStrategy[Case],
+    *,
+    device: str,
+    examples: int,
+    seed: Optional[int],
+    also: Sequence[Case] = (),
+    threads: int = THREADS,
+) -> Ahead:
     """Compile, in `threads` threads, the kernels `impl` launches for the run's drawn cases and for `also` (the
     contract's regime examples); see the module. A strategy that fails to draw ends the pass: the run says why."""
     unable = _unable(device, impl)
@@ -299,7 +324,9 @@ def compile_ahead(contract: Contract, impl: Callable[..., Any], strategy: st.Sea
         if not any(reached):
             return Ahead(time.perf_counter() - start, calls[0], f"none of {calls[0]} drawn cases reached a launch")
         if not only.fresh:
-            return Ahead(time.perf_counter() - start, calls[0], "the first case needed no compilation: the cache is warm")
+            return Ahead(
+                time.perf_counter() - start, calls[0], "the first case needed no compilation: the cache is warm"
+            )
         for case in also:
             pool.submit(call, case)
         with contextlib.suppress(Exception):  # as above: the run will say what went wrong

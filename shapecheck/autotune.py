@@ -58,8 +58,9 @@ class Configs:
             Autotuner.run = run
         return self
 
-    def __exit__(self, kind: Optional[type[BaseException]], error: Optional[BaseException],
-                 trace: Optional[TracebackType]) -> None:
+    def __exit__(
+        self, kind: Optional[type[BaseException]], error: Optional[BaseException], trace: Optional[TracebackType]
+    ) -> None:
         if self._original is not None:
             from triton.runtime.autotuner import Autotuner
 
@@ -68,4 +69,8 @@ class Configs:
 
     def named(self) -> list[str]:
         """A failing case's line naming the configs it ran (empty when no autotuned kernel ran)."""
-        return [f"[autotune] ran {', '.join(f'`{k}` with {c}' for k, c in sorted(self.used.items()))}"] if self.used else []
+        return (
+            [f"[autotune] ran {', '.join(f'`{k}` with {c}' for k, c in sorted(self.used.items()))}"]
+            if self.used
+            else []
+        )

@@ -18,8 +18,23 @@ from shapecheck.errors import ShapecheckError
 
 ANONYMOUS = "_"
 VARIADIC = "..."
-_ARITHMETIC = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Constant, ast.Load, ast.Add, ast.Sub,
-               ast.Mult, ast.Div, ast.FloorDiv, ast.Mod, ast.Pow, ast.USub, ast.UAdd)
+_ARITHMETIC = (
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Name,
+    ast.Constant,
+    ast.Load,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.FloorDiv,
+    ast.Mod,
+    ast.Pow,
+    ast.USub,
+    ast.UAdd,
+)
 
 
 class ShapeSyntaxError(ValueError, ShapecheckError):
@@ -70,12 +85,17 @@ def _axis(token: str, text: str) -> Axis:
         if "_" in flags:
             if broadcastable:
                 raise refuse("an anonymous axis cannot be broadcastable")
-            return Axis(token, "variadic" if "*" in flags else "anonymous", VARIADIC if "*" in flags else ANONYMOUS,
-                        treepath=treepath)
+            return Axis(
+                token,
+                "variadic" if "*" in flags else "anonymous",
+                VARIADIC if "*" in flags else ANONYMOUS,
+                treepath=treepath,
+            )
         if not rest:
             raise refuse("a modifier without a name")
-        return Axis(token, "variadic" if "*" in flags else "name", VARIADIC if "*" in flags else rest,
-                    broadcastable, treepath)
+        return Axis(
+            token, "variadic" if "*" in flags else "name", VARIADIC if "*" in flags else rest, broadcastable, treepath
+        )
     if rest.isdigit():
         if flags - {"#"}:
             raise refuse("a fixed size cannot be variadic, anonymous or tree-path dependent")
@@ -87,7 +107,8 @@ def _axis(token: str, text: str) -> Axis:
     except SyntaxError:
         raise refuse("not supported (a name, an integer or an arithmetic expression)") from None
     if not all(isinstance(node, _ARITHMETIC) for node in ast.walk(tree)) or any(
-            isinstance(node, ast.Constant) and type(node.value) is not int for node in ast.walk(tree)):
+        isinstance(node, ast.Constant) and type(node.value) is not int for node in ast.walk(tree)
+    ):
         raise refuse("not supported: an expression may use names, integers and + - * / // % ** only")
     return Axis(token, "expression", rest, broadcastable)
 

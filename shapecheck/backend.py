@@ -86,11 +86,19 @@ def tensor_loop_variables() -> None:
 
     def visit_For(self: Any, node: ast.For) -> ast.For:
         self.generic_visit(node)
-        static = isinstance(node.iter, ast.Call) and getattr(node.iter.func, "attr", getattr(node.iter.func, "id", "")) == "static_range"
+        static = (
+            isinstance(node.iter, ast.Call)
+            and getattr(node.iter.func, "attr", getattr(node.iter.func, "id", "")) == "static_range"
+        )
         if isinstance(node.target, ast.Name) and not static:
-            to_tensor = ast.Attribute(value=ast.Name(id="interpreter_semantic", ctx=ast.Load()), attr="to_tensor", ctx=ast.Load())
-            value = ast.Call(func=to_tensor, args=[ast.Name(id=node.target.id, ctx=ast.Load()), ast.Constant(value=False)],
-                             keywords=[])
+            to_tensor = ast.Attribute(
+                value=ast.Name(id="interpreter_semantic", ctx=ast.Load()), attr="to_tensor", ctx=ast.Load()
+            )
+            value = ast.Call(
+                func=to_tensor,
+                args=[ast.Name(id=node.target.id, ctx=ast.Load()), ast.Constant(value=False)],
+                keywords=[],
+            )
             node.body.insert(0, ast.Assign(targets=[ast.Name(id=node.target.id, ctx=ast.Store())], value=value))
         return node
 
@@ -123,8 +131,31 @@ def tensor_float_arguments() -> None:
 
 
 # libdevice functions that are numpy ufuncs of the same name (rsqrt is added as 1 / sqrt).
-_LIBDEVICE_UFUNCS = ("tanh", "exp", "exp2", "log", "log2", "log1p", "expm1", "sqrt", "sin", "cos", "tan", "sinh",
-                     "cosh", "asinh", "acosh", "atanh", "atan", "asin", "acos", "floor", "ceil", "trunc", "fabs")
+_LIBDEVICE_UFUNCS = (
+    "tanh",
+    "exp",
+    "exp2",
+    "log",
+    "log2",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "sin",
+    "cos",
+    "tan",
+    "sinh",
+    "cosh",
+    "asinh",
+    "acosh",
+    "atanh",
+    "atan",
+    "asin",
+    "acos",
+    "floor",
+    "ceil",
+    "trunc",
+    "fabs",
+)
 
 
 def interpreted_libdevice() -> None:
@@ -148,6 +179,7 @@ def interpreted_libdevice() -> None:
             x = interpreter.interpreter_semantic.to_tensor(x)
             data = fn(x.handle.data)
             return tl.tensor(interpreter.TensorHandle(data.astype(x.handle.data.dtype), x.handle.dtype), x.type)
+
         return body
 
     for name in _LIBDEVICE_UFUNCS:
@@ -170,9 +202,11 @@ def interpreter_problem() -> Optional[str]:
     import triton
 
     last = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-    return (f"--device cpu: Triton {triton.__version__}'s CPU interpreter cannot run a kernel with a runtime loop "
-            f"bound on this machine (numpy {numpy.__version__}: {last}); run on the GPU (--device cuda) or "
-            f"install triton>=3.7.1 for the interpreter")
+    return (
+        f"--device cpu: Triton {triton.__version__}'s CPU interpreter cannot run a kernel with a runtime loop "
+        f"bound on this machine (numpy {numpy.__version__}: {last}); run on the GPU (--device cuda) or "
+        f"install triton>=3.7.1 for the interpreter"
+    )
 
 
 @functools.lru_cache(maxsize=1)

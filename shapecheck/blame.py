@@ -19,8 +19,9 @@ from shapecheck.errors import Abort, InvalidContract, UsageError
 T = TypeVar("T")
 
 _OURS = Path(__file__).resolve().parent
-_LIBRARIES = tuple(Path(p).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib")
-                   if (p := sysconfig.get_paths().get(key)))
+_LIBRARIES = tuple(
+    Path(p).resolve() for key in ("stdlib", "platstdlib", "purelib", "platlib") if (p := sysconfig.get_paths().get(key))
+)
 
 
 def _is_library(path: Path) -> bool:
@@ -35,8 +36,11 @@ def _format(frame: traceback.FrameSummary) -> str:
 def user_frame(error: BaseException) -> Optional[str]:
     """`file:line: code` of the innermost frame outside shapecheck, the standard library and installed
     packages: the user's own code, if it is on the stack at all."""
-    frames = [f for f in traceback.extract_tb(error.__traceback__)
-              if not f.filename.startswith("<") and not _is_library(Path(f.filename).resolve())]
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if not f.filename.startswith("<") and not _is_library(Path(f.filename).resolve())
+    ]
     return _format(frames[-1]) if frames else None
 
 
@@ -64,7 +68,9 @@ def calling(role: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
     except Exception as error:  # whatever user code raises is reported, never swallowed
         if error.__traceback__ is not None and error.__traceback__.tb_next is None:  # raised by the call itself
-            raise Abort(f"{role} cannot be called with these arguments: {type(error).__name__}: {error}", error) from error
+            raise Abort(
+                f"{role} cannot be called with these arguments: {type(error).__name__}: {error}", error
+            ) from error
         raise Abort(describe(role, error), error) from error
 
 
@@ -73,8 +79,9 @@ def not_a_finding(role: str, error: Exception) -> None:
     (the environment's problem, the same on every case: a finding would send its author after a bug that is not
     in the kernel). Any other exception is the caller's finding."""
     if isinstance(error, ImportError):
-        raise Abort(describe(role, error) + "\n  (a missing module is the environment's, not a finding: install it)",
-                    error) from error
+        raise Abort(
+            describe(role, error) + "\n  (a missing module is the environment's, not a finding: install it)", error
+        ) from error
 
 
 def defined_at(fn: Callable[..., Any]) -> Optional[str]:

@@ -63,8 +63,10 @@ class _Refused(Exception):
 
 def _klass(specialization: Sequence[Any], options: Any) -> str:
     """A key without Triton's divisibility/alignment attributes: constexpr values, argument types, options."""
-    parts = [f"{s[0]}={s[1]!r}" if s[0] == "constexpr" else str(s[0]) if isinstance(s, tuple) else repr(s)
-             for s in specialization]
+    parts = [
+        f"{s[0]}={s[1]!r}" if s[0] == "constexpr" else str(s[0]) if isinstance(s, tuple) else repr(s)
+        for s in specialization
+    ]
     return ",".join(parts) + "|" + str(options)
 
 
@@ -180,8 +182,13 @@ def draw(strategy: st.SearchStrategy[Case], count: int, seed: int) -> list[Case]
     """The first `count` cases Hypothesis draws from `strategy` under `seed` (generation only, no database)."""
     drawn: list[Case] = []
 
-    @settings(max_examples=count, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=SUPPRESSED_HEALTH_CHECKS)
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=SUPPRESSED_HEALTH_CHECKS,
+    )
     @given(strategy)
     def collect(case: Case) -> None:
         drawn.append(case)
@@ -191,12 +198,19 @@ def draw(strategy: st.SearchStrategy[Case], count: int, seed: int) -> list[Case]
 
 
 def _knobs(cases: Sequence[Case]) -> list[tuple[str, str]]:
-    return list(dict.fromkeys((where, name) for c in cases for where, mapping in
-                              (("dims", c.dims), ("options", c.options)) for name in mapping))
+    return list(
+        dict.fromkeys(
+            (where, name)
+            for c in cases
+            for where, mapping in (("dims", c.dims), ("options", c.options))
+            for name in mapping
+        )
+    )
 
 
-def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed],
-          known: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+def learn(
+    probed: Sequence[Probed], probe: Callable[[Case], Probed], known: Sequence[tuple[str, str]] = ()
+) -> list[tuple[str, str]]:
     """The case attributes whose change alone changes a compile key's class (see the module), in case order.
     One the contract never accepts changed alone (a batch size tied to the slot indices' length) is left to
     `unexplained`. The `known` ones are not tried again."""
@@ -205,7 +219,9 @@ def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed],
     for knob in [k for k in _knobs([p.case for p in reached]) if k not in known]:
         tried = 0
         for i, base in enumerate(reached[:ATTEMPTS]):
-            other = next((p for p in reached[i + 1:] + reached[:i] if _value(p.case, knob) != _value(base.case, knob)), None)
+            other = next(
+                (p for p in reached[i + 1 :] + reached[:i] if _value(p.case, knob) != _value(base.case, knob)), None
+            )
             if other is None:
                 break  # one value in every probe: nothing to learn, and nothing to pin
             changed = probe(_replaced(base.case, knob, other.case))
@@ -220,8 +236,9 @@ def learn(probed: Sequence[Probed], probe: Callable[[Case], Probed],
     return relevant
 
 
-def unexplained(probed: Sequence[Probed], pinned: Sequence[tuple[str, str]],
-                honoured: Callable[[tuple[str, str]], bool]) -> list[tuple[str, str]]:
+def unexplained(
+    probed: Sequence[Probed], pinned: Sequence[tuple[str, str]], honoured: Callable[[tuple[str, str]], bool]
+) -> list[tuple[str, str]]:
     """Among cases drawn with the pinned attributes fixed per row, cases of one row that still reach different
     key classes name attributes the pins miss: the scalar one, or the two together (a batch size and a varlen flag
     that forces it to 1), not pinned yet, whose values decide the class within every row, with the fewest
@@ -238,12 +255,19 @@ def unexplained(probed: Sequence[Probed], pinned: Sequence[tuple[str, str]],
         return tuple(_value(case, k) for k in knobs)
 
     def decides(knobs: tuple[tuple[str, str], ...]) -> bool:
-        return all(len({p.klasses for p in group if joint(p.case, knobs) == value}) == 1
-                   for group in rows.values() for value in {joint(p.case, knobs) for p in group})
+        return all(
+            len({p.klasses for p in group if joint(p.case, knobs) == value}) == 1
+            for group in rows.values()
+            for value in {joint(p.case, knobs) for p in group}
+        )
 
     def scalar(knob: tuple[str, str]) -> bool:  # lists (offsets, slot indices) are data drawn from scalars
-        return all(isinstance((p.case.dims if knob[0] == "dims" else p.case.options).get(knob[1]),
-                              (bool, int, float, str, type(None))) for p in probed)
+        return all(
+            isinstance(
+                (p.case.dims if knob[0] == "dims" else p.case.options).get(knob[1]), (bool, int, float, str, type(None))
+            )
+            for p in probed
+        )
 
     free = [k for k in _knobs([p.case for p in probed]) if k not in pinned and scalar(k)]
     cases = sum(len(group) for group in rows.values())
@@ -252,7 +276,8 @@ def unexplained(probed: Sequence[Probed], pinned: Sequence[tuple[str, str]],
         return len({joint(p.case, knobs) for p in probed}) < cases and decides(knobs)
 
     found = [(k,) for k in free if evidence((k,))] + [
-        (a, b) for i, a in enumerate(free) for b in free[i + 1:] if evidence((a, b))]
+        (a, b) for i, a in enumerate(free) for b in free[i + 1 :] if evidence((a, b))
+    ]
     found.sort(key=lambda ks: (len({joint(p.case, ks) for p in probed}), len(ks), [k[0] != "dims" for k in ks]))
     return list(next((ks for ks in found if all(map(honoured, ks))), ()))
 
@@ -261,12 +286,19 @@ def pinned_knobs(relevant: Sequence[tuple[str, str]], probed: Sequence[Probed]) 
     """The attributes to pin: the relevant ones, except an optional list (offsets left out as None, say) whose
     presence a scalar option decides in every probe (a `varlen` flag): that option is pinned instead, so the
     list itself is still drawn. Each candidate option must take two values at least; the fewest values win."""
+
     def raw(case: Case, knob: tuple[str, str]) -> Any:
         return (case.dims if knob[0] == "dims" else case.options).get(knob[1])
 
-    scalars = sorted({("options", n) for p in probed for n, v in p.case.options.items()
-                      if isinstance(v, (bool, str, int)) or v is None},
-                     key=lambda k: len({_value(p.case, k) for p in probed}))
+    scalars = sorted(
+        {
+            ("options", n)
+            for p in probed
+            for n, v in p.case.options.items()
+            if isinstance(v, (bool, str, int)) or v is None
+        },
+        key=lambda k: len({_value(p.case, k) for p in probed}),
+    )
     chosen = []
     for knob in relevant:
         values = [raw(p.case, knob) for p in probed]
@@ -297,16 +329,18 @@ def menu(examples: Sequence[Case], probes: Sequence[Case], knobs: Sequence[tuple
     hold the contract's hand-picked corners), then probed cases' rows chosen so that each pinned attribute with
     few values (dtypes, flags) takes each value in about the share the free draws gave it, so regime counts
     stay near a free run's; ties go to the earlier draw."""
+
     def row_of(case: Case) -> Row:
         return tuple((k, _value(case, k)) for k in knobs)
 
-    chosen = list(dict.fromkeys(map(row_of, examples)))[:max(1, size // 4)] if examples else []
+    chosen = list(dict.fromkeys(map(row_of, examples)))[: max(1, size // 4)] if examples else []
     pool = [row for row in dict.fromkeys(map(row_of, probes)) if row not in chosen]
     share = Counter(pair for case in probes for pair in row_of(case))
     few = {k for k in knobs if len({_value(c, k) for c in probes}) <= 4}
     targets = {pair: n / len(probes) for pair, n in share.items() if pair[0] in few}
     counts = Counter(pair for row in chosen for pair in row if pair in targets)
     while pool and len(chosen) < size:
+
         def miss(row: Row) -> float:
             after = counts + Counter(pair for pair in row if pair in targets)
             return sum(abs(after[pair] - (len(chosen) + 1) * p) for pair, p in targets.items())
@@ -340,11 +374,22 @@ class Plan:
 
     def summary(self, outcomes_cases: Sequence[Case], launches: Launches) -> "Summary":
         keys = Counter(key for case_keys in launches.cases for key in set(case_keys))
-        values = {name: sorted({_value(c, (where, name)) for c in outcomes_cases}, key=repr)
-                  for where, name in self.relevant}
-        return Summary(self.max_compiles, self.off, [name for _, name in self.relevant], len(self.rows),
-                       len(keys), sorted(keys.values(), reverse=True), values, round(self.estimate, 1),
-                       round(self.seconds, 3), self.probes, self.seed)
+        values = {
+            name: sorted({_value(c, (where, name)) for c in outcomes_cases}, key=repr) for where, name in self.relevant
+        }
+        return Summary(
+            self.max_compiles,
+            self.off,
+            [name for _, name in self.relevant],
+            len(self.rows),
+            len(keys),
+            sorted(keys.values(), reverse=True),
+            values,
+            round(self.estimate, 1),
+            round(self.seconds, 3),
+            self.probes,
+            self.seed,
+        )
 
 
 @dataclasses.dataclass
@@ -368,8 +413,17 @@ class Summary:
         return dataclasses.asdict(self)
 
 
-def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overrides], st.SearchStrategy[Case]], *,
-         overrides: Overrides, device: str, seed: int, max_compiles: int, examples: Sequence[Case] = ()) -> Plan:
+def plan(
+    contract: Contract,
+    impl: Callable[..., Any],
+    factory: Callable[[Overrides], st.SearchStrategy[Case]],
+    *,
+    overrides: Overrides,
+    device: str,
+    seed: int,
+    max_compiles: int,
+    examples: Sequence[Case] = (),
+) -> Plan:
     """Probe, learn and, where the keys would exceed `max_compiles`, build the budgeted strategy (see the
     module). `factory(overrides)` is the contract's case strategy under those overrides; `examples` are the run's
     regime examples, whose compile-relevant values come first in the menu (they run anyway)."""
@@ -391,8 +445,9 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
         return result
     for round_ in range(ROUNDS + 1):
         result.relevant = pinned_knobs(relevant, reached)
-        result.rows, per_row, result.sources = _budgeted(factory, overrides, result.relevant, examples, free_probes,
-                                                         max_compiles)
+        result.rows, per_row, result.sources = _budgeted(
+            factory, overrides, result.relevant, examples, free_probes, max_compiles
+        )
         result.strategy = st.integers(0, len(per_row) - 1).flatmap(lambda i: per_row[i])  # noqa: B023 - used now
         if round_ == ROUNDS:
             break
@@ -401,7 +456,8 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
         checks = st.sampled_from(per_row[-CHECK_ROWS:]).flatmap(lambda s: s)
         checked = [p for p in map(probe, draw(checks, CHECKS, seed + round_ + 1)) if p.klasses]
         missed = learn([*reached, *checked], probe, known=relevant) or unexplained(
-            checked, result.relevant, functools.partial(_honoured, factory, overrides, reached=reached, seed=seed))
+            checked, result.relevant, functools.partial(_honoured, factory, overrides, reached=reached, seed=seed)
+        )
         if not missed:
             break
         relevant += missed
@@ -410,25 +466,40 @@ def plan(contract: Contract, impl: Callable[..., Any], factory: Callable[[Overri
     return result
 
 
-def _honoured(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides: Overrides, knob: tuple[str, str],
-              reached: Sequence[Probed], seed: int) -> bool:
+def _honoured(
+    factory: Callable[[Overrides], st.SearchStrategy[Case]],
+    overrides: Overrides,
+    knob: tuple[str, str],
+    reached: Sequence[Probed],
+    seed: int,
+) -> bool:
     """Whether cases drawn with `knob` pinned to its commonest probed value carry that value."""
     raw = Counter(_value(p.case, knob) for p in reached).most_common(1)[0][0]
-    value = next((p.case.dims if knob[0] == "dims" else p.case.options)[knob[1]] for p in reached
-                 if _value(p.case, knob) == raw)
+    value = next(
+        (p.case.dims if knob[0] == "dims" else p.case.options)[knob[1]] for p in reached if _value(p.case, knob) == raw
+    )
     return all(_value(c, knob) == raw for c in draw(factory({**overrides, knob[1]: st.just(value)}), HONOUR, seed))
 
 
-def _budgeted(factory: Callable[[Overrides], st.SearchStrategy[Case]], overrides: Overrides,
-              pinned: list[tuple[str, str]], examples: Sequence[Case], reached: Sequence[Probed],
-              max_compiles: int) -> tuple[list[Row], list[st.SearchStrategy[Case]], list[Case]]:
+def _budgeted(
+    factory: Callable[[Overrides], st.SearchStrategy[Case]],
+    overrides: Overrides,
+    pinned: list[tuple[str, str]],
+    examples: Sequence[Case],
+    reached: Sequence[Probed],
+    max_compiles: int,
+) -> tuple[list[Row], list[st.SearchStrategy[Case]], list[Case]]:
     """The menu rows over the `pinned` attributes and, for each, the strategy of its cases and a case in it."""
+
     def expresses(case: Case) -> bool:  # a case without some pinned attribute cannot be a row
         return all(name in (case.dims if where == "dims" else case.options) for where, name in pinned)
 
     corners, probes = [c for c in examples if expresses(c)], [p.case for p in reached if expresses(p.case)]
-    originals = {(knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
-                 for c in [*corners, *probes] for knob in pinned}
+    originals = {
+        (knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
+        for c in [*corners, *probes]
+        for knob in pinned
+    }
     rows = menu(corners, probes, pinned, max_compiles)
 
     def in_row(row: Row) -> Callable[[Case], bool]:
@@ -451,10 +522,16 @@ def describe(summary: Summary) -> list[tuple[str, str]]:
         return [("compile budget", f"off ({summary.off}; budget {summary.max_compiles} keys)")]
     per = summary.cases_per_key
     spread = f"{per[-1]}-{per[0]} cases per key, median {per[len(per) // 2]}" if per else "no key observed"
-    values = "; ".join(f"{name}: {', '.join(map(str, vals[:12]))}{' ...' if len(vals) > 12 else ''} ({len(vals)})"
-                       for name, vals in summary.values.items())
-    return [("compile budget", f"{summary.keys} keys for a budget of {summary.max_compiles} ({summary.rows} menu rows "
-                               f"over {', '.join(summary.relevant)}); {spread}; planned in {summary.seconds:.1f} s "
-                               f"from {summary.probes} probes"),
-            ("compile-relevant values", values)]
-
+    values = "; ".join(
+        f"{name}: {', '.join(map(str, vals[:12]))}{' ...' if len(vals) > 12 else ''} ({len(vals)})"
+        for name, vals in summary.values.items()
+    )
+    return [
+        (
+            "compile budget",
+            f"{summary.keys} keys for a budget of {summary.max_compiles} ({summary.rows} menu rows "
+            f"over {', '.join(summary.relevant)}); {spread}; planned in {summary.seconds:.1f} s "
+            f"from {summary.probes} probes",
+        ),
+        ("compile-relevant values", values),
+    ]

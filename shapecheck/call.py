@@ -49,12 +49,27 @@ class Call:
         if torch.compiler.is_compiling():
             raise TracedViolation()
 
-    def fail(self, argument: str, problem: str, *, dimension: Optional[str] = None, expected: object = None,
-             found: object = None, error: type[ContractViolation] = ContractViolation) -> ContractViolation:
+    def fail(
+        self,
+        argument: str,
+        problem: str,
+        *,
+        dimension: Optional[str] = None,
+        expected: object = None,
+        found: object = None,
+        error: type[ContractViolation] = ContractViolation,
+    ) -> ContractViolation:
         """Build the exception (the caller raises it) with this call's bindings attached."""
         self.stop_if_traced()
-        return error(self.function, argument, problem, dimension=dimension, expected=expected, found=found,
-                     bindings=self.bindings)
+        return error(
+            self.function,
+            argument,
+            problem,
+            dimension=dimension,
+            expected=expected,
+            found=found,
+            bindings=self.bindings,
+        )
 
 
 Check = Callable[[Call], None]

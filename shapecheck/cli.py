@@ -29,8 +29,11 @@ app = typer.Typer(
 @app.callback()
 def main(
     cache_dir: Optional[Path] = typer.Option(
-        None, "--cache-dir", help="Folder for the example database and patched sources (default: SHAPECHECK_CACHE_DIR, "
-                                  "else .shapecheck_cache next to the project's pyproject.toml)."),
+        None,
+        "--cache-dir",
+        help="Folder for the example database and patched sources (default: SHAPECHECK_CACHE_DIR, "
+        "else .shapecheck_cache next to the project's pyproject.toml).",
+    ),
 ) -> None:
     """Prove that GPU kernels keep their shape contracts."""
     # Through the variable, not an argument: the worker, isolation and mutant processes a command starts read
@@ -71,7 +74,10 @@ def _errors(show_traceback: bool = False) -> Iterator[None]:
     except Exception as exc:  # noqa: BLE001 - never a bare traceback: say it is ours, and how to see more
         if show_traceback:
             traceback.print_exc()
-        _fail(blame.describe("internal error: shapecheck", exc) + ("" if show_traceback else "  (--traceback shows the stack)"))
+        _fail(
+            blame.describe("internal error: shapecheck", exc)
+            + ("" if show_traceback else "  (--traceback shows the stack)")
+        )
 
 
 CONTRACTS_HELP = "Module defining contracts (repeatable); also \\[tool.shapecheck] contracts in ./pyproject.toml."
@@ -81,7 +87,9 @@ IMPL_OPT = typer.Option(None, help="module.path:function or path/to/file.py:func
 CONTRACTS_OPT = typer.Option([], "--contracts", help=CONTRACTS_HELP)
 EXAMPLES_OPT = typer.Option(None, min=1, help="Cases to draw (default: the profile's).")
 SEED_OPT = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database).")
-WORKERS_HELP = "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
+WORKERS_HELP = (
+    "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
+)
 
 
 def _autotune_mode(text: Optional[str]) -> Any:
@@ -118,32 +126,47 @@ def run(
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
     reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
     sanitize: Optional[bool] = typer.Option(
-        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."),
+        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."
+    ),
     no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
     pin: list[str] = typer.Option([], help="Fix a dimension or option for every case: --pin K=128 --pin layout=vk."),
     show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
     isolate: Optional[bool] = typer.Option(
-        None, "--isolate/--no-isolate", show_default=False,
+        None,
+        "--isolate/--no-isolate",
+        show_default=False,
         help="Run the implementation in a worker process, with the untrusted-code checks "
-             "(default: on for `run CONTRACT --impl FILE.py:fn`, off otherwise)."),
-    timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."),
+        "(default: on for `run CONTRACT --impl FILE.py:fn`, off otherwise).",
+    ),
+    timeout: Optional[float] = typer.Option(
+        None, min=0.1, help="Seconds per case under --isolate (default: the profile's)."
+    ),
     workers: str = typer.Option("1", help=WORKERS_HELP),
     shard: Optional[str] = typer.Option(None, help="Run part i of n of the run (a CI matrix job): --shard 2/4."),
     compile_ahead: bool = typer.Option(
-        True, "--compile-ahead/--no-compile-ahead",
+        True,
+        "--compile-ahead/--no-compile-ahead",
         help="On cuda with a cold Triton cache, first compile the kernels the drawn cases need, from 8 threads, by "
-             "calling the implementation with every launch refused (turn off for one with side effects)."),
+        "calling the implementation with every launch refused (turn off for one with side effects).",
+    ),
     backward: bool = typer.Option(
-        True, "--backward/--no-backward",
-        help="Run a differentiable contract's cases backward too, judging its inputs' gradients (default on)."),
+        True,
+        "--backward/--no-backward",
+        help="Run a differentiable contract's cases backward too, judging its inputs' gradients (default on).",
+    ),
     autotune_configs: Optional[str] = typer.Option(
-        None, help="drawn | tuned: run each @triton.autotune kernel with a config the case draws from its list, or "
-                   "the autotuner's pick (default: drawn under the interpreter, tuned on cuda)."),
+        None,
+        help="drawn | tuned: run each @triton.autotune kernel with a config the case draws from its list, or "
+        "the autotuner's pick (default: drawn under the interpreter, tuned on cuda).",
+    ),
     max_compiles: Optional[int] = typer.Option(
-        None, "--max-compiles", min=0,
+        None,
+        "--max-compiles",
+        min=0,
         help="Distinct Triton compile keys a run may draw: the arguments a kernel specialises on (constexpr dims, "
-             "dtypes, flags) are drawn from a small per-run menu, the rest freely; 0 draws everything freely "
-             "(default: the profile's, 24 for gpu, 0 for the CPU profiles)."),
+        "dtypes, flags) are drawn from a small per-run menu, the rest freely; 0 draws everything freely "
+        "(default: the profile's, 24 for gpu, 0 for the CPU profiles).",
+    ),
 ) -> None:
     """Draw cases from a contract and run each through the real kernel against the reference."""
     from shapecheck import backend, parallel
@@ -152,14 +175,29 @@ def run(
         chosen = backend.select_backend(device)
         from shapecheck import property_cli
 
-        options = property_cli.RunOptions(contract=contract, impl=impl, contracts=tuple(contracts), examples=examples,
-                                          seed=seed, device=chosen, profile=profile, json_path=json_path,
-                                          junit_path=junit_path, reproduce=reproduce, sanitize=sanitize,
-                                          database=not no_db, pins=tuple(pin), isolate=isolate, timeout=timeout,
-                                          workers=parallel.worker_count(workers, chosen),
-                                          shard=None if shard is None else parallel.Shard.parse(shard),
-                                          compile_ahead=compile_ahead, backward=backward,
-                                          autotune_configs=_autotune_mode(autotune_configs), max_compiles=max_compiles)
+        options = property_cli.RunOptions(
+            contract=contract,
+            impl=impl,
+            contracts=tuple(contracts),
+            examples=examples,
+            seed=seed,
+            device=chosen,
+            profile=profile,
+            json_path=json_path,
+            junit_path=junit_path,
+            reproduce=reproduce,
+            sanitize=sanitize,
+            database=not no_db,
+            pins=tuple(pin),
+            isolate=isolate,
+            timeout=timeout,
+            workers=parallel.worker_count(workers, chosen),
+            shard=None if shard is None else parallel.Shard.parse(shard),
+            compile_ahead=compile_ahead,
+            backward=backward,
+            autotune_configs=_autotune_mode(autotune_configs),
+            max_compiles=max_compiles,
+        )
         code = property_cli.run(options)
     raise typer.Exit(code)
 
@@ -178,7 +216,8 @@ def _sanitize(**chosen: Any) -> None:
 
 
 _sanitize.__signature__ = _RUN_SIGNATURE.replace(  # type: ignore[attr-defined]  # typer reads it
-    parameters=[p for name, p in _RUN_SIGNATURE.parameters.items() if name in SANITIZE_KEEPS])
+    parameters=[p for name, p in _RUN_SIGNATURE.parameters.items() if name in SANITIZE_KEEPS]
+)
 app.command("sanitize")(_sanitize)
 
 
@@ -187,23 +226,32 @@ app.command("sanitize")(_sanitize)
 
 @app.command("kb")
 def kb_command(
-    problem: Path = typer.Argument(..., help="A problem file (class Model, get_inputs, get_init_inputs), or a directory "
-                                             "with problems/NAME.py and candidates/NAME/*.py (batch mode)."),
+    problem: Path = typer.Argument(
+        ...,
+        help="A problem file (class Model, get_inputs, get_init_inputs), or a directory "
+        "with problems/NAME.py and candidates/NAME/*.py (batch mode).",
+    ),
     impl: Optional[Path] = typer.Option(None, help="The candidate file defining ModelNew (one problem)."),
     examples: Optional[int] = EXAMPLES_OPT,
     seed: Optional[int] = SEED_OPT,
     device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
-    profile: Optional[str] = typer.Option(None, help="ci (small shapes) | gpu (larger) | thorough (default: by device)."),
+    profile: Optional[str] = typer.Option(
+        None, help="ci (small shapes) | gpu (larger) | thorough (default: by device)."
+    ),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
     junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Batch mode: write the table here too."),
     reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
-    isolate: bool = typer.Option(True, "--isolate/--no-isolate",
-                                 help="Run the candidate in a worker process that shows it nothing of the verifier "
-                                      "(default; --no-isolate imports it here, for your own code)."),
+    isolate: bool = typer.Option(
+        True,
+        "--isolate/--no-isolate",
+        help="Run the candidate in a worker process that shows it nothing of the verifier "
+        "(default; --no-isolate imports it here, for your own code).",
+    ),
     timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per isolated case (default: the profile's)."),
     sanitize: Optional[bool] = typer.Option(
-        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."),
+        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."
+    ),
     no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
     show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
 ) -> None:
@@ -218,11 +266,22 @@ def kb_command(
         from shapecheck import kb_cli
 
         try:
-            options = kb_cli.KbOptions(problem=problem, impl=impl, examples=examples, seed=seed, device=chosen,
-                                       profile=profile or ("gpu" if chosen.startswith("cuda") else "ci"),
-                                       json_path=json_path, junit_path=junit_path, markdown_path=markdown_path,
-                                       reproduce=reproduce, isolate=isolate, timeout=timeout, sanitize=sanitize,
-                                       database=not no_db)
+            options = kb_cli.KbOptions(
+                problem=problem,
+                impl=impl,
+                examples=examples,
+                seed=seed,
+                device=chosen,
+                profile=profile or ("gpu" if chosen.startswith("cuda") else "ci"),
+                json_path=json_path,
+                junit_path=junit_path,
+                markdown_path=markdown_path,
+                reproduce=reproduce,
+                isolate=isolate,
+                timeout=timeout,
+                sanitize=sanitize,
+                database=not no_db,
+            )
         except ValueError as exc:
             _fail(str(exc))
         if not problem.exists():
@@ -236,20 +295,33 @@ def kb_command(
 
 @app.command("mutate")
 def mutate_command(
-    target: str = typer.Argument(..., metavar="FILE::FUNCTION", help="Function to mutate: a Triton kernel or a wrapper."),
+    target: str = typer.Argument(
+        ..., metavar="FILE::FUNCTION", help="Function to mutate: a Triton kernel or a wrapper."
+    ),
     impl_function: Optional[str] = typer.Option(
-        None, "--impl-function", help="Wrapper the suite calls (default: the file's @contract-decorated function)."),
-    operators: Optional[str] = typer.Option(None, help="Comma-separated subset of the operator catalogue (see --list)."),
+        None, "--impl-function", help="Wrapper the suite calls (default: the file's @contract-decorated function)."
+    ),
+    operators: Optional[str] = typer.Option(
+        None, help="Comma-separated subset of the operator catalogue (see --list)."
+    ),
     examples: int = typer.Option(60, min=1, help="Cases per mutant (the CI profile's budget)."),
     seed: int = typer.Option(0, help="Hypothesis seed: every mutant sees the same draw."),
-    workers: str = typer.Option("2", "--workers", "--jobs", help="Mutants run at once, each in its own process "
-                                "on one device: N, or auto (every visible GPU with --device cuda, else the CPU count)."),
-    shard: Optional[str] = typer.Option(None, help="Run every n-th mutant from the i-th (a CI matrix job): --shard 2/4."),
+    workers: str = typer.Option(
+        "2",
+        "--workers",
+        "--jobs",
+        help="Mutants run at once, each in its own process "
+        "on one device: N, or auto (every visible GPU with --device cuda, else the CPU count).",
+    ),
+    shard: Optional[str] = typer.Option(
+        None, help="Run every n-th mutant from the i-th (a CI matrix job): --shard 2/4."
+    ),
     device: str = typer.Option("cpu", help="cpu (Triton interpreter, sanitizer on) | cuda (each mutant on one GPU)."),
     timeout: float = typer.Option(600.0, min=1, help="Seconds per mutant before it counts as killed by timeout."),
     json_path: Optional[Path] = typer.Option(None, "--json", help="Write the full report here."),
     equivalent: Optional[list[str]] = typer.Option(
-        None, "--equivalent", help="Mutant id judged equivalent (repeatable or comma-separated): not a failure."),
+        None, "--equivalent", help="Mutant id judged equivalent (repeatable or comma-separated): not a failure."
+    ),
     list_only: bool = typer.Option(False, "--list", help="Print the mutants and exit without running them."),
 ) -> None:
     """Seed one bug at a time into FUNCTION and run the property suite on each; list the survivors.
@@ -263,10 +335,20 @@ def mutate_command(
     try:
         if device not in ("cpu", "cuda"):
             raise errors.UsageError(f"--device must be cpu or cuda, found {device!r}")
-        code = mutate.main(target, impl_function=impl_function, operators=chosen, examples=examples, seed=seed,
-                           slots=parallel.device_slots(parallel.worker_count(workers, device), device),
-                           shard=None if shard is None else parallel.Shard.parse(shard), device=device,
-                           timeout=timeout, json_path=json_path, equivalent=marked, list_only=list_only)
+        code = mutate.main(
+            target,
+            impl_function=impl_function,
+            operators=chosen,
+            examples=examples,
+            seed=seed,
+            slots=parallel.device_slots(parallel.worker_count(workers, device), device),
+            shard=None if shard is None else parallel.Shard.parse(shard),
+            device=device,
+            timeout=timeout,
+            json_path=json_path,
+            equivalent=marked,
+            list_only=list_only,
+        )
     except errors.UsageError as exc:
         _fail(str(exc))
     raise typer.Exit(code)
@@ -297,14 +379,18 @@ def report_merge(
 
 @app.command("explain")
 def explain_command(
-    target: str = typer.Argument(..., metavar="FILE.py::FUNCTION", help="Function to explain (Class.method for methods)."),
+    target: str = typer.Argument(
+        ..., metavar="FILE.py::FUNCTION", help="Function to explain (Class.method for methods)."
+    ),
     assume: Optional[list[str]] = typer.Option(
-        None, "--assume", help="Shape of an unannotated parameter, e.g. 'q=B T H K' (repeatable)."),
+        None, "--assume", help="Shape of an unannotated parameter, e.g. 'q=B T H K' (repeatable)."
+    ),
     output_format: str = typer.Option("text", "--format", help="text | markdown."),
     example: Optional[str] = typer.Option(None, help="Worked numeric example, e.g. B=1,T=64,H=8,K=128,V=64,HV=8."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file instead."),
     emit_contract: bool = typer.Option(
-        False, "--emit-contract", help="Print a draft contract module read from the function's own code instead."),
+        False, "--emit-contract", help="Print a draft contract module read from the function's own code instead."
+    ),
 ) -> None:
     """Derive a function's shapes from its source, line by line, and compare them with its declaration."""
     from rich.console import Console
@@ -328,11 +414,19 @@ def lint_command(
     output_format: str = typer.Option("text", "--output-format", help="text | json | github | concise."),
     as_json: bool = typer.Option(False, "--json", help="Same as --output-format json."),
     bound: Optional[list[str]] = typer.Option(
-        None, "--bound", help="Largest size of a dimension, e.g. V=256 (repeatable; adds to [tool.shapecheck.bounds])."),
-    select: Optional[list[str]] = typer.Option(None, "--select", help="Only these rules (codes or prefixes, repeatable)."),
-    ignore: Optional[list[str]] = typer.Option(None, "--ignore", help="Skip these rules (codes or prefixes, repeatable)."),
-    no_cache: bool = typer.Option(False, "--no-cache", help="Analyse every file again (unchanged files are answered "
-                                                            "from the cache folder's lint/ otherwise)."),
+        None, "--bound", help="Largest size of a dimension, e.g. V=256 (repeatable; adds to [tool.shapecheck.bounds])."
+    ),
+    select: Optional[list[str]] = typer.Option(
+        None, "--select", help="Only these rules (codes or prefixes, repeatable)."
+    ),
+    ignore: Optional[list[str]] = typer.Option(
+        None, "--ignore", help="Skip these rules (codes or prefixes, repeatable)."
+    ),
+    no_cache: bool = typer.Option(
+        False,
+        "--no-cache",
+        help="Analyse every file again (unchanged files are answered from the cache folder's lint/ otherwise).",
+    ),
     watch: bool = typer.Option(False, "--watch", help="Lint again each time a file under PATHS changes (Ctrl-C ends)."),
 ) -> None:
     """Check shapes statically (SC001-SC010); exit 1 on an error finding, 0 when clean, 2 on a usage error.
@@ -355,8 +449,14 @@ def lint_command(
         """Print one report; whether it has an error finding."""
         nonlocal read
         try:
-            report = lint_report(paths, chosen, bound or [], [c.strip() for c in select or []],
-                                 [c.strip() for c in ignore or []], cache=not no_cache)
+            report = lint_report(
+                paths,
+                chosen,
+                bound or [],
+                [c.strip() for c in select or []],
+                [c.strip() for c in ignore or []],
+                cache=not no_cache,
+            )
         except UsageError as exc:
             _fail(str(exc))
         lines = render(report, chosen)
@@ -372,7 +472,9 @@ def lint_command(
     if edits is not None:  # one process for the whole session: sympy and the analyser are imported once
         try:
             for changed in edits:
-                names = ", ".join(str(p) for p in changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+                names = ", ".join(str(p) for p in changed[:3]) + (
+                    f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+                )
                 console.print(f"[{time.strftime('%H:%M:%S')}] changed: {names}", style="dim", markup=False)
                 failed = lint()
         except KeyboardInterrupt:

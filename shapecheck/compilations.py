@@ -49,8 +49,15 @@ class CompileCounter:
                 self.seconds += time.perf_counter() - self._started
                 self._started = None
             info = kwargs.get("compile", {})
-            self.keys.add((str(kwargs.get("fn")), repr(info.get("signature")), repr(info.get("constants")),
-                           info.get("num_warps"), info.get("num_stages")))
+            self.keys.add(
+                (
+                    str(kwargs.get("fn")),
+                    repr(info.get("signature")),
+                    repr(info.get("constants")),
+                    info.get("num_warps"),
+                    info.get("num_stages"),
+                )
+            )
             return bool(previous(*args, **kwargs)) if previous else False
 
         knobs.runtime.jit_post_compile_hook, knobs.runtime.jit_cache_hook = hook, miss

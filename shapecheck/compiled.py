@@ -62,15 +62,17 @@ def _literal(text: str) -> Any:
         return float(text)
 
 
-def _decode(tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any],
-            layout: Sequence[str]) -> tuple[Contract, list[Any], dict[str, Any], list[Any]]:
+def _decode(
+    tensors: Sequence[Optional[Tensor]], numbers: Sequence[Any], layout: Sequence[str]
+) -> tuple[Contract, list[Any], dict[str, Any], list[Any]]:
     """The contract, positional and keyword arguments, and output (a list of 0 or 1 value) a layout names:
     `t` a tensor (the next of `tensors`), `#` a number (the next of `numbers`), `=name` the keyword of the
     value after it, `->` the output after it (`->(` or `->[` a tuple or list output, `->,` each of its
     items), anything else the `repr` of a value."""
     taken, symbolic, tokens = iter(tensors), iter(numbers), iter(layout[1:])
-    value: Callable[[str], Any] = lambda token: (next(taken) if token == "t" else next(symbolic) if token == "#"
-                                                 else _literal(token))
+    value: Callable[[str], Any] = lambda token: (
+        next(taken) if token == "t" else next(symbolic) if token == "#" else _literal(token)
+    )
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     output: list[Any] = []

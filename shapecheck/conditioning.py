@@ -66,8 +66,12 @@ def _noisy(x: Any, gen: torch.Generator) -> Any:
     return x * (1 + NOISE * (2 * u - 1))
 
 
-def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], arguments: Mapping[str, Any],
-                   judged: Sequence[tuple[str, Any]], seed: int) -> Optional[SecondOpinion]:
+def second_opinion(
+    results_of: Callable[[dict[str, Any]], Mapping[str, Any]],
+    arguments: Mapping[str, Any],
+    judged: Sequence[tuple[str, Any]],
+    seed: int,
+) -> Optional[SecondOpinion]:
     """Run the reference (`results_of(arguments) -> results by name`, `harness.expected` of the reference's
     return) in float64 on `arguments` (as they were before the call) and on noisy copies, each time on copies
     of its own, so a reference that updates its arguments in place reaches none of ours. `judged` names the
@@ -95,7 +99,8 @@ def second_opinion(results_of: Callable[[dict[str, Any]], Mapping[str, Any]], ar
         scaled = FACTOR * floor > tolerance(result.dtype)
         bounds[error_key(subject, result.dtype)] = Bound(
             max(FACTOR * floor, tolerance(result.dtype)),
-            "against a float64 reference" + (f", {FACTOR} x this case's {which} {floor:.2g}" if scaled else ""))
+            "against a float64 reference" + (f", {FACTOR} x this case's {which} {floor:.2g}" if scaled else ""),
+        )
     return SecondOpinion(truth, bounds)
 
 
@@ -111,16 +116,21 @@ class Judge:
     results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]]
     dims: Mapping[str, int]
 
-    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
-                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
-                 seed: Optional[int] = None) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
+    def __call__(
+        self,
+        args: dict[str, Any],
+        before: dict[str, torch.Tensor],
+        out: Any,
+        expected: Optional[Mapping[str, Any]],
+        errors: dict[str, float],
+        seed: Optional[int] = None,
+    ) -> tuple[list[harness.Problem], dict[str, harness.Bound]]:
         found = harness.check(self.contract, self.dims, args, out, reference=expected, before=before, errors=errors)
         if self.results_of is None or not any(p.kind == harness.Kind.VALUES for p in found):
             return found, {}
         results = harness.found(self.contract, out, args)
         judged = [(p.subject, results.get(p.subject)) for p in found if p.kind == harness.Kind.VALUES]
-        opinion = second_opinion(self.results_of, {**args, **before}, judged,
-                                              self.seed if seed is None else seed)
+        opinion = second_opinion(self.results_of, {**args, **before}, judged, self.seed if seed is None else seed)
         if opinion is None:
             return found, {}
         # Only the results that missed are judged again: one that held against the reference in its own dtypes
@@ -128,9 +138,19 @@ class Judge:
         # not held to the float64 truth because another result missed).
         missed = {subject for subject, _ in judged}
         again: dict[str, float] = {}
-        rechecked = harness.check(self.contract, self.dims, args, out, reference=opinion.truth, before=before,
-                                  errors=again, bounds=opinion.bounds)
+        rechecked = harness.check(
+            self.contract,
+            self.dims,
+            args,
+            out,
+            reference=opinion.truth,
+            before=before,
+            errors=again,
+            bounds=opinion.bounds,
+        )
         keys = {error_key(subject, result.dtype) for subject, result in judged if isinstance(result, torch.Tensor)}
         errors.update({key: err for key, err in again.items() if key in keys})
-        return ([p for p in found if p.kind != harness.Kind.VALUES]
-                + [p for p in rechecked if p.kind == harness.Kind.VALUES and p.subject in missed]), opinion.bounds
+        return (
+            [p for p in found if p.kind != harness.Kind.VALUES]
+            + [p for p in rechecked if p.kind == harness.Kind.VALUES and p.subject in missed]
+        ), opinion.bounds

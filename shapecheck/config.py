@@ -50,5 +50,6 @@ def bounds(directory: Path | None = None) -> dict[str, int]:
         return {str(k): int(v) for k, v in found.items()}
     except (AttributeError, TypeError, ValueError):
         path = (directory or Path.cwd()) / "pyproject.toml"
-        raise UsageError(f"{path}: [tool.shapecheck.bounds] must map dimension names to integers (V = 256), "
-                         f"found {found!r}") from None
+        raise UsageError(
+            f"{path}: [tool.shapecheck.bounds] must map dimension names to integers (V = 256), found {found!r}"
+        ) from None

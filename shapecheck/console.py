@@ -19,25 +19,38 @@ stderr = Console(stderr=True)
 
 def contract_table(c: Contract) -> Table:
     """Arguments with their declared shapes, then the rules and checks annotations cannot say."""
-    table = Table(title=escape(f"{c.name}  ({c.qualname})"), caption=c.description, show_lines=False, title_justify="left")
+    table = Table(
+        title=escape(f"{c.name}  ({c.qualname})"), caption=c.description, show_lines=False, title_justify="left"
+    )
     table.add_column("argument")
     table.add_column("declared shape")
     for name, spec in c.tensor_specs.items():
         marker = c.markers.get(name)
-        table.add_row(name, escape(spec.describe() + (" | None" if spec.optional else "")) +
-                      (f"  [dim]{escape(repr(marker))}[/]" if marker is not None else ""))
+        table.add_row(
+            name,
+            escape(spec.describe() + (" | None" if spec.optional else ""))
+            + (f"  [dim]{escape(repr(marker))}[/]" if marker is not None else ""),
+        )
     for name, accepts in c.scalars.items():
         default = c.parameters[name].default
         shown = "" if default is inspect.Parameter.empty else f" = {default!r}"
-        table.add_row(name, escape(f"{accepts.text}{shown}") + (f"  [dim]{escape(_drawn(c, name))}[/]" if _drawn(c, name) else ""))
+        table.add_row(
+            name, escape(f"{accepts.text}{shown}") + (f"  [dim]{escape(_drawn(c, name))}[/]" if _drawn(c, name) else "")
+        )
     if c.returns.form == "none":
         table.add_row("[bold]returns[/]", "None (in-place: " + (", ".join(c.mutates) or "nothing") + ")")
     for output in c.returns.outputs:
-        table.add_row(f"[bold]returns[/] {escape(output.name)}", escape(output.spec.describe() + (" | None" if output.spec.optional else "")))
+        table.add_row(
+            f"[bold]returns[/] {escape(output.name)}",
+            escape(output.spec.describe() + (" | None" if output.spec.optional else "")),
+        )
     for name in c.drawn_dims:
         d = c.dim(name)
-        table.add_row(f"[dim]dim[/] {name}", escape(f"{d.lo}..{d.hi}" + (f" (gpu {d.gpu_hi})" if d.gpu_hi else "")) +
-                      (f"  [dim]{escape(d.meaning)}[/]" if d.meaning else ""))
+        table.add_row(
+            f"[dim]dim[/] {name}",
+            escape(f"{d.lo}..{d.hi}" + (f" (gpu {d.gpu_hi})" if d.gpu_hi else ""))
+            + (f"  [dim]{escape(d.meaning)}[/]" if d.meaning else ""),
+        )
     for rule in c.rules:
         table.add_row("[dim]rule[/]", f"{rule.expr}  [dim]{rule.why}[/]")
     for check in c.checks:
@@ -56,8 +69,11 @@ def _drawn(c: Contract, name: str) -> str:
 
 def report_table(report: Report) -> Table:
     status = "[green]held[/]" if report.held else "[red]VIOLATED[/]"
-    table = Table(title=escape(f"{report.contract}  [{report.impl} on {report.device}, profile {report.profile}]: ") + status,
-                  title_justify="left", show_header=False)
+    table = Table(
+        title=escape(f"{report.contract}  [{report.impl} on {report.device}, profile {report.profile}]: ") + status,
+        title_justify="left",
+        show_header=False,
+    )
     table.add_column("what", style="bold")
     table.add_column("value")
     failures = sum(not o.ok for o in report.outcomes)
@@ -67,21 +83,33 @@ def report_table(report: Report) -> Table:
     if report.backward_cases:
         table.add_row("backward cases", f"{report.backward_cases} (gradients of the differentiable inputs judged)")
     if report.configs():  # which configs ran, by index in each kernel's list (the JSON report has them in full)
-        table.add_row("autotune configs", "; ".join(
-            f"{kernel} " + ", ".join(f"#{config.split()[1]} x{n}" for config, n in sorted(used.items()))
-            for kernel, used in sorted(report.configs().items())))
+        table.add_row(
+            "autotune configs",
+            "; ".join(
+                f"{kernel} " + ", ".join(f"#{config.split()[1]} x{n}" for config, n in sorted(used.items()))
+                for kernel, used in sorted(report.configs().items())
+            ),
+        )
     if report.rejected:
         reasons = "; ".join(f"{reason} ({n})" for reason, n in report.rejected.most_common(3))
-        table.add_row("rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}")
+        table.add_row(
+            "rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}"
+        )
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
     table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
     reconsidered = sum(o.ok and bool(o.bounds) for o in report.outcomes)
     if reconsidered:  # their errors above are against float64, held to their own noise floor
-        table.add_row("second opinions", f"{reconsidered} cases held against a float64 reference within "
-                                         f"{conditioning.FACTOR} x their float32 noise floor (ill-conditioned; "
-                                         "shapecheck/conditioning.py)")
-    compiled = ("none (CPU interpreter)" if report.device == "cpu" else
-                f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets")
+        table.add_row(
+            "second opinions",
+            f"{reconsidered} cases held against a float64 reference within "
+            f"{conditioning.FACTOR} x their float32 noise floor (ill-conditioned; "
+            "shapecheck/conditioning.py)",
+        )
+    compiled = (
+        "none (CPU interpreter)"
+        if report.device == "cpu"
+        else f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets"
+    )
     table.add_row("triton compilations", compiled)
     for what, value in budget.describe(report.compile_budget) if report.compile_budget else ():
         table.add_row(what, value)

@@ -57,11 +57,17 @@ from shapecheck.spec import Call, Contract
 F = TypeVar("F", bound=Callable[..., Any])
 MODES = ("always", "shapes", "first", "off")
 CAPTURE_ERROR = "device reads cannot run during CUDA-graph capture; use mode='shapes' (or 'first') for captured calls"
-FULLGRAPH_REASON = ("shapecheck mode='always' reads device memory on every call, so the checked call runs "
-                    "outside the graph; under fullgraph=True use mode='shapes' or mode='first'")
-REFUSED_REASON = ("shapecheck: this call breaks its contract; the check runs again eagerly to say how (under "
-                  "fullgraph=True, make the same call uncompiled to read the message)")
-_capturing: Callable[[], bool] = torch.cuda.is_current_stream_capturing if torch.backends.cuda.is_built() else (lambda: False)
+FULLGRAPH_REASON = (
+    "shapecheck mode='always' reads device memory on every call, so the checked call runs "
+    "outside the graph; under fullgraph=True use mode='shapes' or mode='first'"
+)
+REFUSED_REASON = (
+    "shapecheck: this call breaks its contract; the check runs again eagerly to say how (under "
+    "fullgraph=True, make the same call uncompiled to read the message)"
+)
+_capturing: Callable[[], bool] = (
+    torch.cuda.is_current_stream_capturing if torch.backends.cuda.is_built() else (lambda: False)
+)
 
 
 def _argument_gate(c: Contract) -> Callable[..., None]:
@@ -134,7 +140,9 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
     def decorate(fn: F) -> F:
         names = list(inspect.signature(fn).parameters)
         if names != list(c.parameters):
-            raise ValueError(f"shapecheck: {fn.__qualname__} has parameters {names}, contract {c.name} declares {list(c.parameters)}")
+            raise ValueError(
+                f"shapecheck: {fn.__qualname__} has parameters {names}, contract {c.name} declares {list(c.parameters)}"
+            )
         if chosen == "off":
             fn.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
             return fn
@@ -189,11 +197,13 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             return out
 
         if chosen == "always":
+
             @functools.wraps(fn)
             def checked(*args: Any, **kwargs: Any) -> Any:
                 # device reads: under dynamo the checked call runs eagerly, one graph break
                 return outside_graph(*args, **kwargs) if is_compiling() else eager(*args, **kwargs)
         elif chosen == "first":
+
             @functools.wraps(fn)
             def checked(*args: Any, **kwargs: Any) -> Any:
                 if is_compiling():
@@ -203,6 +213,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
                     return fn(*args, **kwargs)
                 return eager(*args, **kwargs)
         else:
+
             @functools.wraps(fn)
             def checked(*args: Any, **kwargs: Any) -> Any:
                 if is_compiling():

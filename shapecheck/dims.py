@@ -43,7 +43,8 @@ class Pattern:
     dtypes: frozenset[str]
     dtype_kind: str  # "Float", "Int", ... as written, for messages
     _exprs: dict[str, tuple[tuple[str, ...], Callable[..., Any]]] = dataclasses.field(
-        init=False, repr=False, compare=False)
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         # Expressions are compiled once: `evaluate` runs on every checked call.
@@ -94,8 +95,15 @@ def _pattern(annotation: Any) -> Pattern:
     """The run-time pattern of one annotation; a form the binder cannot check is refused, naming the axis."""
     axes: list[Union[str, int]] = []
     for axis in _axes.parse(annotation.dim_str):
-        why = (_UNCHECKED["variadic"] if axis.kind == "variadic" else _UNCHECKED["broadcastable"] if axis.broadcastable
-               else _UNCHECKED["treepath"] if axis.treepath else None)
+        why = (
+            _UNCHECKED["variadic"]
+            if axis.kind == "variadic"
+            else _UNCHECKED["broadcastable"]
+            if axis.broadcastable
+            else _UNCHECKED["treepath"]
+            if axis.treepath
+            else None
+        )
         if why is not None:
             raise _axes.ShapeSyntaxError(f'axis "{axis.text}" in "{annotation.dim_str}": {why}')
         axes.append(axis.value)
@@ -165,7 +173,9 @@ def first_clash(spec: TensorSpec, value: torch.Tensor, arg: str, bound: Bindings
     return pattern, axis, name
 
 
-def check_expressions(pattern: Pattern, value: torch.Tensor, dims: Mapping[str, int]) -> Optional[tuple[int, str, int, int]]:
+def check_expressions(
+    pattern: Pattern, value: torch.Tensor, dims: Mapping[str, int]
+) -> Optional[tuple[int, str, int, int]]:
     """(axis, expression, expected, found) of the first arithmetic axis that disagrees, else None."""
     for axis, token in enumerate(pattern.axes):
         if isinstance(token, str) and not token.isidentifier():

@@ -73,9 +73,23 @@ class MemoryViolation(RuntimeError, ShapecheckError):
     Every field is kept as an attribute so a CLI or test can use them without parsing the message.
     """
 
-    def __init__(self, message: str, *, kernel: str, pid: tuple[int, int, int], op: str, region: Region,
-                 outside: str, derived: bool, offsets: list[int], unit: int, n_bad: int, n_active: int,
-                 frames: list[tuple[str, int, str]], location: str) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        kernel: str,
+        pid: tuple[int, int, int],
+        op: str,
+        region: Region,
+        outside: str,
+        derived: bool,
+        offsets: list[int],
+        unit: int,
+        n_bad: int,
+        n_active: int,
+        frames: list[tuple[str, int, str]],
+        location: str,
+    ) -> None:
         self.kernel, self.pid, self.op, self.region, self.outside = kernel, pid, op, region, outside
         self.derived, self.offsets, self.unit, self.frames = derived, offsets, unit, frames
         self.n_bad, self.n_active, self.location = n_bad, n_active, location

@@ -78,7 +78,9 @@ def cotangents(case: Case, results: Mapping[str, Any], names: Sequence[str]) -> 
             continue
         pad = 3 if kind == "strided" and len(shape) >= 2 else 0  # rows 3 elements further apart than packed
         full = torch.randn((*shape[:-1], shape[-1] + pad) if shape else (), generator=gen, dtype=torch.float64)
-        found[name] = full.to(value.device, value.dtype)[..., :shape[-1]] if pad else full.to(value.device, value.dtype)
+        found[name] = (
+            full.to(value.device, value.dtype)[..., : shape[-1]] if pad else full.to(value.device, value.dtype)
+        )
     return found
 
 
@@ -87,8 +89,9 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
-def _grads(outputs: Mapping[str, torch.Tensor], cots: Mapping[str, torch.Tensor],
-           leaves: Mapping[str, torch.Tensor]) -> dict[str, Optional[torch.Tensor]]:
+def _grads(
+    outputs: Mapping[str, torch.Tensor], cots: Mapping[str, torch.Tensor], leaves: Mapping[str, torch.Tensor]
+) -> dict[str, Optional[torch.Tensor]]:
     """`torch.autograd.grad` of the outputs that require grad, each with its cotangent (cast to its dtype)."""
     live = [(v, cots[n].to(v.dtype)) for n, v in outputs.items() if n in cots and v.requires_grad]
     if not live:
@@ -97,8 +100,9 @@ def _grads(outputs: Mapping[str, torch.Tensor], cots: Mapping[str, torch.Tensor]
     return dict(zip(leaves, got))
 
 
-def reference_grads(results_of: Callable[[dict[str, Any]], dict[str, Any]], present: Sequence[str],
-                    cots: Mapping[str, torch.Tensor]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def reference_grads(
+    results_of: Callable[[dict[str, Any]], dict[str, Any]], present: Sequence[str], cots: Mapping[str, torch.Tensor]
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
     """The reference's input gradients as a function of its arguments (in whatever dtype they come: the
     second opinion passes float64 copies), keyed `grad of x`; an input no output depends on gets zeros."""
 
@@ -112,10 +116,17 @@ def reference_grads(results_of: Callable[[dict[str, Any]], dict[str, Any]], pres
     return grads_of
 
 
-def run_backward(contract: Contract, case: Case, impl: Callable[..., Any], args: Mapping[str, Any],
-                 before: Mapping[str, torch.Tensor], dims: Mapping[str, int],
-                 results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]], errors: dict[str, float],
-                 bounds: dict[str, harness.Bound]) -> Backward:
+def run_backward(
+    contract: Contract,
+    case: Case,
+    impl: Callable[..., Any],
+    args: Mapping[str, Any],
+    before: Mapping[str, torch.Tensor],
+    dims: Mapping[str, int],
+    results_of: Optional[Callable[[dict[str, Any]], dict[str, Any]]],
+    errors: dict[str, float],
+    bounds: dict[str, harness.Bound],
+) -> Backward:
     """The backward case of one drawn case (module docstring); `args` are the forward's arguments after its call,
     `before` copies of its in-place ones. Errors measured land in `errors` ("grad of x float32"), a second
     opinion's bounds in `bounds`. Nothing runs without a reference or a differentiable input present."""
@@ -139,8 +150,10 @@ def run_backward(contract: Contract, case: Case, impl: Callable[..., Any], args:
     outputs = {o.name: v for o, v in pairs if isinstance(v, torch.Tensor)}
     cots = cotangents(case, outputs, contract.carried)
     if cots and not any(outputs[n].requires_grad for n in cots):
-        done.problems.append(f"no output carries a gradient to {', '.join(present)}: the kernel's results have no "
-                             "grad_fn (is its forward behind a torch.autograd.Function?)")
+        done.problems.append(
+            f"no output carries a gradient to {', '.join(present)}: the kernel's results have no "
+            "grad_fn (is its forward behind a torch.autograd.Function?)"
+        )
         return done
     handed = {n: c.clone() for n, c in cots.items()}
     inputs = {n: t.clone() for n, t in untouched.items() if isinstance(t, torch.Tensor)}
@@ -151,21 +164,29 @@ def run_backward(contract: Contract, case: Case, impl: Callable[..., Any], args:
         done.problems.append(f"backward ({', '.join(grad_name(n) for n in present)}) raised {_first_line(exc)}")
         return done
     for n, c in cots.items():
-        if not torch.equal(bits(c), bits(handed[n])):  # autograd hands one gradient to every branch of a sum: it must stay
-            done.problems.append(f"backward wrote over the gradient it was handed for `{n}` (its cotangent): another "
-                                 f"consumer of that gradient, such as the other branch of a sum, reads the new values")
+        if not torch.equal(
+            bits(c), bits(handed[n])
+        ):  # autograd hands one gradient to every branch of a sum: it must stay
+            done.problems.append(
+                f"backward wrote over the gradient it was handed for `{n}` (its cotangent): another "
+                f"consumer of that gradient, such as the other branch of a sum, reads the new values"
+            )
     for n, t in inputs.items():
         if not torch.equal(bits(untouched[n]), bits(t)):
-            done.problems.append(f"backward wrote over the input `{n}`: a caller that reads `{n}` after "
-                                 f"backward (another loss, a recomputation) gets the new values")
+            done.problems.append(
+                f"backward wrote over the input `{n}`: a caller that reads `{n}` after "
+                f"backward (another loss, a recomputation) gets the new values"
+            )
     untouched = {**untouched, **inputs}  # the reference's gradients are those of the inputs as the forward saw them
     grads_of = reference_grads(results_of, present, handed)
     unrounded = harness.unrounded(dict(untouched), dict(before))
     expected = grads_of(unrounded)
     for name, grad in got.items():
         if grad is None and bool(expected[grad_name(name)].ne(0).any()):
-            done.problems.append(f"{grad_name(name)} is None: no gradient reaches `{name}` through the kernel, "
-                                 "the reference's is nonzero")
+            done.problems.append(
+                f"{grad_name(name)} is None: no gradient reaches `{name}` through the kernel, "
+                "the reference's is nonzero"
+            )
     found = tuple(g.detach() if g is not None else torch.zeros_like(leaves[n]) for n, g in got.items())
     declared = Gradients(Returns("tuple", tuple(Output(grad_name(n), contract.tensor_specs[n]) for n in present)))
     judge = Judge(declared, case.seed, grads_of, dims)

@@ -42,11 +42,21 @@ def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
 class Signature:
     """One checked call's signature, and the C++ guard that tells whether another call has it."""
 
-    __slots__ = ("_guard", "_keywords", "_n", "_scalar_types", "_scalar_values", "_scalars", "_tensors", "output",
-                 "output_arity")
+    __slots__ = (
+        "_guard",
+        "_keywords",
+        "_n",
+        "_scalar_types",
+        "_scalar_values",
+        "_scalars",
+        "_tensors",
+        "output",
+        "output_arity",
+    )
 
-    def __init__(self, args: tuple[Any, ...], kwargs: dict[str, Any], tensors: tuple[int, ...],
-                 scalars: tuple[int, ...]) -> None:
+    def __init__(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], tensors: tuple[int, ...], scalars: tuple[int, ...]
+    ) -> None:
         values = (*args, *kwargs.values())
         self._n, self._keywords = len(args), tuple(kwargs)
         self._tensors, self._scalars = _picker(tensors), _picker(scalars)
@@ -65,8 +75,11 @@ class Signature:
             return False
         values = (*args, *kwargs.values()) if kwargs else args
         scalars = self._scalars(values)
-        return (scalars == self._scalar_values and tuple(map(type, scalars)) == self._scalar_types
-                and self._guard.check(*self._tensors(values)))
+        return (
+            scalars == self._scalar_values
+            and tuple(map(type, scalars)) == self._scalar_types
+            and self._guard.check(*self._tensors(values))
+        )
 
     def same_output(self, out: Any) -> bool:
         """Whether `out` has the metadata of the output checked with this signature (a tensor, or a tuple of them)."""

@@ -124,14 +124,20 @@ def exact(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Opti
         return None
     wrong = (~same).nonzero()
     at = tuple(wrong[0].tolist())
-    return (f"{len(wrong)} of {found.numel()} elements differ (exact comparison of {dtype_name(found)}; first at "
-            f"{list(at)}: {found[at].item()} != {expected[at].item()})")
+    return (
+        f"{len(wrong)} of {found.numel()} elements differ (exact comparison of {dtype_name(found)}; first at "
+        f"{list(at)}: {found[at].item()} != {expected[at].item()})"
+    )
 
 
 def as_sets(found: torch.Tensor, expected: torch.Tensor, results: Results) -> Optional[str]:
     """Each row (last axis) holds the same values in any order: top-k ids whose order is the kernel's choice."""
     a, b = found.sort(dim=-1).values, expected.to(found.dtype).sort(dim=-1).values
-    rows = (a != b).reshape(-1, a.shape[-1] if a.dim() else 1).any(dim=-1) if a.numel() else a.new_zeros(0, dtype=torch.bool)
+    rows = (
+        (a != b).reshape(-1, a.shape[-1] if a.dim() else 1).any(dim=-1)
+        if a.numel()
+        else a.new_zeros(0, dtype=torch.bool)
+    )
     if not bool(rows.any()):
         return None
     return f"{int(rows.sum())} of {rows.numel()} rows hold other values (compared as sets along the last axis)"
@@ -148,12 +154,17 @@ def selects_same(source: str, *, dim: int = -1) -> Compare:
         if found.numel() and (int(found.min()) < 0 or int(found.max()) >= size):
             return f"indices outside [0, {size}) of `{source}` axis {dim}"
         ordered = found.sort(dim=dim).values
-        if ordered.shape[dim] > 1 and bool((ordered.narrow(dim, 1, ordered.shape[dim] - 1) ==
-                                            ordered.narrow(dim, 0, ordered.shape[dim] - 1)).any()):
+        if ordered.shape[dim] > 1 and bool(
+            (ordered.narrow(dim, 1, ordered.shape[dim] - 1) == ordered.narrow(dim, 0, ordered.shape[dim] - 1)).any()
+        ):
             return f"an index repeats along axis {dim}"
         picked, wanted = values.gather(dim, found.long()), values.gather(dim, expected.long())
         wrong = int((_bits(picked) != _bits(wanted)).sum())
-        return f"{wrong} of {found.numel()} indices select other values of `{source}` than the reference's" if wrong else None
+        return (
+            f"{wrong} of {found.numel()} indices select other values of `{source}` than the reference's"
+            if wrong
+            else None
+        )
 
     compare.__name__ = f"selects_same({source!r})"
     compare.source = source  # type: ignore[attr-defined]  # checked against the parameters when the contract is built
@@ -220,9 +231,15 @@ def expected(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> d
         elif present and len(items) == n + len(contract.mutates):
             outs, extra = items[:n], [items[n + contract.mutates.index(p)] for p in present]
         else:
-            inplace = f" or {n + len(present)} ({n} outputs, then the new {', '.join(f'`{p}`' for p in present)})" if present else ""
-            raise ValueError(f"returned {kind_of(returned)}; expected {n} result{'s' if n != 1 else ''}"
-                             f" ({declared.describe()}){inplace}")
+            inplace = (
+                f" or {n + len(present)} ({n} outputs, then the new {', '.join(f'`{p}`' for p in present)})"
+                if present
+                else ""
+            )
+            raise ValueError(
+                f"returned {kind_of(returned)}; expected {n} result{'s' if n != 1 else ''}"
+                f" ({declared.describe()}){inplace}"
+            )
     results = {o.name: v for o, v in zip(declared.outputs, outs)}
     for name, value in zip(present, extra) if extra is not None else ((p, arguments[p]) for p in present):
         if not isinstance(value, torch.Tensor) or value.shape != arguments[name].shape:
@@ -239,8 +256,13 @@ def reference_results(contract: Judged, reference: Callable[..., Any]) -> Callab
 def unrounded(args: Mapping[str, Any], before: Mapping[str, torch.Tensor]) -> dict[str, Any]:
     """The reference's arguments: in-place ones as copies in at least fp32, so its results are not rounded to
     16 bits (and its in-place updates reach none of the kernel's tensors)."""
-    return {**args, **{n: t.to(torch.float32) if t.is_floating_point() and t.element_size() < 4 else t.clone()
-                       for n, t in before.items()}}
+    return {
+        **args,
+        **{
+            n: t.to(torch.float32) if t.is_floating_point() and t.element_size() < 4 else t.clone()
+            for n, t in before.items()
+        },
+    }
 
 
 def _shape(value: Any) -> str:
@@ -251,14 +273,24 @@ def found(contract: Judged, returned: Any, arguments: Mapping[str, Any]) -> dict
     """The call's results by name as the judge sees them (outputs the declared form allows, then each in-place
     argument after the call): what a `Compare` gets and the second opinion judges."""
     pairs, _ = contract.returns.split(returned)
-    return {**{o.name: v for o, v in pairs}, **{n: arguments[n] for n in contract.mutates
-                                                 if isinstance(arguments.get(n), torch.Tensor)}}
+    return {
+        **{o.name: v for o, v in pairs},
+        **{n: arguments[n] for n in contract.mutates if isinstance(arguments.get(n), torch.Tensor)},
+    }
 
 
-def check(contract: Judged, dims: Mapping[str, int], arguments: Mapping[str, Any], returned: Any, *,
-          values: bool = True, reference: Optional[Mapping[str, Any]] = None,
-          before: Optional[Mapping[str, torch.Tensor]] = None,
-          errors: Optional[dict[str, float]] = None, bounds: Optional[Mapping[str, Bound]] = None) -> list[Problem]:
+def check(
+    contract: Judged,
+    dims: Mapping[str, int],
+    arguments: Mapping[str, Any],
+    returned: Any,
+    *,
+    values: bool = True,
+    reference: Optional[Mapping[str, Any]] = None,
+    before: Optional[Mapping[str, torch.Tensor]] = None,
+    errors: Optional[dict[str, float]] = None,
+    bounds: Optional[Mapping[str, Bound]] = None,
+) -> list[Problem]:
     """Every problem of a call's results, outputs first, in-place arguments after.
 
     `dims` are the call's bindings, `arguments` its arguments after the call (in-place ones updated).
@@ -271,8 +303,16 @@ def check(contract: Judged, dims: Mapping[str, int], arguments: Mapping[str, Any
     """
     pairs, wrong_form = contract.returns.split(returned)
     if wrong_form is not None:
-        return [Problem(Kind.TYPE, RETURN, f"the call {wrong_form}", expected=contract.returns.describe(),
-                        found=wrong_form.removeprefix("returned ").split(";")[0], why="wrong kind of result")]
+        return [
+            Problem(
+                Kind.TYPE,
+                RETURN,
+                f"the call {wrong_form}",
+                expected=contract.returns.describe(),
+                found=wrong_form.removeprefix("returned ").split(";")[0],
+                why="wrong kind of result",
+            )
+        ]
     device = next((x.device for x in arguments.values() if isinstance(x, torch.Tensor)), None)
     bound_dims = dict(dims)
     problems: list[Problem] = []
@@ -293,28 +333,46 @@ def check(contract: Judged, dims: Mapping[str, int], arguments: Mapping[str, Any
         problems += judge.output(output.name, value, reference)
     for output, value in pairs:  # an Optional result left out where the reference gave one
         if value is None and reference is not None and isinstance(reference.get(output.name), torch.Tensor):
-            problems.append(Problem(Kind.TYPE, output.name, f"{output.name} is None, but the reference returned a tensor "
-                                                            "for it"))
+            problems.append(
+                Problem(Kind.TYPE, output.name, f"{output.name} is None, but the reference returned a tensor for it")
+            )
     if reference is not None:
         for name, was in (before or {}).items():
             problems += judge.inplace(name, was, arguments[name], reference[name])
     return problems
 
 
-def _declared(contract: Judged, output: Output, value: Any, dims: dict[str, int], arguments: Mapping[str, Any],
-              device: Optional[torch.device]) -> Optional[Problem]:
+def _declared(
+    contract: Judged,
+    output: Output,
+    value: Any,
+    dims: dict[str, int],
+    arguments: Mapping[str, Any],
+    device: Optional[torch.device],
+) -> Optional[Problem]:
     """Type, shape, dtype and device of one returned element; binds dims only outputs name (in `dims`)."""
     patterns = output.spec.patterns
     if value is None:
         if output.spec.optional:
             return None
-        return Problem(Kind.TYPE, output.name, f"{output.name} is None, expected a tensor of shape "
-                       f"{_shape_text(patterns[0], dims)}", expected=_shape_text(patterns[0], dims), found="None",
-                       why=f'{output.name} does not match "{patterns[0].text}"')
+        return Problem(
+            Kind.TYPE,
+            output.name,
+            f"{output.name} is None, expected a tensor of shape {_shape_text(patterns[0], dims)}",
+            expected=_shape_text(patterns[0], dims),
+            found="None",
+            why=f'{output.name} does not match "{patterns[0].text}"',
+        )
     if not isinstance(value, torch.Tensor):
         shape = _shape_text(patterns[0], dims)
-        return Problem(Kind.TYPE, output.name, f"{output.name} is {type(value).__name__}, expected a tensor of shape {shape}",
-                       expected=shape, found=type(value).__name__, why=f'{output.name} does not match "{patterns[0].text}"')
+        return Problem(
+            Kind.TYPE,
+            output.name,
+            f"{output.name} is {type(value).__name__}, expected a tensor of shape {shape}",
+            expected=shape,
+            found=type(value).__name__,
+            why=f'{output.name} does not match "{patterns[0].text}"',
+        )
     fits = []
     for pattern in patterns:  # a loop, not a comprehension with `:=`: dynamo traces this (a cell it cannot)
         bound = _bind(pattern, value, dims)
@@ -323,9 +381,14 @@ def _declared(contract: Judged, output: Output, value: Any, dims: dict[str, int]
     if not fits:
         pattern = patterns[0]
         shape = _shape_text(pattern, dims)
-        return Problem(Kind.SHAPE, output.name, f'{output.name} shape {list(value.shape)} != contract {shape} '
-                       f'("{pattern.text}" with {dict(dims)})', expected=shape, found=list(value.shape),
-                       why=f'{output.name} does not match "{pattern.text}"')
+        return Problem(
+            Kind.SHAPE,
+            output.name,
+            f'{output.name} shape {list(value.shape)} != contract {shape} ("{pattern.text}" with {dict(dims)})',
+            expected=shape,
+            found=list(value.shape),
+            why=f'{output.name} does not match "{pattern.text}"',
+        )
     like_name = contract.like(output)
     like = arguments.get(like_name) if like_name else None
     like_dtype = dtype_name(like) if isinstance(like, torch.Tensor) else None
@@ -333,13 +396,25 @@ def _declared(contract: Judged, output: Output, value: Any, dims: dict[str, int]
     if not typed or like_dtype not in (None, dtype_name(value)):
         kinds = " | ".join(dict.fromkeys(p.dtype_kind for p in patterns))
         if like_dtype is not None and like_dtype != dtype_name(value):
-            line, why = f"{output.name} dtype {dtype_name(value)} != {like_name}'s {like_dtype}", f"wrong {output.name} dtype (must be `{like_name}`'s)"
+            line, why = (
+                f"{output.name} dtype {dtype_name(value)} != {like_name}'s {like_dtype}",
+                f"wrong {output.name} dtype (must be `{like_name}`'s)",
+            )
         else:
-            line, why = f'{output.name} dtype {dtype_name(value)} is not one of "{patterns[0].text}"\'s {kinds}', f"wrong {output.name} dtype"
+            line, why = (
+                f'{output.name} dtype {dtype_name(value)} is not one of "{patterns[0].text}"\'s {kinds}',
+                f"wrong {output.name} dtype",
+            )
         return Problem(Kind.DTYPE, output.name, line, expected=like_dtype or kinds, found=dtype_name(value), why=why)
     if device is not None and value.device != device:
-        return Problem(Kind.DEVICE, output.name, f"[output-type] {output.name} is on {value.device}, the inputs on {device}",
-                       expected=str(device), found=str(value.device), why=f"{output.name} on another device")
+        return Problem(
+            Kind.DEVICE,
+            output.name,
+            f"[output-type] {output.name} is on {value.device}, the inputs on {device}",
+            expected=str(device),
+            found=str(value.device),
+            why=f"{output.name} on another device",
+        )
     dims.update(typed[0][1])
     return None
 
@@ -396,12 +471,19 @@ class _Judge:
         if out.is_floating_point():
             bad = int((~torch.isfinite(out)).sum())
             if bad:
-                return [Problem(Kind.UNWRITTEN, name, f"{bad} of {out.numel()} {name} elements are NaN/inf "
-                                                      "(unwritten or non-finite)")]
+                return [
+                    Problem(
+                        Kind.UNWRITTEN,
+                        name,
+                        f"{bad} of {out.numel()} {name} elements are NaN/inf (unwritten or non-finite)",
+                    )
+                ]
         if reference is None:
             return []
         if not isinstance(ref, torch.Tensor):
-            return [Problem(Kind.TYPE, name, f"{name} is a tensor, but the reference returned {type(ref).__name__} for it")]
+            return [
+                Problem(Kind.TYPE, name, f"{name} is a tensor, but the reference returned {type(ref).__name__} for it")
+            ]
         return self._compare(name, out, ref, f"{name} differs from reference", with_dtype=True)
 
     def inplace(self, name: str, before: torch.Tensor, after: torch.Tensor, ref: torch.Tensor) -> list[Problem]:
@@ -415,14 +497,23 @@ class _Judge:
         moved = (_rows(_bits(after)) != _rows(_bits(before))).any(dim=1) & ~updated
         if bool(moved.any()):
             rows = moved.nonzero().flatten().tolist()
-            problems.append(Problem(Kind.UNTOUCHED, name, f"`{name}`: rows the contract leaves untouched were modified: "
-                                                          f"{rows[:8]}{'...' if len(rows) > 8 else ''}"))
+            problems.append(
+                Problem(
+                    Kind.UNTOUCHED,
+                    name,
+                    f"`{name}`: rows the contract leaves untouched were modified: "
+                    f"{rows[:8]}{'...' if len(rows) > 8 else ''}",
+                )
+            )
         if bool(updated.any()):
-            problems += self._compare(name, after[updated], ref[updated], f"`{name}`: updated rows differ from reference",
-                                      with_dtype=False)
+            problems += self._compare(
+                name, after[updated], ref[updated], f"`{name}`: updated rows differ from reference", with_dtype=False
+            )
         return problems
 
-    def _compare(self, name: str, out: torch.Tensor, ref: torch.Tensor, lead: str, *, with_dtype: bool) -> list[Problem]:
+    def _compare(
+        self, name: str, out: torch.Tensor, ref: torch.Tensor, lead: str, *, with_dtype: bool
+    ) -> list[Problem]:
         compare = self.contract.compare.get(name)
         if compare is None and not out.is_floating_point():
             compare = exact
@@ -437,8 +528,13 @@ class _Judge:
         bound = self.bounds.get(key, Bound(tolerance(out.dtype)))
         if not bool(torch.isfinite(out).all()) or err > bound.value:
             detail = "; ".join(filter(None, [dtype_name(out) if with_dtype else "", bound.why]))
-            return [Problem(Kind.VALUES, name, f"{lead}: relative RMS error {err:.3g} > {bound.value:.3g}"
-                                               f"{f' ({detail})' if detail else ''}")]
+            return [
+                Problem(
+                    Kind.VALUES,
+                    name,
+                    f"{lead}: relative RMS error {err:.3g} > {bound.value:.3g}{f' ({detail})' if detail else ''}",
+                )
+            ]
         return []
 
 

@@ -34,7 +34,10 @@ NEUTRAL = "hostlib"  # the package name the verifier's helpers are loaded under 
 @contextlib.contextmanager
 def poisoned_allocations() -> Iterator[None]:
     """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
-    was_det, was_warn = torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()
+    was_det, was_warn = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
     was_fill = deterministic.fill_uninitialized_memory
     torch.use_deterministic_algorithms(True, warn_only=True)
@@ -46,7 +49,9 @@ def poisoned_allocations() -> Iterator[None]:
         torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
-MODEL = "model"  # the argument describing a model call: {"init": [...], "weights": [names], "inputs": [names], "seed": n}
+MODEL = (
+    "model"  # the argument describing a model call: {"init": [...], "weights": [names], "inputs": [names], "seed": n}
+)
 
 
 class ModelCall:
@@ -100,7 +105,9 @@ def load(target: str, model: bool) -> Callable[..., Any]:
     LookupError saying what is wrong."""
     module_name, _, attr = target.rpartition(":")
     try:
-        module = _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
+        module = (
+            _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is the candidate's; said in one line with its frame
         raise ImportError(f"--impl {target}: cannot import {module_name}: {_described(exc)}{_where(exc)}") from None
     found = getattr(module, attr, None)
@@ -231,15 +238,18 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
         # refused here: the parent could not judge it, and CUDA IPC cannot send back memory the worker was sent.
         named = {f"output[{i}]" if form in ("tuple", "list") else "output": x for i, x in enumerate(items)}
         refused = [f for n, x in named.items() for f in output_kind(n, x)] or aliasing(
-            {n: x for n, x in named.items() if isinstance(x, torch.Tensor)}, args)
+            {n: x for n, x in named.items() if isinstance(x, torch.Tensor)}, args
+        )
         if refused:
             conn.send(("refused", refused[0]))
             continue
         # Copies taken the moment the call returned, ordered on the current stream only: what a caller reading
         # the results on that stream would see. Everything sent stays alive until the next call (CUDA IPC hands
         # out the worker's own memory).
-        at_return = ([None if x is None else x.clone() for x in items],
-                     {n: x.clone() for n, x in args.items() if isinstance(x, torch.Tensor)})
+        at_return = (
+            [None if x is None else x.clone() for x in items],
+            {n: x.clone() for n, x in args.items() if isinstance(x, torch.Tensor)},
+        )
         live = (items, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
         try:
             conn.send(("returned", form, *at_return, items, []))

@@ -41,8 +41,10 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
                 elif name in case.options:
                     args[name] = case.options[name]
                 elif param.default is inspect.Parameter.empty:
-                    raise UsageError(f"contract {contract.name}: argument `{name}` has no default and no tensor "
-                                     f"annotation; pin it (--pin {name}=...) or give the contract an `inputs` builder")
+                    raise UsageError(
+                        f"contract {contract.name}: argument `{name}` has no default and no tensor "
+                        f"annotation; pin it (--pin {name}=...) or give the contract an `inputs` builder"
+                    )
                 else:
                     args[name] = param.default
                 continue
@@ -60,7 +62,7 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
                 # a strided view: rows 3 elements apart further than packed (a slice of a wider projection)
                 pad = 3 if name in case.options.get(STRIDED, ()) else 0
                 full = torch.randn(*shape[:-1], shape[-1] + pad, generator=gen, device=device)
-                args[name] = full.to(dtype)[..., :shape[-1]]
+                args[name] = full.to(dtype)[..., : shape[-1]]
             else:
                 args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(dtype)
         return args

@@ -65,8 +65,10 @@ def modified_inputs(before: Mapping[str, torch.Tensor], args: Mapping[str, Any])
     for name, old in before.items():
         changed = (bits(old) != bits(args[name])).sum().item()
         if changed:
-            findings.append(f"[input-modified] `{name}` changed during the call ({changed} bytes of "
-                            f"{old.numel() * old.element_size()}), but the contract does not declare it in-place")
+            findings.append(
+                f"[input-modified] `{name}` changed during the call ({changed} bytes of "
+                f"{old.numel() * old.element_size()}), but the contract does not declare it in-place"
+            )
     return findings
 
 
@@ -82,13 +84,17 @@ def returned_kinds(outputs: Mapping[str, Any]) -> list[str]:
 
 def late_writes(at_return: Mapping[str, torch.Tensor], settled: Mapping[str, torch.Tensor]) -> list[str]:
     """Tensors whose bytes changed between the return of the call and a device-wide sync plus a delay."""
-    return [f"[late-write] {name} changed after the call returned ({(bits(at_return[name]) != bits(now)).sum().item()} "
-            "bytes written later: unsynchronised side-stream or background-thread work)"
-            for name, now in settled.items() if not torch.equal(bits(at_return[name]), bits(now))]
+    return [
+        f"[late-write] {name} changed after the call returned ({(bits(at_return[name]) != bits(now)).sum().item()} "
+        "bytes written later: unsynchronised side-stream or background-thread work)"
+        for name, now in settled.items()
+        if not torch.equal(bits(at_return[name]), bits(now))
+    ]
 
 
-def after_call(args: Mapping[str, Any], untouched: Mapping[str, torch.Tensor], outputs: Mapping[str, Any], impl: Any,
-               device: str) -> list[str]:
+def after_call(
+    args: Mapping[str, Any], untouched: Mapping[str, torch.Tensor], outputs: Mapping[str, Any], impl: Any, device: str
+) -> list[str]:
     """Every finding about what a returned call did: its outputs' kinds, aliasing, inputs, late writes.
 
     `outputs` are the returned elements by name. An isolated implementation has already judged aliasing and
@@ -112,13 +118,28 @@ class Judgement(Protocol):
     def results_of(self) -> Optional[Callable[[dict[str, Any]], dict[str, Any]]]:
         """The reference's results by name, as a function of its arguments."""
 
-    def __call__(self, args: dict[str, Any], before: dict[str, torch.Tensor], out: Any,
-                 expected: Optional[Mapping[str, Any]], errors: dict[str, float],
-                 seed: Optional[int] = None) -> tuple[list[Problem], dict[str, Bound]]: ...
+    def __call__(
+        self,
+        args: dict[str, Any],
+        before: dict[str, torch.Tensor],
+        out: Any,
+        expected: Optional[Mapping[str, Any]],
+        errors: dict[str, float],
+        seed: Optional[int] = None,
+    ) -> tuple[list[Problem], dict[str, Bound]]: ...
 
 
-def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], device: str, first: Mapping[str, Any],
-                 first_expected: Mapping[str, Any], judge: Judgement, *, held: bool) -> list[str]:
+def stale_result(
+    contract: Contract,
+    case: Case,
+    impl: Callable[..., Any],
+    device: str,
+    first: Mapping[str, Any],
+    first_expected: Mapping[str, Any],
+    judge: Judgement,
+    *,
+    held: bool,
+) -> list[str]:
     """Run the case's shapes again with fresh inputs: every result must follow the reference.
 
     `first` and `first_expected` are the first run's results and the reference's, by name; `judge` is the
@@ -130,26 +151,39 @@ def stale_result(contract: Contract, case: Case, impl: Callable[..., Any], devic
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     assert judge.results_of is not None, "the fresh-twin check runs only for contracts with a reference"
     expected = judge.results_of(unrounded(args, before))
-    if not any(isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n])) for n, r in expected.items()):
+    if not any(
+        isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n])) for n, r in expected.items()
+    ):
         getattr(impl, "uninformative", lambda: None)()  # fresh inputs, same answer: the next case gets a twin
     out = impl(**args)
     now = found(contract, out, args)
     shapes = {n: list(getattr(x, "shape", [])) for n, x in now.items()}
     if shapes != {n: list(getattr(x, "shape", [])) for n, x in first.items()}:
-        return [f"[stale-result] with fresh inputs of the same shapes the results are {shapes}, not like the first run's"]
+        return [
+            f"[stale-result] with fresh inputs of the same shapes the results are {shapes}, not like the first run's"
+        ]
     tensors_now = [(x, first[n]) for n, x in now.items() if type(x) is torch.Tensor and type(first[n]) is torch.Tensor]
-    if tensors_now and all(torch.equal(bits(x), bits(y)) for x, y in tensors_now) and any(
-            isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n])) for n, r in expected.items()):
-        return ["[stale-result] fresh inputs of the same shapes gave bit-identical results, while the reference "
-                "changed (a result cached or computed once)"]
+    if (
+        tensors_now
+        and all(torch.equal(bits(x), bits(y)) for x, y in tensors_now)
+        and any(
+            isinstance(r, torch.Tensor) and not torch.equal(bits(r), bits(first_expected[n]))
+            for n, r in expected.items()
+        )
+    ):
+        return [
+            "[stale-result] fresh inputs of the same shapes gave bit-identical results, while the reference "
+            "changed (a result cached or computed once)"
+        ]
     problems, _ = judge(args, before, out, expected, {}, seed=twin.seed)
     if held and any(p.kind in (Kind.VALUES, Kind.UNWRITTEN) for p in problems):
         return ["[stale-result] with fresh inputs of the same shapes the output no longer matches the reference"]
     return []
 
 
-def precision(errors: Mapping[str, float], tolerance: Callable[[torch.dtype], float],
-              bounds: Optional[Mapping[str, Bound]] = None) -> list[str]:
+def precision(
+    errors: Mapping[str, float], tolerance: Callable[[torch.dtype], float], bounds: Optional[Mapping[str, Bound]] = None
+) -> list[str]:
     """Name the failures whose size says 16-bit arithmetic behind a 32/64-bit result; `bounds` are the
     harness's own for a reconsidered case (`conditioning.py`), so both judge a result by one bound."""
     findings = []
@@ -159,6 +193,8 @@ def precision(errors: Mapping[str, float], tolerance: Callable[[torch.dtype], fl
             continue
         bound = bounds[key].value if bounds and key in bounds else tolerance(dtype)
         if bound < err <= SIXTEEN_BIT_LEVEL:
-            findings.append(f"[precision] {key} is accurate only to 16-bit level (relative RMS {err:.2g}, bound "
-                            f"{bound:.3g}): arithmetic below the declared dtype")
+            findings.append(
+                f"[precision] {key} is accurate only to 16-bit level (relative RMS {err:.2g}, bound "
+                f"{bound:.3g}): arithmetic below the declared dtype"
+            )
     return findings

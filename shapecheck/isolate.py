@@ -61,11 +61,23 @@ STARTUP_TIMEOUT_S = 300.0  # importing a candidate may compile or load large mod
 # What torch.multiprocessing's reductions pickle for a plain tensor on CPU (file descriptor or file name
 # sharing) or CUDA (IPC handle), and nothing else: no tensor subclass, no hooks, no arbitrary callable.
 _SAFE = {
-    ("torch.multiprocessing.reductions", n) for n in (
-        "rebuild_tensor", "rebuild_cuda_tensor", "rebuild_typed_storage", "rebuild_typed_storage_child",
-        "rebuild_storage_fd", "rebuild_storage_filename", "rebuild_storage_empty")
-} | {("torch", "Tensor"), ("torch", "Size"), ("torch.storage", "UntypedStorage"), ("torch.storage", "TypedStorage"),
-     ("multiprocessing.resource_sharer", "DupFd")}
+    ("torch.multiprocessing.reductions", n)
+    for n in (
+        "rebuild_tensor",
+        "rebuild_cuda_tensor",
+        "rebuild_typed_storage",
+        "rebuild_typed_storage_child",
+        "rebuild_storage_fd",
+        "rebuild_storage_filename",
+        "rebuild_storage_empty",
+    )
+} | {
+    ("torch", "Tensor"),
+    ("torch", "Size"),
+    ("torch.storage", "UntypedStorage"),
+    ("torch.storage", "TypedStorage"),
+    ("multiprocessing.resource_sharer", "DupFd"),
+}
 
 
 class _ReplyUnpickler(pickle.Unpickler):
@@ -83,8 +95,11 @@ def _loads(data: bytes) -> Any:
 
 def _shared_copy(x: torch.Tensor) -> torch.Tensor:
     """A copy with the same strides (views of a packed projection stay strided) in memory the worker can map."""
-    copy = torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device) if 0 not in x.stride() else \
-        torch.empty_like(x, memory_format=torch.contiguous_format)
+    copy = (
+        torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device)
+        if 0 not in x.stride()
+        else torch.empty_like(x, memory_format=torch.contiguous_format)
+    )
     copy.copy_(x)
     return copy.share_memory_() if copy.device.type == "cpu" else copy
 
@@ -99,10 +114,14 @@ _FORMS = ("none", "tensor", "tuple", "list")  # what a call may return, as the r
 
 
 def _rebuilt(form: str, items: list[Any]) -> Any:
-    return None if form == "none" else items[0] if form == "tensor" else tuple(items) if form == "tuple" else list(items)
+    return (
+        None if form == "none" else items[0] if form == "tensor" else tuple(items) if form == "tuple" else list(items)
+    )
 
 
-def _checked(reply: tuple[Any, ...], shared: dict[str, Any]) -> tuple[str, list[Any], dict[str, torch.Tensor], list[Any]]:
+def _checked(
+    reply: tuple[Any, ...], shared: dict[str, Any]
+) -> tuple[str, list[Any], dict[str, torch.Tensor], list[Any]]:
     """(result's form, its elements at return, arguments at return, live elements) from a reply, or a refusal
     naming what is wrong."""
     if reply[0] != "returned" or len(reply) != 6:
@@ -110,13 +129,25 @@ def _checked(reply: tuple[Any, ...], shared: dict[str, Any]) -> tuple[str, list[
     _, form, items, after, live, findings = reply
     expected = integrity.tensors(shared)
     plain = lambda x: x is None or type(x) is torch.Tensor
-    ok = (form in _FORMS and isinstance(items, list) and isinstance(live, list) and len(items) == len(live)
-          and all(plain(x) and plain(y) and getattr(x, "shape", None) == getattr(y, "shape", None)
-                  for x, y in zip(items, live))
-          and (form != "tensor" or (len(items) == 1 and items[0] is not None)) and (form != "none" or not items)
-          and isinstance(after, dict) and isinstance(findings, list) and set(after) == set(expected)
-          and all(type(x) is torch.Tensor and x.shape == expected[n].shape and x.dtype == expected[n].dtype
-                  for n, x in after.items()))
+    ok = (
+        form in _FORMS
+        and isinstance(items, list)
+        and isinstance(live, list)
+        and len(items) == len(live)
+        and all(
+            plain(x) and plain(y) and getattr(x, "shape", None) == getattr(y, "shape", None)
+            for x, y in zip(items, live)
+        )
+        and (form != "tensor" or (len(items) == 1 and items[0] is not None))
+        and (form != "none" or not items)
+        and isinstance(after, dict)
+        and isinstance(findings, list)
+        and set(after) == set(expected)
+        and all(
+            type(x) is torch.Tensor and x.shape == expected[n].shape and x.dtype == expected[n].dtype
+            for n, x in after.items()
+        )
+    )
     if not ok:
         raise Finding("[output-type] reply refused: not the results and arguments of the call")
     return form, items, after, live
@@ -129,8 +160,10 @@ def _describe(exc: BaseException) -> str:
 
 # The worker's first line: read the setup, compile host.py without its docstrings (optimize=2), start it. Its
 # command line and its frames name nothing of the verifier.
-BOOTSTRAP = ("import pickle,sys;s=pickle.load(sys.stdin.buffer);c=s.pop('code');"
-             "exec(compile(c,'<string>','exec',optimize=2));del c;start(s)")
+BOOTSTRAP = (
+    "import pickle,sys;s=pickle.load(sys.stdin.buffer);c=s.pop('code');"
+    "exec(compile(c,'<string>','exec',optimize=2));del c;start(s)"
+)
 # Helpers of the verifier the worker runs (the interpreter's loop fix, the sanitizer), in dependency order.
 HELPERS = ("errors", "regions", "backend", "sanitizer")
 # The environment a production process would not have: the verifier's and its test runner's variables.
@@ -155,8 +188,17 @@ class Isolated:
 
     untrusted = True  # the runner adds the checks that need a second run or a delay
 
-    def __init__(self, target: str, device: str, timeout_s: float, settle_s: float = SETTLE_S, *,
-                 sanitize: bool = False, model: bool = False, check_every: int = CHECK_EVERY) -> None:
+    def __init__(
+        self,
+        target: str,
+        device: str,
+        timeout_s: float,
+        settle_s: float = SETTLE_S,
+        *,
+        sanitize: bool = False,
+        model: bool = False,
+        check_every: int = CHECK_EVERY,
+    ) -> None:
         """`model`: `target` names a KernelBench-format `ModelNew` class, called through `host.ModelCall`.
         `check_every`: the settle wait and the fresh-input twin run on the first case and on each case whose seed
         is a multiple of it (1: every case)."""
@@ -175,12 +217,23 @@ class Isolated:
     def _start(self) -> None:
         code, helpers = _sources()
         ours, theirs = socket.socketpair()
-        setup = {"code": code, "fd": theirs.fileno(), "authkey": bytes(multiprocessing.current_process().authkey),
-                 "target": self.target, "model": self.model, "device": self.device, "sanitize": self.sanitize,
-                 "helpers": helpers if os.environ.get("TRITON_INTERPRET") == "1" else {},
-                 "path": [str(Path.cwd())]}
-        self._process = subprocess.Popen([sys.executable, "-c", BOOTSTRAP], stdin=subprocess.PIPE,
-                                         pass_fds=[theirs.fileno()], env=worker_environment())
+        setup = {
+            "code": code,
+            "fd": theirs.fileno(),
+            "authkey": bytes(multiprocessing.current_process().authkey),
+            "target": self.target,
+            "model": self.model,
+            "device": self.device,
+            "sanitize": self.sanitize,
+            "helpers": helpers if os.environ.get("TRITON_INTERPRET") == "1" else {},
+            "path": [str(Path.cwd())],
+        }
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", BOOTSTRAP],
+            stdin=subprocess.PIPE,
+            pass_fds=[theirs.fileno()],
+            env=worker_environment(),
+        )
         theirs.close()
         self._conn = multiprocessing.connection.Connection(ours.detach())
         assert self._process.stdin is not None
@@ -290,8 +343,10 @@ class Isolated:
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
         at_return = {n: x for n, x in zip(names, items) if x is not None}
         settled = {n: x for n, x in zip(names, live) if x is not None}
-        self._findings += integrity.late_writes({**at_return, **{f"argument `{n}`": x for n, x in after.items()}},
-                                                {**settled, **{f"argument `{n}`": shared[n] for n in after}})
+        self._findings += integrity.late_writes(
+            {**at_return, **{f"argument `{n}`": x for n, x in after.items()}},
+            {**settled, **{f"argument `{n}`": shared[n] for n in after}},
+        )
         for name, x in after.items():
             args[name].copy_(x)
         return out

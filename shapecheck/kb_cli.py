@@ -77,9 +77,15 @@ def _candidate(options: KbOptions, impl: Path) -> Iterator[Callable[..., Any]]:
     """`ModelNew` of `impl` as a function of the contract's arguments: in its own worker, or imported here."""
     profile = PROFILES[options.profile]
     if options.isolate:
-        with Isolated(f"{impl}:{CLASS}", options.device, options.timeout or profile.timeout_s, profile.settle_s,
-                      sanitize=options.sanitizing and options.device == "cpu", model=True,
-                      check_every=profile.check_every) as worker:
+        with Isolated(
+            f"{impl}:{CLASS}",
+            options.device,
+            options.timeout or profile.timeout_s,
+            profile.settle_s,
+            sanitize=options.sanitizing and options.device == "cpu",
+            model=True,
+            check_every=profile.check_every,
+        ) as worker:
             yield worker
         return
     yield ModelCall(registry.implementation(f"{impl}:{CLASS}"))
@@ -109,16 +115,39 @@ def judge(options: KbOptions, problem: kernelbench.Problem, impl: Path) -> Repor
                 raise UsageError(f"--reproduce: {exc}") from None
             unknown = sorted(set(case.dims) - set(problem.drawn))
             if unknown:
-                raise UsageError(f"--reproduce: {unknown[0]!r} is no drawn constant of {problem.path} "
-                                 f"(drawn: {', '.join(problem.drawn) or 'none'})")
+                raise UsageError(
+                    f"--reproduce: {unknown[0]!r} is no drawn constant of {problem.path} "
+                    f"(drawn: {', '.join(problem.drawn) or 'none'})"
+                )
             start = time.perf_counter()
             outcome = check_case(contract, case, fn, options.device, strict=False, backward=False)
-            return Report(contract.name, str(impl), options.device, options.profile, [outcome],
-                          None if outcome.ok else outcome, Counter(), 0, 0,
-                          time.perf_counter() - start, command=command)
-        return run_property(contract, fn, str(impl), profile=PROFILES[options.profile], device=options.device,
-                            examples=options.examples, seed=options.seed, database=options.database, command=command,
-                            compile_ahead=False, backward=False, max_compiles=0)
+            return Report(
+                contract.name,
+                str(impl),
+                options.device,
+                options.profile,
+                [outcome],
+                None if outcome.ok else outcome,
+                Counter(),
+                0,
+                0,
+                time.perf_counter() - start,
+                command=command,
+            )
+        return run_property(
+            contract,
+            fn,
+            str(impl),
+            profile=PROFILES[options.profile],
+            device=options.device,
+            examples=options.examples,
+            seed=options.seed,
+            database=options.database,
+            command=command,
+            compile_ahead=False,
+            backward=False,
+            max_compiles=0,
+        )
 
 
 def run(options: KbOptions) -> int:
@@ -127,8 +156,10 @@ def run(options: KbOptions) -> int:
     if options.problem.is_dir():
         return batch(options)
     if options.impl is None:
-        raise UsageError(f"--impl: give the candidate file defining {CLASS} (or pass a directory of problems and "
-                         "candidates instead of a problem file)")
+        raise UsageError(
+            f"--impl: give the candidate file defining {CLASS} (or pass a directory of problems and "
+            "candidates instead of a problem file)"
+        )
     problem = kernelbench.Problem(options.problem)
     console.stdout.print(f"{problem.path.name}: {problem.note}", markup=False, soft_wrap=True)
     report = judge(options, problem, options.impl)
@@ -179,13 +210,21 @@ def _named(problems: list[str]) -> list[str]:
     names = [m.group(0) for p in problems for m in [FINDING.search(p)] if m]
     for p in problems:
         if FINDING.search(p) is None:
-            names.append("shape" if " shape " in p else "unwritten" if "NaN/inf" in p else
-                         "raised" if p.startswith("kernel raised") else "values")
+            names.append(
+                "shape"
+                if " shape " in p
+                else "unwritten"
+                if "NaN/inf" in p
+                else "raised"
+                if p.startswith("kernel raised")
+                else "values"
+            )
     return list(dict.fromkeys(names))
 
 
-def _row(options: KbOptions, problem: Optional[kernelbench.Problem], problem_path: Path, impl: Path,
-         error: Optional[str]) -> Row:
+def _row(
+    options: KbOptions, problem: Optional[kernelbench.Problem], problem_path: Path, impl: Path, error: Optional[str]
+) -> Row:
     start = time.perf_counter()
     row = Row(problem_path.stem, impl.stem, "error", error=error)
     if problem is not None and error is None:
@@ -208,7 +247,11 @@ def _row(options: KbOptions, problem: Optional[kernelbench.Problem], problem_pat
 
 def batch(options: KbOptions) -> int:
     """Every candidate of a batch directory; one table; 0 all held, 1 a finding, 2 an error."""
-    for path, flag in ((options.json_path, "--json"), (options.junit_path, "--junit"), (options.markdown_path, "--markdown")):
+    for path, flag in (
+        (options.json_path, "--json"),
+        (options.junit_path, "--junit"),
+        (options.markdown_path, "--markdown"),
+    ):
         if path is not None and not path.parent.is_dir():
             raise UsageError(f"{flag} {path}: no directory {path.parent}")
     if options.reproduce is not None:
@@ -225,9 +268,12 @@ def batch(options: KbOptions) -> int:
         problem, error = loaded[problem_path]
         rows.append(_row(options, problem, problem_path, impl, error))
         row = rows[-1]
-        console.stderr.print(f"{row.problem}/{row.candidate}: {row.verdict} ({row.cases} cases, {row.seconds:.1f} s)"
-                             f"{' ' + ', '.join(row.findings) if row.findings else ''}{' ' + (row.error or '')}",
-                             markup=False, soft_wrap=True)
+        console.stderr.print(
+            f"{row.problem}/{row.candidate}: {row.verdict} ({row.cases} cases, {row.seconds:.1f} s)"
+            f"{' ' + ', '.join(row.findings) if row.findings else ''}{' ' + (row.error or '')}",
+            markup=False,
+            soft_wrap=True,
+        )
     wall = time.perf_counter() - start
     per_hour = 3600 * len(rows) / wall if wall > 0 else 0.0
     table = markdown(rows, wall, options.device)
@@ -235,9 +281,18 @@ def batch(options: KbOptions) -> int:
     if options.markdown_path:
         options.markdown_path.write_text(table)
     if options.json_path:
-        options.json_path.write_text(json.dumps({"device": options.device, "profile": options.profile,
-                                                 "seconds": round(wall, 3), "candidates_per_hour": round(per_hour, 1),
-                                                 "rows": [dataclasses.asdict(r) for r in rows]}, indent=2))
+        options.json_path.write_text(
+            json.dumps(
+                {
+                    "device": options.device,
+                    "profile": options.profile,
+                    "seconds": round(wall, 3),
+                    "candidates_per_hour": round(per_hour, 1),
+                    "rows": [dataclasses.asdict(r) for r in rows],
+                },
+                indent=2,
+            )
+        )
     if options.junit_path:
         write_junit(rows, options.junit_path)
     return 2 if any(r.verdict == "error" for r in rows) else 1 if any(r.verdict == "failed" for r in rows) else 0
@@ -245,31 +300,49 @@ def batch(options: KbOptions) -> int:
 
 def markdown(rows: list[Row], wall: float, device: str) -> str:
     """The batch table: a row per candidate, then the totals and candidates per hour."""
-    lines = ["| problem | candidate | verdict | cases | findings | seconds | shrunk case | replay |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| problem | candidate | verdict | cases | findings | seconds | shrunk case | replay |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         detail = ", ".join(r.findings) if r.findings else (r.error or "")
-        cells = [r.problem, r.candidate, r.verdict, str(r.cases), detail.replace("|", "\\|"), f"{r.seconds:.1f}",
-                 f"`{r.case}`" if r.case else "", f"`{r.reproduce}`" if r.reproduce else ""]
+        cells = [
+            r.problem,
+            r.candidate,
+            r.verdict,
+            str(r.cases),
+            detail.replace("|", "\\|"),
+            f"{r.seconds:.1f}",
+            f"`{r.case}`" if r.case else "",
+            f"`{r.reproduce}`" if r.reproduce else "",
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     count = {v: sum(r.verdict == v for r in rows) for v in ("held", "failed", "error")}
     per_hour = 3600 * len(rows) / wall if wall > 0 else 0.0
     lines.append("")
-    lines.append(f"{len(rows)} candidates on {device}: {count['held']} held, {count['failed']} failed, {count['error']} "
-                 f"errors in {wall:.1f} s: {per_hour:.0f} candidates/hour")
+    lines.append(
+        f"{len(rows)} candidates on {device}: {count['held']} held, {count['failed']} failed, {count['error']} "
+        f"errors in {wall:.1f} s: {per_hour:.0f} candidates/hour"
+    )
     return "\n".join(lines) + "\n"
 
 
 def write_junit(rows: list[Row], path: Path) -> None:
     """One testcase per candidate; a failure carries its problems and replay line, an error its one line."""
-    suite = ET.Element("testsuite", name="shapecheck kb", tests=str(len(rows)),
-                       failures=str(sum(r.verdict == "failed" for r in rows)),
-                       errors=str(sum(r.verdict == "error" for r in rows)), time=f"{sum(r.seconds for r in rows):.3f}")
+    suite = ET.Element(
+        "testsuite",
+        name="shapecheck kb",
+        tests=str(len(rows)),
+        failures=str(sum(r.verdict == "failed" for r in rows)),
+        errors=str(sum(r.verdict == "error" for r in rows)),
+        time=f"{sum(r.seconds for r in rows):.3f}",
+    )
     for r in rows:
         case = ET.SubElement(suite, "testcase", classname=r.problem, name=r.candidate, time=f"{r.seconds:.3f}")
         if r.verdict == "failed":
             ET.SubElement(case, "failure", message=r.problems[0] if r.problems else "failed").text = (
-                "\n".join(r.problems) + f"\ncase: {r.case}\nreproduce: {r.reproduce}")
+                "\n".join(r.problems) + f"\ncase: {r.case}\nreproduce: {r.reproduce}"
+            )
         elif r.verdict == "error":
             ET.SubElement(case, "error", message=r.error or "error")
     ET.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
@@ -278,4 +351,4 @@ def write_junit(rows: list[Row], path: Path) -> None:
 def replay_argv(line: str) -> list[str]:
     """A printed replay line as argv from `kb` on (tests run it through the CLI)."""
     argv = shlex.split(line)
-    return argv[argv.index("kb"):]
+    return argv[argv.index("kb") :]

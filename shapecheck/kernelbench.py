@@ -58,10 +58,18 @@ INTERPRETER_BUDGET = 4096
 GPU_BUDGET = 1 << 22
 OWN_SHAPES = "the problem's own shapes"  # the regime example run at the file's values, where they fit the budget
 
-_DTYPES = {torch.float32: jaxtyping.Float32, torch.float64: jaxtyping.Float64, torch.float16: jaxtyping.Float16,
-           torch.bfloat16: jaxtyping.BFloat16, torch.int64: jaxtyping.Int64, torch.int32: jaxtyping.Int32,
-           torch.int16: jaxtyping.Int16, torch.int8: jaxtyping.Int8, torch.uint8: jaxtyping.UInt8,
-           torch.bool: jaxtyping.Bool}
+_DTYPES = {
+    torch.float32: jaxtyping.Float32,
+    torch.float64: jaxtyping.Float64,
+    torch.float16: jaxtyping.Float16,
+    torch.bfloat16: jaxtyping.BFloat16,
+    torch.int64: jaxtyping.Int64,
+    torch.int32: jaxtyping.Int32,
+    torch.int16: jaxtyping.Int16,
+    torch.int8: jaxtyping.Int8,
+    torch.uint8: jaxtyping.UInt8,
+    torch.bool: jaxtyping.Bool,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,8 +183,10 @@ class Problem:
         base = self.module(values)
         for needed in ("Model", "get_inputs", "get_init_inputs"):
             if not callable(getattr(base, needed, None)):
-                raise UsageError(f"problem {path}: defines no {needed} (KernelBench's format: class Model(nn.Module), "
-                                 "get_inputs(), get_init_inputs())")
+                raise UsageError(
+                    f"problem {path}: defines no {needed} (KernelBench's format: class Model(nn.Module), "
+                    "get_inputs(), get_init_inputs())"
+                )
         self.baseline = self._probe(values, what="at its own constants")
         self.constants = {name: self._role(name, value) for name, value in values.items()}
         self.drawn = tuple(c.name for c in self.constants.values() if c.role != "held")
@@ -243,15 +253,20 @@ class Problem:
     def _input_names(self, module: types.ModuleType) -> tuple[str, ...]:
         """`forward`'s parameter names for the inputs (`x`, `A`, `B`), else `input_0`, ...; never `model` or a weight's."""
         try:
-            params = [p.name for p in inspect.signature(module.Model.forward).parameters.values()
-                      if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][1:]
+            params = [
+                p.name
+                for p in inspect.signature(module.Model.forward).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            ][1:]
         except (TypeError, ValueError):
             params = []
         count = len(self.baseline.inputs)
         names = [params[i] if i < len(params) else f"input_{i}" for i in range(count)]
         reserved = {MODEL, *(f"weight_{i}" for i in range(len(self.baseline.weights)))}
-        fixed = [n if n.isidentifier() and not keyword.iskeyword(n) and n not in reserved else f"input_{i}"
-                 for i, n in enumerate(names)]
+        fixed = [
+            n if n.isidentifier() and not keyword.iskeyword(n) and n not in reserved else f"input_{i}"
+            for i, n in enumerate(names)
+        ]
         return tuple(fixed) if len(set(fixed)) == len(fixed) else tuple(f"input_{i}" for i in range(count))
 
     # --- drawing ---
@@ -281,7 +296,11 @@ class Problem:
             return False
         budget = GPU_BUDGET if profile.large else INTERPRETER_BUDGET
         same_weights = [w[0] for w in probe.weights] == [w[0] for w in self.baseline.weights]
-        return same_weights and _numel(probe.inputs) <= budget and (probe.output is not None or self.baseline.output is None)
+        return (
+            same_weights
+            and _numel(probe.inputs) <= budget
+            and (probe.output is not None or self.baseline.output is None)
+        )
 
 
 def _identifier(stem: str) -> str:
@@ -305,13 +324,17 @@ def contract(problem: Problem) -> Contract:
     params.append(inspect.Parameter(MODEL, inspect.Parameter.KEYWORD_ONLY))
     weights = [f"weight_{i}" for i in range(len(baseline.weights))]
     params += [inspect.Parameter(w, inspect.Parameter.KEYWORD_ONLY) for w in weights]
-    hints: dict[str, Any] = {n: _annotation(s) for n, s in zip(problem.input_names, baseline.inputs)
-                             if isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], torch.dtype)}
+    hints: dict[str, Any] = {
+        n: _annotation(s)
+        for n, s in zip(problem.input_names, baseline.inputs)
+        if isinstance(s, tuple) and len(s) == 2 and isinstance(s[1], torch.dtype)
+    }
     hints.update({w: _annotation((shape, dtype)) for w, (_, shape, dtype) in zip(weights, baseline.weights)})
     output = baseline.output
     if output is None:
-        raise UsageError(f"problem {problem.path}: Model.forward cannot run on the meta device, so the form of its "
-                         "result is unknown")
+        raise UsageError(
+            f"problem {problem.path}: Model.forward cannot run on the meta device, so the form of its result is unknown"
+        )
     if isinstance(output, tuple) and output and isinstance(output[0], tuple) and not isinstance(output[1], torch.dtype):
         hints["return"] = tuple.__class_getitem__(tuple(_annotation(o) for o in output))
     else:
@@ -336,8 +359,10 @@ def contract(problem: Problem) -> Contract:
             with _seeded(spec["seed"]):
                 model = module.Model(*spec["init"]).to(device)
             model.load_state_dict({k: args[w] for k, w in zip(spec["keys"], spec["weights"])})
-            inputs = [args[n].double() if isinstance(args[n], torch.Tensor) and args[n].is_floating_point() else args[n]
-                      for n in spec["inputs"]]
+            inputs = [
+                args[n].double() if isinstance(args[n], torch.Tensor) and args[n].is_floating_point() else args[n]
+                for n in spec["inputs"]
+            ]
             return model(*inputs)
         finally:
             torch.set_default_dtype(default)
@@ -348,8 +373,14 @@ def contract(problem: Problem) -> Contract:
         state = model.state_dict()
         found = {n: x for n, x in zip(problem.input_names, tensors)}
         found.update({w: state[k].detach().clone() for w, k in zip(weights, state)})
-        found[MODEL] = {"init": init, "keys": list(state), "weights": weights, "inputs": list(problem.input_names),
-                        "seed": case.seed, "constants": values}
+        found[MODEL] = {
+            "init": init,
+            "keys": list(state),
+            "weights": weights,
+            "inputs": list(problem.input_names),
+            "seed": case.seed,
+            "constants": values,
+        }
         return found
 
     def cases(profile: Profile, overrides: Mapping[str, Any]) -> st.SearchStrategy[Case]:
@@ -360,9 +391,20 @@ def contract(problem: Problem) -> Contract:
 
     def examples(profile: Profile) -> dict[str, Case]:
         own = {n: problem.values[n] for n in problem.drawn}
-        return {OWN_SHAPES: Case(problem.name, own, {}, 0)} if problem.drawn and profile.large and problem.fits(
-            problem.values, profile) else {}
+        return (
+            {OWN_SHAPES: Case(problem.name, own, {}, 0)}
+            if problem.drawn and profile.large and problem.fits(problem.values, profile)
+            else {}
+        )
 
-    return Contract(problem.name, signature, reference=reference, inputs=inputs, cases=cases, examples=examples,
-                    regimes=lambda case: {f"{n}={v}" for n, v in case.dims.items() if v == 1},
-                    pins=problem.drawn, description=problem.note)
+    return Contract(
+        problem.name,
+        signature,
+        reference=reference,
+        inputs=inputs,
+        cases=cases,
+        examples=examples,
+        regimes=lambda case: {f"{n}={v}" for n, v in case.dims.items() if v == 1},
+        pins=problem.drawn,
+        description=problem.note,
+    )

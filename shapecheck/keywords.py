@@ -33,9 +33,11 @@ def refuse_positional_options(function: F) -> F:
             meant = options[: len(args) - len(positional)] or options[:1]
             names = ", ".join(f"`{name}`" for name in meant)
             example = ", ".join([*shown, *(f"{name}=..." for name in meant)])
-            raise TypeError(f"{qualname}() takes at most {len(shown)} positional argument"
-                            f"{'s' if len(shown) != 1 else ''} ({len(args) - method} given): {names} "
-                            f"{'is' if len(meant) == 1 else 'are'} keyword-only, write {qualname}({example})")
+            raise TypeError(
+                f"{qualname}() takes at most {len(shown)} positional argument"
+                f"{'s' if len(shown) != 1 else ''} ({len(args) - method} given): {names} "
+                f"{'is' if len(meant) == 1 else 'are'} keyword-only, write {qualname}({example})"
+            )
         return function(*args, **kwargs)
 
     return checked  # type: ignore[return-value]

@@ -46,8 +46,13 @@ class Offsets:
         or coinciding), the other half none (distinct interior cuts), when `total` allows it."""
         cut = st.one_of(st.integers(0, total), st.sampled_from(sorted({0, total})))
         with_empty = st.lists(cut, min_size=parts - 1, max_size=parts - 1)
-        all_full = (st.just([]) if parts == 1 else st.nothing() if parts > total else
-                    st.lists(st.integers(1, total - 1), min_size=parts - 1, max_size=parts - 1, unique=True))
+        all_full = (
+            st.just([])
+            if parts == 1
+            else st.nothing()
+            if parts > total
+            else st.lists(st.integers(1, total - 1), min_size=parts - 1, max_size=parts - 1, unique=True)
+        )
         return st.one_of(with_empty, all_full).map(lambda inner: [0, *sorted(inner), total])
 
     def check(self, call: "Call", argument: str, values: list[int]) -> None:
@@ -57,11 +62,21 @@ class Offsets:
         drops = [i for i in range(1, len(values)) if values[i] < values[i - 1]]
         if drops:
             i = drops[0]
-            raise call.fail(argument, f"must be non-decreasing (position {i})", dimension=self.into,
-                            expected=f">= {values[i - 1]}", found=values[i])
+            raise call.fail(
+                argument,
+                f"must be non-decreasing (position {i})",
+                dimension=self.into,
+                expected=f">= {values[i - 1]}",
+                found=values[i],
+            )
         if values[-1] != total:
-            raise call.fail(argument, f"must end at {self.into} (every item belongs to a segment)", dimension=self.into,
-                            expected=total, found=values[-1])
+            raise call.fail(
+                argument,
+                f"must end at {self.into} (every item belongs to a segment)",
+                dimension=self.into,
+                expected=total,
+                found=values[-1],
+            )
 
     def regimes(self, values: list[int], dims: Mapping[str, int]) -> set[str]:
         """Coverage-table names for these values."""
@@ -103,18 +118,29 @@ class Index:
 
     def check(self, call: "Call", argument: str, values: list[int]) -> None:
         size = call.dims[self.into]
-        low = "-1 <= index" if self.padding == -1 else (f"{self.padding} or 0 <= index" if self.padding is not None else "0 <= index")
+        low = (
+            "-1 <= index"
+            if self.padding == -1
+            else (f"{self.padding} or 0 <= index" if self.padding is not None else "0 <= index")
+        )
         allowed = f"{low} < {self.into}={size}"
         bad = [(n, s) for n, s in enumerate(values) if not (0 <= s < size or s == self.padding)]
         if bad:
             n, s = bad[0]
-            raise call.fail(argument, f"index out of range at position {n}", dimension=self.into, expected=allowed, found=s)
+            raise call.fail(
+                argument, f"index out of range at position {n}", dimension=self.into, expected=allowed, found=s
+            )
         if self.distinct:
             active = [s for s in values if s != self.padding]
             if len(set(active)) != len(active):
                 twice = sorted({s for s in active if active.count(s) > 1})
-                raise call.fail(argument, "entries must be distinct (two would race on one row)", dimension=self.into,
-                                expected="distinct indices", found=f"repeated {twice}")
+                raise call.fail(
+                    argument,
+                    "entries must be distinct (two would race on one row)",
+                    dimension=self.into,
+                    expected="distinct indices",
+                    found=f"repeated {twice}",
+                )
 
     def regimes(self, values: list[int], dims: Mapping[str, int]) -> set[str]:
         """Coverage-table names for these values."""

@@ -62,12 +62,16 @@ def merged(found: Sequence[tuple[Path, dict[str, Any]]]) -> list[Report]:
             try:
                 report = reports.from_dict(entry)
             except (KeyError, TypeError, ValueError) as exc:
-                raise UsageError(f"report merge: {path}: malformed contract entry ({type(exc).__name__}: {exc})") from None
+                raise UsageError(
+                    f"report merge: {path}: malformed contract entry ({type(exc).__name__}: {exc})"
+                ) from None
             groups.setdefault((report.contract, report.impl, report.device, report.profile), []).append(report)
     return [reports.merge(parts) for parts in groups.values()]
 
 
-def _mutation(found: Sequence[tuple[Path, dict[str, Any]]], json_path: Optional[Path], junit_path: Optional[Path]) -> int:
+def _mutation(
+    found: Sequence[tuple[Path, dict[str, Any]]], json_path: Optional[Path], junit_path: Optional[Path]
+) -> int:
     from shapecheck.mutate.report import Summary, merge_shards
 
     if any("mutants" not in data for _, data in found):

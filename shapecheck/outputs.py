@@ -74,8 +74,9 @@ def returns(hint: Any, names: Sequence[str], missing: bool) -> Returns:
     go unjudged); `names` are the contract's `outputs`, if it names them.
     """
     if missing:
-        raise ValueError("no return annotation: declare `-> None`, a tensor annotation or a tuple of them, "
-                         "so every result is judged")
+        raise ValueError(
+            "no return annotation: declare `-> None`, a tensor annotation or a tuple of them, so every result is judged"
+        )
     if hint is None or hint is type(None):
         elements: list[Any] = []
         form = "none"
@@ -94,11 +95,12 @@ def returns(hint: Any, names: Sequence[str], missing: bool) -> Returns:
         spec = _dims.tensor_spec(element)
         if spec is None:
             where = "the return annotation" if form == "tensor" else f"return element {i}"
-            raise ValueError(f"{where} is {_text(element)}, not a jaxtyping tensor annotation (e.g. Float[Tensor, \"N D\"])")
+            raise ValueError(
+                f'{where} is {_text(element)}, not a jaxtyping tensor annotation (e.g. Float[Tensor, "N D"])'
+            )
         outputs.append(Output(name, spec))
     return Returns(form, tuple(outputs))
 
 
 def _text(hint: Any) -> str:
     return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
-

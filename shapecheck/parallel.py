@@ -76,8 +76,10 @@ def streams(options: "RunOptions", max_examples: int) -> list[Stream]:
     whole = Stream(options.seed, options.examples or max_examples)
     mine = whole if options.shard is None else whole.part(options.shard.index - 1, options.shard.count)
     if mine.examples < 1:
-        raise UsageError(f"--shard {options.shard}: {whole.examples} drawn cases leave this shard none; "
-                         f"use fewer shards or more --examples")
+        raise UsageError(
+            f"--shard {options.shard}: {whole.examples} drawn cases leave this shard none; "
+            f"use fewer shards or more --examples"
+        )
     return mine.split(min(options.workers, mine.examples))
 
 
@@ -136,8 +138,9 @@ NOBODY, ABORTED = -1, -2  # values of the shared claim besides a part's index
 _shared: dict[str, Any] = {}  # set in each worker process by `_start`
 
 
-def _start(slots: "multiprocessing.Queue[Optional[str]]", events: "multiprocessing.Queue[tuple[int, bool]]",
-           claim: Any) -> None:
+def _start(
+    slots: "multiprocessing.Queue[Optional[str]]", events: "multiprocessing.Queue[tuple[int, bool]]", claim: Any
+) -> None:
     """Worker initializer: take a device slot before anything touches CUDA."""
     slot = slots.get()
     if slot is not None:
@@ -145,8 +148,16 @@ def _start(slots: "multiprocessing.Queue[Optional[str]]", events: "multiprocessi
     _shared.update(events=events, claim=claim)
 
 
-def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any], name: str, stream: Stream,
-             index: int, on_case: Callable[["Outcome"], None], claim: Any) -> tuple["Report", str]:
+def run_part(
+    options: "RunOptions",
+    contract: "Contract",
+    fn: Callable[..., Any],
+    name: str,
+    stream: Stream,
+    index: int,
+    on_case: Callable[["Outcome"], None],
+    claim: Any,
+) -> tuple["Report", str]:
     """Run one part; its first failure claims the run (`claim` holds the part's index) and any other
     part's claim stops this one. Returns the report and the sanitizer's summary ("" when off)."""
     import contextlib
@@ -170,12 +181,25 @@ def run_part(options: "RunOptions", contract: "Contract", fn: Callable[..., Any]
 
             sanitizer = stack.enter_context(sanitize())
         try:
-            report = run_property(contract, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                  examples=stream.examples, seed=stream.seed, pins=pins.parse(options.pins), on_case=seen,
-                                  database=options.database, command=options.replay(contract.qualname),
-                                  stop=lambda: claim.value not in (NOBODY, index), pick_examples=stream.select,
-                                  compile_ahead=options.compile_ahead, backward=options.backward,
-                                  autotune_configs=options.autotune_configs, max_compiles=options.max_compiles)
+            report = run_property(
+                contract,
+                fn,
+                name,
+                profile=PROFILES[options.profile],
+                device=options.device,
+                examples=stream.examples,
+                seed=stream.seed,
+                pins=pins.parse(options.pins),
+                on_case=seen,
+                database=options.database,
+                command=options.replay(contract.qualname),
+                stop=lambda: claim.value not in (NOBODY, index),
+                pick_examples=stream.select,
+                compile_ahead=options.compile_ahead,
+                backward=options.backward,
+                autotune_configs=options.autotune_configs,
+                max_compiles=options.max_compiles,
+            )
         except NothingRan as exc:  # a part that ran nothing leaves the run uncovered: an error, not a pass
             raise NothingRan(f"{exc} (in part {stream.label})") from None
     return report, "" if sanitizer is None else sanitizer.summary()
@@ -197,8 +221,9 @@ def _worker(options: "RunOptions", contract_name: str, index: int, stream: Strea
         return run_part(options, c, fn, name, stream, index, lambda o: events.put((index, o.ok)), _shared["claim"])
 
 
-def run_parallel(options: "RunOptions", contract: "Contract", parts: Sequence[Stream],
-                 on_case: Callable[[bool], None]) -> tuple[list["Report"], list[str], int]:
+def run_parallel(
+    options: "RunOptions", contract: "Contract", parts: Sequence[Stream], on_case: Callable[[bool], None]
+) -> tuple[list["Report"], list[str], int]:
     """Run `parts` in worker processes, one device slot each. Returns the parts' reports and sanitizer
     summaries in part order, and the index of the part whose failure claimed the run (NOBODY if it held).
     An error in any part (NothingRan, Abort, a usage error) stops the others and is raised here."""
@@ -208,8 +233,9 @@ def run_parallel(options: "RunOptions", contract: "Contract", parts: Sequence[St
         slots.put(slot)
     events: multiprocessing.Queue[tuple[int, bool]] = ctx.Queue()
     claim = ctx.Value("i", NOBODY)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=len(parts), mp_context=ctx, initializer=_start,
-                                                initargs=(slots, events, claim)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=len(parts), mp_context=ctx, initializer=_start, initargs=(slots, events, claim)
+    ) as pool:
         futures = [pool.submit(_worker, options, contract.qualname, k, part) for k, part in enumerate(parts)]
         pending = set(futures)
         while pending:
@@ -232,8 +258,9 @@ def _drain(events: "multiprocessing.Queue[tuple[int, bool]]", on_case: Callable[
         on_case(ok)
 
 
-def run_contract(options: "RunOptions", contract: "Contract", fn: Callable[..., Any], name: str,
-                 on_case: Callable[[bool], None]) -> tuple["Report", list[str]]:
+def run_contract(
+    options: "RunOptions", contract: "Contract", fn: Callable[..., Any], name: str, on_case: Callable[[bool], None]
+) -> tuple["Report", list[str]]:
     """This invocation's parts of one contract's run (its shard, over its workers) as one merged report,
     with the sanitizer's summary of each part. One part runs here, in this process."""
     import time
@@ -244,8 +271,9 @@ def run_contract(options: "RunOptions", contract: "Contract", fn: Callable[..., 
     parts = streams(options, PROFILES[options.profile].max_examples)
     start = time.perf_counter()
     if len(parts) == 1:
-        report, summary = run_part(options, contract, fn, name, parts[0], 0, lambda o: on_case(o.ok),
-                                   multiprocessing.Value("i", NOBODY))
+        report, summary = run_part(
+            options, contract, fn, name, parts[0], 0, lambda o: on_case(o.ok), multiprocessing.Value("i", NOBODY)
+        )
         return report, [summary]
     found, summaries, claimant = run_parallel(options, contract, parts, on_case)
     for k, part in enumerate(found):

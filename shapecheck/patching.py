@@ -39,7 +39,7 @@ class Patch:
             start = source.find(self.old, start + 1)
             if start < 0:
                 raise ValueError(f"patch target not found (occurrence {self.occurrence}): {self.old!r}")
-        return source[:start] + self.new + source[start + len(self.old):]
+        return source[:start] + self.new + source[start + len(self.old) :]
 
 
 def load_source(source: str, label: str, directory: Optional[Path] = None) -> ModuleType:

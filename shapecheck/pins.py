@@ -49,18 +49,23 @@ def overrides(contract: Contract, pins: dict[str, Any], profile: Optional[Profil
     known = strategies.override_names(contract)
     unknown = sorted(set(pins) - known)
     if unknown:
-        raise UsageError(f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "
-                         f"named {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise UsageError(
+            f"--pin {unknown[0]}: contract {contract.name} has no dimension, parameter or case option "
+            f"named {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     for name, value in pins.items():
         accepts = contract.scalars.get(name) if name not in contract.tensor_specs else None
         if accepts is not None and not accepts.admits(value):
-            raise UsageError(f"--pin {name}={value!r}: argument `{name}` must be {accepts.text}, found "
-                             f"{type(value).__name__}")
+            raise UsageError(
+                f"--pin {name}={value!r}: argument `{name}` must be {accepts.text}, found {type(value).__name__}"
+            )
         spec = contract.tensor_specs.get(name)
         marked = isinstance(contract.markers.get(name), (Offsets, Index))
         if generic and spec is not None and name not in contract.dim_names and not (spec.optional or marked):
-            raise UsageError(f"--pin {name}: `{name}` is a tensor drawn from the case's seed; pin its dimensions "
-                             "(or its dtype with --pin 'dtypes={...}') instead")
+            raise UsageError(
+                f"--pin {name}: `{name}` is a tensor drawn from the case's seed; pin its dimensions "
+                "(or its dtype with --pin 'dtypes={...}') instead"
+            )
     found = {name: st.just(value) for name, value in pins.items() if name != strategies.DTYPES}
     if generic and strategies.DTYPES in pins:
         found[strategies.DTYPES] = _dtypes(contract, pins[strategies.DTYPES])
@@ -74,27 +79,34 @@ def _dtypes(contract: Contract, pinned: Any) -> st.SearchStrategy[dict[str, str]
     groups are still drawn."""
     choices = strategies.dtype_choices(contract)
     if not isinstance(pinned, dict):
-        raise UsageError(f"--pin dtypes: expected a mapping of tensor to dtype, e.g. 'dtypes={{\"x\": \"float16\"}}', "
-                         f"found {pinned!r}")
+        raise UsageError(
+            f'--pin dtypes: expected a mapping of tensor to dtype, e.g. \'dtypes={{"x": "float16"}}\', found {pinned!r}'
+        )
     fixed: dict[tuple[str, ...], str] = {}
     for name, dtype in pinned.items():
         group = next((g for g in choices if name in g), None)
         if group is None:
-            raise UsageError(f"--pin dtypes: `{name}` has no dtype to choose (tensors with several: "
-                             f"{', '.join(n for g in choices for n in g) or 'none'})")
+            raise UsageError(
+                f"--pin dtypes: `{name}` has no dtype to choose (tensors with several: "
+                f"{', '.join(n for g in choices for n in g) or 'none'})"
+            )
         if dtype not in choices[group]:
             raise UsageError(f"--pin dtypes: `{name}` may be {', '.join(choices[group])}, found {dtype!r}")
         if fixed.get(group, dtype) != dtype:
-            raise UsageError(f"--pin dtypes: {', '.join(group)} share one dtype (same_dtype), found {fixed[group]!r} "
-                             f"and {dtype!r}")
+            raise UsageError(
+                f"--pin dtypes: {', '.join(group)} share one dtype (same_dtype), found {fixed[group]!r} and {dtype!r}"
+            )
         fixed[group] = dtype
     return strategies.dtypes(choices, fixed)
 
 
 def _satisfiable(contract: Contract, pins: dict[str, Any], profile: Profile) -> None:
     """A rule over pinned names and drawable dimensions must hold for some values of the unpinned dimensions."""
-    ranges = {n: range(d.lo, max(d.gpu_hi if profile.large and d.gpu_hi else d.hi, d.lo) + 1)
-              for n in contract.drawn_dims for d in [contract.dim(n)]}
+    ranges = {
+        n: range(d.lo, max(d.gpu_hi if profile.large and d.gpu_hi else d.hi, d.lo) + 1)
+        for n in contract.drawn_dims
+        for d in [contract.dim(n)]
+    }
     for rule in contract.rules:
         if not any(n in pins for n in rule.names) or not all(n in pins or n in ranges for n in rule.names):
             continue
@@ -102,5 +114,9 @@ def _satisfiable(contract: Contract, pins: dict[str, Any], profile: Profile) -> 
         combos = itertools.product(*(ranges[n] for n in free))
         if not any(rule.holds({**pins, **dict(zip(free, values))}) for values in itertools.islice(combos, _ENUMERATED)):
             shown = ", ".join(f"{n}={pins[n]!r}" for n in rule.names if n in pins)
-            within = f" for any {', '.join(f'{n} in [{ranges[n].start}, {ranges[n].stop - 1}]' for n in free)}" if free else ""
+            within = (
+                f" for any {', '.join(f'{n} in [{ranges[n].start}, {ranges[n].stop - 1}]' for n in free)}"
+                if free
+                else ""
+            )
             raise UsageError(f"--pin {shown}: rule `{rule.expr}` cannot hold{within}")

@@ -87,9 +87,16 @@ def isolation(options: RunOptions, stack: contextlib.ExitStack) -> Isolation:
     if options.sanitizing:
         sanitizable(options.device)
     profile = PROFILES[options.profile]
-    return lambda target: stack.enter_context(Isolated(target, options.device, options.timeout or profile.timeout_s,
-                                                       profile.settle_s, sanitize=options.sanitizing,
-                                                       check_every=profile.check_every))
+    return lambda target: stack.enter_context(
+        Isolated(
+            target,
+            options.device,
+            options.timeout or profile.timeout_s,
+            profile.settle_s,
+            sanitize=options.sanitizing,
+            check_every=profile.check_every,
+        )
+    )
 
 
 def isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contract]:
@@ -105,9 +112,11 @@ def isolated_contract(options: RunOptions, worker: Isolated) -> Optional[Contrac
     try:
         return registry.contract(name, known)
     except UsageError:
-        raise UsageError(f"--isolate: contract {name!r} is not defined by code shapecheck imports itself (bundled, "
-                         "--contracts, [tool.shapecheck], entry points), and the candidate's own module is not "
-                         "imported under isolation; pass --contracts MODULE, or --no-isolate to trust the file") from None
+        raise UsageError(
+            f"--isolate: contract {name!r} is not defined by code shapecheck imports itself (bundled, "
+            "--contracts, [tool.shapecheck], entry points), and the candidate's own module is not "
+            "imported under isolation; pass --contracts MODULE, or --no-isolate to trust the file"
+        ) from None
 
 
 def targets(options: RunOptions, isolation: Isolation = None) -> list[Target]:
@@ -124,15 +133,23 @@ def targets(options: RunOptions, isolation: Isolation = None) -> list[Target]:
             carried = getattr(fn, "__contract__", None)
             c = registry.contract(options.contract, known, prefer=carried) if options.contract else carried
         if c is None:
-            raise UsageError(f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against")
+            raise UsageError(
+                f"--impl {options.impl} carries no @shapecheck.contract; name the contract to check it against"
+            )
         return _judgeable(options, isolation, [(c, fn, options.impl)])
     known = registry.contracts(options.contracts)
     chosen = [registry.contract(options.contract, known)] if options.contract else list(known.values())
     missing = [c.name for c in chosen if c.implementation is None]
     if missing:
         raise UsageError(f"contract {missing[0]} names no implementation; pass --impl module:function")
-    return _judgeable(options, isolation, [(c, _implementation(c, isolation), c.implementation
-                                            if isinstance(c.implementation, str) else c.name) for c in chosen])
+    return _judgeable(
+        options,
+        isolation,
+        [
+            (c, _implementation(c, isolation), c.implementation if isinstance(c.implementation, str) else c.name)
+            for c in chosen
+        ],
+    )
 
 
 def _judgeable(options: RunOptions, isolation: Isolation, found: list[Target]) -> list[Target]:
@@ -140,17 +157,21 @@ def _judgeable(options: RunOptions, isolation: Isolation, found: list[Target]) -
     carry no autograd graph, so a differentiable contract's gradients cannot be judged under --isolate."""
     for c, _, _ in found:
         if isolation is not None and options.backward and c.differentiable:
-            raise UsageError(f"--isolate: contract {c.name} has differentiable inputs ({', '.join(c.differentiable)}), "
-                             f"whose gradients an isolated worker cannot return (its results carry no autograd graph); "
-                             "pass --no-backward to judge the forward alone, or --no-isolate")
+            raise UsageError(
+                f"--isolate: contract {c.name} has differentiable inputs ({', '.join(c.differentiable)}), "
+                f"whose gradients an isolated worker cannot return (its results carry no autograd graph); "
+                "pass --no-backward to judge the forward alone, or --no-isolate"
+            )
     return found
 
 
 def _implementation(c: Contract, isolation: Isolation = None) -> Callable[..., Any]:
     if callable(c.implementation):
         if isolation is not None:
-            raise UsageError(f"--isolate: contract {c.name}'s implementation is a Python object, not an importable "
-                             "module:function a worker could import; pass --impl")
+            raise UsageError(
+                f"--isolate: contract {c.name}'s implementation is a Python object, not an importable "
+                "module:function a worker could import; pass --impl"
+            )
         return c.implementation
     return (isolation or registry.implementation)(c.implementation)  # type: ignore[arg-type]  # a hook string here (callables returned above)
 

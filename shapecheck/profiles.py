@@ -55,8 +55,12 @@ def _problem(field: str, value: Any) -> str | None:
         ok = isinstance(value, int) and not isinstance(value, bool) and value >= least
         return None if ok else f"must be an int >= {least}"
     positive = field == "timeout_s"
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-          and (value > 0 if positive else value >= 0))
+    ok = (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
     return None if ok else f"must be a finite number {'> 0' if positive else '>= 0'}"
 
 
@@ -78,24 +82,31 @@ def register_profile(name: str, /, *, parent: Union[str, Profile] = "ci", **chan
     if not isinstance(name, str) or not name or name != name.strip() or any(c.isspace() for c in name):
         raise ValueError(f"register_profile: `name` must be a non-empty string without spaces, found {name!r}")
     if name in _BUILT_IN:
-        raise ValueError(f"register_profile: {name!r} is a built-in profile and cannot be replaced; choose another "
-                         f"name (with parent={name!r} to start from it)")
+        raise ValueError(
+            f"register_profile: {name!r} is a built-in profile and cannot be replaced; choose another "
+            f"name (with parent={name!r} to start from it)"
+        )
     if isinstance(parent, Profile):
         base = parent
     elif isinstance(parent, str) and parent in _registered:
         base = _registered[parent]
     else:
-        raise ValueError(f"register_profile: `parent` must be a Profile or one of {', '.join(_registered)}, "
-                         f"found {parent!r}")
+        raise ValueError(
+            f"register_profile: `parent` must be a Profile or one of {', '.join(_registered)}, found {parent!r}"
+        )
     fields = [f.name for f in dataclasses.fields(Profile) if f.name != "name"]
     unknown = sorted(set(changes) - set(fields))
     if unknown:
-        raise ValueError(f"register_profile: unknown setting{'s' if len(unknown) > 1 else ''} "
-                         f"{', '.join(unknown)}; a profile has {', '.join(fields)}")
+        raise ValueError(
+            f"register_profile: unknown setting{'s' if len(unknown) > 1 else ''} "
+            f"{', '.join(unknown)}; a profile has {', '.join(fields)}"
+        )
     for field in fields:
         problem = _problem(field, changes.get(field, getattr(base, field)))
         if problem is not None:
-            raise ValueError(f"register_profile: `{field}` {problem}, found {changes.get(field, getattr(base, field))!r}")
+            raise ValueError(
+                f"register_profile: `{field}` {problem}, found {changes.get(field, getattr(base, field))!r}"
+            )
     profile = dataclasses.replace(base, name=name, **changes)
     _registered[name] = profile
     return profile

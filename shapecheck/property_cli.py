@@ -64,8 +64,15 @@ def _reproduce(options: RunOptions, isolation: Isolation) -> int:
     pins.overrides(c, pins.parse(options.pins))
     _check_replayable(c, case)
     with _sanitizing(options.sanitizing and isolation is None, options.device):
-        outcome = check_case(c, case, fn, options.device, strict=False, backward=options.backward,
-                             autotune_configs=options.autotune_configs)
+        outcome = check_case(
+            c,
+            case,
+            fn,
+            options.device,
+            strict=False,
+            backward=options.backward,
+            autotune_configs=options.autotune_configs,
+        )
     status = "[green]held[/]" if outcome.ok else "[red]VIOLATED[/]"
     console.stdout.print(escape(f"{c.name} [{name} on {options.device}]: ") + f"{status} ({outcome.seconds:.2f} s)")
     for problem in outcome.problems:
@@ -109,8 +116,14 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
     results: list[Report] = []
     for c, fn, name in plan.targets(options, isolation):
         total = options.examples or PROFILES[options.profile].max_examples
-        columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TextColumn("{task.fields[failing]} failing"), TimeElapsedColumn())
+        columns = (
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failing]} failing"),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console.stderr, transient=True) as progress:
             task = progress.add_task(escape(f"{c.name} [{name}]"), total=total, failing=0)
 
@@ -128,11 +141,23 @@ def _run(options: RunOptions, isolation: Isolation) -> int:
                     console.stdout.print(summary, markup=False, soft_wrap=True)
             else:
                 with _sanitizing(options.sanitizing and isolation is None, options.device):
-                    report = run_property(c, fn, name, profile=PROFILES[options.profile], device=options.device,
-                                          examples=options.examples, seed=options.seed, pins=pinned, on_case=on_case,
-                                          database=options.database, command=options.replay(c.qualname),
-                                          compile_ahead=options.compile_ahead, backward=options.backward,
-                                          autotune_configs=options.autotune_configs, max_compiles=options.max_compiles)
+                    report = run_property(
+                        c,
+                        fn,
+                        name,
+                        profile=PROFILES[options.profile],
+                        device=options.device,
+                        examples=options.examples,
+                        seed=options.seed,
+                        pins=pinned,
+                        on_case=on_case,
+                        database=options.database,
+                        command=options.replay(c.qualname),
+                        compile_ahead=options.compile_ahead,
+                        backward=options.backward,
+                        autotune_configs=options.autotune_configs,
+                        max_compiles=options.max_compiles,
+                    )
         console.stdout.print(console.report_table(report))
         console.print_failure(report)
         results.append(report)

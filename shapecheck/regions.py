@@ -35,18 +35,28 @@ class Region:
         high = sum(st * (n - 1) for n, st in zip(t.shape, t.stride()) if st > 0)
         view = (ptr + low * itemsize, ptr + (high + 1) * itemsize) if t.numel() else (ptr, ptr)
         storage = t.untyped_storage()
-        return cls(name, str(arg.dtype).removeprefix("torch."), tuple(t.shape), itemsize, ptr, view,
-                   (storage.data_ptr(), storage.data_ptr() + storage.nbytes()))
+        return cls(
+            name,
+            str(arg.dtype).removeprefix("torch."),
+            tuple(t.shape),
+            itemsize,
+            ptr,
+            view,
+            (storage.data_ptr(), storage.data_ptr() + storage.nbytes()),
+        )
 
     def bounds(self, which: Bounds) -> tuple[int, int]:
         return self.view if which == "view" else self.storage
 
     def describe(self) -> str:
         """Extent in numbers: shape, numel, bytes, and the valid element offsets from `data_ptr`."""
+
         def span(lo: int, hi: int) -> str:
             return f"[{(lo - self.data_ptr) // self.itemsize}, {(hi - self.data_ptr) // self.itemsize})"
 
         numel = int(np.prod(self.shape, dtype=np.int64))
-        return (f"{self.dtype}, shape {self.shape}, numel {numel}, {numel * self.itemsize} bytes, "
-                f"valid element offsets {span(*self.view)}; its storage holds "
-                f"{self.storage[1] - self.storage[0]} bytes = element offsets {span(*self.storage)}")
+        return (
+            f"{self.dtype}, shape {self.shape}, numel {numel}, {numel * self.itemsize} bytes, "
+            f"valid element offsets {span(*self.view)}; its storage holds "
+            f"{self.storage[1] - self.storage[0]} bytes = element offsets {span(*self.storage)}"
+        )

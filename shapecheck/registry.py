@@ -62,10 +62,14 @@ def _entry_points() -> Iterable[Contract]:
         try:
             value = point.load()
         except Exception as exc:  # noqa: BLE001 - a broken plug-in is named, not a traceback
-            raise UsageError(blame.describe(f"entry point {point.name} = {point.value} ({ENTRY_POINTS})", exc)) from None
+            raise UsageError(
+                blame.describe(f"entry point {point.name} = {point.value} ({ENTRY_POINTS})", exc)
+            ) from None
         items = value if isinstance(value, (list, tuple)) else [value]
         for item in items:
-            yield from _contracts_in(item) if isinstance(item, ModuleType) else [item] if isinstance(item, Contract) else []
+            yield from (
+                _contracts_in(item) if isinstance(item, ModuleType) else [item] if isinstance(item, Contract) else []
+            )
 
 
 def contracts(modules: Sequence[str] = (), *, extra: Iterable[Contract] = ()) -> dict[str, Contract]:
@@ -89,17 +93,23 @@ def contract(name: str, known: dict[str, Contract], *, prefer: Contract | None =
     is an error listing both, unless one is `prefer` (the contract the `--impl` carries)."""
     if name in known:
         return known[name]
-    for matches in ([c for c in known.values() if c.name == name],
-                    [c for q, c in known.items() if q.startswith(name) or c.name.startswith(name)]):
+    for matches in (
+        [c for c in known.values() if c.name == name],
+        [c for q, c in known.items() if q.startswith(name) or c.name.startswith(name)],
+    ):
         if prefer is not None and prefer in matches:
             return prefer
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
-            raise UsageError(f"contract name {name!r} is ambiguous: {', '.join(sorted(c.qualname for c in matches))}; "
-                             "name one by its qualified name")
-    raise UsageError(f"unknown contract {name!r}; known: {', '.join(sorted(known)) or '(none)'} "
-                     "(name a module defining it with --contracts, or in [tool.shapecheck] contracts of pyproject.toml)")
+            raise UsageError(
+                f"contract name {name!r} is ambiguous: {', '.join(sorted(c.qualname for c in matches))}; "
+                "name one by its qualified name"
+            )
+    raise UsageError(
+        f"unknown contract {name!r}; known: {', '.join(sorted(known)) or '(none)'} "
+        "(name a module defining it with --contracts, or in [tool.shapecheck] contracts of pyproject.toml)"
+    )
 
 
 def _package_import(path: Path) -> ModuleType:

@@ -32,15 +32,32 @@ def program() -> list[str]:
 
 def reproduction(report: Report, case_json: str) -> str:
     """The one-line command that replays a case: every flag that changes the outcome, then the case."""
-    command = list(report.command) or [*program(), "run", report.contract, "--impl", report.impl, "--device", report.device]
+    command = list(report.command) or [
+        *program(),
+        "run",
+        report.contract,
+        "--impl",
+        report.impl,
+        "--device",
+        report.device,
+    ]
     return shlex.join([*command, "--reproduce", case_json])
 
 
 def _outcome(outcome: Outcome) -> dict[str, Any]:
-    return {"case": json.loads(outcome.case.to_json()), "label": outcome.label, "ok": outcome.ok,
-            "problems": outcome.problems, "errors": outcome.errors, "seconds": round(outcome.seconds, 4),
-            "raised": outcome.raised, "phases": {k: round(v, 6) for k, v in outcome.phases.items()},
-            "bounds": outcome.bounds, "backward": outcome.backward, "configs": outcome.configs}
+    return {
+        "case": json.loads(outcome.case.to_json()),
+        "label": outcome.label,
+        "ok": outcome.ok,
+        "problems": outcome.problems,
+        "errors": outcome.errors,
+        "seconds": round(outcome.seconds, 4),
+        "raised": outcome.raised,
+        "phases": {k: round(v, 6) for k, v in outcome.phases.items()},
+        "bounds": outcome.bounds,
+        "backward": outcome.backward,
+        "configs": outcome.configs,
+    }
 
 
 def as_dict(report: Report) -> dict[str, Any]:
@@ -67,7 +84,9 @@ def as_dict(report: Report) -> dict[str, Any]:
         "compile_budget": None if report.compile_budget is None else report.compile_budget.as_dict(),
         "part_seconds": round(report.part_seconds, 3),
         "command": list(report.command),
-        "failure": None if failure is None else {
+        "failure": None
+        if failure is None
+        else {
             "case": json.loads(failure.case.to_json()),
             "label": failure.label,
             "problems": failure.problems,
@@ -80,15 +99,31 @@ def as_dict(report: Report) -> dict[str, Any]:
 
 def write_json(reports: list[Report], path: Path, shard: Optional[object] = None) -> None:
     """`shard` ("i/n") marks the report of one CI job of a sharded run, for `shapecheck report merge`."""
-    path.write_text(json.dumps({"held": all(r.held for r in reports), "shard": None if shard is None else str(shard),
-                                "contracts": [as_dict(r) for r in reports]}, indent=2))
+    path.write_text(
+        json.dumps(
+            {
+                "held": all(r.held for r in reports),
+                "shard": None if shard is None else str(shard),
+                "contracts": [as_dict(r) for r in reports],
+            },
+            indent=2,
+        )
+    )
 
 
 def _outcome_from(d: dict[str, Any]) -> Outcome:
-    return Outcome(Case.from_json(json.dumps(d["case"])), list(d["problems"]), dict(d["errors"]), d["seconds"],
-                   label=d["label"], phases=dict(d.get("phases", {})), raised=d.get("raised"),
-                   bounds=dict(d.get("bounds", {})), backward=d.get("backward", False),
-                   configs=dict(d.get("configs", {})))
+    return Outcome(
+        Case.from_json(json.dumps(d["case"])),
+        list(d["problems"]),
+        dict(d["errors"]),
+        d["seconds"],
+        label=d["label"],
+        phases=dict(d.get("phases", {})),
+        raised=d.get("raised"),
+        bounds=dict(d.get("bounds", {})),
+        backward=d.get("backward", False),
+        configs=dict(d.get("configs", {})),
+    )
 
 
 def from_dict(d: dict[str, Any]) -> Report:
@@ -100,11 +135,24 @@ def from_dict(d: dict[str, Any]) -> Report:
         failure = next((o for o in reversed(outcomes) if o.case == wanted and not o.ok), None)
         if failure is None:
             raise ValueError("its failure is not among its outcomes")
-    return Report(d["contract"], d["impl"], d["device"], d["profile"], outcomes, failure, Counter(d["regimes"]),
-                  d["compilations"], d["compile_keys"], d["seconds"], Counter(d["rejected_by_reason"]),
-                  tuple(d.get("command", ())), compile_seconds=d.get("compile_seconds", 0.0),
-                  ahead_seconds=d.get("ahead_seconds", 0.0), part_seconds=d.get("part_seconds", 0.0),
-                  compile_budget=Summary(**d["compile_budget"]) if d.get("compile_budget") else None)
+    return Report(
+        d["contract"],
+        d["impl"],
+        d["device"],
+        d["profile"],
+        outcomes,
+        failure,
+        Counter(d["regimes"]),
+        d["compilations"],
+        d["compile_keys"],
+        d["seconds"],
+        Counter(d["rejected_by_reason"]),
+        tuple(d.get("command", ())),
+        compile_seconds=d.get("compile_seconds", 0.0),
+        ahead_seconds=d.get("ahead_seconds", 0.0),
+        part_seconds=d.get("part_seconds", 0.0),
+        compile_budget=Summary(**d["compile_budget"]) if d.get("compile_budget") else None,
+    )
 
 
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
@@ -117,14 +165,23 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
     for the same reason each part plans its own compile budget, and the merged report shows none.
     """
     first = parts[0]
-    return Report(first.contract, first.impl, first.device, first.profile, [o for p in parts for o in p.outcomes],
-                  next((p.failure for p in parts if p.failure is not None), None), sum((p.regimes for p in parts), Counter()),
-                  sum(p.compilations for p in parts), max(p.compile_keys for p in parts),
-                  max(p.seconds for p in parts) if seconds is None else seconds,
-                  sum((p.rejected for p in parts), Counter()), next((p.command for p in parts if p.command), ()),
-                  compile_seconds=sum(p.compile_seconds for p in parts),
-                  ahead_seconds=sum(p.ahead_seconds for p in parts),
-                  part_seconds=sum(p.part_seconds or p.seconds for p in parts))
+    return Report(
+        first.contract,
+        first.impl,
+        first.device,
+        first.profile,
+        [o for p in parts for o in p.outcomes],
+        next((p.failure for p in parts if p.failure is not None), None),
+        sum((p.regimes for p in parts), Counter()),
+        sum(p.compilations for p in parts),
+        max(p.compile_keys for p in parts),
+        max(p.seconds for p in parts) if seconds is None else seconds,
+        sum((p.rejected for p in parts), Counter()),
+        next((p.command for p in parts if p.command), ()),
+        compile_seconds=sum(p.compile_seconds for p in parts),
+        ahead_seconds=sum(p.ahead_seconds for p in parts),
+        part_seconds=sum(p.part_seconds or p.seconds for p in parts),
+    )
 
 
 def write_junit(reports: list[Report], path: Path) -> None:
@@ -136,16 +193,33 @@ def write_junit(reports: list[Report], path: Path) -> None:
         drawn = [o for o in report.outcomes if o.label is None]
         named = [o for o in report.outcomes if o.label is not None]
         failed_drawn = report.failure is not None and report.failure.label is None
-        suite = ET.SubElement(suites, "testsuite", name=f"{report.contract} [{report.impl} on {report.device}]",
-                              tests=str(1 + len(named)), failures=str(int(not report.held)), errors="0",
-                              time=f"{report.seconds:.3f}")
-        groups = [(f"{len(drawn)} drawn cases ({sum(report.rejected.values())} rejected by the contract)", drawn,
-                   report.failure if failed_drawn else None)]
+        suite = ET.SubElement(
+            suites,
+            "testsuite",
+            name=f"{report.contract} [{report.impl} on {report.device}]",
+            tests=str(1 + len(named)),
+            failures=str(int(not report.held)),
+            errors="0",
+            time=f"{report.seconds:.3f}",
+        )
+        groups = [
+            (
+                f"{len(drawn)} drawn cases ({sum(report.rejected.values())} rejected by the contract)",
+                drawn,
+                report.failure if failed_drawn else None,
+            )
+        ]
         groups += [(f"regime: {o.label}", [o], None if o.ok else o) for o in named]
         for name, outcomes, failure in groups:
-            case = ET.SubElement(suite, "testcase", classname=f"{report.contract}[{report.impl}]", name=name,
-                                 time=f"{sum(o.seconds for o in outcomes):.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=f"{report.contract}[{report.impl}]",
+                name=name,
+                time=f"{sum(o.seconds for o in outcomes):.3f}",
+            )
             if failure is not None:
                 ET.SubElement(case, "failure", message=failure.problems[0]).text = (
-                    "\n".join(failure.problems) + "\nreproduce: " + reproduction(report, failure.case.to_json()))
+                    "\n".join(failure.problems) + "\nreproduce: " + reproduction(report, failure.case.to_json())
+                )
     ET.ElementTree(suites).write(path, encoding="unicode", xml_declaration=True)

@@ -76,9 +76,17 @@ def _hook_name(contract: Contract, field: str) -> str:
 
 
 @refuse_positional_options
-def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device: str, *, label: Optional[str] = None,
-               strict: Optional[bool] = None, backward: bool = True,
-               autotune_configs: Optional[autotune.Mode] = None) -> Outcome:
+def check_case(
+    contract: Contract,
+    case: Case,
+    impl: Callable[..., Any],
+    device: str,
+    *,
+    label: Optional[str] = None,
+    strict: Optional[bool] = None,
+    backward: bool = True,
+    autotune_configs: Optional[autotune.Mode] = None,
+) -> Outcome:
     """Run one case through `impl` and the contract's reference; collect every problem found. A differentiable
     contract's case runs backward too (`shapecheck.gradients`) unless `backward` is off; autotuned kernels run
     a config the case draws (`shapecheck.autotune`; default: drawn under the interpreter, tuned on a GPU).
@@ -92,20 +100,33 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
     start = time.perf_counter()
     outcome = Outcome(case, [], {}, 0.0, label)
     lap = _Laps(outcome.phases, device)
-    builder = "the contract's `inputs` builder " + _hook_name(contract, "inputs") if contract.inputs else "shapecheck's generic input builder"
+    builder = (
+        "the contract's `inputs` builder " + _hook_name(contract, "inputs")
+        if contract.inputs
+        else "shapecheck's generic input builder"
+    )
     args = blame.calling(builder, input_builder(contract), case, device)
     if not isinstance(args, dict) or set(args) - set(contract.parameters):
         extra = sorted(set(args) - set(contract.parameters)) if isinstance(args, dict) else type(args).__name__
-        raise Abort(f"{builder} returned {extra!r}: expected a dict of the contract's parameters "
-                    f"({', '.join(contract.parameters)})")
+        raise Abort(
+            f"{builder} returned {extra!r}: expected a dict of the contract's parameters "
+            f"({', '.join(contract.parameters)})"
+        )
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:
         reason = str(exc).splitlines()[0].removeprefix(f"{contract.name}: ")
         if strict if strict is not None else bool(contract.cases or contract.inputs):
-            source = (f"regime example {label!r}" if label else
-                      f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else builder)
-            raise Abort(f"{source} produced a case that breaks contract {contract.name}: {reason}\n  case: {case.to_json()}") from None
+            source = (
+                f"regime example {label!r}"
+                if label
+                else f"the case strategy {_hook_name(contract, 'cases')}"
+                if contract.cases
+                else builder
+            )
+            raise Abort(
+                f"{source} produced a case that breaks contract {contract.name}: {reason}\n  case: {case.to_json()}"
+            ) from None
         raise Rejected(reason) from None
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     untouched = integrity.snapshot_inputs(contract, args)
@@ -124,7 +145,9 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
             raise Abort(f"{role} {exc}" + (f"\n  at {where}" if where else "")) from None
     lap("reference")
     tuning = autotune.Configs(autotune_configs or autotune.default_mode(device), case.seed)
-    sampled = getattr(impl, "sampled", lambda seed: True)(case.seed)  # an isolated worker's costly checks (twin, settle)
+    sampled = getattr(impl, "sampled", lambda seed: True)(
+        case.seed
+    )  # an isolated worker's costly checks (twin, settle)
     try:
         with poisoned_allocations(), tuning:
             out = impl(**args)
@@ -146,13 +169,15 @@ def check_case(contract: Contract, case: Case, impl: Callable[..., Any], device:
         outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
         outcome.problems += integrity.precision(outcome.errors, tolerance, bounds)
         if getattr(impl, "untrusted", False) and sampled and results_of is not None and expected is not None:
-            outcome.problems += integrity.stale_result(contract, case, impl, device, harness.found(contract, out, args),
-                                                       expected, judge, held=not found)
+            outcome.problems += integrity.stale_result(
+                contract, case, impl, device, harness.found(contract, out, args), expected, judge, held=not found
+            )
         lap("checks")
         if backward and not getattr(impl, "untrusted", False):  # an isolated worker's results carry no autograd graph
             with tuning:
-                grads = gradients.run_backward(contract, case, impl, args, before, call.dims, results_of, outcome.errors,
-                                               bounds)
+                grads = gradients.run_backward(
+                    contract, case, impl, args, before, call.dims, results_of, outcome.errors, bounds
+                )
             outcome.problems += grads.problems
             outcome.backward = grads.ran
             lap("backward")
@@ -218,8 +243,9 @@ class Report:
         planned = self.compile_budget.seconds if self.compile_budget else 0.0
         if planned:
             split["compile budget"] = planned
-        split["hypothesis"] = ((self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes)
-                               - self.ahead_seconds - planned)
+        split["hypothesis"] = (
+            (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes) - self.ahead_seconds - planned
+        )
         return dict(split)
 
     @property
@@ -244,8 +270,11 @@ class Report:
 
 def pinned(case: Case, pins: dict[str, Any]) -> Case:
     """A regime example with the pins applied to the dimensions and options it carries."""
-    return dataclasses.replace(case, dims={**case.dims, **{k: v for k, v in pins.items() if k in case.dims}},
-                               options={**case.options, **{k: v for k, v in pins.items() if k in case.options}})
+    return dataclasses.replace(
+        case,
+        dims={**case.dims, **{k: v for k, v in pins.items() if k in case.dims}},
+        options={**case.options, **{k: v for k, v in pins.items() if k in case.options}},
+    )
 
 
 class _Failed(Exception):
@@ -262,13 +291,26 @@ def _as_examples(found: Any) -> list[tuple[Optional[str], Case]]:
     return [(name, case) for name, case in items]
 
 
-def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *, profile: Profile, device: str,
-                 examples: Optional[int] = None, seed: Optional[int] = None, pins: Optional[dict[str, Any]] = None,
-                 on_case: Callable[[Outcome], None] = lambda o: None, database: bool = True,
-                 command: tuple[str, ...] = (), stop: Callable[[], bool] = lambda: False,
-                 pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
-                 compile_ahead: bool = True, backward: bool = True,
-                 autotune_configs: Optional[autotune.Mode] = None, max_compiles: Optional[int] = None) -> Report:
+def run_property(
+    contract: Contract,
+    impl: Callable[..., Any],
+    impl_name: str,
+    *,
+    profile: Profile,
+    device: str,
+    examples: Optional[int] = None,
+    seed: Optional[int] = None,
+    pins: Optional[dict[str, Any]] = None,
+    on_case: Callable[[Outcome], None] = lambda o: None,
+    database: bool = True,
+    command: tuple[str, ...] = (),
+    stop: Callable[[], bool] = lambda: False,
+    pick_examples: Callable[[list[Any]], list[Any]] = lambda found: found,
+    compile_ahead: bool = True,
+    backward: bool = True,
+    autotune_configs: Optional[autotune.Mode] = None,
+    max_compiles: Optional[int] = None,
+) -> Report:
     """Draw cases with Hypothesis, run each through `impl`, shrink the first failure to a minimal case.
 
     Raises `NothingRan` when no case executed (every drawn case was refused by the contract: never a pass),
@@ -309,21 +351,27 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
     # not replayed, unshrunk, as the failure of a run under another. Every run's test function is this closure.
     key = hashlib.sha256(f"{contract.qualname}|{impl_name}|{device}|{' '.join(command)}".encode()).hexdigest()[:16]
     db = DirectoryBasedExampleDatabase(str(cache_dir() / "hypothesis" / key)) if database else None
-    strategy_name = f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
+    strategy_name = (
+        f"the case strategy {_hook_name(contract, 'cases')}" if contract.cases else "shapecheck's generic case strategy"
+    )
     strategy = blame.calling(strategy_name, strategies.case_strategy, contract, profile, overrides)
     count = examples or profile.max_examples
     # The contract's hand-picked regime cases, run when the drawn ones held. Not Hypothesis @examples: a
     # failing explicit example is reported unshrunk and stops the search, these are small already.
-    found = blame.calling(f"the contract's `examples` {_hook_name(contract, 'examples')}",
-                          contract.resolve("examples") or (lambda p: []), profile)
+    found = blame.calling(
+        f"the contract's `examples` {_hook_name(contract, 'examples')}",
+        contract.resolve("examples") or (lambda p: []),
+        profile,
+    )
     regime_cases = pick_examples(_as_examples(found))
     # One seed for the compile budget's probes, compile ahead and the run, so the keys they see match; an
     # unseeded run with an example database stays unseeded (Hypothesis bypasses the database under a seed), and
     # compile ahead then draws other cases from the same rows.
     drawn_seed = budget.default_seed() if seed is None else seed
     also = [pinned(case, pins) for _, case in regime_cases]
-    plan, launches = _plan_budget(contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name,
-                                  also)
+    plan, launches = _plan_budget(
+        contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name, also
+    )
     budgeted = plan is not None and plan.strategy is not None
     if plan is not None and plan.strategy is not None:
         strategy, seen = plan.strategy, on_case
@@ -331,12 +379,21 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         def on_case(outcome: Outcome) -> None:
             launches.close_case()
             seen(outcome)
+
     test = given(strategy)(property_)
     # Quiet: the report is shapecheck's, whose reproduction line is `--reproduce`; Hypothesis would add its own
     # "@seed(...)" advice on stdout, also before a run that ends in "no case ran".
-    test = settings(max_examples=count, deadline=None, database=db, derandomize=False, verbosity=Verbosity.quiet,
-                    suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS, report_multiple_bugs=False, print_blob=False,
-                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])(test)
+    test = settings(
+        max_examples=count,
+        deadline=None,
+        database=db,
+        derandomize=False,
+        verbosity=Verbosity.quiet,
+        suppress_health_check=strategies.SUPPRESSED_HEALTH_CHECKS,
+        report_multiple_bugs=False,
+        print_blob=False,
+        phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
+    )(test)
     if seed is not None or db is None:
         test = hypothesis_seed(drawn_seed)(test)
     counter = CompileCounter()
@@ -346,11 +403,13 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
         if not compile_ahead:
             compiled = ahead.Ahead(skipped="turned off")
         elif plan is not None and budgeted:
-            compiled = ahead.compile_run(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
-                                         also=also, rows=plan.sources)
+            compiled = ahead.compile_run(
+                contract, impl, strategy, device=device, examples=count, seed=drawn_seed, also=also, rows=plan.sources
+            )
         else:
-            compiled = ahead.compile_ahead(contract, impl, strategy, device=device, examples=count, seed=drawn_seed,
-                                           also=also)
+            compiled = ahead.compile_ahead(
+                contract, impl, strategy, device=device, examples=count, seed=drawn_seed, also=also
+            )
         launches.take()  # the owner thread's probes above are no case of the run
         try:
             test()
@@ -368,8 +427,16 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                 stopped = True
                 break
             try:
-                outcome = check_case(contract, pinned(case, pins), impl, device, label=label, strict=not pins,
-                                     backward=backward, autotune_configs=autotune_configs)
+                outcome = check_case(
+                    contract,
+                    pinned(case, pins),
+                    impl,
+                    device,
+                    label=label,
+                    strict=not pins,
+                    backward=backward,
+                    autotune_configs=autotune_configs,
+                )
             except Rejected as refused:
                 rejected[f"regime example {label or case.to_json()} under the pins: {refused.reason}"] += 1
                 continue
@@ -379,30 +446,63 @@ def run_property(contract: Contract, impl: Callable[..., Any], impl_name: str, *
                 failures.append(outcome)
                 break
     if not outcomes and not stopped:
-        reasons = "; ".join(f"{reason} ({n})" for reason, n in rejected.most_common()) or "Hypothesis drew no valid case"
-        raise NothingRan(f"contract {contract.name}: no case ran — all {sum(rejected.values())} drawn cases were "
-                         f"rejected by the contract's own checks: {reasons}")
+        reasons = (
+            "; ".join(f"{reason} ({n})" for reason, n in rejected.most_common()) or "Hypothesis drew no valid case"
+        )
+        raise NothingRan(
+            f"contract {contract.name}: no case ran — all {sum(rejected.values())} drawn cases were "
+            f"rejected by the contract's own checks: {reasons}"
+        )
     # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one (or the
     # failing regime case).
     regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
-    return Report(contract.name, impl_name, device, profile.name, outcomes, failures[-1] if failures else None,
-                  regimes, counter.count, len(counter.keys), time.perf_counter() - start, rejected, command,
-                  compile_seconds=counter.seconds, ahead_seconds=compiled.seconds,
-                  compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches))
+    return Report(
+        contract.name,
+        impl_name,
+        device,
+        profile.name,
+        outcomes,
+        failures[-1] if failures else None,
+        regimes,
+        counter.count,
+        len(counter.keys),
+        time.perf_counter() - start,
+        rejected,
+        command,
+        compile_seconds=counter.seconds,
+        ahead_seconds=compiled.seconds,
+        compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches),
+    )
 
 
-def _plan_budget(contract: Contract, impl: Callable[..., Any], profile: Profile, overrides: strategies.Overrides,
-                 device: str, seed: int, max_compiles: Optional[int], strategy_name: str,
-                 examples: list[Case]) -> tuple[Optional[budget.Plan], budget.Launches]:
+def _plan_budget(
+    contract: Contract,
+    impl: Callable[..., Any],
+    profile: Profile,
+    overrides: strategies.Overrides,
+    device: str,
+    seed: int,
+    max_compiles: Optional[int],
+    strategy_name: str,
+    examples: list[Case],
+) -> tuple[Optional[budget.Plan], budget.Launches]:
     """The run's compile budget (shapecheck/budget.py), or None where none is asked for or keys cannot be seen:
     no budget, the interpreter (it compiles nothing), an isolated implementation, a triton without the hooks."""
     limit = profile.max_compiles if max_compiles is None else max_compiles
     launches = budget.Launches()
     if not limit or os.environ.get("TRITON_INTERPRET") == "1" or budget.available(impl):
         return None, launches
-    plan = budget.plan(contract, impl, lambda o: blame.calling(strategy_name, strategies.case_strategy, contract, profile, o),
-                       overrides=overrides, device=device, seed=seed, max_compiles=limit, examples=examples)
+    plan = budget.plan(
+        contract,
+        impl,
+        lambda o: blame.calling(strategy_name, strategies.case_strategy, contract, profile, o),
+        overrides=overrides,
+        device=device,
+        seed=seed,
+        max_compiles=limit,
+        examples=examples,
+    )
     return plan, launches
 
 
@@ -416,8 +516,13 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
         elif name in case.options and values is None:
             found.add(f"{name} omitted")
     drawn = case.options.get(strategies.DTYPES, {})
-    found |= {f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn}
-    found |= {f"{name}={value!r}" for name, value in case.options.items() if name in contract.scalars
-              and (isinstance(value, bool) or contract.scalars[name].literals or value is None)}
+    found |= {
+        f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn
+    }
+    found |= {
+        f"{name}={value!r}"
+        for name, value in case.options.items()
+        if name in contract.scalars and (isinstance(value, bool) or contract.scalars[name].literals or value is None)
+    }
     found |= {f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

@@ -56,13 +56,23 @@ _SHOWN = 8  # offending offsets quoted per message: enough to see the pattern, s
 
 # Builder methods whose pointer results keep the origin of their pointer operands.
 _PROPAGATING = (
-    "create_addptr", "create_splat", "create_unsplat", "create_broadcast", "create_expand_dims",
-    "create_reshape", "create_trans", "create_select", "create_cat", "create_join", "create_split",
+    "create_addptr",
+    "create_splat",
+    "create_unsplat",
+    "create_broadcast",
+    "create_expand_dims",
+    "create_reshape",
+    "create_trans",
+    "create_select",
+    "create_cat",
+    "create_join",
+    "create_split",
     "create_bitcast",
 )
 # Handles that materialise pointers from a base pointer (Triton 3.8's interpreter has no block pointers).
-_POINTER_HANDLES: tuple[type[Any], ...] = tuple(getattr(_interp, name) for name in ("BlockPointerHandle", "TensorDescHandle")
-                                                if hasattr(_interp, name))
+_POINTER_HANDLES: tuple[type[Any], ...] = tuple(
+    getattr(_interp, name) for name in ("BlockPointerHandle", "TensorDescHandle") if hasattr(_interp, name)
+)
 # Checked builder methods: op name, position of the pointer and of the mask among the arguments after self.
 _MEMORY_OPS: dict[str, tuple[str, int, Optional[int]]] = {
     "create_masked_load": ("load", 0, 1),
@@ -72,28 +82,57 @@ _MEMORY_OPS: dict[str, tuple[str, int, Optional[int]]] = {
 }
 
 
-def _violation(*, kernel: str, pid: tuple[int, int, int], op: str, region: Region, outside: Bounds, derived: bool,
-               offsets: list[int], unit: int, n_bad: int, n_active: int,
-               frames: list[tuple[str, int, str]]) -> MemoryViolation:
+def _violation(
+    *,
+    kernel: str,
+    pid: tuple[int, int, int],
+    op: str,
+    region: Region,
+    outside: Bounds,
+    derived: bool,
+    offsets: list[int],
+    unit: int,
+    n_bad: int,
+    n_active: int,
+    frames: list[tuple[str, int, str]],
+) -> MemoryViolation:
     """The finding, worded: which lanes left which argument's view or storage, and at which source line."""
     location = _where(*frames[0][:2]) if frames else "<unknown line>"
     argument = f"argument `{region.name}` ({region.describe()})"
     if not derived:
-        where = (f"every tensor argument (the pointer's origin was lost, e.g. by `tl.where` over two "
-                 f"arguments); the nearest is {argument}")
+        where = (
+            f"every tensor argument (the pointer's origin was lost, e.g. by `tl.where` over two "
+            f"arguments); the nearest is {argument}"
+        )
     elif outside == "storage":
         where = f"the storage of {argument}, which the pointer derives from"
     else:
-        where = (f"the view passed as {argument}, which the pointer derives from, yet inside its storage, "
-                 f"so they read a neighbouring view's data")
+        where = (
+            f"the view passed as {argument}, which the pointer derives from, yet inside its storage, "
+            f"so they read a neighbouring view's data"
+        )
     shown = ", ".join(map(str, offsets)) + (", ..." if n_bad > len(offsets) else "")
     unit_text = f"{unit}-byte elements" if unit > 1 else "bytes"
-    message = (f"out-of-bounds {op} in kernel `{kernel}`, program id {pid}, at {location}"
-               f"{_statement(frames)}: {n_bad} of {n_active} active lanes address memory outside {where}; "
-               f"offending offsets from `{region.name}`'s data_ptr, in {unit_text}: {shown}.")
-    return MemoryViolation(message, kernel=kernel, pid=pid, op=op, region=region, outside=outside, derived=derived,
-                           offsets=offsets, unit=unit, n_bad=n_bad, n_active=n_active, frames=frames,
-                           location=location)
+    message = (
+        f"out-of-bounds {op} in kernel `{kernel}`, program id {pid}, at {location}"
+        f"{_statement(frames)}: {n_bad} of {n_active} active lanes address memory outside {where}; "
+        f"offending offsets from `{region.name}`'s data_ptr, in {unit_text}: {shown}."
+    )
+    return MemoryViolation(
+        message,
+        kernel=kernel,
+        pid=pid,
+        op=op,
+        region=region,
+        outside=outside,
+        derived=derived,
+        offsets=offsets,
+        unit=unit,
+        n_bad=n_bad,
+        n_active=n_active,
+        frames=frames,
+        location=location,
+    )
 
 
 @dataclasses.dataclass
@@ -116,8 +155,10 @@ class SanitizerReport:
         """A line of totals, then one paragraph per violation site with its hit count: what a CLI prints.
         The totals matter when nothing was found: zero launches means nothing ran under the interpreter."""
         found = "no violation" if self.ok else f"{len(self.violations)} violation site(s)"
-        head = (f"sanitizer (bounds={self.bounds}): {self.launches} interpreted launches, {self.accesses} memory "
-                f"ops checked, {found}")
+        head = (
+            f"sanitizer (bounds={self.bounds}): {self.launches} interpreted launches, {self.accesses} memory "
+            f"ops checked, {found}"
+        )
         return "\n".join([head, *(f"[{self.hits[v.site]} hits] {v}" for v in self.violations)])
 
 
@@ -164,8 +205,7 @@ def sanitize(mode: Mode = "raise", bounds: Bounds = "view") -> Iterator[Sanitize
         for handle in _POINTER_HANDLES:
             patch(handle, "materialize_pointers", _propagate)
         for name, (op, ptr_at, mask_at) in _MEMORY_OPS.items():
-            patch(_interp.InterpreterBuilder, name, functools.partial(_checked, op=op, ptr_at=ptr_at,
-                                                                       mask_at=mask_at))
+            patch(_interp.InterpreterBuilder, name, functools.partial(_checked, op=op, ptr_at=ptr_at, mask_at=mask_at))
         _session = _Session(report)
         yield report
     finally:
@@ -174,8 +214,9 @@ def sanitize(mode: Mode = "raise", bounds: Bounds = "view") -> Iterator[Sanitize
             setattr(owner, name, original)
 
 
-def run_sanitized(fn: Callable[..., T], *args: Any, bounds: Bounds = "view",
-                  **kwargs: Any) -> tuple[T, SanitizerReport]:
+def run_sanitized(
+    fn: Callable[..., T], *args: Any, bounds: Bounds = "view", **kwargs: Any
+) -> tuple[T, SanitizerReport]:
     """Run `fn(*args, **kwargs)` under `sanitize(mode="record")`; for a CLI that lists every finding and
     sets its exit code from `report.ok`."""
     with sanitize("record", bounds) as report:
@@ -189,6 +230,7 @@ def run_sanitized(fn: Callable[..., T], *args: Any, bounds: Bounds = "view",
 def _launch(original: Callable[..., None]) -> Callable[..., None]:
     """Name the kernel for messages, and give a violation back as itself rather than as Triton's
     `InterpreterError(repr(e))`, which would flatten the message and drop the attributes."""
+
     @functools.wraps(original)
     def launch(self: _interp.GridExecutor, *args: Any, **kwargs: Any) -> None:
         assert _session is not None
@@ -203,11 +245,13 @@ def _launch(original: Callable[..., None]) -> Callable[..., None]:
             if cause is None:
                 raise
             raise cause from None
+
     return launch
 
 
 def _register_args(original: Callable[..., Any]) -> Callable[..., Any]:
     """Record every tensor argument (also inside tuples and descriptors) under its parameter name."""
+
     @functools.wraps(original)
     def register(self: _interp.GridExecutor, args_dev: Any, kwargs: Any) -> Any:
         assert _session is not None
@@ -216,6 +260,7 @@ def _register_args(original: Callable[..., Any]) -> Callable[..., Any]:
         for name, value in [*named, *kwargs_hst.items()]:
             _session.regions.update(_regions(name, value))
         return args_hst, kwargs_hst
+
     return register
 
 
@@ -237,22 +282,24 @@ def _tag_pointer(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
         if region is not None and isinstance(converted, tl.tensor):
             converted.handle.attr[_TAG] = region
         return converted
+
     return tag
 
 
 def _propagate(original: Callable[..., Any]) -> Callable[..., Any]:
     """Pointer results inherit the origin of their pointer operands when all of those agree."""
+
     @functools.wraps(original)
     def propagate(*args: Any, **kwargs: Any) -> Any:
         result = original(*args, **kwargs)
-        operands = [a.base if isinstance(a, _POINTER_HANDLES) else a
-                    for a in (*args, *kwargs.values())]
+        operands = [a.base if isinstance(a, _POINTER_HANDLES) else a for a in (*args, *kwargs.values())]
         origins = {id(o.attr.get(_TAG)): o.attr.get(_TAG) for o in operands if _is_pointer(o)}
         if len(origins) == 1 and (region := next(iter(origins.values()))) is not None:
             for out in result if isinstance(result, tuple) else (result,):
                 if _is_pointer(out):
                     out.attr[_TAG] = region
         return result
+
     return propagate
 
 
@@ -274,13 +321,15 @@ def _checked(original: Callable[..., Any], *, op: str, ptr_at: int, mask_at: Opt
         if bad is not None:  # record mode: keep the op, but send the offending lanes to the scratch word
             safe = np.where(bad, np.uint64(_session.scratch.ctypes.data), ptrs.data)
             _session.scratch[0] = 0
-            args = (*args[:ptr_at], _interp.TensorHandle(safe, ptrs.dtype), *args[ptr_at + 1:])
+            args = (*args[:ptr_at], _interp.TensorHandle(safe, ptrs.dtype), *args[ptr_at + 1 :])
         return original(builder, *args, **kwargs)
+
     return checked
 
 
-def _check(session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs: _interp.TensorHandle,
-           active: np.ndarray) -> Optional[np.ndarray]:
+def _check(
+    session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs: _interp.TensorHandle, active: np.ndarray
+) -> Optional[np.ndarray]:
     """Return the offending lanes (record mode), raise (raise mode), or None when every active lane is fine."""
     report = session.report
     report.accesses += 1
@@ -307,9 +356,18 @@ def _check(session: _Session, builder: _interp.InterpreterBuilder, op: str, ptrs
     unit = width if all(d % width == 0 for d in deltas) else 1
     x, y, z = (int(i) for i in builder.grid_idx)  # the interpreter's program id always has three axes
     violation = _violation(
-        kernel=session.kernel, pid=(x, y, z), op=op, region=region,
-        outside="storage" if outside_storage.any() else "view", derived=derived, offsets=[d // unit for d in deltas],
-        unit=unit, n_bad=int(bad.sum()), n_active=int(active.sum()), frames=_kernel_frames())
+        kernel=session.kernel,
+        pid=(x, y, z),
+        op=op,
+        region=region,
+        outside="storage" if outside_storage.any() else "view",
+        derived=derived,
+        offsets=[d // unit for d in deltas],
+        unit=unit,
+        n_bad=int(bad.sum()),
+        n_active=int(active.sum()),
+        frames=_kernel_frames(),
+    )
     if violation.site not in report.hits:
         report.violations.append(violation)
     report.hits[violation.site] += 1

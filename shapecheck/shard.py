@@ -30,7 +30,7 @@ class Shard:
 
     def take(self, items: Sequence[T]) -> list[T]:
         """This shard's items: every `count`-th one from the `index`-th (mutants, regime examples)."""
-        return list(items[self.index - 1::self.count])
+        return list(items[self.index - 1 :: self.count])
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"

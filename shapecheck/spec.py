@@ -105,7 +105,11 @@ def _unsolved_to_anonymous(annotation: Any, plain: set[str]) -> Any:
     if hasattr(annotation, "dim_str") and hasattr(annotation, "array_type"):
         parsed = _axes.parse(annotation.dim_str)
         tokens = ["_" if a.kind == "expression" and set(_axes.names(a.value)) - plain else a.text for a in parsed]
-        return annotation.dtype[annotation.array_type, " ".join(tokens)] if tokens != [a.text for a in parsed] else annotation
+        return (
+            annotation.dtype[annotation.array_type, " ".join(tokens)]
+            if tokens != [a.text for a in parsed]
+            else annotation
+        )
     origin = typing.get_origin(annotation)
     if origin is Annotated:
         base, *metadata = typing.get_args(annotation)
@@ -180,7 +184,9 @@ class Contract:
     hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
     gate_hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)
     markers: Mapping[str, Marker] = dataclasses.field(init=False, repr=False, compare=False)
-    differentiable: tuple[str, ...] = dataclasses.field(init=False, repr=False, compare=False)  # `Differentiable()` inputs
+    differentiable: tuple[str, ...] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )  # `Differentiable()` inputs
     _sig: inspect.Signature = dataclasses.field(init=False, repr=False, compare=False)
     _specs: Mapping[str, _dims.TensorSpec] = dataclasses.field(init=False, repr=False, compare=False)
     returns: _outputs.Returns = dataclasses.field(init=False, repr=False, compare=False)
@@ -214,7 +220,9 @@ class Contract:
 
     def __post_init__(self) -> None:
         if not callable(self.signature):
-            raise InvalidContract(self.name, "signature", f"must be a function stub, found {type(self.signature).__name__}")
+            raise InvalidContract(
+                self.name, "signature", f"must be a function stub, found {type(self.signature).__name__}"
+            )
         sig = inspect.signature(self.signature)
         try:
             hints = typing.get_type_hints(self.signature, include_extras=True)  # resolves PEP 563 strings
@@ -240,22 +248,28 @@ class Contract:
         try:
             returned = _outputs.returns(hints.get("return"), tuple(self.outputs), "return" not in hints)
         except (ValueError, SyntaxError) as exc:
-            raise InvalidContract(self.name, "return" if not self.outputs or "outputs" not in str(exc) else "outputs",
-                                  str(exc)) from None
+            raise InvalidContract(
+                self.name, "return" if not self.outputs or "outputs" not in str(exc) else "outputs", str(exc)
+            ) from None
         plain = {n for spec in specs.values() for p in spec.patterns for n in p.names}
         object.__setattr__(self, "_sig", sig)
         object.__setattr__(self, "hints", hints)
         # What jaxtyping + beartype check at call time (the decorator's gate): the parameters' annotations,
         # minus the axes only shapecheck's binder can solve.
-        object.__setattr__(self, "gate_hints", {k: _unsolved_to_anonymous(v, plain) for k, v in hints.items() if k != "return"})
+        object.__setattr__(
+            self, "gate_hints", {k: _unsolved_to_anonymous(v, plain) for k, v in hints.items() if k != "return"}
+        )
         object.__setattr__(self, "_specs", specs)
         object.__setattr__(self, "returns", returned)
         object.__setattr__(self, "markers", markers)
         object.__setattr__(self, "differentiable", tuple(differentiable))
         inplace = tuple(n for n, m in markers.items() if isinstance(m, InPlace) and n not in self.mutates)
         object.__setattr__(self, "mutates", (*self.mutates, *inplace))
-        object.__setattr__(self, "scalar_dims", tuple(n for n in self.dim_names if n in self.scalars
-                                                      and int in self.scalars[n].classes))
+        object.__setattr__(
+            self,
+            "scalar_dims",
+            tuple(n for n in self.dim_names if n in self.scalars and int in self.scalars[n].classes),
+        )
         self._validate_definition()
 
     def _validate_definition(self) -> None:
@@ -269,67 +283,110 @@ class Contract:
                     if isinstance(axis, str) and not axis.isidentifier():
                         unknown = sorted(set(_axes.names(axis)) - plain)
                         if len(unknown) > 1 or (unknown and arg not in self.tensor_specs):
-                            raise InvalidContract(self.name, "return" if arg not in self.tensor_specs else arg,
-                                                  f'axis "{axis}" has {len(unknown)} name{"s" if len(unknown) > 1 else ""} '
-                                                  f"bound by no other axis ({', '.join(unknown)}): "
-                                                  f"{'at most one can be solved for' if arg in self.tensor_specs else 'an output cannot bind it'}")
+                            raise InvalidContract(
+                                self.name,
+                                "return" if arg not in self.tensor_specs else arg,
+                                f'axis "{axis}" has {len(unknown)} name{"s" if len(unknown) > 1 else ""} '
+                                f"bound by no other axis ({', '.join(unknown)}): "
+                                f"{'at most one can be solved for' if arg in self.tensor_specs else 'an output cannot bind it'}",
+                            )
         for output in self.returns.outputs:
             if output.name in params:
-                raise InvalidContract(self.name, "outputs", f"{output.name!r} is also a parameter; results need names of their own")
+                raise InvalidContract(
+                    self.name, "outputs", f"{output.name!r} is also a parameter; results need names of their own"
+                )
         if len({o.name for o in self.returns.outputs}) < len(self.returns.outputs):
             raise InvalidContract(self.name, "outputs", f"names must be distinct, found {list(self.outputs)}")
-        int_scalars = {n for n, accepts in self.scalars.items() if int in accepts.classes and n not in self.tensor_specs}
+        int_scalars = {
+            n for n, accepts in self.scalars.items() if int in accepts.classes and n not in self.tensor_specs
+        }
         for dim_name, d in self.dims.items():
             if dim_name not in names and dim_name not in int_scalars:
-                raise InvalidContract(self.name, "dims", f"{dim_name!r} appears in no annotation and is no int parameter "
-                                      f"(dimensions: {', '.join(self.dim_names) or 'none'})")
+                raise InvalidContract(
+                    self.name,
+                    "dims",
+                    f"{dim_name!r} appears in no annotation and is no int parameter "
+                    f"(dimensions: {', '.join(self.dim_names) or 'none'})",
+                )
             if (problem := d.problem()) is not None:
                 raise InvalidContract(self.name, f"dims[{dim_name!r}]", problem)
         for rule in self.rules:
             unknown = [n for n in rule.names if n not in names | params]
             if unknown:
-                raise InvalidContract(self.name, "rules", f"rule `{rule.expr}` names {unknown[0]!r}, which is neither "
-                                      "a dimension nor a parameter")
+                raise InvalidContract(
+                    self.name,
+                    "rules",
+                    f"rule `{rule.expr}` names {unknown[0]!r}, which is neither a dimension nor a parameter",
+                )
         for field, values in (("mutates", self.mutates), ("finite", self.finite)):
             for value in values:
                 if value not in self.tensor_specs:
                     raise InvalidContract(self.name, field, f"{value!r} is not an annotated tensor parameter")
         for value in self.mutates:
             if self.reference is None:
-                raise InvalidContract(self.name, value, "is updated in place, but the contract has no `reference` to "
-                                      "judge its new rows against; give one (it may update its own copies in place)")
+                raise InvalidContract(
+                    self.name,
+                    value,
+                    "is updated in place, but the contract has no `reference` to "
+                    "judge its new rows against; give one (it may update its own copies in place)",
+                )
         likes = self.output_dtype_like if isinstance(self.output_dtype_like, Mapping) else {}
-        for result, like in [*likes.items(), *([(None, self.output_dtype_like)] if isinstance(self.output_dtype_like, str) else [])]:
+        for result, like in [
+            *likes.items(),
+            *([(None, self.output_dtype_like)] if isinstance(self.output_dtype_like, str) else []),
+        ]:
             if like not in self.tensor_specs:
                 raise InvalidContract(self.name, "output_dtype_like", f"{like!r} is not an annotated tensor parameter")
             if result is not None and result not in {o.name for o in self.returns.outputs}:
-                raise InvalidContract(self.name, "output_dtype_like", f"{result!r} is not a result (results: "
-                                      f"{', '.join(o.name for o in self.returns.outputs) or 'none'})")
+                raise InvalidContract(
+                    self.name,
+                    "output_dtype_like",
+                    f"{result!r} is not a result (results: "
+                    f"{', '.join(o.name for o in self.returns.outputs) or 'none'})",
+                )
         judged = {o.name for o in self.returns.outputs} | set(self.mutates)
         for result, fn in self.compare.items():
             if result not in judged:
-                raise InvalidContract(self.name, "compare", f"{result!r} is neither a result nor an in-place argument "
-                                      f"(results: {', '.join(sorted(judged)) or 'none'})")
+                raise InvalidContract(
+                    self.name,
+                    "compare",
+                    f"{result!r} is neither a result nor an in-place argument "
+                    f"(results: {', '.join(sorted(judged)) or 'none'})",
+                )
             if not callable(fn):
-                raise InvalidContract(self.name, f"compare[{result!r}]", f"must be a function (found, expected, results), "
-                                      f"found {type(fn).__name__}")
+                raise InvalidContract(
+                    self.name,
+                    f"compare[{result!r}]",
+                    f"must be a function (found, expected, results), found {type(fn).__name__}",
+                )
             source = getattr(fn, "source", None)
             if source is not None and source not in self.tensor_specs:
-                raise InvalidContract(self.name, f"compare[{result!r}]", f"{source!r} is not an annotated tensor parameter")
+                raise InvalidContract(
+                    self.name, f"compare[{result!r}]", f"{source!r} is not an annotated tensor parameter"
+                )
         for scalar, strategy in self.draw.items():
             if scalar not in params or scalar in self.tensor_specs:
                 raise InvalidContract(self.name, "draw", f"{scalar!r} is not a scalar parameter")
             if not isinstance(strategy, SearchStrategy):
-                raise InvalidContract(self.name, f"draw[{scalar!r}]", f"must be a Hypothesis strategy, found {type(strategy).__name__}")
+                raise InvalidContract(
+                    self.name, f"draw[{scalar!r}]", f"must be a Hypothesis strategy, found {type(strategy).__name__}"
+                )
         for arg in self.differentiable:
             declared = self.tensor_specs.get(arg)
-            floats = declared is not None and any(d.startswith(("float", "bfloat")) for p in declared.patterns for d in p.dtypes)
-            why = ("marks tensor parameters only" if declared is None else
-                   "marks float tensors only (an integer input has no gradient)" if not floats else
-                   "cannot mark an in-place argument (the call overwrites it; its gradient is undefined)"
-                   if arg in self.mutates else
-                   f"cannot mark an {type(self.markers[arg]).__name__}-marked tensor (integer values have no gradient)"
-                   if arg in self.markers else None)
+            floats = declared is not None and any(
+                d.startswith(("float", "bfloat")) for p in declared.patterns for d in p.dtypes
+            )
+            why = (
+                "marks tensor parameters only"
+                if declared is None
+                else "marks float tensors only (an integer input has no gradient)"
+                if not floats
+                else "cannot mark an in-place argument (the call overwrites it; its gradient is undefined)"
+                if arg in self.mutates
+                else f"cannot mark an {type(self.markers[arg]).__name__}-marked tensor (integer values have no gradient)"
+                if arg in self.markers
+                else None
+            )
             if why is not None:
                 raise InvalidContract(self.name, arg, f"Differentiable() {why}")
         for arg, marker in self.markers.items():
@@ -339,7 +396,9 @@ class Contract:
         for field in HOOKS:
             target = getattr(self, field)
             if target is not None and not callable(target) and not _is_hook_text(target):
-                raise InvalidContract(self.name, field, f'must be a function or "module.path:function", found {target!r}')
+                raise InvalidContract(
+                    self.name, field, f'must be a function or "module.path:function", found {target!r}'
+                )
 
     def like(self, output: _outputs.Output) -> Optional[str]:
         """The argument whose dtype `output` must have (`output_dtype_like`), or None. A plain name applies to
@@ -355,8 +414,11 @@ class Contract:
     def carried(self) -> tuple[str, ...]:
         """The results that carry a cotangent in a backward case: every float output (an Optional one when
         present)."""
-        return tuple(o.name for o in self.returns.outputs
-                     if any(d.startswith(("float", "bfloat")) for p in o.spec.patterns for d in p.dtypes))
+        return tuple(
+            o.name
+            for o in self.returns.outputs
+            if any(d.startswith(("float", "bfloat")) for p in o.spec.patterns for d in p.dtypes)
+        )
 
     @property
     def qualname(self) -> str:
@@ -378,8 +440,14 @@ class Contract:
     def drawn_dims(self) -> tuple[str, ...]:
         """The dimensions a case draws: those the arguments' annotations name, and int parameters named like a
         dimension; a name only results use is bound by the results themselves."""
-        named = {n for spec in self.tensor_specs.values() for p in spec.patterns for a in p.axes
-                 if isinstance(a, str) for n in _axes.names(a)}
+        named = {
+            n
+            for spec in self.tensor_specs.values()
+            for p in spec.patterns
+            for a in p.axes
+            if isinstance(a, str)
+            for n in _axes.names(a)
+        }
         return tuple(n for n in self.dim_names if n in named or n in self.scalar_dims)
 
     @property
@@ -410,18 +478,23 @@ class Contract:
         doubling the kernel's own memory traffic.
         """
         args = call.arguments
-        marked = [(n, m) for n, m in self.markers.items()
-                  if isinstance(m, (Offsets, Index)) and isinstance(args.get(n), torch.Tensor)]
+        marked = [
+            (n, m)
+            for n, m in self.markers.items()
+            if isinstance(m, (Offsets, Index)) and isinstance(args.get(n), torch.Tensor)
+        ]
         finite = [n for n in self.finite if isinstance(args.get(n), torch.Tensor) and args[n].numel() > 0]
-        parts = list(torch._foreach_norm([args[n] for n in finite], float("inf"), dtype=torch.float64)) if finite else []
+        parts = (
+            list(torch._foreach_norm([args[n] for n in finite], float("inf"), dtype=torch.float64)) if finite else []
+        )
         parts += [args[n].flatten().double() for n, _ in marked]
         if not parts:
             return
         host = torch.cat([p.reshape(-1) for p in parts]).tolist()  # float64: exact for ints < 2**53
-        peaks, at = host[:len(finite)], len(finite)
+        peaks, at = host[: len(finite)], len(finite)
         for name, marker in marked:
             size = args[name].numel()
-            marker.check(call, name, [int(x) for x in host[at:at + size]])
+            marker.check(call, name, [int(x) for x in host[at : at + size]])
             at += size
         for name, peak in zip(finite, peaks):
             if not math.isfinite(peak):
@@ -444,12 +517,21 @@ class Contract:
         """
         call = Call(self.name, arguments, {})
         matched = self._bind_shapes(call)
-        empty = [(name, size, origin) for name, (size, origin) in call.bindings.items() if size == 0 and self.dim(name).lo > 0]
+        empty = [
+            (name, size, origin)
+            for name, (size, origin) in call.bindings.items()
+            if size == 0 and self.dim(name).lo > 0
+        ]
         if empty:
             name, _, origin = empty[0]
             call.stop_if_traced()
-            raise call.fail(origin.split(".")[0], "empty tensor: every dimension must be >= 1", dimension=name,
-                            expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)", found=f"{name}=0 ({origin})")
+            raise call.fail(
+                origin.split(".")[0],
+                "empty tensor: every dimension must be >= 1",
+                dimension=name,
+                expected=f">= 1 (declare Dim(lo=0) if {name} may be 0)",
+                found=f"{name}=0 ({origin})",
+            )
         self._check_scalars(call)
         self._bind_scalars(call)
         self._check_expressions(call, matched)
@@ -461,8 +543,13 @@ class Contract:
                 call.stop_if_traced()
                 argument, dimension = rule.blame
                 found = ", ".join(f"{n}={namespace[n]!r}" for n in rule.names)
-                raise call.fail(argument, f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
-                                dimension=dimension, expected=rule.expr, found=found)
+                raise call.fail(
+                    argument,
+                    f"rule `{rule.expr}` does not hold" + (f" ({rule.why})" if rule.why else ""),
+                    dimension=dimension,
+                    expected=rule.expr,
+                    found=found,
+                )
         for check in self.checks:
             check(call)
         if values:
@@ -483,8 +570,13 @@ class Contract:
                 raise call.fail(name, "is required", expected=spec.describe(), found=None)
             if not isinstance(value, torch.Tensor):
                 call.stop_if_traced()
-                raise call.fail(name, "must be a torch.Tensor", expected=spec.describe(), found=type(value).__name__,
-                                error=DtypeViolation)
+                raise call.fail(
+                    name,
+                    "must be a torch.Tensor",
+                    expected=spec.describe(),
+                    found=type(value).__name__,
+                    error=DtypeViolation,
+                )
             pattern = _dims.match(spec, value, name, call.bindings)
             if pattern is None:
                 pattern, axis, dim = _dims.first_clash(spec, value, name, call.bindings)
@@ -494,21 +586,35 @@ class Contract:
                 known = call.bindings.get(dim)
                 expected = f"{dim}={known[0]} (bound by {known[1]})" if known else f"{dim}"
                 call.stop_if_traced()
-                raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=dim,
-                                expected=expected, found=f"{value.shape[axis]} in shape {list(value.shape)}")
+                raise call.fail(
+                    name,
+                    f'axis {axis} of "{pattern.text}" does not match',
+                    dimension=dim,
+                    expected=expected,
+                    found=f"{value.shape[axis]} in shape {list(value.shape)}",
+                )
             if _dims.dtype_name(value) not in pattern.dtypes:
                 call.stop_if_traced()
-                raise call.fail(name, f"wrong dtype for {pattern.dtype_kind}[Tensor, \"{pattern.text}\"]",
-                                expected=pattern.dtype_kind, found=_dims.dtype_name(value), error=DtypeViolation)
+                raise call.fail(
+                    name,
+                    f'wrong dtype for {pattern.dtype_kind}[Tensor, "{pattern.text}"]',
+                    expected=pattern.dtype_kind,
+                    found=_dims.dtype_name(value),
+                    error=DtypeViolation,
+                )
             matched[name] = pattern
         for name, pattern in matched.items():
             unsolvable = _dims.solve(pattern, call.arguments[name], name, call.bindings)
             if unsolvable:
                 axis, expr, why = unsolvable
                 call.stop_if_traced()
-                raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=expr,
-                                expected=f"{expr}: {why}", found=f"{call.arguments[name].shape[axis]} in shape "
-                                f"{list(call.arguments[name].shape)}")
+                raise call.fail(
+                    name,
+                    f'axis {axis} of "{pattern.text}" does not match',
+                    dimension=expr,
+                    expected=f"{expr}: {why}",
+                    found=f"{call.arguments[name].shape[axis]} in shape {list(call.arguments[name].shape)}",
+                )
         return matched
 
     def _check_expressions(self, call: Call, matched: Mapping[str, _dims.Pattern]) -> None:
@@ -522,18 +628,30 @@ class Contract:
             if clash:
                 axis, expr, expected, found = clash
                 call.stop_if_traced()
-                raise call.fail(name, f'axis {axis} of "{pattern.text}" does not match', dimension=expr,
-                                expected=f"{expr} = {expected}", found=f"{found} in shape {list(call.arguments[name].shape)}")
+                raise call.fail(
+                    name,
+                    f'axis {axis} of "{pattern.text}" does not match',
+                    dimension=expr,
+                    expected=f"{expr} = {expected}",
+                    found=f"{found} in shape {list(call.arguments[name].shape)}",
+                )
 
     def _check_devices(self, call: Call) -> None:
-        devices = {n: call.arguments[n].device for n in self.tensor_specs if isinstance(call.arguments.get(n), torch.Tensor)}
+        devices = {
+            n: call.arguments[n].device for n in self.tensor_specs if isinstance(call.arguments.get(n), torch.Tensor)
+        }
         if len(set(devices.values())) > 1:
             first = next(iter(devices))
             for name, device in devices.items():
                 if device != devices[first]:
                     call.stop_if_traced()
-                    raise call.fail(name, "all tensors must be on one device", expected=f"{devices[first]} (like `{first}`)",
-                                    found=str(device), error=DtypeViolation)
+                    raise call.fail(
+                        name,
+                        "all tensors must be on one device",
+                        expected=f"{devices[first]} (like `{first}`)",
+                        found=str(device),
+                        error=DtypeViolation,
+                    )
 
     def _check_scalars(self, call: Call) -> None:
         """Non-tensor arguments against their plain annotations (an int passes where float is declared)."""
@@ -541,8 +659,13 @@ class Contract:
             value = call.arguments.get(name)
             if not accepts.admits(value):
                 call.stop_if_traced()
-                raise call.fail(name, f"must be {accepts.text}", expected=accepts.text,
-                                found=f"{value!r} ({type(value).__name__})", error=DtypeViolation)
+                raise call.fail(
+                    name,
+                    f"must be {accepts.text}",
+                    expected=accepts.text,
+                    found=f"{value!r} ({type(value).__name__})",
+                    error=DtypeViolation,
+                )
 
     def _bind_scalars(self, call: Call) -> None:
         """An int parameter named like a dimension binds it (`topk` sizes the `"T topk"` result), or must agree
@@ -553,20 +676,34 @@ class Contract:
                 continue
             if value < 0 or (value == 0 and self.dim(name).lo > 0):
                 call.stop_if_traced()
-                raise call.fail(name, "is a dimension's size", dimension=name, expected=f">= {max(self.dim(name).lo, 0)}"
-                                f"{' (declare Dim(lo=0) if it may be 0)' if value == 0 else ''}", found=value)
+                raise call.fail(
+                    name,
+                    "is a dimension's size",
+                    dimension=name,
+                    expected=f">= {max(self.dim(name).lo, 0)}"
+                    f"{' (declare Dim(lo=0) if it may be 0)' if value == 0 else ''}",
+                    found=value,
+                )
             if known is None:
                 call.bindings[name] = (value, f"argument {name}")
             elif known[0] != value:
                 call.stop_if_traced()
-                raise call.fail(name, f"must equal dimension {name}", dimension=name,
-                                expected=f"{name}={known[0]} (bound by {known[1]})", found=value)
+                raise call.fail(
+                    name,
+                    f"must equal dimension {name}",
+                    dimension=name,
+                    expected=f"{name}={known[0]} (bound by {known[1]})",
+                    found=value,
+                )
 
     @functools.cached_property
     def scalars(self) -> dict[str, _scalars.Scalar]:
         """The scalar parameters' checks (computed on first use; the decorator warms it before any trace)."""
-        found = {name: _scalars.scalar(self.hints[name]) for name in self.parameters
-                 if name in self.hints and name not in self.tensor_specs}
+        found = {
+            name: _scalars.scalar(self.hints[name])
+            for name in self.parameters
+            if name in self.hints and name not in self.tensor_specs
+        }
         return {name: accepts for name, accepts in found.items() if accepts is not None}
 
     def check_output(self, call: Call, out: Any) -> None:
@@ -579,7 +716,12 @@ class Contract:
 
 def _is_hook_text(target: object) -> bool:
     module, sep, attr = str(target).partition(":")
-    return isinstance(target, str) and bool(sep) and attr.isidentifier() and all(p.isidentifier() for p in module.split("."))
+    return (
+        isinstance(target, str)
+        and bool(sep)
+        and attr.isidentifier()
+        and all(p.isidentifier() for p in module.split("."))
+    )
 
 
 def same_dtype(*names: str) -> Check:
@@ -590,8 +732,13 @@ def same_dtype(*names: str) -> Check:
         for name in present[1:]:
             if call.arguments[name].dtype != call.arguments[present[0]].dtype:
                 call.stop_if_traced()
-                raise call.fail(name, f"must have the dtype of `{present[0]}`", expected=_dims.dtype_name(call.arguments[present[0]]),
-                                found=_dims.dtype_name(call.arguments[name]), error=DtypeViolation)
+                raise call.fail(
+                    name,
+                    f"must have the dtype of `{present[0]}`",
+                    expected=_dims.dtype_name(call.arguments[present[0]]),
+                    found=_dims.dtype_name(call.arguments[name]),
+                    error=DtypeViolation,
+                )
 
     check.__doc__ = f"same dtype: {', '.join(names)}"
     check.same_dtype = names  # type: ignore[attr-defined]  # so generic cases draw one dtype for them
@@ -606,8 +753,13 @@ def unit_stride_last(*names: str) -> Check:
             value = call.arguments.get(name)
             if isinstance(value, torch.Tensor) and value.numel() > 0 and value.stride(-1) != 1 and value.shape[-1] > 1:
                 call.stop_if_traced()
-                raise call.fail(name, "last axis must be contiguous", dimension=f"axis {value.dim() - 1}",
-                                expected="stride 1", found=f"strides {list(value.stride())}")
+                raise call.fail(
+                    name,
+                    "last axis must be contiguous",
+                    dimension=f"axis {value.dim() - 1}",
+                    expected="stride 1",
+                    found=f"strides {list(value.stride())}",
+                )
 
     check.__doc__ = f"contiguous last axis: {', '.join(names)}"
     check.free_strides = names  # type: ignore[attr-defined]  # so generic cases draw strided views of them

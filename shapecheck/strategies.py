@@ -49,14 +49,18 @@ def dim(d: Dim, profile: Profile, *, lo: Optional[int] = None) -> st.SearchStrat
     return st.integers(min_value=d.lo if lo is None else lo, max_value=max(hi, d.lo if lo is None else lo))
 
 
-def dims(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, int]]:
+def dims(
+    contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES
+) -> st.SearchStrategy[dict[str, int]]:
     """Every dimension the contract's annotations name, drawn independently then filtered by its rules.
 
     Rules that mention non-tensor arguments do not apply here (their names are unbound). For contracts
     with strong coupling between dims (divisibility, varlen), write a case strategy with `dim()` instead.
     """
     parts = {name: overrides.get(name, dim(contract.dim(name), profile)) for name in contract.drawn_dims}
-    return st.fixed_dictionaries(parts).filter(lambda drawn: all(rule.holds(drawn) is not False for rule in contract.rules))
+    return st.fixed_dictionaries(parts).filter(
+        lambda drawn: all(rule.holds(drawn) is not False for rule in contract.rules)
+    )
 
 
 def seeds() -> st.SearchStrategy[int]:
@@ -122,8 +126,11 @@ def dtype_choices(contract: Contract) -> dict[tuple[str, ...], list[str]]:
         generic_float = {"float32", "bfloat16", "float16", "float64"} <= declared
         generic_int = {"int32", "int64", "int16"} <= declared
         left_out = {"float64", *(["bfloat16"] if skip_bf16 else [])} if generic_float else set()
-        allowed[name] = [d for d in (*_FLOAT_ORDER, *_INT_ORDER) if d in declared and d not in left_out
-                         and not (generic_int and d not in ("int32", "int64"))]
+        allowed[name] = [
+            d
+            for d in (*_FLOAT_ORDER, *_INT_ORDER)
+            if d in declared and d not in left_out and not (generic_int and d not in ("int32", "int64"))
+        ]
     groups: list[tuple[str, ...]] = []
     for check in contract.checks:
         tied = tuple(n for n in getattr(check, "same_dtype", ()) if n in allowed)
@@ -139,14 +146,17 @@ def dtype_choices(contract: Contract) -> dict[tuple[str, ...], list[str]]:
     return choices
 
 
-def dtypes(choices: Mapping[tuple[str, ...], list[str]],
-           fixed: Mapping[tuple[str, ...], str] = types.MappingProxyType({})) -> st.SearchStrategy[dict[str, str]]:
+def dtypes(
+    choices: Mapping[tuple[str, ...], list[str]], fixed: Mapping[tuple[str, ...], str] = types.MappingProxyType({})
+) -> st.SearchStrategy[dict[str, str]]:
     """One dtype per group of `dtype_choices` (the groups in `fixed` take theirs), as each tensor's dtype by name."""
     per_group = st.tuples(*(st.just(fixed[g]) if g in fixed else st.sampled_from(c) for g, c in choices.items()))
     return per_group.map(lambda picked: {n: d for group, d in zip(choices, picked) for n in group})
 
 
-def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[dict[str, Any]]:
+def options(
+    contract: Contract, drawn: Mapping[str, int], overrides: Overrides = NO_OVERRIDES
+) -> st.SearchStrategy[dict[str, Any]]:
     """Per-argument choices of a generic case: marked tensors' values, None for an optional tensor left out,
     scalar parameters (`scalar`; dimension-named ints take the drawn size), and each dtype group's dtype."""
     parts: dict[str, st.SearchStrategy[Any]] = {}
@@ -159,7 +169,9 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
             if values is not None:
                 parts[name] = values
             continue
-        values = marked_values(contract, name, drawn) if isinstance(contract.markers.get(name), (Offsets, Index)) else None
+        values = (
+            marked_values(contract, name, drawn) if isinstance(contract.markers.get(name), (Offsets, Index)) else None
+        )
         if spec.optional:  # None = left out; [] = passed, values from the seed
             present = st.just([]) if values is None else values
             parts[name] = overrides.get(name, st.one_of(st.none(), present))
@@ -172,8 +184,9 @@ def options(contract: Contract, drawn: Mapping[str, int], overrides: Overrides =
     if contract.differentiable:
         carried = contract.carried
         kinds = st.tuples(*(st.sampled_from(("random", "zero", "strided")) for _ in carried))
-        parts[COTANGENTS] = overrides.get(COTANGENTS, kinds.map(
-            lambda picked: {n: k for n, k in zip(carried, picked) if k != "random"}))
+        parts[COTANGENTS] = overrides.get(
+            COTANGENTS, kinds.map(lambda picked: {n: k for n, k in zip(carried, picked) if k != "random"})
+        )
     choices = dtype_choices(contract)
     if choices:
         parts[DTYPES] = overrides.get(DTYPES, dtypes(choices))
@@ -185,10 +198,19 @@ def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = N
 
     A scalar that can be neither drawn nor left at a default is refused here, naming it, before any draw."""
     for name, param in contract.parameters.items():
-        if (name not in contract.tensor_specs and name not in contract.scalar_dims and name not in overrides
-                and param.default is inspect.Parameter.empty and scalar(contract, name) is None):
-            raise InvalidContract(contract.name, name, "has no default and cannot be drawn from its annotation; "
-                                  f"declare draw={{{name!r}: st.floats(...)}} (any Hypothesis strategy) or pin it")
+        if (
+            name not in contract.tensor_specs
+            and name not in contract.scalar_dims
+            and name not in overrides
+            and param.default is inspect.Parameter.empty
+            and scalar(contract, name) is None
+        ):
+            raise InvalidContract(
+                contract.name,
+                name,
+                "has no default and cannot be drawn from its annotation; "
+                f"declare draw={{{name!r}: st.floats(...)}} (any Hypothesis strategy) or pin it",
+            )
 
     @st.composite
     def draw(draw: st.DrawFn) -> Case:
@@ -220,7 +242,9 @@ def case_strategy(contract: Contract, profile: Profile, overrides: Overrides = N
 
 
 @refuse_positional_options
-def cases(contract: Contract, *, profile: Profile | str = "ci", overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
+def cases(
+    contract: Contract, *, profile: Profile | str = "ci", overrides: Overrides = NO_OVERRIDES
+) -> st.SearchStrategy[Case]:
     """The contract's cases, for a `@given` test of your own: its own strategy (`Contract.cases`) or the generic one.
 
     `profile` is a `Profile` or its name (`"ci"`, `"gpu"`, `"thorough"`); `overrides` fixes a dimension, parameter
@@ -235,9 +259,13 @@ def cases(contract: Contract, *, profile: Profile | str = "ci", overrides: Overr
     known = override_names(contract)
     for name, value in overrides.items():
         if name not in known:
-            raise ValueError(f"{where}: overrides: contract {contract.name} has no dimension, parameter or case option "
-                             f"named {name!r} (known: {', '.join(sorted(known))})")
+            raise ValueError(
+                f"{where}: overrides: contract {contract.name} has no dimension, parameter or case option "
+                f"named {name!r} (known: {', '.join(sorted(known))})"
+            )
         if not isinstance(value, st.SearchStrategy):
-            raise TypeError(f"{where}: overrides[{name!r}] must be a Hypothesis strategy (st.just({value!r}) for one "
-                            f"value), found {type(value).__name__}")
+            raise TypeError(
+                f"{where}: overrides[{name!r}] must be a Hypothesis strategy (st.just({value!r}) for one "
+                f"value), found {type(value).__name__}"
+            )
     return case_strategy(contract, profile, overrides)

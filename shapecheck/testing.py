@@ -26,8 +26,9 @@ import torch
 try:
     import pytest
 except ModuleNotFoundError:  # pragma: no cover - exercised in a venv without pytest (tests/test_general_contracts.py)
-    raise ModuleNotFoundError("shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)",
-                              name="pytest") from None
+    raise ModuleNotFoundError(
+        "shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)", name="pytest"
+    ) from None
 
 from shapecheck.backend import DEVICES
 from shapecheck.parallel import xdist_device
@@ -48,9 +49,17 @@ def use_interpreter_without_gpu() -> None:
         interpreter_shims()
 
 
-def property_test(impl: str, *, contract: Optional[str] = None, contracts: Sequence[str] = (), device: str = "auto",
-                  profile: str = "ci", examples: Optional[int] = None, seed: Optional[int] = None,
-                  pins: Optional[Mapping[str, Any]] = None) -> Callable[[], None]:
+def property_test(
+    impl: str,
+    *,
+    contract: Optional[str] = None,
+    contracts: Sequence[str] = (),
+    device: str = "auto",
+    profile: str = "ci",
+    examples: Optional[int] = None,
+    seed: Optional[int] = None,
+    pins: Optional[Mapping[str, Any]] = None,
+) -> Callable[[], None]:
     """A pytest test function that draws cases for `impl` and fails with the shrunk case and its replay line.
 
     `pins` fix dimensions, scalars or case options for every case, as `shapecheck run --pin NAME=VALUE` does.
@@ -79,8 +88,9 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
             c = registry.contract(contract, known, prefer=carried) if contract else carried
             if c is None:
                 pytest.fail(f"{impl} carries no @shapecheck.contract; pass contract=", pytrace=False)
-            replay = RunOptions(contract=c.qualname, impl=impl, contracts=tuple(contracts), device=chosen,
-                                pins=pin_args).replay(c.qualname)
+            replay = RunOptions(
+                contract=c.qualname, impl=impl, contracts=tuple(contracts), device=chosen, pins=pin_args
+            ).replay(c.qualname)
             with contextlib.ExitStack() as stack:
                 if chosen == "cuda" and (index := xdist_device(torch.cuda.device_count())) is not None:
                     stack.enter_context(torch.cuda.device(index))
@@ -88,8 +98,17 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
                     from shapecheck.sanitizer import sanitize
 
                     stack.enter_context(sanitize())
-                report = run_property(c, fn, impl, profile=chosen_profile, device=chosen, examples=examples,
-                                      seed=seed, pins=pinned, command=replay)
+                report = run_property(
+                    c,
+                    fn,
+                    impl,
+                    profile=chosen_profile,
+                    device=chosen,
+                    examples=examples,
+                    seed=seed,
+                    pins=pinned,
+                    command=replay,
+                )
         except (errors.UsageError, errors.InvalidContract, errors.Abort) as exc:
             error = exc.message if isinstance(exc, errors.Abort) else str(exc)
         if error is not None:  # failed outside the `except`, so pytest prints the one line, not the chained error
@@ -97,8 +116,11 @@ def property_test(impl: str, *, contract: Optional[str] = None, contracts: Seque
         assert c is not None  # a missing contract failed the test above
         if report.failure is not None:
             problems = "\n".join(f"  - {p}" for p in report.failure.problems)
-            pytest.fail(f"{c.name} violated by {impl}:\n{problems}\nreproduce: "
-                        f"{reproduction(report, report.failure.case.to_json())}", pytrace=False)
+            pytest.fail(
+                f"{c.name} violated by {impl}:\n{problems}\nreproduce: "
+                f"{reproduction(report, report.failure.case.to_json())}",
+                pytrace=False,
+            )
 
     test.__name__ = f"test_property_{impl.rpartition(':')[2]}"
     if device == "cuda":

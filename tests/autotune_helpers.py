@@ -11,8 +11,16 @@ from tests.fixtures.autotuned import DOUBLE, double_grid_for_one_config
 
 
 def run_drawn(impl: Callable[..., Any], device: str = "cpu") -> Report:
-    return run_property(DOUBLE, impl, impl.__name__, profile=PROFILES["ci"], device=device, examples=30,
-                        database=False, autotune_configs="drawn")
+    return run_property(
+        DOUBLE,
+        impl,
+        impl.__name__,
+        profile=PROFILES["ci"],
+        device=device,
+        examples=30,
+        database=False,
+        autotune_configs="drawn",
+    )
 
 
 def assert_a_bug_in_one_config_is_found(device: str) -> None:

@@ -27,8 +27,9 @@ def outside_env() -> dict[str, str]:
 
 
 def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*shapecheck_command(), *args], cwd=ROOT, env=_env(), capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*shapecheck_command(), *args], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def run_line(line: str, *, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:

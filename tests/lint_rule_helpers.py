@@ -15,8 +15,11 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 def planted(path: Path, code: str) -> Counter[int]:
     """Lines of `path` ending in `# expect: CODE` (with this code)."""
-    return Counter(number for number, line in enumerate(path.read_text().splitlines(), start=1)
-                   if re.search(rf"# expect: (?:SC\d{{3}} )*{code}(?: SC\d{{3}})*$", line))
+    return Counter(
+        number
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(rf"# expect: (?:SC\d{{3}} )*{code}(?: SC\d{{3}})*$", line)
+    )
 
 
 def found(path: Path, *codes: str) -> list[Finding]:

@@ -25,8 +25,12 @@ def test_it_steps_aside_off_cuda_and_for_an_isolated_implementation() -> None:
         def __call__(self, **kwargs: object) -> None:
             raise AssertionError("never called")
 
-    assert ahead.compile_ahead(GDN_DECODE, print, strategy, device="cpu", examples=5, seed=0).skipped.startswith("not on cuda")
-    assert "isolated" in ahead.compile_ahead(GDN_DECODE, Isolated(), strategy, device="cuda", examples=5, seed=0).skipped
+    assert ahead.compile_ahead(GDN_DECODE, print, strategy, device="cpu", examples=5, seed=0).skipped.startswith(
+        "not on cuda"
+    )
+    assert (
+        "isolated" in ahead.compile_ahead(GDN_DECODE, Isolated(), strategy, device="cuda", examples=5, seed=0).skipped
+    )
     assert drawn == [], "nothing drawn, nothing called"
 
 
@@ -66,8 +70,17 @@ def test_the_run_calls_the_pass_unless_turned_off_and_its_time_is_shown(monkeypa
         raise RuntimeError("a finding at once: the run stays short")
 
     def run(**options: bool) -> runner.Report:
-        return runner.run_property(GDN_DECODE, broken, "broken", profile=PROFILES["ci"], device="cpu", examples=3,
-                                   seed=0, database=False, **options)
+        return runner.run_property(
+            GDN_DECODE,
+            broken,
+            "broken",
+            profile=PROFILES["ci"],
+            device="cpu",
+            examples=3,
+            seed=0,
+            database=False,
+            **options,
+        )
 
     on = run()
     assert calls == [1] and on.failure is not None and on.ahead_seconds == 2.5

@@ -20,21 +20,37 @@ from bench.audit import peers
 from shapecheck import cli
 from shapecheck.spec import Contract
 
-FLA_WRAPPERS = ["simple_gla/fused_recurrent.py::fused_recurrent_simple_gla",
-                "gla/chunk.py::chunk_gla",
-                "delta_rule/fused_recurrent.py::fused_recurrent_delta_rule",
-                "gated_delta_rule/fused_recurrent.py::fused_recurrent_gated_delta_rule",
-                "gated_delta_rule/chunk.py::chunk_gated_delta_rule"]
+FLA_WRAPPERS = [
+    "simple_gla/fused_recurrent.py::fused_recurrent_simple_gla",
+    "gla/chunk.py::chunk_gla",
+    "delta_rule/fused_recurrent.py::fused_recurrent_delta_rule",
+    "gated_delta_rule/fused_recurrent.py::fused_recurrent_gated_delta_rule",
+    "gated_delta_rule/chunk.py::chunk_gated_delta_rule",
+]
 # fused_recurrent_retention has no docstring and forwards to fused_recurrent_simple_gla: its draft states no
 # shape (following the forwarded call is open work), so it is among the drafts that only parse.
 UNSTATED = ["retention/fused_recurrent.py::fused_recurrent_retention"]
-LIGER_WRAPPERS = ["rms_norm", "fused_add_rms_norm", "layer_norm", "group_norm", "dyt", "swiglu", "geglu", "softmax",
-                  "rope", "cross_entropy", "kl_div", "jsd"]
+LIGER_WRAPPERS = [
+    "rms_norm",
+    "fused_add_rms_norm",
+    "layer_norm",
+    "group_norm",
+    "dyt",
+    "swiglu",
+    "geglu",
+    "softmax",
+    "rope",
+    "cross_entropy",
+    "kl_div",
+    "jsd",
+]
 
 
 def _root(library: str) -> Path:
     if peers.wheel(library) is None:
-        pytest.skip(f"no {peers.LIBRARIES[library][0]} in {peers.peers_dir()} (bench/audit/peers.py says how to get it)")
+        pytest.skip(
+            f"no {peers.LIBRARIES[library][0]} in {peers.peers_dir()} (bench/audit/peers.py says how to get it)"
+        )
     return peers.root(library)
 
 
@@ -73,14 +89,22 @@ def test_fla_draft_loads_states_the_documented_shapes_and_checks_a_call(wrapper:
     assert specs["cu_seqlens"] == 'Int[Tensor, "N+1"]'
     assert contract.returns.describe().startswith('tuple(o: Float[Tensor, "B T H')
     sizes = {"B": 1, "T": 5, "H": 2, "HV": 2, "K": 8, "V": 4, "N": 1}
-    good = {n: torch.zeros(*(sizes[a] for a in s.split('"')[1].split()))
-            for n, s in specs.items() if not contract.tensor_specs[n].optional}
+    good = {
+        n: torch.zeros(*(sizes[a] for a in s.split('"')[1].split()))
+        for n, s in specs.items()
+        if not contract.tensor_specs[n].optional
+    }
     assert _accepts(contract, good) == "accepted"
     assert _accepts(contract, {**good, "k": torch.zeros(1, 6, 2, 8)}) == "k"  # T differs from q's
 
 
-@pytest.mark.parametrize("target", [*(f"liger:liger_kernel/transformers/functional.py::liger_{op}" for op in LIGER_WRAPPERS),
-                                    *(f"fla:fla/ops/{w}" for w in UNSTATED)])
+@pytest.mark.parametrize(
+    "target",
+    [
+        *(f"liger:liger_kernel/transformers/functional.py::liger_{op}" for op in LIGER_WRAPPERS),
+        *(f"fla:fla/ops/{w}" for w in UNSTATED),
+    ],
+)
 def test_a_draft_without_stated_shapes_parses_and_names_every_argument(target: str, tmp_path: Path) -> None:
     library, path = target.split(":", 1)
     text = _draft(f"{_root(library)}/{path}", tmp_path)

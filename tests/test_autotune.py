@@ -33,8 +33,10 @@ def test_a_bug_in_one_config_is_found_with_the_config_named() -> None:
 
 @pytest.mark.slow  # the CLI and its replay line in fresh processes
 def test_the_replay_line_runs_the_drawn_config_again(tmp_path: Path) -> None:
-    line = (f"{' '.join(shapecheck_command())} run {FIXTURE}:double --impl {FIXTURE}:double_grid_for_one_config "
-            f"--contracts {FIXTURE} --no-db --json r.json")
+    line = (
+        f"{' '.join(shapecheck_command())} run {FIXTURE}:double --impl {FIXTURE}:double_grid_for_one_config "
+        f"--contracts {FIXTURE} --no-db --json r.json"
+    )
     failure = fails_and_replays(line, tmp_path / "r.json", cwd=tmp_path, env={**outside_env(), "PYTHONPATH": str(ROOT)})
     assert any("with config 1 of 2 (BLOCK: 4" in p for p in failure["problems"]), failure["problems"]
     report = json.loads((tmp_path / "r.json").read_text())["contracts"][0]
@@ -43,8 +45,21 @@ def test_the_replay_line_runs_the_drawn_config_again(tmp_path: Path) -> None:
 
 @pytest.mark.slow  # the CLI in a fresh process
 def test_tuned_configs_under_the_interpreter_fail_as_triton_does() -> None:
-    result = shapecheck("run", f"{FIXTURE}:double", "--impl", f"{FIXTURE}:double", "--contracts", FIXTURE, "--no-db",
-                        "--device", "cpu", "--autotune-configs", "tuned", "--examples", "3")
+    result = shapecheck(
+        "run",
+        f"{FIXTURE}:double",
+        "--impl",
+        f"{FIXTURE}:double",
+        "--contracts",
+        FIXTURE,
+        "--no-db",
+        "--device",
+        "cpu",
+        "--autotune-configs",
+        "tuned",
+        "--examples",
+        "3",
+    )
     assert result.returncode == 1 and "kernel raised RuntimeError: 0 active drivers" in result.stdout, result.stdout
 
 

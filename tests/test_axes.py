@@ -14,39 +14,45 @@ from shapecheck.axes import Axis, ShapeSyntaxError, names, parse
 from shapecheck.static.signature import parse_axes
 
 
-@pytest.mark.parametrize("text,axis", [
-    ("T", Axis("T", "name", "T")),
-    ("4", Axis("4", "fixed", 4)),
-    ("rows=4", Axis("rows=4", "fixed", 4)),
-    ("N+1", Axis("N+1", "expression", "N+1")),
-    ("2*N-1", Axis("2*N-1", "expression", "2*N-1")),
-    ("_", Axis("_", "anonymous", "_")),
-    ("_heads", Axis("_heads", "anonymous", "_")),
-    ("...", Axis("...", "variadic", "...")),
-    ("*batch", Axis("*batch", "variadic", "...")),
-    ("*_", Axis("*_", "variadic", "...")),
-    ("#B", Axis("#B", "name", "B", broadcastable=True)),
-    ("#1", Axis("#1", "fixed", 1, broadcastable=True)),
-    ("?L", Axis("?L", "name", "L", treepath=True)),
-])
+@pytest.mark.parametrize(
+    "text,axis",
+    [
+        ("T", Axis("T", "name", "T")),
+        ("4", Axis("4", "fixed", 4)),
+        ("rows=4", Axis("rows=4", "fixed", 4)),
+        ("N+1", Axis("N+1", "expression", "N+1")),
+        ("2*N-1", Axis("2*N-1", "expression", "2*N-1")),
+        ("_", Axis("_", "anonymous", "_")),
+        ("_heads", Axis("_heads", "anonymous", "_")),
+        ("...", Axis("...", "variadic", "...")),
+        ("*batch", Axis("*batch", "variadic", "...")),
+        ("*_", Axis("*_", "variadic", "...")),
+        ("#B", Axis("#B", "name", "B", broadcastable=True)),
+        ("#1", Axis("#1", "fixed", 1, broadcastable=True)),
+        ("?L", Axis("?L", "name", "L", treepath=True)),
+    ],
+)
 def test_every_jaxtyping_form_is_read(text: str, axis: Axis) -> None:
     assert parse(f"B {text}") == (Axis("B", "name", "B"), axis)
 
 
-@pytest.mark.parametrize("text,words", [
-    ("B,T", "separated by spaces"),
-    ("B#", "with # first"),
-    ("a...", "`...` stands on its own"),
-    ("##B", "`#` is given twice"),
-    ("**x", "`*` is given twice"),
-    ("*4", "a fixed size cannot be variadic"),
-    ("_4", "a fixed size cannot be variadic, anonymous"),
-    ("#_", "anonymous axis cannot be broadcastable"),
-    ("N+", "not supported (a name, an integer or an arithmetic expression)"),
-    ("min(N,M)", "names, integers and + - * / // % ** only"),
-    ("N.x", "names, integers and + - * / // % ** only"),
-    ("*a *b", "at most one variadic axis"),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("B,T", "separated by spaces"),
+        ("B#", "with # first"),
+        ("a...", "`...` stands on its own"),
+        ("##B", "`#` is given twice"),
+        ("**x", "`*` is given twice"),
+        ("*4", "a fixed size cannot be variadic"),
+        ("_4", "a fixed size cannot be variadic, anonymous"),
+        ("#_", "anonymous axis cannot be broadcastable"),
+        ("N+", "not supported (a name, an integer or an arithmetic expression)"),
+        ("min(N,M)", "names, integers and + - * / // % ** only"),
+        ("N.x", "names, integers and + - * / // % ** only"),
+        ("*a *b", "at most one variadic axis"),
+    ],
+)
 def test_what_jaxtyping_refuses_is_refused_naming_the_axis(text: str, words: str) -> None:
     with pytest.raises(ShapeSyntaxError) as info:
         parse(text)
@@ -67,12 +73,15 @@ def test_the_analyser_reads_the_same_axes() -> None:
         parse_axes("N, D")
 
 
-@pytest.mark.parametrize("shape,words", [
-    ("*batch D", 'axis "*batch" in "*batch D": variadic axes'),
-    ("... D", 'axis "..." in "... D": variadic axes'),
-    ("#B D", 'axis "#B" in "#B D": broadcastable axes'),
-    ("?B D", 'axis "?B" in "?B D": tree-path axes'),
-])
+@pytest.mark.parametrize(
+    "shape,words",
+    [
+        ("*batch D", 'axis "*batch" in "*batch D": variadic axes'),
+        ("... D", 'axis "..." in "... D": variadic axes'),
+        ("#B D", 'axis "#B" in "#B D": broadcastable axes'),
+        ("?B D", 'axis "?B" in "?B D": tree-path axes'),
+    ],
+)
 def test_forms_the_binder_cannot_check_are_refused_at_contract_definition(shape: str, words: str) -> None:
     def stub(x: Tensor) -> None: ...
 

@@ -52,13 +52,15 @@ def _problems(fn: Any) -> list[str]:
 def test_a_backward_writing_over_its_incoming_gradient_is_named_and_its_values_hold() -> None:
     assert _problems(_OverwritesGradient.apply) == [
         "backward wrote over the gradient it was handed for `output` (its cotangent): another consumer of that "
-        "gradient, such as the other branch of a sum, reads the new values"]
+        "gradient, such as the other branch of a sum, reads the new values"
+    ]
 
 
 def test_a_backward_writing_over_an_input_is_named_and_its_values_hold() -> None:
     assert _problems(_OverwritesInput.apply) == [
         "backward wrote over the input `x`: a caller that reads `x` after backward (another loss, a recomputation) "
-        "gets the new values"]
+        "gets the new values"
+    ]
 
 
 def test_a_clean_backward_holds() -> None:

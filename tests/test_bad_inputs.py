@@ -44,8 +44,14 @@ MATRIX = [(valid_args, *c) for c in BAD_CALLS] + [(varlen_args, *c) for c in VAR
 
 
 @pytest.mark.parametrize("start,name,edit,argument,words", MATRIX, ids=[row[1] for row in MATRIX])
-def test_bad_call_is_rejected(start: Callable[[str], dict[str, Any]], name: str, edit: Callable[[dict[str, Any]], None],
-                              argument: str, words: tuple[str, ...], device: str) -> None:
+def test_bad_call_is_rejected(
+    start: Callable[[str], dict[str, Any]],
+    name: str,
+    edit: Callable[[dict[str, Any]], None],
+    argument: str,
+    words: tuple[str, ...],
+    device: str,
+) -> None:
     args = start(device)
     edit(args)
     _assert_rejected(_on(device, args), argument, words)
@@ -66,12 +72,16 @@ def test_valid_calls_pass(device: str) -> None:
 # --- the decorator on a user's own kernel ------------------------------------------------------
 
 
-def _user_signature(x: Float[torch.Tensor, "B D"], w: Float[torch.Tensor, "D E"], groups: int = 1) -> Float[torch.Tensor, "B E"]:
-    ...
+def _user_signature(
+    x: Float[torch.Tensor, "B D"], w: Float[torch.Tensor, "D E"], groups: int = 1
+) -> Float[torch.Tensor, "B E"]: ...
 
 
-USER = shapecheck.Contract("user_matmul", _user_signature,
-                           rules=[shapecheck.Rule("E % groups == 0", blame=("w", "E"), why="E splits into groups")])
+USER = shapecheck.Contract(
+    "user_matmul",
+    _user_signature,
+    rules=[shapecheck.Rule("E % groups == 0", blame=("w", "E"), why="E splits into groups")],
+)
 
 
 @shapecheck.contract(USER)
@@ -88,7 +98,13 @@ USER_BAD = [
     ("inner dims differ", (torch.randn(2, 3), torch.randn(4, 5)), {}, "w", ("dimension D", "D=3")),
     ("x rank 1", (torch.randn(3), torch.randn(3, 5)), {}, "x", ("rank",)),
     ("w int", (torch.randn(2, 3), torch.ones(3, 5, dtype=torch.int64)), {}, "w", ("dtype", "int64")),
-    ("groups does not divide E", (torch.randn(2, 3), torch.randn(3, 5)), {"groups": 2}, "w", ("E % groups == 0", "E=5")),
+    (
+        "groups does not divide E",
+        (torch.randn(2, 3), torch.randn(3, 5)),
+        {"groups": 2},
+        "w",
+        ("E % groups == 0", "E=5"),
+    ),
     ("unknown keyword", (torch.randn(2, 3), torch.randn(3, 5)), {"bias": 1}, "(call)", ("bias",)),
     ("missing argument", (torch.randn(2, 3),), {}, "(call)", ("w",)),
 ]
@@ -116,9 +132,23 @@ def test_decorator_refuses_mismatched_parameter_names() -> None:
         shapecheck.contract(USER)(lambda x, weight, groups=1: x)
 
 
-def _shape_only_kernel(A_log: Any, a: Any, dt_bias: Any, softplus_beta: Any, softplus_threshold: Any, q: Any, k: Any,
-                       v: Any, b: Any, initial_state_source: Any, initial_state_indices: Any, scale: Any = None,
-                       use_qk_l2norm_in_kernel: Any = False, cu_seqlens: Any = None, state_layout: Any = "kv") -> torch.Tensor:
+def _shape_only_kernel(
+    A_log: Any,
+    a: Any,
+    dt_bias: Any,
+    softplus_beta: Any,
+    softplus_threshold: Any,
+    q: Any,
+    k: Any,
+    v: Any,
+    b: Any,
+    initial_state_source: Any,
+    initial_state_indices: Any,
+    scale: Any = None,
+    use_qk_l2norm_in_kernel: Any = False,
+    cu_seqlens: Any = None,
+    state_layout: Any = "kv",
+) -> torch.Tensor:
     return torch.zeros(*v.shape, dtype=v.dtype, device=v.device)
 
 

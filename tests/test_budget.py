@@ -35,19 +35,28 @@ class FakeKernel:
         return lambda **kwargs: self.run(**kwargs)
 
     def run(self, **kwargs: Any) -> Optional[str]:
-        specialization = [("constexpr", v) if name in self.constexprs else ("i32", "D" if v % 16 == 0 else "")
-                          for name, v in kwargs.items()]
+        specialization = [
+            ("constexpr", v) if name in self.constexprs else ("i32", "D" if v % 16 == 0 else "")
+            for name, v in kwargs.items()
+        ]
         key = jit.compute_cache_key(self.key_cache, specialization, {"num_warps": 1})
         if key not in self.compiled:
             hook = knobs.runtime.jit_cache_hook
-            if hook is not None and hook(key=key, repr=key, fn=self, compile={}, is_manual_warmup=False,
-                                         already_compiled=False):
+            if hook is not None and hook(
+                key=key, repr=key, fn=self, compile={}, is_manual_warmup=False, already_compiled=False
+            ):
                 return None  # the hook asked Triton to skip the compilation (and the launch)
             self.compiled[key] = kwargs
             post = knobs.runtime.jit_post_compile_hook
             if post is not None:
-                post(key=key, repr=key, fn=self, compile={"signature": list(kwargs), "constants": kwargs},
-                     is_manual_warmup=False, already_compiled=False)
+                post(
+                    key=key,
+                    repr=key,
+                    fn=self,
+                    compile={"signature": list(kwargs), "constants": kwargs},
+                    is_manual_warmup=False,
+                    already_compiled=False,
+                )
         enter = knobs.runtime.launch_enter_hook
         if enter is not None:
             enter(None)
@@ -62,8 +71,12 @@ def _reference(x: Tensor, flag: bool = False) -> Tensor:
     return x * (3 if flag else 2)
 
 
-CONTRACT = shapecheck.Contract("scaled", _signature, reference=_reference,
-                               dims={"N": shapecheck.Dim("rows", 1, 40), "D": shapecheck.Dim("columns", 1, 40)})
+CONTRACT = shapecheck.Contract(
+    "scaled",
+    _signature,
+    reference=_reference,
+    dims={"N": shapecheck.Dim("rows", 1, 40), "D": shapecheck.Dim("columns", 1, 40)},
+)
 
 
 def _impl(kernel: FakeKernel, wrong_from_rows: int = 10**9) -> Any:
@@ -77,15 +90,26 @@ def _impl(kernel: FakeKernel, wrong_from_rows: int = 10**9) -> Any:
 
 def _run(impl: Any, max_compiles: int, monkeypatch: pytest.MonkeyPatch, examples: int = 60) -> Report:
     monkeypatch.setenv("TRITON_INTERPRET", "0")  # the budget steps aside under the interpreter; the fake compiles
-    return run_property(CONTRACT, impl, "scaled", profile=PROFILES["ci"], device="cpu", examples=examples, seed=3,
-                        database=False, max_compiles=max_compiles)
+    return run_property(
+        CONTRACT,
+        impl,
+        "scaled",
+        profile=PROFILES["ci"],
+        device="cpu",
+        examples=examples,
+        seed=3,
+        database=False,
+        max_compiles=max_compiles,
+    )
 
 
 def _classes(kernel: FakeKernel) -> set[tuple[int, bool]]:
     return {(kw["D"], kw["FLAG"]) for kw in kernel.compiled.values()}
 
 
-def test_the_budget_pins_what_the_kernel_specialises_on_and_leaves_the_rest_free(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_budget_pins_what_the_kernel_specialises_on_and_leaves_the_rest_free(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     free_kernel, kept_kernel = FakeKernel(("D", "FLAG")), FakeKernel(("D", "FLAG"))
     free = _run(_impl(free_kernel), 0, monkeypatch)
     kept = _run(_impl(kept_kernel), 4, monkeypatch)
@@ -127,7 +151,9 @@ def test_the_report_shows_the_keys_cases_per_key_and_the_values_taken(monkeypatc
     summary = report.compile_budget
     assert summary is not None
     rows = dict(budget.describe(summary))
-    assert rows["compile budget"].startswith(f"{summary.keys} keys for a budget of 3 ({summary.rows} menu rows over D, flag)")
+    assert rows["compile budget"].startswith(
+        f"{summary.keys} keys for a budget of 3 ({summary.rows} menu rows over D, flag)"
+    )
     assert f"{summary.cases_per_key[-1]}-{summary.cases_per_key[0]} cases per key" in rows["compile budget"]
     assert rows["compile-relevant values"].startswith("D: " + ", ".join(map(str, summary.values["D"])))
     with console.stdout.capture() as shown:
@@ -157,7 +183,9 @@ def test_an_attribute_no_single_change_can_test_is_named_by_the_rows_it_splits()
     assert budget.unexplained(by_batch, pinned, lambda knob: True) == [("dims", "B")]
     # A strategy that would not keep B pinned: the attribute with the next fewest values that decides is named
     assert budget.unexplained(by_batch, pinned, lambda knob: knob != ("dims", "B")) == [("dims", "N")]
-    both = [probed(B, v, 8, s) for s, (B, v) in enumerate([(1, True), (1, False), (2, False), (2, True), (3, False),
-                                                           (2, True), (3, False)])]
+    both = [
+        probed(B, v, 8, s)
+        for s, (B, v) in enumerate([(1, True), (1, False), (2, False), (2, True), (3, False), (2, True), (3, False)])
+    ]
     assert budget.unexplained(both, pinned, lambda knob: True) == [("dims", "B"), ("options", "varlen")]
     assert budget.unexplained([p for p in by_batch if p.case.dims["B"] == 2], pinned, lambda knob: True) == []

@@ -23,19 +23,49 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # bug -> (bundled kernel module, the edit, a piece of the finding it must produce)
 BUGS = {
-    "kv_never_writes_value_cache": ("kv_cache", ("    tl.store(value_cache + slot * stride_cs + h * stride_ch + cols, v, mask=mask)\n", ""),
-                                    "`value_cache`: updated rows differ from reference"),
-    "kv_writes_padding_slots": ("kv_cache", ("mask = (cols < D) & (slot >= 0)", "mask = cols < D"), "out-of-bounds store"),
-    "kv_cache_head_stride_from_key": ("kv_cache", ("key_cache + slot * stride_cs + h * stride_ch", "key_cache + slot * stride_cs + h * stride_kh"),
-                                      "key_cache"),
-    "kv_last_feature_dropped": ("kv_cache", ("mask = (cols < D) & (slot >= 0)", "mask = (cols < D - 1) & (slot >= 0)"),
-                                "updated rows differ from reference"),
-    "max_index_within_segment": ("segment_max", ("row = tl.where(better, t, row)", "row = tl.where(better, t - bos, row)"),
-                                 "indices differs from reference"),
-    "max_empty_segment_unwritten": ("segment_max", ("    best = tl.where(row >= 0, best, 0.0)\n", ""), "values elements are NaN/inf"),
-    "max_last_token_skipped": ("segment_max", ("for t in range(bos, eos):", "for t in range(bos, eos - 1):"), "differs from reference"),
-    "max_unmasked_index_store": ("segment_max", ("tl.store(indices + n64 * stride_in + cols, row, mask=mask)",
-                                                 "tl.store(indices + n64 * stride_in + cols, row)"), "out-of-bounds store"),
+    "kv_never_writes_value_cache": (
+        "kv_cache",
+        ("    tl.store(value_cache + slot * stride_cs + h * stride_ch + cols, v, mask=mask)\n", ""),
+        "`value_cache`: updated rows differ from reference",
+    ),
+    "kv_writes_padding_slots": (
+        "kv_cache",
+        ("mask = (cols < D) & (slot >= 0)", "mask = cols < D"),
+        "out-of-bounds store",
+    ),
+    "kv_cache_head_stride_from_key": (
+        "kv_cache",
+        ("key_cache + slot * stride_cs + h * stride_ch", "key_cache + slot * stride_cs + h * stride_kh"),
+        "key_cache",
+    ),
+    "kv_last_feature_dropped": (
+        "kv_cache",
+        ("mask = (cols < D) & (slot >= 0)", "mask = (cols < D - 1) & (slot >= 0)"),
+        "updated rows differ from reference",
+    ),
+    "max_index_within_segment": (
+        "segment_max",
+        ("row = tl.where(better, t, row)", "row = tl.where(better, t - bos, row)"),
+        "indices differs from reference",
+    ),
+    "max_empty_segment_unwritten": (
+        "segment_max",
+        ("    best = tl.where(row >= 0, best, 0.0)\n", ""),
+        "values elements are NaN/inf",
+    ),
+    "max_last_token_skipped": (
+        "segment_max",
+        ("for t in range(bos, eos):", "for t in range(bos, eos - 1):"),
+        "differs from reference",
+    ),
+    "max_unmasked_index_store": (
+        "segment_max",
+        (
+            "tl.store(indices + n64 * stride_in + cols, row, mask=mask)",
+            "tl.store(indices + n64 * stride_in + cols, row)",
+        ),
+        "out-of-bounds store",
+    ),
 }
 SANITIZER_ONLY = {"kv_writes_padding_slots", "max_unmasked_index_store"}
 
@@ -55,14 +85,28 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", ["reshape_and_cache", "segment_max"])
 def test_the_bundled_example_holds(tmp_path: Path, name: str) -> None:
     report = tmp_path / "r.json"
-    result = subprocess.run([*shapecheck_command(), "run", f"shapecheck.contracts.{'kv_cache' if name == 'reshape_and_cache' else name}:{name}",
-                             "--no-db", "--json", str(report)], cwd=tmp_path, env=outside_env(), capture_output=True,
-                            text=True, timeout=600)
+    result = subprocess.run(
+        [
+            *shapecheck_command(),
+            "run",
+            f"shapecheck.contracts.{'kv_cache' if name == 'reshape_and_cache' else name}:{name}",
+            "--no-db",
+            "--json",
+            str(report),
+        ],
+        cwd=tmp_path,
+        env=outside_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     found = json.loads(report.read_text())["contracts"][0]
     assert found["held"] and found["cases"] >= 60
-    assert {"empty segment" if name == "segment_max" else "padding index", "x float16" if name == "segment_max"
-            else "key/value/key_cache/value_cache float16"} <= set(found["regimes"]), found["regimes"]
+    assert {
+        "empty segment" if name == "segment_max" else "padding index",
+        "x float16" if name == "segment_max" else "key/value/key_cache/value_cache float16",
+    } <= set(found["regimes"]), found["regimes"]
 
 
 @pytest.mark.parametrize("bug", sorted(BUGS))

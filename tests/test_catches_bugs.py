@@ -19,8 +19,14 @@ BUDGET = ["--examples", "60", "--device", "cpu", "--no-db"]
 
 
 def test_real_kernel_holds(tmp_path: Path) -> None:
-    result = shapecheck("run", "--impl", "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update", *BUDGET,
-                        "--json", str(tmp_path / "r.json"))
+    result = shapecheck(
+        "run",
+        "--impl",
+        "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update",
+        *BUDGET,
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["held"] and report["contracts"][0]["cases"] >= 60
@@ -30,8 +36,9 @@ def test_real_kernel_holds(tmp_path: Path) -> None:
 def test_variant_is_caught_and_reproducible(variant: str, tmp_path: Path) -> None:
     """Without extra flags (the sanitizer is on by default under the interpreter: out-of-bounds variants
     are findings too), and the printed line, run verbatim, fails again."""
-    result = shapecheck("run", "--impl", f"tests.fixtures.buggy_kernels:{variant}", *BUDGET,
-                        "--json", str(tmp_path / "r.json"))
+    result = shapecheck(
+        "run", "--impl", f"tests.fixtures.buggy_kernels:{variant}", *BUDGET, "--json", str(tmp_path / "r.json")
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     failure = json.loads((tmp_path / "r.json").read_text())["contracts"][0]["failure"]
     assert failure["problems"], failure

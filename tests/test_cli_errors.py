@@ -10,11 +10,25 @@ from tests.cli_helpers import shapecheck
 
 pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
 
-GOOD_CASE = {"contract": "fused_sigmoid_gating_delta_rule_update",
-             "dims": {"B": 1, "H": 1, "HV": 1, "K": 1, "N": 1, "S": 1, "T": 1, "V": 1},
-             "options": {"cu_seqlens": None, "dtype": "float32", "index_dtype": "int32", "indices": [0], "l2norm": False,
-                         "layout": "kv", "packed_gates": False, "pool_dtype": "float32", "scale": None,
-                         "softplus_beta": 1.0, "softplus_threshold": 20.0, "strided_qkv": False}, "seed": 3}
+GOOD_CASE = {
+    "contract": "fused_sigmoid_gating_delta_rule_update",
+    "dims": {"B": 1, "H": 1, "HV": 1, "K": 1, "N": 1, "S": 1, "T": 1, "V": 1},
+    "options": {
+        "cu_seqlens": None,
+        "dtype": "float32",
+        "index_dtype": "int32",
+        "indices": [0],
+        "l2norm": False,
+        "layout": "kv",
+        "packed_gates": False,
+        "pool_dtype": "float32",
+        "scale": None,
+        "softplus_beta": 1.0,
+        "softplus_threshold": 20.0,
+        "strided_qkv": False,
+    },
+    "seed": 3,
+}
 
 BAD = [
     (["run", "no_such_contract"], "unknown contract"),
@@ -29,7 +43,10 @@ BAD = [
     (["run", "--reproduce", '{"contract": "x"}'], "case is missing"),
     (["run", "--reproduce", json.dumps({**GOOD_CASE, "contract": "other"})], "unknown contract"),
     (["run", "--reproduce", json.dumps({**GOOD_CASE, "options": {}})], "does not fit contract"),
-    (["run", "--reproduce", json.dumps({**GOOD_CASE, "dims": {**GOOD_CASE["dims"], "HV": 3, "H": 2}})], "breaks the contract"),
+    (
+        ["run", "--reproduce", json.dumps({**GOOD_CASE, "dims": {**GOOD_CASE["dims"], "HV": 3, "H": 2}})],
+        "breaks the contract",
+    ),
     (["run", "--reproduce", json.dumps({**GOOD_CASE, "seed": "x"})], "seed an integer"),
     (["run", "--examples", "0"], "Invalid value for '--examples'"),
     (["no_such_command"], "No such command"),

@@ -26,13 +26,15 @@ MODES = ("always", "shapes", "first")
 def _bad() -> dict[str, tuple[Any, ...]]:
     nan = torch.randn(2, 3)
     nan[0, 0] = math.nan
-    return {"D differs": (torch.randn(2, 3), torch.randn(4, 4), 1.0),
-            "int w": (torch.randn(2, 3), torch.ones(3, 4, dtype=torch.int64), 1.0),
-            "rank": (torch.randn(2, 3), torch.randn(3), 1.0),
-            "rule scale > 0": (torch.randn(2, 3), torch.randn(3, 4), -1.0),
-            "bool scale": (torch.randn(2, 3), torch.randn(3, 4), True),
-            "str scale": (torch.randn(2, 3), torch.randn(3, 4), "2"),
-            "NaN x": (nan, torch.randn(3, 4), 1.0)}  # a value check: device memory
+    return {
+        "D differs": (torch.randn(2, 3), torch.randn(4, 4), 1.0),
+        "int w": (torch.randn(2, 3), torch.ones(3, 4, dtype=torch.int64), 1.0),
+        "rank": (torch.randn(2, 3), torch.randn(3), 1.0),
+        "rule scale > 0": (torch.randn(2, 3), torch.randn(3, 4), -1.0),
+        "bool scale": (torch.randn(2, 3), torch.randn(3, 4), True),
+        "str scale": (torch.randn(2, 3), torch.randn(3, 4), "2"),
+        "NaN x": (nan, torch.randn(3, 4), 1.0),
+    }  # a value check: device memory
 
 
 def _verdict(fn: Callable[..., Tensor], args: tuple[Any, ...]) -> tuple[str, Any]:
@@ -45,8 +47,11 @@ def _verdict(fn: Callable[..., Tensor], args: tuple[Any, ...]) -> tuple[str, Any
 # Bad calls are refused while dynamo traces, before any backend runs, so every bad call runs once per dynamic
 # setting on the eager backend; the other backends (a real compile per graph) and dynamic=False get the
 # valid calls, one shape error and the value check.
-MATRIX = ([("eager", dynamic, mode) for dynamic in (None, True, False) for mode in MODES]
-          + [("aot_eager", None, mode) for mode in MODES] + [("inductor", True, mode) for mode in MODES])
+MATRIX = (
+    [("eager", dynamic, mode) for dynamic in (None, True, False) for mode in MODES]
+    + [("aot_eager", None, mode) for mode in MODES]
+    + [("inductor", True, mode) for mode in MODES]
+)
 
 
 @pytest.mark.parametrize("backend,dynamic,mode", MATRIX)
@@ -81,7 +86,9 @@ def test_graph_breaks(mode: str, breaks: int) -> None:
     """`first`/`shapes` trace into the model's graph; `always` breaks once: its checked call runs eagerly."""
     base = torch._dynamo.explain(model_around(scaled_matmul))(*good_calls()[0])
     torch._dynamo.reset()
-    found = torch._dynamo.explain(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)))(*good_calls()[0])
+    found = torch._dynamo.explain(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)))(
+        *good_calls()[0]
+    )
     assert (base.graph_break_count, found.graph_break_count) == (0, breaks)
     assert found.graph_count == breaks + 1
 
@@ -90,7 +97,9 @@ def test_graph_breaks(mode: str, breaks: int) -> None:
 def test_fullgraph(mode: str) -> None:
     """`fullgraph=True` compiles `first`/`shapes`; `always` refuses, naming the modes to use instead."""
     torch._dynamo.reset()
-    compiled = torch.compile(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)), backend="eager", fullgraph=True)
+    compiled = torch.compile(
+        model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)), backend="eager", fullgraph=True
+    )
     x, w, scale = good_calls()[0]
     if mode == "always":
         with pytest.raises(Exception, match=r"mode='always' reads device memory.*use mode='shapes' or mode='first'"):
@@ -116,7 +125,10 @@ def test_no_extra_recompiles(mode: str, dynamic: Any) -> None:
             compiled(torch.randn(B, 3), torch.randn(3, E), 1.0)
         return len(_debug_get_cache_entry_list(model.__code__))
 
-    plain, checked = model_around(scaled_matmul), model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul))
+    plain, checked = (
+        model_around(scaled_matmul),
+        model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)),
+    )
     assert compiles(checked) == compiles(plain) == {None: 2, True: 1, False: 4}[dynamic]
 
 
@@ -156,8 +168,10 @@ def _gdn(mode: str) -> Callable[..., Tensor]:
 
 def _pool_safe(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     """A model around the kernel that leaves the caller's pool alone (it runs on a clone)."""
+
     def model(args: dict[str, Any]) -> Tensor:
         return fn(**dict(args, initial_state_source=args["initial_state_source"].clone()))
+
     return model
 
 
@@ -175,13 +189,17 @@ def _skip_unless_kernel_compiles(args: dict[str, Any], check_mode: str, **option
     try:
         torch.compile(_pool_safe(_gdn("off")), **options)(args)
     except Exception as exc:  # noqa: BLE001 - any compile failure of the bare kernel is reported as the reason
-        pytest.xfail(f"the undecorated GDN kernel does not compile with {options} on torch {torch.__version__}: "
-                     + " ".join(str(exc).split())[:300])
+        pytest.xfail(
+            f"the undecorated GDN kernel does not compile with {options} on torch {torch.__version__}: "
+            + " ".join(str(exc).split())[:300]
+        )
     torch._dynamo.reset()
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("options", [{"backend": "inductor"}, {"mode": "reduce-overhead"}], ids=["inductor", "reduce-overhead"])
+@pytest.mark.parametrize(
+    "options", [{"backend": "inductor"}, {"mode": "reduce-overhead"}], ids=["inductor", "reduce-overhead"]
+)
 @pytest.mark.parametrize("mode", MODES)
 def test_gdn_under_inductor(mode: str, options: dict[str, str]) -> None:
     """Inductor, and inductor's CUDA graphs (`reduce-overhead`): warm-up, record and replays match the eager

@@ -43,7 +43,11 @@ def _reversed_pairs(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """A correct float32 dot product in another order (a tree, from the far end): what a GPU reduction does."""
     p = (x * y).flip(-1)
     while p.shape[-1] > 1:
-        p = p[..., 0::2] + p[..., 1::2] if p.shape[-1] % 2 == 0 else torch.cat([p[..., :1], p[..., 1::2] + p[..., 2::2]], -1)
+        p = (
+            p[..., 0::2] + p[..., 1::2]
+            if p.shape[-1] % 2 == 0
+            else torch.cat([p[..., :1], p[..., 1::2] + p[..., 2::2]], -1)
+        )
     return p[..., 0]
 
 
@@ -72,15 +76,22 @@ def test_a_real_error_on_the_same_rows_still_fails_and_names_the_bound() -> None
     line = outcome.problems[0]  # then [precision]: an error of 1% on a float32 result
     found = re.match(r"output differs from reference: relative RMS error ([0-9.e-]+) > ([0-9.e-]+) ", line)
     assert found and 0.0099 < float(found[1]) < 0.0101 and float(found[2]) < 1e-3, line
-    assert re.search(rf"\(float32; against a float64 reference, {conditioning.FACTOR} x this case's float32 "
-                     r"(noise floor|evaluation's error) ", line), line
+    assert re.search(
+        rf"\(float32; against a float64 reference, {conditioning.FACTOR} x this case's float32 "
+        r"(noise floor|evaluation's error) ",
+        line,
+    ), line
 
 
 def test_a_well_conditioned_case_keeps_the_float32_bound() -> None:
     x, y = torch.randn(4, 64, dtype=torch.float64), torch.randn(4, 64, dtype=torch.float64)
     out = (x * y).sum(-1).float() * (1 + 3e-5)
-    opinion = conditioning.second_opinion(shapecheck.harness.reference_results(DOT, _reference), {"x": x.float(), "y": y.float()},
-                                          [(shapecheck.harness.RETURN, out)], seed=0)
+    opinion = conditioning.second_opinion(
+        shapecheck.harness.reference_results(DOT, _reference),
+        {"x": x.float(), "y": y.float()},
+        [(shapecheck.harness.RETURN, out)],
+        seed=0,
+    )
     assert opinion is not None
     assert opinion.bounds["output float32"].value == shapecheck.harness.tolerance(torch.float32)
     assert opinion.truth["output"].dtype == torch.float64
@@ -117,21 +128,39 @@ def test_an_honest_kernel_is_no_stale_result_when_only_its_fresh_twin_is_ill_con
     assert relative_rms(_reversed_pairs(**twin), _reference(**twin)) > tolerance(torch.float32)  # fails the fixed bound
     assert relative_rms(first_out, first_ref) <= tolerance(first_out.dtype)  # the first run held
     judge = Judge(parity, case.seed, shapecheck.harness.reference_results(parity, _reference), case.dims)
-    assert integrity.stale_result(parity, case, _reversed_pairs, "cpu", {"output": first_out}, {"output": first_ref},
-                                  judge, held=True) == []
+    assert (
+        integrity.stale_result(
+            parity, case, _reversed_pairs, "cpu", {"output": first_out}, {"output": first_ref}, judge, held=True
+        )
+        == []
+    )
     cached = lambda x, y: first_out.clone()  # a result computed once: still caught
-    assert integrity.stale_result(parity, case, cached, "cpu", {"output": first_out}, {"output": first_ref}, judge,
-                                  held=True) != []
+    assert (
+        integrity.stale_result(
+            parity, case, cached, "cpu", {"output": first_out}, {"output": first_ref}, judge, held=True
+        )
+        != []
+    )
 
 
 def test_a_run_says_how_many_cases_held_by_a_second_opinion_and_the_json_keeps_their_bounds() -> None:
-    report = run_property(DOT, _reversed_pairs, "tests:reversed_pairs", profile=PROFILES["ci"], device="cpu",
-                          examples=3, database=False, pins={"N": 64, "D": 256})
+    report = run_property(
+        DOT,
+        _reversed_pairs,
+        "tests:reversed_pairs",
+        profile=PROFILES["ci"],
+        device="cpu",
+        examples=3,
+        database=False,
+        pins={"N": 64, "D": 256},
+    )
     assert report.held and len(report.outcomes) == 3
     table = Console(width=200, record=True)
     table.print(console.report_table(report))
-    assert re.search(r"second opinions +│ 3 cases held against a float64 reference within 16 x their float32 noise",
-                     table.export_text()), table.export_text()
+    assert re.search(
+        r"second opinions +│ 3 cases held against a float64 reference within 16 x their float32 noise",
+        table.export_text(),
+    ), table.export_text()
     rows = reports.as_dict(report)["outcomes"]
     assert all(row["bounds"]["output float32"].startswith("bound ") for row in rows)
     assert reports.from_dict(reports.as_dict(report)).outcomes[0].bounds == report.outcomes[0].bounds
@@ -153,7 +182,7 @@ def test_cancellation_inside_the_computation_is_a_floor_too() -> None:
     """The float32 evaluation of the reference is as far off as the kernel: no float32 order can do better, so the
     second opinion's floor is that evaluation's error, and the line names it."""
     case = shapecheck.Case("shifted", {"N": 64}, {}, int(torch.randint(0, 2**31, ()).item()))
-    outcome = check_case(SHIFTED, case, lambda x: ((x - 2.0**20) + 2.0**20), "cpu")  # another float32 order
+    outcome = check_case(SHIFTED, case, lambda x: (x - 2.0**20) + 2.0**20, "cpu")  # another float32 order
     assert outcome.problems == [], outcome.problems
     assert outcome.errors["output float32"] > tolerance(torch.float32), outcome.errors  # the float32 bound would fail
     assert "float32 evaluation's error" in outcome.bounds["output float32"], outcome.bounds

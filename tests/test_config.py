@@ -38,12 +38,20 @@ def test_command_line_bounds_override_the_table(tmp_path: Path, monkeypatch: pyt
     assert configured_bounds(["V=64", "T=4096"]) == {"V": 64, "K": 128, "T": 4096}
 
 
-@pytest.mark.parametrize("text,message", [
-    ("[tool.shapecheck\n", "not valid TOML: "),
-    ('[tool.shapecheck]\ncontracts = "a.b"\n', "[tool.shapecheck] contracts must be a list of module names, found 'a.b'"),
-    ('[tool.shapecheck.bounds]\nV = "wide"\n', "[tool.shapecheck.bounds] must map dimension names to integers (V = 256), "
-                                               "found {'V': 'wide'}"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        ("[tool.shapecheck\n", "not valid TOML: "),
+        (
+            '[tool.shapecheck]\ncontracts = "a.b"\n',
+            "[tool.shapecheck] contracts must be a list of module names, found 'a.b'",
+        ),
+        (
+            '[tool.shapecheck.bounds]\nV = "wide"\n',
+            "[tool.shapecheck.bounds] must map dimension names to integers (V = 256), found {'V': 'wide'}",
+        ),
+    ],
+)
 def test_a_malformed_table_is_one_usage_error_naming_the_file(tmp_path: Path, text: str, message: str) -> None:
     root = _project(tmp_path, text)
     with pytest.raises(UsageError) as info:
@@ -53,8 +61,11 @@ def test_a_malformed_table_is_one_usage_error_naming_the_file(tmp_path: Path, te
 
 def test_only_the_config_module_reads_toml() -> None:
     """Two readers drifted before: one skipped `[tool.shapecheck.bounds]` on Python 3.10, which has no tomllib."""
-    readers = sorted(str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
-                     for node in ast.walk(ast.parse(path.read_text()))
-                     if isinstance(node, (ast.Import, ast.ImportFrom))
-                     and {"tomllib", "tomli"} & {getattr(node, "module", None), *(a.name for a in node.names)})
+    readers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, (ast.Import, ast.ImportFrom))
+        and {"tomllib", "tomli"} & {getattr(node, "module", None), *(a.name for a in node.names)}
+    )
     assert readers == ["config.py", "config.py"]  # tomllib, or tomli on 3.10

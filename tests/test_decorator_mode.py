@@ -33,6 +33,7 @@ def _decorated() -> object:
     @shapecheck.contract(DOUBLE)
     def double(x: Tensor) -> Tensor:
         return x * 2
+
     return double
 
 

@@ -18,16 +18,16 @@ import shapecheck
 from shapecheck.spec import Call
 
 
-def _segment_sum(x: Float[Tensor, "T D"], cu_seqlens: Int[Tensor, "N+1"]) -> Float[Tensor, "N D"]:
-    ...
+def _segment_sum(x: Float[Tensor, "T D"], cu_seqlens: Int[Tensor, "N+1"]) -> Float[Tensor, "N D"]: ...
 
 
 def _offsets(call: Call) -> None:
     """A value check: offsets into the packed axis start at 0 and end at T."""
     cu = call.arguments["cu_seqlens"].tolist()
     if cu[0] != 0 or cu[-1] != call.dims["T"]:
-        raise call.fail("cu_seqlens", "must run from 0 to T", dimension="N+1", expected=f"0 ... {call.dims['T']}",
-                        found=cu)
+        raise call.fail(
+            "cu_seqlens", "must run from 0 to T", dimension="N+1", expected=f"0 ... {call.dims['T']}", found=cu
+        )
 
 
 SEGMENT_SUM = shapecheck.Contract("segment_sum", _segment_sum, value_checks=[_offsets])
@@ -60,12 +60,20 @@ def test_ragged_call_binds_n_from_cu_seqlens() -> None:
 
 BAD: list[tuple[str, tuple[Any, ...], str, tuple[str, ...]]] = [
     ("output one row short", (torch.randn(7, 3), torch.tensor([0, 2, 7])), "(return)", ("[2, 3]", "[1, 3]")),
-    ("cu_seqlens empty", (torch.randn(7, 3), torch.tensor([], dtype=torch.int64)), "cu_seqlens",
-     ("dimension N+1", ">= 1", "0 in shape [0]")),
+    (
+        "cu_seqlens empty",
+        (torch.randn(7, 3), torch.tensor([], dtype=torch.int64)),
+        "cu_seqlens",
+        ("dimension N+1", ">= 1", "0 in shape [0]"),
+    ),
     ("cu_seqlens float", (torch.randn(7, 3), torch.tensor([0.0, 7.0])), "cu_seqlens", ("Int", "float32")),
     ("cu_seqlens rank 2", (torch.randn(7, 3), torch.tensor([[0, 7]])), "cu_seqlens", ("rank 1", "rank 2")),
-    ("offsets do not end at T", (torch.randn(7, 3), torch.tensor([0, 2, 6])), "cu_seqlens",
-     ("dimension N+1", "0 ... 7", "[0, 2, 6]")),
+    (
+        "offsets do not end at T",
+        (torch.randn(7, 3), torch.tensor([0, 2, 6])),
+        "cu_seqlens",
+        ("dimension N+1", "0 ... 7", "[0, 2, 6]"),
+    ),
 ]
 
 
@@ -80,17 +88,22 @@ def test_ragged_bad_calls_name_argument_dimension_expected_found(name: str) -> N
         assert word in str(info.value), str(info.value)
 
 
-def _scaled_rows(x: Float[Tensor, "R D"], lengths: Int[Tensor, "2*R"], tail: Int[Tensor, "R-1"]) -> Float[Tensor, "R D"]:
-    ...
+def _scaled_rows(
+    x: Float[Tensor, "R D"], lengths: Int[Tensor, "2*R"], tail: Int[Tensor, "R-1"]
+) -> Float[Tensor, "R D"]: ...
 
 
 def test_multiplied_and_subtracted_axes_solve_and_check() -> None:
     """`2*R` binds nothing new (R is bound by x) and is checked; `R-1` likewise; `c*name` alone must divide."""
     c = shapecheck.Contract("scaled_rows", _scaled_rows)
-    ok = c.validate(c.arguments((torch.randn(3, 2), torch.zeros(6, dtype=torch.int64), torch.zeros(2, dtype=torch.int64)), {}))
+    ok = c.validate(
+        c.arguments((torch.randn(3, 2), torch.zeros(6, dtype=torch.int64), torch.zeros(2, dtype=torch.int64)), {})
+    )
     assert ok.dims == {"R": 3, "D": 2}
     with pytest.raises(shapecheck.ContractViolation, match=r"dimension 2\*R"):
-        c.validate(c.arguments((torch.randn(3, 2), torch.zeros(5, dtype=torch.int64), torch.zeros(2, dtype=torch.int64)), {}))
+        c.validate(
+            c.arguments((torch.randn(3, 2), torch.zeros(5, dtype=torch.int64), torch.zeros(2, dtype=torch.int64)), {})
+        )
 
     def _pairs(lengths: Int[Tensor, "2*R"]) -> None: ...
 

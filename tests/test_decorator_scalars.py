@@ -19,25 +19,41 @@ from tests.gdn_calls import valid_args
 def test_gdn_takes_int_scalars(device: str) -> None:
     """`scale=1`, `softplus_beta=1`, `softplus_threshold=20` run, with the floats' result."""
     args = valid_args(device)
-    as_floats = dict(args, scale=1.0, softplus_beta=1.0, softplus_threshold=20.0,
-                     initial_state_source=args["initial_state_source"].clone())
-    as_ints = dict(args, scale=1, softplus_beta=1, softplus_threshold=20,
-                   initial_state_source=args["initial_state_source"].clone())
+    as_floats = dict(
+        args,
+        scale=1.0,
+        softplus_beta=1.0,
+        softplus_threshold=20.0,
+        initial_state_source=args["initial_state_source"].clone(),
+    )
+    as_ints = dict(
+        args, scale=1, softplus_beta=1, softplus_threshold=20, initial_state_source=args["initial_state_source"].clone()
+    )
     torch.testing.assert_close(kernel(**as_ints), kernel(**as_floats), rtol=0, atol=0)
     torch.testing.assert_close(as_ints["initial_state_source"], as_floats["initial_state_source"], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("name,value,expected", [
-    ("softplus_beta", True, "float"), ("scale", False, "Optional[float]"), ("softplus_threshold", "20", "float"),
-    ("scale", 1j, "Optional[float]"), ("use_qk_l2norm_in_kernel", 1.0, "bool"),
-])
+@pytest.mark.parametrize(
+    "name,value,expected",
+    [
+        ("softplus_beta", True, "float"),
+        ("scale", False, "Optional[float]"),
+        ("softplus_threshold", "20", "float"),
+        ("scale", 1j, "Optional[float]"),
+        ("use_qk_l2norm_in_kernel", 1.0, "bool"),
+    ],
+)
 def test_gdn_refuses_wrong_scalar_types(device: str, name: str, value: Any, expected: str) -> None:
     """A bool is an int only by inheritance: refused where a float is declared, like a str or a complex."""
     args = valid_args(device)
     pool = args["initial_state_source"].clone()
     with pytest.raises(shapecheck.ContractViolation) as info:
         kernel(**dict(args, **{name: value}))
-    assert (info.value.argument, info.value.expected, info.value.found) == (name, expected, f"{value!r} ({type(value).__name__})")
+    assert (info.value.argument, info.value.expected, info.value.found) == (
+        name,
+        expected,
+        f"{value!r} ({type(value).__name__})",
+    )
     assert "(annotations)" not in str(info.value)
     assert torch.equal(args["initial_state_source"], pool)
 
@@ -45,17 +61,26 @@ def test_gdn_refuses_wrong_scalar_types(device: str, name: str, value: Any, expe
 Count = NewType("Count", int)
 
 
-def _sig(x: Float[Tensor, "B D"], gain: Optional[float] = None, steps: int = 1, tags: list[str] = [],  # noqa: B006
-         count: Count = Count(1)) -> Float[Tensor, "B D"]:
-    ...
+def _sig(
+    x: Float[Tensor, "B D"],
+    gain: Optional[float] = None,
+    steps: int = 1,
+    tags: list[str] = [],  # noqa: B006
+    count: Count = Count(1),
+) -> Float[Tensor, "B D"]: ...
 
 
 SCALARS = shapecheck.Contract("scalars", _sig)
 
 
 @shapecheck.contract(SCALARS, mode="first")
-def scaled(x: Tensor, gain: Optional[float] = None, steps: int = 1, tags: list[str] = [],  # noqa: B006
-           count: Count = Count(1)) -> Tensor:
+def scaled(
+    x: Tensor,
+    gain: Optional[float] = None,
+    steps: int = 1,
+    tags: list[str] = [],  # noqa: B006
+    count: Count = Count(1),
+) -> Tensor:
     return x * (1.0 if gain is None else gain) * steps
 
 

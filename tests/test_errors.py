@@ -65,8 +65,15 @@ def test_a_kernel_missing_a_module_is_an_error_not_a_finding(backward: bool) -> 
         raise AssertionError("unreachable")
 
     with pytest.raises(errors.Abort) as aborted:
-        run_property(SEGMENT_MEAN, needs_einops, "needs_einops", profile=PROFILES["ci"], device=DEVICE, examples=5,
-                     database=False)
+        run_property(
+            SEGMENT_MEAN,
+            needs_einops,
+            "needs_einops",
+            profile=PROFILES["ci"],
+            device=DEVICE,
+            examples=5,
+            database=False,
+        )
     assert "ModuleNotFoundError: No module named 'shapecheck_no_such_module'" in aborted.value.message
     assert "not a finding" in aborted.value.message
 
@@ -80,8 +87,16 @@ def test_a_contract_refused_while_drawing_is_the_users_error_not_an_internal_one
 
     contract = shapecheck.Contract("scale_by", scale, reference=lambda x, alpha: alpha * x.double())
     with pytest.raises(errors.Abort) as aborted:
-        run_property(contract, lambda x, alpha: alpha * x, "impl", profile=PROFILES["ci"], device="cpu", examples=3,
-                     database=False)
+        run_property(
+            contract,
+            lambda x, alpha: alpha * x,
+            "impl",
+            profile=PROFILES["ci"],
+            device="cpu",
+            examples=3,
+            database=False,
+        )
     assert aborted.value.message == (
         "contract scale_by: `alpha`: has no default and cannot be drawn from its annotation; "
-        "declare draw={'alpha': st.floats(...)} (any Hypothesis strategy) or pin it"), aborted.value.message
+        "declare draw={'alpha': st.floats(...)} (any Hypothesis strategy) or pin it"
+    ), aborted.value.message

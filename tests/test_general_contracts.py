@@ -28,15 +28,26 @@ from shapecheck.runner import Report, check_case, run_property
 
 
 def _run(contract: shapecheck.Contract, impl: Callable[..., Any], examples: int = 40, **pins: Any) -> Report:
-    return run_property(contract, impl, getattr(impl, "__name__", "impl"), profile=PROFILES["ci"], device="cpu",
-                        examples=examples, database=False, pins=pins)
+    return run_property(
+        contract,
+        impl,
+        getattr(impl, "__name__", "impl"),
+        profile=PROFILES["ci"],
+        device="cpu",
+        examples=examples,
+        database=False,
+        pins=pins,
+    )
 
 
 # --- an in-place kernel that returns nothing --------------------------------------------------------------
 
 
-def _rotary_sig(q: Annotated[Float[Tensor, "T H D"], InPlace()], k: Annotated[Float[Tensor, "T HK D"], InPlace()],
-                theta: float = 0.5) -> None: ...
+def _rotary_sig(
+    q: Annotated[Float[Tensor, "T H D"], InPlace()],
+    k: Annotated[Float[Tensor, "T HK D"], InPlace()],
+    theta: float = 0.5,
+) -> None: ...
 
 
 def _rotated(x: Tensor, theta: float) -> Tensor:
@@ -60,9 +71,12 @@ def _rotary_returning(q: Tensor, k: Tensor, theta: float = 0.5) -> tuple[Tensor,
 
 def _rotary_contract(reference: Callable[..., Any]) -> shapecheck.Contract:
     return shapecheck.Contract(
-        "rotary", _rotary_sig, reference=reference,
+        "rotary",
+        _rotary_sig,
+        reference=reference,
         dims={"T": shapecheck.Dim("tokens", 0, 5), "D": shapecheck.Dim("head size", 2, 8)},
-        rules=[shapecheck.Rule("D % 2 == 0", blame=("q", "D"))])
+        rules=[shapecheck.Rule("D % 2 == 0", blame=("q", "D"))],
+    )
 
 
 def rotary(q: Tensor, k: Tensor, theta: float = 0.5) -> None:
@@ -78,9 +92,12 @@ def rotary_returns_q(q: Tensor, k: Tensor, theta: float = 0.5) -> Tensor:
     return q
 
 
-@pytest.mark.parametrize("reference", [_rotary_in_place, _rotary_returning], ids=["updates-in-place", "returns-new-values"])
+@pytest.mark.parametrize(
+    "reference", [_rotary_in_place, _rotary_returning], ids=["updates-in-place", "returns-new-values"]
+)
 def test_an_in_place_kernel_returning_none_holds_and_one_that_never_writes_k_fails_naming_it(
-        reference: Callable[..., Any]) -> None:
+    reference: Callable[..., Any],
+) -> None:
     contract = _rotary_contract(reference)
     report = _run(contract, rotary)
     assert report.held and len(report.outcomes) >= 40
@@ -88,8 +105,10 @@ def test_an_in_place_kernel_returning_none_holds_and_one_that_never_writes_k_fai
     assert {"q float32", "k float32"} <= set(report.worst_errors())
     failed = _run(contract, rotary_forgets_k)
     assert failed.failure is not None
-    assert failed.failure.problems == ["`k`: updated rows differ from reference: relative RMS error "
-                                       f"{failed.failure.errors['k float32']:.3g} > 1e-05 (against a float64 reference)"]
+    assert failed.failure.problems == [
+        "`k`: updated rows differ from reference: relative RMS error "
+        f"{failed.failure.errors['k float32']:.3g} > 1e-05 (against a float64 reference)"
+    ]
     assert failed.failure.case.dims["T"] == 1  # shrunk to the one token that shows it
 
 
@@ -106,8 +125,11 @@ def test_an_in_place_kernel_must_return_what_its_contract_declares() -> None:
 
 
 def test_an_in_place_argument_no_reference_could_judge_is_refused_when_the_contract_is_built() -> None:
-    with pytest.raises(InvalidContract, match=r"contract rotary: `q`: is updated in place, but the contract has no "
-                                              "`reference`"):
+    with pytest.raises(
+        InvalidContract,
+        match=r"contract rotary: `q`: is updated in place, but the contract has no "
+        "`reference`",
+    ):
         shapecheck.Contract("rotary", _rotary_sig)
 
 
@@ -116,17 +138,20 @@ def test_a_reference_of_the_wrong_form_is_the_references_error_not_a_finding() -
     case = shapecheck.Case("rotary", {"T": 2, "H": 1, "HK": 1, "D": 2}, {}, 0)
     with pytest.raises(shapecheck.errors.Abort) as info:
         check_case(contract, case, rotary, "cpu")
-    assert info.value.message.splitlines()[0] == ("the reference `test_a_reference_of_the_wrong_form_is_the_references_"
-                                                  "error_not_a_finding.<locals>.<lambda>` returned a tuple of 3; expected 0 "
-                                                  "results (None) or 2 (0 outputs, then the new `q`, `k`)")
+    assert info.value.message.splitlines()[0] == (
+        "the reference `test_a_reference_of_the_wrong_form_is_the_references_"
+        "error_not_a_finding.<locals>.<lambda>` returned a tuple of 3; expected 0 "
+        "results (None) or 2 (0 outputs, then the new `q`, `k`)"
+    )
     assert info.value.message.splitlines()[1].startswith(f"  at {__file__}:")
 
 
 # --- a tuple with an integer result, its size bound by an int scalar -----------------------------------
 
 
-def _route_sig(logits: Float32[Tensor, "T E"], topk: int, renormalize: bool = False
-               ) -> tuple[Float32[Tensor, "T topk"], Int32[Tensor, "T topk"]]: ...
+def _route_sig(
+    logits: Float32[Tensor, "T E"], topk: int, renormalize: bool = False
+) -> tuple[Float32[Tensor, "T topk"], Int32[Tensor, "T topk"]]: ...
 
 
 def _route_reference(logits: Tensor, topk: int, renormalize: bool = False) -> tuple[Tensor, Tensor]:
@@ -135,9 +160,17 @@ def _route_reference(logits: Tensor, topk: int, renormalize: bool = False) -> tu
 
 
 ROUTE = shapecheck.Contract(
-    "route", _route_sig, outputs=("weights", "ids"), reference=_route_reference,
-    dims={"T": shapecheck.Dim("tokens", 1, 6), "E": shapecheck.Dim("experts", 1, 8), "topk": shapecheck.Dim("experts per token", 1, 4)},
-    rules=[shapecheck.Rule("topk <= E", blame=("topk", "topk"))])
+    "route",
+    _route_sig,
+    outputs=("weights", "ids"),
+    reference=_route_reference,
+    dims={
+        "T": shapecheck.Dim("tokens", 1, 6),
+        "E": shapecheck.Dim("experts", 1, 8),
+        "topk": shapecheck.Dim("experts per token", 1, 4),
+    },
+    rules=[shapecheck.Rule("topk <= E", blame=("topk", "topk"))],
+)
 
 
 def route(logits: Tensor, topk: int, renormalize: bool = False) -> tuple[Tensor, Tensor]:
@@ -183,8 +216,15 @@ def test_integer_results_are_compared_exactly_or_as_the_contract_declares() -> N
         weights, ids = route(logits, topk, renormalize)
         return weights, ids.flip(-1)
 
-    as_sets = shapecheck.Contract("route_sets", _route_sig, outputs=("weights", "ids"), reference=_route_reference,
-                                  dims=ROUTE.dims, rules=ROUTE.rules, compare={"ids": shapecheck.as_sets})
+    as_sets = shapecheck.Contract(
+        "route_sets",
+        _route_sig,
+        outputs=("weights", "ids"),
+        reference=_route_reference,
+        dims=ROUTE.dims,
+        rules=ROUTE.rules,
+        compare={"ids": shapecheck.as_sets},
+    )
     assert _run(as_sets, reversed_ids).held
     assert not _run(ROUTE, reversed_ids).held
     assert not _run(as_sets, route_shifted_ids).held
@@ -203,8 +243,9 @@ def test_a_dim_and_a_scalar_of_one_name_draw_one_value_through_overrides() -> No
 # --- bool results, dims only results bind, `_` -------------------------------------------------------------
 
 
-def _mask_sig(x: Float[Tensor, "N D"], threshold: float = 0.0) -> tuple[Bool[Tensor, "N D"], Float[Tensor, "N K"],
-                                                                      Float[Tensor, "_ D"]]: ...
+def _mask_sig(
+    x: Float[Tensor, "N D"], threshold: float = 0.0
+) -> tuple[Bool[Tensor, "N D"], Float[Tensor, "N K"], Float[Tensor, "_ D"]]: ...
 
 
 def _mask_reference(x: Tensor, threshold: float = 0.0) -> tuple[Tensor, Tensor, Tensor]:
@@ -230,8 +271,9 @@ def test_bool_results_and_dims_bound_by_results_alone() -> None:
 # --- scalars and dtypes drawn, pins ---------------------------------------------------------------------
 
 
-def _scale_sig(x: Float[Tensor, "N D"], times: int, mode: Literal["sum", "mean"] = "sum",
-               gain: Optional[bool] = None) -> Float[Tensor, "N D"]: ...
+def _scale_sig(
+    x: Float[Tensor, "N D"], times: int, mode: Literal["sum", "mean"] = "sum", gain: Optional[bool] = None
+) -> Float[Tensor, "N D"]: ...
 
 
 def _scale_reference(x: Tensor, times: int, mode: str = "sum", gain: Optional[bool] = None) -> Tensor:
@@ -242,8 +284,13 @@ SCALE = shapecheck.Contract("scale", _scale_sig, reference=_scale_reference, out
 
 
 def test_scalars_without_a_default_bools_and_literals_are_drawn_every_way() -> None:
-    report = _run(SCALE, lambda x, times, mode="sum", gain=None: (x.double() * times / (1 if mode == "sum" else times)
-                                                                  * (2 if gain else 1)).to(x.dtype), examples=60)
+    report = _run(
+        SCALE,
+        lambda x, times, mode="sum", gain=None: (
+            x.double() * times / (1 if mode == "sum" else times) * (2 if gain else 1)
+        ).to(x.dtype),
+        examples=60,
+    )
     assert report.held
     seen = {name: {o.case.options.get(name) for o in report.outcomes} for name in ("times", "mode", "gain")}
     assert len(seen["times"]) > 2 and seen["mode"] == {"sum", "mean"} and seen["gain"] == {None, True, False}
@@ -256,8 +303,9 @@ def test_a_float_without_a_default_needs_a_strategy_and_then_is_drawn() -> None:
     bare = shapecheck.Contract("eps", eps_sig, reference=lambda x, eps: x.double() + eps)
     with pytest.raises(InvalidContract, match=r"contract eps: `eps`: has no default and cannot be drawn"):
         strategies.cases(bare)
-    drawn = shapecheck.Contract("eps", eps_sig, reference=lambda x, eps: x.double() + eps,
-                                draw={"eps": st.floats(1e-6, 1e-2)})
+    drawn = shapecheck.Contract(
+        "eps", eps_sig, reference=lambda x, eps: x.double() + eps, draw={"eps": st.floats(1e-6, 1e-2)}
+    )
     report = _run(drawn, lambda x, eps: x + eps)
     assert report.held and len({o.case.options["eps"] for o in report.outcomes}) > 5
     with pytest.raises(InvalidContract, match=r"`draw\['eps'\]`: must be a Hypothesis strategy"):
@@ -266,7 +314,13 @@ def test_a_float_without_a_default_needs_a_strategy_and_then_is_drawn() -> None:
 
 def test_pins_take_python_literals_and_are_checked_against_the_scalars_type() -> None:
     assert _pins(["renormalize=True", "a=true", "b=1", "c=0.5", "d=vk", "e=None"]) == {
-        "renormalize": True, "a": True, "b": 1, "c": 0.5, "d": "vk", "e": None}
+        "renormalize": True,
+        "a": True,
+        "b": 1,
+        "c": 0.5,
+        "d": "vk",
+        "e": None,
+    }
     report = _run(ROUTE, route, renormalize=True, topk=2)
     assert report.held and {o.case.options["renormalize"] for o in report.outcomes} == {True}
     assert {o.case.dims["topk"] for o in report.outcomes} == {2}
@@ -277,21 +331,32 @@ def test_pins_take_python_literals_and_are_checked_against_the_scalars_type() ->
 def test_property_test_takes_pins() -> None:
     from shapecheck.testing import property_test
 
-    test = property_test("tests.test_general_contracts:route", contract="tests.test_general_contracts:route",
-                         examples=10, pins={"renormalize": True})
+    test = property_test(
+        "tests.test_general_contracts:route",
+        contract="tests.test_general_contracts:route",
+        examples=10,
+        pins={"renormalize": True},
+    )
     test()  # holds: pytest.fail would raise
 
 
-def _pool_sig(x: Float32[Tensor, "N D"] | BFloat16[Tensor, "N D"],
-              pool: Annotated[Float32[Tensor, "S D"] | BFloat16[Tensor, "S D"], InPlace()]) -> None: ...
+def _pool_sig(
+    x: Float32[Tensor, "N D"] | BFloat16[Tensor, "N D"],
+    pool: Annotated[Float32[Tensor, "S D"] | BFloat16[Tensor, "S D"], InPlace()],
+) -> None: ...
 
 
 def _pool_reference(x: Tensor, pool: Tensor) -> None:
     pool[: x.shape[0]] += x.to(pool.dtype)
 
 
-POOL = shapecheck.Contract("pool", _pool_sig, reference=_pool_reference, checks=[shapecheck.same_dtype("x", "pool")],
-                           rules=[shapecheck.Rule("N <= S", blame=("x", "N"))])
+POOL = shapecheck.Contract(
+    "pool",
+    _pool_sig,
+    reference=_pool_reference,
+    checks=[shapecheck.same_dtype("x", "pool")],
+    rules=[shapecheck.Rule("N <= S", blame=("x", "N"))],
+)
 
 
 def pool_add(x: Tensor, pool: Tensor) -> None:
@@ -309,14 +374,18 @@ def test_the_decorator_refuses_a_bool_for_an_int_or_a_float() -> None:
     checked = shapecheck.contract(ROUTE)(route)
     with pytest.raises(shapecheck.DtypeViolation, match=r"argument `topk`: must be int"):
         checked(torch.randn(3, 5), True)
-    with pytest.raises(shapecheck.DtypeViolation, match=r"argument `topk`: must be int\n  expected: int\n  found:    2.5"):
+    with pytest.raises(
+        shapecheck.DtypeViolation, match=r"argument `topk`: must be int\n  expected: int\n  found:    2.5"
+    ):
         checked(torch.randn(3, 5), 2.5)
 
 
 def test_shapecheck_testing_without_pytest_says_so_in_one_line() -> None:
     code = "import sys; sys.modules['pytest'] = None\ntry:\n import shapecheck.testing\nexcept ModuleNotFoundError as e:\n print(e)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.stdout.strip() == "shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)"
+    assert (
+        result.stdout.strip() == "shapecheck.testing needs pytest: pip install 'shapecheck[pytest]' (or pytest itself)"
+    )
 
 
 def _gather_sig(x: Float[Tensor, "N D"], pool: Annotated[Float[Tensor, "S D"], InPlace()]) -> Float[Tensor, "N D"]: ...
@@ -328,8 +397,9 @@ def _gather_reference(x: Tensor, pool: Tensor) -> Tensor:
     return x.double() * 2
 
 
-GATHER = shapecheck.Contract("gather", _gather_sig, reference=_gather_reference,
-                             dims={"S": shapecheck.Dim("pool rows", 0, 4)})
+GATHER = shapecheck.Contract(
+    "gather", _gather_sig, reference=_gather_reference, dims={"S": shapecheck.Dim("pool rows", 0, 4)}
+)
 
 
 def test_a_reference_returning_the_output_and_updating_the_pool_in_place_judges_both() -> None:
@@ -346,8 +416,9 @@ def test_a_reference_returning_the_output_and_updating_the_pool_in_place_judges_
     assert pool_untouched.failure.problems[0].startswith("`pool`: updated rows differ from reference")
 
 
-def _state_sig(x: Float[Tensor, "N D"], output_final_state: bool = False
-               ) -> tuple[Float[Tensor, "N D"], Optional[Float[Tensor, "D"]]]: ...
+def _state_sig(
+    x: Float[Tensor, "N D"], output_final_state: bool = False
+) -> tuple[Float[Tensor, "N D"], Optional[Float[Tensor, "D"]]]: ...
 
 
 def _state_reference(x: Tensor, output_final_state: bool = False) -> tuple[Tensor, Optional[Tensor]]:
@@ -374,7 +445,11 @@ def test_an_int_scalar_that_sizes_a_dimension_is_checked_like_one() -> None:
         with pytest.raises(shapecheck.ContractViolation) as info:
             checked(torch.randn(3, 5), value)
         assert (info.value.argument, info.value.dimension, info.value.expected, info.value.found) == (
-            "topk", "topk", expected, value)
+            "topk",
+            "topk",
+            expected,
+            value,
+        )
 
     def tied(x: Float[Tensor, "N topk"], topk: int) -> Float[Tensor, "N topk"]: ...
 
@@ -397,19 +472,33 @@ def route_last_of_ties(logits: Tensor, topk: int, renormalize: bool = False) -> 
 
 
 def test_ids_judged_by_what_they_select_accept_either_side_of_a_tie() -> None:
-    common = {"outputs": ("weights", "ids"), "reference": _route_reference, "dims": ROUTE.dims, "rules": ROUTE.rules,
-              "inputs": _tied_logits}
+    common = {
+        "outputs": ("weights", "ids"),
+        "reference": _route_reference,
+        "dims": ROUTE.dims,
+        "rules": ROUTE.rules,
+        "inputs": _tied_logits,
+    }
     exact_ids = shapecheck.Contract("route_exact", _route_sig, **common)
-    by_value = shapecheck.Contract("route_ties", _route_sig, compare={"ids": shapecheck.selects_same("logits")}, **common)
+    by_value = shapecheck.Contract(
+        "route_ties", _route_sig, compare={"ids": shapecheck.selects_same("logits")}, **common
+    )
     failed = _run(exact_ids, route_last_of_ties)
     assert failed.failure is not None and "exact comparison of int32" in failed.failure.problems[0]
     assert _run(by_value, route_last_of_ties).held and _run(by_value, route).held
     shifted = _run(by_value, route_shifted_ids)
     assert shifted.failure is not None
-    assert "indices select other values of `logits` than the reference's (compared by selects_same('logits'))" in \
-        shifted.failure.problems[0]
-    repeated = _run(by_value, lambda logits, topk, renormalize=False: (route(logits, topk, renormalize)[0],
-                                                                        route(logits, topk)[1][:, :1].expand(-1, topk)))
+    assert (
+        "indices select other values of `logits` than the reference's (compared by selects_same('logits'))"
+        in shifted.failure.problems[0]
+    )
+    repeated = _run(
+        by_value,
+        lambda logits, topk, renormalize=False: (
+            route(logits, topk, renormalize)[0],
+            route(logits, topk)[1][:, :1].expand(-1, topk),
+        ),
+    )
     assert repeated.failure is not None and "an index repeats along axis -1" in repeated.failure.problems[0]
     with pytest.raises(InvalidContract, match=r"`compare\['ids'\]`: 'scores' is not an annotated tensor parameter"):
         shapecheck.Contract("route_bad", _route_sig, compare={"ids": shapecheck.selects_same("scores")}, **common)
@@ -429,4 +518,5 @@ def test_a_pin_the_engine_cannot_honour_is_a_usage_error_naming_it() -> None:
 def test_a_dtype_pin_on_one_tensor_carries_its_same_dtype_group() -> None:
     report = _run(POOL, pool_add, dtypes={"x": "bfloat16"})
     assert report.held and {tuple(sorted(o.case.options["dtypes"].items())) for o in report.outcomes} == {
-        (("pool", "bfloat16"), ("x", "bfloat16"))}
+        (("pool", "bfloat16"), ("x", "bfloat16"))
+    }

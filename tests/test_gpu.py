@@ -35,12 +35,24 @@ def test_slot_offsets_beyond_int32() -> None:
     assert (S - 1) * HV * K * V > 2**31
     for layout in ("kv", "vk"):
         slots = [S - 1, 4100, -1, 7]
-        case = Case(GDN_DECODE.name, {"B": 4, "T": 1, "H": H, "HV": HV, "K": K, "V": V, "S": 8, "N": 4},
-                    {**OPTIONS, "layout": layout, "indices": [3, 2, -1, 1]}, random.randrange(2**31))
+        case = Case(
+            GDN_DECODE.name,
+            {"B": 4, "T": 1, "H": H, "HV": HV, "K": K, "V": V, "S": 8, "N": 4},
+            {**OPTIONS, "layout": layout, "indices": [3, 2, -1, 1]},
+            random.randrange(2**31),
+        )
         small = GDN_DECODE.resolve("inputs")(case, "cuda")
         pool = torch.randn(S, HV, *((K, V) if layout == "kv" else (V, K)), device="cuda")
-        pool[slots[0]], pool[slots[1]], pool[slots[3]] = small["initial_state_source"][3], small["initial_state_source"][2], small["initial_state_source"][1]
-        args = dict(small, initial_state_source=pool, initial_state_indices=torch.tensor(slots, dtype=torch.int32, device="cuda"))
+        pool[slots[0]], pool[slots[1]], pool[slots[3]] = (
+            small["initial_state_source"][3],
+            small["initial_state_source"][2],
+            small["initial_state_source"][1],
+        )
+        args = dict(
+            small,
+            initial_state_source=pool,
+            initial_state_indices=torch.tensor(slots, dtype=torch.int32, device="cuda"),
+        )
         sums = pool.sum(dim=(1, 2, 3), dtype=torch.float64)  # per-row fingerprint of every slot, before
         ref_o, ref_pool = reference(**{**small, "initial_state_source": small["initial_state_source"].clone()})
         o = kernel(**args)
@@ -59,8 +71,12 @@ def test_more_than_65535_programs() -> None:
     N, HV = 2100, 32
     indices = random.sample(range(N + 10), N)
     indices[::7] = [-1] * len(indices[::7])
-    case = Case(GDN_DECODE.name, {"B": N, "T": 1, "H": 16, "HV": HV, "K": 16, "V": 24, "S": N + 10, "N": N},
-                {**OPTIONS, "indices": indices}, random.randrange(2**31))
+    case = Case(
+        GDN_DECODE.name,
+        {"B": N, "T": 1, "H": 16, "HV": HV, "K": 16, "V": 24, "S": N + 10, "N": N},
+        {**OPTIONS, "indices": indices},
+        random.randrange(2**31),
+    )
     outcome = check_case(GDN_DECODE, case, kernel, "cuda")
     assert outcome.ok, outcome.problems
     assert outcome.errors
@@ -70,8 +86,9 @@ def test_a_cold_run_compiles_ahead_and_its_cases_then_compile_nothing(tmp_path: 
     """shapecheck/ahead.py on a fresh Triton cache: the kernels are compiled before the cases, in parallel (the
     seconds it saves are read from bench/compile_ahead.py, which this runs, not asserted here)."""
     env = {**os.environ, "TRITON_CACHE_DIR": str(tmp_path)}
-    out = subprocess.run([sys.executable, str(ROOT / "bench" / "compile_ahead.py")], env=env, capture_output=True,
-                         text=True, timeout=400)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "compile_ahead.py")], env=env, capture_output=True, text=True, timeout=400
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     cold, warm = (json.loads(line) for line in out.stdout.splitlines() if line.startswith("{"))
     assert cold["held"] and warm["held"] and cold["cases"] >= 120
@@ -92,8 +109,10 @@ def test_kb_candidates_on_the_gpu_honest_held_and_the_verifier_detecting_one_rej
     root = Path(__file__).resolve().parents[1] / "bench" / "kb"
     path = root / "problems" / "16_matmul.py"
     options = kb_cli.KbOptions(path, examples=20, seed=0, database=False, device="cuda", profile="gpu")
-    verdicts = {name: kb_cli.judge(options, kernelbench.Problem(path), root / "candidates" / "16_matmul" / f"{name}.py")
-                for name in ("correct", "under_test_only", "stale")}
+    verdicts = {
+        name: kb_cli.judge(options, kernelbench.Problem(path), root / "candidates" / "16_matmul" / f"{name}.py")
+        for name in ("correct", "under_test_only", "stale")
+    }
     assert verdicts["correct"].held, verdicts["correct"].failure
     assert verdicts["under_test_only"].failure is not None
     stale = verdicts["stale"].failure

@@ -22,12 +22,21 @@ from shapecheck.runner import Report, run_property
 
 
 def _run(impl: Callable[..., Any], examples: int = 40, **kwargs: Any) -> Report:
-    return run_property(SCALE, impl, getattr(impl, "__qualname__", "impl"), profile=PROFILES["ci"], device="cpu",
-                        examples=examples, database=False, **kwargs)
+    return run_property(
+        SCALE,
+        impl,
+        getattr(impl, "__qualname__", "impl"),
+        profile=PROFILES["ci"],
+        device="cpu",
+        examples=examples,
+        database=False,
+        **kwargs,
+    )
 
 
-def _scale_sig(x: Annotated[Float[Tensor, "T D"], Differentiable()],
-               w: Annotated[Float[Tensor, "D"], Differentiable()]) -> Float[Tensor, "T D"]: ...
+def _scale_sig(
+    x: Annotated[Float[Tensor, "T D"], Differentiable()], w: Annotated[Float[Tensor, "D"], Differentiable()]
+) -> Float[Tensor, "T D"]: ...
 
 
 def _scale_reference(x: Tensor, w: Tensor) -> Tensor:
@@ -88,13 +97,17 @@ def test_the_correct_backward_holds_with_backward_cases_zero_and_strided_cotange
     assert {"grad of x float32", "grad of w float32", "grad of w float16"} <= set(report.worst_errors())
 
 
-@pytest.mark.parametrize(("impl", "finding"), [
-    (scale_chain_rule_dropped, "grad of w differs from reference: relative RMS error"),
-    (scale_grad_never_written, "grad of w elements are NaN/inf (unwritten or non-finite)"),
-    (scale_detached, "no output carries a gradient to x, w: the kernel's results have no grad_fn"),
-])
+@pytest.mark.parametrize(
+    ("impl", "finding"),
+    [
+        (scale_chain_rule_dropped, "grad of w differs from reference: relative RMS error"),
+        (scale_grad_never_written, "grad of w elements are NaN/inf (unwritten or non-finite)"),
+        (scale_detached, "no output carries a gradient to x, w: the kernel's results have no grad_fn"),
+    ],
+)
 def test_a_wrong_backward_is_found_naming_the_gradient_and_a_forward_only_run_passes_it(
-        impl: Callable[..., Any], finding: str) -> None:
+    impl: Callable[..., Any], finding: str
+) -> None:
     report = _run(impl)
     assert report.failure is not None
     assert any(finding in p for p in report.failure.problems), report.failure.problems
@@ -106,16 +119,20 @@ def test_a_zero_cotangent_is_a_drawn_case_that_replays() -> None:
     case = shapecheck.Case("scale", {"T": 2, "D": 3}, {"cotangents": {"output": "zero"}}, seed=7)
     outcome = shapecheck.check_case(SCALE, case, scale_chain_rule_dropped, "cpu")
     assert outcome.ok and outcome.backward and outcome.errors["grad of w float32"] == 0.0
-    drawn = shapecheck.check_case(SCALE, shapecheck.Case("scale", {"T": 2, "D": 3}, {}, seed=7), scale_chain_rule_dropped, "cpu")
+    drawn = shapecheck.check_case(
+        SCALE, shapecheck.Case("scale", {"T": 2, "D": 3}, {}, seed=7), scale_chain_rule_dropped, "cpu"
+    )
     assert [p.split(":")[0] for p in drawn.problems] == ["grad of w differs from reference"]
 
 
-def _int_sig(x: Annotated[Float[Tensor, "T D"], Differentiable()],
-             ids: Annotated[Int[Tensor, "T"], Differentiable()]) -> Float[Tensor, "T D"]: ...
+def _int_sig(
+    x: Annotated[Float[Tensor, "T D"], Differentiable()], ids: Annotated[Int[Tensor, "T"], Differentiable()]
+) -> Float[Tensor, "T D"]: ...
 
 
-def _offsets_sig(x: Float[Tensor, "T D"],
-                 cu: Annotated[Int[Tensor, "N+1"], Offsets("T"), Differentiable()]) -> Float[Tensor, "N D"]: ...
+def _offsets_sig(
+    x: Float[Tensor, "T D"], cu: Annotated[Int[Tensor, "N+1"], Offsets("T"), Differentiable()]
+) -> Float[Tensor, "N D"]: ...
 
 
 def _inplace_sig(x: Annotated[Float[Tensor, "T D"], InPlace(), Differentiable()]) -> None: ...
@@ -124,15 +141,23 @@ def _inplace_sig(x: Annotated[Float[Tensor, "T D"], InPlace(), Differentiable()]
 def _mutated_sig(x: Annotated[Float[Tensor, "T D"], Differentiable()]) -> None: ...
 
 
-@pytest.mark.parametrize(("sig", "kwargs", "message"), [
-    (_int_sig, {}, "`ids`: Differentiable() marks float tensors only (an integer input has no gradient)"),
-    (_offsets_sig, {}, "`cu`: Differentiable() marks float tensors only (an integer input has no gradient)"),
-    (_inplace_sig, {}, "`x`: Differentiable() cannot mark an in-place argument (the call overwrites it; its gradient "
-                       "is undefined)"),
-    (_mutated_sig, {"mutates": ("x",)}, "`x`: Differentiable() cannot mark an in-place argument"),
-])
-def test_what_has_no_gradient_cannot_be_marked_differentiable(sig: Callable[..., Any], kwargs: dict[str, Any],
-                                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("sig", "kwargs", "message"),
+    [
+        (_int_sig, {}, "`ids`: Differentiable() marks float tensors only (an integer input has no gradient)"),
+        (_offsets_sig, {}, "`cu`: Differentiable() marks float tensors only (an integer input has no gradient)"),
+        (
+            _inplace_sig,
+            {},
+            "`x`: Differentiable() cannot mark an in-place argument (the call overwrites it; its gradient "
+            "is undefined)",
+        ),
+        (_mutated_sig, {"mutates": ("x",)}, "`x`: Differentiable() cannot mark an in-place argument"),
+    ],
+)
+def test_what_has_no_gradient_cannot_be_marked_differentiable(
+    sig: Callable[..., Any], kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(InvalidContract) as error:
         shapecheck.Contract("bad", sig, reference=lambda **a: None, **kwargs)
     assert message in str(error.value), str(error.value)

@@ -84,6 +84,7 @@ def test_parameters_are_remembered_and_subclasses_checked_every_call() -> None:
 def _by_keyword(fn: Callable[..., Tensor]) -> Callable[..., Tensor]:
     def model(**kwargs: Any) -> Tensor:
         return fn(**kwargs) * 2
+
     return model
 
 
@@ -92,13 +93,31 @@ def _guards(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     return len(torch._dynamo.explain(fn)(*args, **kwargs).out_guards)
 
 
-def _gdn_stand_in(A_log: Tensor, a: Tensor, dt_bias: Tensor, softplus_beta: float, softplus_threshold: float, q: Tensor,
-                  k: Tensor, v: Tensor, b: Tensor, initial_state_source: Tensor, initial_state_indices: Tensor,
-                  scale: Any = None, use_qk_l2norm_in_kernel: bool = False, cu_seqlens: Any = None,
-                  state_layout: str = "kv") -> Tensor:
+def _gdn_stand_in(
+    A_log: Tensor,
+    a: Tensor,
+    dt_bias: Tensor,
+    softplus_beta: float,
+    softplus_threshold: float,
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    b: Tensor,
+    initial_state_source: Tensor,
+    initial_state_indices: Tensor,
+    scale: Any = None,
+    use_qk_l2norm_in_kernel: bool = False,
+    cu_seqlens: Any = None,
+    state_layout: str = "kv",
+) -> Tensor:
     """Reads every argument, as the kernel's launch does (so the undecorated model guards them too)."""
     strides = [x.stride(-1) for x in (A_log, a, dt_bias, q, k, b, initial_state_source, initial_state_indices)]
-    if state_layout not in ("kv", "vk") or softplus_beta * softplus_threshold <= 0 or (scale or 1.0) <= 0 or 0 in strides:
+    if (
+        state_layout not in ("kv", "vk")
+        or softplus_beta * softplus_threshold <= 0
+        or (scale or 1.0) <= 0
+        or 0 in strides
+    ):
         raise ValueError("the wrapper's own argument checks")
     return v if use_qk_l2norm_in_kernel or cu_seqlens is None else v.clone()
 
@@ -116,8 +135,7 @@ def test_compiled_check_adds_a_handful_of_guards(mode: str) -> None:
     assert small <= _guards(model_around(scaled_matmul), x, w, scale) + EXTRA_GUARDS
 
 
-def _sig(x: Float[Tensor, "N"], extra: list) -> Float[Tensor, "N"]:
-    ...
+def _sig(x: Float[Tensor, "N"], extra: list) -> Float[Tensor, "N"]: ...
 
 
 LISTED = shapecheck.Contract("listed", _sig)

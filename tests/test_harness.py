@@ -32,15 +32,23 @@ def test_a_right_result_has_no_problem_and_its_errors_are_recorded() -> None:
     args["pool"][1] += 1.0  # the kernel's in-place update, as the reference's
     errors: dict[str, float] = {}
     out = args["x"] * 2
-    assert harness.check(C, dims, args, out, reference={"output": out.clone(), "pool": ref_pool}, before=before, errors=errors) == []
+    assert (
+        harness.check(
+            C, dims, args, out, reference={"output": out.clone(), "pool": ref_pool}, before=before, errors=errors
+        )
+        == []
+    )
     assert errors == {"output float32": 0.0, "pool float32": 0.0}
 
 
-@pytest.mark.parametrize("out,kind,line", [
-    ([1, 2], "type", "output is list, expected a tensor of shape [3, 5]"),
-    (torch.zeros(3, 4), "shape", "output shape [3, 4] != contract [3, 5] (\"N D\" with {'N': 3, 'D': 5, 'S': 4})"),
-    (torch.zeros(3, 5, dtype=torch.int32), "dtype", "output dtype int32 is not one of \"N D\"'s Float"),
-])
+@pytest.mark.parametrize(
+    "out,kind,line",
+    [
+        ([1, 2], "type", "output is list, expected a tensor of shape [3, 5]"),
+        (torch.zeros(3, 4), "shape", "output shape [3, 4] != contract [3, 5] (\"N D\" with {'N': 3, 'D': 5, 'S': 4})"),
+        (torch.zeros(3, 5, dtype=torch.int32), "dtype", 'output dtype int32 is not one of "N D"\'s Float'),
+    ],
+)
 def test_type_shape_and_dtype_are_checked_without_device_reads(out: object, kind: str, line: str) -> None:
     args, dims = _call()
     problems = harness.check(C, dims, args, out, values=False)
@@ -55,7 +63,10 @@ def test_values_against_the_reference() -> None:
     before = {"pool": args["pool"].clone()}
     nan = torch.full((3, 5), float("nan"))
     assert harness.check(C, dims, args, nan, values=False) == []  # the decorator's check reads no values
-    assert [p.kind for p in harness.check(C, dims, args, nan, reference={"output": nan, "pool": before["pool"]}, before=before)] == ["unwritten"]
+    assert [
+        p.kind
+        for p in harness.check(C, dims, args, nan, reference={"output": nan, "pool": before["pool"]}, before=before)
+    ] == ["unwritten"]
     ref = torch.randn(3, 5)
     problems = harness.check(C, dims, args, ref * 1.1, reference={"output": ref, "pool": before["pool"]}, before=before)
     assert [p.kind for p in problems] == ["values"] and "relative RMS error 0.1 > 1e-05" in str(problems[0])
@@ -82,5 +93,7 @@ def test_a_tensor_subclass_output_gets_no_value_checks() -> None:
 
     args, dims = _call()
     out = torch.zeros(9, 9).as_subclass(Sneaky)
-    assert harness.check(C, dims, args, out, reference={"output": torch.ones(3, 5), "pool": args["pool"]}, before={}) == []
+    assert (
+        harness.check(C, dims, args, out, reference={"output": torch.ones(3, 5), "pool": args["pool"]}, before={}) == []
+    )
     assert [p.kind for p in harness.check(C, dims, args, out, values=False)] == ["shape"]

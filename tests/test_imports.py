@@ -60,10 +60,16 @@ def _private_uses(module: str) -> list[str]:
             for alias in node.names:
                 if f"{node.module}.{alias.name}" in MODULES:
                     aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-    return [f"{MODULES[module].name}:{node.lineno}: {aliases[node.value.id]}.{node.attr}"
-            for node in ast.walk(tree)
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
-            and node.attr.startswith("_") and not node.attr.startswith("__") and aliases[node.value.id] != module]
+    return [
+        f"{MODULES[module].name}:{node.lineno}: {aliases[node.value.id]}.{node.attr}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id in aliases
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and aliases[node.value.id] != module
+    ]
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
@@ -110,15 +116,19 @@ def test_the_finder_sees_cycles_and_private_names() -> None:
 def test_no_import_cycles() -> None:
     edges = {m: {imported for imported, _, _ in _imports(m) if imported != m} for m in MODULES}
     cycles = _cycles(edges)
-    detail = [" <-> ".join(c) + ": " + "; ".join(f"{a} -> {b}" for a in c for b in sorted(edges[a] & set(c)))
-              for c in cycles]
+    detail = [
+        " <-> ".join(c) + ": " + "; ".join(f"{a} -> {b}" for a in c for b in sorted(edges[a] & set(c))) for c in cycles
+    ]
     assert detail == []
 
 
 def test_no_module_imports_another_modules_private_names() -> None:
-    found = [f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {source}.{name}"
-             for m in MODULES for source, name, line in _imports(m)
-             if name.startswith("_") and not name.startswith("__") and source != m]
+    found = [
+        f"{MODULES[m].relative_to(PACKAGE.parent)}:{line}: {source}.{name}"
+        for m in MODULES
+        for source, name, line in _imports(m)
+        if name.startswith("_") and not name.startswith("__") and source != m
+    ]
     found += [use for m in MODULES for use in _private_uses(m)]
     assert found == []
 
@@ -127,7 +137,10 @@ def test_no_test_module_imports_another_test_module() -> None:
     """Shared builders live in helper modules (tests/gdn_calls.py, tests/cli_helpers.py, ...): importing a test
     module also collects its tests into the importer's namespace and ties two files' edits together."""
     tests = Path(__file__).resolve().parent
-    found = [f"{path.name}:{node.lineno}: {node.module}" for path in sorted(tests.glob("*.py"))
-             for node in ast.walk(ast.parse(path.read_text(), str(path)))
-             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_")]
+    found = [
+        f"{path.name}:{node.lineno}: {node.module}"
+        for path in sorted(tests.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(), str(path)))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tests.test_")
+    ]
     assert found == []

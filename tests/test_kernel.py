@@ -23,8 +23,9 @@ def fresh(case: Case, **changes: object) -> Case:
     """The case with a fresh random seed (new input values every run) and optional changes."""
     dims = {k: v for k, v in changes.items() if k in case.dims}
     options = {k: v for k, v in changes.items() if k not in case.dims}
-    return dataclasses.replace(case, dims={**case.dims, **dims}, options={**case.options, **options},
-                               seed=random.randrange(2**31))
+    return dataclasses.replace(
+        case, dims={**case.dims, **dims}, options={**case.options, **options}, seed=random.randrange(2**31)
+    )
 
 
 CASES = EXAMPLES
@@ -59,8 +60,9 @@ def test_zero_length_sequence_writes_nothing(device: str) -> None:
 
 
 @pytest.mark.parametrize("config", [(4, 1, 2, True), (32, 2, 3, False), (128, 4, 2, True)])
-def test_launch_config_variants_compute_the_same_and_replace_nothing(config: tuple[int, int, int, bool],
-                                                                     device: str) -> None:
+def test_launch_config_variants_compute_the_same_and_replace_nothing(
+    config: tuple[int, int, int, bool], device: str
+) -> None:
     """bench/peers.py --sweep runs the wrapper through `with_launch_config`: each variant (another V tile,
     warps, stages, PDL) must hold against the reference, and the module's own heuristic stays in place."""
     from shapecheck.kernels import gdn

@@ -52,16 +52,27 @@ def test_the_fixtures_cover_the_issue() -> None:
     for problem in PROBLEMS:
         found = {p.stem for p in (ROOT / "candidates" / problem).glob("*.py")}
         assert {"correct", "hardcoded", "zeros", "stale", "scribble"} <= found, problem
-    kinds = {"elementwise": "01 02 03 04 05", "reductions": "06 07 08 09 10", "softmax/norms": "11 12 13 14 15",
-             "matmul-like": "16 17 18 19", "conv-like": "20 21 22 23"}
+    kinds = {
+        "elementwise": "01 02 03 04 05",
+        "reductions": "06 07 08 09 10",
+        "softmax/norms": "11 12 13 14 15",
+        "matmul-like": "16 17 18 19",
+        "conv-like": "20 21 22 23",
+    }
     assert all(any(p.startswith(n) for p in PROBLEMS) for group in kinds.values() for n in group.split())
 
 
 def test_each_constant_gets_its_role() -> None:
     conv = kernelbench.Problem(ROOT / "problems" / "21_conv2d.py")
     roles = {c.name: c.role for c in conv.constants.values()}
-    assert roles == {"batch": "inputs", "in_channels": "inputs", "out_channels": "weights", "height": "inputs",
-                     "width": "inputs", "kernel_size": "weights"}  # `height = width = 12`: two constants
+    assert roles == {
+        "batch": "inputs",
+        "in_channels": "inputs",
+        "out_channels": "weights",
+        "height": "inputs",
+        "width": "inputs",
+        "kernel_size": "weights",
+    }  # `height = width = 12`: two constants
     pool = kernelbench.Problem(ROOT / "problems" / "22_avg_pool1d.py")
     assert pool.constants["window"].role == "held" and "window" not in pool.drawn
     assert pool.note == "drawn: batch (inputs), channels (inputs), length (inputs); held: window=4"
@@ -69,12 +80,15 @@ def test_each_constant_gets_its_role() -> None:
 
 def test_a_problem_whose_constants_cannot_vary_says_so_and_runs_at_its_own_shapes(tmp_path: Path) -> None:
     path = tmp_path / "fixed.py"
-    path.write_text("import torch\nimport torch.nn as nn\n\nclass Model(nn.Module):\n    def forward(self, x):\n"
-                    "        return x * 2\n\nscale = 2\n\ndef get_inputs():\n    return [torch.randn(3, 5)]\n\n"
-                    "def get_init_inputs():\n    return []\n")
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\nclass Model(nn.Module):\n    def forward(self, x):\n"
+        "        return x * 2\n\nscale = 2\n\ndef get_inputs():\n    return [torch.randn(3, 5)]\n\n"
+        "def get_init_inputs():\n    return []\n"
+    )
     cand = tmp_path / "cand.py"
-    cand.write_text("import torch.nn as nn\n\nclass ModelNew(nn.Module):\n    def forward(self, x):\n"
-                    "        return x + x\n")
+    cand.write_text(
+        "import torch.nn as nn\n\nclass ModelNew(nn.Module):\n    def forward(self, x):\n        return x + x\n"
+    )
     problem = kernelbench.Problem(path)
     assert problem.drawn == () and problem.note.startswith("no constant of fixed.py can be varied")
     report = kb_cli.judge(kb_cli.KbOptions(path, examples=3, seed=0, database=False, isolate=False), problem, cand)
@@ -83,8 +97,10 @@ def test_a_problem_whose_constants_cannot_vary_says_so_and_runs_at_its_own_shape
 
 def test_a_broken_problem_is_one_usage_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.py"
-    path.write_text("import torch\n\nclass Model(torch.nn.Module):\n    pass\n\ndef get_inputs():\n"
-                    "    return [torch.randn(-1)]\n\ndef get_init_inputs():\n    return []\n")
+    path.write_text(
+        "import torch\n\nclass Model(torch.nn.Module):\n    pass\n\ndef get_inputs():\n"
+        "    return [torch.randn(-1)]\n\ndef get_init_inputs():\n    return []\n"
+    )
     with pytest.raises(UsageError, match=r"problem .*broken.py at its own constants: get_inputs\(\)"):
         kernelbench.Problem(path)
 
@@ -105,8 +121,10 @@ def test_the_shape_hard_coding_candidate_fails_at_a_drawn_shape(problem: str) ->
     assert any(own[n] != v for n, v in report.failure.case.dims.items())  # a drawn shape, not the file's
 
 
-@pytest.mark.parametrize(("problem", "cheat"), [(p, c) for c in IN_PROCESS[1:] for p in PROBLEMS
-                                                if (ROOT / "candidates" / p / f"{c}.py").is_file()])
+@pytest.mark.parametrize(
+    ("problem", "cheat"),
+    [(p, c) for c in IN_PROCESS[1:] for p in PROBLEMS if (ROOT / "candidates" / p / f"{c}.py").is_file()],
+)
 def test_every_cheat_fails_with_its_finding(problem: str, cheat: str) -> None:
     report = _judge(problem, cheat)
     assert report.failure is not None, f"{problem}/{cheat} held"
@@ -125,8 +143,9 @@ def test_a_failure_replays_from_its_printed_line(problem: str) -> None:
     assert "VIOLATED" in _replays(report)
 
 
-@pytest.mark.parametrize(("problem", "cheat"), [("01_scaled_relu", "stale"), ("16_matmul", "late_write"),
-                                                ("20_conv1d", "under_test_only")])
+@pytest.mark.parametrize(
+    ("problem", "cheat"), [("01_scaled_relu", "stale"), ("16_matmul", "late_write"), ("20_conv1d", "under_test_only")]
+)
 def test_an_isolated_cheat_fails_and_replays(problem: str, cheat: str) -> None:
     report = _judge(problem, cheat, isolate=True, examples=3)
     assert report.failure is not None, f"{problem}/{cheat} held under isolation"
@@ -140,15 +159,19 @@ def test_a_candidate_correct_only_under_test_holds_in_process() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("problem", "cheat"), [(p, c) for c in ISOLATED for p in PROBLEMS
-                                                if (ROOT / "candidates" / p / f"{c}.py").is_file()])
+@pytest.mark.parametrize(
+    ("problem", "cheat"),
+    [(p, c) for c in ISOLATED for p in PROBLEMS if (ROOT / "candidates" / p / f"{c}.py").is_file()],
+)
 def test_every_isolated_cheat_fails(problem: str, cheat: str) -> None:
     report = _judge(problem, cheat, isolate=True, examples=3)
     assert report.failure is not None
     assert any(EXPECTED["findings"][cheat] in p for p in report.failure.problems), report.failure.problems
 
 
-def test_the_worker_shows_the_candidate_nothing_of_the_verifier(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_worker_shows_the_candidate_nothing_of_the_verifier(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """sys.modules, the stack's module names and the environment of the candidate's process, as it reads them."""
     spy = tmp_path / "spy.py"
     spy.write_text(
@@ -164,7 +187,8 @@ def test_the_worker_shows_the_candidate_nothing_of_the_verifier(tmp_path: Path, 
         "    seen.append(any(k.startswith(('SHAPECHECK', 'PYTEST', 'HYPOTHESIS')) for k in os.environ))\n"
         "    seen.append(any('shapecheck' in s or 'hypothesis' in s or 'pytest' in s for s in stack))\n"
         "    seen.append(any('shapecheck' in a for a in sys.argv) or 'shapecheck' in open('/proc/self/cmdline').read())\n"
-        "    return x + torch.tensor(seen, dtype=x.dtype)\n")
+        "    return x + torch.tensor(seen, dtype=x.dtype)\n"
+    )
     monkeypatch.setenv("SHAPECHECK_CACHE_DIR", str(tmp_path / "cache"))
     with Isolated(f"{spy}:kernel", "cpu", timeout_s=60) as worker:
         seen = worker(x=torch.zeros(7))
@@ -183,18 +207,38 @@ def _batch_dir(root: Path, candidates: dict[str, list[str]]) -> Path:
     return root
 
 
-@pytest.mark.parametrize(("candidates", "code"), [
-    ({"06_row_sum": [], "19_matvec": []}, 0),
-    ({"06_row_sum": ["zeros"], "19_matvec": ["hardcoded"]}, 1),
-])
-def test_batch_mode_writes_one_table_and_exits_as_a_pipeline_rewards(tmp_path: Path, candidates: dict[str, list[str]],
-                                                                      code: int) -> None:
+@pytest.mark.parametrize(
+    ("candidates", "code"),
+    [
+        ({"06_row_sum": [], "19_matvec": []}, 0),
+        ({"06_row_sum": ["zeros"], "19_matvec": ["hardcoded"]}, 1),
+    ],
+)
+def test_batch_mode_writes_one_table_and_exits_as_a_pipeline_rewards(
+    tmp_path: Path, candidates: dict[str, list[str]], code: int
+) -> None:
     root = _batch_dir(tmp_path / "batch", candidates)
     out = tmp_path / "out"
     out.mkdir()
-    result = CliRunner().invoke(cli.app, ["kb", str(root), "--no-isolate", "--examples", "3", "--seed", "0", "--no-db",
-                                          "--json", str(out / "b.json"), "--junit", str(out / "b.xml"),
-                                          "--markdown", str(out / "b.md")])
+    result = CliRunner().invoke(
+        cli.app,
+        [
+            "kb",
+            str(root),
+            "--no-isolate",
+            "--examples",
+            "3",
+            "--seed",
+            "0",
+            "--no-db",
+            "--json",
+            str(out / "b.json"),
+            "--junit",
+            str(out / "b.xml"),
+            "--markdown",
+            str(out / "b.md"),
+        ],
+    )
     assert result.exit_code == code, result.output
     report = json.loads((out / "b.json").read_text())
     rows = {(r["problem"], r["candidate"]): r for r in report["rows"]}

@@ -36,7 +36,9 @@ def analysed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_an_unchanged_file_is_answered_from_the_cache_with_the_same_findings(tmp_path: Path, analysed: list[str]) -> None:
+def test_an_unchanged_file_is_answered_from_the_cache_with_the_same_findings(
+    tmp_path: Path, analysed: list[str]
+) -> None:
     target = tmp_path / "planted.py"
     shutil.copy(PLANTED, target)
     cache = LintCache(tmp_path / "cache")
@@ -95,8 +97,10 @@ def test_the_command_line_caches_and_a_cached_run_imports_no_sympy(tmp_path: Pat
     target = tmp_path / "planted.py"
     shutil.copy(PLANTED, target)
     env_cache = str(tmp_path / "cache")
-    probe = ("import sys\nfrom shapecheck.cli import app\nsys.argv = ['shapecheck', 'lint', *sys.argv[1:]]\n"
-             "try:\n    app()\nexcept SystemExit as exit:\n    print('sympy' in sys.modules, exit.code)\n")
+    probe = (
+        "import sys\nfrom shapecheck.cli import app\nsys.argv = ['shapecheck', 'lint', *sys.argv[1:]]\n"
+        "try:\n    app()\nexcept SystemExit as exit:\n    print('sympy' in sys.modules, exit.code)\n"
+    )
     run = [sys.executable, "-c", probe, str(target)]
     env = {"SHAPECHECK_CACHE_DIR": env_cache, "PATH": "", "HOME": str(tmp_path)}
     first = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
@@ -117,8 +121,13 @@ def test_watch_lints_again_when_a_file_or_its_contract_changes(tmp_path: Path) -
         shutil.copy(root / name, tmp_path / name)
     wrapper = tmp_path / "kernels" / "gdn.py"
     env = {**os.environ, "SHAPECHECK_CACHE_DIR": str(tmp_path / "cache")}
-    watcher = subprocess.Popen([sys.executable, "-m", "shapecheck.cli", "lint", "--watch", str(wrapper)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "shapecheck.cli", "lint", "--watch", str(wrapper)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: "queue.Queue[str]" = queue.Queue()
     threading.Thread(target=lambda: [lines.put(line) for line in watcher.stdout or []], daemon=True).start()
 
@@ -144,7 +153,9 @@ def test_watch_lints_again_when_a_file_or_its_contract_changes(tmp_path: Path) -
         wrapper.write_text(text)
         assert until("All checks passed")
         contract = tmp_path / "contracts" / "gdn.py"
-        contract.write_text(contract.read_text().replace(') -> Float[Tensor, "B T HV V"]', ') -> Float[Tensor, "B T HV K"]'))
+        contract.write_text(
+            contract.read_text().replace(') -> Float[Tensor, "B T HV V"]', ') -> Float[Tensor, "B T HV K"]')
+        )
         assert any(": SC001 " in line for line in until("Found ")), "the edited contract module was read again"
     finally:
         watcher.terminate()

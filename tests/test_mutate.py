@@ -77,8 +77,12 @@ EXPECTED = {  # (operator, variant, before, after) for every mutant of the fixtu
     ("stride", "s_od", OUT_STORE, OUT_STORE.replace("t * s_ot", "t * s_od")),
     ("stride", "s_ot", OUT_STORE, OUT_STORE.replace("offs * s_od", "offs * s_ot")),
     ("store-before-update", "", f"h = h * decay + x_t  ...  {Y}", f"{Y}  ...  h = h * decay + x_t"),
-    ("store-before-update", "", f"for t in range(start, end):  ...  {STATE_STORE}",
-     f"{STATE_STORE}  ...  for t in range(start, end):"),
+    (
+        "store-before-update",
+        "",
+        f"for t in range(start, end):  ...  {STATE_STORE}",
+        f"{STATE_STORE}  ...  for t in range(start, end):",
+    ),
     ("drop-where", "x", Y, f"y = h / {S}"),
     ("drop-where", "y", Y, f"y = (0.5 * h) / {S}"),
     ("epsilon", "", Y, Y.replace("+ 1e-6", "+ 0.0")),
@@ -88,9 +92,21 @@ EXPECTED = {  # (operator, variant, before, after) for every mutant of the fixtu
 def test_exact_mutants_per_operator() -> None:
     _, mutants = _fixture_mutants()
     assert Counter(m.operator for m in mutants) == {
-        "off-by-one": 8, "drop-mask": 4, "invert-mask": 4, "stride": 4, "comparison": 3, "floordiv-mod": 2,
-        "drop-cast": 4, "other-value": 2, "loop-bound": 2, "store-before-update": 2, "drop-where": 2,
-        "drop-clamp": 1, "exp-base": 1, "sigmoid-identity": 1, "epsilon": 1,
+        "off-by-one": 8,
+        "drop-mask": 4,
+        "invert-mask": 4,
+        "stride": 4,
+        "comparison": 3,
+        "floordiv-mod": 2,
+        "drop-cast": 4,
+        "other-value": 2,
+        "loop-bound": 2,
+        "store-before-update": 2,
+        "drop-where": 2,
+        "drop-clamp": 1,
+        "exp-base": 1,
+        "sigmoid-identity": 1,
+        "epsilon": 1,
     }
     assert set(mutate.OPERATORS) == {m.operator for m in mutants}, "every operator has a site in the fixture"
     assert {(m.operator, m.variant, m.before, m.after) for m in mutants} == EXPECTED
@@ -116,7 +132,11 @@ def test_each_mutant_is_exactly_its_edit() -> None:
             assert diff == [m.line], (m.id, diff)
             assert (original[m.line - 1].strip(), changed[m.line - 1].strip()) == (m.before, m.after), m.id
         # the Patch alone reproduces it (what buggy_kernels-style fixtures would store)
-        removed = [line[1:] for line in difflib.unified_diff(original, changed, n=0, lineterm="") if line.startswith("-") and not line.startswith("---")]
+        removed = [
+            line[1:]
+            for line in difflib.unified_diff(original, changed, n=0, lineterm="")
+            if line.startswith("-") and not line.startswith("---")
+        ]
         assert "\n".join(removed) in m.patch.old, m.id
 
 
@@ -137,7 +157,7 @@ def test_identical_line_outside_the_function_is_not_touched(tmp_path: Path) -> N
     (m,) = mutate.generate(mutate.parse_target(f"{path}::target"), ["floordiv-mod"])
     assert m.patch.occurrence == 1 and m.line == 7
     second = source.rindex("n = pid // nb")
-    assert m.apply(source) == source[:second] + "n = pid % nb" + source[second + len("n = pid // nb"):]
+    assert m.apply(source) == source[:second] + "n = pid % nb" + source[second + len("n = pid // nb") :]
 
 
 def test_contract_function_is_the_decorated_wrapper() -> None:
@@ -156,17 +176,30 @@ def _report(held: bool, problem: str = "", raised: str | None = None) -> dict:
     return {"held": held, "contracts": [{"cases": 60, "failure": failure}]}
 
 
-@pytest.mark.parametrize("rc, report, stderr, status", [
-    (0, _report(True), "", mutate.SURVIVED),
-    (1, _report(False, "output differs from reference: relative RMS error 0.2 > 1e-05 (float32)"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised MemoryViolation: out-of-bounds load", "MemoryViolation"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised ContractViolation: f: argument `out`", "ContractViolation"), "", mutate.KILLED),
-    (1, _report(False, "kernel raised NameError: name 'y' is not defined", "NameError"), "", mutate.CRASH),
-    (1, _report(False, "kernel raised NameError (message text alone is not read)"), "", mutate.KILLED),
-    (2, None, "shapecheck: error: --impl m.py:f: cannot import m.py: SyntaxError: bad", mutate.CRASH),
-    (2, None, "shapecheck: error: something else", mutate.ERROR),
-    (-11, None, "", mutate.ERROR),
-])
+@pytest.mark.parametrize(
+    "rc, report, stderr, status",
+    [
+        (0, _report(True), "", mutate.SURVIVED),
+        (
+            1,
+            _report(False, "output differs from reference: relative RMS error 0.2 > 1e-05 (float32)"),
+            "",
+            mutate.KILLED,
+        ),
+        (1, _report(False, "kernel raised MemoryViolation: out-of-bounds load", "MemoryViolation"), "", mutate.KILLED),
+        (
+            1,
+            _report(False, "kernel raised ContractViolation: f: argument `out`", "ContractViolation"),
+            "",
+            mutate.KILLED,
+        ),
+        (1, _report(False, "kernel raised NameError: name 'y' is not defined", "NameError"), "", mutate.CRASH),
+        (1, _report(False, "kernel raised NameError (message text alone is not read)"), "", mutate.KILLED),
+        (2, None, "shapecheck: error: --impl m.py:f: cannot import m.py: SyntaxError: bad", mutate.CRASH),
+        (2, None, "shapecheck: error: something else", mutate.ERROR),
+        (-11, None, "", mutate.ERROR),
+    ],
+)
 def test_classification(rc: int, report: dict | None, stderr: str, status: str) -> None:
     assert mutate.classify(None, _proc(rc, stderr), report, 1.0, "f.py").status == status
 
@@ -196,8 +229,19 @@ def test_list_runs_nothing() -> None:
 def test_end_to_end_kills_a_known_mutant_of_the_real_kernel(tmp_path: Path) -> None:
     """beta used raw instead of sigmoid(b): the suite must kill it (baseline + 1 mutant, ~25 s)."""
     report_path = tmp_path / "m.json"
-    result = shapecheck("mutate", "kernels/gdn.py::_gated_delta_rule_update_kernel", "--operators", "sigmoid-identity",
-                        "--examples", "60", "--seed", "0", "--json", str(report_path), timeout=300)
+    result = shapecheck(
+        "mutate",
+        "kernels/gdn.py::_gated_delta_rule_update_kernel",
+        "--operators",
+        "sigmoid-identity",
+        "--examples",
+        "60",
+        "--seed",
+        "0",
+        "--json",
+        str(report_path),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     report = json.loads(report_path.read_text())
@@ -208,15 +252,21 @@ def test_end_to_end_kills_a_known_mutant_of_the_real_kernel(tmp_path: Path) -> N
     assert "mutation score: 1/1 killed" in result.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["kernels/gdn.py"], "must look like path/to/file.py::function"),
-    (["missing.py::f"], "no file missing.py"),
-    (["kernels/gdn.py::no_such_kernel"], "no function 'no_such_kernel'"),
-    (["kernels/gdn.py::_gated_delta_rule_update_kernel", "--operators", "bogus"], "unknown operator 'bogus'"),
-    (["kernels/gdn.py::_gated_delta_rule_update_kernel", "--impl-function", "nope"], "no top-level function 'nope'"),
-    (["kernels/gdn.py::_gated_delta_rule_update_kernel", "--equivalent", "epsilon@1:1"], "no such mutant"),
-    (["kernels/reference.py::gated_delta_rule_reference"], "carries @contract"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["kernels/gdn.py"], "must look like path/to/file.py::function"),
+        (["missing.py::f"], "no file missing.py"),
+        (["kernels/gdn.py::no_such_kernel"], "no function 'no_such_kernel'"),
+        (["kernels/gdn.py::_gated_delta_rule_update_kernel", "--operators", "bogus"], "unknown operator 'bogus'"),
+        (
+            ["kernels/gdn.py::_gated_delta_rule_update_kernel", "--impl-function", "nope"],
+            "no top-level function 'nope'",
+        ),
+        (["kernels/gdn.py::_gated_delta_rule_update_kernel", "--equivalent", "epsilon@1:1"], "no such mutant"),
+        (["kernels/reference.py::gated_delta_rule_reference"], "carries @contract"),
+    ],
+)
 def test_usage_errors_exit_2(args: list[str], message: str) -> None:
     result = shapecheck("mutate", *args)
     assert result.returncode == 2, result.stdout + result.stderr

@@ -41,7 +41,10 @@ def test_stream_parts_are_disjoint_and_cover_the_run() -> None:
     regimes = list(range(10))
     for parts in (2, 3, 5):
         split = whole.split(parts)
-        assert sum(p.examples for p in split) == 23 and max(p.examples for p in split) - min(p.examples for p in split) <= 1
+        assert (
+            sum(p.examples for p in split) == 23
+            and max(p.examples for p in split) - min(p.examples for p in split) <= 1
+        )
         chosen = [r for p in split for r in p.select(regimes)]
         assert sorted(chosen) == regimes, "every regime example in exactly one part"
         assert len({p.seed for p in split}) == parts and whole.seed not in {p.seed for p in split}
@@ -93,8 +96,16 @@ def test_shards_together_run_exactly_the_parallel_run_and_merge(tmp_path: Path) 
     parts = _cases(tmp_path / "1.json") + _cases(tmp_path / "2.json")
     assert len(parts) == 12
     assert sorted(parts) == _cases(tmp_path / "w.json"), "shards 1/2 + 2/2 == --workers 2, case for case"
-    merged = shapecheck("report", "merge", str(tmp_path / "1.json"), str(tmp_path / "2.json"),
-                        "--json", str(tmp_path / "all.json"), "--junit", str(tmp_path / "all.xml"))
+    merged = shapecheck(
+        "report",
+        "merge",
+        str(tmp_path / "1.json"),
+        str(tmp_path / "2.json"),
+        "--json",
+        str(tmp_path / "all.json"),
+        "--junit",
+        str(tmp_path / "all.xml"),
+    )
     assert merged.returncode == 0, merged.stdout + merged.stderr
     data = json.loads((tmp_path / "all.json").read_text())
     assert data["held"] and [c["cases"] for c in data["contracts"]] == [12]
@@ -115,11 +126,26 @@ def test_two_workers_find_what_one_finds_with_a_working_reproduction(variant: st
     from shapecheck.runner import run_property
     from tests.fixtures.buggy_kernels import __getattr__ as buggy
 
-    one = run_property(GDN_DECODE, buggy(variant), variant, profile=PROFILES["ci"], device="cpu", examples=30,
-                       seed=1, database=False)
+    one = run_property(
+        GDN_DECODE, buggy(variant), variant, profile=PROFILES["ci"], device="cpu", examples=30, seed=1, database=False
+    )
     assert not one.held, "one worker finds the bug"
-    result = shapecheck("run", "--impl", f"tests.fixtures.buggy_kernels:{variant}", "--device", "cpu", "--no-db",
-                        "--examples", "30", "--seed", "1", "--workers", "2", "--json", str(tmp_path / "r.json"))
+    result = shapecheck(
+        "run",
+        "--impl",
+        f"tests.fixtures.buggy_kernels:{variant}",
+        "--device",
+        "cpu",
+        "--no-db",
+        "--examples",
+        "30",
+        "--seed",
+        "1",
+        "--workers",
+        "2",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     (contract,) = json.loads((tmp_path / "r.json").read_text())["contracts"]
     failure = contract["failure"]
@@ -134,14 +160,18 @@ def test_mutate_report_is_the_same_whatever_the_workers_and_shards(tmp_path: Pat
     """--workers 2 over both mutants == shard 1/2 + shard 2/2 at one worker each, merged."""
     common = ["mutate", "kernels/segment.py::_segment_mean_kernel", "--operators", "loop-bound", "--examples", "6"]
     runs = {}
-    for name, extra in {"whole": ["--workers", "2"], "1": ["--workers", "1", "--shard", "1/2"],
-                        "2": ["--workers", "1", "--shard", "2/2"]}.items():
+    for name, extra in {
+        "whole": ["--workers", "2"],
+        "1": ["--workers", "1", "--shard", "1/2"],
+        "2": ["--workers", "1", "--shard", "2/2"],
+    }.items():
         result = shapecheck(*common, *extra, "--json", str(tmp_path / f"{name}.json"))
         assert result.returncode in (0, 1), result.stdout + result.stderr
         runs[name] = json.loads((tmp_path / f"{name}.json").read_text())
     assert [len(runs[k]["mutants"]) for k in ("whole", "1", "2")] == [2, 1, 1]
-    merged = shapecheck("report", "merge", str(tmp_path / "2.json"), str(tmp_path / "1.json"),
-                        "--json", str(tmp_path / "all.json"))
+    merged = shapecheck(
+        "report", "merge", str(tmp_path / "2.json"), str(tmp_path / "1.json"), "--json", str(tmp_path / "all.json")
+    )
     whole, everything = runs["whole"], json.loads((tmp_path / "all.json").read_text())
     assert merged.returncode == (0 if whole["score"]["survived"] == 0 else 1), merged.stdout + merged.stderr
     assert [(m["id"], m["status"]) for m in everything["mutants"]] == [(m["id"], m["status"]) for m in whole["mutants"]]
@@ -169,11 +199,17 @@ def test_same_variant_in_two_workers(attempt):
 
 @pytest.mark.interpreter
 def test_property_test_under_pytest_xdist(tmp_path: Path) -> None:
-    (tmp_path / "conftest.py").write_text("from shapecheck.testing import use_interpreter_without_gpu\n"
-                                          "use_interpreter_without_gpu()\n")
+    (tmp_path / "conftest.py").write_text(
+        "from shapecheck.testing import use_interpreter_without_gpu\nuse_interpreter_without_gpu()\n"
+    )
     (tmp_path / "test_suite.py").write_text(XDIST_SUITE)
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-s"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "-s"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "3 passed" in result.stdout, result.stdout

@@ -31,8 +31,9 @@ def test_the_built_in_profiles_are_read_only() -> None:
 
 def test_a_registered_profile_takes_its_parents_values_with_the_changes() -> None:
     nightly = register_profile("nightly", parent="gpu", max_examples=5000)
-    assert nightly == Profile("nightly", max_examples=5000, large=True, timeout_s=60.0, settle_s=0.02, max_compiles=24,
-                             check_every=8)
+    assert nightly == Profile(
+        "nightly", max_examples=5000, large=True, timeout_s=60.0, settle_s=0.02, max_compiles=24, check_every=8
+    )
     assert PROFILES["nightly"] is nightly is named("nightly")
     assert register_profile("quick") == Profile("quick", max_examples=60, large=False)  # the parent is `ci`
     assert register_profile("quicker", parent=PROFILES["quick"], max_examples=5).max_examples == 5
@@ -46,14 +47,29 @@ def test_a_registered_profile_takes_its_parents_values_with_the_changes() -> Non
     [
         ("", {}, "register_profile: `name` must be a non-empty string without spaces, found ''"),
         ("my run", {}, "register_profile: `name` must be a non-empty string without spaces, found 'my run'"),
-        ("ci", {"max_examples": 10}, "register_profile: 'ci' is a built-in profile and cannot be replaced; choose "
-                                     "another name (with parent='ci' to start from it)"),
-        ("x", {"parent": "nope"}, "register_profile: `parent` must be a Profile or one of ci, gpu, thorough, "
-                                  "found 'nope'"),
-        ("x", {"max_exampels": 10}, "register_profile: unknown setting max_exampels; a profile has max_examples, "
-                                    "large, timeout_s, settle_s, max_compiles, check_every"),
-        ("x", {"name": "y"}, "register_profile: unknown setting name; a profile has max_examples, large, timeout_s, "
-                             "settle_s, max_compiles, check_every"),
+        (
+            "ci",
+            {"max_examples": 10},
+            "register_profile: 'ci' is a built-in profile and cannot be replaced; choose "
+            "another name (with parent='ci' to start from it)",
+        ),
+        (
+            "x",
+            {"parent": "nope"},
+            "register_profile: `parent` must be a Profile or one of ci, gpu, thorough, found 'nope'",
+        ),
+        (
+            "x",
+            {"max_exampels": 10},
+            "register_profile: unknown setting max_exampels; a profile has max_examples, "
+            "large, timeout_s, settle_s, max_compiles, check_every",
+        ),
+        (
+            "x",
+            {"name": "y"},
+            "register_profile: unknown setting name; a profile has max_examples, large, timeout_s, "
+            "settle_s, max_compiles, check_every",
+        ),
         ("x", {"max_examples": 0}, "register_profile: `max_examples` must be an int >= 1, found 0"),
         ("x", {"max_examples": 10.0}, "register_profile: `max_examples` must be an int >= 1, found 10.0"),
         ("x", {"max_examples": True}, "register_profile: `max_examples` must be an int >= 1, found True"),

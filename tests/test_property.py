@@ -14,7 +14,9 @@ test_gdn_kernel_property_gpu = property_test(KERNEL, device="cuda", profile="gpu
 
 def test_helper_reports_a_violation() -> None:
     check = property_test("tests.fixtures.buggy_kernels:beta_without_sigmoid", examples=40, seed=0)
-    with pytest.raises(pytest.fail.Exception, match=r"(?s)violated by .*beta_without_sigmoid.*reproduce: \S*shapecheck run"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"(?s)violated by .*beta_without_sigmoid.*reproduce: \S*shapecheck run"
+    ):
         check()
 
 
@@ -23,10 +25,13 @@ def test_gpu_variant_carries_the_marker() -> None:
     assert {"gpu", "skipif"} <= marks
 
 
-@pytest.mark.parametrize(("option", "message"), [
-    ({"profile": "fast"}, "property_test: profile must be one of ci, gpu, thorough, found 'fast'"),
-    ({"device": "gpu"}, "property_test: device must be one of auto, cpu, cuda, found 'gpu'"),
-])
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        ({"profile": "fast"}, "property_test: profile must be one of ci, gpu, thorough, found 'fast'"),
+        ({"device": "gpu"}, "property_test: device must be one of auto, cpu, cuda, found 'gpu'"),
+    ],
+)
 def test_a_bad_profile_or_device_fails_where_the_test_is_defined(option: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError) as caught:
         property_test(KERNEL, **option)
@@ -47,10 +52,12 @@ def test_failing_case_is_replayed_first_next_run(tmp_path, monkeypatch, device: 
 
     monkeypatch.setenv("SHAPECHECK_CACHE_DIR", str(tmp_path))
     buggy = variant("padding_written_back")
-    first = runner.run_property(GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device=device,
-                                examples=40)
+    first = runner.run_property(
+        GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device=device, examples=40
+    )
     assert first.failure is not None and any(tmp_path.rglob("*"))
-    second = runner.run_property(GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device=device,
-                                 examples=40)
+    second = runner.run_property(
+        GDN_DECODE, buggy, "padding_written_back", profile=PROFILES["ci"], device=device, examples=40
+    )
     assert not second.outcomes[0].ok
     assert second.outcomes[0].case.dims == first.failure.case.dims

@@ -24,12 +24,17 @@ def _revealed(tmp_path: Path, script: str) -> dict[int, str]:
     (tmp_path / "user.py").write_text(script)
     (tmp_path / "mypy.ini").write_text("[mypy]\nfollow_imports = silent\n")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--cache-dir", str(tmp_path / "cache"),
-         "user.py"],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "MYPYPATH": str(ROOT)}, timeout=300,
+        [sys.executable, "-m", "mypy", "--config-file", "mypy.ini", "--cache-dir", str(tmp_path / "cache"), "user.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MYPYPATH": str(ROOT)},
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return {int(m[1]): m[2] for m in re.finditer(r'^user\.py:(\d+): note: Revealed type is "(.*)"$', result.stdout, re.M)}
+    return {
+        int(m[1]): m[2] for m in re.finditer(r'^user\.py:(\d+): note: Revealed type is "(.*)"$', result.stdout, re.M)
+    }
 
 
 def test_mypy_sees_the_real_types_of_the_public_names(tmp_path: Path) -> None:

@@ -61,15 +61,21 @@ def test_the_tuple_snippet_holds_through_a_run_and_refuses_int64_ids() -> None:
     report = _run(module, "ROUTE", "topk_route")
     assert len({o.case.dims["topk"] for o in report.outcomes}) > 1
     assert {"renormalize=True", "renormalize=False"} <= set(report.regimes)
-    wrong = shapecheck.contract(module.ROUTE)(lambda logits, topk, renormalize=False: (
-        module.topk_route(logits, topk)[0], module.topk_route(logits, topk)[1].long()))
+    wrong = shapecheck.contract(module.ROUTE)(
+        lambda logits, topk, renormalize=False: (
+            module.topk_route(logits, topk)[0],
+            module.topk_route(logits, topk)[1].long(),
+        )
+    )
     with pytest.raises(shapecheck.DtypeViolation, match=r"argument `\(return\) ids`"):
         wrong(torch.randn(2, 4), 2)
 
 
 def test_the_scalars_snippet_draws_every_dtype_and_scalar() -> None:
     report = _run(_snippet("scalars"), "RMS_NORM", "rms_norm_torch")
-    assert {"x/weight float32", "x/weight bfloat16", "x/weight float16", "style='llama'", "style='gemma'"} <= set(report.regimes), report.regimes
+    assert {"x/weight float32", "x/weight bfloat16", "x/weight float16", "style='llama'", "style='gemma'"} <= set(
+        report.regimes
+    ), report.regimes
     assert len({o.case.options["eps"] for o in report.outcomes}) > 5
 
 

@@ -12,7 +12,9 @@ from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update as ker
 from shapecheck.runner import check_case
 from tests.cli_helpers import shapecheck
 
-pytestmark = pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") != "1", reason="the sanitizer needs the CPU interpreter")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1", reason="the sanitizer needs the CPU interpreter"
+)
 
 
 def test_kernel_table_is_memory_safe() -> None:

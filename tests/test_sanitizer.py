@@ -58,14 +58,29 @@ def violation(launch, **options) -> MemoryViolation:
 def test_unmasked_tail_load_is_caught_with_a_precise_message() -> None:
     x, y = torch.arange(5, dtype=torch.float32), torch.zeros(5)
     v = violation(lambda: bugs.load_tail_unmasked[(1,)](x, y, 5, BLOCK=8))
-    assert (v.kernel, v.pid, v.op, v.region.name, v.outside) == ("load_tail_unmasked", (0, 0, 0), "load",
-                                                                 "x_ptr", "storage")
+    assert (v.kernel, v.pid, v.op, v.region.name, v.outside) == (
+        "load_tail_unmasked",
+        (0, 0, 0),
+        "load",
+        "x_ptr",
+        "storage",
+    )
     assert v.offsets == [5, 6, 7] and (v.n_bad, v.n_active) == (3, 8)
     assert v.derived  # the pointer's origin was tracked from x_ptr through splat and addptr
     message = str(v)
-    for part in ("`load_tail_unmasked`", "program id (0, 0, 0)", "load", "`x_ptr`", "numel 5", "20 bytes",
-                 "valid element offsets [0, 5)", "5, 6, 7", "3 of 8 active lanes",
-                 f"planted_memory_bugs.py:{line_of('BUG: unmasked tail load')}", "x = tl.load(x_ptr + offs)"):
+    for part in (
+        "`load_tail_unmasked`",
+        "program id (0, 0, 0)",
+        "load",
+        "`x_ptr`",
+        "numel 5",
+        "20 bytes",
+        "valid element offsets [0, 5)",
+        "5, 6, 7",
+        "3 of 8 active lanes",
+        f"planted_memory_bugs.py:{line_of('BUG: unmasked tail load')}",
+        "x = tl.load(x_ptr + offs)",
+    ):
         assert part in message, (part, message)
     assert "\n" not in message
 
@@ -77,8 +92,13 @@ def test_store_past_the_end_is_caught_before_it_writes() -> None:
     buffer = torch.full((12,), -7.0)
     x, y = torch.arange(5, dtype=torch.float32), buffer[:5]  # the bytes behind y are ours to inspect
     v = violation(lambda: bugs.store_tail_unmasked[(2,)](x, y, 5, BLOCK=4))
-    assert (v.kernel, v.pid, v.op, v.region.name, v.offsets) == ("store_tail_unmasked", (1, 0, 0), "store",
-                                                                 "y_ptr", [5, 6, 7])
+    assert (v.kernel, v.pid, v.op, v.region.name, v.offsets) == (
+        "store_tail_unmasked",
+        (1, 0, 0),
+        "store",
+        "y_ptr",
+        [5, 6, 7],
+    )
     assert v.outside == "view"  # inside `buffer`'s storage, outside the view passed as y
     assert f"planted_memory_bugs.py:{line_of('BUG: unmasked tail store')}" in str(v)
     assert torch.equal(buffer[5:], torch.full((7,), -7.0))
@@ -223,8 +243,7 @@ def test_record_mode_keeps_running_and_suppresses_offending_lanes() -> None:
     assert torch.equal(buffer, torch.tensor([0.0, 2, 4, 6, 8] + [-7.0] * 7))  # tail stores suppressed
     assert torch.equal(out, torch.tensor([[0.0, 0.0], [1.0, 1.0], [0.0, 0.0]]))  # suppressed loads read 0
     lines = report.summary().splitlines()  # 2 launches x 2 programs x 2 ops + 3 programs x 3 ops = 17
-    assert lines[0] == ("sanitizer (bounds=view): 3 interpreted launches, 17 memory ops checked, "
-                        "2 violation site(s)")
+    assert lines[0] == ("sanitizer (bounds=view): 3 interpreted launches, 17 memory ops checked, 2 violation site(s)")
     assert lines[1].startswith("[2 hits] out-of-bounds store in kernel `store_tail_unmasked`")
 
 
@@ -241,8 +260,10 @@ def test_run_sanitized_returns_result_and_report() -> None:
 
 
 def test_everything_is_restored_and_inactive_sanitizer_has_no_effect() -> None:
-    patched = {name: interpreter.InterpreterBuilder.__dict__[name]
-               for name in ("create_masked_load", "create_masked_store", "create_atomic_rmw", "create_addptr")}
+    patched = {
+        name: interpreter.InterpreterBuilder.__dict__[name]
+        for name in ("create_masked_load", "create_masked_store", "create_atomic_rmw", "create_addptr")
+    }
     launcher, convert = interpreter.GridExecutor.__call__, interpreter._implicit_cvt
     x, y = torch.arange(5, dtype=torch.float32), torch.zeros(5)
     with pytest.raises(MemoryViolation), sanitize():

@@ -79,8 +79,11 @@ UNKNOWN = {"squeeze_time": "rank depends on whether T == 1", "loop_carried": "ch
 @pytest.fixture(scope="module")
 def corpus() -> dict[str, Analysis]:
     module = ModuleSource.load(CORPUS)
-    return {name: analyse(module, fn, name, signature_for(fn, contracts=False), record=False)
-            for name, fn in module.definitions() if not name.startswith("_")}
+    return {
+        name: analyse(module, fn, name, signature_for(fn, contracts=False), record=False)
+        for name, fn in module.definitions()
+        if not name.startswith("_")
+    }
 
 
 def same_shape(found: tuple[sp.Expr, ...], expected: tuple[sp.Expr, ...]) -> bool:
@@ -122,7 +125,10 @@ def test_unknown_is_explicit_with_its_line(corpus: dict[str, Analysis], name: st
 def test_squeeze_of_a_dimension_not_provably_one_is_reported(corpus: dict[str, Analysis]) -> None:
     [issue] = corpus["squeeze_time"].issues
     assert (issue.code, issue.node.lineno, issue.message) == (
-        "SC002", corpus["squeeze_time"].node.lineno + 1, "squeeze(1): axis 1 has size T, not provably 1")
+        "SC002",
+        corpus["squeeze_time"].node.lineno + 1,
+        "squeeze(1): axis 1 has size T, not provably 1",
+    )
 
 
 def test_view_minus_one_is_solved_with_a_note() -> None:
@@ -161,7 +167,9 @@ def test_assume_seeds_an_unannotated_function(tmp_path: Path) -> None:
     inferred = analyse_function(source, "merge")  # no --assume: the unpack line says q's shape
     assert isinstance(inferred.output, Tensor) and inferred.output.shape == (B * T, H * K)
     assert (inferred.signature.origin, inferred.signature.inferred) == (
-        "the code's own unpack lines", {"q": "inferred from line 2"})
+        "the code's own unpack lines",
+        {"q": "inferred from line 2"},
+    )
     source.write_text("def same(q, scale):\n    return q * scale\n")
     without = analyse_function(source, "same")  # nothing unpacked: nothing guessed
     assert isinstance(without.output, Unknown) and without.output.why == "a parameter without a declared shape"
@@ -187,5 +195,7 @@ def test_registered_contract_seeds_the_kernel_wrapper() -> None:
 
 
 def test_missing_function_names_the_known_ones() -> None:
-    with pytest.raises(LookupError, match=r"no function `nope` in kernels/gdn.py .*fused_sigmoid_gating_delta_rule_update"):
+    with pytest.raises(
+        LookupError, match=r"no function `nope` in kernels/gdn.py .*fused_sigmoid_gating_delta_rule_update"
+    ):
         analyse_function("kernels/gdn.py", "nope")

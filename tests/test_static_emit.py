@@ -19,8 +19,15 @@ from tests.gdn_calls import BAD_CALLS, valid_args, varlen_args
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
 # What the code states: k's unpack (B T H K), v's axes 2 and -1 (rank 4, leading axes after k), `HV // H`.
-SPOKEN_TO = ["k rank 5", "v rank 2", "k batch differs from q", "k time differs", "v batch differs", "v time differs",
-             "HV not a multiple of H"]
+SPOKEN_TO = [
+    "k rank 5",
+    "v rank 2",
+    "k batch differs from q",
+    "k time differs",
+    "v batch differs",
+    "v time differs",
+    "HV not a multiple of H",
+]
 CASES = {name: edit for name, edit, _, _ in BAD_CALLS}
 
 
@@ -37,7 +44,7 @@ def emitted(tmp_path_factory: pytest.TempPathFactory) -> Contract:
 
 
 def verdict(contract: Contract, args: dict[str, Any]) -> str:
-    """"accepted", or the argument the contract's shape checks blame (values are not read)."""
+    """ "accepted", or the argument the contract's shape checks blame (values are not read)."""
     try:
         contract.validate(contract.arguments((), args), values=False)
     except shapecheck.ContractViolation as exc:
@@ -47,7 +54,10 @@ def verdict(contract: Contract, args: dict[str, Any]) -> str:
 
 def test_the_draft_states_what_the_code_states(emitted: Contract) -> None:
     assert {n: s.describe() for n, s in emitted.tensor_specs.items()} == {
-        "k": 'Float[Tensor, "B T H K"]', "v": 'Float[Tensor, "B T HV V"]', "cu_seqlens": 'Int[Tensor, "N+1"]'}
+        "k": 'Float[Tensor, "B T H K"]',
+        "v": 'Float[Tensor, "B T HV V"]',
+        "cu_seqlens": 'Int[Tensor, "N+1"]',
+    }
     assert emitted.returns.describe() == 'output: Float[Tensor, "B T HV V"]'
     assert [r.expr for r in emitted.rules] == ["HV % H == 0"]
     assert set(emitted.dims) == {"B", "T", "H", "K", "HV", "V", "N"}
@@ -67,7 +77,7 @@ def test_bad_call_rejected_like_the_hand_written_contract(emitted: Contract, nam
     assert verdict(emitted, args) in {"k", "v"}  # rejected, blamed on a tensor the draft declares
 
 
-LIBRARY_STYLE = '''
+LIBRARY_STYLE = """
 import torch
 from .context import LibraryContext
 
@@ -76,7 +86,7 @@ def fused_op(q: torch.Tensor, scale: float | None = None, ctx: LibraryContext | 
              flag: bool = False, **kwargs) -> torch.Tensor:
     B, T, H, K = q.shape
     return q.new_empty(B, T, H, K)
-'''
+"""
 
 
 def test_a_draft_of_a_library_style_wrapper_parses_and_says_what_it_left_out(tmp_path: Any) -> None:
@@ -141,7 +151,10 @@ def test_a_draft_states_the_shapes_a_docstring_gives_and_its_tuple_result(tmp_pa
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     c = module.RECURRENT_OP
     assert {n: s.describe() + (" | None" if s.optional else "") for n, s in c.tensor_specs.items()} == {
-        "q": 'Float[Tensor, "B T H K"]', "v": 'Float[Tensor, "B T H V"]',
-        "initial_state": 'Float[Tensor, "N H K V"] | None', "cu_seqlens": 'Int[Tensor, "N+1"] | None'}
+        "q": 'Float[Tensor, "B T H K"]',
+        "v": 'Float[Tensor, "B T H V"]',
+        "initial_state": 'Float[Tensor, "N H K V"] | None',
+        "cu_seqlens": 'Int[Tensor, "N+1"] | None',
+    }
     assert c.returns.describe() == 'tuple(o: Float[Tensor, "B T H V"], final_state: Float[Tensor, "N H K V"] | None)'
     assert "output_final_state" not in c.tensor_specs  # a flag whose text mentions a shape is no tensor

@@ -20,7 +20,7 @@ def test_a_case_split_over_many_propositions_is_not_folded_and_answers_at_once(m
     """Never folded: piecewise_fold, the exponential step, is not called (its time is in bench/static_speed.py)."""
     x = sp.Symbol("x", integer=True)
     props = [sp.Symbol(f"p{i}") for i in range(facts.FOLD_LIMIT + 1)]
-    tangled = sp.ITE(sp.And(*[sp.Or(*props[:i + 2]) for i in range(len(props) - 1)]), props[0], props[-1])
+    tangled = sp.ITE(sp.And(*[sp.Or(*props[: i + 2]) for i in range(len(props) - 1)]), props[0], props[-1])
     split = sp.Piecewise((x * (x + 1) - x**2, tangled), (x, True))
     assert len(facts._conditions(split)) == facts.FOLD_LIMIT + 1, "ITE, And and Or are looked through"
     folded: list[sp.Basic] = []

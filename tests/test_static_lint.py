@@ -46,10 +46,12 @@ def test_planted_messages_name_the_cause() -> None:
     assert messages[("SC003", 49)] == "-1 is B*D*T / (3*B*T): not provably a whole number of elements"
     assert messages[("SC005", 88)] == (
         "grid axis 1 of `_copy_kernel` is B*H, which grows without bound with B, H; CUDA allows 65535 blocks "
-        "on axes 1 and 2 (put the large product on axis 0)")
+        "on axes 1 and 2 (put the large product on axis 0)"
+    )
     assert messages[("SC006", 105)] == (
         "`slot * stride` multiplies `slot`, loaded from memory at line 103, into a pointer offset without "
-        "`.to(tl.int64)`: int32 wraps past 2**31 elements")
+        "`.to(tl.int64)`: int32 wraps past 2**31 elements"
+    )
 
 
 def test_the_project_is_clean() -> None:
@@ -95,24 +97,39 @@ def test_cli_lint_exit_codes_and_formats() -> None:
     assert found.exit_code == 1
     lines = found.output.splitlines()
     assert lines[0] == f"{PLANTED}:18:5: SC001 `heads_first`: inferred [B, H, T] but declared [B, T, H]"
-    assert lines[-1] == ("Found 15 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1, SC007: 1, SC008: 1, "
-                         "SC009: 1, SC010: 1) "
-                         "in 27 functions in 1 file.")
+    assert lines[-1] == (
+        "Found 15 findings (SC001: 2, SC002: 2, SC003: 2, SC004: 3, SC005: 1, SC006: 1, SC007: 1, SC008: 1, "
+        "SC009: 1, SC010: 1) "
+        "in 27 functions in 1 file."
+    )
     for flag in (["--json"], ["--output-format", "json"]):
         result = runner.invoke(cli.app, ["lint", *flag, str(PLANTED)])
         assert result.exit_code == 1
         data = json.loads(result.output)
         assert (data["files"], data["functions"], len(data["findings"])) == (1, 27, 15)
-        assert data["findings"][0] == {"path": str(PLANTED), "line": 18, "col": 5, "code": "SC001",
-                                       "message": "`heads_first`: inferred [B, H, T] but declared [B, T, H]",
-                                       "function": "heads_first", "severity": "error", "end_line": 18,
-                                       "end_col": 29}
+        assert data["findings"][0] == {
+            "path": str(PLANTED),
+            "line": 18,
+            "col": 5,
+            "code": "SC001",
+            "message": "`heads_first`: inferred [B, H, T] but declared [B, T, H]",
+            "function": "heads_first",
+            "severity": "error",
+            "end_line": 18,
+            "end_col": 29,
+        }
 
 
-@pytest.mark.parametrize("args, message", [
-    (["lint", "no/such/path"], "shapecheck: error: no such file or directory: no/such/path\n"),
-    (["lint", "--output-format", "xml", "kernels"], "shapecheck: error: --output-format must be one of text, json, github, concise, found 'xml'\n"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["lint", "no/such/path"], "shapecheck: error: no such file or directory: no/such/path\n"),
+        (
+            ["lint", "--output-format", "xml", "kernels"],
+            "shapecheck: error: --output-format must be one of text, json, github, concise, found 'xml'\n",
+        ),
+    ],
+)
 def test_cli_lint_usage_errors_exit_2(args: list[str], message: str) -> None:
     result = runner.invoke(cli.app, args)
     assert result.exit_code == 2

@@ -14,13 +14,17 @@ from shapecheck.static.pointers import unsafe_offsets
 from shapecheck.static.source import ModuleSource
 from tests.tables import read_toml
 
-HEADER = ("import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
-          "def k(x, y, idx, cu_seqlens, chunk_indices, stride, T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,"
-          " BT: tl.constexpr):\n")
+HEADER = (
+    "import triton\nimport triton.language as tl\n\n\n@triton.jit\n"
+    "def k(x, y, idx, cu_seqlens, chunk_indices, stride, T, H: tl.constexpr, K: tl.constexpr, V: tl.constexpr,"
+    " BT: tl.constexpr):\n"
+)
 
 # name -> (kernel body, [(code, product text)]), the body indented into HEADER's function
-CASES = {name: (textwrap.indent(case["body"], "    "), [tuple(found) for found in case["expect"]])
-         for name, case in read_toml(Path(__file__).parent / "static_pointer_cases.toml").items()}
+CASES = {
+    name: (textwrap.indent(case["body"], "    "), [tuple(found) for found in case["expect"]])
+    for name, case in read_toml(Path(__file__).parent / "static_pointer_cases.toml").items()
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -13,10 +13,6 @@ from tests.lint_rule_helpers import FIXTURES, found, suppressed_line
 FIXTURE = FIXTURES / "lint_sc008_optional.py"
 
 
-
-
-
-
 def test_suppression_and_select() -> None:
     line = suppressed_line(FIXTURE, "SC008")
     module = ModuleSource.load(FIXTURE)
@@ -35,8 +31,10 @@ def test_contract_rule_makes_the_argument_non_none() -> None:
 
 
 def test_only_top_level_optional_annotations_count() -> None:
-    fn = ast.parse("def f(a: Sequence[Optional[str]], b: 'Queue[Optional[int]]', c: int | None, d: Union[int, None],"
-                   " e=None, g: 'Optional[int]' = 1, h: int = 0): ...").body[0]
+    fn = ast.parse(
+        "def f(a: Sequence[Optional[str]], b: 'Queue[Optional[int]]', c: int | None, d: Union[int, None],"
+        " e=None, g: 'Optional[int]' = 1, h: int = 0): ..."
+    ).body[0]
     assert isinstance(fn, ast.FunctionDef)
     assert optional_parameters(fn) == ["c", "d", "e", "g"]
 
@@ -50,12 +48,18 @@ def test_only_the_first_dereference_of_a_path_is_reported() -> None:
 def test_each_kind_of_dereference_is_named() -> None:
     hows = [f.message.split(" here (")[1].split(" on it)")[0] for f in found(FIXTURE, "SC008")]
     assert hows == ["`.is_contiguous`", "`.sum`", "arithmetic", "`len()`"]
-    source = ("def f(x, a=None, b=None, c=None, d=None):\n    y = a[0]\n    z = [*b]\n    w = c < 1\n"
-              "    for _ in d:\n        pass\n")
+    source = (
+        "def f(x, a=None, b=None, c=None, d=None):\n    y = a[0]\n    z = [*b]\n    w = c < 1\n"
+        "    for _ in d:\n        pass\n"
+    )
     fn = ast.parse(source).body[0]
     assert isinstance(fn, ast.FunctionDef)
     assert [(d.name, d.how) for d in none_dereferences(fn)] == [
-        ("a", "indexing"), ("b", "unpacking"), ("c", "comparison"), ("d", "iteration")]
+        ("a", "indexing"),
+        ("b", "unpacking"),
+        ("c", "comparison"),
+        ("d", "iteration"),
+    ]
 
 
 def test_an_optional_annotation_with_another_default_holds_the_default() -> None:

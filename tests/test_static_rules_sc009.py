@@ -12,10 +12,6 @@ from tests.lint_rule_helpers import FIXTURES, found, suppressed_line
 FIXTURE = FIXTURES / "lint_sc009_inplace.py"
 
 
-
-
-
-
 def test_written_parameters_follow_pointers_not_loaded_values() -> None:
     module = ModuleSource.load(FIXTURE)
     assert written_parameters(module.functions["_state_update_kernel"]) == {"pool", "o"}

@@ -13,10 +13,6 @@ from tests.lint_rule_helpers import FIXTURES, found, planted, suppressed_line
 FIXTURE = FIXTURES / "lint_sc010_strides.py"
 
 
-
-
-
-
 def test_the_varlen_branch_alone_is_not_a_crossing() -> None:
     """`bos * stride_q` sits in the branch where `bos` is loaded from cu_seqlens: flow-sensitive, not flagged."""
     module = ModuleSource.load(FIXTURE)

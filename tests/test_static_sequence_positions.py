@@ -9,7 +9,7 @@ from shapecheck.static.linter import lint_paths
 from shapecheck.static.pointers import SEQUENCE_BOUND, unsafe_offsets
 from shapecheck.static.source import ModuleSource
 
-KERNEL = '''import triton
+KERNEL = """import triton
 import triton.language as tl
 
 
@@ -18,7 +18,7 @@ def chunk_kernel(k, T, H: tl.constexpr, K: tl.constexpr, BT: tl.constexpr):
     for i_t in range(tl.cdiv(T, BT)):
         o_t = i_t * BT + tl.arange(0, BT)
         tl.store(k + o_t[:, None] * (H * K) + tl.arange(0, K)[None, :], 0.0)
-'''
+"""
 
 
 def test_default_bound_is_a_million_tokens_and_flags_the_product() -> None:
@@ -43,5 +43,6 @@ def test_lint_passes_the_bound_through(tmp_path: Path) -> None:
     assert finding.message == (
         "`o_t[:, None] * (H * K)` multiplies `o_t[:, None]`, a loop over a sequence's blocks at line 7, a position "
         "inside a sequence (at most the longest one: --bound T=..., default 2**20 tokens), into a pointer offset "
-        "without `.to(tl.int64)`: int32 wraps past 2**31 elements")
+        "without `.to(tl.int64)`: int32 wraps past 2**31 elements"
+    )
     assert lint_paths([path], bounds={"H": 32, "K": 128, "T": 8192}).findings == []

@@ -39,12 +39,17 @@ def test_explain_derives_the_shapes_from_the_unpack_lines_without_assume() -> No
     assert has_line(out, rf"^  k\s+\[B, T, H, K\]  inferred from line {unpack}$")
     assert has_line(out, rf"^  v\s+\[B, T, HV, V\]  inferred from lines {unpack}, {hv}; rank 4 assumed")
     assert has_line(out, rf"^  cu_seqlens\s+\[N\+1\] or None  inferred from line {n};")
-    assert has_line(out, rf"^\s+{n}  N = B if cu_seqlens is None else len\(cu_seqlens\) - 1\s+"
-                         r"N = B if cu_seqlens is None else N$")
+    assert has_line(
+        out,
+        rf"^\s+{n}  N = B if cu_seqlens is None else len\(cu_seqlens\) - 1\s+"
+        r"N = B if cu_seqlens is None else N$",
+    )
     assert has_line(out, r"BK = next_pow2\(K\), BV = min\(next_pow2\(V\), 8\)$")
     assert has_line(out, r"NK = cdiv\(K, BK\), NV = cdiv\(V, BV\)$")
     assert has_line(out, rf"^  NK == 1\s+assert at line {line_of('assert NK == 1')}$")
-    assert has_line(out, rf"^\s+{line_of('o = q.new_empty')}  o = q\.new_empty\(NK, \*v\.shape\)\s+o: \[NK, B, T, HV, V\]$")
+    assert has_line(
+        out, rf"^\s+{line_of('o = q.new_empty')}  o = q\.new_empty\(NK, \*v\.shape\)\s+o: \[NK, B, T, HV, V\]$"
+    )
     assert has_line(out, rf"^\s+{line_of('o = o.squeeze(0)')}  o = o\.squeeze\(0\)\s+o: \[B, T, HV, V\]$")
     assert f"because squeeze(0) drops NK: NK == 1 (assert at line {line_of('assert NK == 1')})" in out
     assert has_line(out, r"launch grid \(NK, NV, N\*HV\)$")
@@ -66,8 +71,12 @@ def test_worked_example_accepts_every_derived_name_and_substitutes_block_sizes()
 def test_lint_reports_the_grid_axis_and_the_slot_offset_once_each() -> None:
     report = lint_paths([FIXTURE])
     errors = Counter((f.code, f.line) for f in report.errors)
-    assert errors == Counter({("SC005", line_of("gated_delta_rule_decode_kernel[grid](")): 1,
-                              ("SC006", line_of("p_h0 = h0_source + idx")): 1})
+    assert errors == Counter(
+        {
+            ("SC005", line_of("gated_delta_rule_decode_kernel[grid](")): 1,
+            ("SC006", line_of("p_h0 = h0_source + idx")): 1,
+        }
+    )
     [grid] = [f for f in report.errors if f.code == "SC005"]
     assert grid.message.startswith("grid axis 2 of `gated_delta_rule_decode_kernel` is N*HV")
     [offset] = [f for f in report.errors if f.code == "SC006"]
@@ -86,19 +95,28 @@ def test_formats_selection_and_suppression(tmp_path: Path) -> None:
     assert [f["code"] for f in data["findings"]] == ["SC006"]
     assert data["findings"][0]["end_line"] == data["findings"][0]["line"]
     silenced = tmp_path / "silenced.py"
-    silenced.write_text(FIXTURE.read_text().replace("o_v[None, :]\n    if USE_INITIAL_STATE and idx",
-                                                    "o_v[None, :]  # shapecheck: ignore[SC006]\n    if USE_INITIAL_STATE and idx"))
+    silenced.write_text(
+        FIXTURE.read_text().replace(
+            "o_v[None, :]\n    if USE_INITIAL_STATE and idx",
+            "o_v[None, :]  # shapecheck: ignore[SC006]\n    if USE_INITIAL_STATE and idx",
+        )
+    )
     assert [f.code for f in lint_paths([silenced]).errors] == ["SC005"]
     bad = runner.invoke(cli.app, ["lint", "--bound", "V=big", str(FIXTURE)])
-    assert (bad.exit_code, bad.stderr) == (2, "shapecheck: error: --bound expects NAME=POSITIVE_INTEGER (e.g. V=256), found 'V=big'\n")
+    assert (bad.exit_code, bad.stderr) == (
+        2,
+        "shapecheck: error: --bound expects NAME=POSITIVE_INTEGER (e.g. V=256), found 'V=big'\n",
+    )
 
 
 def test_lint_and_explain_import_neither_torch_nor_triton_nor_contracts() -> None:
-    code = ("import sys\nfrom shapecheck.static.commands import explain_report, lint_report\n"
-            "explain_report('kernels/gdn.py::fused_sigmoid_gating_delta_rule_update')\n"
-            "lint_report(['kernels', 'contracts', 'tests/fixtures/user_kernel.py'])\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'triton', 'jaxtyping')"
-            " or m.startswith(('shapecheck.contracts', 'shapecheck.kernels', 'shapecheck.spec', 'shapecheck.registry'))))\n")
+    code = (
+        "import sys\nfrom shapecheck.static.commands import explain_report, lint_report\n"
+        "explain_report('kernels/gdn.py::fused_sigmoid_gating_delta_rule_update')\n"
+        "lint_report(['kernels', 'contracts', 'tests/fixtures/user_kernel.py'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'triton', 'jaxtyping')"
+        " or m.startswith(('shapecheck.contracts', 'shapecheck.kernels', 'shapecheck.spec', 'shapecheck.registry'))))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out == "[]\n"
 
@@ -111,11 +129,13 @@ def test_a_planted_output_bug_behind_the_decorator_is_found(tmp_path: Path) -> N
     (package / "contracts.py").write_text(
         "import shapecheck\nfrom jaxtyping import Float, Int\nfrom torch import Tensor\n\n\n"
         "def _stub(x: Float[Tensor, 'T D'], cu_seqlens: Int[Tensor, 'N+1']) -> Float[Tensor, 'N D']: ...\n\n\n"
-        "SEGMENT_MEAN = shapecheck.Contract('segment_mean', _stub, dims={'D': shapecheck.Dim('features', 1, 64)})\n")
+        "SEGMENT_MEAN = shapecheck.Contract('segment_mean', _stub, dims={'D': shapecheck.Dim('features', 1, 64)})\n"
+    )
     (package / "ops.py").write_text(
         "import torch\nimport shapecheck\nfrom .contracts import SEGMENT_MEAN\n\n\n"
         "@shapecheck.contract(SEGMENT_MEAN)\ndef segment_mean(x, cu_seqlens):\n"
-        "    N, D = len(cu_seqlens) - 1, x.shape[1]\n    return torch.empty((N + 1, D), dtype=x.dtype)\n")
+        "    N, D = len(cu_seqlens) - 1, x.shape[1]\n    return torch.empty((N + 1, D), dtype=x.dtype)\n"
+    )
     [finding] = lint_paths([package]).findings
     assert (finding.code, finding.line) == ("SC001", 9)
     assert finding.message == "`segment_mean`: inferred [N + 1, D] but declared [N, D]"

@@ -71,8 +71,19 @@ def test_user_contract_gets_strategies_with_overrides(case) -> None:  # type: ig
 
 @pytest.mark.slow  # the CLI in fresh processes
 def test_pins_from_the_command_line(tmp_path: Path) -> None:
-    result = shapecheck("run", "fused", "--examples", "5", "--no-db", "--pin", "K=7", "--pin", "layout=vk",
-                        "--json", str(tmp_path / "r.json"))
+    result = shapecheck(
+        "run",
+        "fused",
+        "--examples",
+        "5",
+        "--no-db",
+        "--pin",
+        "K=7",
+        "--pin",
+        "layout=vk",
+        "--json",
+        str(tmp_path / "r.json"),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     outcomes = json.loads((tmp_path / "r.json").read_text())["contracts"][0]["outcomes"]
     drawn = [o["case"] for o in outcomes if o["label"] is None]

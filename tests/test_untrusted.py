@@ -31,22 +31,51 @@ pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the READM
 CHEATS = "tests/fixtures/cheats"
 # One sequence, two tokens, K != V and neither a power of two of the other: every pattern shows, and a case
 # costs milliseconds under the interpreter.
-PINS = ["B=1", "T=2", "H=1", "G=1", "K=8", "V=4", "varlen=false", "spare_slots=1", "dtype=float32",
-        "pool_dtype=float32", "gate_dtype=float32"]
+PINS = [
+    "B=1",
+    "T=2",
+    "H=1",
+    "G=1",
+    "K=8",
+    "V=4",
+    "varlen=false",
+    "spare_slots=1",
+    "dtype=float32",
+    "pool_dtype=float32",
+    "gate_dtype=float32",
+]
 HONEST = "shapecheck.kernels.gdn:fused_sigmoid_gating_delta_rule_update"
 
 
-def _run(impl: str, device: str, tmp_path: Path, *, isolate: bool | None = None, timeout: float | None = None,
-         pins: tuple[str, ...] = tuple(PINS)) -> tuple[int, dict[str, Any]]:
+def _run(
+    impl: str,
+    device: str,
+    tmp_path: Path,
+    *,
+    isolate: bool | None = None,
+    timeout: float | None = None,
+    pins: tuple[str, ...] = tuple(PINS),
+) -> tuple[int, dict[str, Any]]:
     report = tmp_path / "report.json"
-    options = property_cli.RunOptions(contract=GDN_DECODE.name, impl=impl, examples=2, seed=0, device=device,
-                                      json_path=report, database=False, pins=pins, isolate=isolate, timeout=timeout)
+    options = property_cli.RunOptions(
+        contract=GDN_DECODE.name,
+        impl=impl,
+        examples=2,
+        seed=0,
+        device=device,
+        json_path=report,
+        database=False,
+        pins=pins,
+        isolate=isolate,
+        timeout=timeout,
+    )
     code = property_cli.run(options)
     return code, json.loads(report.read_text())["contracts"][0]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=[pytest.mark.gpu] if gpu else [])
-                                  for n, (_, gpu) in sorted(CATALOGUE.items())])
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.gpu] if gpu else []) for n, (_, gpu) in sorted(CATALOGUE.items())]
+)
 def test_every_cheat_is_rejected_with_its_named_finding(name: str, device: str, tmp_path: Path) -> None:
     finding, _ = CATALOGUE[name]
     code, report = _run(f"{CHEATS}/{name}:kernel", device, tmp_path, timeout=3 if name == "hang.py" else None)
@@ -60,15 +89,33 @@ def test_catalogue_covers_the_issue(tmp_path: Path) -> None:
     assert len(CATALOGUE) >= 10
     assert all((Path(CHEATS) / name).is_file() for name in CATALOGUE)
     named = {f.split("]")[0] + "]" for f, _ in CATALOGUE.values() if f.startswith("[")}
-    assert named >= {"[stale-result]", "[precision]", "[input-modified]", "[aliasing]", "[output-type]",
-                     "[late-write]", "[worker-crashed]", "[timeout]"}
+    assert named >= {
+        "[stale-result]",
+        "[precision]",
+        "[input-modified]",
+        "[aliasing]",
+        "[output-type]",
+        "[late-write]",
+        "[worker-crashed]",
+        "[timeout]",
+    }
 
 
 def test_a_candidate_patching_the_comparison_is_rejected_only_under_isolation(tmp_path: Path) -> None:
     """It zeroes every error the verifier measures at import: in-process it would pass, isolated it cannot."""
     impl = f"{CHEATS}/patch_checker.py:kernel"
-    args = ["run", GDN_DECODE.name, "--impl", impl, "--examples", "2", "--seed", "0", "--no-db",
-            *[a for pin in PINS for a in ("--pin", pin)]]
+    args = [
+        "run",
+        GDN_DECODE.name,
+        "--impl",
+        impl,
+        "--examples",
+        "2",
+        "--seed",
+        "0",
+        "--no-db",
+        *[a for pin in PINS for a in ("--pin", pin)],
+    ]
     isolated = cli(*args, "--json", str(tmp_path / "isolated.json"))  # isolation is the default for a file
     assert isolated.returncode == 1, isolated.stdout + isolated.stderr
     failure = json.loads((tmp_path / "isolated.json").read_text())["contracts"][0]["failure"]
@@ -109,7 +156,9 @@ def test_isolated_call_matches_the_in_process_call(device: str) -> None:
 
 def test_a_crash_is_a_finding_and_the_next_case_gets_a_fresh_worker(device: str) -> None:
     with Isolated(f"{CHEATS}/segfault.py:kernel", device, timeout_s=60) as worker:
-        with pytest.raises(Finding, match=r"\[worker-crashed\] the worker died while running the case \(signal SIGSEGV\)"):
+        with pytest.raises(
+            Finding, match=r"\[worker-crashed\] the worker died while running the case \(signal SIGSEGV\)"
+        ):
             worker(**inputs(_case(T=2), device))
         out = worker(**inputs(_case(T=1), device))  # decode does not crash: a fresh worker answers
     assert out.shape == (2, 1, 4, 40) and torch.isfinite(out).all()
@@ -136,16 +185,20 @@ def test_fp32_bounds_reject_bf16_arithmetic_in_every_regime() -> None:
     assert len(ratios) >= 15 and min(ratios) > 100, ratios  # measured: 366x at the least
 
 
-@pytest.mark.parametrize(("contract", "impl", "isolate", "expected", "replay_flag"), [
-    ("c", "cand.py:kernel", None, True, None),  # a generated candidate: named contract, a file
-    (None, "cand.py:kernel", None, False, "--no-isolate"),  # a file bringing its own contract: the user's code
-    ("c", "pkg.ops:kernel", None, False, None),  # an installed module
-    (None, None, None, False, None),  # the contract's own kernel
-    ("c", "pkg.ops:kernel", True, True, "--isolate"),
-    ("c", "cand.py:kernel", False, False, "--no-isolate"),
-])
-def test_isolation_default_and_the_replay_line(contract: str | None, impl: str | None, isolate: bool | None,
-                                               expected: bool, replay_flag: str | None) -> None:
+@pytest.mark.parametrize(
+    ("contract", "impl", "isolate", "expected", "replay_flag"),
+    [
+        ("c", "cand.py:kernel", None, True, None),  # a generated candidate: named contract, a file
+        (None, "cand.py:kernel", None, False, "--no-isolate"),  # a file bringing its own contract: the user's code
+        ("c", "pkg.ops:kernel", None, False, None),  # an installed module
+        (None, None, None, False, None),  # the contract's own kernel
+        ("c", "pkg.ops:kernel", True, True, "--isolate"),
+        ("c", "cand.py:kernel", False, False, "--no-isolate"),
+    ],
+)
+def test_isolation_default_and_the_replay_line(
+    contract: str | None, impl: str | None, isolate: bool | None, expected: bool, replay_flag: str | None
+) -> None:
     options = property_cli.RunOptions(contract=contract, impl=impl, isolate=isolate)
     assert options.isolating is expected
     flags = [a for a in options.replay("c") if a in ("--isolate", "--no-isolate")]  # replay always names "c"
@@ -156,5 +209,5 @@ def test_an_isolated_finding_replays_from_its_printed_line(device: str, tmp_path
     code, report = _run(f"{CHEATS}/stale_cache.py:kernel", device, tmp_path)
     assert code == 1
     argv = shlex.split(report["failure"]["reproduce"])
-    replay = cli(*argv[argv.index("run"):])
+    replay = cli(*argv[argv.index("run") :])
     assert replay.returncode == 1 and "[stale-result]" in replay.stdout, replay.stdout + replay.stderr

@@ -33,15 +33,18 @@ def _last_row_dropped(x: torch.Tensor, cu_seqlens: torch.Tensor) -> torch.Tensor
 def test_a_planted_bug_is_found_and_shrunk() -> None:
     """The strategy and the check find the bug; Hypothesis shrinks to one segment with one token. Forward only:
     the planted function has no backward, which a backward case would report first (at T=0)."""
-    failing = find(shapecheck.strategies.cases(SEGMENT_MEAN, profile="ci"),
-                   lambda case: bool(shapecheck.check_case(SEGMENT_MEAN, case, _last_row_dropped, "cpu",
-                                                           backward=False).problems),
-                   settings=settings(max_examples=200, database=None))
+    failing = find(
+        shapecheck.strategies.cases(SEGMENT_MEAN, profile="ci"),
+        lambda case: bool(shapecheck.check_case(SEGMENT_MEAN, case, _last_row_dropped, "cpu", backward=False).problems),
+        settings=settings(max_examples=200, database=None),
+    )
     assert (failing.dims["N"], failing.dims["T"]) == (1, 1)
     problems = shapecheck.check_case(SEGMENT_MEAN, failing, _last_row_dropped, "cpu", backward=False).problems
     assert any("output differs from reference" in p for p in problems), problems
 
 
 def test_an_unknown_profile_is_refused_when_the_strategy_is_built() -> None:
-    with pytest.raises(ValueError, match=r"^shapecheck\.strategies\.cases: profile must be one of ci, gpu, thorough, found 'fast'$"):
+    with pytest.raises(
+        ValueError, match=r"^shapecheck\.strategies\.cases: profile must be one of ci, gpu, thorough, found 'fast'$"
+    ):
         shapecheck.strategies.cases(SEGMENT_MEAN, profile="fast")

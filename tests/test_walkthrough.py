@@ -34,7 +34,7 @@ BUGS = {
     "wrong_row_stride": ("x + t * stride_x + cols", "x + t * D + cols"),
 }
 # A contract whose checks refuse every case the generic builder makes (it draws int32 and int64 offsets).
-STRICT = '''
+STRICT = """
 import torch
 import shapecheck
 from segops.contract import SEGMENT_MEAN, segment_mean
@@ -47,7 +47,7 @@ def _int16(call):
 
 STRICT = shapecheck.Contract("segops_strict", segment_mean, dims=SEGMENT_MEAN.dims, checks=[_int16],
                              reference=SEGMENT_MEAN.reference)
-'''
+"""
 
 
 def _shapecheck() -> str:
@@ -61,9 +61,15 @@ def _shapecheck() -> str:
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("segops-project")
     assert not root.resolve().is_relative_to(ROOT)
-    for name, text in {**FILES, "segops/__init__.py": "", "segops/strict.py": STRICT,
-                       # a user's own modules named like shapecheck's old top-level ones must not collide
-                       "cli.py": "app = 'not shapecheck'\n", "contracts/__init__.py": "", "kernels/__init__.py": ""}.items():
+    for name, text in {
+        **FILES,
+        "segops/__init__.py": "",
+        "segops/strict.py": STRICT,
+        # a user's own modules named like shapecheck's old top-level ones must not collide
+        "cli.py": "app = 'not shapecheck'\n",
+        "contracts/__init__.py": "",
+        "kernels/__init__.py": "",
+    }.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     ops = FILES["segops/ops.py"]
@@ -85,19 +91,26 @@ def _run(project: Path, line: str) -> subprocess.CompletedProcess[str]:
 def test_list_shows_the_users_contract_and_the_bundled_ones(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} list")
     assert result.returncode == 0, result.stdout + result.stderr
-    for name in ("segops.contract:segment_mean", "shapecheck.contracts.segment:segment_mean",
-                 "fused_sigmoid_gating_delta_rule_update"):
+    for name in (
+        "segops.contract:segment_mean",
+        "shapecheck.contracts.segment:segment_mean",
+        "fused_sigmoid_gating_delta_rule_update",
+    ):
         assert name in result.stdout
 
 
 def test_a_short_name_the_bundled_example_shares_is_ambiguous_never_a_silent_pick(project: Path) -> None:
     result = _run(project, f"{_shapecheck()} run segment_mean --examples 5 --no-db")
     assert result.returncode == 2, result.stdout + result.stderr
-    assert result.stderr.strip() == ("shapecheck: error: contract name 'segment_mean' is ambiguous: "
-                                     "segops.contract:segment_mean, shapecheck.contracts.segment:segment_mean; "
-                                     "name one by its qualified name")
-    named = _run(project, f"{_shapecheck()} run segops.contract:segment_mean --impl segops.ops:segment_mean "
-                          "--examples 10 --no-db")
+    assert result.stderr.strip() == (
+        "shapecheck: error: contract name 'segment_mean' is ambiguous: "
+        "segops.contract:segment_mean, shapecheck.contracts.segment:segment_mean; "
+        "name one by its qualified name"
+    )
+    named = _run(
+        project,
+        f"{_shapecheck()} run segops.contract:segment_mean --impl segops.ops:segment_mean --examples 10 --no-db",
+    )
     assert named.returncode == 0, named.stdout + named.stderr
 
 
@@ -113,13 +126,20 @@ def test_correct_kernel_holds_with_cases_run(project: Path) -> None:
 def test_planted_bug_fails_and_its_reproduction_line_fails_again(project: Path, bug: str) -> None:
     if bug == "unmasked_tail_store" and torch.cuda.is_available():
         pytest.skip("an out-of-bounds store is seen by the interpreter's sanitizer; on a GPU it lands in slack memory")
-    fails_and_replays(f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json",
-                      project / "r.json", cwd=project, env=_env())
+    fails_and_replays(
+        f"{_shapecheck()} run --impl segops.{bug}:segment_mean --examples 60 --no-db --json r.json",
+        project / "r.json",
+        cwd=project,
+        env=_env(),
+    )
 
 
 def test_contract_rejecting_every_case_is_an_error_never_a_pass(project: Path) -> None:
-    result = _run(project, f"{_shapecheck()} run segops_strict --impl segops.ops:segment_mean --contracts segops.strict "
-                           "--examples 20 --no-db --json r2.json")
+    result = _run(
+        project,
+        f"{_shapecheck()} run segops_strict --impl segops.ops:segment_mean --contracts segops.strict "
+        "--examples 20 --no-db --json r2.json",
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "no case ran" in result.stderr and "must be int16" in result.stderr and "held" not in result.stdout
     assert "@seed" not in result.stdout + result.stderr, "Hypothesis's own advice is not shapecheck's reproduction line"

@@ -58,19 +58,26 @@ def _l2(x: Tensor) -> Tensor:
     return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)  # fla's l2norm, eps 1e-6
 
 
-def _per_sequence(naive: Callable[..., tuple[Tensor, Optional[Tensor]]], tensors: dict[str, Tensor],
-                  initial_state: Optional[Tensor], output_final_state: bool,
-                  cu_seqlens: Optional[Tensor]) -> tuple[Tensor, Optional[Tensor]]:
+def _per_sequence(
+    naive: Callable[..., tuple[Tensor, Optional[Tensor]]],
+    tensors: dict[str, Tensor],
+    initial_state: Optional[Tensor],
+    output_final_state: bool,
+    cu_seqlens: Optional[Tensor],
+) -> tuple[Tensor, Optional[Tensor]]:
     """`naive(**tensors, initial_state=, output_final_state=True) -> (o, final)` over each sequence: a batch row,
     or a `cu_seqlens` segment of row 0 (fla's varlen convention), outputs concatenated and states stacked."""
     B, T = tensors["q"].shape[:2]
-    spans = ([(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])] if cu_seqlens is not None
-             else [(b, 0, T) for b in range(B)])
+    spans = (
+        [(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])]
+        if cu_seqlens is not None
+        else [(b, 0, T) for b in range(B)]
+    )
     rows: list[list[Tensor]] = [[] for _ in range(B)]
     finals = []
     for n, (b, start, end) in enumerate(spans):
-        part = {name: x[b:b + 1, start:end] for name, x in tensors.items()}
-        h0 = initial_state[n:n + 1] if initial_state is not None else None
+        part = {name: x[b : b + 1, start:end] for name, x in tensors.items()}
+        h0 = initial_state[n : n + 1] if initial_state is not None else None
         o, final = naive(**part, initial_state=h0, output_final_state=True)
         rows[b].append(o[0])
         finals.append(final[0] if final is not None else None)  # fla keeps states in float32
@@ -84,41 +91,78 @@ def _cu(cu_seqlens: Optional[Tensor]) -> Optional[Tensor]:
 
 # --- simple_gla: fused recurrent, a scalar decay per head -----------------------------------------------------
 
-def fused_recurrent_simple_gla(q: Q, k: Q, v: VV, g: GATE, initial_state: H0 = None, output_final_state: bool = False,
-                               cu_seqlens: CU = None) -> RESULT:
+
+def fused_recurrent_simple_gla(
+    q: Q, k: Q, v: VV, g: GATE, initial_state: H0 = None, output_final_state: bool = False, cu_seqlens: CU = None
+) -> RESULT:
     """h = exp(logsigmoid(g)) h + k v^T; o = h^T q / sqrt(K), per head and sequence."""
 
 
-def simple_gla_reference(q: Tensor, k: Tensor, v: Tensor, g: Tensor, initial_state: Optional[Tensor] = None,
-                         output_final_state: bool = False, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def simple_gla_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     naive = _naive("simple_gla", "naive_recurrent_simple_gla")
-    return _per_sequence(naive, {"q": q, "k": k, "v": v, "g": F.logsigmoid(g)}, initial_state, output_final_state,
-                         cu_seqlens)
+    return _per_sequence(
+        naive, {"q": q, "k": k, "v": v, "g": F.logsigmoid(g)}, initial_state, output_final_state, cu_seqlens
+    )
 
 
-SIMPLE_GLA = Contract("fused_recurrent_simple_gla", fused_recurrent_simple_gla, reference=simple_gla_reference,
-                      outputs=OUTPUTS, dims=DIMS, rules=RULES, checks=[same_dtype(*QKV, "g")],
-                      description="fla.ops.simple_gla.fused_recurrent_simple_gla")
+SIMPLE_GLA = Contract(
+    "fused_recurrent_simple_gla",
+    fused_recurrent_simple_gla,
+    reference=simple_gla_reference,
+    outputs=OUTPUTS,
+    dims=DIMS,
+    rules=RULES,
+    checks=[same_dtype(*QKV, "g")],
+    description="fla.ops.simple_gla.fused_recurrent_simple_gla",
+)
 
 
-def fla_fused_recurrent_simple_gla(q: Tensor, k: Tensor, v: Tensor, g: Tensor, initial_state: Optional[Tensor] = None,
-                                   output_final_state: bool = False,
-                                   cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def fla_fused_recurrent_simple_gla(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     o, final = _op("simple_gla", "fused_recurrent_simple_gla")(
-        q, k, v, g=F.logsigmoid(g), initial_state=initial_state, output_final_state=output_final_state,
-        cu_seqlens=_cu(cu_seqlens))
+        q,
+        k,
+        v,
+        g=F.logsigmoid(g),
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        cu_seqlens=_cu(cu_seqlens),
+    )
     return o, final
 
 
 # --- retention: fused recurrent, fixed decays 1 - 2^(-5-h) ------------------------------------------------------
 
-def fused_recurrent_retention(q: Q, k: Q, v: VV, initial_state: H0 = None, output_final_state: bool = False,
-                              cu_seqlens: CU = None) -> RESULT:
+
+def fused_recurrent_retention(
+    q: Q, k: Q, v: VV, initial_state: H0 = None, output_final_state: bool = False, cu_seqlens: CU = None
+) -> RESULT:
     """simple_gla with head h's decay fixed at 1 - 2^(-5-h) (RetNet)."""
 
 
-def retention_reference(q: Tensor, k: Tensor, v: Tensor, initial_state: Optional[Tensor] = None,
-                        output_final_state: bool = False, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def retention_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     H = q.shape[2]
     decay = torch.log1p(-(2.0 ** (-5.0 - torch.arange(H, dtype=torch.float64, device=q.device))))
     g = decay.to(q.dtype).expand(*q.shape[:2], H)
@@ -126,113 +170,236 @@ def retention_reference(q: Tensor, k: Tensor, v: Tensor, initial_state: Optional
     return _per_sequence(naive, {"q": q, "k": k, "v": v, "g": g}, initial_state, output_final_state, cu_seqlens)
 
 
-RETENTION = Contract("fused_recurrent_retention", fused_recurrent_retention, reference=retention_reference,
-                     outputs=OUTPUTS, dims=DIMS, rules=RULES, checks=[same_dtype(*QKV)],
-                     description="fla.ops.retention.fused_recurrent_retention")
+RETENTION = Contract(
+    "fused_recurrent_retention",
+    fused_recurrent_retention,
+    reference=retention_reference,
+    outputs=OUTPUTS,
+    dims=DIMS,
+    rules=RULES,
+    checks=[same_dtype(*QKV)],
+    description="fla.ops.retention.fused_recurrent_retention",
+)
 
 
-def fla_fused_recurrent_retention(q: Tensor, k: Tensor, v: Tensor, initial_state: Optional[Tensor] = None,
-                                  output_final_state: bool = False,
-                                  cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def fla_fused_recurrent_retention(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     o, final = _op("retention", "fused_recurrent_retention")(
-        q, k, v, initial_state=initial_state, output_final_state=output_final_state, cu_seqlens=_cu(cu_seqlens))
+        q, k, v, initial_state=initial_state, output_final_state=output_final_state, cu_seqlens=_cu(cu_seqlens)
+    )
     return o, final
 
 
 # --- gla: chunked, a decay per key channel (forward and backward) -----------------------------------------------
 
-def chunk_gla(q: Q, k: Q, v: VV, g: Q, initial_state: H0 = None, output_final_state: bool = False,
-              cu_seqlens: CU = None) -> RESULT:
+
+def chunk_gla(
+    q: Q, k: Q, v: VV, g: Q, initial_state: H0 = None, output_final_state: bool = False, cu_seqlens: CU = None
+) -> RESULT:
     """h = diag(exp(logsigmoid(g))) h + k v^T; o = h^T q / sqrt(K), computed in chunks."""
 
 
-def gla_reference(q: Tensor, k: Tensor, v: Tensor, g: Tensor, initial_state: Optional[Tensor] = None,
-                  output_final_state: bool = False, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def gla_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     naive = _naive("gla", "naive_recurrent_gla")
-    return _per_sequence(naive, {"q": q, "k": k, "v": v, "gk": F.logsigmoid(g)}, initial_state, output_final_state,
-                         cu_seqlens)
+    return _per_sequence(
+        naive, {"q": q, "k": k, "v": v, "gk": F.logsigmoid(g)}, initial_state, output_final_state, cu_seqlens
+    )
 
 
-GLA = Contract("chunk_gla", chunk_gla, reference=gla_reference, outputs=OUTPUTS, dims=DIMS, rules=RULES,
-               checks=[same_dtype(*QKV, "g")], description="fla.ops.gla.chunk_gla")
+GLA = Contract(
+    "chunk_gla",
+    chunk_gla,
+    reference=gla_reference,
+    outputs=OUTPUTS,
+    dims=DIMS,
+    rules=RULES,
+    checks=[same_dtype(*QKV, "g")],
+    description="fla.ops.gla.chunk_gla",
+)
 
 
-def fla_chunk_gla(q: Tensor, k: Tensor, v: Tensor, g: Tensor, initial_state: Optional[Tensor] = None,
-                  output_final_state: bool = False, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
-    o, final = _op("gla", "chunk_gla")(q, k, v, F.logsigmoid(g), initial_state=initial_state,
-                                       output_final_state=output_final_state, cu_seqlens=_cu(cu_seqlens))
+def fla_chunk_gla(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
+    o, final = _op("gla", "chunk_gla")(
+        q,
+        k,
+        v,
+        F.logsigmoid(g),
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        cu_seqlens=_cu(cu_seqlens),
+    )
     return o, final
 
 
 # --- delta_rule: fused recurrent ----------------------------------------------------------------------------------
 
-def fused_recurrent_delta_rule(q: Q, k: Q, v: VV, beta: GATE, initial_state: H0 = None,
-                               output_final_state: bool = False, cu_seqlens: CU = None) -> RESULT:
+
+def fused_recurrent_delta_rule(
+    q: Q, k: Q, v: VV, beta: GATE, initial_state: H0 = None, output_final_state: bool = False, cu_seqlens: CU = None
+) -> RESULT:
     """Delta rule with q, k l2-normalised: h += k (sigmoid(beta) (v - h^T k))^T; o = h^T q / sqrt(K)."""
 
 
 def _head_first(naive: Callable[..., Any]) -> Callable[..., Any]:
     """fla's delta_rule_recurrence takes [B, H, T, K] (head first): transpose in and out."""
-    def call(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_state: Optional[Tensor],
-             output_final_state: bool) -> Any:
-        o, final = naive(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), beta.transpose(1, 2),
-                         initial_state=initial_state, output_final_state=output_final_state)
+
+    def call(
+        q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_state: Optional[Tensor], output_final_state: bool
+    ) -> Any:
+        o, final = naive(
+            q.transpose(1, 2),
+            k.transpose(1, 2),
+            v.transpose(1, 2),
+            beta.transpose(1, 2),
+            initial_state=initial_state,
+            output_final_state=output_final_state,
+        )
         return o.transpose(1, 2), final
+
     return call
 
 
-def delta_rule_reference(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_state: Optional[Tensor] = None,
-                         output_final_state: bool = False, cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def delta_rule_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     naive = _head_first(_naive("delta_rule", "delta_rule_recurrence"))
-    return _per_sequence(naive, {"q": _l2(q), "k": _l2(k), "v": v, "beta": torch.sigmoid(beta)}, initial_state,
-                         output_final_state, cu_seqlens)
+    return _per_sequence(
+        naive,
+        {"q": _l2(q), "k": _l2(k), "v": v, "beta": torch.sigmoid(beta)},
+        initial_state,
+        output_final_state,
+        cu_seqlens,
+    )
 
 
-DELTA_RULE = Contract("fused_recurrent_delta_rule", fused_recurrent_delta_rule, reference=delta_rule_reference,
-                      outputs=OUTPUTS, dims=DIMS, rules=RULES, checks=[same_dtype(*QKV, "beta")],
-                      description="fla.ops.delta_rule.fused_recurrent_delta_rule (l2norm in kernel)")
+DELTA_RULE = Contract(
+    "fused_recurrent_delta_rule",
+    fused_recurrent_delta_rule,
+    reference=delta_rule_reference,
+    outputs=OUTPUTS,
+    dims=DIMS,
+    rules=RULES,
+    checks=[same_dtype(*QKV, "beta")],
+    description="fla.ops.delta_rule.fused_recurrent_delta_rule (l2norm in kernel)",
+)
 
 
-def fla_fused_recurrent_delta_rule(q: Tensor, k: Tensor, v: Tensor, beta: Tensor, initial_state: Optional[Tensor] = None,
-                                   output_final_state: bool = False,
-                                   cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def fla_fused_recurrent_delta_rule(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     o, final = _op("delta_rule", "fused_recurrent_delta_rule")(
-        q, k, v, torch.sigmoid(beta), initial_state=initial_state, output_final_state=output_final_state,
-        use_qk_l2norm_in_kernel=True, cu_seqlens=_cu(cu_seqlens))
+        q,
+        k,
+        v,
+        torch.sigmoid(beta),
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        use_qk_l2norm_in_kernel=True,
+        cu_seqlens=_cu(cu_seqlens),
+    )
     return o, final
 
 
 # --- gated_delta_rule: fused recurrent -------------------------------------------------------------------------------
 
-def fused_recurrent_gated_delta_rule(q: Float[Tensor, "B T H K"], k: Float[Tensor, "B T H K"],
-                                     v: Float[Tensor, "B T H V"], g: Float[Tensor, "B T H"], beta: Float[Tensor, "B T H"],
-                                     initial_state: Optional[Float32[Tensor, "N H K V"]] = None,
-                                     output_final_state: bool = False, cu_seqlens: CU = None) -> RESULT:
+
+def fused_recurrent_gated_delta_rule(
+    q: Float[Tensor, "B T H K"],
+    k: Float[Tensor, "B T H K"],
+    v: Float[Tensor, "B T H V"],
+    g: Float[Tensor, "B T H"],
+    beta: Float[Tensor, "B T H"],
+    initial_state: Optional[Float32[Tensor, "N H K V"]] = None,
+    output_final_state: bool = False,
+    cu_seqlens: CU = None,
+) -> RESULT:
     """Forward only (a difference of contract: fla raises NotImplementedError for its backward, by design).
     Gated delta rule with q, k l2-normalised: h = exp(logsigmoid(g)) h; h += k (sigmoid(beta) (v - h^T k))^T;
     o = h^T q / sqrt(K)."""
 
 
-def gated_delta_rule_reference(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor,
-                               initial_state: Optional[Tensor] = None, output_final_state: bool = False,
-                               cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def gated_delta_rule_reference(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     naive = _naive("gated_delta_rule", "naive_recurrent_gated_delta_rule")
     tensors = {"q": _l2(q), "k": _l2(k), "v": v, "beta": torch.sigmoid(beta), "g": F.logsigmoid(g)}
     return _per_sequence(naive, tensors, initial_state, output_final_state, cu_seqlens)
 
 
-GATED_DELTA_RULE = Contract("fused_recurrent_gated_delta_rule", fused_recurrent_gated_delta_rule,
-                            reference=gated_delta_rule_reference, outputs=OUTPUTS, dims=DIMS, rules=RULES,
-                            checks=[same_dtype(*QKV, "g", "beta")],
-                            description="fla.ops.gated_delta_rule.fused_recurrent_gated_delta_rule (l2norm in kernel)")
+GATED_DELTA_RULE = Contract(
+    "fused_recurrent_gated_delta_rule",
+    fused_recurrent_gated_delta_rule,
+    reference=gated_delta_rule_reference,
+    outputs=OUTPUTS,
+    dims=DIMS,
+    rules=RULES,
+    checks=[same_dtype(*QKV, "g", "beta")],
+    description="fla.ops.gated_delta_rule.fused_recurrent_gated_delta_rule (l2norm in kernel)",
+)
 
 
-def fla_fused_recurrent_gated_delta_rule(q: Tensor, k: Tensor, v: Tensor, g: Tensor, beta: Tensor,
-                                         initial_state: Optional[Tensor] = None, output_final_state: bool = False,
-                                         cu_seqlens: Optional[Tensor] = None) -> tuple[Tensor, Any]:
+def fla_fused_recurrent_gated_delta_rule(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    g: Tensor,
+    beta: Tensor,
+    initial_state: Optional[Tensor] = None,
+    output_final_state: bool = False,
+    cu_seqlens: Optional[Tensor] = None,
+) -> tuple[Tensor, Any]:
     o, final = _op("gated_delta_rule", "fused_recurrent_gated_delta_rule")(
-        q, k, v, g=F.logsigmoid(g), beta=torch.sigmoid(beta), initial_state=initial_state,
-        output_final_state=output_final_state, use_qk_l2norm_in_kernel=True, cu_seqlens=_cu(cu_seqlens))
+        q,
+        k,
+        v,
+        g=F.logsigmoid(g),
+        beta=torch.sigmoid(beta),
+        initial_state=initial_state,
+        output_final_state=output_final_state,
+        use_qk_l2norm_in_kernel=True,
+        cu_seqlens=_cu(cu_seqlens),
+    )
     return o, final
 
 

@@ -35,9 +35,15 @@ def _ops() -> Any:
 
 # --- rms_norm ------------------------------------------------------------------------------------------------
 
-def rms_norm(X: Annotated[Float[Tensor, "N D"], Differentiable()], W: Annotated[Float[Tensor, "D"], Differentiable()],
-             eps: float, offset: float = 0.0, casting_mode: Literal["llama", "gemma", "none"] = "llama",
-             in_place: bool = True) -> Float[Tensor, "N D"]:
+
+def rms_norm(
+    X: Annotated[Float[Tensor, "N D"], Differentiable()],
+    W: Annotated[Float[Tensor, "D"], Differentiable()],
+    eps: float,
+    offset: float = 0.0,
+    casting_mode: Literal["llama", "gemma", "none"] = "llama",
+    in_place: bool = True,
+) -> Float[Tensor, "N D"]:
     """X / rms(X) * (offset + W), per row. `in_place` lets the backward write dX over the incoming gradient."""
 
 
@@ -45,55 +51,80 @@ def _rms(x: Tensor, eps: float) -> Tensor:
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
 
 
-def rms_norm_reference(X: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama",
-                       in_place: bool = True) -> Tensor:
+def rms_norm_reference(
+    X: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama", in_place: bool = True
+) -> Tensor:
     return _rms(X, eps) * (offset + W)
 
 
-RMS_NORM = Contract("rms_norm", rms_norm, reference=rms_norm_reference, output_dtype_like="X",
-                    dims={"N": ROWS, "D": HIDDEN}, checks=[same_dtype("X", "W")],
-                    draw={"eps": EPS, "offset": st.sampled_from([0.0, 1.0])},
-                    description="LigerRMSNormFunction: llama/gemma/none casting, offset 0 (Llama) or 1 (Gemma)")
+RMS_NORM = Contract(
+    "rms_norm",
+    rms_norm,
+    reference=rms_norm_reference,
+    output_dtype_like="X",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("X", "W")],
+    draw={"eps": EPS, "offset": st.sampled_from([0.0, 1.0])},
+    description="LigerRMSNormFunction: llama/gemma/none casting, offset 0 (Llama) or 1 (Gemma)",
+)
 
 
-def liger_rms_norm(X: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama",
-                   in_place: bool = True) -> Tensor:
+def liger_rms_norm(
+    X: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama", in_place: bool = True
+) -> Tensor:
     return _ops().LigerRMSNormFunction.apply(X, W, eps, offset, casting_mode, in_place)
 
 
 # --- fused_add_rms_norm ------------------------------------------------------------------------------------------
 
-def fused_add_rms_norm(X: Annotated[Float[Tensor, "N D"], Differentiable()],
-                       R: Annotated[Float[Tensor, "N D"], Differentiable()],
-                       W: Annotated[Float[Tensor, "D"], Differentiable()], eps: float, offset: float = 0.0,
-                       casting_mode: Literal["llama", "gemma", "none"] = "llama",
-                       ) -> tuple[Float[Tensor, "N D"], Float[Tensor, "N D"]]:
+
+def fused_add_rms_norm(
+    X: Annotated[Float[Tensor, "N D"], Differentiable()],
+    R: Annotated[Float[Tensor, "N D"], Differentiable()],
+    W: Annotated[Float[Tensor, "D"], Differentiable()],
+    eps: float,
+    offset: float = 0.0,
+    casting_mode: Literal["llama", "gemma", "none"] = "llama",
+) -> tuple[Float[Tensor, "N D"], Float[Tensor, "N D"]]:
     """S = X + R (the new residual) and rms_norm(S) * (offset + W)."""
 
 
-def fused_add_rms_norm_reference(X: Tensor, R: Tensor, W: Tensor, eps: float, offset: float = 0.0,
-                                 casting_mode: str = "llama") -> tuple[Tensor, Tensor]:
+def fused_add_rms_norm_reference(
+    X: Tensor, R: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama"
+) -> tuple[Tensor, Tensor]:
     S = X + R
     return _rms(S, eps) * (offset + W), S
 
 
-FUSED_ADD_RMS_NORM = Contract("fused_add_rms_norm", fused_add_rms_norm, reference=fused_add_rms_norm_reference,
-                              outputs=("Y", "S"), output_dtype_like="X", dims={"N": ROWS, "D": HIDDEN},
-                              checks=[same_dtype("X", "R", "W")],
-                              draw={"eps": EPS, "offset": st.sampled_from([0.0, 1.0])},
-                              description="LigerFusedAddRMSNormFunction (in_place=False)")
+FUSED_ADD_RMS_NORM = Contract(
+    "fused_add_rms_norm",
+    fused_add_rms_norm,
+    reference=fused_add_rms_norm_reference,
+    outputs=("Y", "S"),
+    output_dtype_like="X",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("X", "R", "W")],
+    draw={"eps": EPS, "offset": st.sampled_from([0.0, 1.0])},
+    description="LigerFusedAddRMSNormFunction (in_place=False)",
+)
 
 
-def liger_fused_add_rms_norm(X: Tensor, R: Tensor, W: Tensor, eps: float, offset: float = 0.0,
-                             casting_mode: str = "llama") -> tuple[Tensor, Tensor]:
+def liger_fused_add_rms_norm(
+    X: Tensor, R: Tensor, W: Tensor, eps: float, offset: float = 0.0, casting_mode: str = "llama"
+) -> tuple[Tensor, Tensor]:
     Y, S = _ops().LigerFusedAddRMSNormFunction.apply(X, R, W, eps, offset, casting_mode, False)
     return Y, S
 
 
 # --- layer_norm --------------------------------------------------------------------------------------------------
 
-def layer_norm(X: Annotated[Float[Tensor, "N D"], Differentiable()], W: Annotated[Float[Tensor, "D"], Differentiable()],
-               B: Annotated[Float[Tensor, "D"], Differentiable()], eps: float) -> Float[Tensor, "N D"]:
+
+def layer_norm(
+    X: Annotated[Float[Tensor, "N D"], Differentiable()],
+    W: Annotated[Float[Tensor, "D"], Differentiable()],
+    B: Annotated[Float[Tensor, "D"], Differentiable()],
+    eps: float,
+) -> Float[Tensor, "N D"]:
     """F.layer_norm over the last axis with weight W and bias B."""
 
 
@@ -101,9 +132,16 @@ def layer_norm_reference(X: Tensor, W: Tensor, B: Tensor, eps: float) -> Tensor:
     return F.layer_norm(X, X.shape[-1:], W, B, eps)
 
 
-LAYER_NORM = Contract("layer_norm", layer_norm, reference=layer_norm_reference, output_dtype_like="X",
-                      dims={"N": ROWS, "D": HIDDEN}, checks=[same_dtype("X", "W", "B")], draw={"eps": EPS},
-                      description="LigerLayerNormFunction")
+LAYER_NORM = Contract(
+    "layer_norm",
+    layer_norm,
+    reference=layer_norm_reference,
+    output_dtype_like="X",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("X", "W", "B")],
+    draw={"eps": EPS},
+    description="LigerLayerNormFunction",
+)
 
 
 def liger_layer_norm(X: Tensor, W: Tensor, B: Tensor, eps: float) -> Tensor:
@@ -112,39 +150,60 @@ def liger_layer_norm(X: Tensor, W: Tensor, B: Tensor, eps: float) -> Tensor:
 
 # --- group_norm --------------------------------------------------------------------------------------------------
 
-def group_norm(X: Annotated[Float[Tensor, "B C L"], Differentiable()],
-               affine_scaling_weight: Annotated[Float[Tensor, "C"], Differentiable()],
-               affine_shifting_bias: Annotated[Float[Tensor, "C"], Differentiable()],
-               C: int, G: int, eps: float) -> Float[Tensor, "B C L"]:
+
+def group_norm(
+    X: Annotated[Float[Tensor, "B C L"], Differentiable()],
+    affine_scaling_weight: Annotated[Float[Tensor, "C"], Differentiable()],
+    affine_shifting_bias: Annotated[Float[Tensor, "C"], Differentiable()],
+    C: int,
+    G: int,
+    eps: float,
+) -> Float[Tensor, "B C L"]:
     """F.group_norm with G groups of C // G channels each (C is num_channels, G num_groups)."""
 
 
-def group_norm_reference(X: Tensor, affine_scaling_weight: Tensor, affine_shifting_bias: Tensor, C: int, G: int,
-                         eps: float) -> Tensor:
+def group_norm_reference(
+    X: Tensor, affine_scaling_weight: Tensor, affine_shifting_bias: Tensor, C: int, G: int, eps: float
+) -> Tensor:
     """By hand: F.group_norm refuses a group of one value ("more than 1 value per channel when training")."""
     x = X.reshape(X.shape[0], G, -1)
     x = (x - x.mean(-1, keepdim=True)) * torch.rsqrt(x.var(-1, unbiased=False, keepdim=True) + eps)
     return x.reshape(X.shape) * affine_scaling_weight[:, None] + affine_shifting_bias[:, None]
 
 
-GROUP_NORM = Contract("group_norm", group_norm, reference=group_norm_reference, output_dtype_like="X",
-                      dims={"B": Dim("batch", 1, 3, gpu_hi=16), "C": Dim("channels", 1, 8, gpu_hi=64),
-                            "G": Dim("groups", 1, 4, gpu_hi=16), "L": Dim("positions", 1, 12, gpu_hi=256)},
-                      rules=[Rule("C % G == 0", blame=("X", "C"), why="equal groups of channels")],
-                      checks=[same_dtype("X", "affine_scaling_weight", "affine_shifting_bias")], draw={"eps": EPS},
-                      description="LigerGroupNormFunction")
+GROUP_NORM = Contract(
+    "group_norm",
+    group_norm,
+    reference=group_norm_reference,
+    output_dtype_like="X",
+    dims={
+        "B": Dim("batch", 1, 3, gpu_hi=16),
+        "C": Dim("channels", 1, 8, gpu_hi=64),
+        "G": Dim("groups", 1, 4, gpu_hi=16),
+        "L": Dim("positions", 1, 12, gpu_hi=256),
+    },
+    rules=[Rule("C % G == 0", blame=("X", "C"), why="equal groups of channels")],
+    checks=[same_dtype("X", "affine_scaling_weight", "affine_shifting_bias")],
+    draw={"eps": EPS},
+    description="LigerGroupNormFunction",
+)
 
 
-def liger_group_norm(X: Tensor, affine_scaling_weight: Tensor, affine_shifting_bias: Tensor, C: int, G: int,
-                     eps: float) -> Tensor:
+def liger_group_norm(
+    X: Tensor, affine_scaling_weight: Tensor, affine_shifting_bias: Tensor, C: int, G: int, eps: float
+) -> Tensor:
     return _ops().LigerGroupNormFunction.apply(X, affine_scaling_weight, affine_shifting_bias, C, G, eps)
 
 
 # --- dyt ---------------------------------------------------------------------------------------------------------
 
-def dyt(x: Annotated[Float[Tensor, "N D"], Differentiable()], alpha: Annotated[Float[Tensor, "1"], Differentiable()],
-        gamma: Annotated[Float[Tensor, "D"], Differentiable()],
-        beta: Annotated[Optional[Float[Tensor, "D"]], Differentiable()] = None) -> Float[Tensor, "N D"]:
+
+def dyt(
+    x: Annotated[Float[Tensor, "N D"], Differentiable()],
+    alpha: Annotated[Float[Tensor, "1"], Differentiable()],
+    gamma: Annotated[Float[Tensor, "D"], Differentiable()],
+    beta: Annotated[Optional[Float[Tensor, "D"]], Differentiable()] = None,
+) -> Float[Tensor, "N D"]:
     """Dynamic tanh: gamma * tanh(alpha * x) + beta."""
 
 
@@ -153,8 +212,15 @@ def dyt_reference(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Optional[Tensor
     return y if beta is None else y + beta
 
 
-DYT = Contract("dyt", dyt, reference=dyt_reference, output_dtype_like="x", dims={"N": ROWS, "D": HIDDEN},
-               checks=[same_dtype("x", "alpha", "gamma", "beta")], description="LigerDyTFunction (autotuned)")
+DYT = Contract(
+    "dyt",
+    dyt,
+    reference=dyt_reference,
+    output_dtype_like="x",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("x", "alpha", "gamma", "beta")],
+    description="LigerDyTFunction (autotuned)",
+)
 
 
 def liger_dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Optional[Tensor] = None) -> Tensor:
@@ -163,26 +229,43 @@ def liger_dyt(x: Tensor, alpha: Tensor, gamma: Tensor, beta: Optional[Tensor] = 
 
 # --- swiglu, geglu -----------------------------------------------------------------------------------------------
 
-def swiglu(a: Annotated[Float[Tensor, "N D"], Differentiable()],
-           b: Annotated[Float[Tensor, "N D"], Differentiable()]) -> Float[Tensor, "N D"]:
+
+def swiglu(
+    a: Annotated[Float[Tensor, "N D"], Differentiable()], b: Annotated[Float[Tensor, "N D"], Differentiable()]
+) -> Float[Tensor, "N D"]:
     """silu(a) * b."""
 
 
-SWIGLU = Contract("swiglu", swiglu, reference=lambda a, b: F.silu(a) * b, output_dtype_like="a",
-                  dims={"N": ROWS, "D": HIDDEN}, checks=[same_dtype("a", "b")], description="LigerSiLUMulFunction")
+SWIGLU = Contract(
+    "swiglu",
+    swiglu,
+    reference=lambda a, b: F.silu(a) * b,
+    output_dtype_like="a",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("a", "b")],
+    description="LigerSiLUMulFunction",
+)
 
 
 def liger_swiglu(a: Tensor, b: Tensor) -> Tensor:
     return _ops().LigerSiLUMulFunction.apply(a, b)
 
 
-def geglu(a: Annotated[Float[Tensor, "N D"], Differentiable()],
-          b: Annotated[Float[Tensor, "N D"], Differentiable()]) -> Float[Tensor, "N D"]:
+def geglu(
+    a: Annotated[Float[Tensor, "N D"], Differentiable()], b: Annotated[Float[Tensor, "N D"], Differentiable()]
+) -> Float[Tensor, "N D"]:
     """gelu(a, approximate="tanh") * b."""
 
 
-GEGLU = Contract("geglu", geglu, reference=lambda a, b: F.gelu(a, approximate="tanh") * b, output_dtype_like="a",
-                 dims={"N": ROWS, "D": HIDDEN}, checks=[same_dtype("a", "b")], description="LigerGELUMulFunction")
+GEGLU = Contract(
+    "geglu",
+    geglu,
+    reference=lambda a, b: F.gelu(a, approximate="tanh") * b,
+    output_dtype_like="a",
+    dims={"N": ROWS, "D": HIDDEN},
+    checks=[same_dtype("a", "b")],
+    description="LigerGELUMulFunction",
+)
 
 
 def liger_geglu(a: Tensor, b: Tensor) -> Tensor:
@@ -191,12 +274,19 @@ def liger_geglu(a: Tensor, b: Tensor) -> Tensor:
 
 # --- softmax -----------------------------------------------------------------------------------------------------
 
+
 def softmax(x: Annotated[Float[Tensor, "N D"], Differentiable()]) -> Float[Tensor, "N D"]:
     """softmax over the last axis."""
 
 
-SOFTMAX = Contract("softmax", softmax, reference=lambda x: x.softmax(-1), output_dtype_like="x",
-                   dims={"N": ROWS, "D": HIDDEN}, description="LigerSoftmaxFunction")
+SOFTMAX = Contract(
+    "softmax",
+    softmax,
+    reference=lambda x: x.softmax(-1),
+    output_dtype_like="x",
+    dims={"N": ROWS, "D": HIDDEN},
+    description="LigerSoftmaxFunction",
+)
 
 
 def liger_softmax(x: Tensor) -> Tensor:
@@ -205,9 +295,13 @@ def liger_softmax(x: Tensor) -> Tensor:
 
 # --- rope --------------------------------------------------------------------------------------------------------
 
-def rope(q: Annotated[Float[Tensor, "B HQ T D"], Differentiable()], k: Annotated[Float[Tensor, "B HK T D"], Differentiable()],
-         cos: Float[Tensor, "1 T R"], sin: Float[Tensor, "1 T R"],
-         ) -> tuple[Float[Tensor, "B HQ T D"], Float[Tensor, "B HK T D"]]:
+
+def rope(
+    q: Annotated[Float[Tensor, "B HQ T D"], Differentiable()],
+    k: Annotated[Float[Tensor, "B HK T D"], Differentiable()],
+    cos: Float[Tensor, "1 T R"],
+    sin: Float[Tensor, "1 T R"],
+) -> tuple[Float[Tensor, "B HQ T D"], Float[Tensor, "B HK T D"]]:
     """Hugging Face's rotary embedding: x * cos + rotate_half(x) * sin, cos/sin broadcast over heads. Liger reads
     the first half of a full-width cos/sin, so (contract difference) they are Hugging Face's `cat(f, f)`: drawn
     at half width R = D / 2 and duplicated on both sides."""
@@ -223,12 +317,24 @@ def rope_reference(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tens
     return q * c + _rotate_half(q) * s, k * c + _rotate_half(k) * s
 
 
-ROPE = Contract("rope", rope, reference=rope_reference, outputs=("q_out", "k_out"), output_dtype_like="q",
-                dims={"B": Dim("batch", 1, 2, gpu_hi=8), "HQ": Dim("query heads", 1, 4, gpu_hi=32), "HK": Dim("key heads", 1, 4, gpu_hi=8),
-                      "T": Dim("positions", 1, 6, gpu_hi=256), "D": Dim("head size", 2, 16, gpu_hi=128),
-                      "R": Dim("rotary half width", 1, 8, gpu_hi=64)},
-                rules=[Rule("D == 2 * R", blame=("cos", "R"), why="rotate_half pairs the two halves")],
-                checks=[same_dtype("q", "k", "cos", "sin")], description="LigerRopeFunction (Hugging Face layout)")
+ROPE = Contract(
+    "rope",
+    rope,
+    reference=rope_reference,
+    outputs=("q_out", "k_out"),
+    output_dtype_like="q",
+    dims={
+        "B": Dim("batch", 1, 2, gpu_hi=8),
+        "HQ": Dim("query heads", 1, 4, gpu_hi=32),
+        "HK": Dim("key heads", 1, 4, gpu_hi=8),
+        "T": Dim("positions", 1, 6, gpu_hi=256),
+        "D": Dim("head size", 2, 16, gpu_hi=128),
+        "R": Dim("rotary half width", 1, 8, gpu_hi=64),
+    },
+    rules=[Rule("D == 2 * R", blame=("cos", "R"), why="rotate_half pairs the two halves")],
+    checks=[same_dtype("q", "k", "cos", "sin")],
+    description="LigerRopeFunction (Hugging Face layout)",
+)
 
 
 def liger_rope(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, Tensor]:
@@ -238,32 +344,49 @@ def liger_rope(q: Tensor, k: Tensor, cos: Tensor, sin: Tensor) -> tuple[Tensor, 
 
 # --- cross_entropy -----------------------------------------------------------------------------------------------
 
-def cross_entropy(logits: Annotated[Float[Tensor, "N V"], Differentiable()],
-                  target: Annotated[Int64[Tensor, "N"], Index("V", padding=-100)],
-                  reduction: Literal["mean", "sum"] = "mean", label_smoothing: float = 0.0) -> Float[Tensor, ""]:
+
+def cross_entropy(
+    logits: Annotated[Float[Tensor, "N V"], Differentiable()],
+    target: Annotated[Int64[Tensor, "N"], Index("V", padding=-100)],
+    reduction: Literal["mean", "sum"] = "mean",
+    label_smoothing: float = 0.0,
+) -> Float[Tensor, ""]:
     """F.cross_entropy with ignore_index -100 (a padding target), reduced to one value."""
 
 
-def cross_entropy_reference(logits: Tensor, target: Tensor, reduction: str = "mean",
-                            label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy_reference(
+    logits: Tensor, target: Tensor, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
     return F.cross_entropy(logits, target, ignore_index=-100, reduction=reduction, label_smoothing=label_smoothing)
 
 
-CROSS_ENTROPY = Contract("cross_entropy", cross_entropy, reference=cross_entropy_reference,
-                         output_dtype_like="logits", dims={"N": ROWS, "V": VOCAB},
-                         draw={"label_smoothing": st.sampled_from([0.0, 0.1])},
-                         description="LigerCrossEntropyFunction (its forward writes the gradient over a copy)")
+CROSS_ENTROPY = Contract(
+    "cross_entropy",
+    cross_entropy,
+    reference=cross_entropy_reference,
+    output_dtype_like="logits",
+    dims={"N": ROWS, "V": VOCAB},
+    draw={"label_smoothing": st.sampled_from([0.0, 0.1])},
+    description="LigerCrossEntropyFunction (its forward writes the gradient over a copy)",
+)
 
 
-def liger_cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def liger_cross_entropy(
+    logits: Tensor, target: Tensor, reduction: str = "mean", label_smoothing: float = 0.0
+) -> Tensor:
     loss, *_ = _ops().LigerCrossEntropyFunction.apply(logits, target, None, -100, 0.0, label_smoothing, reduction)
     return loss
 
 
 # --- kl_div ------------------------------------------------------------------------------------------------------
 
-def kl_div(logits: Annotated[Float[Tensor, "N V"], Differentiable()], target_logits: Float[Tensor, "N V"],
-           reduction: Literal["batchmean", "sum", "mean"] = "batchmean", log_target: bool = False) -> Float32[Tensor, ""]:
+
+def kl_div(
+    logits: Annotated[Float[Tensor, "N V"], Differentiable()],
+    target_logits: Float[Tensor, "N V"],
+    reduction: Literal["batchmean", "sum", "mean"] = "batchmean",
+    log_target: bool = False,
+) -> Float32[Tensor, ""]:
     """F.kl_div(log_softmax(logits), softmax(target_logits) or its log_softmax when log_target). The loss is float32
     whatever the inputs' dtype (Liger accumulates and returns it in float32: a contract difference, stated here)."""
 
@@ -272,24 +395,34 @@ def _kl_inputs(logits: Tensor, target_logits: Tensor, log_target: bool) -> tuple
     return logits.log_softmax(-1), target_logits.log_softmax(-1) if log_target else target_logits.softmax(-1)
 
 
-def kl_div_reference(logits: Tensor, target_logits: Tensor, reduction: str = "batchmean",
-                     log_target: bool = False) -> Tensor:
+def kl_div_reference(
+    logits: Tensor, target_logits: Tensor, reduction: str = "batchmean", log_target: bool = False
+) -> Tensor:
     return F.kl_div(*_kl_inputs(logits, target_logits, log_target), reduction=reduction, log_target=log_target)
 
 
-KL_DIV = Contract("kl_div", kl_div, reference=kl_div_reference,
-                  dims={"N": ROWS, "V": VOCAB}, checks=[same_dtype("logits", "target_logits")],
-                  description="LigerKLDivLossFunction on log-softmax inputs")
+KL_DIV = Contract(
+    "kl_div",
+    kl_div,
+    reference=kl_div_reference,
+    dims={"N": ROWS, "V": VOCAB},
+    checks=[same_dtype("logits", "target_logits")],
+    description="LigerKLDivLossFunction on log-softmax inputs",
+)
 
 
-def liger_kl_div(logits: Tensor, target_logits: Tensor, reduction: str = "batchmean", log_target: bool = False) -> Tensor:
+def liger_kl_div(
+    logits: Tensor, target_logits: Tensor, reduction: str = "batchmean", log_target: bool = False
+) -> Tensor:
     return _ops().LigerKLDivLossFunction.apply(*_kl_inputs(logits, target_logits, log_target), reduction, log_target)
 
 
 # --- jsd ---------------------------------------------------------------------------------------------------------
 
-def jsd(logits: Annotated[Float[Tensor, "N V"], Differentiable()], target_logits: Float[Tensor, "N V"],
-        beta: float = 0.5) -> Float[Tensor, ""]:
+
+def jsd(
+    logits: Annotated[Float[Tensor, "N V"], Differentiable()], target_logits: Float[Tensor, "N V"], beta: float = 0.5
+) -> Float[Tensor, ""]:
     """Generalized JSD of student Q = softmax(logits) and teacher P = softmax(target_logits), per token summed
     over the vocabulary, averaged over tokens: beta = 0 is KL(P || Q), beta = 1 is KL(Q || P), otherwise
     beta KL(P || M) + (1 - beta) KL(Q || M) with M = beta P + (1 - beta) Q (Liger's docstring)."""
@@ -308,15 +441,33 @@ def jsd_reference(logits: Tensor, target_logits: Tensor, beta: float = 0.5) -> T
     return per_token.mean()
 
 
-JSD = Contract("jsd", jsd, reference=jsd_reference, output_dtype_like="logits", dims={"N": ROWS, "V": VOCAB},
-               checks=[same_dtype("logits", "target_logits")],
-               draw={"beta": st.sampled_from([0.0, 0.5, 1.0, 0.25])},  # beta is a constexpr: a compile per value
-               description="LigerJSDFunction on log-softmax inputs")
+JSD = Contract(
+    "jsd",
+    jsd,
+    reference=jsd_reference,
+    output_dtype_like="logits",
+    dims={"N": ROWS, "V": VOCAB},
+    checks=[same_dtype("logits", "target_logits")],
+    draw={"beta": st.sampled_from([0.0, 0.5, 1.0, 0.25])},  # beta is a constexpr: a compile per value
+    description="LigerJSDFunction on log-softmax inputs",
+)
 
 
 def liger_jsd(logits: Tensor, target_logits: Tensor, beta: float = 0.5) -> Tensor:
     return _ops().LigerJSDFunction.apply(logits.log_softmax(-1), target_logits.log_softmax(-1), None, beta)
 
 
-CONTRACTS = [RMS_NORM, FUSED_ADD_RMS_NORM, LAYER_NORM, GROUP_NORM, DYT, SWIGLU, GEGLU, SOFTMAX, ROPE, CROSS_ENTROPY,
-             KL_DIV, JSD]
+CONTRACTS = [
+    RMS_NORM,
+    FUSED_ADD_RMS_NORM,
+    LAYER_NORM,
+    GROUP_NORM,
+    DYT,
+    SWIGLU,
+    GEGLU,
+    SOFTMAX,
+    ROPE,
+    CROSS_ENTROPY,
+    KL_DIV,
+    JSD,
+]

@@ -19,8 +19,7 @@ from types import ModuleType
 
 from shapecheck.errors import UsageError
 
-LIBRARIES = {"liger": ("liger_kernel-*.whl", "liger_kernel/", "liger_kernel"),
-             "fla": ("fla_core-*.whl", "fla/", "fla")}
+LIBRARIES = {"liger": ("liger_kernel-*.whl", "liger_kernel/", "liger_kernel"), "fla": ("fla_core-*.whl", "fla/", "fla")}
 VERSIONS = {"liger": "liger-kernel 0.8.5", "fla": "fla-core 0.6.0"}
 
 
@@ -44,8 +43,10 @@ def root(library: str) -> Path:
     pattern, prefix, _ = LIBRARIES[library]
     found = wheel(library)
     if found is None:
-        raise MissingPeer(f"{library}: no {pattern} in {peers_dir()} (pip download --no-deps "
-                          f"{VERSIONS[library].replace(' ', '==')} -d {peers_dir()})")
+        raise MissingPeer(
+            f"{library}: no {pattern} in {peers_dir()} (pip download --no-deps "
+            f"{VERSIONS[library].replace(' ', '==')} -d {peers_dir()})"
+        )
     target = peers_dir() / found.name.removesuffix(".whl")
     if not (target / prefix).is_dir():
         with zipfile.ZipFile(found) as z:

@@ -42,55 +42,72 @@ class Op:
 
 
 OPS = [
-    *(Op("liger", n, "bench.audit.liger", f"liger_{n}", f) for n, f in [
-        ("rms_norm", "LigerRMSNormFunction"), ("fused_add_rms_norm", "LigerFusedAddRMSNormFunction"),
-        ("layer_norm", "LigerLayerNormFunction"), ("group_norm", "LigerGroupNormFunction"), ("dyt", "LigerDyTFunction"),
-        ("swiglu", "LigerSiLUMulFunction"), ("geglu", "LigerGELUMulFunction"), ("softmax", "LigerSoftmaxFunction"),
-        ("rope", "LigerRopeFunction"), ("cross_entropy", "LigerCrossEntropyFunction"),
-        ("kl_div", "LigerKLDivLossFunction"), ("jsd", "LigerJSDFunction")]),
-    *(Op("fla", n, "bench.audit.fla", f"fla_{n}", f"fla.ops.{fam}.{n}") for n, fam in [
-        ("fused_recurrent_simple_gla", "simple_gla"), ("fused_recurrent_retention", "retention"),
-        ("chunk_gla", "gla"), ("fused_recurrent_delta_rule", "delta_rule"),
-        ("fused_recurrent_gated_delta_rule", "gated_delta_rule")]),
+    *(
+        Op("liger", n, "bench.audit.liger", f"liger_{n}", f)
+        for n, f in [
+            ("rms_norm", "LigerRMSNormFunction"),
+            ("fused_add_rms_norm", "LigerFusedAddRMSNormFunction"),
+            ("layer_norm", "LigerLayerNormFunction"),
+            ("group_norm", "LigerGroupNormFunction"),
+            ("dyt", "LigerDyTFunction"),
+            ("swiglu", "LigerSiLUMulFunction"),
+            ("geglu", "LigerGELUMulFunction"),
+            ("softmax", "LigerSoftmaxFunction"),
+            ("rope", "LigerRopeFunction"),
+            ("cross_entropy", "LigerCrossEntropyFunction"),
+            ("kl_div", "LigerKLDivLossFunction"),
+            ("jsd", "LigerJSDFunction"),
+        ]
+    ),
+    *(
+        Op("fla", n, "bench.audit.fla", f"fla_{n}", f"fla.ops.{fam}.{n}")
+        for n, fam in [
+            ("fused_recurrent_simple_gla", "simple_gla"),
+            ("fused_recurrent_retention", "retention"),
+            ("chunk_gla", "gla"),
+            ("fused_recurrent_delta_rule", "delta_rule"),
+            ("fused_recurrent_gated_delta_rule", "gated_delta_rule"),
+        ]
+    ),
     Op("fla", "chunk_gdn", "bench.fla_chunk", "fla_chunk_gdn", "fla.ops.gated_delta_rule.chunk_gated_delta_rule"),
 ]
 
 # What shapecheck cannot express yet, per op left out: the missing capability is the next work.
 CANNOT_EXPRESS = {
     "liger cross_entropy reduction='none'": "a result whose shape depends on a Literal argument (scalar for "
-                                            "'mean'/'sum', [N] for 'none'): one annotation per Literal value",
+    "'mean'/'sum', [N] for 'none'): one annotation per Literal value",
     "liger cross_entropy return_z_loss / token accuracy": "a result that is a dataclass (CrossEntropyOutput), "
-                                                          "not a tensor or tuple",
+    "not a tensor or tuple",
     "liger rms_norm / dyt on [B, T, D]": "a variadic leading shape (`*batch D`) drawn by the engine: the contracts "
-                                         "flatten to [N, D]",
+    "flatten to [N, D]",
     "liger fused_linear_cross_entropy / fused_linear_jsd": "a reference of the size that exercises chunking "
-                                                           "(vocab x hidden matmuls) is beyond the CPU interpreter; "
-                                                           "not attempted",
+    "(vocab x hidden matmuls) is beyond the CPU interpreter; "
+    "not attempted",
 }
 
 # Judgements of findings, by op: why it is a library defect, a difference of contract or a false alarm.
 JUDGEMENTS: dict[str, str] = {
     "rms_norm": "LIBRARY DEFECT (in_place=True, the default): the backward writes dX over the gradient it is handed. "
-                "Autograd hands one gradient to both branches of a sum, so `h * 3 + liger_rms_norm(x, w, 1e-6)` gives h "
-                "a wrong gradient (repro: bench/results/audit/repro_rms_norm_in_place.py; expected grad of h all 3.0, "
-                "found 1.44, 1.40, 2.57, ...; with in_place=False all 3.0). Forward and in_place=False hold.",
+    "Autograd hands one gradient to both branches of a sum, so `h * 3 + liger_rms_norm(x, w, 1e-6)` gives h "
+    "a wrong gradient (repro: bench/results/audit/repro_rms_norm_in_place.py; expected grad of h all 3.0, "
+    "found 1.44, 1.40, 2.57, ...; with in_place=False all 3.0). Forward and in_place=False hold.",
     "swiglu": "DIFFERENCE OF CONTRACT (by design, undocumented at the functional API): the backward stores da, db over "
-              "the saved inputs a and b, so a caller reading a or b after backward gets gradients.",
+    "the saved inputs a and b, so a caller reading a or b after backward gets gradients.",
     "geglu": "DIFFERENCE OF CONTRACT: as swiglu, the backward overwrites its inputs a and b with their gradients.",
     "cross_entropy": "DIFFERENCE OF CONTRACT (documented in Liger's source): the forward stores the gradient over the "
-                     "logits it is given; a caller reading the logits afterwards gets the gradient.",
+    "logits it is given; a caller reading the logits afterwards gets the gradient.",
     "dyt": "ENVIRONMENT, not a finding: the backward sizes scratch by the device's SM count and has no branch for a CPU "
-           "tensor (`NUM_SMS` unbound); the GPU row is the verdict.",
+    "tensor (`NUM_SMS` unbound); the GPU row is the verdict.",
     "rope": "DIFFERENCE OF CONTRACT, not expressible yet: Liger rotates q and k in place when their [B, T, H, D] storage is "
-            "contiguous (Hugging Face's layout after `.view(B, T, H, D).transpose(1, 2)`, and any H == 1 or T == 1 "
-            "input), returns views of them, and its backward rotates the incoming gradient in place; a contiguous "
-            "[B, H, T, D] input is copied instead. 'In place on some layouts' has no marker.",
+    "contiguous (Hugging Face's layout after `.view(B, T, H, D).transpose(1, 2)`, and any H == 1 or T == 1 "
+    "input), returns views of them, and its backward rotates the incoming gradient in place; a contiguous "
+    "[B, H, T, D] input is copied instead. 'In place on some layouts' has no marker.",
     "group_norm": "NOT JUDGED YET: float16 grad of weight/bias 5.7e-3 against the 5e-3 bound at C=1, L=11 (a 12-term "
-                  "float16 reduction; likely accumulation order, to confirm on the GPU run).",
+    "float16 reduction; likely accumulation order, to confirm on the GPU run).",
     "kl_div": "OURS (contract): the float16 inputs pass through log_softmax in float16 in the adapter before a float32 "
-              "loss; the float32 bound (1e-5) cannot hold for a result of float16 data. Bound by the inputs' dtype: open.",
+    "loss; the float32 bound (1e-5) cannot hold for a result of float16 data. Bound by the inputs' dtype: open.",
     "chunk_gla": "NOT JUDGED YET: float32 grad of initial_state 5.1e-4 off (bound 1.7e-4 after the second opinion); "
-                 "replay the case and compare with fla's chunk_gla under a float64 naive reference.",
+    "replay the case and compare with fla's chunk_gla under a float64 naive reference.",
 }
 
 
@@ -98,8 +115,12 @@ def _versions() -> dict[str, str]:
     import torch
     import triton
 
-    return {"torch": torch.__version__, "triton": triton.__version__, "python": platform.python_version(),
-            **{lib: v for lib, v in peers.VERSIONS.items()}}
+    return {
+        "torch": torch.__version__,
+        "triton": triton.__version__,
+        "python": platform.python_version(),
+        **{lib: v for lib, v in peers.VERSIONS.items()},
+    }
 
 
 def _device_name(device: str) -> str:
@@ -113,9 +134,30 @@ def _device_name(device: str) -> str:
 def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Path, timeout: float) -> dict[str, Any]:
     """One op's `shapecheck run`, its JSON read back into a row."""
     report, junit = out / f"{op.library}_{op.name}.json", out / f"{op.library}_{op.name}.xml"
-    cmd = [sys.executable, "-m", "shapecheck.cli", "run", f"{op.module}:{op.name}", "--contracts", op.module,
-           "--impl", f"{op.module}:{op.impl}", "--device", device, "--profile", profile, "--examples", str(examples),
-           "--seed", str(seed), "--no-db", "--json", str(report), "--junit", str(junit)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "shapecheck.cli",
+        "run",
+        f"{op.module}:{op.name}",
+        "--contracts",
+        op.module,
+        "--impl",
+        f"{op.module}:{op.impl}",
+        "--device",
+        device,
+        "--profile",
+        profile,
+        "--examples",
+        str(examples),
+        "--seed",
+        str(seed),
+        "--no-db",
+        "--json",
+        str(report),
+        "--junit",
+        str(junit),
+    ]
     start = time.monotonic()
     try:
         done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -123,12 +165,23 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
     except subprocess.TimeoutExpired:
         code, stderr, stdout = 2, f"timed out after {timeout:.0f} s", ""
     wall = time.monotonic() - start
-    row: dict[str, Any] = {"library": op.library, "op": op.name, "kernel": op.kernel, "wall_s": round(wall, 1),
-                           "verdict": {0: "held", 1: "violated"}.get(code, "error"), "exit": code}
+    row: dict[str, Any] = {
+        "library": op.library,
+        "op": op.name,
+        "kernel": op.kernel,
+        "wall_s": round(wall, 1),
+        "verdict": {0: "held", 1: "violated"}.get(code, "error"),
+        "exit": code,
+    }
     if code in (0, 1) and report.exists():
         [data] = json.loads(report.read_text())["contracts"]
-        row.update(cases=data["cases"], backward_cases=data["backward_cases"], worst_errors=data["worst_errors"],
-                   regimes=data["regimes"], autotune_configs=data.get("autotune_configs", {}))
+        row.update(
+            cases=data["cases"],
+            backward_cases=data["backward_cases"],
+            worst_errors=data["worst_errors"],
+            regimes=data["regimes"],
+            autotune_configs=data.get("autotune_configs", {}),
+        )
         if data.get("failure"):
             row["problems"] = data["failure"]["problems"]
             row["case"] = data["failure"]["case"]
@@ -148,12 +201,16 @@ def _errors(row: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     v = meta["versions"]
-    lines = [f"# Audit of Liger-Kernel and flash-linear-attention on {meta['device']}", "",
-             f"{v['liger']}, {v['fla']}; torch {v['torch']}, triton {v['triton']}, python {v['python']}; "
-             f"profile {meta['profile']}, {meta['examples']} drawn cases per op (plus regime examples), seed "
-             f"{meta['seed']}; `{meta['command']}`; total {meta['wall_s']:.0f} s.", "",
-             "| library | op | verdict | cases (fwd / bwd) | worst relative RMS error per result and dtype | wall s |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"# Audit of Liger-Kernel and flash-linear-attention on {meta['device']}",
+        "",
+        f"{v['liger']}, {v['fla']}; torch {v['torch']}, triton {v['triton']}, python {v['python']}; "
+        f"profile {meta['profile']}, {meta['examples']} drawn cases per op (plus regime examples), seed "
+        f"{meta['seed']}; `{meta['command']}`; total {meta['wall_s']:.0f} s.",
+        "",
+        "| library | op | verdict | cases (fwd / bwd) | worst relative RMS error per result and dtype | wall s |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
         verdict = r["verdict"] if r["verdict"] != "error" else f"error: {r.get('error', '')}"
         cases = f"{r.get('cases', 0)} / {r.get('backward_cases', 0)}"
@@ -161,11 +218,26 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     lines += ["", "## Findings", ""]
     for r in rows:
         if r["verdict"] == "violated":
-            lines += [f"### {r['library']} `{r['op']}`", "", *[f"- {p}" for p in r.get("problems", [])], "",
-                      f"case: `{json.dumps(r.get('case'), separators=(',', ':'))}`", "",
-                      f"replay: `{r.get('reproduce', '')}`", "", f"**Judgement**: {JUDGEMENTS.get(r['op'], 'NOT JUDGED')}", ""]
-    lines += ["## Cannot express yet", "", "| op | missing capability |", "|---|---|",
-              *[f"| {k} | {v} |" for k, v in CANNOT_EXPRESS.items()], ""]
+            lines += [
+                f"### {r['library']} `{r['op']}`",
+                "",
+                *[f"- {p}" for p in r.get("problems", [])],
+                "",
+                f"case: `{json.dumps(r.get('case'), separators=(',', ':'))}`",
+                "",
+                f"replay: `{r.get('reproduce', '')}`",
+                "",
+                f"**Judgement**: {JUDGEMENTS.get(r['op'], 'NOT JUDGED')}",
+                "",
+            ]
+    lines += [
+        "## Cannot express yet",
+        "",
+        "| op | missing capability |",
+        "|---|---|",
+        *[f"| {k} | {v} |" for k, v in CANNOT_EXPRESS.items()],
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -176,14 +248,21 @@ def junit(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     for r in rows:
         body = ""
         if r["verdict"] == "violated":
-            body = f'<failure message="{escape(r["problems"][0] if r.get("problems") else "violated", {chr(34): "&quot;"})}">' \
-                   f'{escape(chr(10).join(r.get("problems", [])) + chr(10) + r.get("reproduce", ""))}</failure>'
+            body = (
+                f'<failure message="{escape(r["problems"][0] if r.get("problems") else "violated", {chr(34): "&quot;"})}">'
+                f"{escape(chr(10).join(r.get('problems', [])) + chr(10) + r.get('reproduce', ''))}</failure>"
+            )
         elif r["verdict"] == "error":
             body = f'<error message="{escape(r.get("error", ""), {chr(34): "&quot;"})}"/>'
-        cases.append(f'  <testcase classname="audit.{r["library"]}" name="{r["op"]}" time="{r["wall_s"]}">{body}</testcase>')
-    return (f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="audit {escape(meta["device"])}" '
-            f'tests="{len(rows)}" failures="{failures}" errors="{errors}" time="{meta["wall_s"]:.1f}">\n'
-            + "\n".join(cases) + "\n</testsuite>\n")
+        cases.append(
+            f'  <testcase classname="audit.{r["library"]}" name="{r["op"]}" time="{r["wall_s"]}">{body}</testcase>'
+        )
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="audit {escape(meta["device"])}" '
+        f'tests="{len(rows)}" failures="{failures}" errors="{errors}" time="{meta["wall_s"]:.1f}">\n'
+        + "\n".join(cases)
+        + "\n</testsuite>\n"
+    )
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -200,7 +279,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     examples = args.examples or (100 if args.device == "cuda" else 20)
     missing = [peers.LIBRARIES[lib][0] for lib in peers.LIBRARIES if peers.wheel(lib) is None]
     if missing:
-        print(f"audit: error: no {', '.join(missing)} in {peers.peers_dir()} (see bench/audit/peers.py)", file=sys.stderr)
+        print(
+            f"audit: error: no {', '.join(missing)} in {peers.peers_dir()} (see bench/audit/peers.py)", file=sys.stderr
+        )
         return 2
     tag = "cpu" if args.device == "cpu" else "cuda"
     ops_dir = args.out / tag
@@ -213,16 +294,27 @@ def main(argv: Optional[list[str]] = None) -> int:
             continue
         rows.append(run_op(op, args.device, profile, examples, args.seed, ops_dir, args.timeout))
         r = rows[-1]
-        print(f"{r['library']:6} {r['op']:34} {r['verdict']:9} {r.get('cases', 0):4} / {r.get('backward_cases', 0):4}"
-              f"  {r['wall_s']:7.1f} s  {r.get('error', '')}", flush=True)
-    meta = {"device": _device_name(args.device), "profile": profile, "examples": examples, "seed": args.seed,
-            "versions": _versions(), "wall_s": time.monotonic() - start,
-            "command": f"python bench/audit/run.py --device {args.device} --out {args.out}"
-                       + (f" --only {args.only}" if args.only else "")}
+        print(
+            f"{r['library']:6} {r['op']:34} {r['verdict']:9} {r.get('cases', 0):4} / {r.get('backward_cases', 0):4}"
+            f"  {r['wall_s']:7.1f} s  {r.get('error', '')}",
+            flush=True,
+        )
+    meta = {
+        "device": _device_name(args.device),
+        "profile": profile,
+        "examples": examples,
+        "seed": args.seed,
+        "versions": _versions(),
+        "wall_s": time.monotonic() - start,
+        "command": f"python bench/audit/run.py --device {args.device} --out {args.out}"
+        + (f" --only {args.only}" if args.only else ""),
+    }
     previous = args.out / f"audit_{tag}.json"
     if only and previous.exists():  # a partial rerun replaces its ops' rows in the last full table
         fresh = {(r["library"], r["op"]): r for r in rows}
-        rows = [fresh.pop((r["library"], r["op"]), r) for r in json.loads(previous.read_text())["ops"]] + list(fresh.values())
+        rows = [fresh.pop((r["library"], r["op"]), r) for r in json.loads(previous.read_text())["ops"]] + list(
+            fresh.values()
+        )
         meta["command"] += " (rows of the other ops from the previous run)"
     (args.out / f"audit_{tag}.json").write_text(json.dumps({**meta, "ops": rows}, indent=1) + "\n")
     (args.out / f"audit_{tag}.xml").write_text(junit(rows, meta))

@@ -61,12 +61,14 @@ def _wrap(base: Any, forward: Any, name: str) -> Any:
 def zeros(base: Any) -> Any:
     def forward(self: Any, *inputs: Any) -> Any:
         return torch.zeros_like(base.forward(self, *inputs))
+
     return _wrap(base, forward, "ModelNew")
 
 
 def identity(base: Any) -> Any:
     def forward(self: Any, *inputs: Any) -> Any:
         return inputs[0]
+
     return _wrap(base, forward, "ModelNew")
 
 
@@ -78,6 +80,7 @@ def stale(base: Any) -> Any:
         if key not in cache:
             cache[key] = base.forward(self, *inputs).clone()
         return cache[key].clone()
+
     return _wrap(base, forward, "ModelNew")
 
 
@@ -85,6 +88,7 @@ def bf16(base: Any) -> Any:
     def forward(self: Any, *inputs: Any) -> Any:
         rounded = [x.bfloat16().float() if isinstance(x, torch.Tensor) and x.is_floating_point() else x for x in inputs]
         return base.forward(self, *rounded)
+
     return _wrap(base, forward, "ModelNew")
 
 
@@ -93,6 +97,7 @@ def scribble(base: Any) -> Any:
         out = base.forward(self, *inputs)
         inputs[0].add_(1)
         return out
+
     return _wrap(base, forward, "ModelNew")
 
 
@@ -104,8 +109,10 @@ def late_write(base: Any) -> Any:
         def finish() -> None:
             time.sleep(0.01)
             out.copy_(result)
+
         threading.Thread(target=finish, daemon=True).start()
         return out
+
     return _wrap(base, forward, "ModelNew")
 
 
@@ -113,4 +120,5 @@ def under_test_only(base: Any) -> Any:
     def forward(self: Any, *inputs: Any) -> Any:
         out = base.forward(self, *inputs)
         return out if verifier_visible() else torch.zeros_like(out)
+
     return _wrap(base, forward, "ModelNew")

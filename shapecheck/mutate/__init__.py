@@ -36,6 +36,29 @@ from shapecheck.mutate.generate import Mutant, Target, contract_function, genera
 from shapecheck.mutate.operators import OPERATORS
 from shapecheck.mutate.report import Summary, mark_equivalent, report_dict, table
 
-__all__ = ["CRASH", "ERROR", "KILLED", "OPERATORS", "SURVIVED", "TIMEOUT", "Mutant", "Result", "RunConfig", "Summary",
-           "Target", "baseline", "classify", "contract_function", "generate", "main", "mark_equivalent", "parse_target",
-           "report_dict", "run_command", "run_mutants", "run_source", "table", "write_source"]
+__all__ = [
+    "CRASH",
+    "ERROR",
+    "KILLED",
+    "OPERATORS",
+    "SURVIVED",
+    "TIMEOUT",
+    "Mutant",
+    "Result",
+    "RunConfig",
+    "Summary",
+    "Target",
+    "baseline",
+    "classify",
+    "contract_function",
+    "generate",
+    "main",
+    "mark_equivalent",
+    "parse_target",
+    "report_dict",
+    "run_command",
+    "run_mutants",
+    "run_source",
+    "table",
+    "write_source",
+]

@@ -16,10 +16,21 @@ from shapecheck.mutate.report import Summary, mark_equivalent, report_dict, tabl
 from shapecheck.parallel import Shard
 
 
-def main(spec: str, *, impl_function: Optional[str] = None, operators: Optional[Sequence[str]] = None,
-         examples: int = 60, seed: int = 0, slots: Sequence[Optional[str]] = (None, None),
-         shard: Optional[Shard] = None, device: str = "cpu", timeout: float = 600.0,
-         json_path: Optional[Path] = None, equivalent: Sequence[str] = (), list_only: bool = False) -> int:
+def main(
+    spec: str,
+    *,
+    impl_function: Optional[str] = None,
+    operators: Optional[Sequence[str]] = None,
+    examples: int = 60,
+    seed: int = 0,
+    slots: Sequence[Optional[str]] = (None, None),
+    shard: Optional[Shard] = None,
+    device: str = "cpu",
+    timeout: float = 600.0,
+    json_path: Optional[Path] = None,
+    equivalent: Sequence[str] = (),
+    list_only: bool = False,
+) -> int:
     """`shapecheck mutate`: 0 every mutant killed (or marked equivalent), 1 a survivor; UsageError -> 2.
 
     `slots` are the workers (one `CUDA_VISIBLE_DEVICES` value each on GPUs, None under the interpreter);
@@ -53,19 +64,28 @@ def main(spec: str, *, impl_function: Optional[str] = None, operators: Optional[
     mark_equivalent([], equivalent, ids)  # reject a stale id before spending minutes
     config = RunConfig(wrapper, examples, seed, timeout, device)
     start = time.perf_counter()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("{task.fields[survived]} survived"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[survived]} survived"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("baseline (unmutated)", total=1, survived=0)
         base = baseline(target, config, slots[0])
         if base.status != SURVIVED:
-            raise UsageError(f"the unmutated {target.spec} does not pass the suite through {wrapper} "
-                             f"({base.status}: {base.message}); mutation results would mean nothing")
+            raise UsageError(
+                f"the unmutated {target.spec} does not pass the suite through {wrapper} "
+                f"({base.status}: {base.message}); mutation results would mean nothing"
+            )
         progress.update(task, description=f"mutants of {target.function}", total=len(mutants), completed=0)
 
         def done(result: Result) -> None:
-            progress.update(task, advance=1, survived=progress.tasks[task].fields["survived"]
-                            + (result.status == SURVIVED))
+            progress.update(
+                task, advance=1, survived=progress.tasks[task].fields["survived"] + (result.status == SURVIVED)
+            )
 
         results = run_mutants(target, mutants, config, slots, done)
     seconds = time.perf_counter() - start
@@ -78,15 +98,20 @@ def main(spec: str, *, impl_function: Optional[str] = None, operators: Optional[
         out.print("[bold red]Survivors[/] (each is an equivalent mutant or a hole in the case strategies):")
         for r in survivors:
             assert r.mutant is not None
-            out.print(f"  {escape(r.mutant.id)}: {escape(r.mutant.before)}  →  {escape(r.mutant.after)}", soft_wrap=True)
+            out.print(
+                f"  {escape(r.mutant.id)}: {escape(r.mutant.before)}  →  {escape(r.mutant.after)}", soft_wrap=True
+            )
     for r in results:
         if r.status == ERROR:
             assert r.mutant is not None
             err.print(f"could not run {r.mutant.id}: {r.message}", markup=False, soft_wrap=True)
-    out.print(escape(summary.line()) + f" in {seconds:.0f} s ({len(slots)} workers, baseline {base.seconds:.0f} s)",
-              soft_wrap=True)
+    out.print(
+        escape(summary.line()) + f" in {seconds:.0f} s ({len(slots)} workers, baseline {base.seconds:.0f} s)",
+        soft_wrap=True,
+    )
     if json_path is not None:
-        report = report_dict(target, config, base, results, seconds, len(slots), None if shard is None else str(shard),
-                             len(chosen))
+        report = report_dict(
+            target, config, base, results, seconds, len(slots), None if shard is None else str(shard), len(chosen)
+        )
         json_path.write_text(json.dumps(report, indent=2))
     return 0 if summary.clean else 1

@@ -55,11 +55,30 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         m = self.mutant
-        head = {} if m is None else {"id": m.id, "operator": m.operator, "variant": m.variant, "line": m.line,
-                                     "col": m.col, "before": m.before, "after": m.after}
-        return {**head, "status": self.status, "killed": self.killed, "equivalent": self.equivalent,
-                "message": self.message, "seconds": round(self.seconds, 2), "returncode": self.returncode,
-                "file": self.file, "reproduce": self.reproduce}
+        head = (
+            {}
+            if m is None
+            else {
+                "id": m.id,
+                "operator": m.operator,
+                "variant": m.variant,
+                "line": m.line,
+                "col": m.col,
+                "before": m.before,
+                "after": m.after,
+            }
+        )
+        return {
+            **head,
+            "status": self.status,
+            "killed": self.killed,
+            "equivalent": self.equivalent,
+            "message": self.message,
+            "seconds": round(self.seconds, 2),
+            "returncode": self.returncode,
+            "file": self.file,
+            "reproduce": self.reproduce,
+        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,39 +110,68 @@ def write_source(source: str, label: str, directory: Optional[Path] = None) -> P
 def run_command(file: Path, config: RunConfig, json_path: Path) -> list[str]:
     """The `shapecheck run` invocation of one mutant (the CLI module run as a fresh interpreter)."""
     device = ["--device", "cpu", "--sanitize"] if config.device == "cpu" else ["--device", config.device]
-    return [sys.executable, "-m", "shapecheck.cli", "run", "--impl", f"{file}:{config.impl_function}", *device,
-            "--no-db", "--examples", str(config.examples), "--seed", str(config.seed), "--json", str(json_path)]
+    return [
+        sys.executable,
+        "-m",
+        "shapecheck.cli",
+        "run",
+        "--impl",
+        f"{file}:{config.impl_function}",
+        *device,
+        "--no-db",
+        "--examples",
+        str(config.examples),
+        "--seed",
+        str(config.seed),
+        "--json",
+        str(json_path),
+    ]
 
 
 def _environment(original: Path, slot: Optional[str]) -> dict[str, str]:
     """The child finds the project (cwd first) and, last, the original file's folder for sibling imports;
     on a GPU slot it sees that one device only."""
-    paths = [os.getcwd(), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
-             str(original.resolve().parent)]
+    paths = [
+        os.getcwd(),
+        *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep)),
+        str(original.resolve().parent),
+    ]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), "COLUMNS": "200"}
     return env if slot is None else {**env, "CUDA_VISIBLE_DEVICES": slot}
 
 
-def run_source(source: str, label: str, mutant: Optional[Mutant], original: Path, config: RunConfig,
-               slot: Optional[str] = None) -> Result:
+def run_source(
+    source: str, label: str, mutant: Optional[Mutant], original: Path, config: RunConfig, slot: Optional[str] = None
+) -> Result:
     """Run the property suite on `source` in a fresh process and classify the outcome."""
     file = write_source(source, label, config.directory)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="shapecheck-mutate-") as tmp:
         json_path = Path(tmp) / "report.json"
         try:
-            proc = subprocess.run(run_command(file, config, json_path), env=_environment(original, slot),
-                                  capture_output=True, text=True, timeout=config.timeout)
+            proc = subprocess.run(
+                run_command(file, config, json_path),
+                env=_environment(original, slot),
+                capture_output=True,
+                text=True,
+                timeout=config.timeout,
+            )
         except subprocess.TimeoutExpired:
-            return Result(mutant, TIMEOUT, f"timed out after {config.timeout:g} s", time.perf_counter() - start,
-                          None, str(file))
+            return Result(
+                mutant, TIMEOUT, f"timed out after {config.timeout:g} s", time.perf_counter() - start, None, str(file)
+            )
         seconds = time.perf_counter() - start
         report = json.loads(json_path.read_text()) if json_path.exists() else None
     return classify(mutant, proc, report, seconds, str(file))
 
 
-def classify(mutant: Optional[Mutant], proc: subprocess.CompletedProcess[str], report: Optional[dict[str, Any]],
-             seconds: float, file: str) -> Result:
+def classify(
+    mutant: Optional[Mutant],
+    proc: subprocess.CompletedProcess[str],
+    report: Optional[dict[str, Any]],
+    seconds: float,
+    file: str,
+) -> Result:
     """The child's verdict from its exit code and JSON report (`shapecheck run`'s documented outputs)."""
     stderr_line = next((line for line in reversed(proc.stderr.splitlines()) if line.strip()), "")
     if proc.returncode == 0 and report is not None and report["held"]:
@@ -140,12 +188,18 @@ def classify(mutant: Optional[Mutant], proc: subprocess.CompletedProcess[str], r
     # is a crash (killed); anything else means the mutant could not be judged.
     if proc.returncode == 2 and "cannot import" in stderr_line:
         return Result(mutant, CRASH, stderr_line.removeprefix("shapecheck: error: "), seconds, 2, file)
-    return Result(mutant, ERROR, f"exit {proc.returncode}: {stderr_line or 'no JSON report'}", seconds,
-                  proc.returncode, file)
+    return Result(
+        mutant, ERROR, f"exit {proc.returncode}: {stderr_line or 'no JSON report'}", seconds, proc.returncode, file
+    )
 
 
-def run_mutants(target: Target, mutants: Sequence[Mutant], config: RunConfig, slots: Sequence[Optional[str]] = (None, None),
-                on_result: Callable[[Result], None] = lambda r: None) -> list[Result]:
+def run_mutants(
+    target: Target,
+    mutants: Sequence[Mutant],
+    config: RunConfig,
+    slots: Sequence[Optional[str]] = (None, None),
+    on_result: Callable[[Result], None] = lambda r: None,
+) -> list[Result]:
     """Run every mutant, one per slot at a time; results in the order of `mutants`, whatever finished first."""
     stem = target.path.stem
     free: queue.SimpleQueue[Optional[str]] = queue.SimpleQueue()

@@ -95,7 +95,8 @@ def contract_function(source: str, spec: str = "") -> str:
             for d in n.decorator_list:
                 call = d.func if isinstance(d, ast.Call) else d
                 if (isinstance(call, ast.Name) and call.id == "contract") or (
-                        isinstance(call, ast.Attribute) and call.attr == "contract"):
+                    isinstance(call, ast.Attribute) and call.attr == "contract"
+                ):
                     names.append(n.name)
         elif isinstance(n, ast.Assign):
             for t in n.targets:
@@ -113,7 +114,7 @@ def _to_patch(src: Source, start: int, end: int, text: str) -> tuple[Patch, str,
     first, last = src.line_of(start), src.line_of(max(start, end - 1) if end > start else start)
     ls, le = src.line_span(first, last)
     old = src.text[ls:le]
-    new = old[: start - ls] + text + old[end - ls:]
+    new = old[: start - ls] + text + old[end - ls :]
     occurrence, pos = 0, src.text.find(old)
     while 0 <= pos < ls:
         occurrence += 1
@@ -151,9 +152,11 @@ def generate(target: Target, operators: Optional[Sequence[str]] = None) -> list[
                 continue
             seen.add(mutated)
             ast.parse(mutated)  # an operator producing invalid syntax is a bug here, not a killed mutant
-            line, col = site.node.lineno, src.offset(site.node.lineno, site.node.col_offset) - src.starts[site.node.lineno - 1] + 1  # type: ignore[attr-defined]  # sites are expr/stmt nodes
+            line, col = (
+                site.node.lineno,
+                src.offset(site.node.lineno, site.node.col_offset) - src.starts[site.node.lineno - 1] + 1,
+            )  # type: ignore[attr-defined]  # sites are expr/stmt nodes
             before, after = site.display or (_squash(old), _squash(new))
             mutants.append(Mutant(name, site.variant, line, col, before, after, patch))
     mutants.sort(key=lambda m: (m.line, m.col, list(OPERATORS).index(m.operator), m.variant))
     return mutants
-

@@ -37,8 +37,14 @@ def op_floordiv_mod(f: Function) -> Iterator[Site]:
 
 def op_comparison(f: Function) -> Iterator[Site]:
     """`<` <-> `<=`, `>` <-> `>=`, `==` <-> `!=`: boundary conditions of masks and guards."""
-    swap = {ast.Lt: ("<", "<=", "le"), ast.LtE: ("<=", "<", "lt"), ast.Gt: (">", ">=", "ge"),
-            ast.GtE: (">=", ">", "gt"), ast.Eq: ("==", "!=", "ne"), ast.NotEq: ("!=", "==", "eq")}
+    swap = {
+        ast.Lt: ("<", "<=", "le"),
+        ast.LtE: ("<=", "<", "lt"),
+        ast.Gt: (">", ">=", "ge"),
+        ast.GtE: (">=", ">", "gt"),
+        ast.Eq: ("==", "!=", "ne"),
+        ast.NotEq: ("!=", "==", "eq"),
+    }
     for n in f.nodes():
         if isinstance(n, ast.Compare):
             left = n.left
@@ -127,8 +133,13 @@ def op_off_by_one(f: Function) -> Iterator[Site]:
             if isinstance(ptr, (ast.IfExp, ast.BoolOp, ast.Compare, ast.NamedExpr, ast.Lambda)):
                 text = f"({text})"
             yield replace_node(f, ptr, f"{text} + 1", "ptr+1")
-        elif (isinstance(n, ast.BinOp) and isinstance(n.op, (ast.Add, ast.Sub)) and isinstance(n.right, ast.Constant)
-              and type(n.right.value) is int and n.right.value == 1):
+        elif (
+            isinstance(n, ast.BinOp)
+            and isinstance(n.op, (ast.Add, ast.Sub))
+            and isinstance(n.right, ast.Constant)
+            and type(n.right.value) is int
+            and n.right.value == 1
+        ):
             yield replace_node(f, n, f.src.seg(n.left), "drop+1" if isinstance(n.op, ast.Add) else "drop-1")
 
 
@@ -189,13 +200,17 @@ def op_stride(f: Function) -> Iterator[Site]:
             for a, b in zip(n.args, n.args[1:]):
                 if _is_stride_call(a) and _is_stride_call(b) and ast.dump(a.func) == ast.dump(b.func):  # type: ignore[attr-defined]  # stride calls: tested
                     start, end = f.src.span(a)[0], f.src.span(b)[1]
-                    between = f.src.text[f.src.span(a)[1]:f.src.span(b)[0]]
+                    between = f.src.text[f.src.span(a)[1] : f.src.span(b)[0]]
                     yield Site(a, start, end, f.src.seg(b) + between + f.src.seg(a), "launch")
 
 
 def _is_stride_call(node: ast.AST) -> bool:
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stride"
-            and len(node.args) == 1)
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "stride"
+        and len(node.args) == 1
+    )
 
 
 _CASTS = ("float32", "float64", "int64")
@@ -207,8 +222,13 @@ def op_drop_cast(f: Function) -> Iterator[Site]:
     Casts to `ptr.dtype.element_ty` before a store are left alone: `tl.store` casts to the pointee anyway.
     """
     for n in f.nodes():
-        if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "to" and len(n.args) == 1
-                and f.is_tl(n.args[0], *_CASTS)):
+        if (
+            isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and n.func.attr == "to"
+            and len(n.args) == 1
+            and f.is_tl(n.args[0], *_CASTS)
+        ):
             yield replace_node(f, n, f.src.seg(n.func.value), n.args[0].attr)  # type: ignore[attr-defined]  # is_tl: an Attribute
 
 
@@ -263,12 +283,13 @@ def op_store_before_update(f: Function) -> Iterator[Site]:
     def defined_before(name: str, stmt: ast.stmt) -> bool:
         if name in f.params:
             return True
-        return any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == name
-                   and n.lineno < stmt.lineno for n in ast.walk(f.node))
+        return any(
+            isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == name and n.lineno < stmt.lineno
+            for n in ast.walk(f.node)
+        )
 
     def is_store(stmt: ast.stmt) -> bool:
-        return (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
-                and f.is_tl(stmt.value.func, "store"))
+        return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and f.is_tl(stmt.value.func, "store")
 
     def move(block: list[ast.stmt], i: int) -> Optional[Site]:
         stmt = block[i]
@@ -292,8 +313,12 @@ def op_store_before_update(f: Function) -> Iterator[Site]:
         for i, stmt in enumerate(block):
             if stmt in stores:
                 site = move(block, i)
-            elif (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                  and any(stmt.targets[0].id in _read(s) for s in stores if s.lineno > stmt.lineno)):
+            elif (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+                and any(stmt.targets[0].id in _read(s) for s in stores if s.lineno > stmt.lineno)
+            ):
                 site = move(block, i)
             else:
                 continue
@@ -318,4 +343,3 @@ OPERATORS: dict[str, Callable[[Function], Iterable[Site]]] = {
     "epsilon": op_epsilon,
     "other-value": op_other_value,
 }
-

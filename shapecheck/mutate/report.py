@@ -30,14 +30,20 @@ class Summary:
     @classmethod
     def count(cls, statuses: Sequence[str], equivalent: int) -> "Summary":
         count = lambda *s: sum(status in s for status in statuses)
-        return cls(len(statuses), count(*KILLS), count(CRASH), count(TIMEOUT), count(SURVIVED), count(ERROR), equivalent)
+        return cls(
+            len(statuses), count(*KILLS), count(CRASH), count(TIMEOUT), count(SURVIVED), count(ERROR), equivalent
+        )
 
     def line(self) -> str:
         pct = lambda a, b: f"{100 * a / b:.1f}%" if b else "n/a"
         text = f"mutation score: {self.killed}/{self.total} killed ({pct(self.killed, self.total)})"
         relevant = self.total - self.equivalent
-        text += (f"; non-equivalent: {self.killed}/{relevant} ({pct(self.killed, relevant)}), "
-                 f"{self.equivalent} marked equivalent" if self.equivalent else "; none marked equivalent")
+        text += (
+            f"; non-equivalent: {self.killed}/{relevant} ({pct(self.killed, relevant)}), "
+            f"{self.equivalent} marked equivalent"
+            if self.equivalent
+            else "; none marked equivalent"
+        )
         text += f"; {self.crashes} killed by a crash, {self.timeouts} by timeout"
         if self.survived - self.equivalent:
             text += f"; {self.survived - self.equivalent} survived (equivalent mutant or hole in the strategies)"
@@ -61,8 +67,16 @@ def mark_equivalent(results: Sequence[Result], ids: Iterable[str], all_ids: Iter
         r.equivalent = r.mutant is not None and r.mutant.id in wanted and r.status == SURVIVED
 
 
-def report_dict(target: Target, config: RunConfig, base: Optional[Result], results: Sequence[Result],
-                seconds: float, workers: int, shard: Optional[str] = None, total: Optional[int] = None) -> dict[str, Any]:
+def report_dict(
+    target: Target,
+    config: RunConfig,
+    base: Optional[Result],
+    results: Sequence[Result],
+    seconds: float,
+    workers: int,
+    shard: Optional[str] = None,
+    total: Optional[int] = None,
+) -> dict[str, Any]:
     """Everything a serial run's report holds; `shard` ("i/n") and `total` (mutants before sharding) say
     which part of the whole this is. Mutants keep their order in the full list."""
     summary = Summary.of(results)
@@ -103,10 +117,14 @@ def table(results: Sequence[Result], title: str) -> Any:
         if r.equivalent:
             status += " (equivalent)"
         message = r.message if len(r.message) <= 90 else r.message[:87] + "..."
-        t.add_row(escape(m.id), escape(f"{m.before}  →  {m.after}"), f"[{styles[r.status]}]{status}[/]",
-                  escape(message), f"{r.seconds:.1f} s")
+        t.add_row(
+            escape(m.id),
+            escape(f"{m.before}  →  {m.after}"),
+            f"[{styles[r.status]}]{status}[/]",
+            escape(message),
+            f"{r.seconds:.1f} s",
+        )
     return t
-
 
 
 def merge_shards(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -118,12 +136,20 @@ def merge_shards(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
     runs = {(p["target"], p["impl_function"], p["examples"], p["seed"], p["mutants_total"]) for p in parts}
     if len(runs) != 1:
         raise UsageError("report merge: the mutate reports are not of one run (target, wrapper, --examples, --seed)")
-    mutants = sorted((m for p in parts for m in p["mutants"]),
-                     key=lambda m: (m["line"], m["col"], list(OPERATORS).index(m["operator"]), m["variant"]))
+    mutants = sorted(
+        (m for p in parts for m in p["mutants"]),
+        key=lambda m: (m["line"], m["col"], list(OPERATORS).index(m["operator"]), m["variant"]),
+    )
     (run,) = runs
     if len(mutants) != run[-1] or len({m["id"] for m in mutants}) != len(mutants):
         raise UsageError(f"report merge: the shards hold {len(mutants)} mutants, the run has {run[-1]}")
     summary = Summary.count([m["status"] for m in mutants], sum(m["equivalent"] for m in mutants))
-    return {**parts[0], "workers": sum(p["workers"] for p in parts), "shard": None,
-            "seconds": max(p["seconds"] for p in parts), "score": dataclasses.asdict(summary),
-            "score_line": summary.line(), "mutants": mutants}
+    return {
+        **parts[0],
+        "workers": sum(p["workers"] for p in parts),
+        "shard": None,
+        "seconds": max(p["seconds"] for p in parts),
+        "score": dataclasses.asdict(summary),
+        "score_line": summary.line(),
+        "mutants": mutants,
+    }

@@ -26,8 +26,10 @@ class Source:
         return self.starts[lineno - 1] + len(line.encode()[:col].decode())
 
     def span(self, node: ast.AST) -> tuple[int, int]:
-        return (self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]  # spans of stmt/expr nodes only
-                self.offset(node.end_lineno, node.end_col_offset))  # type: ignore[attr-defined]  # (same)
+        return (
+            self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]  # spans of stmt/expr nodes only
+            self.offset(node.end_lineno, node.end_col_offset),
+        )  # type: ignore[attr-defined]  # (same)
 
     def seg(self, node: ast.AST) -> str:
         start, end = self.span(node)
@@ -82,8 +84,12 @@ class Function:
 
     def is_tl(self, node: ast.AST, *names: str) -> bool:
         """`node` is `tl.<name>` for one of `names` (tl = any alias of triton.language in the file)."""
-        return (isinstance(node, ast.Attribute) and node.attr in names and isinstance(node.value, ast.Name)
-                and node.value.id in self.tl)
+        return (
+            isinstance(node, ast.Attribute)
+            and node.attr in names
+            and isinstance(node.value, ast.Name)
+            and node.value.id in self.tl
+        )
 
     def tl_calls(self, *names: str) -> Iterator[ast.Call]:
         for n in self.nodes():
@@ -114,4 +120,3 @@ def operand(text: str, node: ast.AST) -> str:
 def replace_node(f: Function, node: ast.AST, text: str, variant: str = "") -> Site:
     start, end = f.src.span(node)
     return Site(node, start, end, text, variant)
-

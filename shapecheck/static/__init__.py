@@ -16,8 +16,16 @@ commands (CLI glue).
 import importlib
 from typing import Any
 
-_HOMES = {"Agreement": "analysis", "Analysis": "analysis", "analyse": "analysis", "analyse_function": "analysis",
-          "analyse_module": "analysis", "Finding": "findings", "Report": "findings", "lint_paths": "linter"}
+_HOMES = {
+    "Agreement": "analysis",
+    "Analysis": "analysis",
+    "analyse": "analysis",
+    "analyse_function": "analysis",
+    "analyse_module": "analysis",
+    "Finding": "findings",
+    "Report": "findings",
+    "lint_paths": "linter",
+}
 __all__ = sorted(_HOMES)
 
 

@@ -86,8 +86,9 @@ class Analysis:
                 else:
                     whys.append(self.knowledge.equal(a, bound.get(axis, b) if isinstance(axis, str) else b))
             if all(w is not None for w in whys):
-                return Agreement("agree", f"inferred {inferred} matches declared {declared.describe()}",
-                                 tuple(w for w in whys if w))
+                return Agreement(
+                    "agree", f"inferred {inferred} matches declared {declared.describe()}", tuple(w for w in whys if w)
+                )
         return Agreement("differ", f"inferred {inferred} but declared {declared.describe()}")
 
     def agreement(self, value: Optional[Value] = None) -> Agreement:
@@ -154,8 +155,14 @@ def _dim_origins(signature: Signature) -> dict[str, str]:
 
 
 def _return_dims(signature: Signature) -> set[str]:
-    return {name for label, declared in signature.declared() if label.startswith("return")
-            for pattern in declared.patterns for axis in pattern for name in axis_names(axis)}
+    return {
+        name
+        for label, declared in signature.declared()
+        if label.startswith("return")
+        for pattern in declared.patterns
+        for axis in pattern
+        for name in axis_names(axis)
+    }
 
 
 def _add_rules(interp: Interpreter, signature: Signature) -> None:
@@ -171,8 +178,11 @@ def _add_rules(interp: Interpreter, signature: Signature) -> None:
             continue
         for part in split(value):
             if isinstance(part, sp.Or):
-                guards = [a for a in part.args if isinstance(a, sp.Symbol) or
-                          (isinstance(a, sp.Not) and isinstance(a.args[0], sp.Symbol))]
+                guards = [
+                    a
+                    for a in part.args
+                    if isinstance(a, sp.Symbol) or (isinstance(a, sp.Not) and isinstance(a.args[0], sp.Symbol))
+                ]
                 rest = [a for a in part.args if a not in guards]
                 if guards and rest:
                     when = conjoin(ALWAYS, sp.And(*(sp.Not(g) for g in guards)))
@@ -182,15 +192,23 @@ def _add_rules(interp: Interpreter, signature: Signature) -> None:
     interp.env = saved
 
 
-def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Signature, *,
-            shared: Optional[Shared] = None, record: bool = True) -> Analysis:
+def analyse(
+    module: ModuleSource,
+    fn: FunctionNode,
+    qualname: str,
+    signature: Signature,
+    *,
+    shared: Optional[Shared] = None,
+    record: bool = True,
+) -> Analysis:
     """Run the analysis of `fn` seeded with `signature`."""
     shared = shared or Shared(module, follow=record)  # explain follows calls into sibling modules
     interp = Interpreter(shared, qualname, record=record, dims=_dim_origins(signature))
     interp.taken -= signature.output_only_dims()  # `N = len(cu) - 1` IS the returned N: no `N'`
     none_defaults = defaults_none(fn)
-    inputs = {arg.arg: _seed(interp, arg, signature.params.get(arg.arg), arg.arg in none_defaults)
-              for arg in parameters(fn)}
+    inputs = {
+        arg.arg: _seed(interp, arg, signature.params.get(arg.arg), arg.arg in none_defaults) for arg in parameters(fn)
+    }
     interp.env.update(inputs)
     notes: list[str] = []
 
@@ -211,12 +229,25 @@ def analyse(module: ModuleSource, fn: FunctionNode, qualname: str, signature: Si
         output = map_exprs(interp.output(), simplify)
     except RecursionError:  # pathologically nested source: a limit of the analyser, reported as unknown
         output = Unknown("source nested too deeply to analyse", fn)
-    return Analysis(module, fn, qualname, signature, inputs, interp.knowledge, interp.steps, interp.launches,
-                    interp.issues, interp.returns, output, notes)
+    return Analysis(
+        module,
+        fn,
+        qualname,
+        signature,
+        inputs,
+        interp.knowledge,
+        interp.steps,
+        interp.launches,
+        interp.issues,
+        interp.returns,
+        output,
+        notes,
+    )
 
 
-def analyse_function(path: Union[str, Path], qualname: str, assume: Mapping[str, Declared] = {},
-                     contracts: bool = True) -> Analysis:
+def analyse_function(
+    path: Union[str, Path], qualname: str, assume: Mapping[str, Declared] = {}, contracts: bool = True
+) -> Analysis:
     """Analyse `path::qualname`; LookupError when there is no such function, ValueError for a bad --assume."""
     module = ModuleSource.load(path)
     fn = module.find(qualname)
@@ -232,7 +263,7 @@ _LAUNCH = re.compile(r"\]\s*\(")
 def launches_kernel(module: ModuleSource, fn: FunctionNode) -> bool:
     """Whether `fn` has a `kernel[grid](...)` call (its grid is worth checking even without declared shapes);
     the source text is screened first, the tree walked only where `](` occurs."""
-    lines = module.lines[fn.lineno - 1:fn.end_lineno]
+    lines = module.lines[fn.lineno - 1 : fn.end_lineno]
     if not any(_LAUNCH.search(line) for line in lines):
         return False
     return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Subscript) for n in ast.walk(fn))

@@ -121,5 +121,10 @@ class Bounder:
             seen.add(s)
             if s in self.definitions:
                 stack.extend(self.definitions[s].free_symbols)
-        return sorted(s.name for s in seen if s not in self.definitions and s.is_integer  # conditions are not dims
-                      and math.isinf(self._symbol(s)[1]))
+        return sorted(
+            s.name
+            for s in seen
+            if s not in self.definitions
+            and s.is_integer  # conditions are not dims
+            and math.isinf(self._symbol(s)[1])
+        )

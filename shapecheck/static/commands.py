@@ -34,8 +34,10 @@ def github(finding: Finding) -> str:
     """A GitHub Actions workflow command: an annotation on the finding's lines."""
     level = "error" if finding.severity == "error" else "notice"
     message = finding.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return (f"::{level} file={finding.path},line={finding.line},col={finding.col},endLine={finding.end_line},"
-            f"endColumn={finding.end_col},title={finding.code}::{message}")
+    return (
+        f"::{level} file={finding.path},line={finding.line},col={finding.col},endLine={finding.end_line},"
+        f"endColumn={finding.end_col},title={finding.code}::{message}"
+    )
 
 
 def render(report: Report, output_format: str) -> list[str]:
@@ -44,13 +46,17 @@ def render(report: Report, output_format: str) -> list[str]:
         return [report.to_json()]
     if output_format == "github":
         return [github(f) for f in report.findings]
-    lines = [f.format() if output_format == "text" else f"{f.path}:{f.line}:{f.col}: {f.code}"
-             for f in report.findings]
+    lines = [f.format() if output_format == "text" else f"{f.path}:{f.line}:{f.col}: {f.code}" for f in report.findings]
     return lines + [report.summary()]
 
 
-def explain_report(target: str, assume: Sequence[str] = (), output_format: str = "text",
-                   example: Optional[str] = None, emit: bool = False) -> str:
+def explain_report(
+    target: str,
+    assume: Sequence[str] = (),
+    output_format: str = "text",
+    example: Optional[str] = None,
+    emit: bool = False,
+) -> str:
     """The derivation of `FILE.py::FUNCTION` as text or Markdown, or (`emit`) a draft contract module read
     from the function's own code (its decorator's contract, if any, is not consulted)."""
     from shapecheck.static import explain
@@ -78,8 +84,14 @@ def explain_report(target: str, assume: Sequence[str] = (), output_format: str =
     return explain.markdown(analysis, ex) if output_format == "markdown" else explain.text(analysis, ex)
 
 
-def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Sequence[str] = (),
-                select: Sequence[str] = (), ignore: Sequence[str] = (), cache: bool = True) -> Report:
+def lint_report(
+    paths: Sequence[str],
+    output_format: str = "text",
+    bounds: Sequence[str] = (),
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    cache: bool = True,
+) -> Report:
     """Lint `paths`, unchanged files from the lint cache (`cache_dir()/lint`) unless not `cache`; a missing
     path, an unknown format or rule, a malformed bound is a usage error."""
     if output_format not in LINT_FORMATS:
@@ -90,8 +102,9 @@ def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Seque
         if not any(rule.startswith(code) for rule in RULES):
             raise UsageError(f"--select/--ignore: no rule matches {code!r} (rules: {', '.join(RULES)})")
     try:
-        return lint_paths(paths, configured_bounds(bounds), select, ignore,
-                          LintCache(cache_dir() / "lint") if cache else None)
+        return lint_paths(
+            paths, configured_bounds(bounds), select, ignore, LintCache(cache_dir() / "lint") if cache else None
+        )
     except FileNotFoundError as exc:
         raise UsageError(str(exc)) from None
 
@@ -99,7 +112,9 @@ def lint_report(paths: Sequence[str], output_format: str = "text", bounds: Seque
 POLL_S = 0.2  # how often `lint --watch` looks at the files' modification times
 
 
-def changes(paths: Sequence[str], also: Callable[[], Iterable[str]] = tuple, poll_s: float = POLL_S) -> Iterator[list[Path]]:
+def changes(
+    paths: Sequence[str], also: Callable[[], Iterable[str]] = tuple, poll_s: float = POLL_S
+) -> Iterator[list[Path]]:
     """For `lint --watch`: each time Python files under `paths`, or the files `also()` names (the contract
     modules the last lint resolved), are added, removed or modified (modification time or size), the ones
     that changed. The files under `paths` are looked at now, before the caller's first lint, so an edit made

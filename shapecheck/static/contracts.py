@@ -16,17 +16,24 @@ from shapecheck.static.source import FunctionNode, ModuleSource, dotted
 
 _FIELDS = ("name", "signature", "dims", "rules")  # Contract's leading positional fields, in order
 _DIM_FIELDS = ("meaning", "lo", "hi", "gpu_hi")
+
+
 def _literal(module: ModuleSource, node: ast.expr, depth: int = 0) -> Any:
     """A literal, a module constant, or an f-string of them; raises ValueError otherwise."""
     if isinstance(node, ast.Name) and node.id in module.constants and depth < 5:
         return _literal(module, module.constants[node.id], depth + 1)
     if isinstance(node, ast.JoinedStr):
-        return "".join(str(_literal(module, v.value if isinstance(v, ast.FormattedValue) else v, depth))
-                       for v in node.values)
+        return "".join(
+            str(_literal(module, v.value if isinstance(v, ast.FormattedValue) else v, depth)) for v in node.values
+        )
     if isinstance(node, ast.BinOp):
         left, right = _literal(module, node.left, depth), _literal(module, node.right, depth)
-        ops = {ast.Add: lambda: left + right, ast.Mult: lambda: left * right, ast.Pow: lambda: left ** right,
-               ast.Sub: lambda: left - right}
+        ops = {
+            ast.Add: lambda: left + right,
+            ast.Mult: lambda: left * right,
+            ast.Pow: lambda: left**right,
+            ast.Sub: lambda: left - right,
+        }
         if type(node.op) in ops:
             return ops[type(node.op)]()
     return ast.literal_eval(node)
@@ -57,8 +64,13 @@ def _dims(module: ModuleSource, node: Optional[ast.expr]) -> dict[str, DimInfo]:
 def _rules(module: ModuleSource, node: Optional[ast.expr]) -> tuple[str, ...]:
     rules: list[str] = []
     for item in node.elts if isinstance(node, (ast.List, ast.Tuple)) else []:
-        expr = item.args[0] if isinstance(item, ast.Call) and item.args else \
-            next((k.value for k in item.keywords if k.arg == "expr"), None) if isinstance(item, ast.Call) else item
+        expr = (
+            item.args[0]
+            if isinstance(item, ast.Call) and item.args
+            else next((k.value for k in item.keywords if k.arg == "expr"), None)
+            if isinstance(item, ast.Call)
+            else item
+        )
         try:
             text = _literal(module, expr) if expr is not None else None
         except (ValueError, TypeError, SyntaxError):
@@ -68,7 +80,9 @@ def _rules(module: ModuleSource, node: Optional[ast.expr]) -> tuple[str, ...]:
     return tuple(rules)
 
 
-def _contract_call(module: ModuleSource, name: str) -> Optional[tuple[ModuleSource, str, dict[str, ast.expr], FunctionNode]]:
+def _contract_call(
+    module: ModuleSource, name: str
+) -> Optional[tuple[ModuleSource, str, dict[str, ast.expr], FunctionNode]]:
     """Where `C = Contract(...)` bound to `name` is: its module, name, arguments and signature stub."""
     found = definition(module, name)
     if found is None:
@@ -96,15 +110,23 @@ def contract_signature(module: ModuleSource, name: str) -> Optional[Signature]:
     except (ValueError, TypeError, SyntaxError):
         title = attr
     declared = from_source(stub)
-    return Signature(declared.params, declared.returns, f"contract `{title}`",
-                     _dims(owner, args.get("dims")), _rules(owner, args.get("rules")))
+    return Signature(
+        declared.params,
+        declared.returns,
+        f"contract `{title}`",
+        _dims(owner, args.get("dims")),
+        _rules(owner, args.get("rules")),
+    )
 
 
 def _decorator_target(module: ModuleSource, fn: FunctionNode) -> Optional[tuple[ModuleSource, str]]:
     """The module and name of `C` in `@contract(C)` (any decorator named `contract` with one argument)."""
     for decorator in fn.decorator_list:
-        if isinstance(decorator, ast.Call) and dotted(decorator.func).split(".")[-1] == "contract" \
-                and len(decorator.args) == 1:
+        if (
+            isinstance(decorator, ast.Call)
+            and dotted(decorator.func).split(".")[-1] == "contract"
+            and len(decorator.args) == 1
+        ):
             target = decorator.args[0]
             if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
                 module_of = module.imports.get(target.value.id)

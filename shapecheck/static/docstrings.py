@@ -34,7 +34,7 @@ def _entries(doc: str, section: str) -> list[tuple[str, str, str]]:
         return []
     indent = len(lines[start]) - len(lines[start].lstrip())
     found: list[tuple[str, str, list[str]]] = []
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         if line.strip() and len(line) - len(line.lstrip()) <= indent:
             break  # the next section
         entry = _ENTRY.match(line)

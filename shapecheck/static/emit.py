@@ -72,11 +72,17 @@ def _rules(analysis: Analysis, dims: set[str]) -> list[tuple[str, str, str]]:
             continue
         found.setdefault(text, (sorted(names)[0], fact.origin))
     for node in ast.walk(analysis.node):
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.FloorDiv) and \
-                isinstance(node.left, ast.Name) and isinstance(node.right, ast.Name) and \
-                {node.left.id, node.right.id} <= dims:
-            found.setdefault(f"{node.left.id} % {node.right.id} == 0",
-                             (node.left.id, f"line {node.lineno} divides {node.left.id} by {node.right.id}"))
+        if (
+            isinstance(node, ast.BinOp)
+            and isinstance(node.op, ast.FloorDiv)
+            and isinstance(node.left, ast.Name)
+            and isinstance(node.right, ast.Name)
+            and {node.left.id, node.right.id} <= dims
+        ):
+            found.setdefault(
+                f"{node.left.id} % {node.right.id} == 0",
+                (node.left.id, f"line {node.lineno} divides {node.left.id} by {node.right.id}"),
+            )
     return [(text, dimension, why) for text, (dimension, why) in found.items()]
 
 
@@ -85,8 +91,12 @@ def _bounds(analysis: Analysis) -> dict[str, tuple[int, int]]:
     bounds: dict[str, tuple[int, int]] = {}
     for fact in analysis.knowledge.facts:
         rel = fact.relation
-        if not fact.when and isinstance(rel, (sp.Le, sp.Lt, sp.Eq)) and isinstance(rel.lhs, sp.Symbol) \
-                and rel.rhs.is_Integer:
+        if (
+            not fact.when
+            and isinstance(rel, (sp.Le, sp.Lt, sp.Eq))
+            and isinstance(rel.lhs, sp.Symbol)
+            and rel.rhs.is_Integer
+        ):
             hi = int(rel.rhs) - (1 if isinstance(rel, sp.Lt) else 0)
             bounds[rel.lhs.name] = (hi if isinstance(rel, sp.Eq) else 1, hi)
     return bounds
@@ -124,19 +134,35 @@ def emit_contract(analysis: Analysis) -> str:
     documented, returned = docstrings.arguments(ast.get_docstring(fn)), docstrings.results(ast.get_docstring(fn))
     from_doc = {n for d in [*documented.values(), *returned] for axis in d.axes for n in axis_names(axis)}
     dims = sig.dim_names() | from_doc
-    lines = [f'"""Draft contract of `{name}`, emitted by `shapecheck explain {analysis.module.path}::{analysis.qualname} '
-             '--emit-contract`.', "",
-             "Read from the source, not proved: check each shape (and the placeholder dim ranges) before relying on it.",
-             '"""', "", "from __future__ import annotations", "", "from typing import Any, Optional", "",
-             "import torch", "from jaxtyping import Float, Int", "from torch import Tensor", "",
-             "from shapecheck.spec import Contract, Dim, Rule", "", "", f"def {name}("]
+    lines = [
+        f'"""Draft contract of `{name}`, emitted by `shapecheck explain {analysis.module.path}::{analysis.qualname} '
+        "--emit-contract`.",
+        "",
+        "Read from the source, not proved: check each shape (and the placeholder dim ranges) before relying on it.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import Any, Optional",
+        "",
+        "import torch",
+        "from jaxtyping import Float, Int",
+        "from torch import Tensor",
+        "",
+        "from shapecheck.spec import Contract, Dim, Rule",
+        "",
+        "",
+        f"def {name}(",
+    ]
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
-    defaults = {arg.arg: d for arg, d in zip(positional[len(positional) - len(a.defaults):], a.defaults)}
+    defaults = {arg.arg: d for arg, d in zip(positional[len(positional) - len(a.defaults) :], a.defaults)}
     defaults.update({arg.arg: d for arg, d in zip(a.kwonlyargs, a.kw_defaults) if d is not None})
     for arg in parameters(fn):
         if arg is a.vararg or arg is a.kwarg:
-            lines.append(f"    # {'*' if arg is a.vararg else '**'}{arg.arg} dropped: a contract's stub names each argument it judges")
+            lines.append(
+                f"    # {'*' if arg is a.vararg else '**'}{arg.arg} dropped: a contract's stub names each argument it judges"
+            )
             continue
         declared = sig.params.get(arg.arg)
         default = defaults.get(arg.arg)
@@ -144,11 +170,16 @@ def emit_contract(analysis: Analysis) -> str:
             text = _pattern_text(declared)
             kind = "Int" if text.endswith("+1") and len(declared.patterns[0]) == 1 else "Float"
             hint = f'{kind}[Tensor, "{text}"]'
-            hint = f"Optional[{hint}]" if declared.optional or (isinstance(default, ast.Constant) and default.value is None) else hint
+            hint = (
+                f"Optional[{hint}]"
+                if declared.optional or (isinstance(default, ast.Constant) and default.value is None)
+                else hint
+            )
             note = sig.inferred.get(arg.arg, "annotated")
         elif arg.arg in documented and (arg.annotation is None or "Tensor" in ast.unparse(arg.annotation)):
-            hint = _documented_hint(documented[arg.arg], none_default=isinstance(default, ast.Constant)
-                                    and default.value is None)
+            hint = _documented_hint(
+                documented[arg.arg], none_default=isinstance(default, ast.Constant) and default.value is None
+            )
             note = "shape from the docstring"
         else:
             hint = ast.unparse(arg.annotation) if arg.annotation is not None else "Any"
@@ -156,19 +187,29 @@ def emit_contract(analysis: Analysis) -> str:
             foreign = sorted(_names(arg.annotation) - _IMPORTED) if arg.annotation is not None else []
             if foreign:  # a name the draft does not import (the library's own types) would fail to resolve
                 hint, note = "Any", f"was `{hint}`: {', '.join(foreign)} not imported in the draft"
-            elif (isinstance(default, ast.Constant) and default.value is None and hint != "Any"
-                  and "None" not in hint and "Optional" not in hint):  # `scale: float = None`, implicit Optional
+            elif (
+                isinstance(default, ast.Constant)
+                and default.value is None
+                and hint != "Any"
+                and "None" not in hint
+                and "Optional" not in hint
+            ):  # `scale: float = None`, implicit Optional
                 hint, note = f"Optional[{hint}]", f"was `{hint}` with default None"
         suffix = f" = {ast.unparse(default)}" if default is not None else ""
         lines.append(f"    {arg.arg}: {hint}{suffix}," + (f"  # {note}" if note else ""))
     output = _output(analysis, dims)
     if returned and (output is None or len(returned) > 1):  # the docstring's results, where the code states fewer
-        result = _documented_hint(returned[0], none_default=False) if len(returned) == 1 else \
-            f"tuple[{', '.join(_documented_hint(d, none_default=False) for d in returned)}]"
+        result = (
+            _documented_hint(returned[0], none_default=False)
+            if len(returned) == 1
+            else f"tuple[{', '.join(_documented_hint(d, none_default=False) for d in returned)}]"
+        )
         lines.append(f") -> {result}:  # from the docstring's Returns")
     else:
-        lines.append(f') -> {f"Float[Tensor, {output!r}]" if output else "torch.Tensor"}:' +
-                     ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)"))
+        lines.append(
+            f") -> {f'Float[Tensor, {output!r}]' if output else 'torch.Tensor'}:"
+            + ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)")
+        )
     origin = sig.origin + (", and the docstring" if documented or returned else "")
     lines += [f'    """Signature of `{name}` (shapes from {origin})."""', "    ...", "", ""]
     bounds = _bounds(analysis)

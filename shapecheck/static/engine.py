@@ -203,8 +203,16 @@ class Interpreter:
     `record` keeps the derivation steps (explain needs them, lint does not).
     """
 
-    def __init__(self, shared: Shared, function: str, *, depth: int = 0, stack: tuple[ast.AST, ...] = (),
-                 record: bool = True, dims: Mapping[str, str] = {}) -> None:
+    def __init__(
+        self,
+        shared: Shared,
+        function: str,
+        *,
+        depth: int = 0,
+        stack: tuple[ast.AST, ...] = (),
+        record: bool = True,
+        dims: Mapping[str, str] = {},
+    ) -> None:
         self.shared, self.module, self.function = shared, shared.module, function
         self.depth, self.stack, self.record, self.dims = depth, stack, record, dims
         self.taken: set[str] = set(dims)
@@ -253,11 +261,18 @@ class Interpreter:
     def _finish(self, node: ast.stmt, kind: str, results: list[tuple[str, Value]], reads: bool) -> None:
         if self._launched:
             kind = "launch"
-            results = [("grid", launch.grid if isinstance(launch.grid, Unknown) else Tup(launch.grid)) for launch in self._launched] + results
+            results = [
+                ("grid", launch.grid if isinstance(launch.grid, Unknown) else Tup(launch.grid))
+                for launch in self._launched
+            ] + results
         if not self.record:
             return
-        relevant = kind in ("fact", "launch", "return") or bool(self.notes) or any(shape_like(v) for _, v in results) \
+        relevant = (
+            kind in ("fact", "launch", "return")
+            or bool(self.notes)
+            or any(shape_like(v) for _, v in results)
             or (reads and any(isinstance(v, Unknown) for _, v in results))
+        )
         if relevant:
             self.steps.append(Step(node, kind, tuple(results), tuple(self.notes), self.path))
 
@@ -301,9 +316,15 @@ class Interpreter:
         if self.depth or name not in self.dims or not isinstance(value, sp.Symbol) or isinstance(value, Local):
             return
         if value.name != name and value.name in self.dims and self.knowledge.equal(dim(name), value, self.path) is None:
-            self.issues.append(Issue("SC004", target, f"`{name}` is assigned dimension {value.name} "
-                                     f"({self.dims[value.name]}), but {name} is a different dimension ({self.dims[name]})",
-                                     self.function))
+            self.issues.append(
+                Issue(
+                    "SC004",
+                    target,
+                    f"`{name}` is assigned dimension {value.name} "
+                    f"({self.dims[value.name]}), but {name} is a different dimension ({self.dims[name]})",
+                    self.function,
+                )
+            )
 
     def _unpack(self, value: Value, elts: list[ast.expr], node: ast.AST) -> list[Value]:
         n = len(elts)
@@ -385,8 +406,11 @@ class Interpreter:
             if skipped and isinstance(skipped[-1], ast.Raise):  # a guard that never fires still states a fact
                 holds = cond if decided else sp.Not(cond)
                 why = self.knowledge.unfold(holds) if holds not in (sp.true, sp.false) else None
-                self.notes.append(f"the guard never fires: {why or show(holds)}" if holds not in (sp.true, sp.false)
-                                  else f"the guard never fires: `{ast.unparse(node.test)}` is always {decided}")
+                self.notes.append(
+                    f"the guard never fires: {why or show(holds)}"
+                    if holds not in (sp.true, sp.false)
+                    else f"the guard never fires: `{ast.unparse(node.test)}` is always {decided}"
+                )
                 facts = self.knowledge.add(holds, f"guard at line {node.lineno}", node.lineno, self.path)
                 self._finish(node, "fact", [("fact", f.relation) for f in facts], False)
             self.run(node.body if decided else node.orelse)
@@ -404,9 +428,12 @@ class Interpreter:
     def _join_if(self, node: ast.If, cond: sp.Basic, path: Path, then: _State, otherwise: _State) -> None:
         self.path = path
         if then[3] and otherwise[3]:
-            self.env = {name: merge(cond, then[0][name], otherwise[0][name], node)
-                        if name in then[0] and name in otherwise[0] else Unknown("bound on one branch only", node)
-                        for name in then[0].keys() | otherwise[0].keys()}
+            self.env = {
+                name: merge(cond, then[0][name], otherwise[0][name], node)
+                if name in then[0] and name in otherwise[0]
+                else Unknown("bound on one branch only", node)
+                for name in then[0].keys() | otherwise[0].keys()
+            }
             self.optional = then[1] | otherwise[1]
             self.live, self.raised = True, False
         elif then[3] or otherwise[3]:
@@ -438,8 +465,11 @@ class Interpreter:
         self.knowledge.forget_since(facts)  # what held inside an iteration need not hold after the loop
         for name in names:
             now = self.env.get(name)
-            self.env[name] = now if now is not None and now == before[name] else Unknown(
-                "changes from one iteration to the next", node)
+            self.env[name] = (
+                now
+                if now is not None and now == before[name]
+                else Unknown("changes from one iteration to the next", node)
+            )
 
     def _stmt_For(self, node: Union[ast.For, ast.AsyncFor]) -> None:
         iterable = self.eval(node.iter)
@@ -469,8 +499,12 @@ class Interpreter:
             self.live, self.raised = False, all(o[4] for o in outcomes)
             return
         names = set().union(*(o[0].keys() for o in live))
-        self.env = {n: live[0][0][n] if all(n in o[0] and o[0][n] == live[0][0][n] for o in live)
-                    else Unknown("differs between alternatives", node) for n in names}
+        self.env = {
+            n: live[0][0][n]
+            if all(n in o[0] and o[0][n] == live[0][0][n] for o in live)
+            else Unknown("differs between alternatives", node)
+            for n in names
+        }
         self.optional = set().union(*(o[1] for o in live))
         self.live, self.raised = True, False
 
@@ -560,7 +594,12 @@ class Interpreter:
             return tensorops.index(self._site(node), base, key)
         if isinstance(base, Tup):
             return self._index_tuple(base, key, node)
-        if isinstance(base, Meta) and isinstance(key, Const) and isinstance(key.value, str) and key.value.isidentifier():
+        if (
+            isinstance(base, Meta)
+            and isinstance(key, Const)
+            and isinstance(key.value, str)
+            and key.value.isidentifier()
+        ):
             given = base.given.get(key.value)
             return given if given is not None else dim(key.value)
         return first_unknown((key,)) or Unknown("subscript not modelled", node)
@@ -571,7 +610,9 @@ class Interpreter:
             i = int(key)
             return t.items[i] if -len(t.items) <= i < len(t.items) else Unknown("tuple index out of range", node)
         parts = (key.lower, key.upper, key.step) if isinstance(key, Slice) else ()
-        bounds = [int(b) if isinstance(b, sp.Integer) else None for b in parts if b is NONE or isinstance(b, sp.Integer)]
+        bounds = [
+            int(b) if isinstance(b, sp.Integer) else None for b in parts if b is NONE or isinstance(b, sp.Integer)
+        ]
         if len(bounds) == 3 and bounds[2] != 0:
             lower, upper, step = bounds
             return Tup(t.items[lower:upper:step])
@@ -641,7 +682,9 @@ class Interpreter:
 
         parts: list[sp.Basic] = []
         for i, op in enumerate(node.ops):
-            if isinstance(op, (ast.Is, ast.IsNot)) and any(isinstance(n, ast.Constant) and n.value is None for n in nodes[i : i + 2]):
+            if isinstance(op, (ast.Is, ast.IsNot)) and any(
+                isinstance(n, ast.Constant) and n.value is None for n in nodes[i : i + 2]
+            ):
                 left = nodes[i]
                 other = nodes[i + 1] if isinstance(left, ast.Constant) and left.value is None else left
                 part: Optional[sp.Basic] = self._is_none(other)
@@ -706,7 +749,11 @@ class Interpreter:
                     self.env[func.value.id] = result
                 return result
             if not isinstance(receiver, Ref):
-                return receiver if isinstance(receiver, Unknown) else Unknown(f"method .{func.attr}() is not modelled", node)
+                return (
+                    receiver
+                    if isinstance(receiver, Unknown)
+                    else Unknown(f"method .{func.attr}() is not modelled", node)
+                )
             target: Value = Ref(f"{receiver.qualname}.{func.attr}")
         else:
             target = self.eval(func)
@@ -743,8 +790,14 @@ class Interpreter:
         self._launched.append(launch)
         return Unknown("the value of a kernel launch", node)
 
-    def _parameters(self, arguments: ast.arguments, args: tuple[Value, ...], kwargs: Mapping[str, Value],
-                    node: ast.AST, home: Optional[Shared] = None) -> Union[dict[str, Value], Unknown]:
+    def _parameters(
+        self,
+        arguments: ast.arguments,
+        args: tuple[Value, ...],
+        kwargs: Mapping[str, Value],
+        node: ast.AST,
+        home: Optional[Shared] = None,
+    ) -> Union[dict[str, Value], Unknown]:
         positional = [a.arg for a in (*arguments.posonlyargs, *arguments.args)]
         keyword_only = [a.arg for a in arguments.kwonlyargs]
         bound: dict[str, Value] = dict(zip(positional, args))
@@ -793,8 +846,9 @@ class Interpreter:
         self.issues.extend(issues)
         return output
 
-    def _analyse_call(self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value],
-                      node: ast.AST, home: Shared) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
+    def _analyse_call(
+        self, fn: Callable_, args: tuple[Value, ...], kwargs: Mapping[str, Value], node: ast.AST, home: Shared
+    ) -> tuple[Value, tuple[Launch, ...], tuple[Issue, ...]]:
         callee: FunctionNode = fn.node  # type: ignore[assignment]  # only same-module functions are analysed
         bound = self._parameters(callee.args, args, kwargs, node, home)
         if isinstance(bound, Unknown):
@@ -804,8 +858,15 @@ class Interpreter:
         child.env = {**fn.closure, **bound}
         child.run(callee.body)
         expand = child.knowledge.expand
-        launches = tuple(dataclasses.replace(launch, grid=launch.grid if isinstance(launch.grid, Unknown)
-                                             else tuple(map_exprs(a, expand) for a in launch.grid)) for launch in child.launches)
+        launches = tuple(
+            dataclasses.replace(
+                launch,
+                grid=launch.grid
+                if isinstance(launch.grid, Unknown)
+                else tuple(map_exprs(a, expand) for a in launch.grid),
+            )
+            for launch in child.launches
+        )
         return map_exprs(child.output(), expand), launches, tuple(child.issues)
 
     def output(self) -> Value:
@@ -823,24 +884,50 @@ class Interpreter:
 
 # Handlers take their own node subclass, hence Any for the node.
 _STATEMENTS: dict[type[ast.stmt], Callable[[Interpreter, Any], None]] = {
-    ast.Assign: Interpreter._stmt_Assign, ast.AnnAssign: Interpreter._stmt_AnnAssign,
-    ast.AugAssign: Interpreter._stmt_AugAssign, ast.Expr: Interpreter._stmt_Expr, ast.Return: Interpreter._stmt_Return,
-    ast.Raise: Interpreter._stmt_Raise, ast.Assert: Interpreter._stmt_Assert, ast.If: Interpreter._stmt_If,
-    ast.For: Interpreter._stmt_For, ast.AsyncFor: Interpreter._stmt_For, ast.While: Interpreter._stmt_While,
-    ast.With: Interpreter._stmt_With, ast.AsyncWith: Interpreter._stmt_With, ast.Try: Interpreter._stmt_Try,
-    ast.Match: Interpreter._stmt_Match, ast.FunctionDef: Interpreter._stmt_FunctionDef,
-    ast.AsyncFunctionDef: Interpreter._stmt_FunctionDef, ast.ClassDef: Interpreter._stmt_ClassDef,
-    ast.Import: Interpreter._stmt_Import, ast.ImportFrom: Interpreter._stmt_Import, ast.Delete: Interpreter._stmt_Delete,
-    ast.Pass: Interpreter._stmt_Pass, ast.Global: Interpreter._stmt_Pass, ast.Nonlocal: Interpreter._stmt_Pass,
-    ast.Break: Interpreter._stmt_Break, ast.Continue: Interpreter._stmt_Break,
+    ast.Assign: Interpreter._stmt_Assign,
+    ast.AnnAssign: Interpreter._stmt_AnnAssign,
+    ast.AugAssign: Interpreter._stmt_AugAssign,
+    ast.Expr: Interpreter._stmt_Expr,
+    ast.Return: Interpreter._stmt_Return,
+    ast.Raise: Interpreter._stmt_Raise,
+    ast.Assert: Interpreter._stmt_Assert,
+    ast.If: Interpreter._stmt_If,
+    ast.For: Interpreter._stmt_For,
+    ast.AsyncFor: Interpreter._stmt_For,
+    ast.While: Interpreter._stmt_While,
+    ast.With: Interpreter._stmt_With,
+    ast.AsyncWith: Interpreter._stmt_With,
+    ast.Try: Interpreter._stmt_Try,
+    ast.Match: Interpreter._stmt_Match,
+    ast.FunctionDef: Interpreter._stmt_FunctionDef,
+    ast.AsyncFunctionDef: Interpreter._stmt_FunctionDef,
+    ast.ClassDef: Interpreter._stmt_ClassDef,
+    ast.Import: Interpreter._stmt_Import,
+    ast.ImportFrom: Interpreter._stmt_Import,
+    ast.Delete: Interpreter._stmt_Delete,
+    ast.Pass: Interpreter._stmt_Pass,
+    ast.Global: Interpreter._stmt_Pass,
+    ast.Nonlocal: Interpreter._stmt_Pass,
+    ast.Break: Interpreter._stmt_Break,
+    ast.Continue: Interpreter._stmt_Break,
 }
 if hasattr(ast, "TryStar"):
     _STATEMENTS[ast.TryStar] = Interpreter._stmt_Try
 
 _EXPRESSIONS: dict[type[ast.expr], Callable[[Interpreter, Any], Value]] = {
-    ast.Constant: Interpreter._e_Constant, ast.Name: Interpreter._e_Name, ast.Attribute: Interpreter._e_Attribute,
-    ast.Subscript: Interpreter._e_Subscript, ast.Slice: Interpreter._e_Slice, ast.Tuple: Interpreter._e_Tuple,
-    ast.List: Interpreter._e_Tuple, ast.BinOp: Interpreter._e_BinOp, ast.UnaryOp: Interpreter._e_UnaryOp,
-    ast.BoolOp: Interpreter._e_BoolOp, ast.Compare: Interpreter._e_Compare, ast.IfExp: Interpreter._e_IfExp,
-    ast.Lambda: Interpreter._e_Lambda, ast.NamedExpr: Interpreter._e_NamedExpr, ast.Call: Interpreter._e_Call,
+    ast.Constant: Interpreter._e_Constant,
+    ast.Name: Interpreter._e_Name,
+    ast.Attribute: Interpreter._e_Attribute,
+    ast.Subscript: Interpreter._e_Subscript,
+    ast.Slice: Interpreter._e_Slice,
+    ast.Tuple: Interpreter._e_Tuple,
+    ast.List: Interpreter._e_Tuple,
+    ast.BinOp: Interpreter._e_BinOp,
+    ast.UnaryOp: Interpreter._e_UnaryOp,
+    ast.BoolOp: Interpreter._e_BoolOp,
+    ast.Compare: Interpreter._e_Compare,
+    ast.IfExp: Interpreter._e_IfExp,
+    ast.Lambda: Interpreter._e_Lambda,
+    ast.NamedExpr: Interpreter._e_NamedExpr,
+    ast.Call: Interpreter._e_Call,
 }

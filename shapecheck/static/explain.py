@@ -59,8 +59,9 @@ def _binding(analysis: Analysis, name: str, value: Value) -> str:
 
 
 def _result(analysis: Analysis, step: Step) -> str:
-    if step.results and all(isinstance(v, sp.Symbol) and not isinstance(v, Local) and v.name == n
-                            for n, v in step.results):
+    if step.results and all(
+        isinstance(v, sp.Symbol) and not isinstance(v, Local) and v.name == n for n, v in step.results
+    ):
         return "binds " + ", ".join(n for n, _ in step.results)
     return ", ".join(_binding(analysis, n, v) for n, v in step.results)
 
@@ -100,8 +101,10 @@ def _grid_lines(analysis: Analysis, launch: Launch) -> list[tuple[str, str, str]
     """(axis, size, limit) per grid axis of one launch."""
     if isinstance(launch.grid, Unknown):
         return [("grid", launch.grid.describe(), "")]
-    return [(f"axis {i}", _axis(analysis, size), f"limit {'2**31 - 1' if i == 0 else GRID_LIMIT}")
-            for i, size in enumerate(launch.grid)]
+    return [
+        (f"axis {i}", _axis(analysis, size), f"limit {'2**31 - 1' if i == 0 else GRID_LIMIT}")
+        for i, size in enumerate(launch.grid)
+    ]
 
 
 def _output_lines(analysis: Analysis) -> list[tuple[str, str]]:
@@ -113,9 +116,14 @@ def _output_lines(analysis: Analysis) -> list[tuple[str, str]]:
         declared_text = "(" + ", ".join(d.describe() for d in declared) + ")"
     else:
         declared_text = "nothing declared"
-    verdict = {"agree": "agree", "differ": "DIFFER", "unknown": "cannot tell", "undeclared": "no declaration"}[agreement.status]
-    lines = [("inferred", describe(analysis.output)), ("declared", f"{declared_text}  ({analysis.signature.origin})"),
-             ("verdict", f"{verdict}: {agreement.detail}")]
+    verdict = {"agree": "agree", "differ": "DIFFER", "unknown": "cannot tell", "undeclared": "no declaration"}[
+        agreement.status
+    ]
+    lines = [
+        ("inferred", describe(analysis.output)),
+        ("declared", f"{declared_text}  ({analysis.signature.origin})"),
+        ("verdict", f"{verdict}: {agreement.detail}"),
+    ]
     lines += [("because", note) for note in (*analysis.output_notes, *agreement.notes)]
     return lines
 
@@ -135,8 +143,10 @@ def parse_example(text: str, analysis: Analysis) -> dict[sp.Symbol, sp.Integer]:
         if not sep or not number.strip().lstrip("-").isdigit():
             raise ValueError(f"--example expects NAME=INTEGER pairs separated by commas, found {item!r}")
         if name not in known:
-            raise ValueError(f"--example: {name} is not a dimension of {analysis.qualname} "
-                             f"(dimensions: {', '.join(sorted(known)) or 'none'})")
+            raise ValueError(
+                f"--example: {name} is not a dimension of {analysis.qualname} "
+                f"(dimensions: {', '.join(sorted(known)) or 'none'})"
+            )
         values[symbols[name]] = sp.Integer(int(number))
     return values
 
@@ -196,10 +206,21 @@ def example_rows(analysis: Analysis, ex: Example) -> list[tuple[int, str, str, s
 
 def unset(analysis: Analysis, ex: Example) -> list[str]:
     """Dimensions the derivation uses that the example leaves symbolic."""
-    used = {s for step in analysis.steps for _, v in step.results if isinstance(v, sp.Basic)
-            for s in analysis.knowledge.expand(v).free_symbols}
-    used |= {s for step in analysis.steps for _, v in step.results if isinstance(v, Tensor) and v.shape
-             for d in v.shape for s in analysis.knowledge.expand(d).free_symbols}
+    used = {
+        s
+        for step in analysis.steps
+        for _, v in step.results
+        if isinstance(v, sp.Basic)
+        for s in analysis.knowledge.expand(v).free_symbols
+    }
+    used |= {
+        s
+        for step in analysis.steps
+        for _, v in step.results
+        if isinstance(v, Tensor) and v.shape
+        for d in v.shape
+        for s in analysis.knowledge.expand(d).free_symbols
+    }
     names = analysis.signature.dim_names() | set(analysis.signature.dims)
     return sorted(s.name for s in used if s.name in names and s not in ex.values and not isinstance(s, Local))
 
@@ -243,15 +264,23 @@ def text(analysis: Analysis, ex: Optional[Example] = None) -> str:
     if analysis.launches:
         out += ["", "launch grid"]
         for launch in analysis.launches:
-            out.append(f"  {launch.kernel} (line {launch.node.lineno}" +
-                       (f", in {launch.function}" if launch.function != analysis.qualname else "") + ")")
+            out.append(
+                f"  {launch.kernel} (line {launch.node.lineno}"
+                + (f", in {launch.function}" if launch.function != analysis.qualname else "")
+                + ")"
+            )
             out += _table(list(_grid_lines(analysis, launch)), indent="    ")
     out += ["", "output"]
     out += _table(_output_lines(analysis))
     if ex is not None:
         out += ["", f"example {ex.text()}"]
-        out += _table([(f"{line:>5}", name, f"{symbolic} = {substituted}", f"= {value}")
-                       for line, name, symbolic, substituted, value in example_rows(analysis, ex)], indent="")
+        out += _table(
+            [
+                (f"{line:>5}", name, f"{symbolic} = {substituted}", f"= {value}")
+                for line, name, symbolic, substituted, value in example_rows(analysis, ex)
+            ],
+            indent="",
+        )
         missing = unset(analysis, ex)
         out += [f"  left symbolic: {', '.join(missing)}"] if missing else []
         out += ["", "facts under the example"]
@@ -277,15 +306,28 @@ def _code(text_: str) -> str:
 def markdown(analysis: Analysis, ex: Optional[Example] = None) -> str:
     """The derivation as a Markdown report: dimensions, inputs, facts, derivation, grid, output, example."""
     sig = analysis.signature
-    out = [f"# Shape derivation of `{analysis.qualname}`", "",
-           f"`{analysis.module.path}:{analysis.node.lineno}`, shapes from {sig.origin}.", ""]
+    out = [
+        f"# Shape derivation of `{analysis.qualname}`",
+        "",
+        f"`{analysis.module.path}:{analysis.node.lineno}`, shapes from {sig.origin}.",
+        "",
+    ]
     names = sorted(sig.dim_names() | set(sig.dims))
     if names:
         out += ["## Dimensions", ""]
-        out += _md_table(("dimension", "meaning", "supported sizes"),
-                         [(f"`{n}`", sig.dims[n].meaning if n in sig.dims else "",
-                           f"{sig.dims[n].lo} .. {sig.dims[n].hi if sig.dims[n].hi is not None else 'unbounded'}"
-                           if n in sig.dims else "not declared") for n in names])
+        out += _md_table(
+            ("dimension", "meaning", "supported sizes"),
+            [
+                (
+                    f"`{n}`",
+                    sig.dims[n].meaning if n in sig.dims else "",
+                    f"{sig.dims[n].lo} .. {sig.dims[n].hi if sig.dims[n].hi is not None else 'unbounded'}"
+                    if n in sig.dims
+                    else "not declared",
+                )
+                for n in names
+            ],
+        )
         out.append("")
     out += ["## Inputs", ""]
     out += _md_table(("argument", "declared shape"), [(f"`{n}`", _code(_input(analysis, n))) for n in analysis.inputs])
@@ -293,20 +335,31 @@ def markdown(analysis: Analysis, ex: Optional[Example] = None) -> str:
         out += ["", "## Facts", ""]
         out += _md_table(("fact", "origin"), [(_code(f.describe()), f.origin) for f in analysis.knowledge.facts])
     out += ["", "## Derivation", ""]
-    out += _md_table(("line", "statement", "result", "why"),
-                     [(str(r.line), _code(r.statement), _code(r.result), "; ".join(r.notes)) for r in rows(analysis)])
+    out += _md_table(
+        ("line", "statement", "result", "why"),
+        [(str(r.line), _code(r.statement), _code(r.result), "; ".join(r.notes)) for r in rows(analysis)],
+    )
     if analysis.launches:
         out += ["", "## Launch grid", ""]
-        out += _md_table(("line", "kernel", "axis", "size", "limit"),
-                         [(str(launch.node.lineno), f"`{launch.kernel}`", axis, _code(size), limit)
-                          for launch in analysis.launches for axis, size, limit in _grid_lines(analysis, launch)])
+        out += _md_table(
+            ("line", "kernel", "axis", "size", "limit"),
+            [
+                (str(launch.node.lineno), f"`{launch.kernel}`", axis, _code(size), limit)
+                for launch in analysis.launches
+                for axis, size, limit in _grid_lines(analysis, launch)
+            ],
+        )
     out += ["", "## Output", ""]
     out += _md_table(("", ""), [(k, _code(v) if k in ("inferred",) else v) for k, v in _output_lines(analysis)])
     if ex is not None:
         out += ["", f"## Worked example: {ex.text()}", ""]
-        out += _md_table(("line", "name", "symbolic", "with the example", "value"),
-                         [(str(line), f"`{name}`", _code(s), _code(sub), _code(v))
-                          for line, name, s, sub, v in example_rows(analysis, ex)])
+        out += _md_table(
+            ("line", "name", "symbolic", "with the example", "value"),
+            [
+                (str(line), f"`{name}`", _code(s), _code(sub), _code(v))
+                for line, name, s, sub, v in example_rows(analysis, ex)
+            ],
+        )
         missing = unset(analysis, ex)
         out += ["", f"Left symbolic: {', '.join(f'`{m}`' for m in missing)}."] if missing else []
         out += ["", *_md_table(("fact", "under the example"), [(_code(f), v) for f, v in _fact_checks(analysis, ex)])]

@@ -139,8 +139,12 @@ class _Rewrites:
                 self.exact[(rel.lhs.args[0], rel.lhs.args[1])] = fact
                 continue
             for symbol, value in ((rel.lhs, rel.rhs), (rel.rhs, rel.lhs)):
-                if isinstance(symbol, sp.Symbol) and symbol not in value.free_symbols and symbol not in self.subs \
-                        and symbol not in keep:
+                if (
+                    isinstance(symbol, sp.Symbol)
+                    and symbol not in value.free_symbols
+                    and symbol not in self.subs
+                    and symbol not in keep
+                ):
                     self.subs[symbol] = (value, fact)
                     break
 

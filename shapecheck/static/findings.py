@@ -55,22 +55,33 @@ class Report:
     findings: list[Finding]
     files: int
     functions: int
-    looked_at: frozenset[str] = frozenset()  # other files the analyses read through imports (`lint --watch` watches them)
+    looked_at: frozenset[str] = (
+        frozenset()
+    )  # other files the analyses read through imports (`lint --watch` watches them)
 
     @property
     def errors(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "error"]
 
     def summary(self) -> str:
-        checked = f"{self.functions} function{'s' * (self.functions != 1)} in {self.files} file{'s' * (self.files != 1)}"
+        checked = (
+            f"{self.functions} function{'s' * (self.functions != 1)} in {self.files} file{'s' * (self.files != 1)}"
+        )
         if not self.findings:
             return f"All checks passed: {checked}."
         counts = ", ".join(f"{code}: {n}" for code, n in sorted(Counter(f.code for f in self.findings).items()))
         return f"Found {len(self.findings)} finding{'s' * (len(self.findings) != 1)} ({counts}) in {checked}."
 
     def to_json(self) -> str:
-        return json.dumps({"findings": [f.to_json() for f in self.findings], "files": self.files,
-                           "functions": self.functions, "rules": RULES}, indent=2)
+        return json.dumps(
+            {
+                "findings": [f.to_json() for f in self.findings],
+                "files": self.files,
+                "functions": self.functions,
+                "rules": RULES,
+            },
+            indent=2,
+        )
 
 
 def python_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
@@ -81,8 +92,11 @@ def python_files(paths: Iterable[Union[str, Path]]) -> list[Path]:
         if path.is_file():
             found.append(path)
         elif path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*.py"))
-                         if not any(part in _SKIPPED_DIRS for part in p.relative_to(path).parts))
+            found.extend(
+                p
+                for p in sorted(path.rglob("*.py"))
+                if not any(part in _SKIPPED_DIRS for part in p.relative_to(path).parts)
+            )
         else:
             raise FileNotFoundError(f"no such file or directory: {raw}")
     return found

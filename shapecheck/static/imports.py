@@ -106,5 +106,3 @@ def definition(module: ModuleSource, name: str, installed: bool = True) -> Optio
     if attr in target.constants or attr in target.functions:
         return target, attr
     return definition(target, attr, installed) if attr in target.imports else None
-
-

@@ -27,8 +27,23 @@ from shapecheck.static.kernelcalls import (
 )
 from shapecheck.static.source import FunctionNode, ModuleSource
 
-COPIES = frozenset({"contiguous", "to", "clone", "float", "half", "bfloat16", "double", "type", "reshape", "flatten",
-                    "cpu", "cuda", "detach_copy"})
+COPIES = frozenset(
+    {
+        "contiguous",
+        "to",
+        "clone",
+        "float",
+        "half",
+        "bfloat16",
+        "double",
+        "type",
+        "reshape",
+        "flatten",
+        "cpu",
+        "cuda",
+        "detach_copy",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +58,12 @@ class LostWrite:
     launch_line: int
 
     def message(self) -> str:
-        return (f"`{self.name}` is rebound to `.{self.copy}()` (a copy when the layout or dtype differs) but "
-                f"`{self.kernel}` writes it in place (as `{self.parameter}`, launch at line {self.launch_line}): the "
-                "update lands in the copy and the caller's tensor keeps its old values; require the layout or copy "
-                "back with `.copy_()`")
+        return (
+            f"`{self.name}` is rebound to `.{self.copy}()` (a copy when the layout or dtype differs) but "
+            f"`{self.kernel}` writes it in place (as `{self.parameter}`, launch at line {self.launch_line}): the "
+            "update lands in the copy and the caller's tensor keeps its old values; require the layout or copy "
+            "back with `.copy_()`"
+        )
 
 
 def _marked_inplace(module: ModuleSource, fn: FunctionNode) -> set[str]:
@@ -69,8 +86,11 @@ def _copied_back(fn: FunctionNode, name: str, after: int) -> bool:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "copy_":
             if root_name(node.func.value) == name or any(root_name(a) == name for a in node.args):
                 return True
-        if isinstance(node, ast.Return) and node.value is not None and \
-                any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value)):
+        if (
+            isinstance(node, ast.Return)
+            and node.value is not None
+            and any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node.value))
+        ):
             return True
     return False
 

@@ -39,8 +39,11 @@ def parameter_names(fn: FunctionNode) -> list[str]:
 def launches(module: ModuleSource, fn: FunctionNode) -> Iterator[BoundLaunch]:
     """Every `kernel[grid](...)` in `fn` (nested functions excluded) whose kernel's source is readable."""
     for node in ast.walk(fn):
-        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Subscript)
-                and isinstance(node.func.value, ast.Name)):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Subscript)
+            and isinstance(node.func.value, ast.Name)
+        ):
             continue
         kernel = _kernel(module, node.func.value.id)
         if kernel is None:
@@ -56,7 +59,11 @@ def root_name(node: ast.expr) -> Optional[str]:
     while True:
         if isinstance(node, ast.Name):
             return node.id
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("view", "data_ptr"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("view", "data_ptr")
+        ):
             node = node.func.value
         elif isinstance(node, ast.Subscript):
             node = node.value
@@ -111,15 +118,24 @@ def written_parameters(kernel: FunctionNode) -> set[str]:
         for name in ast.walk(pointer):
             if isinstance(name, ast.Name):
                 written |= flow.get(name.id, set())
-    pointers = {a.arg for a in (*kernel.args.posonlyargs, *kernel.args.args, *kernel.args.kwonlyargs)
-                if a.annotation is None or "constexpr" not in ast.unparse(a.annotation)}
+    pointers = {
+        a.arg
+        for a in (*kernel.args.posonlyargs, *kernel.args.args, *kernel.args.kwonlyargs)
+        if a.annotation is None or "constexpr" not in ast.unparse(a.annotation)
+    }
     return written & pointers  # a constexpr (a size, a flag) shapes the offset but is not written through
 
 
 def assignments(fn: FunctionNode, name: str) -> list[ast.Assign]:
     """Every `name = ...` of `fn` (single target), in source order."""
-    found = [node for node in ast.walk(fn) if isinstance(node, ast.Assign) and len(node.targets) == 1
-             and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name]
+    found = [
+        node
+        for node in ast.walk(fn)
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and node.targets[0].id == name
+    ]
     return sorted(found, key=lambda node: (node.lineno, node.col_offset))
 
 

@@ -172,8 +172,13 @@ def _einops(kind: str) -> Function:
             extra.pop("reduction", None)
             args = args[:2] + args[3:] if len(args) >= 3 else args
         lengths = einops_patterns.lengths(extra)
-        if len(args) == 2 and isinstance(args[0], Tensor) and isinstance(args[1], Const) \
-                and isinstance(args[1].value, str) and lengths is not None:
+        if (
+            len(args) == 2
+            and isinstance(args[0], Tensor)
+            and isinstance(args[1], Const)
+            and isinstance(args[1].value, str)
+            and lengths is not None
+        ):
             return einops_patterns.apply(site, kind, args[0], args[1].value, lengths)
         return _unknown(site, args, kwargs)
 
@@ -187,16 +192,42 @@ def _matmul(site: Site, args: Args, kwargs: Kwargs) -> Value:
 
 
 FUNCTIONS: dict[str, Function] = {
-    "builtins.len": _len, "builtins.min": _extremum(minimum), "builtins.max": _extremum(maximum),
-    "builtins.int": _int, "builtins.abs": _abs, "builtins.tuple": _sequence, "builtins.list": _sequence,
-    "math.prod": _prod, "math.ceil": _ceil,
-    "triton.cdiv": _cdiv, "triton.language.cdiv": _cdiv, "triton.next_power_of_2": _next_pow2,
-    "torch.empty": _allocate, "torch.zeros": _allocate, "torch.ones": _allocate, "torch.rand": _allocate,
-    "torch.randn": _allocate, "torch.full": _full, "torch.empty_like": _like, "torch.zeros_like": _like,
-    "torch.ones_like": _like, "torch.full_like": _like, "torch.rand_like": _like, "torch.randn_like": _like,
-    "torch.arange": _arange, "torch.cat": _cat, "torch.concat": _cat, "torch.concatenate": _cat,
-    "torch.stack": _stack, "torch.Size": _size_ctor, "torch.matmul": _matmul, "torch.mm": _matmul, "torch.bmm": _matmul,
-    "einops.rearrange": _einops("rearrange"), "einops.repeat": _einops("repeat"), "einops.reduce": _einops("reduce"),
+    "builtins.len": _len,
+    "builtins.min": _extremum(minimum),
+    "builtins.max": _extremum(maximum),
+    "builtins.int": _int,
+    "builtins.abs": _abs,
+    "builtins.tuple": _sequence,
+    "builtins.list": _sequence,
+    "math.prod": _prod,
+    "math.ceil": _ceil,
+    "triton.cdiv": _cdiv,
+    "triton.language.cdiv": _cdiv,
+    "triton.next_power_of_2": _next_pow2,
+    "torch.empty": _allocate,
+    "torch.zeros": _allocate,
+    "torch.ones": _allocate,
+    "torch.rand": _allocate,
+    "torch.randn": _allocate,
+    "torch.full": _full,
+    "torch.empty_like": _like,
+    "torch.zeros_like": _like,
+    "torch.ones_like": _like,
+    "torch.full_like": _like,
+    "torch.rand_like": _like,
+    "torch.randn_like": _like,
+    "torch.arange": _arange,
+    "torch.cat": _cat,
+    "torch.concat": _cat,
+    "torch.concatenate": _cat,
+    "torch.stack": _stack,
+    "torch.Size": _size_ctor,
+    "torch.matmul": _matmul,
+    "torch.mm": _matmul,
+    "torch.bmm": _matmul,
+    "einops.rearrange": _einops("rearrange"),
+    "einops.repeat": _einops("repeat"),
+    "einops.reduce": _einops("reduce"),
 }
 _TENSOR_MODULES = ("torch", "torch.nn.functional", "torch.special")
 
@@ -215,8 +246,8 @@ def canonical(qualname: str) -> str:
         if tail in FUNCTIONS:
             return tail
         alias = _ALIASES.get(parts[i])
-        if alias is not None and ".".join([alias, *parts[i + 1:]]) in FUNCTIONS:
-            return ".".join([alias, *parts[i + 1:]])
+        if alias is not None and ".".join([alias, *parts[i + 1 :]]) in FUNCTIONS:
+            return ".".join([alias, *parts[i + 1 :]])
     return qualname
 
 

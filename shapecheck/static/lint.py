@@ -72,8 +72,11 @@ def _output(a: Analysis) -> Iterator[Finding]:
     agreement = a.agreement()
     if agreement.status != "differ":
         return
-    bad = [(r.node, a.agreement(r.value).detail) for r in a.returns if r.node is not None
-           and isinstance(r.value, (Tensor, Tup)) and a.agreement(r.value).status == "differ"]
+    bad = [
+        (r.node, a.agreement(r.value).detail)
+        for r in a.returns
+        if r.node is not None and isinstance(r.value, (Tensor, Tup)) and a.agreement(r.value).status == "differ"
+    ]
     for node, detail in bad or [(a.node, agreement.detail)]:
         yield _at(a.module.path, node, "SC001", f"`{a.qualname}`: {detail}", a.qualname)
 
@@ -82,8 +85,9 @@ def _annotation_node(a: Analysis, dimension: str) -> ast.AST:
     """Where a dimension name is written in the source (its parameter's annotation), else the `def`."""
     for arg in (*a.node.args.posonlyargs, *a.node.args.args, *a.node.args.kwonlyargs):
         if arg.annotation is not None and any(
-                isinstance(n, ast.Constant) and isinstance(n.value, str) and dimension in n.value.split()
-                for n in ast.walk(arg.annotation)):
+            isinstance(n, ast.Constant) and isinstance(n.value, str) and dimension in n.value.split()
+            for n in ast.walk(arg.annotation)
+        ):
             return arg.annotation
     return a.node
 
@@ -97,15 +101,21 @@ def _case(a: Analysis) -> Iterator[Finding]:
         if len(names) > 1:
             first, *others = sorted(names)
             for other in others:
-                yield _at(a.module.path, _annotation_node(a, other), "SC004",
-                          f"dimension names `{first}` and `{other}` differ only in case; one name per dimension",
-                          a.qualname)
+                yield _at(
+                    a.module.path,
+                    _annotation_node(a, other),
+                    "SC004",
+                    f"dimension names `{first}` and `{other}` differ only in case; one name per dimension",
+                    a.qualname,
+                )
 
 
 def _ranges(a: Analysis) -> dict[sp.Symbol, Interval]:
     """Each dimension's [lo, hi]: contract bounds, tightened by facts `D <= c`."""
-    ranges: dict[sp.Symbol, Interval] = {dim(name): (float(info.lo), float(info.hi) if info.hi is not None else math.inf)
-                                         for name, info in a.signature.dims.items()}
+    ranges: dict[sp.Symbol, Interval] = {
+        dim(name): (float(info.lo), float(info.hi) if info.hi is not None else math.inf)
+        for name, info in a.signature.dims.items()
+    }
     for fact in a.knowledge.facts:
         rel = fact.relation
         if fact.when or not isinstance(rel, (sp.Le, sp.Lt, sp.Eq)):
@@ -136,15 +146,27 @@ def _grid(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
                 continue
             unbounded = bounder.unbounded(resolved)
             severity = "error" if not unbounded or any(is_count(n) for n in unbounded) else "note"
-            why = (f"grows without bound with {', '.join(unbounded)}" if unbounded
-                   else f"reaches {int(hi)} under the declared bounds")
+            why = (
+                f"grows without bound with {', '.join(unbounded)}"
+                if unbounded
+                else f"reaches {int(hi)} under the declared bounds"
+            )
             expanded = show(a.knowledge.expand(size))
             written = show(size) + (f" = {expanded}" if expanded != show(size) else "")
-            yield _at(a.module.path, launch.node, "SC005",
-                      f"grid axis {axis} of `{launch.kernel}` is {written}, which {why}; CUDA allows {GRID_LIMIT} "
-                      "blocks on axes 1 and 2 (put the large product on axis 0)"
-                      + ("; bound the head/feature dims with --bound or [tool.shapecheck.bounds]" if severity == "note" else ""),
-                      a.qualname, severity)
+            yield _at(
+                a.module.path,
+                launch.node,
+                "SC005",
+                f"grid axis {axis} of `{launch.kernel}` is {written}, which {why}; CUDA allows {GRID_LIMIT} "
+                "blocks on axes 1 and 2 (put the large product on axis 0)"
+                + (
+                    "; bound the head/feature dims with --bound or [tool.shapecheck.bounds]"
+                    if severity == "note"
+                    else ""
+                ),
+                a.qualname,
+                severity,
+            )
 
 
 def _analysis_findings(a: Analysis, bounds: Mapping[str, int]) -> Iterator[Finding]:
@@ -167,8 +189,10 @@ def lint_module(module: ModuleSource, bounds: Mapping[str, int] = {}) -> tuple[l
     for qualname, fn in module.definitions():
         if is_kernel(fn):
             checked += 1
-            findings.update(_at(module.path, o.node, o.code, _overflow_message(o), qualname, o.severity)
-                            for o in unsafe_offsets(fn, bounds))
+            findings.update(
+                _at(module.path, o.node, o.code, _overflow_message(o), qualname, o.severity)
+                for o in unsafe_offsets(fn, bounds)
+            )
         else:
             findings.update(_wrapper_findings(module, qualname, fn))
     return _one_per_site(sorted(findings)), checked
@@ -191,8 +215,11 @@ def _non_none(module: ModuleSource, fn: FunctionNode) -> set[str]:
     """Parameters a contract rule `x is not None` (alone or in an `and`) makes non-None."""
     signature = decorator_contract(module, fn) if fn.decorator_list else None
     clauses = [c.strip() for rule in (signature.rules if signature is not None else ()) for c in rule.split(" and ")]
-    return {c[: -len(" is not None")].strip() for c in clauses
-            if c.endswith(" is not None") and c[: -len(" is not None")].strip().isidentifier()}
+    return {
+        c[: -len(" is not None")].strip()
+        for c in clauses
+        if c.endswith(" is not None") and c[: -len(" is not None")].strip().isidentifier()
+    }
 
 
 def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> Iterator[Finding]:
@@ -200,7 +227,8 @@ def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> 
     rules: tuple[tuple[str, Iterable[Union[Dereference, LostWrite, CrossedStride]]], ...] = (
         ("SC008", none_dereferences(fn, _non_none(module, fn))),
         ("SC009", lost_writes(module, fn)),
-        ("SC010", crossed_strides(module, fn)))
+        ("SC010", crossed_strides(module, fn)),
+    )
     for code, found in rules:
         for item in found:
             yield _at(module.path, item.node, code, item.message(), qualname)
@@ -208,14 +236,17 @@ def _wrapper_findings(module: ModuleSource, qualname: str, fn: FunctionNode) -> 
 
 def _overflow_message(o: Overflow) -> str:
     origin = {"load": "loaded from memory", "pid": "a program id", "loop": "a loop over a sequence's blocks"}[o.kind]
-    position = (", a position inside a sequence (at most the longest one: --bound T=..., default 2**20 tokens)"
-                if o.sequence else "")
-    return (f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}{position}, into a "
-            "pointer offset without `.to(tl.int64)`: int32 wraps past 2**31 elements")
+    position = (
+        ", a position inside a sequence (at most the longest one: --bound T=..., default 2**20 tokens)"
+        if o.sequence
+        else ""
+    )
+    return (
+        f"`{_short(o.node)}` multiplies `{_short(o.operand)}`, {origin} at line {o.source_line}{position}, into a "
+        "pointer offset without `.to(tl.int64)`: int32 wraps past 2**31 elements"
+    )
 
 
 def _short(node: Union[ast.AST, str]) -> str:
     text = node if isinstance(node, str) else ast.unparse(node)
     return text if len(text) <= 50 else text[:47] + "..."
-
-

@@ -73,8 +73,13 @@ class LintCache:
             return None
 
     def put(self, path: Path, raw: bytes, bounds: Mapping[str, int], entry: Entry) -> None:
-        data = {"key": self._key(raw, bounds), "path": str(path), "functions": entry.functions,
-                "findings": [f.to_json() for f in entry.findings], "looked_at": dict(entry.looked_at)}
+        data = {
+            "key": self._key(raw, bounds),
+            "path": str(path),
+            "functions": entry.functions,
+            "findings": [f.to_json() for f in entry.findings],
+            "looked_at": dict(entry.looked_at),
+        }
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=self.folder, suffix=".tmp")

@@ -23,14 +23,29 @@ def lint_file(path: Path, raw: bytes, bounds: Mapping[str, int]) -> Entry:
         module = ModuleSource.from_bytes(raw, str(path))
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         line = getattr(exc, "lineno", None) or 1
-        return Entry([Finding(str(path), line, (getattr(exc, "offset", None) or 1), "SC000",
-                              f"cannot parse: {type(exc).__name__}: {getattr(exc, 'msg', exc)}")], 0)
+        return Entry(
+            [
+                Finding(
+                    str(path),
+                    line,
+                    (getattr(exc, "offset", None) or 1),
+                    "SC000",
+                    f"cannot parse: {type(exc).__name__}: {getattr(exc, 'msg', exc)}",
+                )
+            ],
+            0,
+        )
     found, checked = lint_module(module, bounds)
     return Entry([f for f in found if not suppressed(module.lines, f)], checked)
 
 
-def lint_paths(paths: Sequence[Union[str, Path]], bounds: Mapping[str, int] = {}, select: Sequence[str] = (),
-               ignore: Sequence[str] = (), cache: Optional[LintCache] = None) -> Report:
+def lint_paths(
+    paths: Sequence[Union[str, Path]],
+    bounds: Mapping[str, int] = {},
+    select: Sequence[str] = (),
+    ignore: Sequence[str] = (),
+    cache: Optional[LintCache] = None,
+) -> Report:
     """Lint every Python file under `paths`; `bounds` caps named dimensions (`V=256`); `cache` keeps results."""
     files = python_files(paths)
     findings: list[Finding] = []

@@ -30,14 +30,26 @@ def _numeric(site: Site, op: ast.operator, a: sp.Expr, b: sp.Expr) -> Value:
     if isinstance(op, ast.Pow) and both_numbers and abs(b) > _MAX_EXPONENT:
         return site.unknown("power too large to be a size")
     if isinstance(op, (ast.LShift, ast.RShift, ast.BitAnd, ast.BitOr, ast.BitXor)):
-        if not (a.is_Integer and b.is_Integer) or (isinstance(op, (ast.LShift, ast.RShift)) and not 0 <= b <= _MAX_EXPONENT):
+        if not (a.is_Integer and b.is_Integer) or (
+            isinstance(op, (ast.LShift, ast.RShift)) and not 0 <= b <= _MAX_EXPONENT
+        ):
             return site.unknown("bit operation on a symbolic or out-of-range value")
-        bitwise: dict[type, Callable[[int, int], int]] = {ast.LShift: operator.lshift, ast.RShift: operator.rshift,
-                                                         ast.BitAnd: operator.and_, ast.BitOr: operator.or_, ast.BitXor: operator.xor}
+        bitwise: dict[type, Callable[[int, int], int]] = {
+            ast.LShift: operator.lshift,
+            ast.RShift: operator.rshift,
+            ast.BitAnd: operator.and_,
+            ast.BitOr: operator.or_,
+            ast.BitXor: operator.xor,
+        }
         return sp.Integer(bitwise[type(op)](int(a), int(b)))
     arithmetic: dict[type, Callable[[], sp.Expr]] = {
-        ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b, ast.Div: lambda: a / b,
-        ast.FloorDiv: lambda: sp.floor(a / b), ast.Mod: lambda: sp.Mod(a, b), ast.Pow: lambda: a**b,
+        ast.Add: lambda: a + b,
+        ast.Sub: lambda: a - b,
+        ast.Mult: lambda: a * b,
+        ast.Div: lambda: a / b,
+        ast.FloorDiv: lambda: sp.floor(a / b),
+        ast.Mod: lambda: sp.Mod(a, b),
+        ast.Pow: lambda: a**b,
     }
     if type(op) not in arithmetic:
         return site.unknown(f"operator {type(op).__name__} on numbers")
@@ -104,7 +116,12 @@ def truthiness(value: Value) -> Optional[sp.Basic]:
 
 
 _RELATIONS: dict[type, Callable[[sp.Expr, sp.Expr], sp.Basic]] = {
-    ast.Eq: sp.Eq, ast.NotEq: sp.Ne, ast.Lt: sp.Lt, ast.LtE: sp.Le, ast.Gt: sp.Gt, ast.GtE: sp.Ge,
+    ast.Eq: sp.Eq,
+    ast.NotEq: sp.Ne,
+    ast.Lt: sp.Lt,
+    ast.LtE: sp.Le,
+    ast.Gt: sp.Gt,
+    ast.GtE: sp.Ge,
 }
 
 

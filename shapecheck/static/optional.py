@@ -40,8 +40,10 @@ _UNKNOWN = _Unknown("unknown")
 _SOME = _Unknown("not None")  # a value known not to be None, otherwise unknown
 _COPYLESS = frozenset({"__class__"})
 _OPERANDS: dict[type, tuple[tuple[str, ...], str]] = {  # node type: (operand fields that must not be None, how)
-    ast.BinOp: (("left", "right"), "arithmetic"), ast.Subscript: (("value",), "indexing"),
-    ast.Starred: (("value",), "unpacking")}
+    ast.BinOp: (("left", "right"), "arithmetic"),
+    ast.Subscript: (("value",), "indexing"),
+    ast.Starred: (("value",), "unpacking"),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,8 +55,10 @@ class Dereference:
     how: str
 
     def message(self) -> str:
-        return (f"`{self.name}` may be None here ({self.how} on it): a call that leaves `{self.name}` out reaches "
-                f"this line unguarded; check `{self.name} is not None` first")
+        return (
+            f"`{self.name}` may be None here ({self.how} on it): a call that leaves `{self.name}` out reaches "
+            f"this line unguarded; check `{self.name} is not None` first"
+        )
 
 
 def _admits_none(annotation: Optional[ast.expr]) -> bool:
@@ -69,8 +73,13 @@ def _admits_none(annotation: Optional[ast.expr]) -> bool:
     if isinstance(annotation, ast.BinOp) and isinstance(annotation.op, ast.BitOr):
         return _admits_none(annotation.left) or _admits_none(annotation.right)
     if isinstance(annotation, ast.Subscript):
-        head = annotation.value.attr if isinstance(annotation.value, ast.Attribute) else \
-            annotation.value.id if isinstance(annotation.value, ast.Name) else ""
+        head = (
+            annotation.value.attr
+            if isinstance(annotation.value, ast.Attribute)
+            else annotation.value.id
+            if isinstance(annotation.value, ast.Name)
+            else ""
+        )
         if head == "Optional":
             return True
         if head == "Union":
@@ -83,8 +92,9 @@ def optional_parameters(fn: FunctionNode) -> list[str]:
     """Parameters that may be None: annotated Optional/`| None`, or defaulting to None."""
     args = fn.args
     positional = [*args.posonlyargs, *args.args]
-    defaults: dict[str, ast.expr] = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]],
-                                             args.defaults))
+    defaults: dict[str, ast.expr] = dict(
+        zip([a.arg for a in positional[len(positional) - len(args.defaults) :]], args.defaults)
+    )
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
     found = []
     for arg in (*positional, *args.kwonlyargs):
@@ -99,8 +109,10 @@ def _initial(fn: FunctionNode, non_none: Iterable[str]) -> dict[str, object]:
     args = fn.args
     positional = [*args.posonlyargs, *args.args]
     env: dict[str, object] = {a.arg: _SOME for a in (*positional, *args.kwonlyargs)}
-    pairs = [*zip(positional[len(positional) - len(args.defaults):], args.defaults),
-             *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None)]
+    pairs = [
+        *zip(positional[len(positional) - len(args.defaults) :], args.defaults),
+        *((a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None),
+    ]
     for arg, default in pairs:
         env[arg.arg] = default.value if isinstance(default, ast.Constant) else _UNKNOWN
     defaulted = {arg.arg for arg, _ in pairs}
@@ -245,7 +257,15 @@ class _Path:
             value = self.expr(node.args[0])
             self.expr(node.args[1])  # `isinstance(None, T)` is False for every T but NoneType
             return False if value is None and "None" not in ast.unparse(node.args[1]) else _UNKNOWN
-        if isinstance(node.func, ast.Name) and node.func.id in ("len", "iter", "next", "sum", "sorted", "list", "tuple"):
+        if isinstance(node.func, ast.Name) and node.func.id in (
+            "len",
+            "iter",
+            "next",
+            "sum",
+            "sorted",
+            "list",
+            "tuple",
+        ):
             for arg in node.args[:1]:
                 self.expr(arg)
                 self._deref(arg, f"`{node.func.id}()`")

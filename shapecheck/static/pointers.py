@@ -204,7 +204,9 @@ class _Taint:
                 return dataclasses.replace(source, wide=True)
             return dataclasses.replace(source, wide=False) if cast in _NARROW else source
         if name == "load":  # a value read from a cumulative-offsets table is already a token position
-            table = pointer is not None and any(isinstance(n, ast.Name) and _OFFSETS.search(n.id) for n in ast.walk(pointer))
+            table = pointer is not None and any(
+                isinstance(n, ast.Name) and _OFFSETS.search(n.id) for n in ast.walk(pointer)
+            )
             return Num(index=Index("load", node.lineno), scale=1 if table else 0)
         if name == "program_id":
             first = node.args[0] if node.args else None
@@ -240,10 +242,20 @@ class _Taint:
             return Num(wide, left.index, left.scale, left.hi, products)
         if isinstance(op, (ast.Add, ast.Sub, ast.BitOr)):
             with_index = [v for v in (left, right) if v.index is not None]
-            best = max(with_index, key=lambda v: (v.scale, v.index is not None and v.index.kind == "load")) \
-                if with_index else None  # a tie goes to the loaded index: `bos + i_t * BT` is a token offset
-            return Num(wide, best.index if best else None, best.scale if best else 0, left.hi + right.hi, products,
-                       max(left.factors, right.factors), seq=best.seq if best else False)
+            best = (
+                max(with_index, key=lambda v: (v.scale, v.index is not None and v.index.kind == "load"))
+                if with_index
+                else None
+            )  # a tie goes to the loaded index: `bos + i_t * BT` is a token offset
+            return Num(
+                wide,
+                best.index if best else None,
+                best.scale if best else 0,
+                left.hi + right.hi,
+                products,
+                max(left.factors, right.factors),
+                seq=best.seq if best else False,
+            )
         if not isinstance(op, ast.Mult):
             return Num(wide, products=products)
         hi = 0.0 if 0.0 in (left.hi, right.hi) else left.hi * right.hi
@@ -254,8 +266,12 @@ class _Taint:
         assert indexed.index is not None
         scale = indexed.scale + (other.factors if other.index is None else 1)
         blocks = node.right if indexed is left else node.left
-        seq = indexed.seq or (indexed.scale == 0 and isinstance(blocks, ast.Name) and bool(_SEQ_BLOCKS.match(blocks.id))
-                              and indexed.index.kind in ("pid", "loop"))
+        seq = indexed.seq or (
+            indexed.scale == 0
+            and isinstance(blocks, ast.Name)
+            and bool(_SEQ_BLOCKS.match(blocks.id))
+            and indexed.index.kind in ("pid", "loop")
+        )
         if seq and not indexed.seq:  # `i_t * BT`: a position in a sequence, below the longest one
             hi = min(hi, self.sequence_bound)
         result = Num(wide, indexed.index, scale, hi, products, seq=seq)
@@ -267,10 +283,15 @@ class _Taint:
                 self.candidates.pop(covered, None)
             result = dataclasses.replace(result, products=(products - chain) | {id(node)})
             loaded = indexed.index.kind == "load"
-            self.candidates[id(node)] = Overflow(node, ast.unparse(source), "SC006" if loaded else "SC007",
-                                                 indexed.index.line,
-                                                 "error" if loaded or indexed.seq or indexed.index.axis == 0 else "note",
-                                                 indexed.index.kind, indexed.seq and not loaded)
+            self.candidates[id(node)] = Overflow(
+                node,
+                ast.unparse(source),
+                "SC006" if loaded else "SC007",
+                indexed.index.line,
+                "error" if loaded or indexed.seq or indexed.index.axis == 0 else "note",
+                indexed.index.kind,
+                indexed.seq and not loaded,
+            )
         return result
 
     def _overflows(self, node: ast.BinOp, indexed: Num, other: Num, scale: int, hi: float) -> bool:
@@ -291,14 +312,20 @@ class _Taint:
         if isinstance(target, ast.Name):
             self.env[target.id] = computed
         elif isinstance(target, (ast.Tuple, ast.List)):
-            if isinstance(value, (ast.Tuple, ast.List)) and len(value.elts) == len(target.elts) and \
-                    not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts)):
+            if (
+                isinstance(value, (ast.Tuple, ast.List))
+                and len(value.elts) == len(target.elts)
+                and not any(isinstance(e, ast.Starred) for e in (*value.elts, *target.elts))
+            ):
                 for sub, part in zip(target.elts, value.elts):  # element by element, not one taint for all
                     self._assign(sub, part, self.values[id(part)])
             else:
                 for sub in target.elts:
-                    self._assign(sub.value if isinstance(sub, ast.Starred) else sub, value,
-                                 dataclasses.replace(computed, products=computed.products))
+                    self._assign(
+                        sub.value if isinstance(sub, ast.Starred) else sub,
+                        value,
+                        dataclasses.replace(computed, products=computed.products),
+                    )
 
     def _branches(self, bodies: list[list[ast.stmt]]) -> None:
         before = dict(self.env)
@@ -352,7 +379,9 @@ class _Taint:
             bounds = self.expr(stmt.iter)
             element = Num(bounds.wide, bounds.index, bounds.scale, bounds.hi, seq=bounds.seq)
             if bounds.index is None and not bounds.wide and _SEQ_COUNTS.search(ast.unparse(stmt.iter)):
-                element = Num(index=Index("loop", stmt.lineno), hi=float(self.sequence_bound))  # a block of the sequence
+                element = Num(
+                    index=Index("loop", stmt.lineno), hi=float(self.sequence_bound)
+                )  # a block of the sequence
         else:
             self.expr(stmt.test)
         for _ in range(2):  # a second pass carries values around the loop (nested loops multiply the passes)
@@ -365,8 +394,10 @@ class _Taint:
         self.run(stmt.orelse)
 
     def overflows(self) -> list[Overflow]:
-        return sorted((o for i, o in self.candidates.items() if i in self.reached),
-                      key=lambda o: (o.node.lineno, o.node.col_offset))
+        return sorted(
+            (o for i, o in self.candidates.items() if i in self.reached),
+            key=lambda o: (o.node.lineno, o.node.col_offset),
+        )
 
 
 def unsafe_offsets(kernel: FunctionNode, bounds: Mapping[str, int] = {}) -> list[Overflow]:

@@ -82,14 +82,25 @@ class Signature:
 
     def output_only_dims(self) -> set[str]:
         """Dimension names only the return annotation uses: jaxtyping binds them at the return."""
-        inputs = {n for label, d in self.declared() if not label.startswith("return") for p in d.patterns
-                  for a in p for n in axis_names(a)}
+        inputs = {
+            n
+            for label, d in self.declared()
+            if not label.startswith("return")
+            for p in d.patterns
+            for a in p
+            for n in axis_names(a)
+        }
         return self.dim_names() - inputs - set(self.params)
 
     def dim_names(self) -> set[str]:
         """Every dimension name mentioned in a declared shape (inside expressions too)."""
-        return {name for _, declared in self.declared() for pattern in declared.patterns for axis in pattern
-                for name in axis_names(axis)}
+        return {
+            name
+            for _, declared in self.declared()
+            for pattern in declared.patterns
+            for axis in pattern
+            for name in axis_names(axis)
+        }
 
 
 def parse_axes(text: str) -> tuple[Axis, ...]:
@@ -107,8 +118,14 @@ def _arith(node: ast.expr) -> sp.Expr:
         return -_arith(node.operand)
     if isinstance(node, ast.BinOp):
         a, b = _arith(node.left), _arith(node.right)
-        ops = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
-               ast.FloorDiv: lambda: sp.floor(a / b), ast.Div: lambda: a / b, ast.Pow: lambda: a**b}
+        ops = {
+            ast.Add: lambda: a + b,
+            ast.Sub: lambda: a - b,
+            ast.Mult: lambda: a * b,
+            ast.FloorDiv: lambda: sp.floor(a / b),
+            ast.Div: lambda: a / b,
+            ast.Pow: lambda: a**b,
+        }
         if type(node.op) in ops:
             return ops[type(node.op)]()
     raise ValueError(f"unsupported axis expression {ast.unparse(node)!r}")
@@ -225,5 +242,5 @@ def defaults_none(fn: Union[ast.FunctionDef, ast.AsyncFunctionDef]) -> set[str]:
     """Parameters whose default is None."""
     a = fn.args
     positional = [*a.posonlyargs, *a.args]
-    pairs = [*zip(positional[len(positional) - len(a.defaults):], a.defaults), *zip(a.kwonlyargs, a.kw_defaults)]
+    pairs = [*zip(positional[len(positional) - len(a.defaults) :], a.defaults), *zip(a.kwonlyargs, a.kw_defaults)]
     return {arg.arg for arg, d in pairs if isinstance(d, ast.Constant) and d.value is None}

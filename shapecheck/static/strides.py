@@ -43,10 +43,12 @@ class CrossedStride:
 
     def message(self) -> str:
         product = self.product if len(self.product) <= 50 else self.product[:47] + "..."
-        return (f"`{self.kernel}` steps whole multiples of `{self.size}` (axis {self.axis}'s extent, so an outer axis) "
-                f"by `{self.parameter}`, axis {self.axis}'s stride of `{self.tensor}` (`{product}`, kernel line "
-                f"{self.product_line}): right only when `{self.tensor}` is contiguous across those axes; assert "
-                f"`{self.tensor}.is_contiguous()` or pass the outer axis's stride")
+        return (
+            f"`{self.kernel}` steps whole multiples of `{self.size}` (axis {self.axis}'s extent, so an outer axis) "
+            f"by `{self.parameter}`, axis {self.axis}'s stride of `{self.tensor}` (`{product}`, kernel line "
+            f"{self.product_line}): right only when `{self.tensor}` is contiguous across those axes; assert "
+            f"`{self.tensor}.is_contiguous()` or pass the outer axis's stride"
+        )
 
 
 def _literal_axis(node: Optional[ast.expr]) -> Optional[int]:
@@ -58,8 +60,13 @@ def _literal_axis(node: Optional[ast.expr]) -> Optional[int]:
 def _axis_read(node: ast.expr, attribute: str) -> Optional[tuple[str, int]]:
     """`x.stride(d)` / `x.stride()[d]` (attribute "stride"), `x.shape[d]` / `x.size(d)` ("shape")."""
     methods = ("stride",) if attribute == "stride" else ("size",)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in methods \
-            and isinstance(node.func.value, ast.Name) and len(node.args) == 1:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in methods
+        and isinstance(node.func.value, ast.Name)
+        and len(node.args) == 1
+    ):
         axis = _literal_axis(node.args[0])
         return (node.func.value.id, axis) if axis is not None else None
     if isinstance(node, ast.Subscript):
@@ -67,11 +74,21 @@ def _axis_read(node: ast.expr, attribute: str) -> Optional[tuple[str, int]]:
         axis = _literal_axis(node.slice)
         if axis is None:
             return None
-        if attribute == "stride" and isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) \
-                and value.func.attr == "stride" and not value.args and isinstance(value.func.value, ast.Name):
+        if (
+            attribute == "stride"
+            and isinstance(value, ast.Call)
+            and isinstance(value.func, ast.Attribute)
+            and value.func.attr == "stride"
+            and not value.args
+            and isinstance(value.func.value, ast.Name)
+        ):
             return value.func.value.id, axis
-        if attribute == "shape" and isinstance(value, ast.Attribute) and value.attr == "shape" \
-                and isinstance(value.value, ast.Name):
+        if (
+            attribute == "shape"
+            and isinstance(value, ast.Attribute)
+            and value.attr == "shape"
+            and isinstance(value.value, ast.Name)
+        ):
             return value.value.id, axis
     return None
 
@@ -86,8 +103,13 @@ def _unpacked_axes(fn: FunctionNode) -> dict[str, int]:
         value = node.value
         if isinstance(value, ast.Attribute) and value.attr == "shape":
             parts: list[Optional[int]] = list(range(len(names)))
-        elif isinstance(value, ast.Tuple) and value.elts and isinstance(value.elts[0], ast.Starred) \
-                and isinstance(value.elts[0].value, ast.Attribute) and value.elts[0].value.attr == "shape":
+        elif (
+            isinstance(value, ast.Tuple)
+            and value.elts
+            and isinstance(value.elts[0], ast.Starred)
+            and isinstance(value.elts[0].value, ast.Attribute)
+            and value.elts[0].value.attr == "shape"
+        ):
             parts = [*range(len(names) - len(value.elts) + 1), *[None] * (len(value.elts) - 1)]
         else:
             continue
@@ -110,10 +132,15 @@ def _contiguity_checked(module: ModuleSource, fn: FunctionNode, tensor: str) -> 
     """`x.is_contiguous()` in a test, `x = x.contiguous()`, or a contract rule on `x`'s contiguity."""
     for node in ast.walk(fn):
         if isinstance(node, (ast.Assert, ast.If, ast.IfExp)) and any(
-                isinstance(n, ast.Call) and method_chain(n) == (tensor, ["is_contiguous"]) for n in ast.walk(node.test)):
+            isinstance(n, ast.Call) and method_chain(n) == (tensor, ["is_contiguous"]) for n in ast.walk(node.test)
+        ):
             return True
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) \
-                and node.targets[0].id == tensor:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id == tensor
+        ):
             base, methods = method_chain(node.value)
             if base == tensor and "contiguous" in methods:
                 return True
@@ -138,14 +165,20 @@ class _Crossings:
             left, right = self.expr(node.left), self.expr(node.right)
             if isinstance(node.op, ast.Mult):
                 self.at[id(node)] = (left, right)
-                named = {side.id for side in (node.left, node.right) if isinstance(side, ast.Name) and side.id in self.sizes}
+                named = {
+                    side.id for side in (node.left, node.right) if isinstance(side, ast.Name) and side.id in self.sizes
+                }
                 return left | right | named
             return left | right if isinstance(node.op, (ast.Add, ast.Sub)) else frozenset()
         if isinstance(node, ast.IfExp):
             self.expr(node.test)
             return self.expr(node.body) | self.expr(node.orelse)
         children = [self.expr(c) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("to", "multiple_of"):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("to", "multiple_of")
+        ):
             return frozenset().union(*children)  # a cast or hint keeps the value
         return frozenset()
 
@@ -221,4 +254,6 @@ def crossed_strides(module: ModuleSource, fn: FunctionNode) -> Iterator[CrossedS
                 if not over or key in reported or _contiguity_checked(module, fn, tensor):
                     continue
                 reported.add(key)
-                yield CrossedStride(read, tensor, axis, stride_side.id, launch.name, ast.unparse(node), node.lineno, over[0])
+                yield CrossedStride(
+                    read, tensor, axis, stride_side.id, launch.name, ast.unparse(node), node.lineno, over[0]
+                )

@@ -103,8 +103,9 @@ class _Extremum(sp.Function):
             return kept[0]
         split = next((i for i, a in enumerate(kept) if isinstance(a, sp.Piecewise)), None)
         if split is not None:
-            return sp.Piecewise(*((cls(*kept[:split], branch.expr, *kept[split + 1:]), branch.cond)
-                                  for branch in kept[split].args))
+            return sp.Piecewise(
+                *((cls(*kept[:split], branch.expr, *kept[split + 1 :]), branch.cond) for branch in kept[split].args)
+            )
         return cls(*kept, evaluate=False) if len(kept) < len(args) or numbers[1:] else None
 
     def _eval_is_integer(self) -> bool | None:

@@ -187,8 +187,11 @@ def _reshape(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) ->
             site.note(f"-1 = {show(total)} / ({show(known)}) = {show(solved)}")
         wanted = tuple(solved if i == holes[0] else d for i, d in enumerate(wanted))
     elif site.equal(numel(wanted), total) is None:
-        site.issue("SC003", f"element count {show(numel(wanted))} is not provably {show(total)} "
-                            f"(the input [{', '.join(map(show, shape))}])")
+        site.issue(
+            "SC003",
+            f"element count {show(numel(wanted))} is not provably {show(total)} "
+            f"(the input [{', '.join(map(show, shape))}])",
+        )
     return fresh(wanted)
 
 
@@ -218,8 +221,9 @@ def _squeeze(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) ->
         if never_one and b["dim"] is not NONE:
             site.issue("SC002", f"squeeze({a}) is a no-op: axis {a} has size {show(size)}, never 1")
         elif not never_one:
-            site.issue("SC002", f"squeeze({'' if b['dim'] is NONE else a}): axis {a} has size {show(size)}, "
-                                "not provably 1")
+            site.issue(
+                "SC002", f"squeeze({'' if b['dim'] is NONE else a}): axis {a} has size {show(size)}, not provably 1"
+            )
             return site.unknown(f"rank depends on whether {show(size)} == 1")
     return Tensor(tuple(d for i, d in enumerate(shape) if i not in drop))
 
@@ -305,7 +309,11 @@ def _expand(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> 
 
 def _expand_as(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value:
     other = args[0] if len(args) == 1 else None
-    return Tensor(other.shape) if isinstance(other, Tensor) and other.shape is not None else _unknown_args(site, args, kwargs)
+    return (
+        Tensor(other.shape)
+        if isinstance(other, Tensor) and other.shape is not None
+        else _unknown_args(site, args, kwargs)
+    )
 
 
 def _repeat(site: Site, t: Tensor, shape: Shape, args: Args, kwargs: Kwargs) -> Value:
@@ -403,19 +411,55 @@ _BINARY = "add sub mul div true_divide floor_divide remainder fmod pow maximum m
 _REDUCTIONS = "sum mean amax amin prod any all norm logsumexp std var count_nonzero nansum".split()
 
 METHODS: dict[str, Method] = {
-    "size": _size, "stride": _stride, "view": _reshape, "reshape": _reshape, "view_as": _like, "reshape_as": _like,
-    "squeeze": _squeeze, "unsqueeze": _unsqueeze, "transpose": _transpose, "swapaxes": _transpose,
-    "swapdims": _transpose, "t": _t, "permute": _permute, "movedim": _movedim, "moveaxis": _movedim,
-    "flatten": _flatten, "unflatten": _unflatten, "expand": _expand, "broadcast_to": _expand, "expand_as": _expand_as,
-    "repeat": _repeat, "new_empty": _new, "new_zeros": _new, "new_ones": _new, "new_full": _new_full,
-    "contiguous": _contiguous, "where": _where, "matmul": _matmul_method, "mm": _matmul_method, "bmm": _matmul_method,
-    "softmax": _along, "log_softmax": _along, "cumsum": _along, "cumprod": _along, "unbind": _unbind,
+    "size": _size,
+    "stride": _stride,
+    "view": _reshape,
+    "reshape": _reshape,
+    "view_as": _like,
+    "reshape_as": _like,
+    "squeeze": _squeeze,
+    "unsqueeze": _unsqueeze,
+    "transpose": _transpose,
+    "swapaxes": _transpose,
+    "swapdims": _transpose,
+    "t": _t,
+    "permute": _permute,
+    "movedim": _movedim,
+    "moveaxis": _movedim,
+    "flatten": _flatten,
+    "unflatten": _unflatten,
+    "expand": _expand,
+    "broadcast_to": _expand,
+    "expand_as": _expand_as,
+    "repeat": _repeat,
+    "new_empty": _new,
+    "new_zeros": _new,
+    "new_ones": _new,
+    "new_full": _new_full,
+    "contiguous": _contiguous,
+    "where": _where,
+    "matmul": _matmul_method,
+    "mm": _matmul_method,
+    "bmm": _matmul_method,
+    "softmax": _along,
+    "log_softmax": _along,
+    "cumsum": _along,
+    "cumprod": _along,
+    "unbind": _unbind,
     "repeat_interleave": _repeat_interleave,
-    **{name: _same for name in _ELEMENTWISE}, **{name: _binary for name in _BINARY},
+    **{name: _same for name in _ELEMENTWISE},
+    **{name: _binary for name in _BINARY},
     **{name: _reduce for name in _REDUCTIONS},
 }
-RESHAPING_IN_PLACE = {"squeeze_": "squeeze", "unsqueeze_": "unsqueeze", "transpose_": "transpose", "t_": "t",
-                      "swapaxes_": "swapaxes", "swapdims_": "swapdims", "resize_": "reshape"}
+RESHAPING_IN_PLACE = {
+    "squeeze_": "squeeze",
+    "unsqueeze_": "unsqueeze",
+    "transpose_": "transpose",
+    "t_": "t",
+    "swapaxes_": "swapaxes",
+    "swapdims_": "swapdims",
+    "resize_": "reshape",
+}
 
 
 SHAPE_FREE = frozenset({"new_empty", "new_zeros", "new_ones", "new_full"})

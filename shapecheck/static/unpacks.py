@@ -38,8 +38,14 @@ def _shape_of(node: ast.expr, params: set[str]) -> Optional[str]:
     """`P.shape` or `P.size()` for a parameter P."""
     if isinstance(node, ast.Attribute) and node.attr == "shape" and isinstance(node.value, ast.Name):
         return node.value.id if node.value.id in params else None
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
-            and not node.args and isinstance(node.func.value, ast.Name) and node.func.value.id in params:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "size"
+        and not node.args
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in params
+    ):
         return node.func.value.id
     return None
 
@@ -49,13 +55,23 @@ def _axis_of(node: ast.expr, params: set[str]) -> Optional[tuple[str, int]]:
     if isinstance(node, ast.Subscript):
         owner = _shape_of(node.value, params)
         index = node.slice
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "size" \
-            and len(node.args) == 1 and isinstance(node.func.value, ast.Name) and node.func.value.id in params:
+    elif (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "size"
+        and len(node.args) == 1
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id in params
+    ):
         owner, index = node.func.value.id, node.args[0]
     else:
         return None
-    if isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub) and isinstance(index.operand, ast.Constant) \
-            and type(index.operand.value) is int:
+    if (
+        isinstance(index, ast.UnaryOp)
+        and isinstance(index.op, ast.USub)
+        and isinstance(index.operand, ast.Constant)
+        and type(index.operand.value) is int
+    ):
         index = ast.Constant(-index.operand.value)
     if owner is None or not (isinstance(index, ast.Constant) and type(index.value) is int):
         return None
@@ -99,8 +115,13 @@ class _Reader:
             return
         for node in (value.body, value.orelse) if isinstance(value, ast.IfExp) else (value,):
             # `N = len(x) - 1`, also as a branch of `B if ... else len(x) - 1`
-            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and _len_of(node.left, self.params) \
-                    and isinstance(node.right, ast.Constant) and node.right.value == 1:
+            if (
+                isinstance(node, ast.BinOp)
+                and isinstance(node.op, ast.Sub)
+                and _len_of(node.left, self.params)
+                and isinstance(node.right, ast.Constant)
+                and node.right.value == 1
+            ):
                 self._of(_len_of(node.left, self.params), line).names.setdefault(0, f"{target}+1")  # type: ignore[arg-type]  # _len_of is not None: tested above
         owner = _len_of(value, self.params)
         if owner is not None:
@@ -136,7 +157,7 @@ class _Reader:
             if isinstance(elt, ast.Starred):
                 owner = _shape_of(elt.value, self.params)
                 if owner is not None:
-                    self._full(owner, names[position:position + width], line)
+                    self._full(owner, names[position : position + width], line)
                     full = owner
                 position += width
             else:
@@ -150,8 +171,14 @@ class _Reader:
 
 
 def _len_of(node: ast.expr, params: set[str]) -> Optional[str]:
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "len" \
-            and len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id in params:
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "len"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id in params
+    ):
         return node.args[0].id
     return None
 

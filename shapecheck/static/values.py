@@ -194,11 +194,15 @@ def merge(cond: sp.Basic, a: Value, b: Value, where: Optional[ast.AST]) -> Value
         return sp.Piecewise((a, cond), (b, True))
     if is_bool(a) and is_bool(b):
         return sp.Or(sp.And(cond, a), sp.And(sp.Not(cond), b))
-    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.shape is not None and b.shape is not None \
-            and len(a.shape) == len(b.shape):
+    if (
+        isinstance(a, Tensor)
+        and isinstance(b, Tensor)
+        and a.shape is not None
+        and b.shape is not None
+        and len(a.shape) == len(b.shape)
+    ):
         shape = tuple(merge(cond, x, y, where) for x, y in zip(a.shape, b.shape))
-        return Tensor(shape, a.origin if a.origin == b.origin else None,
-                      maybe_none=a.maybe_none or b.maybe_none)
+        return Tensor(shape, a.origin if a.origin == b.origin else None, maybe_none=a.maybe_none or b.maybe_none)
     if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
         return Tup(tuple(merge(cond, x, y, where) for x, y in zip(a.items, b.items)))
     return Unknown("differs between the branches", where)

@@ -9,7 +9,10 @@ def _mv(a, v, out, BLOCK: tl.constexpr):
     row = tl.program_id(0)
     offs = tl.arange(0, BLOCK)
     mask = offs < 80
-    tl.store(out + row, tl.sum(tl.load(a + row * 80 + offs, mask=mask, other=0.0) * tl.load(v + offs, mask=mask, other=0.0), axis=0))
+    tl.store(
+        out + row,
+        tl.sum(tl.load(a + row * 80 + offs, mask=mask, other=0.0) * tl.load(v + offs, mask=mask, other=0.0), axis=0),
+    )
 
 
 class ModelNew(nn.Module):
