@@ -9,7 +9,12 @@ out=${1:?output folder}
 # interpreter sees: `.venv/bin` holds one-line wrappers that exec it and the tools installed beside it, so
 # the README's `.venv/bin/...` paths run them.
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
-python3 -m pip install -q --no-deps --no-build-isolation -e .
+# Without --no-deps: the machine's own torch/triton must satisfy the declared ranges and stay in place.
+before=$(python3 -c 'import torch, triton; print(torch.__version__, triton.__version__)')
+python3 -m pip install -q --no-index --no-build-isolation -e . 2>&1 | tee "$out/install_log.txt" | tail -3 \
+  || python3 -m pip install -q --no-deps --no-build-isolation -e .
+after=$(python3 -c 'import torch, triton; print(torch.__version__, triton.__version__)')
+echo "torch/triton before install: $before; after: $after" | tee "$out/install.txt"
 bin=$(dirname "$(python3 -c 'import sys; print(sys.executable)')")
 rm -rf .venv && mkdir -p .venv/bin
 for tool in python ruff mypy shapecheck; do
