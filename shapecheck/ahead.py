@@ -34,14 +34,12 @@ import time
 import traceback
 from typing import Any, Callable, Iterator, Optional, Sequence
 
-from hypothesis import Phase, given, settings
-from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
 from shapecheck.spec import Contract
-from shapecheck.strategies import SUPPRESSED_HEALTH_CHECKS
+from shapecheck.strategies import for_each_drawn
 
 THREADS = 8  # 8 and 16 threads measured the same (bench/compile_overlap.py on an H200 host)
 PROBES = 10  # drawn cases tried for the first one that reaches a kernel (the contract may refuse some)
@@ -59,21 +57,6 @@ class Ahead:
 
 class _LaunchRefused(Exception):
     """Raised by the launch hook during the pass: the kernel is compiled, never run."""
-
-
-def _draw(strategy: st.SearchStrategy[Case], count: int, seed: Optional[int], each: Callable[[Case], object]) -> None:
-    @settings(
-        max_examples=count,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=SUPPRESSED_HEALTH_CHECKS,
-    )
-    @given(strategy)
-    def draw(case: Case) -> None:
-        each(case)
-
-    (hypothesis_seed(seed)(draw) if seed is not None else draw)()
 
 
 class _CompileOnly:
@@ -274,7 +257,7 @@ def compile_run(
     if rows and all(_in_disk_cache(job, target) for job in _jobs(contract, impl, cases, device)):
         return Ahead(time.perf_counter() - start, len(cases), skipped="every row's kernel is in the disk cache")
     with contextlib.suppress(Exception):  # a strategy that fails to draw: the run draws again and says why
-        _draw(strategy, examples, seed, cases.append)
+        for_each_drawn(strategy, examples, seed, cases.append)
     jobs = _jobs(contract, impl, cases, device)
     missing = [job for job in jobs if not _in_disk_cache(job, target)]
     failed = _compile_forked(missing, os.cpu_count() or 1) if missing and hasattr(os, "fork") else len(missing)
@@ -318,7 +301,7 @@ def compile_ahead(
                 reached.append(pool.submit(call, case).result())
 
         try:
-            _draw(strategy, PROBES, seed, probe)
+            for_each_drawn(strategy, PROBES, seed, probe)
         except Exception as exc:  # noqa: BLE001 - the run draws again and blames the strategy
             return Ahead(time.perf_counter() - start, calls[0], f"drawing failed: {type(exc).__name__}")
         if not any(reached):
@@ -330,5 +313,5 @@ def compile_ahead(
         for case in also:
             pool.submit(call, case)
         with contextlib.suppress(Exception):  # as above: the run will say what went wrong
-            _draw(strategy, examples, seed, lambda case: pool.submit(call, case) and None)
+            for_each_drawn(strategy, examples, seed, lambda case: pool.submit(call, case) and None)
     return Ahead(time.perf_counter() - start, calls[0])

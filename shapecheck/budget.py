@@ -37,14 +37,12 @@ import time
 from collections import Counter
 from typing import Any, Callable, Hashable, Iterator, Mapping, Optional, Sequence
 
-from hypothesis import Phase, given, settings
-from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
 from shapecheck.spec import Contract
-from shapecheck.strategies import SUPPRESSED_HEALTH_CHECKS, Overrides
+from shapecheck.strategies import Overrides, for_each_drawn
 
 Key = tuple[int, str]  # (the kernel's key cache, Triton's cache key): one compiled binary
 Klass = tuple[int, str]  # (the kernel's key cache, its constexprs, argument types and options): keys up to alignment
@@ -181,19 +179,7 @@ def _replaced(case: Case, knob: tuple[str, str], source: Case) -> Case:
 def draw(strategy: st.SearchStrategy[Case], count: int, seed: int) -> list[Case]:
     """The first `count` cases Hypothesis draws from `strategy` under `seed` (generation only, no database)."""
     drawn: list[Case] = []
-
-    @settings(
-        max_examples=count,
-        database=None,
-        deadline=None,
-        phases=[Phase.generate],
-        suppress_health_check=SUPPRESSED_HEALTH_CHECKS,
-    )
-    @given(strategy)
-    def collect(case: Case) -> None:
-        drawn.append(case)
-
-    hypothesis_seed(seed)(collect)()
+    for_each_drawn(strategy, count, seed, drawn.append)
     return drawn
 
 

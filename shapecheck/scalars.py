@@ -65,12 +65,13 @@ def scalar(hint: Any) -> Optional[Scalar]:
         parts = [scalar(member) for member in typing.get_args(hint)]
         if any(part is None for part in parts):
             return None
+        known = [p for p in parts if p is not None]
         return Scalar(
             _describe(hint),
-            sum((p.classes for p in parts), ()),
-            sum((p.promoted for p in parts), ()),  # type: ignore[union-attr]  # no None: tested above
-            sum((p.literals for p in parts), ()),
-        )  # type: ignore[union-attr]  # (same)
+            sum((p.classes for p in known), ()),
+            sum((p.promoted for p in known), ()),
+            sum((p.literals for p in known), ()),
+        )
     if isinstance(origin, type):
         return Scalar(_describe(hint), (origin,))
     return None

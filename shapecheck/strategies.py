@@ -17,7 +17,8 @@ import os
 import types
 from typing import Any, Callable, Mapping, Optional
 
-from hypothesis import HealthCheck, assume
+from hypothesis import HealthCheck, Phase, assume, given, settings
+from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.backend import interpreter_bfloat16_arithmetic
@@ -34,6 +35,28 @@ NO_OVERRIDES: Overrides = types.MappingProxyType({})  # the default: read-only, 
 # drawn cases by design (`reject()`), and a run where every case was refused raises NothingRan naming why.
 # too_slow: drawing shares the process and CI's two cores with kernel work; a slow draw is load, not a bug.
 SUPPRESSED_HEALTH_CHECKS = [HealthCheck.filter_too_much, HealthCheck.too_slow]
+
+
+def for_each_drawn(
+    strategy: st.SearchStrategy[Case], count: int, seed: Optional[int], each: Callable[[Case], object]
+) -> None:
+    """`each` on the first `count` cases Hypothesis draws from `strategy` under `seed` (generation only, no
+    database): the draws a run will make, known before it, for compiling ahead and budgeting compile keys."""
+
+    @settings(
+        max_examples=count,
+        database=None,
+        deadline=None,
+        phases=[Phase.generate],
+        suppress_health_check=SUPPRESSED_HEALTH_CHECKS,
+    )
+    @given(strategy)
+    def draw(case: Case) -> None:
+        each(case)
+
+    (hypothesis_seed(seed)(draw) if seed is not None else draw)()
+
+
 STRIDED = "strided_views"
 """Generic-case option: the tensors passed as views with a padded row stride (pinnable: --pin strided_views=[])."""
 COTANGENTS = "cotangents"

@@ -152,10 +152,8 @@ def generate(target: Target, operators: Optional[Sequence[str]] = None) -> list[
                 continue
             seen.add(mutated)
             ast.parse(mutated)  # an operator producing invalid syntax is a bug here, not a killed mutant
-            line, col = (
-                site.node.lineno,
-                src.offset(site.node.lineno, site.node.col_offset) - src.starts[site.node.lineno - 1] + 1,
-            )  # type: ignore[attr-defined]  # sites are expr/stmt nodes
+            line, start = site.node.lineno, site.node.col_offset  # type: ignore[attr-defined]  # expr/stmt nodes
+            col = src.offset(line, start) - src.starts[line - 1] + 1
             before, after = site.display or (_squash(old), _squash(new))
             mutants.append(Mutant(name, site.variant, line, col, before, after, patch))
     mutants.sort(key=lambda m: (m.line, m.col, list(OPERATORS).index(m.operator), m.variant))

@@ -26,10 +26,9 @@ class Source:
         return self.starts[lineno - 1] + len(line.encode()[:col].decode())
 
     def span(self, node: ast.AST) -> tuple[int, int]:
-        return (
-            self.offset(node.lineno, node.col_offset),  # type: ignore[attr-defined]  # spans of stmt/expr nodes only
-            self.offset(node.end_lineno, node.end_col_offset),
-        )  # type: ignore[attr-defined]  # (same)
+        start = self.offset(node.lineno, node.col_offset)  # type: ignore[attr-defined]  # stmt/expr nodes only
+        end = self.offset(node.end_lineno, node.end_col_offset)  # type: ignore[attr-defined]  # (same)
+        return start, end
 
     def seg(self, node: ast.AST) -> str:
         start, end = self.span(node)
