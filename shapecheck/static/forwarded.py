@@ -136,8 +136,8 @@ def flattened(fn: FunctionNode, params: list[str]) -> dict[str, Inferred]:
     found: dict[str, Inferred] = {}
     for param, (kept, line) in flat.items():
         group = [p for p, (k, _) in flat.items() if k == kept]
-        rows = next((names[p][0] for p in group if names[p][0]), "N")
-        cols = next((names[p][1] for p in group if names[p][1]), "D")
+        rows = next((r for p in group if (r := names[p][0])), "N")
+        cols = next((c for p in group if (c := names[p][1])), "D")
         note = f"flattened to rows of its last axis at line {line} (any leading axes work; drafted as that 2-D view)"
         found[param] = Inferred(Declared(((rows, cols),)), note)
     return found
