@@ -35,6 +35,7 @@ from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import poisoned_allocations
+from shapecheck.harness import tolerance as tolerance  # re-exported: test_kernel.py and bench/soak.py use it
 from shapecheck.inputs import input_builder
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
