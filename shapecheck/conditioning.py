@@ -26,7 +26,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import torch
 
 from shapecheck import harness
-from shapecheck.harness import Bound, error_key, relative_rms, tolerance, updated_rows
+from shapecheck.harness import Bound, error_key, operand_bound, relative_rms, updated_rows
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
@@ -96,10 +96,20 @@ def second_opinion(
         inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
         inside = relative_rms(single[subject][rows], true[rows])
         floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
-        scaled = FACTOR * floor > tolerance(result.dtype)
+        base = operand_bound(result.dtype, arguments)
+        scaled = FACTOR * floor > base.value
         bounds[error_key(subject, result.dtype)] = Bound(
-            max(FACTOR * floor, tolerance(result.dtype)),
-            "against a float64 reference" + (f", {FACTOR} x this case's {which} {floor:.2g}" if scaled else ""),
+            max(FACTOR * floor, base.value),
+            ", ".join(
+                filter(
+                    None,
+                    [
+                        "against a float64 reference",
+                        base.why,
+                        f"{FACTOR} x this case's {which} {floor:.2g}" if scaled else "",
+                    ],
+                )
+            ),
         )
     return SecondOpinion(truth, bounds)
 

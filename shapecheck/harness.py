@@ -86,6 +86,29 @@ class Bound:
     why: str = ""
 
 
+def operand_bound(dtype: torch.dtype, arguments: Mapping[str, Any]) -> Bound:
+    """A result's bound: its dtype's, or that of its coarsest floating tensor argument where looser.
+
+    Why: a kernel given 16-bit operands computes with them (Triton's `tl.dot` takes its operands in the
+    inputs' dtype, so fla rounds `q * exp(g)` to float16 before the dot), and a float32 result of float16
+    data is then float16-accurate at best: fla-core's chunk_gla float32 `dh0` of float16 q/k/v came 5.1e-4
+    off, Liger's float32 KL loss of float16 log-probabilities 6.8e-4, each against float32's 1e-5.
+    """
+    own = tolerance(dtype)
+    coarse = max(
+        (
+            (tolerance(x.dtype), x.dtype)
+            for x in arguments.values()
+            if isinstance(x, torch.Tensor) and x.dtype in TOLERANCE
+        ),
+        key=lambda pair: pair[0],
+        default=(own, dtype),
+    )
+    if coarse[0] <= own:
+        return Bound(own)
+    return Bound(coarse[0], f"the bound of its {str(coarse[1]).removeprefix('torch.')} operands")
+
+
 @dataclasses.dataclass(frozen=True)
 class Results:
     """One call's results by name (outputs, then in-place arguments after the call), the reference's
@@ -525,7 +548,7 @@ class _Judge:
         key = error_key(name, out.dtype)
         if self.errors is not None:
             self.errors[key] = err
-        bound = self.bounds.get(key, Bound(tolerance(out.dtype)))
+        bound = self.bounds.get(key, operand_bound(out.dtype, self.results.arguments))
         if not bool(torch.isfinite(out).all()) or err > bound.value:
             detail = "; ".join(filter(None, [dtype_name(out) if with_dtype else "", bound.why]))
             return [

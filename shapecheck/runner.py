@@ -34,7 +34,8 @@ from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
-from shapecheck.harness import poisoned_allocations, tolerance
+from shapecheck.harness import poisoned_allocations
+from shapecheck.harness import tolerance as tolerance  # re-exported: test_kernel.py and bench/soak.py use it
 from shapecheck.inputs import input_builder
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
@@ -167,7 +168,9 @@ def check_case(
         outcome.problems += [str(p) for p in found]
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
         outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
-        outcome.problems += integrity.precision(outcome.errors, tolerance, bounds)
+        outcome.problems += integrity.precision(
+            outcome.errors, lambda dtype: harness.operand_bound(dtype, args).value, bounds
+        )
         if getattr(impl, "untrusted", False) and sampled and results_of is not None and expected is not None:
             outcome.problems += integrity.stale_result(
                 contract, case, impl, device, harness.found(contract, out, args), expected, judge, held=not found

@@ -19,6 +19,7 @@ import sympy as sp
 
 from shapecheck.static import docstrings
 from shapecheck.static.analysis import Analysis
+from shapecheck.static.forwarded import forwarded
 from shapecheck.static.signature import Declared, axis_names, parameters
 from shapecheck.static.symbols import show
 from shapecheck.static.values import Tensor
@@ -127,13 +128,31 @@ def _names(node: ast.expr) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
+def _guessed_result(stub: list[str]) -> str:
+    """A result the code does not state, drafted so the module loads (a Contract needs a tensor result): the
+    first stated tensor parameter's shape, else one placeholder axis `R`, and a comment saying to check it."""
+    stated = re.search(r'^    \w+: (Float\[Tensor, "[^"]*"\])', "\n".join(stub), re.MULTILINE)
+    if stated:
+        return f"{stated.group(1)}:  # GUESS: the code states no result shape; drafted as the first tensor's"
+    return 'Float[Tensor, "R"]:  # GUESS: the code states no result shape; `R` is a placeholder to replace'
+
+
 def emit_contract(analysis: Analysis) -> str:
     """A contract module for `analysis`'s function: a jaxtyping stub, its dims and its rules."""
     fn, sig = analysis.node, analysis.signature
     name = fn.name
     documented, returned = docstrings.arguments(ast.get_docstring(fn)), docstrings.results(ast.get_docstring(fn))
     from_doc = {n for d in [*documented.values(), *returned] for axis in d.axes for n in axis_names(axis)}
-    dims = sig.dim_names() | from_doc
+    unstated = [
+        arg.arg
+        for arg in parameters(fn)
+        if not isinstance(sig.params.get(arg.arg), Declared)
+        and arg.arg not in documented
+        and (arg.annotation is None or "Tensor" in ast.unparse(arg.annotation))
+    ]
+    passed_on = forwarded(analysis.module, fn, unstated) if unstated else {}
+    from_callees = {n for i in passed_on.values() for p in i.declared.patterns for a in p for n in axis_names(a)}
+    dims = sig.dim_names() | from_doc | from_callees
     lines = [
         f'"""Draft contract of `{name}`, emitted by `shapecheck explain {analysis.module.path}::{analysis.qualname} '
         "--emit-contract`.",
@@ -176,6 +195,12 @@ def emit_contract(analysis: Analysis) -> str:
                 else hint
             )
             note = sig.inferred.get(arg.arg, "annotated")
+        elif arg.arg in passed_on:
+            read, text = passed_on[arg.arg], " ".join(map(str, passed_on[arg.arg].declared.patterns[0]))
+            hint = f'{"Int" if text.endswith("+1") and " " not in text else "Float"}[Tensor, "{text}"]'
+            none = read.declared.optional or (isinstance(default, ast.Constant) and default.value is None)
+            hint = f"Optional[{hint}]" if none else hint
+            note = read.note
         elif arg.arg in documented and (arg.annotation is None or "Tensor" in ast.unparse(arg.annotation)):
             hint = _documented_hint(
                 documented[arg.arg], none_default=isinstance(default, ast.Constant) and default.value is None
@@ -205,22 +230,26 @@ def emit_contract(analysis: Analysis) -> str:
             else f"tuple[{', '.join(_documented_hint(d, none_default=False) for d in returned)}]"
         )
         lines.append(f") -> {result}:  # from the docstring's Returns")
+    elif output:
+        lines.append(f") -> Float[Tensor, {output!r}]:")
     else:
-        lines.append(
-            f") -> {f'Float[Tensor, {output!r}]' if output else 'torch.Tensor'}:"
-            + ("" if output else "  # result shape not stated by the code: declare it (a Contract refuses this)")
-        )
+        lines.append(f") -> {_guessed_result(lines)}")
+    guessed = "R" if lines[-1].endswith("`R` is a placeholder to replace") else None
     origin = sig.origin + (", and the docstring" if documented or returned else "")
+    origin += ", and the functions it forwards to" if passed_on else ""
     lines += [f'    """Signature of `{name}` (shapes from {origin})."""', "    ...", "", ""]
     bounds = _bounds(analysis)
     lines += [f"{name.upper()} = Contract(", f"    name={name!r},", f"    signature={name},"]
     if len(returned) > 1:
         lines.append(f"    outputs={tuple(d.name for d in returned)!r},")
     lines.append("    dims={")
-    for d in sorted(dims):
+    for d in sorted(dims | ({guessed} if guessed else set())):
         lo, hi = bounds.get(d, (1, PLACEHOLDER_HI))
         where = _where(analysis, d)
-        meaning = "named in the docstring" if where == "derived" and d in from_doc else where
+        meaning = where
+        if where == "derived":
+            meaning = "named in the docstring" if d in from_doc else "named by a function it forwards to"
+            meaning = "placeholder for the result's shape" if d == guessed and d not in from_callees else meaning
         lines.append(f"        {d!r}: Dim({meaning!r}, {lo}, {hi}),")
     lines += ["    },", "    rules=["]
     for text, dimension, why in _rules(analysis, dims):
