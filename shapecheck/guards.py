@@ -37,9 +37,10 @@ def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
 
 def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], scalars: list[int]) -> Matcher:
     """`matches(args, kwargs)` for this call's signature: the counts of positional and keyword arguments and
-    the keywords' names, each scalar's exact type and value (`True == 1 == 1.0`, but a bool where a float is
-    declared is refused), then the tensors' C++ guard. Each value is read where the call puts it (`a[3]`,
-    `k['scale']`); the source holds only indices and the keywords' `repr`s, the values are its globals."""
+    the keywords' names, each scalar (the checked object, else the same exact type and an equal value: `True ==
+    1 == 1.0`, but a bool where a float is declared is refused), then the tensors' C++ guard. Each value is
+    read where the call puts it (`a[3]`, `k['scale']`); the source holds only indices and the keywords'
+    `repr`s, the checked values are its globals."""
     n, names = len(args), tuple(kwargs)
     values = (*args, *kwargs.values())
     at = lambda i: f"a[{i}]" if i < n else f"k[{names[i - n]!r}]"
