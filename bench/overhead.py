@@ -46,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+    torch.set_num_threads(1)  # the stand-in's ops are too small to share; on a shared CPU a second thread stalls
 
 import jaxtyping  # noqa: E402
 import triton  # noqa: E402
