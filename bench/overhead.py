@@ -10,19 +10,24 @@ Four callables, each also inside a small model (`kernel(...) * 2`) for the compi
   always     the decorated wrapper as shipped (default mode "always": every call checked, values included)
 
 The table (issue 23): for N=1 and N=256, eager and under `torch.compile` (inductor; on CUDA also
-`mode="reduce-overhead"`, inductor's CUDA graphs), host wall per call (modes interleaved over rounds, median),
-Δ against the unchecked row of the same setting, and dynamo's guard count per mode (`torch._dynamo.explain`:
-the guards dynamo evaluates before each call of the compiled graph, made before any backend runs).
+`mode="reduce-overhead"`, inductor's CUDA graphs), host wall per call (modes interleaved over rounds in
+rotating order, garbage collection off while timing), Δ against the unchecked row: the median over rounds of
+each round's mode − unchecked (a paired difference: drift between rounds cancels), and dynamo's guard count
+per mode (`torch._dynamo.explain`: the guards dynamo evaluates before each call of the compiled graph, made
+before any backend runs).
 
 On a CPU the Triton kernel cannot be compiled (it runs in Triton's interpreter), so the rows time a pure-torch
 stand-in with the wrapper's signature that reads every argument (`_cpu_kernel`), K=V=32 to keep the pool
 small: what is timed is the decorator's own host cost. A per-part breakdown of one "always" check follows.
-`--settings` picks compile settings (comma-separated; `eager` is the uncompiled row).
+`--settings` picks compile settings (comma-separated; `eager` is the uncompiled row); `--modes` and `--calls`
+narrow a run to the cache-hit path (bench/results/overhead_cpu_hitpath.md: `--modes first,shapes --calls
+3000,3000`, rounds long enough to time a few µs on a shared CPU).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
@@ -41,6 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
+    torch.set_num_threads(1)  # the stand-in's ops are too small to share; on a shared CPU a second thread stalls
 
 import jaxtyping  # noqa: E402
 import triton  # noqa: E402
@@ -126,16 +132,19 @@ def _sync() -> None:
 
 
 def _us(fn: Callable[[], Any], reps: int) -> float:
-    """Microseconds per call of `fn` (about 0.3 s at most)."""
+    """Microseconds per call of `fn`: the fastest of 5 runs of up to `reps` calls (about 0.3 s at most)."""
     t0 = time.perf_counter()
     fn()
     _sync()
-    n = int(max(3, min(reps, 0.3 / max(time.perf_counter() - t0, 1e-9))))
-    t0 = time.perf_counter()
-    for _ in range(n):
-        fn()
-    _sync()
-    return (time.perf_counter() - t0) / n * 1e6
+    n = int(max(3, min(reps, 0.06 / max(time.perf_counter() - t0, 1e-9))))
+    runs = []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        _sync()
+        runs.append((time.perf_counter() - t0) / n * 1e6)
+    return min(runs)
 
 
 def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[str, float]:
@@ -147,8 +156,16 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     namespace = {**bound, **call.dims}
     sig = guards.signature(args, kwargs)
     assert sig is not None
+    tensors = tuple(v for v in (*args, *kwargs.values()) if type(v) is torch.Tensor)
+    tensor_guard = guards._tensor_guard(tensors)
     parts = {
-        "first/shapes cache hit (C++ tensor guards)": _us(lambda: sig.matches(args, kwargs), reps),
+        "first/shapes cache hit (`matches`: counts, scalars, tensor guard)": _us(
+            lambda: sig.matches(args, kwargs), 100 * reps
+        ),
+        f"  C++ tensor guard alone ({len(tensors)} tensors)": _us(lambda: tensor_guard.check(*tensors), 100 * reps),
+        "  torch.compiler.is_compiling() (each first/shapes call asks it first)": _us(
+            torch.compiler.is_compiling, 100 * reps
+        ),
         "arguments (bind)": _us(lambda: c.arguments(args, kwargs), reps),
         "jaxtyping+beartype gate (not run for this contract: the contract models every annotation)": _us(
             lambda: gate(*args, **kwargs), reps
@@ -170,18 +187,31 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
 
 
 def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -> dict[str, list[float]]:
-    """Host wall per call (one sync per round), modes interleaved round by round: every round's figure."""
-    per: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(rounds):
-        for name, fn in fns.items():
-            _sync()
-            t0 = time.perf_counter()
-            for i in range(calls):
-                a, kw = sets[i % len(sets)]
-                fn(*a, **kw)
-            _sync()
-            per[name].append((time.perf_counter() - t0) / calls * 1e6)
+    """Host wall per call (one sync per round), modes interleaved round by round, each round starting one mode
+    later (no mode always runs right after the same one), garbage collection off as `timeit` has it: every
+    round's figure."""
+    names = list(fns)
+    per: dict[str, list[float]] = {name: [] for name in names}
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for name in names[r % len(names) :] + names[: r % len(names)]:
+                fn = fns[name]
+                _sync()
+                t0 = time.perf_counter()
+                for i in range(calls):
+                    a, kw = sets[i % len(sets)]
+                    fn(*a, **kw)
+                _sync()
+                per[name].append((time.perf_counter() - t0) / calls * 1e6)
+    finally:
+        gc.enable()
     return per
+
+
+def paired(host: dict[str, list[float]], mode: str) -> float:
+    """Median over rounds of the round's `mode` − unchecked: µs the decorator adds per call."""
+    return statistics.median(m - u for m, u in zip(host[mode], host["unchecked"]))
 
 
 def _model(fn: Callable) -> Callable:
@@ -197,29 +227,31 @@ SETTINGS = {"eager": None, "inductor": {}, "reduce-overhead": {"mode": "reduce-o
 """`eager`: no torch.compile. `reduce-overhead` records CUDA graphs: CUDA only."""
 
 
-def guard_counts(sets: list) -> dict[str, int]:
+def guard_counts(sets: list, modes: dict[str, Callable]) -> dict[str, int]:
     """Guards dynamo evaluates before each call of the compiled model, per mode (made before any backend runs,
     so the same under inductor and reduce-overhead; with a graph break, the guards of every graph)."""
     a, kw = sets[0]
     counts = {}
-    for name, fn in MODES.items():
+    for name, fn in modes.items():
         torch._dynamo.reset()
         counts[name] = len(torch._dynamo.explain(_model(fn))(*a, **kw).out_guards)
     return counts
 
 
-def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str], dict[str, Any]]:
+def rows(
+    N: int, settings: list[str], calls: int, rounds: int, modes: dict[str, Callable]
+) -> tuple[list[str], dict[str, Any]]:
     """One table row per setting at this N: µs per call of the unchecked model, Δ per mode, guard counts."""
     device = torch.device("cuda" if CUDA else "cpu")
     sets = make_args(N, device)
     for args, _ in sets:  # the pool is a persistent buffer, as in a serving engine: CUDA graphs may update it
         torch._dynamo.mark_static_address(args[9])
-    guards_per_mode = guard_counts(sets)
+    guards_per_mode = guard_counts(sets, modes)
     lines, results = [], {"guards": guards_per_mode}
     for setting in settings:
         options = SETTINGS[setting]
         torch._dynamo.reset()
-        fns = MODES if options is None else {name: torch.compile(_model(fn), **options) for name, fn in MODES.items()}
+        fns = modes if options is None else {name: torch.compile(_model(fn), **options) for name, fn in modes.items()}
         try:
             for fn in fns.values():
                 for i in range(6):  # compile, warm up, record the CUDA graph; fill the first/shapes caches
@@ -235,10 +267,10 @@ def rows(N: int, settings: list[str], calls: int, rounds: int) -> tuple[list[str
         least = {m: min(v) for m, v in host.items()}
         print(N, setting, median, flush=True)
         deltas = " | ".join(
-            f"{median[m] - median['unchecked']:+.1f} ({least[m] - least['unchecked']:+.1f})"
+            f"{paired(host, m):+.1f} ({least[m] - least['unchecked']:+.1f})" if m in host else "—"
             for m in ("first", "shapes", "always")
         )
-        counted = " / ".join(str(guards_per_mode[m]) for m in MODES) if options is not None else "—"
+        counted = " / ".join(str(guards_per_mode.get(m, "—")) for m in MODES) if options is not None else "—"
         lines.append(
             f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |"
         )
@@ -255,7 +287,9 @@ def main() -> None:
         default=",".join(s for s in SETTINGS if CUDA or s != "reduce-overhead"),
         help="comma-separated: eager, inductor, reduce-overhead (CUDA)",
     )
-    ap.add_argument("--rounds", type=int, default=7 if CUDA else 15, help="interleaved rounds per setting")
+    ap.add_argument("--rounds", type=int, default=21 if CUDA else 15, help="interleaved rounds per setting")
+    ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to time (unchecked always)")
+    ap.add_argument("--calls", help="calls per mode per round at N=1,N=256 (default: 200,100 on CUDA, 300,100 on CPU)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,21 +306,30 @@ def main() -> None:
         "",
         f"{where}. torch {torch.__version__}, triton {triton.__version__}, jaxtyping {jaxtyping.__version__}, "
         f"Python {platform.python_version()}. Decode T=1, H={H}, HV={HV}, K=V={K}, fp32 pool, bf16 activations, "
-        f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds: "
-        "median (and fastest round); Δ = mode − unchecked in the same setting; guards = dynamo's guards before "
+        f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds in "
+        "rotating order, GC off: unchecked = median (and fastest round); Δ = median over rounds of the round's "
+        "mode − unchecked (and fastest mode − fastest unchecked); guards = dynamo's guards before "
         "each call of the compiled model (`torch._dynamo.explain`), unchecked / first / shapes / always.",
         "",
         "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     results: dict[str, Any] = {}
-    for N, calls in ((1, 600 if CUDA else 300), (256, 300 if CUDA else 100)):
-        found, results[f"N{N}"] = rows(N, settings, calls, args.rounds)
+    modes = {name: fn for name, fn in MODES.items() if name == "unchecked" or name in args.modes.split(",")}
+    calls = [int(n) for n in args.calls.split(",")] if args.calls else [200 if CUDA else 300, 100]
+    for N, n in zip((1, 256), calls):
+        found, results[f"N{N}"] = rows(N, settings, n, args.rounds, modes)
         lines += found
     args_1 = make_args(1, torch.device("cuda" if CUDA else "cpu"), R=1)[0]
     parts = breakdown(*args_1, out=UNCHECKED(*args_1[0], **args_1[1]), reps=300)
     results["breakdown_N1"] = parts
-    lines += ["", "## One check at N=1, by part (µs per call, syncs included)", "", "| part | µs |", "|---|---:|"]
+    lines += [
+        "",
+        "## One check at N=1, by part (µs per call, fastest of 5 runs, syncs included)",
+        "",
+        "| part | µs |",
+        "|---|---:|",
+    ]
     lines += [f"| {k} | {v:.1f} |" for k, v in parts.items()] + [""]
     name = "overhead_" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in tag)
     (out / f"{name}.md").write_text("\n".join(lines))

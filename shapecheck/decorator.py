@@ -15,11 +15,13 @@ not per call: set it before importing the kernels; tests/test_decorator_mode.py)
   once and then trusted — for production loops, where a per-call device read would stall the stream;
 - "off": no checks at all, the undecorated function is called.
 
-"shapes" and "first" decide in C++ whether a call's signature was checked before (`shapecheck.guards`:
-dynamo's own tensor guards): everything "shapes" checks is a function of the signature, so a repeated
-signature gets the verdict it got, and its output is checked again only when its metadata differs from the
-output checked with it. A decode step pays one guard call (about 1-2 µs for 11 arguments) instead of the
-checks (50-300 µs).
+"shapes" and "first" decide whether a call's signature was checked before with one expression generated
+for the last signature matched (`shapecheck.guards`): argument counts and scalars compared where the call
+holds them, every tensor's metadata by dynamo's own C++ tensor guard in one call. That is the least a hit
+can do: a guard compares a tensor for less than Python pays to read one of its attributes, so no key is
+built, hashed or bound to parameter names. Everything "shapes" checks is a function of the signature, so a
+repeated signature gets the verdict it got, and its output is checked again only when its metadata differs
+from the output checked with it.
 
 Under `torch.compile` "shapes" and "first" are decided once per graph, at trace time: the traced code hands
 the arguments to the custom op `shapecheck::refuse`, whose fake implementation runs the contract's checks
@@ -208,8 +210,8 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             def checked(*args: Any, **kwargs: Any) -> Any:
                 if is_compiling():
                     return compiling(args, kwargs)
-                last = checked_calls.last  # a cache hit: one C++ guard call, no check, no output check
-                if (last is not None and last.matches(args, kwargs)) or checked_calls.find(args, kwargs) is not None:
+                # a cache hit: one generated expression around one C++ guard call, no check, no output check
+                if checked_calls.last.matches(args, kwargs) or checked_calls.find(args, kwargs) is not None:
                     return fn(*args, **kwargs)
                 return eager(*args, **kwargs)
         else:
@@ -218,11 +220,10 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             def checked(*args: Any, **kwargs: Any) -> Any:
                 if is_compiling():
                     return compiling(args, kwargs)
-                sig = checked_calls.last  # a cache hit: this signature's checks already held; the output is
-                if sig is None or not sig.matches(args, kwargs):  # checked unless its metadata is the checked one's
-                    sig = checked_calls.find(args, kwargs)
-                    if sig is None:
-                        return eager(*args, **kwargs)
+                last = checked_calls.last  # a cache hit: this signature's checks already held; the output is
+                sig = last if last.matches(args, kwargs) else checked_calls.find(args, kwargs)  # checked unless
+                if sig is None:  # its metadata is the checked one's
+                    return eager(*args, **kwargs)
                 out = fn(*args, **kwargs)
                 if not sig.same_output(out):
                     check_output(args, kwargs, None, out)

@@ -5,8 +5,12 @@ which keywords), each tensor's type, dtype, device, sizes, strides, requires_gra
 scalar's type and value — equals that of a call already checked. Whether a call is such a call is the
 question dynamo asks before it runs a compiled graph, so it is answered here the way dynamo answers it:
 `torch._C._dynamo.guards.TensorGuards` compares every tensor of the call against the checked call's in one
-C++ call. Reading the same metadata from Python costs about 0.3 µs a tensor (a decode step passes 9-11), and
-so did the dict key the decorator used before; the guard reads it without building a Python object.
+C++ call, without building a Python object per tensor.
+
+The rest of the question is asked by one expression generated for the signature (as `dataclasses` generates
+its methods): the arguments' counts and keywords, then each scalar (the checked object itself, or an equal
+value of the same type), then the guard on the tensors, each read straight from the call's `args` and
+`kwargs`. A hit costs one Python frame around the C++ guard: no tuple of the call's values, no key.
 
 A call is remembered only when its scalars are plain immutable values (None, bool, int, float, str) and its
 tensors are plain `torch.Tensor`s or `nn.Parameter`s (a model's weights): a tensor subclass (which may report
@@ -15,7 +19,6 @@ sizes of its own) or a mutable argument is checked on every call.
 
 from __future__ import annotations
 
-from operator import itemgetter
 from typing import Any, Callable, Optional
 
 from torch import Tensor
@@ -24,14 +27,7 @@ from torch.nn import Parameter
 
 _SCALARS = (type(None), bool, int, float, str)
 _TENSORS = (Tensor, Parameter)  # the guard compares the exact type too
-
-
-def _picker(positions: tuple[Any, ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """`itemgetter` that returns a tuple for any number of positions (it returns the bare item for one)."""
-    if len(positions) == 1:
-        (only,) = positions
-        return lambda values: (values[only],)
-    return itemgetter(*positions) if positions else (lambda values: ())
+Matcher = Callable[[tuple[Any, ...], dict[str, Any]], bool]
 
 
 def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
@@ -39,47 +35,34 @@ def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
     return TensorGuards(*tensors, dynamic_dims_sizes=None, dynamic_dims_strides=None)
 
 
+def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], scalars: list[int]) -> Matcher:
+    """`matches(args, kwargs)` for this call's signature: the counts of positional and keyword arguments and
+    the keywords' names, each scalar (the checked object, else the same exact type and an equal value: `True ==
+    1 == 1.0`, but a bool where a float is declared is refused), then the tensors' C++ guard. Each value is
+    read where the call puts it (`a[3]`, `k['scale']`); the source holds only indices and the keywords'
+    `repr`s, the checked values are its globals."""
+    n, names = len(args), tuple(kwargs)
+    values = (*args, *kwargs.values())
+    at = lambda i: f"a[{i}]" if i < n else f"k[{names[i - n]!r}]"
+    terms = [f"len(a) == {n}", f"len(k) == {len(names)}", *(f"{name!r} in k" for name in names)]
+    terms += [f"((s{j} := {at(i)}) is v{j} or type(s{j}) is t{j} and s{j} == v{j})" for j, i in enumerate(scalars)]
+    terms.append(f"check({', '.join(map(at, tensors))})")
+    namespace = {"check": _tensor_guard(tuple(values[i] for i in tensors)).check}
+    for j, i in enumerate(scalars):
+        namespace[f"v{j}"], namespace[f"t{j}"] = values[i], type(values[i])
+    matches: Matcher = eval(f"lambda a, k: {' and '.join(terms)}", namespace)  # source: indices, keywords by repr
+    return matches
+
+
 class Signature:
-    """One checked call's signature, and the C++ guard that tells whether another call has it."""
+    """One checked call's signature: `matches(args, kwargs)` tells whether another call has it."""
 
-    __slots__ = (
-        "_guard",
-        "_keywords",
-        "_n",
-        "_scalar_types",
-        "_scalar_values",
-        "_scalars",
-        "_tensors",
-        "output",
-        "output_arity",
-    )
+    __slots__ = ("matches", "output", "output_arity")
 
-    def __init__(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], tensors: tuple[int, ...], scalars: tuple[int, ...]
-    ) -> None:
-        values = (*args, *kwargs.values())
-        self._n, self._keywords = len(args), tuple(kwargs)
-        self._tensors, self._scalars = _picker(tensors), _picker(scalars)
-        self._scalar_values = self._scalars(values)
-        self._scalar_types = tuple(map(type, self._scalar_values))
-        self._guard = _tensor_guard(self._tensors(values))
+    def __init__(self, matches: Matcher) -> None:
+        self.matches = matches
         self.output: Optional[TensorGuards] = None  # "shapes": the checked call's output's tensors
         self.output_arity: Optional[int] = None  # None: one tensor; n: a tuple of n tensors
-
-    def matches(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-        """Whether this call has this signature: one C++ guard call for the tensors, a tuple compare for the rest.
-
-        The scalars' types are compared too: `True == 1 == 1.0`, but a bool where a float is declared is refused.
-        """
-        if len(args) != self._n or tuple(kwargs) != self._keywords:
-            return False
-        values = (*args, *kwargs.values()) if kwargs else args
-        scalars = self._scalars(values)
-        return (
-            scalars == self._scalar_values
-            and tuple(map(type, scalars)) == self._scalar_types
-            and self._guard.check(*self._tensors(values))
-        )
 
     def same_output(self, out: Any) -> bool:
         """Whether `out` has the metadata of the output checked with this signature (a tensor, or a tuple of them)."""
@@ -100,7 +83,7 @@ def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signatu
             scalars.append(i)
         else:
             return None
-    return Signature(args, kwargs, tuple(tensors), tuple(scalars))
+    return Signature(_matcher(args, kwargs, tensors, scalars))
 
 
 def remember_output(sig: Signature, out: Any) -> None:
@@ -126,8 +109,10 @@ class Checked:
     """The signatures checked so far: the last one matched is tried first (a decode loop repeats one
     signature), then those whose sizes and scalars are this call's (a serving engine's batch sizes)."""
 
+    __slots__ = ("_index", "last")
+
     def __init__(self) -> None:
-        self.last: Optional[Signature] = None
+        self.last = Signature(lambda args, kwargs: False)  # no call has it: a hit path without a None test
         self._index: dict[tuple[Any, ...], list[Signature]] = {}
 
     def find(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signature]:

@@ -9,6 +9,8 @@ handful of guards.
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -44,6 +46,52 @@ def test_a_hit_needs_the_devices_and_strides_too(mode: str) -> None:
         fn(x, w.to("meta"), scale)
     fn(x, w.T.contiguous().T, scale)  # strided: checked, valid
     fn(x, w, scale)  # the first signature again: found among those checked
+
+
+def test_a_hit_needs_the_same_argument_layout() -> None:
+    """A hit trusts the checked call's values (a NaN passes in "first"), whichever float object holds an equal
+    scalar; a scalar by keyword where it came by position, an argument left to its default, another scalar
+    value or a keyword the checked call did not pass is a new signature: checked in full."""
+    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(scaled_matmul)
+    x, w = torch.randn(2, 3), torch.randn(3, 4)
+    nan = torch.full_like(x, math.nan)
+    fn(x, w, 2.0)
+    fn(x=x, w=w, scale=2.0)
+    for args, kwargs in [((nan, w, float("2")), {}), ((), {"x": nan, "w": w, "scale": 2.0})]:
+        assert torch.isnan(fn(*args, **kwargs)).all()  # the checked signatures: trusted
+    for args, kwargs in [
+        ((nan, w), {"scale": 2.0}),
+        ((nan, w), {}),
+        ((nan, w, 3.0), {}),
+        ((nan,), {"w": w, "scale": 2.0}),
+        ((), {"x": nan, "w": w}),
+    ]:
+        with pytest.raises(shapecheck.ContractViolation, match="NaN"):
+            fn(*args, **kwargs)
+
+
+def test_a_compiled_call_runs_no_shapecheck_code() -> None:
+    """Under inductor the checks ran while dynamo traced: a later call of the compiled model runs none of
+    shapecheck's Python, in either mode (the op's unused result is dropped from the compiled graph)."""
+    package = str(Path(shapecheck.__file__).parent)
+    ran: list[str] = []
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code.co_filename.startswith(package):
+            ran.append(frame.f_code.co_qualname)
+
+    x, w, scale = good_calls()[0]
+    for mode in ("first", "shapes"):
+        torch._dynamo.reset()
+        compiled = torch.compile(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)))
+        compiled(x, w, scale)
+        sys.setprofile(profile)
+        try:
+            out = compiled(x, w, scale)
+        finally:
+            sys.setprofile(None)
+        assert ran == [], mode
+        torch.testing.assert_close(out, torch.relu((torch.tanh(x) @ w) * scale))
 
 
 def test_shapes_checks_an_output_whose_metadata_changed() -> None:
