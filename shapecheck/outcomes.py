@@ -84,6 +84,7 @@ def _loaded(cls: type[M], data: Mapping[str, Any], **values: Any) -> M:
 
 
 def _case(data: Any) -> Case:
+    """A case's JSON object as a Case, checked as a `--reproduce` case is (ValueError when malformed)."""
     return Case.from_json(json.dumps(data))
 
 
@@ -135,6 +136,7 @@ class Summary:
     seed: int
 
     def to_json(self) -> dict[str, Any]:
+        """The JSON object of the budget: its fields."""
         return _dumped(self)
 
 
