@@ -81,10 +81,10 @@ def run(label: str, extra: list[str], seed: bool, cache: str, out: Path, log: An
 
 
 def split(report: dict[str, Any]) -> dict[str, float]:
-    """The report's time split, as `shapecheck run` prints it (runner.Report.time_split)."""
-    from shapecheck.reports import from_dict
+    """The report's time split, as `shapecheck run` prints it (Report.time_split)."""
+    from shapecheck.outcomes import Report
 
-    return {k: round(v, 2) for k, v in from_dict(report).time_split().items()}
+    return {k: round(v, 2) for k, v in Report.from_json(report).time_split().items()}
 
 
 def coverage(report: dict[str, Any]) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
+from shapecheck.outcomes import Summary
 from shapecheck.spec import Contract
 from shapecheck.strategies import Overrides, for_each_drawn
 
@@ -358,45 +359,24 @@ class Plan:
     seconds: float = 0.0
     probes: int = 0
 
-    def summary(self, outcomes_cases: Sequence[Case], launches: Launches) -> "Summary":
+    def summary(self, outcomes_cases: Sequence[Case], launches: Launches) -> Summary:
         keys = Counter(key for case_keys in launches.cases for key in set(case_keys))
         values = {
             name: sorted({_value(c, (where, name)) for c in outcomes_cases}, key=repr) for where, name in self.relevant
         }
         return Summary(
-            self.max_compiles,
-            self.off,
-            [name for _, name in self.relevant],
-            len(self.rows),
-            len(keys),
-            sorted(keys.values(), reverse=True),
-            values,
-            round(self.estimate, 1),
-            round(self.seconds, 3),
-            self.probes,
-            self.seed,
+            max_compiles=self.max_compiles,
+            off=self.off,
+            relevant=[name for _, name in self.relevant],
+            rows=len(self.rows),
+            keys=len(keys),
+            cases_per_key=sorted(keys.values(), reverse=True),
+            values=values,
+            estimate=round(self.estimate, 1),
+            seconds=round(self.seconds, 3),
+            probes=self.probes,
+            seed=self.seed,
         )
-
-
-@dataclasses.dataclass
-class Summary:
-    """The report's view of the budget: what was pinned, the keys the run compiled and how many cases each ran,
-    and the values each compile-relevant attribute took."""
-
-    max_compiles: int
-    off: str
-    relevant: list[str]
-    rows: int
-    keys: int
-    cases_per_key: list[int]
-    values: dict[str, list[Any]]
-    estimate: float
-    seconds: float
-    probes: int
-    seed: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
 
 
 def plan(
@@ -500,24 +480,3 @@ def default_seed() -> int:
     import random
 
     return random.getrandbits(31)
-
-
-def describe(summary: Summary) -> list[tuple[str, str]]:
-    """The report's rows for the budget: what it pinned and what the run covered."""
-    if summary.off:
-        return [("compile budget", f"off ({summary.off}; budget {summary.max_compiles} keys)")]
-    per = summary.cases_per_key
-    spread = f"{per[-1]}-{per[0]} cases per key, median {per[len(per) // 2]}" if per else "no key observed"
-    values = "; ".join(
-        f"{name}: {', '.join(map(str, vals[:12]))}{' ...' if len(vals) > 12 else ''} ({len(vals)})"
-        for name, vals in summary.values.items()
-    )
-    return [
-        (
-            "compile budget",
-            f"{summary.keys} keys for a budget of {summary.max_compiles} ({summary.rows} menu rows "
-            f"over {', '.join(summary.relevant)}); {spread}; planned in {summary.seconds:.1f} s "
-            f"from {summary.probes} probes",
-        ),
-        ("compile-relevant values", values),
-    ]

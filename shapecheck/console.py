@@ -1,17 +1,23 @@
-"""Rich rendering of contracts and property runs for the terminal."""
+"""Rich rendering of contracts and property runs for the terminal.
+
+Rendering a report imports no torch, Hypothesis or Triton (`shapecheck report merge` prints merged JSON
+reports); only a contract's table, which has a contract and so torch already, imports the strategies.
+"""
 
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shapecheck import budget, conditioning, strategies
+from shapecheck.outcomes import FACTOR, Report, Summary
 from shapecheck.reports import reproduction
-from shapecheck.runner import Report
-from shapecheck.spec import Contract
+
+if TYPE_CHECKING:
+    from shapecheck.spec import Contract
 
 stdout = Console()
 stderr = Console(stderr=True)
@@ -64,6 +70,8 @@ def _drawn(c: Contract, name: str) -> str:
         return ""
     if name in c.scalar_dims:
         return f"= dimension {name}"
+    from shapecheck import strategies  # Hypothesis: here, not at the top, so that rendering a report needs none
+
     return "drawn" if strategies.scalar(c, name) is not None else ""
 
 
@@ -102,7 +110,7 @@ def report_table(report: Report) -> Table:
         table.add_row(
             "second opinions",
             f"{reconsidered} cases held against a float64 reference within "
-            f"{conditioning.FACTOR} x their float32 noise floor (ill-conditioned; "
+            f"{FACTOR} x their float32 noise floor (ill-conditioned; "
             "shapecheck/conditioning.py)",
         )
     compiled = (
@@ -111,13 +119,34 @@ def report_table(report: Report) -> Table:
         else f"{report.compilations} for {report.compile_keys} distinct dtype/block-size/flag sets"
     )
     table.add_row("triton compilations", compiled)
-    for what, value in budget.describe(report.compile_budget) if report.compile_budget else ():
+    for what, value in budget_rows(report.compile_budget) if report.compile_budget else ():
         table.add_row(what, value)
     rate = len(report.outcomes) / report.seconds if report.seconds else 0.0
     table.add_row("wall time", f"{report.seconds:.1f} s ({rate:.1f} cases/s)")
     split = sorted(report.time_split().items(), key=lambda item: -item[1])
     table.add_row("time split", ", ".join(f"{step} {seconds:.1f} s" for step, seconds in split))
     return table
+
+
+def budget_rows(summary: Summary) -> list[tuple[str, str]]:
+    """The report's rows for the budget: what it pinned and what the run covered."""
+    if summary.off:
+        return [("compile budget", f"off ({summary.off}; budget {summary.max_compiles} keys)")]
+    per = summary.cases_per_key
+    spread = f"{per[-1]}-{per[0]} cases per key, median {per[len(per) // 2]}" if per else "no key observed"
+    values = "; ".join(
+        f"{name}: {', '.join(map(str, vals[:12]))}{' ...' if len(vals) > 12 else ''} ({len(vals)})"
+        for name, vals in summary.values.items()
+    )
+    return [
+        (
+            "compile budget",
+            f"{summary.keys} keys for a budget of {summary.max_compiles} ({summary.rows} menu rows "
+            f"over {', '.join(summary.relevant)}); {spread}; planned in {summary.seconds:.1f} s "
+            f"from {summary.probes} probes",
+        ),
+        ("compile-relevant values", values),
+    ]
 
 
 def print_failure(report: Report) -> None:

@@ -29,8 +29,9 @@ from shapecheck.case import Case
 from shapecheck.errors import Abort, InvalidContract, NothingRan, UsageError
 from shapecheck.host import ModelCall
 from shapecheck.isolate import Isolated
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES, named
-from shapecheck.runner import Report, check_case, run_property
+from shapecheck.runner import check_case, run_property
 
 CLASS = "ModelNew"
 FINDING = re.compile(r"\[[a-z-]+\]")
@@ -122,16 +123,16 @@ def judge(options: KbOptions, problem: kernelbench.Problem, impl: Path) -> Repor
             start = time.perf_counter()
             outcome = check_case(contract, case, fn, options.device, strict=False, backward=False)
             return Report(
-                contract.name,
-                str(impl),
-                options.device,
-                options.profile,
-                [outcome],
-                None if outcome.ok else outcome,
-                Counter(),
-                0,
-                0,
-                time.perf_counter() - start,
+                contract=contract.name,
+                impl=str(impl),
+                device=options.device,
+                profile=options.profile,
+                outcomes=[outcome],
+                failure=None if outcome.ok else outcome,
+                regimes=Counter(),
+                compilations=0,
+                compile_keys=0,
+                seconds=time.perf_counter() - start,
                 command=command,
             )
         return run_property(

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 from shapecheck import console, reports
 from shapecheck.errors import UsageError
-from shapecheck.runner import Report
+from shapecheck.outcomes import Report
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def merged(found: Sequence[tuple[Path, dict[str, Any]]]) -> list[Report]:
     for path, data in found:
         for entry in data["contracts"]:
             try:
-                report = reports.from_dict(entry)
+                report = Report.from_json(entry)
             except (KeyError, TypeError, ValueError) as exc:
                 raise UsageError(
                     f"report merge: {path}: malformed contract entry ({type(exc).__name__}: {exc})"

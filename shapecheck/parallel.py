@@ -29,8 +29,8 @@ from shapecheck.errors import UsageError
 from shapecheck.shard import Shard as Shard
 
 if TYPE_CHECKING:
+    from shapecheck.outcomes import Outcome, Report
     from shapecheck.plan import RunOptions
-    from shapecheck.runner import Outcome, Report
     from shapecheck.spec import Contract
 
 T = TypeVar("T")

@@ -19,11 +19,12 @@ from shapecheck import cache, console, parallel, pins, plan, reports
 from shapecheck.case import Case
 from shapecheck.errors import ContractViolation, UsageError
 from shapecheck.inputs import input_builder
+from shapecheck.outcomes import Report
 from shapecheck.plan import Isolation as Isolation
 from shapecheck.plan import RunOptions as RunOptions
 from shapecheck.plan import sanitizable as sanitizable
 from shapecheck.profiles import PROFILES, named
-from shapecheck.runner import Report, check_case, run_property
+from shapecheck.runner import check_case, run_property
 from shapecheck.spec import Contract
 
 

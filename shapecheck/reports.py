@@ -12,9 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from shapecheck.budget import Summary
-from shapecheck.case import Case
-from shapecheck.runner import Outcome, Report
+from shapecheck.outcomes import Report
 
 
 def program() -> list[str]:
@@ -44,57 +42,13 @@ def reproduction(report: Report, case_json: str) -> str:
     return shlex.join([*command, "--reproduce", case_json])
 
 
-def _outcome(outcome: Outcome) -> dict[str, Any]:
-    return {
-        "case": json.loads(outcome.case.to_json()),
-        "label": outcome.label,
-        "ok": outcome.ok,
-        "problems": outcome.problems,
-        "errors": outcome.errors,
-        "seconds": round(outcome.seconds, 4),
-        "raised": outcome.raised,
-        "phases": {k: round(v, 6) for k, v in outcome.phases.items()},
-        "bounds": outcome.bounds,
-        "backward": outcome.backward,
-        "configs": outcome.configs,
-    }
-
-
 def as_dict(report: Report) -> dict[str, Any]:
-    failure = report.failure
-    return {
-        "contract": report.contract,
-        "impl": report.impl,
-        "device": report.device,
-        "profile": report.profile,
-        "held": report.held,
-        "cases": len(report.outcomes),
-        "backward_cases": report.backward_cases,
-        "autotune_configs": {kernel: dict(used) for kernel, used in report.configs().items()},
-        "failures": sum(not o.ok for o in report.outcomes),
-        "rejected": sum(report.rejected.values()),
-        "rejected_by_reason": dict(report.rejected),
-        "regimes": dict(report.regimes),
-        "worst_errors": report.worst_errors(),
-        "compilations": report.compilations,
-        "compile_keys": report.compile_keys,
-        "seconds": round(report.seconds, 3),
-        "compile_seconds": round(report.compile_seconds, 3),
-        "ahead_seconds": round(report.ahead_seconds, 3),
-        "compile_budget": None if report.compile_budget is None else report.compile_budget.as_dict(),
-        "part_seconds": round(report.part_seconds, 3),
-        "command": list(report.command),
-        "failure": None
-        if failure is None
-        else {
-            "case": json.loads(failure.case.to_json()),
-            "label": failure.label,
-            "problems": failure.problems,
-            "raised": failure.raised,
-            "reproduce": reproduction(report, failure.case.to_json()),
-        },
-        "outcomes": [_outcome(o) for o in report.outcomes],
-    }
+    """The report's JSON object (`Report.to_json`), its failure with the command that replays it: that command
+    depends on how shapecheck was started (`program`), so it is written here and never read back."""
+    data = report.to_json()
+    if report.failure is not None:
+        data["failure"]["reproduce"] = reproduction(report, report.failure.case.to_json())
+    return data
 
 
 def write_json(reports: list[Report], path: Path, shard: Optional[object] = None) -> None:
@@ -111,50 +65,6 @@ def write_json(reports: list[Report], path: Path, shard: Optional[object] = None
     )
 
 
-def _outcome_from(d: dict[str, Any]) -> Outcome:
-    return Outcome(
-        Case.from_json(json.dumps(d["case"])),
-        list(d["problems"]),
-        dict(d["errors"]),
-        d["seconds"],
-        label=d["label"],
-        phases=dict(d.get("phases", {})),
-        raised=d.get("raised"),
-        bounds=dict(d.get("bounds", {})),
-        backward=d.get("backward", False),
-        configs=dict(d.get("configs", {})),
-    )
-
-
-def from_dict(d: dict[str, Any]) -> Report:
-    """The Report that `as_dict` wrote (KeyError/ValueError when `d` is not one)."""
-    outcomes = [_outcome_from(o) for o in d["outcomes"]]
-    failure = None
-    if d["failure"] is not None:
-        wanted = Case.from_json(json.dumps(d["failure"]["case"]))
-        failure = next((o for o in reversed(outcomes) if o.case == wanted and not o.ok), None)
-        if failure is None:
-            raise ValueError("its failure is not among its outcomes")
-    return Report(
-        d["contract"],
-        d["impl"],
-        d["device"],
-        d["profile"],
-        outcomes,
-        failure,
-        Counter(d["regimes"]),
-        d["compilations"],
-        d["compile_keys"],
-        d["seconds"],
-        Counter(d["rejected_by_reason"]),
-        tuple(d.get("command", ())),
-        compile_seconds=d.get("compile_seconds", 0.0),
-        ahead_seconds=d.get("ahead_seconds", 0.0),
-        part_seconds=d.get("part_seconds", 0.0),
-        compile_budget=Summary(**d["compile_budget"]) if d.get("compile_budget") else None,
-    )
-
-
 def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report:
     """One report from the parts of one (contract, implementation) run: workers or shards.
 
@@ -166,18 +76,18 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
     """
     first = parts[0]
     return Report(
-        first.contract,
-        first.impl,
-        first.device,
-        first.profile,
-        [o for p in parts for o in p.outcomes],
-        next((p.failure for p in parts if p.failure is not None), None),
-        sum((p.regimes for p in parts), Counter()),
-        sum(p.compilations for p in parts),
-        max(p.compile_keys for p in parts),
-        max(p.seconds for p in parts) if seconds is None else seconds,
-        sum((p.rejected for p in parts), Counter()),
-        next((p.command for p in parts if p.command), ()),
+        contract=first.contract,
+        impl=first.impl,
+        device=first.device,
+        profile=first.profile,
+        outcomes=[o for p in parts for o in p.outcomes],
+        failure=next((p.failure for p in parts if p.failure is not None), None),
+        regimes=sum((p.regimes for p in parts), Counter()),
+        compilations=sum(p.compilations for p in parts),
+        compile_keys=max(p.compile_keys for p in parts),
+        seconds=max(p.seconds for p in parts) if seconds is None else seconds,
+        rejected=sum((p.rejected for p in parts), Counter()),
+        command=next((p.command for p in parts if p.command), ()),
         compile_seconds=sum(p.compile_seconds for p in parts),
         ahead_seconds=sum(p.ahead_seconds for p in parts),
         part_seconds=sum(p.part_seconds or p.seconds for p in parts),

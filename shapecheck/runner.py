@@ -39,28 +39,9 @@ from shapecheck.harness import tolerance as tolerance  # re-exported: test_kerne
 from shapecheck.inputs import input_builder
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
+from shapecheck.outcomes import Outcome, Report
 from shapecheck.profiles import Profile
 from shapecheck.spec import Contract
-
-
-@dataclasses.dataclass
-class Outcome:
-    """What one case did: problems found (empty = held) and the errors measured."""
-
-    case: Case
-    problems: list[str]
-    errors: dict[str, float]  # "output float32" / "pool bfloat16" -> relative RMS error
-    seconds: float
-    label: Optional[str] = None  # the regime example's name; None for a drawn case
-    phases: dict[str, float] = dataclasses.field(default_factory=dict)  # seconds: inputs, reference, kernel, checks
-    raised: Optional[str] = None  # type name of the exception the implementation raised, if it did
-    bounds: dict[str, str] = dataclasses.field(default_factory=dict)  # errors key -> a bound other than the dtype's
-    backward: bool = False  # a backward case ran (a differentiable contract's gradients were judged)
-    configs: dict[str, str] = dataclasses.field(default_factory=dict)  # autotuned kernel -> the config it ran (drawn)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
 
 
 class Rejected(Exception):
@@ -99,7 +80,7 @@ def check_case(
     """
     impl = by_keyword(impl, contract.parameters)
     start = time.perf_counter()
-    outcome = Outcome(case, [], {}, 0.0, label)
+    outcome = Outcome(case=case, label=label, problems=[], errors={}, seconds=0.0)
     lap = _Laps(outcome.phases, device)
     builder = (
         "the contract's `inputs` builder " + _hook_name(contract, "inputs")
@@ -205,70 +186,6 @@ class _Laps:
         now = time.perf_counter()
         self.phases[name] = self.phases.get(name, 0.0) + now - self.last
         self.last = now
-
-
-@dataclasses.dataclass
-class Report:
-    """One contract's property run, as the CLI table and the JSON/JUnit reports show it."""
-
-    contract: str
-    impl: str
-    device: str
-    profile: str
-    outcomes: list[Outcome]
-    failure: Optional[Outcome]  # the shrunk failing case, if any
-    regimes: Counter[str]  # regime name -> cases that exercised it
-    compilations: int
-    compile_keys: int  # distinct (argument types, constexprs) among the compilations
-    seconds: float
-    rejected: Counter[str] = dataclasses.field(default_factory=Counter)  # reason -> drawn cases the contract refused
-    command: tuple[str, ...] = ()  # argv that replays a case of this run, up to `--reproduce`
-    compile_seconds: float = 0.0  # Triton compilations (inside the kernel calls)
-    ahead_seconds: float = 0.0  # the compile-ahead pass before the cases (shapecheck/ahead.py)
-    part_seconds: float = 0.0  # a merged run (workers, shards): its parts' wall times added up; 0 for one part
-    compile_budget: Optional[budget.Summary] = None  # the compile budget (shapecheck/budget.py); None: not attempted
-
-    @property
-    def held(self) -> bool:
-        return self.failure is None
-
-    def time_split(self) -> dict[str, float]:
-        """Wall seconds by step over all cases: compilation taken out of `kernel`, the rest is Hypothesis's
-        (drawing, shrinking, rejected cases). For a merged run, seconds summed over its parts."""
-        split: dict[str, float] = {}
-        for outcome in self.outcomes:
-            for step, seconds in outcome.phases.items():
-                split[step] = split.get(step, 0.0) + seconds
-        split["kernel"] = split.get("kernel", 0.0) - self.compile_seconds
-        split["compile"] = self.compile_seconds
-        if self.ahead_seconds:
-            split["compile ahead"] = self.ahead_seconds
-        planned = self.compile_budget.seconds if self.compile_budget else 0.0
-        if planned:
-            split["compile budget"] = planned
-        split["hypothesis"] = (
-            (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes) - self.ahead_seconds - planned
-        )
-        return dict(split)
-
-    @property
-    def backward_cases(self) -> int:
-        return sum(o.backward for o in self.outcomes)
-
-    def configs(self) -> dict[str, Counter[str]]:
-        """Autotuned kernel -> the configs its cases ran, with how many cases ran each."""
-        used: dict[str, Counter[str]] = {}
-        for outcome in self.outcomes:
-            for kernel, config in outcome.configs.items():
-                used.setdefault(kernel, Counter())[config] += 1
-        return used
-
-    def worst_errors(self) -> dict[str, float]:
-        worst: dict[str, float] = {}
-        for outcome in self.outcomes:
-            for key, err in outcome.errors.items():
-                worst[key] = max(err, worst.get(key, 0.0))
-        return worst
 
 
 def pinned(case: Case, pins: dict[str, Any]) -> Case:
@@ -461,18 +378,18 @@ def run_property(
     regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
     regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
     return Report(
-        contract.name,
-        impl_name,
-        device,
-        profile.name,
-        outcomes,
-        failures[-1] if failures else None,
-        regimes,
-        counter.count,
-        len(counter.keys),
-        time.perf_counter() - start,
-        rejected,
-        command,
+        contract=contract.name,
+        impl=impl_name,
+        device=device,
+        profile=profile.name,
+        outcomes=outcomes,
+        failure=failures[-1] if failures else None,
+        regimes=regimes,
+        compilations=counter.count,
+        compile_keys=len(counter.keys),
+        seconds=time.perf_counter() - start,
+        rejected=rejected,
+        command=command,
         compile_seconds=counter.seconds,
         ahead_seconds=compiled.seconds,
         compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches),

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, run_property
+from shapecheck.runner import run_property
 from tests.fixtures.autotuned import DOUBLE, double_grid_for_one_config
 
 

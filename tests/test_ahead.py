@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shapecheck import ahead
 from shapecheck.case import Case
 from shapecheck.contracts.gdn import GDN_DECODE
+from shapecheck.outcomes import Report
 
 knobs = pytest.importorskip("triton").knobs
 
@@ -69,7 +70,7 @@ def test_the_run_calls_the_pass_unless_turned_off_and_its_time_is_shown(monkeypa
     def broken(**kwargs: object) -> object:
         raise RuntimeError("a finding at once: the run stays short")
 
-    def run(**options: bool) -> runner.Report:
+    def run(**options: bool) -> Report:
         return runner.run_property(
             GDN_DECODE,
             broken,

@@ -15,8 +15,9 @@ from torch import Tensor
 
 import shapecheck
 from shapecheck import budget, console, reports
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, run_property
+from shapecheck.runner import run_property
 
 triton = pytest.importorskip("triton")
 from triton import knobs  # noqa: E402 - after the skip
@@ -150,7 +151,7 @@ def test_the_report_shows_the_keys_cases_per_key_and_the_values_taken(monkeypatc
     report = _run(_impl(FakeKernel(("D", "FLAG"))), 3, monkeypatch, examples=30)
     summary = report.compile_budget
     assert summary is not None
-    rows = dict(budget.describe(summary))
+    rows = dict(console.budget_rows(summary))
     assert rows["compile budget"].startswith(
         f"{summary.keys} keys for a budget of 3 ({summary.rows} menu rows over D, flag)"
     )
@@ -159,14 +160,14 @@ def test_the_report_shows_the_keys_cases_per_key_and_the_values_taken(monkeypatc
     with console.stdout.capture() as shown:
         console.stdout.print(console.report_table(report))
     assert "compile-relevant values" in shown.get() and "compile budget" in report.time_split()
-    again = reports.from_dict(json.loads(json.dumps(reports.as_dict(report))))
+    again = Report.from_json(json.loads(json.dumps(reports.as_dict(report))))
     assert again.compile_budget == summary
 
 
 def test_a_run_whose_keys_fit_the_budget_draws_freely_and_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     report = _run(_impl(FakeKernel(("FLAG",))), 8, monkeypatch, examples=20)
     assert report.compile_budget is not None and "within the budget" in report.compile_budget.off
-    assert dict(budget.describe(report.compile_budget))["compile budget"].startswith("off (about 2 compile keys")
+    assert dict(console.budget_rows(report.compile_budget))["compile budget"].startswith("off (about 2 compile keys")
 
 
 def test_an_attribute_no_single_change_can_test_is_named_by_the_rows_it_splits() -> None:

@@ -14,6 +14,7 @@ from torch import Tensor
 import shapecheck
 from shapecheck import conditioning, console, integrity, reports
 from shapecheck.harness import relative_rms, tolerance
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import Judge, check_case, run_property
 
@@ -163,7 +164,7 @@ def test_a_run_says_how_many_cases_held_by_a_second_opinion_and_the_json_keeps_t
     ), table.export_text()
     rows = reports.as_dict(report)["outcomes"]
     assert all(row["bounds"]["output float32"].startswith("bound ") for row in rows)
-    assert reports.from_dict(reports.as_dict(report)).outcomes[0].bounds == report.outcomes[0].bounds
+    assert Report.from_json(reports.as_dict(report)).outcomes[0].bounds == report.outcomes[0].bounds
 
 
 def _shifted_sig(x: Float[Tensor, "N"]) -> Float[Tensor, "N"]: ...

@@ -21,10 +21,11 @@ from torch import Tensor
 import shapecheck
 from shapecheck import InPlace, strategies
 from shapecheck.errors import InvalidContract, UsageError
+from shapecheck.outcomes import Report
 from shapecheck.pins import overrides as pin_overrides
 from shapecheck.pins import parse as _pins
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, check_case, run_property
+from shapecheck.runner import check_case, run_property
 
 
 def _run(contract: shapecheck.Contract, impl: Callable[..., Any], examples: int = 40, **pins: Any) -> Report:

@@ -17,8 +17,9 @@ from torch import Tensor
 import shapecheck
 from shapecheck import Differentiable, InPlace, Offsets
 from shapecheck.errors import InvalidContract
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, run_property
+from shapecheck.runner import run_property
 
 
 def _run(impl: Callable[..., Any], examples: int = 40, **kwargs: Any) -> Report:

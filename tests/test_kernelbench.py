@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from shapecheck import cli, kb_cli, kernelbench
 from shapecheck.errors import UsageError
 from shapecheck.isolate import Isolated
-from shapecheck.runner import Report
+from shapecheck.outcomes import Report
 from tests.tables import read_toml
 
 ROOT = Path(__file__).resolve().parents[1] / "bench" / "kb"

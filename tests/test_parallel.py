@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from shapecheck import parallel, reports
+from shapecheck import parallel
 from shapecheck.errors import UsageError
+from shapecheck.outcomes import Report
 from tests.cli_helpers import ROOT, run_line, shapecheck
 
 pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
@@ -110,7 +111,7 @@ def test_shards_together_run_exactly_the_parallel_run_and_merge(tmp_path: Path) 
     data = json.loads((tmp_path / "all.json").read_text())
     assert data["held"] and [c["cases"] for c in data["contracts"]] == [12]
     assert _cases(tmp_path / "all.json") == _cases(tmp_path / "w.json")
-    (report,) = [reports.from_dict(c) for c in data["contracts"]]  # the merged JSON reads back as a report
+    (report,) = [Report.from_json(c) for c in data["contracts"]]  # the merged JSON reads back as a report
     assert report.held and len(report.outcomes) == 12
     suite = ET.parse(tmp_path / "all.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0" and "12 drawn cases" in suite.find("testcase").get("name")

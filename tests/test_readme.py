@@ -11,8 +11,9 @@ import pytest
 import torch
 
 import shapecheck
+from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
-from shapecheck.runner import Report, run_property
+from shapecheck.runner import run_property
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
