@@ -68,6 +68,8 @@ def second_opinion(
     arguments: Mapping[str, Any],
     judged: Sequence[tuple[str, Any]],
     seed: int,
+    *,
+    operands: bool = False,
 ) -> Optional[SecondOpinion]:
     """Run the reference (`results_of(arguments) -> results by name`, `harness.expected` of the reference's
     return) in float64 on `arguments` (as they were before the call) and on noisy copies, each time on copies
@@ -93,7 +95,7 @@ def second_opinion(
         inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
         inside = relative_rms(single[subject][rows], true[rows])
         floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
-        base = operand_bound(result.dtype, arguments)
+        base = operand_bound(result.dtype, arguments, operands=operands)
         scaled = FACTOR * floor > base.value
         bounds[error_key(subject, result.dtype)] = Bound(
             max(FACTOR * floor, base.value),
@@ -137,7 +139,13 @@ class Judge:
             return found, {}
         results = harness.found(self.contract, out, args)
         judged = [(p.subject, results.get(p.subject)) for p in found if p.kind == harness.Kind.VALUES]
-        opinion = second_opinion(self.results_of, {**args, **before}, judged, self.seed if seed is None else seed)
+        opinion = second_opinion(
+            self.results_of,
+            {**args, **before},
+            judged,
+            self.seed if seed is None else seed,
+            operands=self.contract.operand_precision,
+        )
         if opinion is None:
             return found, {}
         # Only the results that missed are judged again: one that held against the reference in its own dtypes

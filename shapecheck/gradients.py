@@ -50,6 +50,7 @@ class Gradients:
     returns: Returns
     compare: Mapping[str, harness.Compare] = dataclasses.field(default_factory=dict)
     mutates: Sequence[str] = ()
+    operand_precision: bool = False  # the differentiated contract's
 
     def like(self, output: Output) -> Optional[str]:
         return output.name.removeprefix("grad of ")
@@ -188,7 +189,10 @@ def run_backward(
                 "the reference's is nonzero"
             )
     found = tuple(g.detach() if g is not None else torch.zeros_like(leaves[n]) for n, g in got.items())
-    declared = Gradients(Returns("tuple", tuple(Output(grad_name(n), contract.tensor_specs[n]) for n in present)))
+    declared = Gradients(
+        Returns("tuple", tuple(Output(grad_name(n), contract.tensor_specs[n]) for n in present)),
+        operand_precision=contract.operand_precision,
+    )
     judge = Judge(declared, case.seed, grads_of, dims)
     problems, opinion = judge(dict(untouched), {}, found, expected, errors)
     bounds.update(opinion)

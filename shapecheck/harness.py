@@ -64,6 +64,9 @@ class Judged(Protocol):
     @property
     def mutates(self) -> Sequence[str]: ...
 
+    @property
+    def operand_precision(self) -> bool: ...
+
     def like(self, output: Output) -> Optional[str]: ...
 
 
@@ -86,8 +89,9 @@ class Bound:
     why: str = ""
 
 
-def operand_bound(dtype: torch.dtype, arguments: Mapping[str, Any]) -> Bound:
-    """A result's bound: its dtype's, or that of its coarsest floating tensor argument where looser.
+def operand_bound(dtype: torch.dtype, arguments: Mapping[str, Any], *, operands: bool) -> Bound:
+    """A result's bound: its dtype's, or, for a contract that declares `operand_precision` (`operands`), that
+    of its coarsest floating tensor argument where looser.
 
     Why: a kernel given 16-bit operands computes with them (Triton's `tl.dot` takes its operands in the
     inputs' dtype, so fla rounds `q * exp(g)` to float16 before the dot), and a float32 result of float16
@@ -95,6 +99,8 @@ def operand_bound(dtype: torch.dtype, arguments: Mapping[str, Any]) -> Bound:
     off, Liger's float32 KL loss of float16 log-probabilities 6.8e-4, each against float32's 1e-5.
     """
     own = tolerance(dtype)
+    if not operands:
+        return Bound(own)
     coarse = max(
         (
             (tolerance(x.dtype), x.dtype)
@@ -548,7 +554,9 @@ class _Judge:
         key = error_key(name, out.dtype)
         if self.errors is not None:
             self.errors[key] = err
-        bound = self.bounds.get(key, operand_bound(out.dtype, self.results.arguments))
+        bound = self.bounds.get(
+            key, operand_bound(out.dtype, self.results.arguments, operands=self.contract.operand_precision)
+        )
         if not bool(torch.isfinite(out).all()) or err > bound.value:
             detail = "; ".join(filter(None, [dtype_name(out) if with_dtype else "", bound.why]))
             return [

@@ -150,7 +150,9 @@ def check_case(
         # --- integrity (shapecheck/integrity.py): named findings against implementations that fake a pass ---
         outcome.problems += integrity.after_call(args, untouched, contract.returns.elements(out), impl, device)
         outcome.problems += integrity.precision(
-            outcome.errors, lambda dtype: harness.operand_bound(dtype, args).value, bounds
+            outcome.errors,
+            lambda dtype: harness.operand_bound(dtype, args, operands=contract.operand_precision).value,
+            bounds,
         )
         if getattr(impl, "untrusted", False) and sampled and results_of is not None and expected is not None:
             outcome.problems += integrity.stale_result(

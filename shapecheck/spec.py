@@ -179,6 +179,10 @@ class Contract:
     inputs: Hook = None  # fn(case, device) -> arguments by name
     regimes: Hook = None  # fn(case) -> set of regime names (coverage table)
     pins: Sequence[str] = ()  # names besides dimensions and parameters that `cases` reads from its overrides
+    # The kernel computes with its operands' dtype (`tl.dot` of 16-bit operands, a 16-bit accumulator): hold a
+    # result to the bound of its coarsest floating argument where looser than its own dtype's. Off by default,
+    # so a float32 result of bfloat16 inputs keeps float32's bound.
+    operand_precision: bool = False
     description: str = ""
     # Derived from `signature` once, in __post_init__ (not constructor arguments).
     hints: Mapping[str, Any] = dataclasses.field(init=False, repr=False, compare=False)

@@ -1,8 +1,11 @@
-"""A float32 result of float16 operands is held to float16's bound (`harness.operand_bound`): a kernel that
-rounds its products to the operands' dtype, as a `tl.dot` on float16 operands does, holds; one 1 % off still
-fails, the line naming the bound; float32 operands keep float32's bound."""
+"""A contract that declares `operand_precision` holds a float32 result of float16 operands to float16's bound
+(`harness.operand_bound`): a kernel that rounds its products to the operands' dtype, as a `tl.dot` on float16
+operands does, holds; one 1 % off still fails, the line naming the bound; float32 operands keep float32's bound.
+Without the declaration (the default) the same kernel fails float32's own bound."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import torch
 from jaxtyping import Float16, Float32, Int64
@@ -25,15 +28,26 @@ def _float16_products(x: Tensor, y: Tensor) -> Tensor:
     return (x * y).float().sum(-1)
 
 
-DOT16 = shapecheck.Contract("dot16", _sig, reference=_reference)
+DOT16 = shapecheck.Contract("dot16", _sig, reference=_reference, operand_precision=True)
 CASE = shapecheck.Case("dot16", {"N": 8, "D": 64}, {}, 3)
 
 
 def test_the_coarsest_floating_operand_sets_the_bound() -> None:
     half, single = torch.zeros(2, dtype=torch.float16), torch.zeros(2)
-    assert operand_bound(torch.float32, {"x": half, "h0": single}) == Bound(5e-3, "the bound of its float16 operands")
-    assert operand_bound(torch.float32, {"x": single, "index": torch.zeros(2, dtype=torch.int64)}) == Bound(1e-5)
-    assert operand_bound(torch.float16, {"x": half, "n": 3}) == Bound(5e-3)
+    index = torch.zeros(2, dtype=torch.int64)
+    assert operand_bound(torch.float32, {"x": half, "h0": single}, operands=True) == Bound(
+        5e-3, "the bound of its float16 operands"
+    )
+    assert operand_bound(torch.float32, {"x": single, "index": index}, operands=True) == Bound(1e-5)
+    assert operand_bound(torch.float16, {"x": half, "n": 3}, operands=True) == Bound(5e-3)
+    assert operand_bound(torch.float32, {"x": half, "h0": single}, operands=False) == Bound(1e-5)
+
+
+def test_without_the_declaration_a_float32_result_keeps_its_own_bound() -> None:
+    strict = dataclasses.replace(DOT16, operand_precision=False)
+    outcome = check_case(strict, CASE, _float16_products, "cpu")
+    assert outcome.problems[0].startswith("output differs from reference: relative RMS error "), outcome.problems
+    assert " > 1e-05 (float32; against a float64 reference)" in outcome.problems[0]
 
 
 def test_a_float32_result_of_float16_products_holds_and_is_not_called_16_bit_arithmetic() -> None:

@@ -228,6 +228,7 @@ GLA = Contract(
     dims=DIMS,
     rules=RULES,
     checks=[same_dtype(*QKV, "g")],
+    operand_precision=True,  # tl.dot on 16-bit q/k/v: the float32 state and its gradient are 16-bit accurate
     description="fla.ops.gla.chunk_gla",
 )
 

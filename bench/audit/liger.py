@@ -407,6 +407,7 @@ KL_DIV = Contract(
     reference=kl_div_reference,
     dims={"N": ROWS, "V": VOCAB},
     checks=[same_dtype("logits", "target_logits")],
+    operand_precision=True,  # the float32 loss is reduced from float16 log-probabilities in their dtype
     description="LigerKLDivLossFunction on log-softmax inputs",
 )
 
