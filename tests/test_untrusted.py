@@ -8,6 +8,7 @@ comparison patcher runs through the real command, once isolated and once not.
 from __future__ import annotations
 
 import json
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,11 @@ def test_a_candidate_patching_the_comparison_is_rejected_only_under_isolation(tm
     assert in_process.returncode == 0, "the patch fooled nothing even in-process: this test no longer shows why"
 
 
+@pytest.mark.skipif(
+    os.environ.get("TRITON_INTERPRET") != "1",
+    reason="runs the kernel on the CPU in this process: the interpreter must be on before kernels are defined "
+    "(tests/conftest.py turns it on only without a GPU)",
+)
 def test_a_candidate_correct_only_under_test_is_held_in_process_and_rejected_isolated(tmp_path: Path) -> None:
     """The isolated half is in the catalogue above; in the verifier's own process the candidate sees it and passes,
     which is why the worker must hide it (shapecheck/host.py)."""
