@@ -66,7 +66,7 @@ for step in "$@"; do
       timeout 560 python3 bench/audit/run.py --device cuda --out bench/results/audit --only "$ops" --timeout 240
       echo "exit $?"; mkdir -p "$out/audit"; cp -r bench/results/audit/. "$out/audit/" ;;
     fla-chunk) timeout 400 python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
-                 --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 \
+                 --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 --autotune-configs drawn \
                  --examples ${EXAMPLES:-120} --json "$out/fla_chunk.json" > "$out/fla_chunk.txt" 2>&1
                echo "exit $?"; tail -40 "$out/fla_chunk.txt" ;;
     *) echo "unknown step $step" ;;

@@ -163,6 +163,10 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
         "--seed",
         str(seed),
         "--no-db",
+        # Every config a library ships is checked (one drawn per case), and a GPU run compiles that one instead
+        # of benchmarking all of them at each new shape (the default there, which kept fla off the GPU table).
+        "--autotune-configs",
+        "drawn",
         "--json",
         str(report),
         "--junit",
