@@ -23,25 +23,12 @@ from pathlib import Path
 from typing import Optional
 
 from shapecheck.static import docstrings
-from shapecheck.static.imports import resolve
+from shapecheck.static.imports import definition
 from shapecheck.static.signature import Declared, defaults_none, parameters
 from shapecheck.static.source import FunctionNode, ModuleSource
 from shapecheck.static.unpacks import Inferred, shapes_from_code
 
 DEPTH = 3  # wrapper -> Function.forward -> helper: Liger's chain
-
-
-def _defined(module: ModuleSource, name: str, hops: int = 4) -> Optional[tuple[ModuleSource, ast.stmt]]:
-    """The top-level function or class `name` names in `module`, following imports and re-exports."""
-    for stmt in module.tree.body:
-        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and stmt.name == name:
-            return module, stmt
-    qualified = module.imports.get(name)
-    if qualified is None or hops == 0:
-        return None
-    owner, _, attr = qualified.rpartition(".")
-    target = resolve(module, owner) if owner.strip(".") else None
-    return _defined(target, attr, hops - 1) if target is not None and target is not module else None
 
 
 def _callee(module: ModuleSource, call: ast.Call) -> Optional[tuple[ModuleSource, FunctionNode, int]]:
@@ -53,14 +40,15 @@ def _callee(module: ModuleSource, call: ast.Call) -> Optional[tuple[ModuleSource
         name = func.id
     else:
         return None
-    found = _defined(module, name)
+    found = definition(module, name)
     if found is None:
         return None
-    owner, node = found
-    if isinstance(node, ast.ClassDef):
-        forward = next((s for s in node.body if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
+    owner, attr = found
+    if attr in owner.classes:
+        body = owner.classes[attr].body
+        forward = next((s for s in body if isinstance(s, ast.FunctionDef) and s.name == "forward"), None)
         return (owner, forward, 1) if forward is not None and skip else None
-    return (owner, node, 0) if not skip and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) else None
+    return (owner, owner.functions[attr], 0) if not skip and attr in owner.functions else None
 
 
 def _shape_owner(node: ast.expr, aliases: dict[str, str]) -> Optional[str]:
@@ -109,9 +97,9 @@ def flattened(fn: FunctionNode, params: list[str]) -> dict[str, Inferred]:
                 and value.func.attr in ("view", "reshape")
                 and len(value.args) == 2
                 and isinstance(value.args[0], ast.UnaryOp)
-                and _last_axis_of(value.args[1], aliases, last) is not None
+                and (kept_axis := _last_axis_of(value.args[1], aliases, last)) is not None
             ):
-                flat[target.id] = (_last_axis_of(value.args[1], aliases, last) or target.id, stmt.lineno)
+                flat[target.id] = (kept_axis, stmt.lineno)
                 cols = value.args[1].id if isinstance(value.args[1], ast.Name) else None
                 names[target.id] = [None, cols]
         elif isinstance(target, ast.Tuple):
@@ -146,13 +134,15 @@ def flattened(fn: FunctionNode, params: list[str]) -> dict[str, Inferred]:
 def forwarded(module: ModuleSource, fn: FunctionNode, params: list[str], depth: int = DEPTH) -> dict[str, Inferred]:
     """Shapes of `params` (of `fn`) that the functions `fn` passes them to state, nearest call first."""
     found: dict[str, Inferred] = {}
+    optional = defaults_none(fn)
     calls = sorted((c for c in ast.walk(fn) if isinstance(c, ast.Call)), key=lambda c: (c.lineno, c.col_offset))
     for call in calls:
         target = _callee(module, call)
         if target is None:
             continue
         owner, callee, skip = target
-        names = [a.arg for a in parameters(callee)][skip:]
+        every = [a.arg for a in parameters(callee)]
+        names = every[skip:]
         passed: dict[str, str] = {}  # callee parameter -> our parameter
         for i, arg in enumerate(call.args):
             if isinstance(arg, ast.Starred):
@@ -164,7 +154,6 @@ def forwarded(module: ModuleSource, fn: FunctionNode, params: list[str], depth: 
                 passed[kw.arg] = kw.value.id
         if not passed:
             continue
-        every = [a.arg for a in parameters(callee)]
         where = f"in {callee.name} ({Path(owner.path).name})"
         own = {
             n: Inferred(Declared((d.axes,)), "from its docstring")
@@ -175,7 +164,6 @@ def forwarded(module: ModuleSource, fn: FunctionNode, params: list[str], depth: 
         own.update({n: i for n, i in shapes_from_code(callee, every, defaults_none(callee)).items() if n in passed})
         read = {n: Inferred(i.declared, f"{i.note}, {where}") for n, i in own.items()}
         deeper = forwarded(owner, callee, list(passed), depth - 1) if depth > 1 else {}
-        optional = defaults_none(fn)
         for name, inferred in {**deeper, **read}.items():
             ours = passed[name]
             found.setdefault(ours, Inferred(Declared(inferred.declared.patterns, ours in optional), inferred.note))

@@ -91,10 +91,14 @@ def resolve(module: ModuleSource, qualified: str, installed: bool = True) -> Opt
     return None
 
 
+def _defines(module: ModuleSource, name: str) -> bool:
+    return name in module.constants or name in module.functions or name in module.classes
+
+
 def definition(module: ModuleSource, name: str, installed: bool = True) -> Optional[tuple[ModuleSource, str]]:
-    """Where `name` (as used in `module`) is defined: this module, or the one it is imported from
-    (following re-exports)."""
-    if name in module.constants or name in module.functions:
+    """Where `name` (as used in `module`) is defined, as a constant, function or class: this module, or the one
+    it is imported from (following re-exports)."""
+    if _defines(module, name):
         return module, name
     qualified = module.imports.get(name)
     if qualified is None:
@@ -103,6 +107,6 @@ def definition(module: ModuleSource, name: str, installed: bool = True) -> Optio
     target = resolve(module, owner, installed) if owner.strip(".") else None
     if target is None or target is module:
         return None
-    if attr in target.constants or attr in target.functions:
+    if _defines(target, attr):
         return target, attr
     return definition(target, attr, installed) if attr in target.imports else None

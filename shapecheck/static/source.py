@@ -61,6 +61,7 @@ class ModuleSource:
     imports: dict[str, str]
     functions: dict[str, FunctionNode]
     constants: dict[str, ast.expr]
+    classes: dict[str, ast.ClassDef]
 
     @classmethod
     def parse(cls, text: str, path: str = "<string>") -> "ModuleSource":
@@ -69,14 +70,17 @@ class ModuleSource:
         imports: dict[str, str] = {}
         functions: dict[str, FunctionNode] = {}
         constants: dict[str, ast.expr] = {}
+        classes: dict[str, ast.ClassDef] = {}
         for stmt in _top_level(tree.body):
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 imports.update(import_bindings(stmt))
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions[stmt.name] = stmt
+            elif isinstance(stmt, ast.ClassDef):
+                classes[stmt.name] = stmt
             elif isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
                 constants[stmt.targets[0].id] = stmt.value
-        return cls(path, text, tree, imports, functions, constants)
+        return cls(path, text, tree, imports, functions, constants, classes)
 
     @classmethod
     def load(cls, path: Union[str, Path]) -> "ModuleSource":
