@@ -104,3 +104,17 @@ def test_a_wrapper_forwarding_nothing_gets_a_placeholder_result_and_still_loads(
     assert contract.returns.describe() == 'output: Float[Tensor, "R"]'
     assert contract.dims["R"].meaning == "placeholder for the result's shape"
     assert "`R` is a placeholder to replace" in text
+
+
+def test_a_name_two_modules_re_export_from_each_other_has_no_definition(tmp_path: Path) -> None:
+    """The lookup ends after its hops instead of recursing until RecursionError; a class is a definition."""
+    from shapecheck.static.imports import definition
+    from shapecheck.static.source import ModuleSource
+
+    (tmp_path / "ring_a.py").write_text("from .ring_b import x\nclass Fn:\n    pass\n")
+    (tmp_path / "ring_b.py").write_text("from .ring_a import x\n")
+    (tmp_path / "__init__.py").write_text("")
+    module = ModuleSource.load(tmp_path / "ring_a.py")
+    assert definition(module, "x") is None
+    found = definition(module, "Fn")
+    assert found is not None and found == (module, "Fn")

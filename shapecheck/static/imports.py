@@ -95,9 +95,12 @@ def _defines(module: ModuleSource, name: str) -> bool:
     return name in module.constants or name in module.functions or name in module.classes
 
 
-def definition(module: ModuleSource, name: str, installed: bool = True) -> Optional[tuple[ModuleSource, str]]:
+def definition(
+    module: ModuleSource, name: str, installed: bool = True, hops: int = 8
+) -> Optional[tuple[ModuleSource, str]]:
     """Where `name` (as used in `module`) is defined, as a constant, function or class: this module, or the one
-    it is imported from (following re-exports)."""
+    it is imported from (following up to `hops` re-exports: two modules that re-export a name from each other
+    end the search, not the analyser)."""
     if _defines(module, name):
         return module, name
     qualified = module.imports.get(name)
@@ -109,4 +112,4 @@ def definition(module: ModuleSource, name: str, installed: bool = True) -> Optio
         return None
     if _defines(target, attr):
         return target, attr
-    return definition(target, attr, installed) if attr in target.imports else None
+    return definition(target, attr, installed, hops - 1) if attr in target.imports and hops > 0 else None
