@@ -17,12 +17,17 @@
 #   kb           bench/kb_throughput.py: `shapecheck kb` isolated against in-process, candidates/hour, cheats
 #   audit-liger  bench/audit/run.py --device cuda over Liger-Kernel's 12 ops (needs .peers/liger_kernel-0.8.5-*.whl)
 #   audit-fla    the same over fla-core's 6 entry points (needs .peers/fla_core-0.6.0-*.whl and einops); the rows of
-#                both land in one bench/results/audit/audit_cuda.{md,json,xml} (copied to $out/audit)
+#                each library's rows land in $out/audit_<library>/audit_cuda.{md,json,xml} (two can run at once;
+#                bench/audit/run.py --merge joins them into bench/results/audit)
 set -uo pipefail
 out=${1:?output folder}
 shift
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || echo "editable install failed"
+# SKIP_INSTALL=1 when another job of this call (bench/gpu_readme_test.sh) already installed: two editable
+# installs of one checkout at once race on its build files.
+if [ -z "${SKIP_INSTALL:-}" ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
+  python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || echo "editable install failed"
+fi
 export PYTHONUNBUFFERED=1 COLUMNS=160 PEERS=.peers
 python3 - <<'PY' | tee "$out/versions.txt"
 import torch, triton, hypothesis
@@ -63,9 +68,10 @@ for step in "$@"; do
     audit-liger|audit-fla)
       lib=${step#audit-}
       ops=$(python3 -c "from bench.audit.run import OPS; print(','.join(o.name for o in OPS if o.library == '$lib'))")
-      timeout 560 python3 bench/audit/run.py --device cuda --out bench/results/audit --only "$ops" --timeout 240
-      echo "exit $?"; mkdir -p "$out/audit"; cp -r bench/results/audit/. "$out/audit/" ;;
-    fla-chunk) timeout 400 python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
+      timeout ${AUDIT_LIMIT:-560} python3 bench/audit/run.py --device cuda --out "$out/audit_$lib" --only "$ops" \
+        --timeout ${AUDIT_OP_LIMIT:-240}
+      echo "exit $?"; tail -30 "$out/audit_$lib/audit_cuda.md" ;;
+    fla-chunk) timeout ${CHUNK_LIMIT:-400} python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
                  --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 --autotune-configs drawn \
                  --examples ${EXAMPLES:-120} --json "$out/fla_chunk.json" > "$out/fla_chunk.txt" 2>&1
                echo "exit $?"; tail -40 "$out/fla_chunk.txt" ;;
