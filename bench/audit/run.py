@@ -288,7 +288,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--only", default="", help="comma-separated op names (default: all)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per op before it is an error")
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="join the tables other runs left in these folders (one per library, run side by side) into --out",
+    )
     args = parser.parse_args(argv)
+    tag = "cpu" if args.device == "cpu" else "cuda"
+    if args.merge:
+        return _merge(args.merge, args.out, tag)
     profile = args.profile or ("gpu" if args.device == "cuda" else "ci")
     examples = args.examples or (100 if args.device == "cuda" else 20)
     missing = [peers.LIBRARIES[lib][0] for lib in peers.LIBRARIES if peers.wheel(lib) is None]
@@ -297,7 +307,6 @@ def main(argv: Optional[list[str]] = None) -> int:
             f"audit: error: no {', '.join(missing)} in {peers.peers_dir()} (see bench/audit/peers.py)", file=sys.stderr
         )
         return 2
-    tag = "cpu" if args.device == "cpu" else "cuda"
     ops_dir = args.out / tag
     ops_dir.mkdir(parents=True, exist_ok=True)
     only = {n for n in args.only.split(",") if n}
@@ -330,11 +339,29 @@ def main(argv: Optional[list[str]] = None) -> int:
             fresh.values()
         )
         meta["command"] += " (rows of the other ops from the previous run)"
-    (args.out / f"audit_{tag}.json").write_text(json.dumps({**meta, "ops": rows}, indent=1) + "\n")
-    (args.out / f"audit_{tag}.xml").write_text(junit(rows, meta))
-    (args.out / f"audit_{tag}.md").write_text(markdown(rows, meta))
+    return _write(args.out, tag, meta, rows)
+
+
+def _write(out: Path, tag: str, meta: dict[str, Any], rows: list[dict[str, Any]]) -> int:
+    """The table in its three formats; the exit code its verdicts give."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"audit_{tag}.json").write_text(json.dumps({**meta, "ops": rows}, indent=1) + "\n")
+    (out / f"audit_{tag}.xml").write_text(junit(rows, meta))
+    (out / f"audit_{tag}.md").write_text(markdown(rows, meta))
     verdicts = {r["verdict"] for r in rows}
     return 2 if "error" in verdicts else 1 if "violated" in verdicts else 0
+
+
+def _merge(folders: list[Path], out: Path, tag: str) -> int:
+    """One table from runs of disjoint ops side by side (a device call runs each library in its own process):
+    rows in OPS order, wall time the longest run's, each run's command kept."""
+    tables = [json.loads((f / f"audit_{tag}.json").read_text()) for f in folders]
+    order = {(op.library, op.name): i for i, op in enumerate(OPS)}
+    rows = sorted((r for t in tables for r in t["ops"]), key=lambda r: order.get((r["library"], r["op"]), len(order)))
+    meta = {k: v for k, v in tables[0].items() if k != "ops"}
+    meta["wall_s"] = max(t["wall_s"] for t in tables)
+    meta["command"] = "; ".join(t["command"] for t in tables) + " (side by side)"
+    return _write(out, tag, meta, rows)
 
 
 if __name__ == "__main__":
