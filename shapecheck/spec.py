@@ -611,13 +611,8 @@ class Contract:
             unsolvable = _dims.solve(pattern, call.arguments[name], name, call.bindings)
             if unsolvable:
                 axis, expr, why = unsolvable
-                call.stop_if_traced()
-                raise call.fail(
-                    name,
-                    f'axis {axis} of "{pattern.text}" does not match',
-                    dimension=expr,
-                    expected=f"{expr}: {why}",
-                    found=f"{call.arguments[name].shape[axis]} in shape {list(call.arguments[name].shape)}",
+                raise _axis_mismatch(
+                    call, name, pattern, axis, expr, f"{expr}: {why}", call.arguments[name].shape[axis]
                 )
         return matched
 
@@ -631,14 +626,7 @@ class Contract:
                 raise call.fail(name, f'cannot evaluate "{pattern.text}": {exc}') from None
             if clash:
                 axis, expr, expected, found = clash
-                call.stop_if_traced()
-                raise call.fail(
-                    name,
-                    f'axis {axis} of "{pattern.text}" does not match',
-                    dimension=expr,
-                    expected=f"{expr} = {expected}",
-                    found=f"{found} in shape {list(call.arguments[name].shape)}",
-                )
+                raise _axis_mismatch(call, name, pattern, axis, expr, f"{expr} = {expected}", found)
 
     def _check_devices(self, call: Call) -> None:
         devices = {
@@ -716,6 +704,20 @@ class Contract:
         problems = harness.check(self, call.dims, call.arguments, out, values=False)
         if problems:
             raise problems[0].violation(call)
+
+
+def _axis_mismatch(
+    call: Call, name: str, pattern: _dims.Pattern, axis: int, expr: str, expected: str, found: object
+) -> ContractViolation:
+    """The refusal of an axis that does not match its pattern, naming the dimension, expected and found."""
+    call.stop_if_traced()
+    return call.fail(
+        name,
+        f'axis {axis} of "{pattern.text}" does not match',
+        dimension=expr,
+        expected=expected,
+        found=f"{found} in shape {list(call.arguments[name].shape)}",
+    )
 
 
 def _is_hook_text(target: object) -> bool:
