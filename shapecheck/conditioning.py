@@ -15,6 +15,14 @@ order resolves: fla-core's chunk_gated_delta_rule at K=1, bench/results/training
 reference also runs once with its floating arguments in float32, and its distance from the truth is a second
 floor. A result then holds if it is within max(bound, `FACTOR` x the larger floor) of the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
 by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
+
+A third floor is the result's own dtype: the truth merely stored in it. Where the values lie in a 16-bit
+dtype's subnormal range no kernel can store them to the dtype's usual bound (Liger's float16 KL-divergence
+gradient at V=1579, `reduction="mean"`: values near 1e-7, the exact gradient stored in float16 already 1.9e-2
+to 2.6e-2 off against float16's 5e-3, the kernel 3.0e-2 on an H100). A result holds within `STORED` x that
+floor: one rounding to store it, one more for a 16-bit intermediate its API hands on (a gradient passed between
+autograd nodes in the inputs' dtype). In a dtype's normal range the floor is ~1/10 of the bound and changes
+nothing.
 """
 
 from __future__ import annotations
@@ -26,12 +34,14 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 import torch
 
 from shapecheck import harness
+from shapecheck.dims import dtype_name
 from shapecheck.harness import Bound, error_key, operand_bound, relative_rms, updated_rows
 from shapecheck.outcomes import FACTOR as FACTOR  # in the torch-free result model: the report's table states it
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
 JUDGED = (torch.float32, torch.bfloat16, torch.float16)  # results whose bound is float32-or-coarser
+STORED = 2  # x the truth's error merely stored in the result's dtype: one rounding to store, one intermediate
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,20 +105,19 @@ def second_opinion(
         inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
         inside = relative_rms(single[subject][rows], true[rows])
         floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
+        stored = relative_rms(true[rows].to(result.dtype), true[rows])
         base = operand_bound(result.dtype, arguments, operands=operands)
-        scaled = FACTOR * floor > base.value
-        bounds[error_key(subject, result.dtype)] = Bound(
-            max(FACTOR * floor, base.value),
-            ", ".join(
-                filter(
-                    None,
-                    [
-                        "against a float64 reference",
-                        base.why,
-                        f"{FACTOR} x this case's {which} {floor:.2g}" if scaled else "",
-                    ],
-                )
+        value, why = max(
+            (base.value, ""),
+            (FACTOR * floor, f"{FACTOR} x this case's {which} {floor:.2g}"),
+            (
+                STORED * stored,
+                f"{STORED} x the exact result's error merely stored in {dtype_name(result)} {stored:.2g}",
             ),
+            key=lambda bound: bound[0],
+        )
+        bounds[error_key(subject, result.dtype)] = Bound(
+            value, ", ".join(filter(None, ["against a float64 reference", base.why, why]))
         )
     return SecondOpinion(truth, bounds)
 

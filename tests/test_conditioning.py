@@ -187,3 +187,53 @@ def test_cancellation_inside_the_computation_is_a_floor_too() -> None:
     assert outcome.problems == [], outcome.problems
     assert outcome.errors["output float32"] > tolerance(torch.float32), outcome.errors  # the float32 bound would fail
     assert "float32 evaluation's error" in outcome.bounds["output float32"], outcome.bounds
+
+
+def _tiny_sig(x: Float[Tensor, "N D"]) -> Float[Tensor, "N D"]: ...
+
+
+def _tiny_reference(x: torch.Tensor) -> torch.Tensor:
+    return x / 2**17  # float16 inputs in (0.05, 0.95) give results 4e-7..7e-6: deep in float16's subnormals
+
+
+def _float16_inputs(case: shapecheck.Case, device: str) -> dict[str, torch.Tensor]:
+    gen = torch.Generator().manual_seed(case.seed)
+    return {"x": torch.rand(case.dims["N"], case.dims["D"], generator=gen).mul(0.9).add(0.05).half().to(device)}
+
+
+TINY = shapecheck.Contract("tiny", _tiny_sig, reference=_tiny_reference, inputs=_float16_inputs)
+
+
+def _halved_twice_in_float16(x: torch.Tensor) -> torch.Tensor:
+    """Correct, and two roundings deep: x / 2**16 stored in float16, then halved (an intermediate in the
+    result's dtype, as a gradient handed between autograd nodes is)."""
+    return (x / 2**16).div(2)
+
+
+def _twenty_percent_off(x: torch.Tensor) -> torch.Tensor:
+    return (x.float() / 2**17 * 1.2).half()
+
+
+def _tiny_case(seed: int) -> shapecheck.Case:
+    return shapecheck.Case("tiny", {"N": 32, "D": 64}, {}, seed)
+
+
+def test_a_result_in_float16s_subnormal_range_holds_within_twice_its_storage_error() -> None:
+    seed = int(torch.randint(0, 2**31, ()).item())
+    (x,) = _float16_inputs(_tiny_case(seed), "cpu").values()
+    exact = _tiny_reference(x.double())
+    stored = relative_rms(exact.half(), exact)
+    assert stored > tolerance(torch.float16) / 2, stored  # the dtype's bound alone is below twice its storage
+    found = relative_rms(_halved_twice_in_float16(x), exact)
+    assert found > tolerance(torch.float16), found  # ... and the correct kernel misses it
+    outcome = check_case(TINY, _tiny_case(seed), _halved_twice_in_float16, "cpu")
+    assert outcome.problems == [], outcome.problems
+    assert re.search(
+        r"2 x the exact result's error merely stored in float16 [0-9.e-]+", outcome.bounds["output float16"]
+    )
+
+
+def test_an_error_beyond_twice_the_storage_error_still_fails_in_the_subnormal_range() -> None:
+    outcome = check_case(TINY, _tiny_case(int(torch.randint(0, 2**31, ()).item())), _twenty_percent_off, "cpu")
+    assert outcome.problems and outcome.problems[0].startswith("output differs from reference"), outcome.problems
+    assert "merely stored in float16" in outcome.problems[0], outcome.problems
