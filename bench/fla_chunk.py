@@ -49,8 +49,17 @@ def chunk_gdn(
     ...
 
 
-def _l2(x: Tensor) -> Tensor:
+def l2norm(x: Tensor) -> Tensor:
     return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)  # fla's l2norm, eps 1e-6
+
+
+def sequence_spans(cu_seqlens: Optional[Tensor], B: int, T: int) -> list[tuple[int, int, int]]:
+    """(batch row, start, end) of each sequence: a batch row, or a `cu_seqlens` segment of row 0 (fla's varlen
+    convention). The references here and in bench/audit/fla.py walk the same sequences."""
+    if cu_seqlens is None:
+        return [(b, 0, T) for b in range(B)]
+    offsets = cu_seqlens.tolist()
+    return [(0, a, b) for a, b in zip(offsets[:-1], offsets[1:])]
 
 
 def reference(
@@ -67,16 +76,11 @@ def reference(
     B, T, H, K = q.shape
     HV = v.shape[2]
     group = HV // H
-    q, k = _l2(q).repeat_interleave(group, 2) * K**-0.5, _l2(k).repeat_interleave(group, 2)
+    q, k = l2norm(q).repeat_interleave(group, 2) * K**-0.5, l2norm(k).repeat_interleave(group, 2)
     decay, rate = F.logsigmoid(g).exp(), torch.sigmoid(beta)
-    spans = (
-        [(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])]
-        if cu_seqlens is not None
-        else [(b, 0, T) for b in range(B)]
-    )
     rows: list[list[Tensor]] = [[] for _ in range(B)]
     finals = []
-    for n, (b, start, end) in enumerate(spans):
+    for n, (b, start, end) in enumerate(sequence_spans(cu_seqlens, B, T)):
         h = initial_state[n] if initial_state is not None else v.new_zeros(HV, K, v.shape[3])
         for t in range(start, end):
             h = h * decay[b, t][:, None, None]

@@ -17,7 +17,7 @@ per mode (`torch._dynamo.explain`: the guards dynamo evaluates before each call 
 before any backend runs).
 
 On a CPU the Triton kernel cannot be compiled (it runs in Triton's interpreter), so the rows time a pure-torch
-stand-in with the wrapper's signature that reads every argument (`_cpu_kernel`), K=V=32 to keep the pool
+stand-in with the wrapper's signature that reads every argument (`bench/gdn_stand_in.py`), K=V=32 to keep the pool
 small: what is timed is the decorator's own host cost. A per-part breakdown of one "always" check follows.
 `--settings` picks compile settings (comma-separated; `eager` is the uncompiled row); `--modes` and `--calls`
 narrow a run to the cache-hit path (bench/results/overhead_cpu_hitpath.md: `--modes first,shapes --calls
@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 os.environ.pop("SHAPECHECK_MODE", None)  # the shipped default ("always") for the decorated kernel
 
@@ -52,6 +52,7 @@ import jaxtyping  # noqa: E402
 import triton  # noqa: E402
 
 import shapecheck.kernels.gdn as gdn  # noqa: E402
+from bench.gdn_stand_in import gdn_stand_in  # noqa: E402
 from shapecheck import guards  # noqa: E402
 from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402
 from shapecheck.decorator import _argument_gate, contract  # noqa: E402
@@ -61,37 +62,7 @@ H, HV = 16, 32
 K = V = 128 if CUDA else 32  # the CPU pool of 256 slots stays at 32 MiB
 
 
-def _cpu_kernel(
-    A_log: torch.Tensor,
-    a: torch.Tensor,
-    dt_bias: torch.Tensor,
-    softplus_beta: float,
-    softplus_threshold: float,
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    b: torch.Tensor,
-    initial_state_source: torch.Tensor,
-    initial_state_indices: torch.Tensor,
-    scale: Optional[float] = None,
-    use_qk_l2norm_in_kernel: bool = False,
-    cu_seqlens: Optional[torch.Tensor] = None,
-    state_layout: str = "kv",
-) -> torch.Tensor:
-    """A stand-in for the kernel on CPU, as cheap as a launch: every argument read (strides of each tensor, as
-    the wrapper's launch reads them, so a compiled model guards them too), `v` returned as o."""
-    strides = [x.stride(-1) for x in (A_log, a, dt_bias, q, k, b, initial_state_source, initial_state_indices)]
-    if (
-        state_layout not in ("kv", "vk")
-        or softplus_beta * softplus_threshold <= 0
-        or (scale or 1.0) <= 0
-        or 0 in strides
-    ):
-        raise ValueError("the wrapper's own argument checks")  # reads each scalar, as the launch would
-    return v if use_qk_l2norm_in_kernel or cu_seqlens is None else v.clone()
-
-
-UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if CUDA else _cpu_kernel
+UNCHECKED = gdn.fused_sigmoid_gating_delta_rule_update.__wrapped__ if CUDA else gdn_stand_in
 MODES = {
     "unchecked": UNCHECKED,
     "first": contract(GDN_DECODE, mode="first")(UNCHECKED),

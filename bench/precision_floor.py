@@ -29,29 +29,14 @@ import triton  # noqa: E402
 from shapecheck import conditioning, harness  # noqa: E402
 from shapecheck.case import Case  # noqa: E402
 from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402
+from shapecheck.contracts.gdn_cases import BASE_OPTIONS  # noqa: E402
 from shapecheck.inputs import input_builder  # noqa: E402
 from shapecheck.kernels import gdn  # noqa: E402
 from shapecheck.kernels.reference import gated_delta_rule_reference  # noqa: E402
 from shapecheck.runner import check_case  # noqa: E402
 
 DIMS = {"B": 2, "H": 1, "HV": 1, "K": 16, "N": 2, "S": 2, "T": 1, "V": 1}
-OPTIONS = {
-    "at_threshold": False,
-    "cu_seqlens": None,
-    "dtype": "float32",
-    "gate_dtype": "float32",
-    "index_dtype": "int32",
-    "indices": [0, -1],
-    "l2norm": False,
-    "layout": "kv",
-    "packed_gates": False,
-    "pool_dtype": "float32",
-    "scale": None,
-    "softplus_beta": 1.0,
-    "softplus_threshold": 20.0,
-    "strided_qkv": False,
-    "zero_token": True,
-}
+OPTIONS = {**BASE_OPTIONS, "indices": [0, -1], "zero_token": True}
 
 
 def main() -> None:

@@ -24,10 +24,7 @@ options = parser.parse_args()
 if options.device == "cpu":
     os.environ["TRITON_INTERPRET"] = "1"
 
-from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402 - after the backend is chosen
-from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update  # noqa: E402
-from shapecheck.profiles import PROFILES  # noqa: E402
-from shapecheck.runner import run_property  # noqa: E402
+from gdn_suite import run_gdn_suite  # noqa: E402 - after the backend is chosen (bench/gdn_suite.py)
 
 if options.device == "cuda":
     where = f"{torch.cuda.get_device_name()}, torch {torch.__version__}"
@@ -38,16 +35,7 @@ print(
     f"{'pass':<12} {'cases':>6} {'failing':>8} {'seconds':>8} {'cases/s':>8} {'compiles':>9} {'keys':>5} {'compiles/100':>13}"
 )
 for label in ("cold", "warm"):
-    r = run_property(
-        GDN_DECODE,
-        fused_sigmoid_gating_delta_rule_update,
-        "shapecheck.kernels.gdn",
-        profile=PROFILES[options.profile],
-        device=options.device,
-        examples=options.examples,
-        seed=options.seed,
-        database=False,
-    )
+    r = run_gdn_suite(device=options.device, profile=options.profile, examples=options.examples, seed=options.seed)
     n = len(r.outcomes)
     print(
         f"{label:<12} {n:>6} {sum(not o.ok for o in r.outcomes):>8} {r.seconds:>8.1f} {n / r.seconds:>8.1f} "

@@ -24,10 +24,9 @@ options = parser.parse_args()
 if options.device == "cpu":
     os.environ["TRITON_INTERPRET"] = "1"
 
-from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402 - after the backend is chosen
-from shapecheck.kernels.gdn import fused_sigmoid_gating_delta_rule_update  # noqa: E402
-from shapecheck.profiles import PROFILES  # noqa: E402
-from shapecheck.runner import run_property, tolerance  # noqa: E402
+from gdn_suite import run_gdn_suite  # noqa: E402 - after the backend is chosen (bench/gdn_suite.py)
+
+from shapecheck.runner import tolerance  # noqa: E402
 
 where = (
     torch.cuda.get_device_name()
@@ -40,16 +39,7 @@ worst: dict[str, float] = {}
 total = failing = 0
 for seed in options.seeds:
     start = time.perf_counter()
-    report = run_property(
-        GDN_DECODE,
-        fused_sigmoid_gating_delta_rule_update,
-        "shapecheck.kernels.gdn",
-        profile=PROFILES[options.profile],
-        device=options.device,
-        examples=options.examples,
-        seed=seed,
-        database=False,
-    )
+    report = run_gdn_suite(device=options.device, profile=options.profile, examples=options.examples, seed=seed)
     bad = sum(not o.ok for o in report.outcomes)
     total, failing = total + len(report.outcomes), failing + bad
     for key, err in report.worst_errors().items():

@@ -81,12 +81,21 @@ def _errors(show_traceback: bool = False) -> Iterator[None]:
 
 
 CONTRACTS_HELP = "Module defining contracts (repeatable); also \\[tool.shapecheck] contracts in ./pyproject.toml."
-# The options `run` and `sanitize` share: one declaration each, so their flags cannot drift apart.
+# The options `run`, `sanitize` and `kb` share: one declaration each, so their flags cannot drift apart.
 CONTRACT_ARG = typer.Argument(None, help="Contract name or unique prefix; default: all (or --impl's).")
 IMPL_OPT = typer.Option(None, help="module.path:function or path/to/file.py:function to check.")
 CONTRACTS_OPT = typer.Option([], "--contracts", help=CONTRACTS_HELP)
 EXAMPLES_OPT = typer.Option(None, min=1, help="Cases to draw (default: the profile's).")
 SEED_OPT = typer.Option(None, help="Hypothesis seed, for a reproducible draw (bypasses the example database).")
+DEVICE_OPT = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda.")
+JSON_OPT = typer.Option(None, "--json", help="Write a JSON report here.")
+JUNIT_OPT = typer.Option(None, "--junit", help="Write a JUnit XML report here.")
+REPRODUCE_OPT = typer.Option(None, help="Replay one case (the JSON printed for a failure).")
+SANITIZE_OPT = typer.Option(
+    None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."
+)
+NO_DB_OPT = typer.Option(False, "--no-db", help="Do not read or write the example database.")
+TRACEBACK_OPT = typer.Option(False, "--traceback", help="On an error, print the whole stack too.")
 WORKERS_HELP = (
     "Processes at once, one device each: N, or auto (every visible GPU; the CPU count under the interpreter)."
 )
@@ -120,17 +129,15 @@ def run(
     contracts: list[str] = CONTRACTS_OPT,
     examples: Optional[int] = EXAMPLES_OPT,
     seed: Optional[int] = SEED_OPT,
-    device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
+    device: str = DEVICE_OPT,
     profile: str = typer.Option("ci", help="ci (small, CPU) | gpu (larger dims) | thorough (more cases)."),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
-    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
-    reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
-    sanitize: Optional[bool] = typer.Option(
-        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."
-    ),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
+    json_path: Optional[Path] = JSON_OPT,
+    junit_path: Optional[Path] = JUNIT_OPT,
+    reproduce: Optional[str] = REPRODUCE_OPT,
+    sanitize: Optional[bool] = SANITIZE_OPT,
+    no_db: bool = NO_DB_OPT,
     pin: list[str] = typer.Option([], help="Fix a dimension or option for every case: --pin K=128 --pin layout=vk."),
-    show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
+    show_traceback: bool = TRACEBACK_OPT,
     isolate: Optional[bool] = typer.Option(
         None,
         "--isolate/--no-isolate",
@@ -234,14 +241,14 @@ def kb_command(
     impl: Optional[Path] = typer.Option(None, help="The candidate file defining ModelNew (one problem)."),
     examples: Optional[int] = EXAMPLES_OPT,
     seed: Optional[int] = SEED_OPT,
-    device: str = typer.Option("auto", help="auto | cpu (Triton interpreter) | cuda."),
+    device: str = DEVICE_OPT,
     profile: Optional[str] = typer.Option(
         None, help="ci (small shapes) | gpu (larger) | thorough (default: by device)."
     ),
-    json_path: Optional[Path] = typer.Option(None, "--json", help="Write a JSON report here."),
-    junit_path: Optional[Path] = typer.Option(None, "--junit", help="Write a JUnit XML report here."),
+    json_path: Optional[Path] = JSON_OPT,
+    junit_path: Optional[Path] = JUNIT_OPT,
     markdown_path: Optional[Path] = typer.Option(None, "--markdown", help="Batch mode: write the table here too."),
-    reproduce: Optional[str] = typer.Option(None, help="Replay one case (the JSON printed for a failure)."),
+    reproduce: Optional[str] = REPRODUCE_OPT,
     isolate: bool = typer.Option(
         True,
         "--isolate/--no-isolate",
@@ -249,11 +256,9 @@ def kb_command(
         "(default; --no-isolate imports it here, for your own code).",
     ),
     timeout: Optional[float] = typer.Option(None, min=0.1, help="Seconds per isolated case (default: the profile's)."),
-    sanitize: Optional[bool] = typer.Option(
-        None, "--sanitize/--no-sanitize", help="Bounds-check every load/store (CPU interpreter; default on there)."
-    ),
-    no_db: bool = typer.Option(False, "--no-db", help="Do not read or write the example database."),
-    show_traceback: bool = typer.Option(False, "--traceback", help="On an error, print the whole stack too."),
+    sanitize: Optional[bool] = SANITIZE_OPT,
+    no_db: bool = NO_DB_OPT,
+    show_traceback: bool = TRACEBACK_OPT,
 ) -> None:
     """Judge generated kernels in KernelBench's format at drawn shapes: ModelNew against Model in float64.
 

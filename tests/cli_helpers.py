@@ -32,6 +32,13 @@ def shapecheck(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[
     )
 
 
+def shapecheck_outside(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The console script run from `cwd` in a user's shell outside this repository (`outside_env`)."""
+    return subprocess.run(
+        [*shapecheck_command(), *args], cwd=cwd, env=outside_env(), capture_output=True, text=True, timeout=600
+    )
+
+
 def run_line(line: str, *, cwd: Path = ROOT, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run a printed command line verbatim, through the shell, as a user pasting it would."""
     return subprocess.run(line, shell=True, cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout)

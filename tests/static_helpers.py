@@ -1,14 +1,19 @@
-"""Helpers of the `explain` tests: run the command, find a statement's line, match an output line."""
+"""Helpers of the `explain` tests: run the command, find a statement's line, match an output line, load an
+emitted draft contract and judge a call by it."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
-from typing import Union
+from types import ModuleType
+from typing import Any, Union
 
 from typer.testing import CliRunner
 
+import shapecheck
 from shapecheck import cli
+from shapecheck.spec import Contract
 
 runner = CliRunner()
 
@@ -29,3 +34,22 @@ def explain(target: str, *args: str) -> str:
 
 def has_line(output: str, pattern: str) -> bool:
     return re.search(pattern, output, flags=re.MULTILINE) is not None
+
+
+def load_draft(text: str, folder: Path, name: str) -> ModuleType:
+    """An `explain --emit-contract` draft, written to FOLDER/NAME_draft.py and imported as a module."""
+    path = folder / f"{name}_draft.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location(f"{name}_draft", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def verdict(contract: Contract, args: dict[str, Any]) -> str:
+    """ "accepted", or the argument the contract's shape checks blame (values are not read)."""
+    try:
+        contract.validate(contract.arguments((), args), values=False)
+    except shapecheck.ContractViolation as exc:
+        return exc.argument
+    return "accepted"

@@ -6,19 +6,14 @@ helper), and each accepts a well-shaped call and refuses a misshaped one. Needs 
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
-import shapecheck
 from bench.audit import peers
-from shapecheck import cli
-from shapecheck.spec import Contract
+from tests.static_helpers import explain, load_draft, verdict
 
 FLA_WRAPPERS = [
     "simple_gla/fused_recurrent.py::fused_recurrent_simple_gla",
@@ -57,34 +52,11 @@ def _root(library: str) -> Path:
     return peers.root(library)
 
 
-def _draft(target: str, tmp_path: Path) -> str:
-    result = CliRunner().invoke(cli.app, ["explain", target, "--emit-contract"])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
-def _load(text: str, tmp_path: Path, name: str) -> Any:
-    path = tmp_path / f"{name}_draft.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location(f"{name}_draft", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module
-
-
-def _accepts(contract: Contract, args: dict[str, Any]) -> str:
-    try:
-        contract.validate(contract.arguments((), args), values=False)
-    except shapecheck.ContractViolation as exc:
-        return exc.argument
-    return "accepted"
-
-
 @pytest.mark.parametrize("wrapper", FLA_WRAPPERS)
 def test_fla_draft_loads_states_the_documented_shapes_and_checks_a_call(wrapper: str, tmp_path: Path) -> None:
     root = _root("fla")
     name = wrapper.split("::")[1]
-    module = _load(_draft(f"{root}/fla/ops/{wrapper}", tmp_path), tmp_path, name)
+    module = load_draft(explain(f"{root}/fla/ops/{wrapper}", "--emit-contract"), tmp_path, name)
     contract = getattr(module, name.upper())
     specs = {n: s.describe() for n, s in contract.tensor_specs.items()}
     assert specs["q"] == specs["k"] == 'Float[Tensor, "B T H K"]'
@@ -97,8 +69,8 @@ def test_fla_draft_loads_states_the_documented_shapes_and_checks_a_call(wrapper:
         for n, s in specs.items()
         if not contract.tensor_specs[n].optional
     }
-    assert _accepts(contract, good) == "accepted"
-    assert _accepts(contract, {**good, "k": torch.zeros(1, 6, 2, 8)}) == "k"  # T differs from q's
+    assert verdict(contract, good) == "accepted"
+    assert verdict(contract, {**good, "k": torch.zeros(1, 6, 2, 8)}) == "k"  # T differs from q's
 
 
 def _shape(spec: str) -> tuple[str, ...]:
@@ -109,8 +81,8 @@ def _shape(spec: str) -> tuple[str, ...]:
 def test_liger_draft_loads_states_the_forwarded_shapes_and_checks_a_call(op: str, tmp_path: Path) -> None:
     root = _root("liger")
     name = f"liger_{op}"
-    text = _draft(f"{root}/liger_kernel/transformers/functional.py::{name}", tmp_path)
-    contract = getattr(_load(text, tmp_path, name), name.upper())
+    text = explain(f"{root}/liger_kernel/transformers/functional.py::{name}", "--emit-contract")
+    contract = getattr(load_draft(text, tmp_path, name), name.upper())
     specs = {n: s.describe() for n, s in contract.tensor_specs.items()}
     assert {n: " ".join(_shape(s)) for n, s in specs.items()} == LIGER_STATED[op]
     assert "# GUESS: the code states no result shape" in text
@@ -125,18 +97,18 @@ def test_liger_draft_loads_states_the_forwarded_shapes_and_checks_a_call(op: str
         **{p.name: 0 for p in unstated},
         **{n: torch.zeros(*(sizes[a] for a in _shape(s))) for n, s in specs.items()},
     }
-    assert _accepts(contract, good) == "accepted"  # `Any` parameters (W, eps) take anything
+    assert verdict(contract, good) == "accepted"  # `Any` parameters (W, eps) take anything
     first = next(iter(good))
     bad = torch.zeros(3, 5, 2)  # one axis too many: the kernel's 2-D view is stated
-    assert _accepts(contract, {**good, first: bad}) == first
+    assert verdict(contract, {**good, first: bad}) == first
 
 
 @pytest.mark.parametrize("wrapper", FORWARDING)
 def test_a_forwarding_fla_wrapper_states_its_callees_documented_shapes(wrapper: str, tmp_path: Path) -> None:
     root = _root("fla")
     name = wrapper.split("::")[1]
-    text = _draft(f"{root}/fla/ops/{wrapper}", tmp_path)
-    contract = getattr(_load(text, tmp_path, name), name.upper())
+    text = explain(f"{root}/fla/ops/{wrapper}", "--emit-contract")
+    contract = getattr(load_draft(text, tmp_path, name), name.upper())
     specs = {n: s.describe() for n, s in contract.tensor_specs.items()}
     assert specs == {
         "q": 'Float[Tensor, "B T H K"]',
@@ -148,5 +120,5 @@ def test_a_forwarding_fla_wrapper_states_its_callees_documented_shapes(wrapper: 
     assert contract.tensor_specs["initial_state"].optional and contract.tensor_specs["cu_seqlens"].optional
     assert "from its docstring, in fused_recurrent_simple_gla" in text
     good = {"q": torch.zeros(1, 5, 2, 8), "k": torch.zeros(1, 5, 2, 8), "v": torch.zeros(1, 5, 2, 4)}
-    assert _accepts(contract, good) == "accepted"
-    assert _accepts(contract, {**good, "v": torch.zeros(1, 5, 3, 4)}) == "v"  # H differs from q's
+    assert verdict(contract, good) == "accepted"
+    assert verdict(contract, {**good, "v": torch.zeros(1, 5, 3, 4)}) == "v"  # H differs from q's

@@ -9,13 +9,12 @@ kernel's source, written to a package of their own outside the repository.
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command
+from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command, shapecheck_outside
 
 pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
 
@@ -85,21 +84,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("name", ["reshape_and_cache", "segment_max"])
 def test_the_bundled_example_holds(tmp_path: Path, name: str) -> None:
     report = tmp_path / "r.json"
-    result = subprocess.run(
-        [
-            *shapecheck_command(),
-            "run",
-            f"shapecheck.contracts.{'kv_cache' if name == 'reshape_and_cache' else name}:{name}",
-            "--no-db",
-            "--json",
-            str(report),
-        ],
-        cwd=tmp_path,
-        env=outside_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    target = f"shapecheck.contracts.{'kv_cache' if name == 'reshape_and_cache' else name}:{name}"
+    result = shapecheck_outside("run", target, "--no-db", "--json", str(report), cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     found = json.loads(report.read_text())["contracts"][0]
     assert found["held"] and found["cases"] >= 60

@@ -19,6 +19,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 import shapecheck
+from bench.gdn_stand_in import gdn_stand_in
 from shapecheck.contracts.gdn import GDN_DECODE
 from tests.gdn_calls import valid_args
 from tests.scaled_matmul import SCALED_MATMUL, good_calls, model_around, scaled_matmul
@@ -141,42 +142,13 @@ def _guards(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
     return len(torch._dynamo.explain(fn)(*args, **kwargs).out_guards)
 
 
-def _gdn_stand_in(
-    A_log: Tensor,
-    a: Tensor,
-    dt_bias: Tensor,
-    softplus_beta: float,
-    softplus_threshold: float,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
-    b: Tensor,
-    initial_state_source: Tensor,
-    initial_state_indices: Tensor,
-    scale: Any = None,
-    use_qk_l2norm_in_kernel: bool = False,
-    cu_seqlens: Any = None,
-    state_layout: str = "kv",
-) -> Tensor:
-    """Reads every argument, as the kernel's launch does (so the undecorated model guards them too)."""
-    strides = [x.stride(-1) for x in (A_log, a, dt_bias, q, k, b, initial_state_source, initial_state_indices)]
-    if (
-        state_layout not in ("kv", "vk")
-        or softplus_beta * softplus_threshold <= 0
-        or (scale or 1.0) <= 0
-        or 0 in strides
-    ):
-        raise ValueError("the wrapper's own argument checks")
-    return v if use_qk_l2norm_in_kernel or cu_seqlens is None else v.clone()
-
-
 @pytest.mark.parametrize("mode", ["first", "shapes"])
 def test_compiled_check_adds_a_handful_of_guards(mode: str) -> None:
     """The contract's checks leave no guards of their own: the GDN contract's 11 tensors, 6 rules and 4
     layout checks add at most EXTRA_GUARDS to the undecorated model's (the encoding's builtins and cells)."""
     args = valid_args("cpu")
-    plain = _guards(_by_keyword(_gdn_stand_in), **args)
-    checked = _guards(_by_keyword(shapecheck.contract(GDN_DECODE, mode=mode)(_gdn_stand_in)), **args)
+    plain = _guards(_by_keyword(gdn_stand_in), **args)
+    checked = _guards(_by_keyword(shapecheck.contract(GDN_DECODE, mode=mode)(gdn_stand_in)), **args)
     assert plain < checked <= plain + EXTRA_GUARDS
     x, w, scale = good_calls()[0]
     small = _guards(model_around(shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)), x, w, scale)

@@ -11,11 +11,11 @@ from typing import Any, Callable
 import pytest
 from typer.testing import CliRunner
 
-import shapecheck
 from shapecheck import cli
 from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.spec import Contract
 from tests.gdn_calls import BAD_CALLS, valid_args, varlen_args
+from tests.static_helpers import explain, load_draft, verdict
 
 WRAPPER = "kernels/gdn.py::fused_sigmoid_gating_delta_rule_update"
 # What the code states: k's unpack (B T H K), v's axes 2 and -1 (rank 4, leading axes after k), `HV // H`.
@@ -33,23 +33,8 @@ CASES = {name: edit for name, edit, _, _ in BAD_CALLS}
 
 @pytest.fixture(scope="module")
 def emitted(tmp_path_factory: pytest.TempPathFactory) -> Contract:
-    result = CliRunner().invoke(cli.app, ["explain", WRAPPER, "--emit-contract"])
-    assert result.exit_code == 0, result.output
-    path = tmp_path_factory.mktemp("emitted") / "gdn_draft.py"
-    path.write_text(result.output)
-    spec = importlib.util.spec_from_file_location("gdn_draft", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.FUSED_SIGMOID_GATING_DELTA_RULE_UPDATE
-
-
-def verdict(contract: Contract, args: dict[str, Any]) -> str:
-    """ "accepted", or the argument the contract's shape checks blame (values are not read)."""
-    try:
-        contract.validate(contract.arguments((), args), values=False)
-    except shapecheck.ContractViolation as exc:
-        return exc.argument
-    return "accepted"
+    draft = explain(WRAPPER, "--emit-contract")
+    return load_draft(draft, tmp_path_factory.mktemp("emitted"), "gdn").FUSED_SIGMOID_GATING_DELTA_RULE_UPDATE
 
 
 def test_the_draft_states_what_the_code_states(emitted: Contract) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command
+from tests.cli_helpers import fails_and_replays, outside_env, shapecheck_command, shapecheck_outside
 
 pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
 
@@ -52,13 +52,8 @@ def planted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_training_example_holds_with_backward_cases(tmp_path: Path) -> None:
     report = tmp_path / "r.json"
-    result = subprocess.run(
-        [*shapecheck_command(), "run", "shapecheck.contracts.segment:segment_mean", "--no-db", "--json", str(report)],
-        cwd=tmp_path,
-        env=outside_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = shapecheck_outside(
+        "run", "shapecheck.contracts.segment:segment_mean", "--no-db", "--json", str(report), cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     found = json.loads(report.read_text())["contracts"][0]
@@ -86,22 +81,15 @@ def test_a_planted_backward_bug_passes_forward_only_and_fails_backward_naming_th
 def test_an_isolated_run_of_a_differentiable_contract_is_refused_not_a_forward_only_held(tmp_path: Path) -> None:
     """The worker's results carry no autograd graph: rather than report "held" for gradients never judged, the
     run says so and names the way out."""
-    result = subprocess.run(
-        [
-            *shapecheck_command(),
-            "run",
-            "shapecheck.contracts.segment:segment_mean",
-            "--impl",
-            str(Path(__file__).resolve().parents[1] / "kernels" / "segment.py") + ":segment_mean",
-            "--examples",
-            "3",
-            "--no-db",
-        ],
+    result = shapecheck_outside(
+        "run",
+        "shapecheck.contracts.segment:segment_mean",
+        "--impl",
+        str(ROOT / "kernels" / "segment.py") + ":segment_mean",
+        "--examples",
+        "3",
+        "--no-db",
         cwd=tmp_path,
-        env=outside_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
     )
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.strip() == (

@@ -20,6 +20,7 @@ from jaxtyping import Float, Float32, Int
 from torch import Tensor
 
 from bench.audit import peers
+from bench.fla_chunk import l2norm, sequence_spans
 from shapecheck import Differentiable, Offsets
 from shapecheck.spec import Contract, Dim, Rule, same_dtype
 
@@ -54,10 +55,6 @@ def _op(family: str, name: str) -> Callable[..., Any]:
     return getattr(peers.load("fla", f"fla.ops.{family}"), name)
 
 
-def _l2(x: Tensor) -> Tensor:
-    return x / torch.sqrt((x * x).sum(-1, keepdim=True) + 1e-6)  # fla's l2norm, eps 1e-6
-
-
 def _per_sequence(
     naive: Callable[..., tuple[Tensor, Optional[Tensor]]],
     tensors: dict[str, Tensor],
@@ -68,14 +65,9 @@ def _per_sequence(
     """`naive(**tensors, initial_state=, output_final_state=True) -> (o, final)` over each sequence: a batch row,
     or a `cu_seqlens` segment of row 0 (fla's varlen convention), outputs concatenated and states stacked."""
     B, T = tensors["q"].shape[:2]
-    spans = (
-        [(0, a, b) for a, b in zip(cu_seqlens.tolist()[:-1], cu_seqlens.tolist()[1:])]
-        if cu_seqlens is not None
-        else [(b, 0, T) for b in range(B)]
-    )
     rows: list[list[Tensor]] = [[] for _ in range(B)]
     finals = []
-    for n, (b, start, end) in enumerate(spans):
+    for n, (b, start, end) in enumerate(sequence_spans(cu_seqlens, B, T)):
         part = {name: x[b : b + 1, start:end] for name, x in tensors.items()}
         h0 = initial_state[n : n + 1] if initial_state is not None else None
         o, final = naive(**part, initial_state=h0, output_final_state=True)
@@ -83,6 +75,13 @@ def _per_sequence(
         finals.append(final[0] if final is not None else None)  # fla keeps states in float32
     o = torch.stack([torch.cat(r) for r in rows])
     return o, torch.stack(finals) if output_final_state else None
+
+
+def _contract(signature: Callable[..., Any], reference: Callable[..., Any], **declared: Any) -> Contract:
+    """A family's contract, named as its stub: every family here has the same outputs, dims and rules."""
+    return Contract(
+        signature.__name__, signature, reference=reference, outputs=OUTPUTS, dims=DIMS, rules=RULES, **declared
+    )
 
 
 def _cu(cu_seqlens: Optional[Tensor]) -> Optional[Tensor]:
@@ -113,13 +112,9 @@ def simple_gla_reference(
     )
 
 
-SIMPLE_GLA = Contract(
-    "fused_recurrent_simple_gla",
+SIMPLE_GLA = _contract(
     fused_recurrent_simple_gla,
-    reference=simple_gla_reference,
-    outputs=OUTPUTS,
-    dims=DIMS,
-    rules=RULES,
+    simple_gla_reference,
     checks=[same_dtype(*QKV, "g")],
     description="fla.ops.simple_gla.fused_recurrent_simple_gla",
 )
@@ -170,13 +165,9 @@ def retention_reference(
     return _per_sequence(naive, {"q": q, "k": k, "v": v, "g": g}, initial_state, output_final_state, cu_seqlens)
 
 
-RETENTION = Contract(
-    "fused_recurrent_retention",
+RETENTION = _contract(
     fused_recurrent_retention,
-    reference=retention_reference,
-    outputs=OUTPUTS,
-    dims=DIMS,
-    rules=RULES,
+    retention_reference,
     checks=[same_dtype(*QKV)],
     description="fla.ops.retention.fused_recurrent_retention",
 )
@@ -220,13 +211,9 @@ def gla_reference(
     )
 
 
-GLA = Contract(
-    "chunk_gla",
+GLA = _contract(
     chunk_gla,
-    reference=gla_reference,
-    outputs=OUTPUTS,
-    dims=DIMS,
-    rules=RULES,
+    gla_reference,
     checks=[same_dtype(*QKV, "g")],
     operand_precision=True,  # tl.dot on 16-bit q/k/v: the float32 state and its gradient are 16-bit accurate
     description="fla.ops.gla.chunk_gla",
@@ -294,20 +281,16 @@ def delta_rule_reference(
     naive = _head_first(_naive("delta_rule", "delta_rule_recurrence"))
     return _per_sequence(
         naive,
-        {"q": _l2(q), "k": _l2(k), "v": v, "beta": torch.sigmoid(beta)},
+        {"q": l2norm(q), "k": l2norm(k), "v": v, "beta": torch.sigmoid(beta)},
         initial_state,
         output_final_state,
         cu_seqlens,
     )
 
 
-DELTA_RULE = Contract(
-    "fused_recurrent_delta_rule",
+DELTA_RULE = _contract(
     fused_recurrent_delta_rule,
-    reference=delta_rule_reference,
-    outputs=OUTPUTS,
-    dims=DIMS,
-    rules=RULES,
+    delta_rule_reference,
     checks=[same_dtype(*QKV, "beta")],
     description="fla.ops.delta_rule.fused_recurrent_delta_rule (l2norm in kernel)",
 )
@@ -364,17 +347,13 @@ def gated_delta_rule_reference(
     cu_seqlens: Optional[Tensor] = None,
 ) -> tuple[Tensor, Any]:
     naive = _naive("gated_delta_rule", "naive_recurrent_gated_delta_rule")
-    tensors = {"q": _l2(q), "k": _l2(k), "v": v, "beta": torch.sigmoid(beta), "g": F.logsigmoid(g)}
+    tensors = {"q": l2norm(q), "k": l2norm(k), "v": v, "beta": torch.sigmoid(beta), "g": F.logsigmoid(g)}
     return _per_sequence(naive, tensors, initial_state, output_final_state, cu_seqlens)
 
 
-GATED_DELTA_RULE = Contract(
-    "fused_recurrent_gated_delta_rule",
+GATED_DELTA_RULE = _contract(
     fused_recurrent_gated_delta_rule,
-    reference=gated_delta_rule_reference,
-    outputs=OUTPUTS,
-    dims=DIMS,
-    rules=RULES,
+    gated_delta_rule_reference,
     checks=[same_dtype(*QKV, "g", "beta")],
     description="fla.ops.gated_delta_rule.fused_recurrent_gated_delta_rule (l2norm in kernel)",
 )
