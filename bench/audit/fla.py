@@ -292,6 +292,7 @@ DELTA_RULE = _contract(
     fused_recurrent_delta_rule,
     delta_rule_reference,
     checks=[same_dtype(*QKV, "beta")],
+    operand_precision=True,  # fla l2-normalises q, k in a kernel of its own whose output is in their dtype (float16)
     description="fla.ops.delta_rule.fused_recurrent_delta_rule (l2norm in kernel)",
 )
 
@@ -355,6 +356,7 @@ GATED_DELTA_RULE = _contract(
     fused_recurrent_gated_delta_rule,
     gated_delta_rule_reference,
     checks=[same_dtype(*QKV, "g", "beta")],
+    operand_precision=True,  # fla l2-normalises q, k in a kernel of its own whose output is in their dtype (float16)
     description="fla.ops.gated_delta_rule.fused_recurrent_gated_delta_rule (l2norm in kernel)",
 )
 
