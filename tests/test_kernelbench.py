@@ -20,6 +20,7 @@ from shapecheck import cli, kb_cli, kernelbench
 from shapecheck.errors import UsageError
 from shapecheck.isolate import Isolated
 from shapecheck.outcomes import Report
+from shapecheck.profiles import PROFILES
 from tests.tables import read_toml
 
 ROOT = Path(__file__).resolve().parents[1] / "bench" / "kb"
@@ -76,6 +77,29 @@ def test_each_constant_gets_its_role() -> None:
     pool = kernelbench.Problem(ROOT / "problems" / "22_avg_pool1d.py")
     assert pool.constants["window"].role == "held" and "window" not in pool.drawn
     assert pool.note == "drawn: batch (inputs), channels (inputs), length (inputs); held: window=4"
+
+
+def test_values_that_empty_the_output_are_not_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A convolution kernel wider than its input: this torch's meta kernel refuses it, torch 2.11's (the H100's)
+    computed an empty output and the device refused the case, so an output emptied where the file's own is not
+    is out of the problem, whatever the meta kernel does."""
+    conv = kernelbench.Problem(ROOT / "problems" / "21_conv2d.py")
+    profile = PROFILES["gpu"]
+    narrow = {**conv.values, "width": 1, "kernel_size": 2}
+    assert not conv.fits(narrow, profile)  # refused by the meta kernel here
+    real = conv._probe
+
+    def lenient(values: dict[str, int], *, what: str) -> kernelbench.Probe:
+        """The probe as torch 2.11 answers it: the output's width computed as W - k + 1 = 0."""
+        if values.get("width") == 1:
+            probe = real({**values, "width": values["kernel_size"]}, what=what)
+            (shape, dtype) = probe.output
+            return kernelbench.Probe(probe.inputs, probe.init, probe.weights, ((*shape[:-1], 0), dtype))
+        return real(values, what=what)
+
+    monkeypatch.setattr(conv, "_probe", lenient)
+    assert not conv.fits(narrow, profile)
+    assert conv.fits({**conv.values, "width": 2, "kernel_size": 2}, profile)
 
 
 def test_a_problem_whose_constants_cannot_vary_says_so_and_runs_at_its_own_shapes(tmp_path: Path) -> None:
