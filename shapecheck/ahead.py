@@ -36,6 +36,7 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 
 from hypothesis import strategies as st
 
+from shapecheck import autotune
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
 from shapecheck.spec import Contract
@@ -114,7 +115,10 @@ def _unable(device: str, impl: Callable[..., Any]) -> str:
     return ""
 
 
-def _caller(contract: Contract, impl: Callable[..., Any], device: str, calls: list[int]) -> Callable[[Case], bool]:
+def _caller(
+    contract: Contract, impl: Callable[..., Any], device: str, calls: list[int], dry: autotune.Dry
+) -> Callable[[Case], bool]:
+    """`call(case)` from any thread of a pass that holds `dry` entered."""
     build = input_builder(contract)
 
     def call(case: Case) -> bool:
@@ -123,7 +127,8 @@ def _caller(contract: Contract, impl: Callable[..., Any], device: str, calls: li
         try:
             args = build(case, device)
             contract.validate(dict(args))
-            impl(**args)
+            with dry.case(case.seed):
+                impl(**args)
         except _LaunchRefused:
             return True
         except Exception:  # noqa: BLE001 - a failure the run will make again and report itself
@@ -136,7 +141,9 @@ def _caller(contract: Contract, impl: Callable[..., Any], device: str, calls: li
 Job = tuple[Any, Any, Any, Any, dict[str, Any]]  # a kernel, its signature, constexprs, attributes, launch options
 
 
-def _jobs(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], device: str) -> list[Job]:
+def _jobs(
+    contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], device: str, tuning: autotune.Mode
+) -> list[Job]:
     """What Triton would compile for `cases`, one job per key, read from its hooks with every compilation
     skipped and every launch refused: the arguments `JITFunction._do_compile` passes to `compile`."""
     from triton import knobs
@@ -161,11 +168,12 @@ def _jobs(contract: Contract, impl: Callable[..., Any], cases: Sequence[Case], d
 
     jit.compute_cache_key, runtime.jit_cache_hook, runtime.launch_enter_hook = key_of, capture, refuse
     try:
-        for case in cases:
-            with contextlib.suppress(Exception):  # a case the contract refuses is the run's to report
-                args = build(case, device)
-                contract.validate(dict(args))
-                impl(**args)
+        with autotune.Dry(tuning) as dry:
+            for case in cases:
+                with contextlib.suppress(Exception), dry.case(case.seed):  # a refused case is the run's to report
+                    args = build(case, device)
+                    contract.validate(dict(args))
+                    impl(**args)
     finally:
         jit.compute_cache_key = original
         runtime.jit_cache_hook, runtime.launch_enter_hook = previous
@@ -241,6 +249,7 @@ def compile_run(
     also: Sequence[Case] = (),
     rows: Sequence[Case] = (),
     threads: int = THREADS,
+    autotune_configs: autotune.Mode = "drawn",
 ) -> Ahead:
     """Compile the kernels of the run's own cases, drawn from `strategy` under `seed` as the run will draw them
     (a compile budget's strategy, shapecheck/budget.py), and of `also`: each distinct key not in the disk cache
@@ -254,11 +263,11 @@ def compile_run(
     from triton.runtime import driver
 
     start, cases, target = time.perf_counter(), [*also, *rows], driver.active.get_current_target()
-    if rows and all(_in_disk_cache(job, target) for job in _jobs(contract, impl, cases, device)):
+    if rows and all(_in_disk_cache(job, target) for job in _jobs(contract, impl, cases, device, autotune_configs)):
         return Ahead(time.perf_counter() - start, len(cases), skipped="every row's kernel is in the disk cache")
     with contextlib.suppress(Exception):  # a strategy that fails to draw: the run draws again and says why
         for_each_drawn(strategy, examples, seed, cases.append)
-    jobs = _jobs(contract, impl, cases, device)
+    jobs = _jobs(contract, impl, cases, device, autotune_configs)
     missing = [job for job in jobs if not _in_disk_cache(job, target)]
     failed = _compile_forked(missing, os.cpu_count() or 1) if missing and hasattr(os, "fork") else len(missing)
     if failed:
@@ -267,9 +276,13 @@ def compile_run(
                 f"compile ahead: {failed} forked compiling processes failed; their kernels compile in threads",
                 file=sys.stderr,
             )
-        calls, only = [0], _CompileOnly()
-        call = _caller(contract, impl, device, calls)
-        with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
+        calls, only, dry = [0], _CompileOnly(), autotune.Dry(autotune_configs)
+        call = _caller(contract, impl, device, calls, dry)
+        with (
+            only.active(),
+            dry,
+            concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool,
+        ):
             list(pool.map(call, cases))
     return Ahead(time.perf_counter() - start, len(cases))
 
@@ -284,16 +297,17 @@ def compile_ahead(
     seed: Optional[int],
     also: Sequence[Case] = (),
     threads: int = THREADS,
+    autotune_configs: autotune.Mode = "drawn",
 ) -> Ahead:
     """Compile, in `threads` threads, the kernels `impl` launches for the run's drawn cases and for `also` (the
     contract's regime examples); see the module. A strategy that fails to draw ends the pass: the run says why."""
     unable = _unable(device, impl)
     if unable:
         return Ahead(skipped=unable)
-    calls, only = [0], _CompileOnly()
-    call = _caller(contract, impl, device, calls)
+    calls, only, dry = [0], _CompileOnly(), autotune.Dry(autotune_configs)
+    call = _caller(contract, impl, device, calls, dry)
     start = time.perf_counter()
-    with only.active(), concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
+    with only.active(), dry, concurrent.futures.ThreadPoolExecutor(min(threads, os.cpu_count() or 1), "ahead") as pool:
         reached: list[bool] = []  # the probe runs on the pool too: the run's compile time is its own thread's
 
         def probe(case: Case) -> None:

@@ -11,12 +11,19 @@ The outcome records the configs each kernel ran, and a failing case names them.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import zlib
 from types import TracebackType
-from typing import Any, Literal, Optional
+from typing import Any, Iterator, Literal, Optional
 
 Mode = Literal["drawn", "tuned"]
 MODES: tuple[Mode, ...] = ("drawn", "tuned")
+
+
+def _index(tuner: Any, seed: int) -> int:
+    """The config a case with this seed runs of an autotuned kernel's list: its seed and the kernel's name decide."""
+    return zlib.crc32(f"{seed}:{tuner.base_fn.__name__}".encode()) % len(tuner.configs)
 
 
 def default_mode(device: str) -> Mode:
@@ -35,10 +42,9 @@ class Configs:
         self._original: Optional[Any] = None
 
     def pick(self, tuner: Any) -> Any:
-        name = tuner.base_fn.__name__
-        index = zlib.crc32(f"{self.seed}:{name}".encode()) % len(tuner.configs)
+        index = _index(tuner, self.seed)
         config = tuner.configs[index]
-        self.used[name] = f"config {index} of {len(tuner.configs)} ({config})"
+        self.used[tuner.base_fn.__name__] = f"config {index} of {len(tuner.configs)} ({config})"
         return config
 
     def __enter__(self) -> Configs:
@@ -74,3 +80,56 @@ class Configs:
             if self.used
             else []
         )
+
+
+class Dry:
+    """Autotuned kernels in calls that compile and launch nothing (the compile budget's probes, compile ahead).
+
+    Why: Triton's autotuner would benchmark every config of each new key, and a refused launch times as zero, so
+    its benchmarker repeats it for the whole measuring window: about a second a config, which made fla's chunk
+    GDN spend 229 s of a 303 s H100 run on 246 budget probes. Here each autotuned launch goes straight to the
+    kernel, no benchmark: with the config the run's case will draw (`mode` "drawn": the probed keys are the
+    run's), or with each config in turn ("tuned": the run will benchmark, so compile, them all). The case's seed
+    is per thread (`case`): compile ahead probes from a thread pool."""
+
+    def __init__(self, mode: Mode) -> None:
+        self.mode = mode
+        self._seed = threading.local()
+        self._original: Optional[Any] = None
+
+    @contextlib.contextmanager
+    def case(self, seed: int) -> Iterator[None]:
+        self._seed.value = seed
+        try:
+            yield
+        finally:
+            del self._seed.value
+
+    def __enter__(self) -> Dry:
+        from triton.runtime.autotuner import Autotuner
+
+        self._original = Autotuner.run
+
+        def run(tuner: Any, *args: Any, **kwargs: Any) -> Any:
+            seed = getattr(self._seed, "value", 0)
+            configs = [tuner.configs[_index(tuner, seed)]] if self.mode == "drawn" else tuner.configs
+            result, refused = None, None
+            for config in configs:  # no shared state written: threads may probe one kernel at once
+                try:
+                    result = tuner.fn.run(*args, **kwargs, **config.all_kwargs())
+                except Exception as exc:  # noqa: BLE001 - a refused launch: the next config is still wanted
+                    refused = refused or exc
+            if refused is not None:
+                raise refused
+            return result
+
+        Autotuner.run = run
+        return self
+
+    def __exit__(
+        self, kind: Optional[type[BaseException]], error: Optional[BaseException], trace: Optional[TracebackType]
+    ) -> None:
+        from triton.runtime.autotuner import Autotuner
+
+        Autotuner.run = self._original
+        self._original = None

@@ -39,6 +39,7 @@ from typing import Any, Callable, Hashable, Iterator, Mapping, Optional, Sequenc
 
 from hypothesis import strategies as st
 
+from shapecheck import autotune
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
 from shapecheck.outcomes import Summary
@@ -144,8 +145,11 @@ class Probed:
 class Prober:
     """Calls an implementation on cases with compilations skipped and launches refused (see the module)."""
 
-    def __init__(self, contract: Contract, impl: Callable[..., Any], device: str) -> None:
+    def __init__(
+        self, contract: Contract, impl: Callable[..., Any], device: str, *, autotune_configs: autotune.Mode = "drawn"
+    ) -> None:
         self.contract, self.impl, self.device, self.build = contract, impl, device, input_builder(contract)
+        self.autotune_configs = autotune_configs  # the run's: a probe meets its autotuned kernels as the run will
         self.calls = 0
 
     def __call__(self, case: Case) -> Probed:
@@ -153,7 +157,7 @@ class Prober:
         say) could fail on the device and poison the context for the run."""
         self.calls += 1
         launches = Launches()
-        with launches.active(dry=True):
+        with launches.active(dry=True), autotune.Dry(self.autotune_configs) as dry, dry.case(case.seed):
             try:
                 args = self.build(case, self.device)
                 self.contract.validate(dict(args))
@@ -389,11 +393,12 @@ def plan(
     seed: int,
     max_compiles: int,
     examples: Sequence[Case] = (),
+    autotune_configs: autotune.Mode = "drawn",
 ) -> Plan:
     """Probe, learn and, where the keys would exceed `max_compiles`, build the budgeted strategy (see the
     module). `factory(overrides)` is the contract's case strategy under those overrides; `examples` are the run's
     regime examples, whose compile-relevant values come first in the menu (they run anyway)."""
-    start, probe = time.perf_counter(), Prober(contract, impl, device)
+    start, probe = time.perf_counter(), Prober(contract, impl, device, autotune_configs=autotune_configs)
     free = factory(overrides)
     probed = [probe(case) for case in draw(free, PROBES, seed)]
     result = Plan(seed, max_compiles, estimate=estimated_keys(probed))

@@ -291,8 +291,9 @@ def run_property(
     # compile ahead then draws other cases from the same rows.
     drawn_seed = budget.default_seed() if seed is None else seed
     also = [pinned(case, pins) for _, case in regime_cases]
-    plan, launches = _plan_budget(
-        contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name, also
+    tuning = autotune_configs or autotune.default_mode(device)  # the budget's probes and compile ahead meet the
+    plan, launches = _plan_budget(  # run's autotuned kernels as the run does (shapecheck.autotune.Dry)
+        contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name, also, tuning
     )
     budgeted = plan is not None and plan.strategy is not None
     if plan is not None and plan.strategy is not None:
@@ -326,11 +327,26 @@ def run_property(
             compiled = ahead.Ahead(skipped="turned off")
         elif plan is not None and budgeted:
             compiled = ahead.compile_run(
-                contract, impl, strategy, device=device, examples=count, seed=drawn_seed, also=also, rows=plan.sources
+                contract,
+                impl,
+                strategy,
+                device=device,
+                examples=count,
+                seed=drawn_seed,
+                also=also,
+                rows=plan.sources,
+                autotune_configs=tuning,
             )
         else:
             compiled = ahead.compile_ahead(
-                contract, impl, strategy, device=device, examples=count, seed=drawn_seed, also=also
+                contract,
+                impl,
+                strategy,
+                device=device,
+                examples=count,
+                seed=drawn_seed,
+                also=also,
+                autotune_configs=tuning,
             )
         launches.take()  # the owner thread's probes above are no case of the run
         try:
@@ -408,6 +424,7 @@ def _plan_budget(
     max_compiles: Optional[int],
     strategy_name: str,
     examples: list[Case],
+    tuning: autotune.Mode,
 ) -> tuple[Optional[budget.Plan], budget.Launches]:
     """The run's compile budget (shapecheck/budget.py), or None where none is asked for or keys cannot be seen:
     no budget, the interpreter (it compiles nothing), an isolated implementation, a triton without the hooks."""
@@ -424,6 +441,7 @@ def _plan_budget(
         seed=seed,
         max_compiles=limit,
         examples=examples,
+        autotune_configs=tuning,
     )
     return plan, launches
 

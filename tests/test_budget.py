@@ -190,3 +190,60 @@ def test_an_attribute_no_single_change_can_test_is_named_by_the_rows_it_splits()
     ]
     assert budget.unexplained(both, pinned, lambda knob: True) == [("dims", "B"), ("options", "varlen")]
     assert budget.unexplained([p for p in by_batch if p.case.dims["B"] == 2], pinned, lambda knob: True) == []
+
+
+class AutotunedFake(FakeKernel):
+    """The fake behind `@triton.autotune`: a config's block size keys the compilation, its launch options not."""
+
+    OPTIONS = ("num_warps", "num_ctas", "num_stages", "maxnreg", "ir_override")
+
+    def __init__(self) -> None:
+        super().__init__(("D", "BLOCK"))
+        self.fn = _reference  # what the autotuner reads its name from (`base_fn`)
+
+    def run(self, *args: Any, **kwargs: Any) -> Optional[str]:
+        return super().run(**{k: v for k, v in kwargs.items() if k not in self.OPTIONS})
+
+
+def _autotuned() -> tuple[Any, list[int]]:
+    from triton import Config
+    from triton.runtime.autotuner import Autotuner
+
+    benchmarks: list[int] = []
+
+    def bench(*args: Any, **kwargs: Any) -> float:
+        benchmarks.append(1)  # a refused launch times as zero: Triton's benchmarker would repeat it for its window
+        return 1.0
+
+    configs = [Config({"BLOCK": b}) for b in (4, 8, 16)]
+    tuner = Autotuner(AutotunedFake(), ["N", "D"], configs, ["D"], None, None, do_bench=bench)
+    return tuner, benchmarks
+
+
+def _autotuned_impl(tuner: Any) -> Any:
+    def scaled(x: Tensor, flag: bool = False) -> Tensor:
+        tuner.run(N=x.shape[0], D=x.shape[1])
+        return x * (3 if flag else 2)
+
+    return scaled
+
+
+@pytest.mark.parametrize("mode", ["drawn", "tuned"])
+def test_probes_meet_an_autotuned_kernel_without_benchmarking_it(mode: str) -> None:
+    """fla's chunk GDN spent 229 s of a 303 s H100 run in budget probes the autotuner benchmarked: probes now run
+    the config the run's case draws ("drawn": the same keys) or each config once ("tuned"), no benchmark."""
+    from shapecheck import autotune
+    from shapecheck.case import Case
+
+    tuner, benchmarks = _autotuned()
+    probe = budget.Prober(CONTRACT, _autotuned_impl(tuner), "cpu", autotune_configs=mode)  # type: ignore[arg-type]
+    seeds = range(12)
+    probed = [probe(Case("scaled", {"N": 4, "D": 8}, {}, seed)) for seed in seeds]
+    assert benchmarks == [] and tuner.fn.compiled == {} and tuner.fn.launches == 0
+    # a class reads "i32,constexpr=8,constexpr=<BLOCK>|options": N, D, then the config's BLOCK
+    blocks = [sorted(int(k.split("|")[0].rsplit("=", 1)[1]) for _, k in p.klasses) for p in probed]
+    if mode == "drawn":  # the run's own pick for each case's seed
+        picked = [[tuner.configs[autotune._index(tuner, seed)].kwargs["BLOCK"]] for seed in seeds]
+        assert blocks == picked and len({b[0] for b in blocks}) > 1, blocks
+    else:
+        assert blocks == [[4, 8, 16]] * len(seeds), blocks

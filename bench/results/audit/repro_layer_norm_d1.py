@@ -23,8 +23,8 @@ for D in (1, 2, 64):
     grads = {}
     for name, dtype, fn in (
         ("liger float32", torch.float32, lambda x, w, b: LigerLayerNormFunction.apply(x, w, b, 1e-6)),
-        ("torch float32", torch.float32, lambda x, w, b: F.layer_norm(x, (D,), w, b, 1e-6)),
-        ("torch float64", torch.float64, lambda x, w, b: F.layer_norm(x, (D,), w, b, 1e-6)),
+        ("torch float32", torch.float32, lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b, 1e-6)),
+        ("torch float64", torch.float64, lambda x, w, b: F.layer_norm(x, x.shape[-1:], w, b, 1e-6)),
     ):
         xi = x.detach().to(dtype, copy=True).requires_grad_()
         fn(xi, w.to(dtype), b.to(dtype)).backward(dy.to(dtype))
