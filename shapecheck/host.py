@@ -33,20 +33,24 @@ NEUTRAL = "hostlib"  # the package name the verifier's helpers are loaded under 
 
 @contextlib.contextmanager
 def poisoned_allocations() -> Iterator[None]:
-    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints)."""
+    """While active, torch.empty/new_empty return NaN-filled floats (and max-filled ints).
+
+    The switch is torch's own C++ one: `torch.use_deterministic_algorithms` also imports `torch._inductor` to
+    set its config, 1.2 s in a fresh isolated worker's first case (a third of a 30-case KernelBench candidate's
+    isolated run on this 2-core CPU), and eager allocations need none of it."""
     was_det, was_warn = (
         torch.are_deterministic_algorithms_enabled(),
         torch.is_deterministic_algorithms_warn_only_enabled(),
     )
     deterministic: Any = torch.utils.deterministic  # a module subclass whose setting torch's stubs do not declare
     was_fill = deterministic.fill_uninitialized_memory
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch._C._set_deterministic_algorithms(True, warn_only=True)
     deterministic.fill_uninitialized_memory = True
     try:
         yield
     finally:
         deterministic.fill_uninitialized_memory = was_fill
-        torch.use_deterministic_algorithms(was_det, warn_only=was_warn)
+        torch._C._set_deterministic_algorithms(was_det, warn_only=was_warn)
 
 
 MODEL = (
