@@ -79,8 +79,13 @@ def main() -> None:
     ]
     ratios, per_hour = [], []
     for problem in args.problems:
-        wall_in, local = judge(problem, "correct", isolate=False)
-        wall_iso, isolated = judge(problem, "correct", isolate=True)
+        try:
+            wall_in, local = judge(problem, "correct", isolate=False)
+            wall_iso, isolated = judge(problem, "correct", isolate=True)
+        except Exception as exc:  # noqa: BLE001 - one broken problem is a row, the rest of the table still runs
+            lines.append(f"| {problem} | error: {str(exc).splitlines()[0][:120]} | | | | | | |")
+            print(lines[-1], flush=True)
+            continue
         assert local.held and isolated.held, (problem, local.failure, isolated.failure)  # type: ignore[attr-defined]
         rate_in = len(local.outcomes) / local.seconds  # type: ignore[attr-defined]
         rate_iso = len(isolated.outcomes) / isolated.seconds  # type: ignore[attr-defined]
