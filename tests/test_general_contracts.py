@@ -102,7 +102,8 @@ def test_an_in_place_kernel_returning_none_holds_and_one_that_never_writes_k_fai
     contract = _rotary_contract(reference)
     report = _run(contract, rotary)
     assert report.held and len(report.outcomes) >= 40
-    assert {o.case.dims["T"] for o in report.outcomes} >= {0, 1}  # zero-row in-place tensors are drawn
+    rows = {o.case.dims["T"] for o in report.outcomes}
+    assert 0 in rows and max(rows) > 0, rows  # zero-row in-place tensors are drawn, and rows to update too
     assert {"q float32", "k float32"} <= set(report.worst_errors())
     failed = _run(contract, rotary_forgets_k)
     assert failed.failure is not None
