@@ -325,28 +325,18 @@ def run_property(
     with counter.active(), launches.active() if budgeted else contextlib.nullcontext():
         if not compile_ahead:
             compiled = ahead.Ahead(skipped="turned off")
-        elif plan is not None and budgeted:
-            compiled = ahead.compile_run(
-                contract,
-                impl,
-                strategy,
-                device=device,
-                examples=count,
-                seed=drawn_seed,
-                also=also,
-                rows=plan.sources,
-                autotune_configs=tuning,
-            )
-        else:
-            compiled = ahead.compile_ahead(
-                contract,
-                impl,
-                strategy,
-                device=device,
-                examples=count,
-                seed=drawn_seed,
-                also=also,
-                autotune_configs=tuning,
+        else:  # the run's own cases, seed and autotune mode, so the keys compiled are the run's
+            shared: dict[str, Any] = {
+                "device": device,
+                "examples": count,
+                "seed": drawn_seed,
+                "also": also,
+                "autotune_configs": tuning,
+            }
+            compiled = (
+                ahead.compile_run(contract, impl, strategy, rows=plan.sources, **shared)
+                if plan is not None and budgeted
+                else ahead.compile_ahead(contract, impl, strategy, **shared)
             )
         launches.take()  # the owner thread's probes above are no case of the run
         try:
