@@ -5,6 +5,7 @@ JUnit and markdown in `--out`, naming the device and versions, with each finding
 
     python bench/audit/run.py --device cpu  --out bench/results/audit            # profile ci, 20 cases per op
     python bench/audit/run.py --device cuda --out bench/results/audit            # profile gpu, 100 cases per op
+    python bench/audit/run.py --device cuda --merge A B --out bench/results/audit  # join tables run side by side
 
 Needs the wheels in $PEERS (default .peers/): liger_kernel-0.8.5-*.whl, fla_core-0.6.0-*.whl; and einops.
 Exit 0 when every op held, 1 when any was violated (each judged in JUDGEMENTS), 2 on an environment error
