@@ -8,10 +8,16 @@ empty TRITON_CACHE_DIR, "warm" with the one the cold run left; seeded (`--seed 0
   constexpr  bench/constexpr_gdn.py: H, HV, K, V, BK, BV as tl.constexpr
   bundled    the bundled kernel (tuned to a few dozen keys: the budget should step aside)
   defect     SGLang unpinned, the default case count: the run must find the strided-view defect
+  baseline   the bundled kernel under another commit's shapecheck (`--baseline DIR`: that commit installed with
+             `pip install --no-deps --no-build-isolation --target DIR`), on the same machine: "the bundled kernel
+             does not get slower" is a comparison on one GPU (machines of one kind differ by 20-40 %)
 Coverage: the budgeted run's drawn cases against the same number drawn freely from the same seed (drawn on the
 CPU; nothing runs): each regime's count and each dim's number of distinct values, as ratios.
 
-    python bench/compile_budget.py --out DIR [--only sglang:seed,defect:unseeded,...]
+    python bench/compile_budget.py --out DIR [--only sglang:seed,defect:unseeded,...] [--baseline DIR]
+
+A baseline tree travels as an ignored folder: `git archive fe9e859 --prefix=fe9e859/ | tar -x -C .baseline`
+here, `.baseline` carried, then `BASELINE=.baseline/fe9e859 bash bench/gpu_job.sh $OUT budget` there.
 
 On the device machine from a copy of this checkout with the SGLang wheel (or a zip holding only its
 `sglang/kernels/ops/attention/linear/fused_sigmoid_gating_recurrent.py`) and fla-core's in `.peers/`, and
@@ -38,11 +44,15 @@ ROWS: dict[str, list[str]] = {
     "sglang": [*SGLANG, "--pin", "strided_qkv=false"],
     "constexpr": CONSTEXPR,
     "bundled": [],
+    "baseline": [],  # the bundled kernel, under --baseline's shapecheck
 }
 
 
-def run(label: str, extra: list[str], seed: bool, cache: str, out: Path, log: Any) -> dict[str, Any]:
-    json_path = out / f"{label}.json"
+def run(
+    label: str, extra: list[str], seed: bool, cache: str, out: Path, log: Any, baseline: Path | None = None
+) -> dict[str, Any]:
+    """One fresh `shapecheck run` process; `baseline`: under that installed tree's shapecheck instead of ours."""
+    json_path = (out / f"{label}.json").resolve()
     argv = [
         sys.executable,
         "-m",
@@ -65,7 +75,13 @@ def run(label: str, extra: list[str], seed: bool, cache: str, out: Path, log: An
         capture_output=True,
         text=True,
         timeout=300,
-        env={**os.environ, "TRITON_CACHE_DIR": cache, "COLUMNS": "200"},
+        cwd=tempfile.gettempdir() if baseline else None,  # the checkout's own shapecheck/ would shadow the baseline
+        env={
+            **os.environ,
+            "TRITON_CACHE_DIR": cache,
+            "COLUMNS": "200",
+            **({"PYTHONPATH": str(baseline)} if baseline else {}),
+        },
     )
     wall = time.perf_counter() - start
     log.write(
@@ -81,10 +97,15 @@ def run(label: str, extra: list[str], seed: bool, cache: str, out: Path, log: An
 
 
 def split(report: dict[str, Any]) -> dict[str, float]:
-    """The report's time split, as `shapecheck run` prints it (Report.time_split)."""
+    """The report's time split, as `shapecheck run` prints it (Report.time_split); a baseline's older report
+    may lack fields ours has: its part seconds then, as recorded."""
     from shapecheck.outcomes import Report
 
-    return {k: round(v, 2) for k, v in Report.from_json(report).time_split().items()}
+    try:
+        parts = Report.from_json(report).time_split()
+    except (KeyError, TypeError):
+        parts = report.get("part_seconds") or {}
+    return {k: round(v, 2) for k, v in parts.items()}
 
 
 def coverage(report: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +146,10 @@ def main() -> None:
         "sglang:unseeded,constexpr:unseeded",
         help="runs in order, NAME:seed|unseeded; a ROWS name runs cold then warm",
     )
+    parser.add_argument("--baseline", type=Path, help="another commit's shapecheck, installed with pip --target")
     options = parser.parse_args()
+    if options.baseline and "baseline:" not in options.only:  # beside our bundled row, as the comparison needs
+        options.only = options.only.replace("bundled:seed", "bundled:seed,baseline:seed")
     options.out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     with open(options.out / "log.txt", "a") as log:
@@ -133,7 +157,10 @@ def main() -> None:
             seeded, cache = seeding == "seed", tempfile.mkdtemp(prefix="triton_")
             for temperature in ("cold", "warm") if name in ROWS else ("cold",):
                 label = f"{name}_{temperature}_{'seed0' if seeded else 'unseeded'}"
-                results.append(run(label, ROWS.get(name, SGLANG), seeded, cache, options.out, log))
+                under = options.baseline.resolve() if name == "baseline" and options.baseline else None
+                if name == "baseline" and under is None:
+                    parser.error("the baseline row needs --baseline DIR")
+                results.append(run(label, ROWS.get(name, SGLANG), seeded, cache, options.out, log, under))
                 print(summary_line(results[-1]), flush=True)
             (options.out / "summary.json").write_text(json.dumps([row(r) for r in results], indent=1, default=str))
 

@@ -64,7 +64,13 @@ for step in "$@"; do
     kb) timeout ${KB_LIMIT:-560} python3 bench/kb_throughput.py --device cuda --out "$out/kb" ${EXAMPLES:+--examples $EXAMPLES} ;;
     overhead) timeout ${OVERHEAD_LIMIT:-400} python3 bench/overhead.py --out "$out" > "$out/overhead_log.txt" 2>&1
               echo "exit $?"; tail -60 "$out/overhead_log.txt" ;;
-    budget) timeout ${BUDGET_LIMIT:-560} python3 bench/compile_budget.py --out "$out/compile_budget" ${ONLY:+--only $ONLY} ;;
+    budget)  # BASELINE=.baseline/<commit> (carried): that tree installed beside ours, its bundled row run too
+      base=()
+      if [ -n "${BASELINE:-}" ]; then
+        rm -rf /tmp/baseline && python3 -m pip install -q --no-deps --no-build-isolation --target /tmp/baseline "$BASELINE" \
+          && base=(--baseline /tmp/baseline)
+      fi
+      timeout ${BUDGET_LIMIT:-560} python3 bench/compile_budget.py --out "$out/compile_budget" ${ONLY:+--only $ONLY} "${base[@]}" ;;
     audit-liger|audit-fla)
       lib=${step#audit-}
       ops=$(python3 -c "from bench.audit.run import OPS; print(','.join(o.name for o in OPS if o.library == '$lib'))")
