@@ -13,7 +13,9 @@ rounding its inputs to float32 costs. Rounding inside the computation can cost m
 (a gradient through `x / sqrt(x^2 + eps)` at one element is `eps / (x^2 + eps)^1.5`, a cancellation no float32
 order resolves: fla-core's chunk_gated_delta_rule at K=1, bench/results/training/fla_chunk_cpu.md), so the
 reference also runs once with its floating arguments in float32, and its distance from the truth is a second
-floor. A result then holds if it is within max(bound, `FACTOR` x the larger floor) of the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
+floor; for a case on a GPU, once on the device and once on the CPU (two float32 evaluation orders: at D=1 torch's
+CUDA layer norm gradient is exactly the true 0 and its CPU one 3.8e-5 off, so the device alone lent Liger's
+1.1e-5 no floor). A result then holds if it is within max(bound, `FACTOR` x the larger floor) of the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
 by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
 
 A third floor is the result's own dtype: the truth merely stored in it. Where the values lie in a 16-bit
@@ -27,6 +29,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import statistics
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -80,21 +83,27 @@ def second_opinion(
     seed: int,
     *,
     operands: bool = False,
+    on_cpu: Optional[bool] = None,
 ) -> Optional[SecondOpinion]:
     """Run the reference (`results_of(arguments) -> results by name`, `harness.expected` of the reference's
     return) in float64 on `arguments` (as they were before the call) and on noisy copies, each time on copies
     of its own, so a reference that updates its arguments in place reaches none of ours. `judged` names the
     results being judged: (name, result). Only float32-or-coarser results get a bound; a float64 one keeps
     its own. None when the reference cannot run in float64: the float32 comparison already failed, and its
-    verdict stands."""
+    verdict stands. `on_cpu`: also evaluate in float32 on the CPU (default: when any argument is elsewhere)."""
     exact = {n: _upcast(x) for n, x in arguments.items()}
     gen = torch.Generator().manual_seed(seed)
     try:
         truth = results_of({n: _upcast(x) for n, x in exact.items()})
         noisy = [results_of({n: _noisy(x, gen) for n, x in exact.items()}) for _ in range(SAMPLES)]
-        single = results_of({n: _single(x) for n, x in exact.items()})
+        singles = [("float32 evaluation's error", results_of({n: _single(x) for n, x in exact.items()}))]
     except Exception:  # noqa: BLE001 - any failure of the user's reference in float64 leaves the first verdict
         return None
+    elsewhere = any(isinstance(x, torch.Tensor) and x.device.type != "cpu" for x in exact.values())
+    if elsewhere if on_cpu is None else on_cpu:
+        with contextlib.suppress(Exception):  # a reference that runs only on its device keeps the device's floor
+            cpu = results_of({n: _single(x.cpu() if isinstance(x, torch.Tensor) else x) for n, x in exact.items()})
+            singles.append(("float32 evaluation's error on the CPU", cpu))
     bounds = {}
     for subject, result in judged:
         true = truth.get(subject)
@@ -103,8 +112,12 @@ def second_opinion(
         # the harness judges the rows the reference updates of an in-place argument; so is the floor
         rows = updated_rows(true, exact[subject]) if subject in exact else ...  # `...` indexes a 0-d loss too
         inputs = statistics.median(relative_rms(sample[subject][rows], true[rows]) for sample in noisy)
-        inside = relative_rms(single[subject][rows], true[rows])
-        floor, which = max((inputs, "float32 noise floor"), (inside, "float32 evaluation's error"))
+        inside = [
+            (relative_rms(one[subject].to(true.device)[rows], true[rows]), which)
+            for which, one in singles
+            if isinstance(one.get(subject), torch.Tensor)
+        ]
+        floor, which = max([(inputs, "float32 noise floor"), *inside])
         stored = relative_rms(true[rows].to(result.dtype), true[rows])
         base = operand_bound(result.dtype, arguments, operands=operands)
         value, why = max(

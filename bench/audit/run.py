@@ -127,12 +127,13 @@ JUDGEMENTS: dict[str, str] = {
     "bfloat16-rounded logs of size ~|log(1/V)| (5.3 at V=211, each ~1e-2 off). Liger's own float32 formula on "
     "bfloat16 log-probabilities, emulated on the CPU, is 7.2e-3 to 1.3e-2 off the float64 truth over 20 draws "
     "(found 1.0e-2): any bfloat16 caller of this API lands there; Liger's arithmetic adds nothing measurable.",
-    "layer_norm": "NOT A DEFECT, degenerate shape (GPU only, D=1): a one-feature row normalises to a constant, so the "
-    "exact grad of X is 0 and a relative error against it is the absolute one; Liger's dX came 1.1e-5 off 0 (bound "
-    "1e-5), rounding scaled by rstd = 1/sqrt(eps) = 1e3. torch's own float32 layer norm on the CPU is 3.8e-5 off 0 "
-    "on such rows (bench/results/audit/repro_layer_norm_d1.py: Liger under the interpreter exactly 0; at D=64 both "
-    "1.8e-6); on the GPU torch's float32 happened to give 0, so the second opinion had no floor to lend. A false "
-    "alarm on a zero result that shapecheck does not yet avoid (no scale for an exactly-zero truth).",
+    "layer_norm": "FALSE ALARM OF OURS, fixed, not rerun on a GPU (GPU only, D=1): a one-feature row normalises to a "
+    "constant, so the exact grad of X is 0 and a relative error against it is the absolute one; Liger's dX came "
+    "1.1e-5 off 0 (bound 1e-5), rounding scaled by rstd = 1/sqrt(eps) = 1e3. The second opinion's float32 "
+    "evaluation of the reference ran on the GPU only, where torch's layer norm happened to give exactly 0; torch's "
+    "float32 CPU layer norm is 3.8e-5 off 0 on such rows (bench/results/audit/repro_layer_norm_d1.py: Liger under "
+    "the interpreter exactly 0; at D=64 both 1.8e-6). A GPU case's reference now also runs in float32 on the CPU, "
+    "and the larger error is the floor (tests/test_conditioning.py).",
     "fused_recurrent_delta_rule": "FALSE ALARM OF OURS (our contract), fixed, not rerun on a GPU: fla l2-normalises q "
     "and k in a kernel of its own (`l2norm_fwd`, output `empty_like(x)`: float16 for float16 inputs), so the float32 "
     "final state is built from float16-rounded keys (found 3.0e-4 against float32's 1e-5). The contract now "
