@@ -150,6 +150,9 @@ def main() -> None:
     options = parser.parse_args()
     if options.baseline and "baseline:" not in options.only:  # beside our bundled row, as the comparison needs
         options.only = options.only.replace("bundled:seed", "bundled:seed,baseline:seed")
+    if "baseline:" in options.only and not options.baseline:
+        parser.error("the baseline row needs --baseline DIR")
+    under = options.baseline.resolve() if options.baseline else None
     options.out.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
     with open(options.out / "log.txt", "a") as log:
@@ -157,10 +160,8 @@ def main() -> None:
             seeded, cache = seeding == "seed", tempfile.mkdtemp(prefix="triton_")
             for temperature in ("cold", "warm") if name in ROWS else ("cold",):
                 label = f"{name}_{temperature}_{'seed0' if seeded else 'unseeded'}"
-                under = options.baseline.resolve() if name == "baseline" and options.baseline else None
-                if name == "baseline" and under is None:
-                    parser.error("the baseline row needs --baseline DIR")
-                results.append(run(label, ROWS.get(name, SGLANG), seeded, cache, options.out, log, under))
+                baseline = under if name == "baseline" else None
+                results.append(run(label, ROWS.get(name, SGLANG), seeded, cache, options.out, log, baseline))
                 print(summary_line(results[-1]), flush=True)
             (options.out / "summary.json").write_text(json.dumps([row(r) for r in results], indent=1, default=str))
 

@@ -24,10 +24,7 @@ out=${1:?output folder}
 shift
 # SKIP_INSTALL=1 when another job of this call (bench/gpu_readme_test.sh) already installed: two editable
 # installs of one checkout at once race on its build files.
-if [ -z "${SKIP_INSTALL:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
-  python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . || echo "editable install failed"
-fi
+[ -n "${SKIP_INSTALL:-}" ] || bash bench/gpu_install.sh
 export PYTHONUNBUFFERED=1 COLUMNS=160 PEERS=.peers
 python3 - <<'PY' | tee "$out/versions.txt"
 import torch, triton, hypothesis

@@ -13,8 +13,10 @@ rounding its inputs to float32 costs. Rounding inside the computation can cost m
 (a gradient through `x / sqrt(x^2 + eps)` at one element is `eps / (x^2 + eps)^1.5`, a cancellation no float32
 order resolves: fla-core's chunk_gated_delta_rule at K=1, bench/results/training/fla_chunk_cpu.md), so the
 reference also runs once with its floating arguments in float32, and its distance from the truth is a second
-floor; for a case on a GPU, once on the device and once on the CPU (two float32 evaluation orders: on an H100, torch's CUDA layer-norm gradient at D=1 came within 1e-5/16 of
-the true 0, lending Liger's 1.1e-5 no floor, while its CPU one is 3.8e-5 off). A result then holds if it is within max(bound, `FACTOR` x the larger floor) of the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
+floor; for a case on a GPU, once on the device and once on the CPU (two float32 evaluation orders: on an H100,
+torch's CUDA layer-norm gradient at D=1 came within 1e-5/16 of the true 0, lending Liger's 1.1e-5 no floor,
+while its CPU one is 3.8e-5 off). A result then holds if it is within max(bound, `FACTOR` x the larger floor) of
+the truth. A well-conditioned case has a floor near 1e-7, so its bound does not move; a genuine bug is off
 by far more than its floor. The noise is drawn from the case's seed, so the verdict replays exactly.
 
 A third floor is the result's own dtype: the truth merely stored in it. Where the values lie in a 16-bit

@@ -160,15 +160,20 @@ def _structure(value: Any) -> Any:
     return repr(value)
 
 
+def _is_tensor(structure: Any) -> bool:
+    """Whether a `_structure` is one tensor's (shape, dtype)."""
+    return isinstance(structure, tuple) and len(structure) == 2 and isinstance(structure[0], tuple)
+
+
 def _empty(structure: Any) -> bool:
     """Whether a result structure holds a tensor with a zero-size axis."""
-    if isinstance(structure, tuple) and len(structure) == 2 and isinstance(structure[0], tuple):
+    if _is_tensor(structure):
         return 0 in structure[0]
     return isinstance(structure, tuple) and any(_empty(s) for s in structure)
 
 
 def _numel(shapes: tuple[Any, ...]) -> int:
-    return sum(math.prod(s[0]) for s in shapes if isinstance(s, tuple) and len(s) == 2 and isinstance(s[0], tuple))
+    return sum(math.prod(s[0]) for s in shapes if _is_tensor(s))
 
 
 class Problem:

@@ -291,8 +291,9 @@ def run_property(
     # compile ahead then draws other cases from the same rows.
     drawn_seed = budget.default_seed() if seed is None else seed
     also = [pinned(case, pins) for _, case in regime_cases]
-    tuning = autotune_configs or autotune.default_mode(device)  # the budget's probes and compile ahead meet the
-    plan, launches = _plan_budget(  # run's autotuned kernels as the run does (shapecheck.autotune.Dry)
+    # the budget's probes and compile ahead meet the run's autotuned kernels as the run does (autotune.Dry)
+    tuning = autotune_configs or autotune.default_mode(device)
+    plan, launches = _plan_budget(
         contract, impl, profile, overrides, device, drawn_seed, max_compiles, strategy_name, also, tuning
     )
     budgeted = plan is not None and plan.strategy is not None

@@ -2,13 +2,12 @@
 # Replays of the audit's GPU-only findings after their judgement (one short device call; results in $1):
 #     bash bench/audit/replay_gpu_findings.sh "$OUT"      # with `.whl` and `.peers` carried
 # kl_div (float16 subnormal gradient: held once the second opinion knows the storage floor), layer_norm at D=1 (the
-# reference's float32 evaluation on the CPU too), the fused recurrent
-# delta rule (contract now declares operand precision), fla's chunk GDN forward with IEEE float32 dots instead of
-# Triton's TF32 default, and Liger's layer norm at D=1 against torch's (bench/results/audit/repro_layer_norm_d1.py).
+# reference's float32 evaluation on the CPU too; then bench/results/audit/repro_layer_norm_d1.py against torch's),
+# the fused recurrent delta rule (contract now declares operand precision), and fla's chunk GDN forward with IEEE
+# float32 dots instead of Triton's TF32 default.
 set -uo pipefail
 out=${1:?output folder}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir .whl/*.whl
-python3 -m pip install -q --no-index --no-deps --no-build-isolation -e . >/dev/null 2>&1
+bash bench/gpu_install.sh >/dev/null 2>&1
 export PEERS=.peers COLUMNS=160 PYTHONUNBUFFERED=1
 replay() {  # name, library module, op, adapter, case, extra options...
   local name=$1 module=$2 op=$3 impl=$4 case=$5
