@@ -38,7 +38,8 @@ def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
 def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], scalars: list[int]) -> Matcher:
     """`matches(args, kwargs)` for this call's signature: the counts of positional and keyword arguments and
     the keywords' names, each scalar (the checked object, else the same exact type and an equal value: `True ==
-    1 == 1.0`, but a bool where a float is declared is refused), then the tensors' C++ guard. Each value is
+    1 == 1.0`, but a bool where a float is declared is refused), which arguments are one tensor (the C++ guard
+    refuses a tensor given twice, so each is guarded once: q passed as k too), then the tensors' C++ guard. Each value is
     read where the call puts it (`a[3]`, `k['scale']`); the source holds only indices and the keywords'
     `repr`s, the checked values are its globals."""
     n, names = len(args), tuple(kwargs)
@@ -46,8 +47,12 @@ def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], 
     at = lambda i: f"a[{i}]" if i < n else f"k[{names[i - n]!r}]"
     terms = [f"len(a) == {n}", f"len(k) == {len(names)}", *(f"{name!r} in k" for name in names)]
     terms += [f"((s{j} := {at(i)}) is v{j} or type(s{j}) is t{j} and s{j} == v{j})" for j, i in enumerate(scalars)]
-    terms.append(f"check({', '.join(map(at, tensors))})")
-    namespace = {"check": _tensor_guard(tuple(values[i] for i in tensors)).check}
+    first: dict[int, int] = {}  # each tensor object's first argument: the guard refuses one tensor given twice
+    for i in tensors:
+        first.setdefault(id(values[i]), i)
+    terms += [f"{at(i)} is {at(first[id(values[i])])}" for i in tensors if first[id(values[i])] != i]
+    terms.append(f"check({', '.join(map(at, first.values()))})")
+    namespace = {"check": _tensor_guard(tuple(values[i] for i in first.values())).check}
     for j, i in enumerate(scalars):
         namespace[f"v{j}"], namespace[f"t{j}"] = values[i], type(values[i])
     matches: Matcher = eval(f"lambda a, k: {' and '.join(terms)}", namespace)  # source: indices, keywords by repr

@@ -71,6 +71,20 @@ def test_a_hit_needs_the_same_argument_layout() -> None:
             fn(*args, **kwargs)
 
 
+def test_one_tensor_given_twice_is_remembered_as_such() -> None:
+    """dynamo's tensor guard refuses a tensor passed for two arguments; a call that does so (a square x as its
+    own w) still hits its checked signature, and the aliasing is part of it: distinct tensors are a new one."""
+    fn = shapecheck.contract(SCALED_MATMUL, mode="first")(scaled_matmul)
+    x, nan = torch.randn(3, 3), torch.full((3, 3), math.nan)
+    fn(x, x, 2.0)
+    assert torch.isnan(fn(nan, nan, 2.0)).all()  # trusted: the hit read no values
+    with pytest.raises(shapecheck.ContractViolation, match="NaN"):
+        fn(nan, torch.full((3, 3), math.nan), 2.0)
+    fn(x, torch.randn(3, 3), 2.0)
+    assert torch.isnan(fn(nan, nan.clone(), 2.0)).all()  # both signatures remembered
+    assert torch.isnan(fn(nan, nan, 2.0)).all()
+
+
 def test_a_compiled_call_runs_no_shapecheck_code() -> None:
     """Under inductor the checks ran while dynamo traced: a later call of the compiled model runs none of
     shapecheck's Python, in either mode (the op's unused result is dropped from the compiled graph)."""
