@@ -28,6 +28,7 @@ import torch
 from shapecheck import blame, harness
 from shapecheck.case import Case
 from shapecheck.conditioning import Judge
+from shapecheck.errors import described
 from shapecheck.harness import poisoned_allocations
 from shapecheck.integrity import bits
 from shapecheck.outputs import Output, Returns
@@ -85,11 +86,6 @@ def cotangents(case: Case, results: Mapping[str, Any], names: Sequence[str]) -> 
     return found
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
-
-
 def _grads(
     outputs: Mapping[str, torch.Tensor], cots: Mapping[str, torch.Tensor], leaves: Mapping[str, torch.Tensor]
 ) -> dict[str, Optional[torch.Tensor]]:
@@ -143,7 +139,7 @@ def run_backward(
             out = impl(**call)
     except Exception as exc:  # noqa: BLE001 - the kernel failing with requires_grad inputs is a finding
         blame.not_a_finding("the implementation", exc)
-        done.problems.append(f"kernel raised {_first_line(exc)} (forward with requires_grad on {', '.join(present)})")
+        done.problems.append(f"kernel raised {described(exc)} (forward with requires_grad on {', '.join(present)})")
         return done
     pairs, wrong = contract.returns.split(out)
     if wrong is not None:
@@ -162,7 +158,7 @@ def run_backward(
         with poisoned_allocations():
             got = _grads(outputs, cots, leaves)
     except Exception as exc:  # noqa: BLE001 - the kernel's backward failing is a finding
-        done.problems.append(f"backward ({', '.join(grad_name(n) for n in present)}) raised {_first_line(exc)}")
+        done.problems.append(f"backward ({', '.join(grad_name(n) for n in present)}) raised {described(exc)}")
         return done
     for n, c in cots.items():
         if not torch.equal(

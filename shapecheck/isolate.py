@@ -47,7 +47,7 @@ import torch
 import torch.multiprocessing
 
 from shapecheck import host, integrity
-from shapecheck.errors import UsageError
+from shapecheck.errors import UsageError, described
 from shapecheck.integrity import Finding
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
@@ -151,11 +151,6 @@ def _checked(
     if not ok:
         raise Finding("[output-type] reply refused: not the results and arguments of the call")
     return form, items, after, live
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
 
 
 # The worker's first line: read the setup, compile host.py without its docstrings (optimize=2), start it. Its
@@ -296,7 +291,7 @@ class Isolated:
         try:
             reply = _loads(data)
         except Exception as exc:  # noqa: BLE001 - whatever the worker sent, it is not a valid reply
-            raise Finding(f"[output-type] reply refused: {_describe(exc)}") from None
+            raise Finding(f"[output-type] reply refused: {described(exc)}") from None
         if not isinstance(reply, tuple) or not reply or not isinstance(reply[0], str):
             raise Finding(f"[output-type] reply refused: {type(reply).__name__}")
         return reply

@@ -100,3 +100,16 @@ def test_a_contract_refused_while_drawing_is_the_users_error_not_an_internal_one
         "contract scale_by: `alpha`: has no default and cannot be drawn from its annotation; "
         "declare draw={'alpha': st.floats(...)} (any Hypothesis strategy) or pin it"
     ), aborted.value.message
+
+
+def test_an_error_is_described_in_one_line_that_says_what_went_wrong() -> None:
+    """Triton's CompilationError opens with its position and ends with the reason (fla's chunk_gla backward on an
+    H100 was reported as "CompilationError: at 39:15:" alone); a one-line message stays as it is."""
+
+    class CompilationError(Exception):
+        pass
+
+    triton_like = CompilationError("at 39:15:\n    b = tl.dot(x, y)\n        ^\nInput shapes should have K >= 16")
+    assert errors.described(triton_like) == "CompilationError: at 39:15: ... Input shapes should have K >= 16"
+    assert errors.described(ValueError("bad\nsecond")) == "ValueError: bad"
+    assert errors.described(RuntimeError()) == "RuntimeError"
