@@ -89,8 +89,9 @@ def cotangents(case: Case, results: Mapping[str, Any], names: Sequence[str]) -> 
 def _grads(
     outputs: Mapping[str, torch.Tensor], cots: Mapping[str, torch.Tensor], leaves: Mapping[str, torch.Tensor]
 ) -> dict[str, Optional[torch.Tensor]]:
-    """`torch.autograd.grad` of the outputs that require grad, each with its cotangent (cast to its dtype)."""
-    live = [(v, cots[n].to(v.dtype)) for n, v in outputs.items() if n in cots and v.requires_grad]
+    """`torch.autograd.grad` of the outputs that require grad, each with its cotangent (cast to its dtype, moved
+    to its device: the second opinion evaluates a GPU case's reference on the CPU too)."""
+    live = [(v, cots[n].to(v.device, v.dtype)) for n, v in outputs.items() if n in cots and v.requires_grad]
     if not live:
         return dict.fromkeys(leaves)
     got = torch.autograd.grad([v for v, _ in live], list(leaves.values()), [c for _, c in live], allow_unused=True)

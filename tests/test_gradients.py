@@ -176,3 +176,16 @@ def test_an_autograd_functions_apply_is_called_in_the_contracts_parameter_order(
     report = _run(_ScaleNamedOtherwise.apply, examples=10)
     assert report.held, report.failure and report.failure.problems
     assert report.backward_cases == len(report.outcomes) > 0
+
+
+def test_the_references_gradients_follow_its_arguments_to_another_device() -> None:
+    """The second opinion of a GPU case also evaluates the reference in float32 on the CPU, with the cotangents
+    the kernel was handed (on the GPU); here the meta device stands in for the other one. Before, the cotangent
+    stayed where it was, the evaluation raised, and the CPU floor was silently missing (Liger's layer norm at
+    D=1 on an H100)."""
+    from shapecheck.gradients import reference_grads
+
+    grads_of = reference_grads(lambda a: {"y": a["x"] * 3}, ["x"], {"y": torch.ones(2, 3)})
+    got = grads_of({"x": torch.randn(2, 3, device="meta", dtype=torch.float64)})["grad of x"]
+    assert (got.device.type, got.dtype, tuple(got.shape)) == ("meta", torch.float64, (2, 3))
+    assert torch.equal(grads_of({"x": torch.randn(2, 3)})["grad of x"], torch.full((2, 3), 3.0))
