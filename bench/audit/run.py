@@ -127,13 +127,15 @@ JUDGEMENTS: dict[str, str] = {
     "bfloat16-rounded logs of size ~|log(1/V)| (5.3 at V=211, each ~1e-2 off). Liger's own float32 formula on "
     "bfloat16 log-probabilities, emulated on the CPU, is 7.2e-3 to 1.3e-2 off the float64 truth over 20 draws "
     "(found 1.0e-2): any bfloat16 caller of this API lands there; Liger's arithmetic adds nothing measurable.",
-    "layer_norm": "FALSE ALARM OF OURS, fixed, not rerun on a GPU (GPU only, D=1): a one-feature row normalises to a "
+    "layer_norm": "FALSE ALARM OF OURS, fixed twice, the second fix not rerun on a GPU (GPU only, D=1): a one-feature row normalises to a "
     "constant, so the exact grad of X is 0 and a relative error against it is the absolute one; Liger's dX came "
     "1.1e-5 off 0 (bound 1e-5), rounding scaled by rstd = 1/sqrt(eps) = 1e3. The second opinion's float32 "
     "evaluation of the reference ran on the GPU only, where torch's layer norm came within 1e-5/16 of 0 (no floor); torch's "
     "float32 CPU layer norm is 3.8e-5 off 0 on such rows (bench/results/audit/repro_layer_norm_d1.py: Liger under "
     "the interpreter exactly 0; at D=64 both 1.8e-6). A GPU case's reference now also runs in float32 on the CPU, "
-    "and the larger error is the floor (tests/test_conditioning.py).",
+    "and the larger error is the floor (tests/test_conditioning.py). Rerun on an H100 at 7c7fd3a (2026-12-07): the same "
+    "case, still 1.13e-5 > 1e-5 with no floor: for gradients that CPU evaluation raised (the cotangent stayed on the "
+    "GPU) and was dropped; the cotangent now follows the arguments (tests/test_gradients.py), not rerun on a GPU.",
     "fused_recurrent_delta_rule": "FALSE ALARM OF OURS (our contract), fixed, not rerun on a GPU: fla l2-normalises q "
     "and k in a kernel of its own (`l2norm_fwd`, output `empty_like(x)`: float16 for float16 inputs), so the float32 "
     "final state is built from float16-rounded keys (found 3.0e-4 against float32's 1e-5). The contract now "
@@ -147,9 +149,14 @@ JUDGEMENTS: dict[str, str] = {
     "bench/audit/replay_gpu_findings.sh, not yet run). (2) ENVIRONMENT: fla refuses its own backward on Hopper "
     "with Triton >= 3.4, < 3.7.1 (RuntimeError citing its issue #640: wrong results in chunk_bwd_dqkwg); the "
     "machine's triton is 3.6.0, so the GPU backward verdict waits for triton >= 3.7.1.",
-    "chunk_gla": "FALSE ALARM OF OURS, fixed: fla's float32 grad of initial_state from float16 q/k/v/g was held to "
-    "float32's bound (found 5.1e-4, one float16 rounding: fla feeds `tl.dot` float16 operands); the contract now "
-    "declares `operand_precision=True` (see kl_div).",
+    "chunk_gla": "Two GPU-only findings (H100, triton 3.6.0, minimal case B=H=N=T=V=1, K=2). (1) DIFFERENCE OF "
+    "PRECISION by Triton's default, as chunk_gdn's: float32 o 8.4e-4 off (TF32 `tl.dot`). (2) LIBRARY LIMIT: the "
+    "backward does not compile for V < 16 (CompilationError at 39:15): `chunk_gla_bwd_kernel_dA`'s `b_dA = "
+    "tl.dot(b_do, b_v, b_dA)` takes its inner size from BV = min(64, next_power_of_2(V)) = 1, and Triton's GPU `tl.dot` needs "
+    "16 or more (the interpreter has no such limit: CPU 20/20 held; compiled for sm_90 without a GPU, V=1 and 8 "
+    "fail, 16 and 64 compile: bench/results/audit/repro_chunk_gla_v1.py); the forward accepts V=1, so the wrapper should "
+    "refuse V < 16 or pad BV. Earlier (CPU): a false alarm of ours, fixed (float32 grad of initial_state from "
+    "float16 operands held to float32's bound; the contract declares `operand_precision=True`).",
 }
 
 
@@ -211,6 +218,11 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
     except subprocess.TimeoutExpired:
         code, stderr, stdout = 2, f"timed out after {timeout:.0f} s", ""
     wall = time.monotonic() - start
+    return _row(op, report if code in (0, 1) else None, code, stderr.strip() or stdout.strip() or "(no output)", wall)
+
+
+def _row(op: Op, report: Optional[Path], code: int, message: str, wall: float) -> dict[str, Any]:
+    """One op's table row from its `shapecheck run` JSON report (None or missing: the run's error `message`)."""
     row: dict[str, Any] = {
         "library": op.library,
         "op": op.name,
@@ -219,7 +231,7 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
         "verdict": {0: "held", 1: "violated"}.get(code, "error"),
         "exit": code,
     }
-    if code in (0, 1) and report.exists():
+    if report is not None and report.exists():
         [data] = json.loads(report.read_text())["contracts"]
         row.update(
             cases=data["cases"],
@@ -233,7 +245,7 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
             row["case"] = data["failure"]["case"]
             row["reproduce"] = data["failure"]["reproduce"]
     else:
-        lines = (stderr.strip() or stdout.strip() or "(no output)").splitlines()
+        lines = message.splitlines()
         row["error"] = lines[0] if lines[0].startswith("shapecheck: error") else lines[-1]
     if row["verdict"] == "violated":
         row["judgement"] = JUDGEMENTS.get(op.name, "NOT JUDGED")
@@ -327,10 +339,20 @@ def main(argv: Optional[list[str]] = None) -> int:
         default=None,
         help="join the tables other runs left in these folders (one per library, run side by side) into --out",
     )
+    parser.add_argument(
+        "--finished",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="folders of runs cut short (a device call's end): the per-op reports they finished replace those "
+        "ops' rows in --out's table",
+    )
     args = parser.parse_args(argv)
     tag = "cpu" if args.device == "cpu" else "cuda"
     if args.merge:
         return _merge(args.merge, args.out, tag)
+    if args.finished:
+        return _finished(args.finished, args.out, tag)
     profile = args.profile or ("gpu" if args.device == "cuda" else "ci")
     examples = args.examples or (100 if args.device == "cuda" else 20)
     missing = [peers.LIBRARIES[lib][0] for lib in peers.LIBRARIES if peers.wheel(lib) is None]
@@ -396,6 +418,23 @@ def _merge(folders: list[Path], out: Path, tag: str) -> int:
     for row in rows:  # judged since the runs
         if row["verdict"] == "violated":
             row["judgement"] = JUDGEMENTS.get(row["op"], "NOT JUDGED")
+    return _write(out, tag, meta, rows)
+
+
+def _finished(folders: list[Path], out: Path, tag: str) -> int:
+    """Rows from the per-op reports of runs cut short (no table of their own), replacing those ops' rows in
+    `out`'s table; a row's wall time is then the property run's own seconds (the process start not counted)."""
+    table = json.loads((out / f"audit_{tag}.json").read_text())
+    fresh = {}
+    for op in OPS:
+        for report in (f / tag / f"{op.library}_{op.name}.json" for f in folders):
+            if report.exists():
+                [data] = json.loads(report.read_text())["contracts"]
+                fresh[op.library, op.name] = _row(op, report, 0 if data["held"] else 1, "", data["seconds"])
+    names = ", ".join(f"{library} {name}" for library, name in fresh)
+    rows = [fresh.pop((r["library"], r["op"]), r) for r in table["ops"]] + list(fresh.values())
+    meta = {k: v for k, v in table.items() if k != "ops"}
+    meta["command"] += f"; rows of {names} from later runs cut short ({', '.join(map(str, folders))})"
     return _write(out, tag, meta, rows)
 
 
