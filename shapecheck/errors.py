@@ -8,16 +8,6 @@ if TYPE_CHECKING:
     from shapecheck.regions import Region
 
 
-def described(exc: BaseException) -> str:
-    """An exception in one line: its type and its message's first line, and where that line only introduces what
-    follows (Triton's CompilationError: "at 39:15:", the kernel's source, then what is wrong), its last line too."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    text = f"{lines[0]} ... {lines[-1]}" if len(lines) > 1 and lines[0].endswith(":") else lines[0]
-    return f"{type(exc).__name__}: {text}"
-
-
 class ShapecheckError(Exception):
     """The base of every error shapecheck raises for a caller to catch: `except shapecheck.ShapecheckError`
     catches them all. Each subclass keeps its builtin base too (a `ContractViolation` is a ValueError, a

@@ -28,8 +28,8 @@ import torch
 from shapecheck import blame, harness
 from shapecheck.case import Case
 from shapecheck.conditioning import Judge
-from shapecheck.errors import described
 from shapecheck.harness import poisoned_allocations
+from shapecheck.host import described
 from shapecheck.integrity import bits
 from shapecheck.outputs import Output, Returns
 from shapecheck.spec import Contract

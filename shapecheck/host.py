@@ -113,16 +113,22 @@ def load(target: str, model: bool) -> Callable[..., Any]:
             _import_file(Path(module_name)) if module_name.endswith(".py") else importlib.import_module(module_name)
         )
     except Exception as exc:  # noqa: BLE001 - any failure is the candidate's; said in one line with its frame
-        raise ImportError(f"--impl {target}: cannot import {module_name}: {_described(exc)}{_where(exc)}") from None
+        raise ImportError(f"--impl {target}: cannot import {module_name}: {described(exc)}{_where(exc)}") from None
     found = getattr(module, attr, None)
     if not callable(found):
         raise LookupError(f"--impl {target}: {module.__name__} has no {'class' if model else 'function'} {attr!r}")
     return ModelCall(found) if model else found
 
 
-def _described(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0]}" if text else type(exc).__name__
+def described(exc: BaseException) -> str:
+    """An exception in one line: its type and its message's first line, and where that line only introduces what
+    follows (Triton's CompilationError: "at 39:15:", the kernel's source, then what is wrong), its last line too.
+    Here (this module imports nothing of shapecheck) so the worker and the verifier say it the same way."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    text = f"{lines[0]} ... {lines[-1]}" if len(lines) > 1 and lines[0].endswith(":") else lines[0]
+    return f"{type(exc).__name__}: {text}"
 
 
 def _where(exc: BaseException) -> str:
@@ -231,7 +237,7 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
             with poisoned_allocations(), sanitizing():
                 out = fn(**args)
         except Exception as exc:  # noqa: BLE001 - reported to the parent as the kernel's own failure
-            conn.send(("raised", _described(exc)))
+            conn.send(("raised", described(exc)))
             continue
         parts = _parts(out)
         if parts is None:
@@ -258,7 +264,7 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
         try:
             conn.send(("returned", form, *at_return, items, []))
         except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
-            conn.send(("refused", f"[output-type] the output cannot be sent back: {_described(exc)}"))
+            conn.send(("refused", f"[output-type] the output cannot be sent back: {described(exc)}"))
 
 
 def start(setup: dict[str, Any]) -> None:

@@ -47,7 +47,7 @@ import torch
 import torch.multiprocessing
 
 from shapecheck import host, integrity
-from shapecheck.errors import UsageError, described
+from shapecheck.errors import UsageError
 from shapecheck.integrity import Finding
 
 # After the worker has synchronised its device, wait this long before reading the live buffers again: long
@@ -291,7 +291,7 @@ class Isolated:
         try:
             reply = _loads(data)
         except Exception as exc:  # noqa: BLE001 - whatever the worker sent, it is not a valid reply
-            raise Finding(f"[output-type] reply refused: {described(exc)}") from None
+            raise Finding(f"[output-type] reply refused: {host.described(exc)}") from None
         if not isinstance(reply, tuple) or not reply or not isinstance(reply[0], str):
             raise Finding(f"[output-type] reply refused: {type(reply).__name__}")
         return reply

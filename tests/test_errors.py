@@ -8,7 +8,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 import shapecheck
-from shapecheck import errors
+from shapecheck import errors, host
 from shapecheck.axes import ShapeSyntaxError, parse
 from shapecheck.spec import TracedViolation
 
@@ -110,6 +110,6 @@ def test_an_error_is_described_in_one_line_that_says_what_went_wrong() -> None:
         pass
 
     triton_like = CompilationError("at 39:15:\n    b = tl.dot(x, y)\n        ^\nInput shapes should have K >= 16")
-    assert errors.described(triton_like) == "CompilationError: at 39:15: ... Input shapes should have K >= 16"
-    assert errors.described(ValueError("bad\nsecond")) == "ValueError: bad"
-    assert errors.described(RuntimeError()) == "RuntimeError"
+    assert host.described(triton_like) == "CompilationError: at 39:15: ... Input shapes should have K >= 16"
+    assert host.described(ValueError("bad\nsecond")) == "ValueError: bad"
+    assert host.described(RuntimeError()) == "RuntimeError"
