@@ -40,12 +40,12 @@ import torch
 from shapecheck import harness
 from shapecheck.dims import dtype_name
 from shapecheck.harness import Bound, error_key, operand_bound, relative_rms, updated_rows
-from shapecheck.outcomes import FACTOR as FACTOR  # in the torch-free result model: the report's table states it
+from shapecheck.outcomes import FACTOR as FACTOR  # in the torch-free result model: the report's table states them
+from shapecheck.outcomes import STORED as STORED
 
 NOISE = 2.0**-24  # float32 unit roundoff: the input rounding every float32 implementation starts from
 SAMPLES = 5
 JUDGED = (torch.float32, torch.bfloat16, torch.float16)  # results whose bound is float32-or-coarser
-STORED = 2  # x the truth's error merely stored in the result's dtype: one rounding to store, one intermediate
 
 
 @dataclasses.dataclass(frozen=True)

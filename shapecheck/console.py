@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from shapecheck.outcomes import FACTOR, Report, Summary
+from shapecheck.outcomes import FACTOR, STORED, Report, Summary
 from shapecheck.reports import reproduction
 
 if TYPE_CHECKING:
@@ -106,12 +106,12 @@ def report_table(report: Report) -> Table:
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
     table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
     reconsidered = sum(o.ok and bool(o.bounds) for o in report.outcomes)
-    if reconsidered:  # their errors above are against float64, held to their own noise floor
+    if reconsidered:  # their errors above are against float64, held to a floor of their own
         table.add_row(
             "second opinions",
-            f"{reconsidered} cases held against a float64 reference within "
-            f"{FACTOR} x their float32 noise floor (ill-conditioned; "
-            "shapecheck/conditioning.py)",
+            f"{reconsidered} cases held against a float64 reference within a floor of their own: {FACTOR} x their "
+            f"float32 noise or evaluation error, or {STORED} x the exact result's error merely stored in its dtype "
+            "(ill-conditioned or beyond the dtype's range; shapecheck/conditioning.py; each case's bound in --json)",
         )
     compiled = (
         "none (CPU interpreter)"

@@ -159,7 +159,8 @@ def test_a_run_says_how_many_cases_held_by_a_second_opinion_and_the_json_keeps_t
     table = Console(width=200, record=True)
     table.print(console.report_table(report))
     assert re.search(
-        r"second opinions +│ 3 cases held against a float64 reference within 16 x their float32 noise",
+        r"second opinions +│ 3 cases held against a float64 reference within a floor of their own: 16 x their\s+"
+        r"│?\s*float32 noise or evaluation error, or 2 x the exact result's error",
         table.export_text(),
     ), table.export_text()
     rows = reports.as_dict(report)["outcomes"]
