@@ -1,7 +1,7 @@
 """`--pin NAME=VALUE`: a dimension, scalar, optional or marked tensor, dtype or case option fixed for every case.
 
 Parsed once from the command line (`parse`), then checked against the contract before the first draw
-(`overrides`): an unknown name, a value the scalar's annotation refuses, a pin on a tensor the engine cannot
+(`overrides`): an unknown name, a value the scalar's annotation refuses, a dimension that is no size, a pin on a tensor the engine cannot
 take a value for, a dtype the tensor's group cannot have, or pins that leave a rule no way to hold are usage
 errors naming the pin — never a run that silently ignores the pin or rejects every draw.
 """
@@ -59,6 +59,8 @@ def overrides(contract: Contract, pins: dict[str, Any], profile: Optional[Profil
             raise UsageError(
                 f"--pin {name}={value!r}: argument `{name}` must be {accepts.text}, found {type(value).__name__}"
             )
+        if name in contract.dim_names and (type(value) is not int or value < 0):
+            raise UsageError(f"--pin {name}={value!r}: dimension {name} is a size, a non-negative int")
         spec = contract.tensor_specs.get(name)
         marked = isinstance(contract.markers.get(name), (Offsets, Index))
         if generic and spec is not None and name not in contract.dim_names and not (spec.optional or marked):

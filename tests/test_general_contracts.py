@@ -509,6 +509,9 @@ def test_ids_judged_by_what_they_select_accept_either_side_of_a_tie() -> None:
 def test_a_pin_the_engine_cannot_honour_is_a_usage_error_naming_it() -> None:
     with pytest.raises(UsageError, match=r"--pin logits: `logits` is a tensor drawn from the case's seed"):
         pin_overrides(ROUTE, {"logits": 1})
+    for size in (-1, 2.5, True):  # once an internal error in the input builder
+        with pytest.raises(UsageError, match=rf"--pin E={size!r}: dimension E is a size, a non-negative int$"):
+            pin_overrides(ROUTE, {"E": size})
     with pytest.raises(UsageError, match=r"--pin D=7: rule `D % 2 == 0` cannot hold$"):
         pin_overrides(_rotary_contract(_rotary_in_place), {"D": 7}, PROFILES["ci"])
     with pytest.raises(UsageError, match=r"--pin topk=30: rule `topk <= E` cannot hold for any E in \[1, 8\]"):
