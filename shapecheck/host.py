@@ -22,9 +22,10 @@ import importlib
 import importlib.util
 import os
 import sys
+import time
 import types
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
 
 import torch
 
@@ -174,6 +175,61 @@ def span(x: torch.Tensor) -> tuple[int, int]:
     return start, start + (reach + 1) * x.element_size()
 
 
+Slot = tuple[int, tuple[int, ...], tuple[int, ...], torch.dtype]  # offset in bytes, shape, strides, dtype
+ALIGN = 512  # bytes between the starts of two tensors in an arena: what torch's own allocator gives
+
+
+def layout(tensors: Sequence[torch.Tensor], start: int = 0) -> tuple[list[Slot], int]:
+    """Where each tensor goes in an arena, from byte `start`: its own strides where no element is addressed twice
+    (a strided view of a packed projection stays strided), else contiguous; and the bytes the arena needs."""
+    slots, end = [], start
+    for x in tensors:
+        shape, stride = tuple(x.shape), tuple(x.stride())
+        if expanded(x):
+            stride = tuple(torch.empty(shape, device="meta").stride())
+        offset = -(-end // ALIGN) * ALIGN
+        slots.append((offset, shape, stride, x.dtype))
+        end = offset + extent(shape, stride, x.element_size())
+    return slots, end
+
+
+def expanded(x: torch.Tensor) -> bool:
+    """Whether elements of `x` share memory (a broadcast view): it travels contiguous and cannot be written back."""
+    return 0 in x.stride() and x.numel() > 1
+
+
+def extent(shape: Sequence[int], stride: Sequence[int], itemsize: int) -> int:
+    """Bytes from a tensor's first element to past its last."""
+    if 0 in shape:
+        return 0
+    return (sum((size - 1) * s for size, s in zip(shape, stride)) + 1) * itemsize
+
+
+def arena(nbytes: int, device: Any, at_least: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """A byte buffer both processes map once (shared memory on the CPU, one CUDA IPC handle on a GPU) and that
+    every call's tensors then live in: opening an IPC handle per tensor per call cost most of an isolated call."""
+    size = max(1 << 20, 1 << (max(nbytes, 1) - 1).bit_length(), 0 if at_least is None else at_least.numel())
+    buffer = torch.empty(size, dtype=torch.uint8, device=device)
+    return buffer.share_memory_() if buffer.device.type == "cpu" else buffer
+
+
+def place(buffer: torch.Tensor, slot: Slot) -> torch.Tensor:
+    """The tensor of `slot` in `buffer`; raises ValueError when the slot does not fit it."""
+    offset, shape, stride, dtype = slot
+    if not (
+        type(offset) is int
+        and all(type(n) is int and n >= 0 for n in (*shape, *stride))
+        and isinstance(dtype, torch.dtype)
+        and len(shape) == len(stride)
+    ):
+        raise ValueError(f"not a slot: {slot!r}")
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    nbytes = extent(shape, stride, itemsize)
+    if offset < 0 or offset % itemsize or offset + nbytes > buffer.numel():
+        raise ValueError(f"slot at {offset} of {nbytes} bytes outside a buffer of {buffer.numel()}")
+    return buffer.narrow(0, offset, nbytes).view(dtype).as_strided(shape, stride)
+
+
 def output_kind(name: str, out: Any) -> list[str]:
     """A returned element must be None or a plain tensor, nothing that behaves like one (its device and
     whether None is allowed are the contract's to judge: `harness.check`)."""
@@ -219,20 +275,21 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
         return
     contract = getattr(fn, "__contract__", None)
     conn.send(("ready", getattr(contract, "qualname", None)))
-    live: tuple[Any, ...] = ()  # the last call's live output: kept alive until the parent has read it again
+    inbox: Optional[torch.Tensor] = None  # the parent's arena: this call's arguments live there
+    outbox: Optional[torch.Tensor] = None  # ours: the reply's tensors go there
+    live: Any = None  # what the parent may still map after a reply: kept alive until the next call replaces it
     cuda = setup["device"].startswith("cuda")
     while True:
         try:
             message = conn.recv()
         except EOFError:
             return
-        if message[0] == "settle":
-            if cuda:
-                torch.cuda.synchronize()
-            conn.send(("settled",))
+        if message[0] == "arena":
+            inbox = message[1]
             continue
-        args = message[1]
-        live = ()
+        _, slots, others, settle_s = message
+        assert inbox is not None or not slots, "the parent sends its arena before the first call that uses it"
+        args = {**others, **{n: place(inbox, s) for n, s in slots.items()}} if inbox is not None else dict(others)
         try:
             with poisoned_allocations(), sanitizing():
                 out = fn(**args)
@@ -245,7 +302,7 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
             continue
         form, items = parts
         # A result that is not None, a plain tensor or a tuple/list of them, or is (a view of) an argument, is
-        # refused here: the parent could not judge it, and CUDA IPC cannot send back memory the worker was sent.
+        # refused here: the parent could not judge it.
         named = {f"output[{i}]" if form in ("tuple", "list") else "output": x for i, x in enumerate(items)}
         refused = [f for n, x in named.items() for f in output_kind(n, x)] or aliasing(
             {n: x for n, x in named.items() if isinstance(x, torch.Tensor)}, args
@@ -253,18 +310,59 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
         if refused:
             conn.send(("refused", refused[0]))
             continue
-        # Copies taken the moment the call returned, ordered on the current stream only: what a caller reading
-        # the results on that stream would see. Everything sent stays alive until the next call (CUDA IPC hands
-        # out the worker's own memory).
-        at_return = (
-            [None if x is None else x.clone() for x in items],
-            {n: x.clone() for n, x in args.items() if isinstance(x, torch.Tensor)},
-        )
-        live = (items, *at_return)  # noqa: F841 - held until the next call replaces it (see above)
         try:
-            conn.send(("returned", form, *at_return, items, []))
+            # `live` is held, not read, until the next call replaces it (see its declaration)
+            reply, outbox, live = _reply(form, items, args, settle_s, outbox, cuda, setup["device"])  # noqa: RUF059
+            conn.send(reply)
         except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
             conn.send(("refused", f"[output-type] the output cannot be sent back: {described(exc)}"))
+
+
+def _reply(
+    form: str,
+    items: list[Any],
+    args: Mapping[str, Any],
+    settle_s: float,
+    outbox: Optional[torch.Tensor],
+    cuda: bool,
+    device: str,
+) -> tuple[tuple[Any, ...], torch.Tensor, Any]:
+    """The reply to a call that returned: the outputs and tensor arguments as they were the moment it returned
+    (copies ordered on the current stream only: what a caller reading them on that stream would see), then, after
+    a device sync and `settle_s`, the outputs again (late writes). Tensors on the arena's device travel as slots
+    of `outbox` (grown, and then sent along, when too small); any other as itself. Returns the reply, the arena
+    and what must stay alive until the parent has read it."""
+    tensors = {n: x for n, x in args.items() if isinstance(x, torch.Tensor)}
+    home = outbox.device if outbox is not None else torch.empty(0, device=device).device
+    here = [x for x in [*items, *tensors.values()] if x is not None and x.device == home]
+    mine = [x for x in items if x is not None and x.device == home]
+    slots, need = layout([*here, *mine])
+    grown = outbox is None or outbox.numel() < need
+    if grown:
+        outbox = arena(need, home, at_least=outbox)
+    assert outbox is not None
+    at = iter(slots)
+
+    def snapshot(xs: list[Any]) -> list[Any]:  # each tensor copied into its slot, or cloned when elsewhere
+        taken = []
+        for x in xs:
+            if x is None or x.device != home:
+                taken.append(None if x is None else x.clone())
+                continue
+            slot = next(at)
+            place(outbox, slot).copy_(x)
+            taken.append(slot)
+        return taken
+
+    at_return = snapshot(items), dict(zip(tensors, snapshot(list(tensors.values()))))
+    if cuda:
+        torch.cuda.synchronize()
+    if settle_s:
+        time.sleep(settle_s)
+    later = snapshot(items)
+    if cuda:
+        torch.cuda.synchronize()
+    return ("returned", form, *at_return, later, [], outbox if grown else None), outbox, (items, at_return, later)
 
 
 def start(setup: dict[str, Any]) -> None:

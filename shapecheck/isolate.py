@@ -9,14 +9,17 @@ arguments' post-call contents written back into the caller's tensors. Behind it:
   (`[verifier-visible]` in the catalogue: a candidate correct only under test): no shapecheck, Hypothesis or
   pytest module, no verifier frame on its stack, no verifier variable in its environment; under the
   interpreter the sanitizer runs there too, loaded from source under a neutral name;
-- each call sends COPIES of the arguments (shared memory on CPU, CUDA IPC on a GPU): the caller's tensors
-  and the reference's results never reach the worker;
+- each call sends COPIES of the arguments: the caller's tensors and the reference's results never reach the
+  worker. The copies live in an arena of ours that the worker maps once (shared memory on the CPU, one CUDA IPC
+  handle on a GPU), and the worker's reply tensors in an arena of its own that we map once; each call then
+  sends only offsets, shapes and strides: sharing each tensor of each call on its own (an IPC handle opened
+  per tensor) cost most of an isolated call (`bench/isolation_roundtrip.py`);
 - replies are unpickled with an allow-list (tensors, storages, dtypes, builtins): a candidate cannot make
   the verifier run its code by sending a crafted pickle or a tensor subclass;
 - the worker copies the output and arguments the moment the call returns (stream-ordered on a GPU, no
-  device sync); after the worker syncs its device (and, on a seed-chosen sample of cases, a short delay:
-  `Isolated.sampled`), the live buffers are read again, and any difference is a `[late-write]` finding (side
-  streams, background threads);
+  device sync); after it syncs its device (and, on a seed-chosen sample of cases, a short delay:
+  `Isolated.sampled`), the live outputs are copied again and the arguments read in our arena, and any
+  difference is a `[late-write]` finding (side streams, background threads), all in one round trip;
 - a call that does not return within the profile's `timeout_s` is a `[timeout]` finding, a worker that
   dies (segfault, abort, CUDA error) a `[worker-crashed]` one; either way the worker is replaced and the
   next case gets a fresh one.
@@ -39,7 +42,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Optional
 
@@ -96,9 +98,9 @@ def _loads(data: bytes) -> Any:
 def _shared_copy(x: torch.Tensor) -> torch.Tensor:
     """A copy with the same strides (views of a packed projection stay strided) in memory the worker can map."""
     copy = (
-        torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device)
-        if 0 not in x.stride()
-        else torch.empty_like(x, memory_format=torch.contiguous_format)
+        torch.empty_like(x, memory_format=torch.contiguous_format)
+        if host.expanded(x)
+        else torch.empty_strided(x.shape, x.stride(), dtype=x.dtype, device=x.device)
     )
     copy.copy_(x)
     return copy.share_memory_() if copy.device.type == "cpu" else copy
@@ -120,19 +122,34 @@ def _rebuilt(form: str, items: list[Any]) -> Any:
 
 
 def _checked(
-    reply: tuple[Any, ...], shared: dict[str, Any]
-) -> tuple[str, list[Any], dict[str, torch.Tensor], list[Any]]:
-    """(result's form, its elements at return, arguments at return, live elements) from a reply, or a refusal
-    naming what is wrong."""
-    if reply[0] != "returned" or len(reply) != 6:
+    reply: tuple[Any, ...], shared: dict[str, Any], outbox: Optional[torch.Tensor]
+) -> tuple[str, list[Any], dict[str, torch.Tensor], list[Any], Optional[torch.Tensor]]:
+    """(result's form, its elements at return, arguments at return, live elements, the worker's arena) from a
+    reply, the slots placed in that arena; or a refusal naming what is wrong."""
+    if reply[0] != "returned" or len(reply) != 7:
         raise Finding(f"[output-type] reply refused: unexpected {reply[0]!r}")
-    _, form, items, after, live, findings = reply
+    _, form, items, after, live, findings, grown = reply
+    if grown is not None:
+        if not (type(grown) is torch.Tensor and grown.dtype == torch.uint8 and grown.dim() == 1):
+            raise Finding("[output-type] reply refused: its arena is not a byte buffer")
+        outbox = grown
+
+    def tensor(x: Any) -> Any:  # a slot of the arena, a tensor sent as itself, or None
+        if x is None or type(x) is torch.Tensor:
+            return x
+        if outbox is None:
+            raise ValueError("a slot before any arena")
+        return host.place(outbox, x)
+
+    try:
+        items, live = [tensor(x) for x in items], [tensor(x) for x in live]
+        after = {n: tensor(x) for n, x in after.items()}
+    except (ValueError, TypeError, AttributeError, RuntimeError) as exc:
+        raise Finding(f"[output-type] reply refused: {exc}") from None
     expected = integrity.tensors(shared)
     plain = lambda x: x is None or type(x) is torch.Tensor
     ok = (
         form in _FORMS
-        and isinstance(items, list)
-        and isinstance(live, list)
         and len(items) == len(live)
         and all(
             plain(x) and plain(y) and getattr(x, "shape", None) == getattr(y, "shape", None)
@@ -140,7 +157,6 @@ def _checked(
         )
         and (form != "tensor" or (len(items) == 1 and items[0] is not None))
         and (form != "none" or not items)
-        and isinstance(after, dict)
         and isinstance(findings, list)
         and set(after) == set(expected)
         and all(
@@ -150,7 +166,7 @@ def _checked(
     )
     if not ok:
         raise Finding("[output-type] reply refused: not the results and arguments of the call")
-    return form, items, after, live
+    return form, items, after, live, outbox
 
 
 # The worker's first line: read the setup, compile host.py without its docstrings (optimize=2), start it. Its
@@ -204,6 +220,8 @@ class Isolated:
         self._process: Optional[subprocess.Popen[bytes]] = None
         self._conn: Optional[multiprocessing.connection.Connection] = None
         self._findings: list[str] = []
+        self._inbox: Optional[torch.Tensor] = None  # ours, mapped by the worker: the arguments' copies
+        self._outbox: Optional[torch.Tensor] = None  # the worker's, mapped here: its replies' tensors
         self.contract_name: Optional[str] = None
         self._start()
 
@@ -231,6 +249,7 @@ class Isolated:
         )
         theirs.close()
         self._conn = multiprocessing.connection.Connection(ours.detach())
+        self._sent, self._outbox = False, None  # a new worker maps our arena on its first call and has none yet
         assert self._process.stdin is not None
         self._process.stdin.write(pickle.dumps(setup))
         self._process.stdin.close()
@@ -314,25 +333,37 @@ class Isolated:
 
     def __call__(self, **args: Any) -> Any:
         self._findings = []
-        shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items()}
+        if self._inbox is None:
+            self._inbox = host.arena(0, self.device)
+        home = self._inbox.device
+        placed = {n: x for n, x in args.items() if isinstance(x, torch.Tensor) and x.device == home}
+        slots, need = host.layout(list(placed.values()))
+        if self._inbox.numel() < need:
+            self._inbox, self._sent = host.arena(need, home, at_least=self._inbox), False
+        shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items() if n not in placed}
+        for (name, x), slot in zip(placed.items(), slots):
+            shared[name] = host.place(self._inbox, slot)
+            shared[name].copy_(x)
+        if home.type == "cuda":
+            torch.cuda.current_stream(home).synchronize()  # the worker reads them on its own stream
         try:
-            self._send(("call", shared))
-            reply = self._receive(self.timeout_s, "running the case")
+            if not self._sent:
+                self._send(("arena", self._inbox))
+                self._sent = True
+            others = {n: x for n, x in shared.items() if n not in placed}
+            self._send(("call", dict(zip(placed, slots)), others, self.settle_s if self._settle else 0.0))
+            reply = self._receive(self.timeout_s + self.settle_s, "running the case")
             if reply[0] == "raised":
                 raise _candidate_error(reply[1])
             if reply[0] == "refused":
                 raise Finding(str(reply[1]))
-            form, items, after, live = _checked(reply, shared)
+            form, items, after, live, self._outbox = _checked(reply, shared, self._outbox)
             self._findings += [f for f in reply[5] if isinstance(f, str) and f.startswith("[")]
             items = [None if x is None else x.clone() for x in items]
             after = {n: x.clone() for n, x in after.items()}
             out = _rebuilt(form, items)
-            self._send(("settle",))
-            self._receive(self.timeout_s, "synchronising the device")
         except Finding as exc:
             raise self._fail(str(exc)) from None
-        if self._settle:
-            time.sleep(self.settle_s)
         # Later calls of the same case (the fresh-input twin) skip the wait; `sampled` decides the next case's.
         self._settle = False
         names = ["output"] if form == "tensor" else [f"output[{i}]" for i in range(len(items))]
@@ -343,7 +374,12 @@ class Isolated:
             {**settled, **{f"argument `{n}`": shared[n] for n in after}},
         )
         for name, x in after.items():
-            args[name].copy_(x)
+            if not host.expanded(args[name]):
+                args[name].copy_(x)
+            elif not torch.equal(x, args[name]):  # no write-back into a broadcast view: said here instead
+                self._findings.append(
+                    f"[input-modified] `{name}`, a broadcast (stride-0) view, changed during the call"
+                )
         return out
 
     def pending_findings(self) -> list[str]:

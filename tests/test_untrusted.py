@@ -217,3 +217,52 @@ def test_an_isolated_finding_replays_from_its_printed_line(device: str, tmp_path
     argv = shlex.split(report["failure"]["reproduce"])
     replay = cli(*argv[argv.index("run") :])
     assert replay.returncode == 1 and "[stale-result]" in replay.stdout, replay.stdout + replay.stderr
+
+
+ARENA_CANDIDATE = """
+import torch
+
+def kernel(x, e, w, n):
+    w.mul_(2)  # in place
+    return x * n + e, torch.zeros(0, 3, dtype=torch.int32), (x > 0)
+"""
+
+
+def test_arguments_and_results_of_every_layout_cross_the_arenas(tmp_path: Path) -> None:
+    """A strided view, an expanded (stride-0) tensor, an empty result, an integer and a bool result, an in-place
+    argument, and a call that outgrows both arenas (1 MiB at first): each arrives with its values, the in-place
+    update is written back, and every later call still answers."""
+    path = tmp_path / "arena_cand.py"
+    path.write_text(ARENA_CANDIDATE)
+    with Isolated(f"{path}:kernel", "cpu", timeout_s=60) as worker:
+        for rows in (3, 1 << 17, 5):  # 1<<17 rows x 4 floats (a 2 MiB view of 4 MiB): both arenas grow
+            base = torch.randn(rows, 8)
+            x = base[:, ::2]  # strided
+            e = torch.randn(1, 4).expand(rows, 4)
+            w = torch.randn(7)
+            w_before = w.clone()
+            out = worker(x=x, e=e, w=w, n=3)
+            assert worker.pending_findings() == []
+            assert torch.equal(out[0], x * 3 + e) and out[0].dtype == torch.float32
+            assert out[1].shape == (0, 3) and out[1].dtype == torch.int32
+            assert torch.equal(out[2], x > 0) and out[2].dtype == torch.bool
+            assert torch.equal(w, w_before * 2)
+
+
+def test_a_reply_whose_slots_leave_the_arena_is_refused() -> None:
+    """The worker is untrusted: a slot past its arena's end, or not a slot at all, is a refusal by name, never a
+    read outside the buffer."""
+    from shapecheck.isolate import _checked
+
+    arena = torch.zeros(1024, dtype=torch.uint8)
+    shared = {"x": torch.zeros(4)}
+    inside = (0, (4,), (1,), torch.float32)
+    for bad in ((1020, (4,), (1,), torch.float32), (2, (4,), (1,), torch.float32), ("0", (4,), (1,), torch.float32)):
+        reply = ("returned", "tensor", [bad], {"x": inside}, [inside], [], None)
+        with pytest.raises(Finding, match=r"\[output-type\] reply refused"):
+            _checked(reply, shared, arena)
+    form, items, after, live, box = _checked(
+        ("returned", "tensor", [inside], {"x": inside}, [inside], [], None), shared, arena
+    )
+    assert form == "tensor" and items[0].shape == (4,) and after["x"].shape == (4,) and box is arena
+    assert live[0].data_ptr() == items[0].data_ptr() == arena.data_ptr()
