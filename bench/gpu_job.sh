@@ -18,7 +18,9 @@
 #   audit-liger  bench/audit/run.py --device cuda over Liger-Kernel's 12 ops (needs .peers/liger_kernel-0.8.5-*.whl)
 #   audit-fla    the same over fla-core's 6 entry points (needs .peers/fla_core-0.6.0-*.whl and einops); the rows of
 #                each library's rows land in $out/audit_<library>/audit_cuda.{md,json,xml} (two can run at once;
-#                bench/audit/run.py --merge joins them into bench/results/audit)
+#                bench/audit/run.py --merge joins them into bench/results/audit); STEERED=1: both go round the
+#                judged findings (run.py --steered, tables audit_cuda_steered.*); AUDIT_OPS=a,b: only those ops
+#                (several jobs of one library side by side, each its own $out)
 set -uo pipefail
 out=${1:?output folder}
 shift
@@ -71,9 +73,11 @@ for step in "$@"; do
     audit-liger|audit-fla)
       lib=${step#audit-}
       ops=$(python3 -c "from bench.audit.run import OPS; print(','.join(o.name for o in OPS if o.library == '$lib'))")
+      [ -z "${AUDIT_OPS:-}" ] || ops=$(echo "$AUDIT_OPS" | tr , '\n' | grep -xF -f <(echo "$ops" | tr , '\n') | paste -sd,)
+      [ -n "$ops" ] || { echo "no $lib op in AUDIT_OPS=$AUDIT_OPS"; continue; }
       timeout ${AUDIT_LIMIT:-560} python3 bench/audit/run.py --device cuda --out "$out/audit_$lib" --only "$ops" \
-        --timeout ${AUDIT_OP_LIMIT:-240}
-      echo "exit $?"; tail -30 "$out/audit_$lib/audit_cuda.md" ;;
+        --timeout ${AUDIT_OP_LIMIT:-240} ${STEERED:+--steered}
+      echo "exit $?"; tail -30 "$out/audit_$lib/audit_cuda${STEERED:+_steered}.md" ;;
     fla-chunk) timeout ${CHUNK_LIMIT:-400} python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
                  --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 --autotune-configs drawn \
                  --examples ${EXAMPLES:-120} --json "$out/fla_chunk.json" > "$out/fla_chunk.txt" 2>&1

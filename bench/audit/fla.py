@@ -12,6 +12,7 @@ without which a drawn |k|^2 beta > 2 makes any implementation's recurrence grow 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Callable, Optional
 
 import torch
@@ -217,6 +218,12 @@ GLA = _contract(
     checks=[same_dtype(*QKV, "g")],
     operand_precision=True,  # tl.dot on 16-bit q/k/v: the float32 state and its gradient are 16-bit accurate
     description="fla.ops.gla.chunk_gla",
+)
+# The steered GPU audit's chunk_gla (bench/audit/run.py STEERING): V >= 16, as GLA otherwise. Judged: fla's backward
+# does not compile on a GPU for V < 16 (`tl.dot` inner size BV = min(64, next_power_of_2(V)) below Triton's 16).
+# A contract of its own, not a pin: a pin fixes one value, and the replay line then names this range.
+GLA_V16 = dataclasses.replace(
+    GLA, name="chunk_gla_v16", dims={**DIMS, "V": Dim("value size, >= 16 (fla's GPU backward)", 16, 16, gpu_hi=128)}
 )
 
 

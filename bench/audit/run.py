@@ -6,6 +6,11 @@ JUnit and markdown in `--out`, naming the device and versions, with each finding
     python bench/audit/run.py --device cpu  --out bench/results/audit            # profile ci, 20 cases per op
     python bench/audit/run.py --device cuda --out bench/results/audit            # profile gpu, 100 cases per op
     python bench/audit/run.py --device cuda --merge A B --out bench/results/audit  # join tables run side by side
+    python bench/audit/run.py --device cuda --steered --out bench/results/audit  # round the judged findings
+
+A violated op's run stops at its first finding; `--steered` lets each op whose finding is judged go round that one
+finding (STEERING: a pin, an adapter handing the library clones, a contract, an environment variable), so its
+cases still judge everything else. Its tables are audit_<device>_steered.*, every steered row marked as such.
 
 Needs the wheels in $PEERS (default .peers/): liger_kernel-0.8.5-*.whl, fla_core-0.6.0-*.whl; and einops.
 Exit 0 when every op held, 1 when any was violated (each judged in JUDGEMENTS), 2 on an environment error
@@ -72,6 +77,80 @@ OPS = [
     ),
     Op("fla", "chunk_gdn", "bench.fla_chunk", "fla_chunk_gdn", "fla.ops.gated_delta_rule.chunk_gated_delta_rule"),
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class Steering:
+    """How a `--steered` run goes round one op's judged finding (its run stops at the first finding, after 3 to 30
+    cases), so its 100 cases still judge everything else: outputs, gradients, in-place arguments."""
+
+    reason: str  # the judged finding it goes round (JUDGEMENTS), and how, in a line
+    pins: tuple[str, ...] = ()  # `--pin NAME=VALUE` (shapecheck/pins.py)
+    env: tuple[tuple[str, str], ...] = ()  # (name, value) set in the op's process
+    impl: Optional[str] = None  # another adapter in the op's module
+    contract: Optional[str] = None  # another contract in the op's module
+    options: tuple[str, ...] = ()  # other `shapecheck run` options
+
+    def arguments(self) -> list[str]:
+        return [*(a for p in self.pins for a in ("--pin", p)), *self.options]
+
+    def summary(self) -> str:
+        """What applied, as the table's row states it."""
+        parts = [*(f"{k}={v}" for k, v in self.env), *(f"--pin {p}" for p in self.pins), *self.options]
+        parts += [f"adapter {self.impl}"] if self.impl else []
+        parts += [f"contract {self.contract}"] if self.contract else []
+        return ", ".join(parts)
+
+
+_TF32 = ("TRITON_F32_DEFAULT", "ieee")  # Triton's GPU `tl.dot` of float32 operands runs in TF32 unless told
+
+# `--steered`: per op, how its run goes round the finding judged in JUDGEMENTS (and only it). Ops absent run as
+# without it: layer_norm, kl_div and the fused recurrent delta rules were false alarms of ours, fixed.
+STEERING: dict[str, Steering] = {
+    "rms_norm": Steering(
+        "LIBRARY DEFECT judged: with in_place=True the backward writes dX over its incoming gradient; in_place=False",
+        pins=("in_place=false",),
+    ),
+    "group_norm": Steering(
+        "LIBRARY DEFECT judged: the float16 backward rounds statistics and partials below float16; float32 only "
+        "(a pin fixes one dtype, so bfloat16 is not drawn either)",
+        pins=('dtypes={"X": "float32"}',),
+    ),
+    "swiglu": Steering(
+        "DIFFERENCE OF CONTRACT judged: the backward stores da, db over a, b; Liger gets clones of a and b",
+        impl="liger_swiglu_cloned",
+    ),
+    "geglu": Steering(
+        "DIFFERENCE OF CONTRACT judged: the backward stores da, db over a, b; Liger gets clones of a and b",
+        impl="liger_geglu_cloned",
+    ),
+    "rope": Steering(
+        "DIFFERENCE OF CONTRACT judged: in place on contiguous [B, T, H, D] q, k and on the incoming gradient; Liger "
+        "gets clones of q, k and a copy of each cotangent",
+        impl="liger_rope_cloned",
+    ),
+    "cross_entropy": Steering(
+        "DIFFERENCE OF CONTRACT judged: the forward stores the gradient over logits; Liger gets a clone of logits",
+        impl="liger_cross_entropy_cloned",
+    ),
+    "jsd": Steering(
+        "DIFFERENCE OF PRECISION judged: bfloat16 log-probabilities at the API put the bfloat16 gradient ~1e-2 off; "
+        "float32 only, held to 1e-5 (operand_precision cannot say it: the gradient is bfloat16 already)",
+        pins=('dtypes={"logits": "float32"}',),
+    ),
+    "chunk_gla": Steering(
+        "DIFFERENCE OF PRECISION (TF32 float32 dots) and LIBRARY LIMIT (backward does not compile for V < 16) "
+        "judged: IEEE float32 dots, and contract chunk_gla_v16 draws V >= 16",
+        env=(_TF32,),
+        contract="chunk_gla_v16",
+    ),
+    "chunk_gdn": Steering(
+        "DIFFERENCE OF PRECISION (TF32 float32 dots) and ENVIRONMENT (fla refuses its backward on Hopper with "
+        "triton < 3.7.1) judged: IEEE float32 dots, forward only",
+        env=(_TF32,),
+        options=("--no-backward",),
+    ),
+}
 
 # What shapecheck cannot express yet, per op left out: the missing capability is the next work.
 CANNOT_EXPRESS = {
@@ -182,19 +261,31 @@ def _device_name(device: str) -> str:
     return f"CPU interpreter ({os.cpu_count()} cores, {platform.processor() or platform.machine()})"
 
 
-def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Path, timeout: float) -> dict[str, Any]:
-    """One op's `shapecheck run`, its JSON read back into a row."""
+def run_op(
+    op: Op,
+    device: str,
+    profile: str,
+    examples: int,
+    seed: int,
+    out: Path,
+    timeout: float,
+    steering: Optional[Steering] = None,
+) -> dict[str, Any]:
+    """One op's `shapecheck run`, its JSON read back into a row; with `steering`, its options, adapter, contract
+    and environment (the row says so)."""
     report, junit = out / f"{op.library}_{op.name}.json", out / f"{op.library}_{op.name}.xml"
+    contract = steering.contract if steering and steering.contract else op.name
+    impl = steering.impl if steering and steering.impl else op.impl
     cmd = [
         sys.executable,
         "-m",
         "shapecheck.cli",
         "run",
-        f"{op.module}:{op.name}",
+        f"{op.module}:{contract}",
         "--contracts",
         op.module,
         "--impl",
-        f"{op.module}:{op.impl}",
+        f"{op.module}:{impl}",
         "--device",
         device,
         "--profile",
@@ -212,18 +303,23 @@ def run_op(op: Op, device: str, profile: str, examples: int, seed: int, out: Pat
         str(report),
         "--junit",
         str(junit),
+        *(steering.arguments() if steering else []),
     ]
+    env = {**os.environ, **dict(steering.env if steering else ())}
     start = time.monotonic()
     try:
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
         code, stderr, stdout = done.returncode, done.stderr, done.stdout
     except subprocess.TimeoutExpired:
         code, stderr, stdout = 2, f"timed out after {timeout:.0f} s", ""
     wall = time.monotonic() - start
-    return _row(op, report if code in (0, 1) else None, code, stderr.strip() or stdout.strip() or "(no output)", wall)
+    message = stderr.strip() or stdout.strip() or "(no output)"
+    return _row(op, report if code in (0, 1) else None, code, message, wall, steering)
 
 
-def _row(op: Op, report: Optional[Path], code: int, message: str, wall: float) -> dict[str, Any]:
+def _row(
+    op: Op, report: Optional[Path], code: int, message: str, wall: float, steering: Optional[Steering] = None
+) -> dict[str, Any]:
     """One op's table row from its `shapecheck run` JSON report (None or missing: the run's error `message`)."""
     row: dict[str, Any] = {
         "library": op.library,
@@ -233,6 +329,8 @@ def _row(op: Op, report: Optional[Path], code: int, message: str, wall: float) -
         "verdict": {0: "held", 1: "violated"}.get(code, "error"),
         "exit": code,
     }
+    if steering is not None:
+        row["steering"] = {"applied": steering.summary(), "reason": steering.reason}
     if report is not None and report.exists():
         [data] = json.loads(report.read_text())["contracts"]
         row.update(
@@ -250,8 +348,16 @@ def _row(op: Op, report: Optional[Path], code: int, message: str, wall: float) -
         lines = message.splitlines()
         row["error"] = lines[0] if lines[0].startswith("shapecheck: error") else lines[-1]
     if row["verdict"] == "violated":
-        row["judgement"] = JUDGEMENTS.get(op.name, "NOT JUDGED")
+        row["judgement"] = _judgement(row)
     return row
+
+
+def _judgement(row: dict[str, Any]) -> str:
+    """The op's judgement; a steered row's finding is another than the one judged, so not judged yet."""
+    judged = JUDGEMENTS.get(row["op"], "NOT JUDGED")
+    if "steering" not in row:
+        return judged
+    return f"NOT JUDGED: this run was steered round the judged finding ({row['steering']['reason']}); this is another"
 
 
 def _errors(row: dict[str, Any]) -> str:
@@ -261,20 +367,28 @@ def _errors(row: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     v = meta["versions"]
+    steered = any("steering" in r for r in rows)
     lines = [
-        f"# Audit of Liger-Kernel and flash-linear-attention on {meta['device']}",
+        f"# Audit of Liger-Kernel and flash-linear-attention on {meta['device']}"
+        + (" (STEERED: rows marked steered went round their judged findings)" if steered else ""),
         "",
         f"{v['liger']}, {v['fla']}; torch {v['torch']}, triton {v['triton']}, python {v['python']}; "
         f"profile {meta['profile']}, {meta['examples']} drawn cases per op (plus regime examples), seed "
         f"{meta['seed']}; `{meta['command']}`; total {meta['wall_s']:.0f} s.",
         "",
-        "| library | op | verdict | cases (fwd / bwd) | worst relative RMS error per result and dtype | wall s |",
-        "|---|---|---|---|---|---|",
+        "| library | op | verdict | cases (fwd / bwd) | worst relative RMS error per result and dtype | wall s |"
+        + (" steered round its judged finding by |" if steered else ""),
+        "|---|---|---|---|---|---|" + ("---|" if steered else ""),
     ]
     for r in rows:
         verdict = r["verdict"] if r["verdict"] != "error" else f"error: {r.get('error', '')}"
+        verdict += " (steered)" if "steering" in r else ""
         cases = f"{r.get('cases', 0)} / {r.get('backward_cases', 0)}"
-        lines.append(f"| {r['library']} | `{r['op']}` | {verdict} | {cases} | {_errors(r)} | {r['wall_s']} |")
+        row = f"| {r['library']} | `{r['op']}` | {verdict} | {cases} | {_errors(r)} | {r['wall_s']} |"
+        lines.append(row + (f" {r['steering']['applied'] if 'steering' in r else 'not steered'} |" if steered else ""))
+    if steered:
+        lines += ["", "## Steering", "", "A steered row's verdict holds for the cases its steering leaves:", ""]
+        lines += [f"- `{r['op']}`: {r['steering']['reason']}" for r in rows if "steering" in r]
     lines += ["", "## Findings", ""]
     for r in rows:
         if r["verdict"] == "violated":
@@ -287,7 +401,7 @@ def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 "",
                 f"replay: `{r.get('reproduce', '')}`",
                 "",
-                f"**Judgement**: {JUDGEMENTS.get(r['op'], 'NOT JUDGED')}",
+                f"**Judgement**: {_judgement(r)}",
                 "",
             ]
     lines += [
@@ -314,8 +428,9 @@ def junit(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             )
         elif r["verdict"] == "error":
             body = f'<error message="{escape(r.get("error", ""), {chr(34): "&quot;"})}"/>'
+        name = r["op"] + (" (steered)" if "steering" in r else "")
         cases.append(
-            f'  <testcase classname="audit.{r["library"]}" name="{r["op"]}" time="{r["wall_s"]}">{body}</testcase>'
+            f'  <testcase classname="audit.{r["library"]}" name="{name}" time="{r["wall_s"]}">{body}</testcase>'
         )
     return (
         f'<?xml version="1.0" encoding="utf-8"?>\n<testsuite name="audit {escape(meta["device"])}" '
@@ -335,6 +450,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated op names (default: all)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per op before it is an error")
     parser.add_argument(
+        "--steered",
+        action="store_true",
+        help="each op in STEERING goes round its judged finding (its row says how); tables audit_<device>_steered.*",
+    )
+    parser.add_argument(
         "--merge",
         type=Path,
         nargs="+",
@@ -350,7 +470,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "ops' rows in --out's table",
     )
     args = parser.parse_args(argv)
-    tag = "cpu" if args.device == "cpu" else "cuda"
+    tag = ("cpu" if args.device == "cpu" else "cuda") + ("_steered" if args.steered else "")
     if args.merge:
         return _merge(args.merge, args.out, tag)
     if args.finished:
@@ -371,11 +491,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     for op in OPS:
         if only and op.name not in only:
             continue
-        rows.append(run_op(op, args.device, profile, examples, args.seed, ops_dir, args.timeout))
+        steering = STEERING.get(op.name) if args.steered else None
+        rows.append(run_op(op, args.device, profile, examples, args.seed, ops_dir, args.timeout, steering))
         r = rows[-1]
         print(
             f"{r['library']:6} {r['op']:34} {r['verdict']:9} {r.get('cases', 0):4} / {r.get('backward_cases', 0):4}"
-            f"  {r['wall_s']:7.1f} s  {r.get('error', '')}",
+            f"  {r['wall_s']:7.1f} s  {'steered ' if steering else ''}{r.get('error', '')}",
             flush=True,
         )
     meta = {
@@ -386,6 +507,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "versions": _versions(),
         "wall_s": time.monotonic() - start,
         "command": f"python bench/audit/run.py --device {args.device} --out {args.out}"
+        + (" --steered" if args.steered else "")
         + (f" --only {args.only}" if args.only else ""),
     }
     previous = args.out / f"audit_{tag}.json"
@@ -419,7 +541,7 @@ def _merge(folders: list[Path], out: Path, tag: str) -> int:
     meta["command"] = "; ".join(t["command"] for t in tables) + " (side by side)"
     for row in rows:  # judged since the runs
         if row["verdict"] == "violated":
-            row["judgement"] = JUDGEMENTS.get(row["op"], "NOT JUDGED")
+            row["judgement"] = _judgement(row)
     return _write(out, tag, meta, rows)
 
 
@@ -432,7 +554,9 @@ def _finished(folders: list[Path], out: Path, tag: str) -> int:
         for report in (f / tag / f"{op.library}_{op.name}.json" for f in folders):
             if report.exists():
                 [data] = json.loads(report.read_text())["contracts"]
-                fresh[op.library, op.name] = _row(op, report, 0 if data["held"] else 1, "", data["seconds"])
+                steering = STEERING.get(op.name) if tag.endswith("_steered") else None
+                code = 0 if data["held"] else 1
+                fresh[op.library, op.name] = _row(op, report, code, "", data["seconds"], steering)
     names = ", ".join(f"{library} {name}" for library, name in fresh)
     rows = [fresh.pop((r["library"], r["op"]), r) for r in table["ops"]] + list(fresh.values())
     meta = {k: v for k, v in table.items() if k != "ops"}
