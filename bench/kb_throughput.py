@@ -4,10 +4,12 @@
     python bench/kb_throughput.py --device cuda --out bench/results/kb          # on the GPU machine
 
 For each problem (a representative subset of bench/kb: elementwise, reduction, softmax, norm, matmul,
-linear, conv), the honest candidate runs the same seeded cases in-process and in the isolation worker, after an
-untimed in-process run of those cases (on a GPU, whichever ran first would pay the cold Triton compilations); the
-table gives cases/s of each (the property run itself), their ratio, the worker's start, the isolated time
-split, and candidates per hour (start plus run, per candidate). Then every isolated cheat of one problem runs
+linear, conv), the honest candidate runs the same seeded cases in-process and in the isolation worker, each in a
+fresh process of its own, after an untimed in-process run of those cases in another (which fills Triton's disk
+cache: whichever side ran first would otherwise pay the compilations). Neither side holds the candidate's
+kernels in memory from an earlier run: in a pipeline every candidate is new code. The table gives cases/s of
+each (the property run itself), their ratio, the worker's start, the isolated time split, and candidates per
+hour (start plus run, per candidate). Then every isolated cheat of one problem runs
 at the same settings, so the figure is shown with the catalogue still rejected. Writes
 OUT/kb_throughput_<device>.md and prints it.
 """
@@ -15,12 +17,15 @@ OUT/kb_throughput_<device>.md and prints it.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 KB = ROOT / "bench" / "kb"
@@ -51,6 +56,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=None, help="cases per run (default: 30 on cpu, 200 on cuda)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "kb")
     parser.add_argument("--problems", nargs="*", default=PROBLEMS)
+    parser.add_argument("--one", nargs=3, metavar=("PROBLEM", "CANDIDATE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.device == "cpu":
         os.environ["TRITON_INTERPRET"] = "1"  # before any kernel is imported
@@ -61,14 +67,41 @@ def main() -> None:
     examples = args.examples or (30 if args.device == "cpu" else 200)
     profile = "ci" if args.device == "cpu" else "gpu"
 
-    def judge(problem: str, candidate: str, isolate: bool) -> tuple[float, object]:
+    if args.one:  # one judgement in this fresh process, its figures as JSON on the last line
+        problem, candidate, mode = args.one
         path = KB / "problems" / f"{problem}.py"
         options = kb_cli.KbOptions(
-            path, examples=examples, seed=0, device=args.device, profile=profile, database=False, isolate=isolate
+            path,
+            examples=examples,
+            seed=0,
+            device=args.device,
+            profile=profile,
+            database=False,
+            isolate=mode == "isolated",
         )
         start = time.perf_counter()
         report = kb_cli.judge(options, kernelbench.Problem(path), KB / "candidates" / problem / f"{candidate}.py")
-        return time.perf_counter() - start, report
+        figures = {
+            "wall": time.perf_counter() - start,
+            "seconds": report.seconds,
+            "cases": len(report.outcomes),
+            "held": report.held,
+            "failure": None if report.failure is None else report.failure.problems[0],
+            "split": report.time_split(),
+        }
+        print(json.dumps(figures))
+        return
+
+    def judge(problem: str, candidate: str, isolate: bool) -> dict[str, Any]:
+        mode = "isolated" if isolate else "in-process"
+        argv = [sys.executable, __file__, "--device", args.device, "--examples", str(examples), "--one"]
+        done = subprocess.run([*argv, problem, candidate, mode], capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(
+                done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            )
+        figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return figures
 
     lines = [
         f"# `shapecheck kb` throughput, {args.device} ({_device_name(args.device)}), profile {profile}, "
@@ -82,26 +115,24 @@ def main() -> None:
     for problem in args.problems:
         try:
             judge(problem, "correct", isolate=False)  # untimed: the same cases compile every kernel both runs need
-            wall_in, local = judge(problem, "correct", isolate=False)
-            wall_iso, isolated = judge(problem, "correct", isolate=True)
+            local = judge(problem, "correct", isolate=False)
+            isolated = judge(problem, "correct", isolate=True)
         except Exception as exc:  # noqa: BLE001 - one broken problem is a row, the rest of the table still runs
             lines.append(f"| {problem} | error: {str(exc).splitlines()[0][:120]} | | | | | | |")
             print(lines[-1], flush=True)
             continue
-        assert local.held and isolated.held, (problem, local.failure, isolated.failure)  # type: ignore[attr-defined]
-        rate_in = len(local.outcomes) / local.seconds  # type: ignore[attr-defined]
-        rate_iso = len(isolated.outcomes) / isolated.seconds  # type: ignore[attr-defined]
+        assert local["held"] and isolated["held"], (problem, local["failure"], isolated["failure"])
+        rate_in, rate_iso = local["cases"] / local["seconds"], isolated["cases"] / isolated["seconds"]
         split = ", ".join(
-            f"{k} {v:.2f}"
-            for k, v in sorted(isolated.time_split().items(), key=lambda kv: -kv[1])  # type: ignore[attr-defined]
-            if v >= 0.01
+            f"{k} {v:.2f}" for k, v in sorted(isolated["split"].items(), key=lambda kv: -kv[1]) if v >= 0.01
         )
         ratios.append(rate_iso / rate_in)
-        per_hour.append(3600 / wall_iso)
+        per_hour.append(3600 / isolated["wall"])
         lines.append(
             f"| {problem} | {rate_in:.1f} | {rate_iso:.1f} | {rate_iso / rate_in:.2f} | "
-            f"{wall_iso - isolated.seconds:.1f} | {split} | {3600 / wall_in:.0f} | {3600 / wall_iso:.0f} |"
-        )  # type: ignore[attr-defined]
+            f"{isolated['wall'] - isolated['seconds']:.1f} | {split} | {3600 / local['wall']:.0f} | "
+            f"{3600 / isolated['wall']:.0f} |"
+        )
         print(lines[-1], flush=True)
     lines += [
         "",
@@ -116,10 +147,9 @@ def main() -> None:
     for cheat in CHEATS:
         if not (KB / "candidates" / args.problems[0] / f"{cheat}.py").is_file():
             continue
-        _, report = judge(args.problems[0], cheat, isolate=True)
-        failure = report.failure  # type: ignore[attr-defined]
+        failure = judge(args.problems[0], cheat, isolate=True)["failure"]
         verdict = "held (NOT REJECTED)" if failure is None else "rejected"
-        lines.append(f"| {cheat} | {verdict} | {'' if failure is None else failure.problems[0][:100]} |")
+        lines.append(f"| {cheat} | {verdict} | {'' if failure is None else failure[:100]} |")
         print(lines[-1], flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     target = args.out / f"kb_throughput_{_device_name(args.device)}.md"

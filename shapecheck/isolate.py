@@ -249,11 +249,13 @@ class Isolated:
         )
         theirs.close()
         self._conn = multiprocessing.connection.Connection(ours.detach())
-        self._sent, self._outbox = False, None  # a new worker maps our arena on its first call and has none yet
+        self._sent, self._outbox = False, None  # a new worker maps our arena on its first call; it sends its own
         assert self._process.stdin is not None
         self._process.stdin.write(pickle.dumps(setup))
         self._process.stdin.close()
         try:
+            arena = self._receive(STARTUP_TIMEOUT_S, "starting")  # the worker's arena, then its import's outcome
+            self._outbox = arena[1] if arena[0] == "arena" and type(arena[1]) is torch.Tensor else None
             reply = self._receive(STARTUP_TIMEOUT_S, "importing the implementation")
         except Finding as exc:
             raise UsageError(f"--impl {self.target}: the worker failed while importing it: {exc}") from None

@@ -266,3 +266,46 @@ def test_a_reply_whose_slots_leave_the_arena_is_refused() -> None:
     )
     assert form == "tensor" and items[0].shape == (4,) and after["x"].shape == (4,) and box is arena
     assert live[0].data_ptr() == items[0].data_ptr() == arena.data_ptr()
+
+
+IMPORT_TIME_THREAD = """
+import queue, threading, time
+import torch
+
+jobs = queue.Queue()
+
+def _land():
+    while True:
+        out, result = jobs.get()
+        time.sleep(0.02)
+        out.copy_(result)
+
+threading.Thread(target=_land, daemon=True).start()  # at import, before any call
+
+def kernel(x):
+    out = torch.zeros_like(x)
+    jobs.put((out, x * 2))
+    return out
+"""
+
+
+def test_the_settle_wait_is_skipped_only_while_no_thread_or_child_of_the_candidate_exists(tmp_path: Path) -> None:
+    """After a device sync only another thread or process can still write, so a sampled case waits only when the
+    candidate has one (counted against the worker before the import): a trivial candidate's sampled calls skip a
+    30 s wait; a writer thread started at import still gets it, and its late write is a finding."""
+    import time
+
+    plain, threaded = tmp_path / "plain.py", tmp_path / "threaded.py"
+    plain.write_text("def kernel(x):\n    return x * 2\n")
+    threaded.write_text(IMPORT_TIME_THREAD)
+    x = torch.randn(16)
+    with Isolated(f"{plain}:kernel", "cpu", timeout_s=60, settle_s=30.0, check_every=1) as worker:
+        start = time.perf_counter()
+        for seed in range(3):
+            worker.sampled(seed)
+            assert torch.equal(worker(x=x), x * 2)
+        assert time.perf_counter() - start < 10  # no 30 s wait was taken
+    with Isolated(f"{threaded}:kernel", "cpu", timeout_s=60, settle_s=0.2, check_every=1) as worker:
+        worker.sampled(0)
+        worker(x=x)
+        assert any(f.startswith("[late-write] output") for f in worker.pending_findings()), worker.pending_findings()
