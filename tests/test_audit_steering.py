@@ -17,7 +17,7 @@ from torch import Tensor
 
 import shapecheck
 from bench.audit import liger
-from bench.audit.run import OPS, STEERING, Op, Steering
+from bench.audit.run import OPS, STEERING, Op, Steering, _row
 from shapecheck import pins, registry
 from shapecheck.profiles import PROFILES
 
@@ -116,3 +116,12 @@ def test_a_cloned_adapter_s_gradients_are_still_judged(monkeypatch: pytest.Monke
     case = shapecheck.Case("swiglu", {"N": 3, "D": 5}, {}, seed=0)
     [problem] = shapecheck.check_case(liger.SWIGLU, case, liger.liger_swiglu_cloned, "cpu").problems
     assert problem.startswith("grad of a differs from reference")
+
+
+def test_a_run_that_exits_without_its_report_is_an_error_row_not_a_verdict(tmp_path: Any) -> None:
+    """A `shapecheck run` that crashed before writing its JSON (an import error, say) has no verdict, whatever its
+    exit code: 'violated 0 / 0' would read as a finding."""
+    op = next(o for o in OPS if o.name == "softmax")
+    for code in (0, 1):
+        row = _row(op, tmp_path / "missing.json", code, "Traceback ...\nImportError: no module named x", 1.0)
+        assert row["verdict"] == "error" and "ImportError" in row["error"], row

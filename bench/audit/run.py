@@ -338,7 +338,8 @@ def _row(
         "op": op.name,
         "kernel": op.kernel,
         "wall_s": round(wall, 1),
-        "verdict": {0: "held", 1: "violated"}.get(code, "error"),
+        # a run that exits 0 or 1 without its report (a crash before it was written) is an error, not a verdict
+        "verdict": {0: "held", 1: "violated"}.get(code, "error") if report is not None and report.exists() else "error",
         "exit": code,
     }
     if steering is not None:
