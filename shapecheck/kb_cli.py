@@ -163,6 +163,9 @@ def run(options: KbOptions) -> int:
         )
     problem = kernelbench.Problem(options.problem)
     console.stdout.print(f"{problem.path.name}: {problem.note}", markup=False, soft_wrap=True)
+    console.stdout.print(
+        f"{problem.path.name}: {problem.covered(PROFILES[options.profile])}", markup=False, soft_wrap=True
+    )
     report = judge(options, problem, options.impl)
     console.stdout.print(console.report_table(report))
     console.print_failure(report)

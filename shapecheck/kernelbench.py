@@ -16,8 +16,9 @@ the meta device: no data, milliseconds), and each constant gets a role:
 - `held`: it changes neither (an axis index, a stride, a flag, an unused number), or varying it breaks the
   file: kept at the file's value.
 
-Drawn values run from 1 to the file's own value, capped so a case's inputs stay within the profile's budget
-(small under the interpreter, larger on a GPU); a combination the file cannot run with (a convolution
+Drawn values run from 1 to twice the file's own value, capped so a case's inputs stay within the profile's
+budget (small under the interpreter, larger on a GPU): a candidate whose block covers exactly the file's size
+(masked below it) holds at every size up to it, so only a size above shows the assumption; a combination the file cannot run with (a convolution
 kernel larger than its input) is not drawn. A problem whose constants cannot be varied says so
 (`Problem.note`) and runs at its own shapes, drawing values only.
 
@@ -294,11 +295,28 @@ class Problem:
         return f"drawn: {', '.join(parts)}" + (f"; held: {', '.join(held)}" if held else "")
 
     def ranges(self, profile: Profile) -> dict[str, tuple[int, int]]:
-        """Each drawn constant's range: 1 to the file's value, capped so inputs stay within the profile's budget."""
-        budget = GPU_BUDGET if profile.large else INTERPRETER_BUDGET
+        """Each drawn constant's range: 1 to twice the file's value, capped so inputs stay within the profile's
+        budget."""
         count = max(1, sum(c.role == "inputs" for c in self.constants.values()))
-        cap = max(2, int(budget ** (1 / count)))
-        return {n: (1, max(1, min(self.constants[n].value, cap))) for n in self.drawn}
+        cap = max(2, int(_budget(profile) ** (1 / count)))
+        return {n: (1, max(1, min(2 * self.constants[n].value, cap))) for n in self.drawn}
+
+    def covered(self, profile: Profile) -> str:
+        """The sizes `profile` draws against the file's own, one line: a verdict holds for these sizes only, and a
+        range the budget stops below the file's value (the interpreter's) means the file's own shape never ran."""
+        ranges = self.ranges(profile)
+        if not ranges:
+            return "sizes: the file's own"
+        text = "sizes drawn: " + ", ".join(
+            f"{n} 1..{hi} (file: {self.constants[n].value})" for n, (_, hi) in ranges.items()
+        )
+        below = [n for n, (_, hi) in ranges.items() if hi < self.constants[n].value]
+        if below:
+            text += (
+                f"; {', '.join(below)} capped below the file's value by the {profile.name} profile's budget of "
+                f"{_budget(profile)} input elements (a GPU profile draws larger)"
+            )
+        return text
 
     def fits(self, values: Mapping[str, int], profile: Profile) -> bool:
         """Whether the file runs under `values` with the weights' names it has at its own, within the budget."""
@@ -306,7 +324,7 @@ class Problem:
             probe = self._probe(values, what="")
         except UsageError:
             return False
-        budget = GPU_BUDGET if profile.large else INTERPRETER_BUDGET
+        budget = _budget(profile)
         same_weights = [w[0] for w in probe.weights] == [w[0] for w in self.baseline.weights]
         # an output emptied by the drawn values (a convolution kernel wider than its input, where a torch's meta
         # kernel computes the size instead of refusing: the H100's torch 2.11 drew one, and the device refused it)
@@ -317,6 +335,11 @@ class Problem:
             and (probe.output is not None or self.baseline.output is None)
             and not emptied
         )
+
+
+def _budget(profile: Profile) -> int:
+    """Input elements a case may hold under `profile`."""
+    return GPU_BUDGET if profile.large else INTERPRETER_BUDGET
 
 
 def _identifier(stem: str) -> str:

@@ -119,6 +119,41 @@ def test_a_problem_whose_constants_cannot_vary_says_so_and_runs_at_its_own_shape
     assert report.held and len(report.outcomes) >= 1 and all(o.case.dims == {} for o in report.outcomes)
 
 
+UP_TO_ITS_SIZE = """
+import torch
+import torch.nn as nn
+
+class ModelNew(nn.Module):  # right up to the file's length (a block of exactly 64, masked below it)
+    def forward(self, x):
+        out = torch.zeros_like(x)
+        out[:, :64] = torch.cumsum(x[:, :64], dim=1)
+        return out
+"""
+
+
+def test_sizes_are_drawn_past_the_files_own_and_the_report_says_which(tmp_path: Path) -> None:
+    """A candidate built for exactly the file's size holds at every size up to it: only a drawn size above it fails
+    it. Where the budget caps a range below the file's value, the line says so (the file's shape never ran)."""
+    path = tmp_path / "cumsum.py"
+    path.write_text(
+        "import torch\nimport torch.nn as nn\n\nbatch = 2\nlength = 64\n\nclass Model(nn.Module):\n"
+        "    def forward(self, x):\n        return torch.cumsum(x, dim=1)\n\n"
+        "def get_inputs():\n    return [torch.randn(batch, length)]\n\ndef get_init_inputs():\n    return []\n"
+    )
+    cand = tmp_path / "cand.py"
+    cand.write_text(UP_TO_ITS_SIZE)
+    problem = kernelbench.Problem(path)
+    assert problem.ranges(PROFILES["ci"]) == {"batch": (1, 4), "length": (1, 64)}  # 4096 ** 0.5 caps length
+    assert problem.ranges(PROFILES["gpu"]) == {"batch": (1, 4), "length": (1, 128)}
+    assert "length 1..128 (file: 64)" in problem.covered(PROFILES["gpu"])
+    assert "capped" not in problem.covered(PROFILES["gpu"])
+    options = kb_cli.KbOptions(path, examples=40, seed=0, database=False, isolate=False, profile="gpu")
+    report = kb_cli.judge(options, problem, cand)
+    assert report.failure is not None and report.failure.case.dims["length"] > 64, report.failure
+    capped = kernelbench.Problem(ROOT / "problems" / "16_matmul.py").covered(PROFILES["ci"])
+    assert "capped below the file's value by the ci profile's budget of 4096 input elements" in capped
+
+
 def test_a_broken_problem_is_one_usage_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.py"
     path.write_text(
