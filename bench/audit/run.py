@@ -112,9 +112,10 @@ STEERING: dict[str, Steering] = {
         pins=("in_place=false",),
     ),
     "group_norm": Steering(
-        "LIBRARY DEFECT judged: the float16 backward rounds statistics and partials below float16; float32 only "
-        "(a pin fixes one dtype; the interpreter draws no bfloat16), which meets the second, judged below",
+        "LIBRARY DEFECTS judged: the float16 backward rounds statistics and partials below float16, and the "
+        "one-pass float32 variance cancels on small groups; float32 only, contract group_norm_wide (groups of >= 16)",
         pins=('dtypes={"X": "float32"}',),
+        contract="group_norm_wide",
     ),
     "swiglu": Steering(
         "DIFFERENCE OF CONTRACT judged: the backward stores da, db over a, b; Liger gets clones of a and b",
@@ -372,8 +373,8 @@ STEERED_JUDGEMENTS = {
     "elements (B=8, C=1, L=2, G=1) the output is 1.0e-4 off against torch's float32 1.4e-6 (CPU replay, bound "
     "16x), and grad of X 0.10-0.12 off (GPU and CPU). bench/results/audit/repro_group_norm_one_pass.py: over 200 "
     "draws of such groups a one-pass float32 normalisation is up to 1.6e-3 off float64, a two-pass one 1.1e-5. "
-    "Expected: a two-pass (or Welford) variance. Going round both needs a contract drawing groups too large to "
-    "cancel: not built yet, so group_norm stays below 100 GPU cases.",
+    "Expected: a two-pass (or Welford) variance. The steering now draws groups of 16 or more (contract "
+    "group_norm_wide; not yet run on a GPU).",
     "chunk_gla": "DIFFERENCE OF PRECISION (bfloat16), judged by analogy with fused_recurrent_delta_rule, not "
     "emulated: grad of g in bfloat16 8.5e-3 against bfloat16's 5e-3 at B=H=T=1, K=2, V=16; a gate gradient is a "
     "difference of bfloat16-rounded products (q dq - k dk, then a reversed cumulative sum), whose exact value is "
