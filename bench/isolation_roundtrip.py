@@ -12,6 +12,7 @@ row runs in a fresh process with DIR first on the path, so both rows come from o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -59,7 +60,7 @@ def main() -> None:
     sizes = [1 << 10, 1 << 16, 1 << 20]
     rows = measure(options.device, sizes, options.calls)
     if options.rows_only:
-        print(repr(rows))
+        print(json.dumps(rows))
         return
     import torch
 
@@ -71,7 +72,7 @@ def main() -> None:
         argv = [sys.executable, __file__, "--device", options.device, "--calls", str(options.calls), "--rows-only"]
         env = {**os.environ, "PYTHONPATH": f"{options.baseline}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
         done = subprocess.run(argv, env=env, capture_output=True, text=True, cwd=tempfile.gettempdir())
-        labelled.append(("baseline", eval(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []))
+        labelled.append(("baseline", json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else []))
         if done.returncode:
             print(f"baseline failed: {done.stderr.strip().splitlines()[-1:]}")
     for label, found in labelled:

@@ -179,10 +179,11 @@ Slot = tuple[int, tuple[int, ...], tuple[int, ...], torch.dtype]  # offset in by
 ALIGN = 512  # bytes between the starts of two tensors in an arena: what torch's own allocator gives
 
 
-def layout(tensors: Sequence[torch.Tensor], start: int = 0) -> tuple[list[Slot], int]:
-    """Where each tensor goes in an arena, from byte `start`: its own strides where no element is addressed twice
+def layout(tensors: Sequence[torch.Tensor]) -> tuple[list[Slot], int]:
+    """Where each tensor goes in an arena: its own strides where no element is addressed twice
     (a strided view of a packed projection stays strided), else contiguous; and the bytes the arena needs."""
-    slots, end = [], start
+    slots: list[Slot] = []
+    end = 0
     for x in tensors:
         shape, stride = tuple(x.shape), tuple(x.stride())
         if expanded(x):
@@ -223,7 +224,7 @@ def place(buffer: torch.Tensor, slot: Slot) -> torch.Tensor:
         and len(shape) == len(stride)
     ):
         raise ValueError(f"not a slot: {slot!r}")
-    itemsize = torch.empty((), dtype=dtype).element_size()
+    itemsize = dtype.itemsize
     nbytes = extent(shape, stride, itemsize)
     if offset < 0 or offset % itemsize or offset + nbytes > buffer.numel():
         raise ValueError(f"slot at {offset} of {nbytes} bytes outside a buffer of {buffer.numel()}")
@@ -270,7 +271,7 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
             sanitizing = lib.sanitizer.sanitize
     # Our arena goes first: the driver's threads (CUDA) or the file-descriptor sharer's (CPU) start here, so the
     # baseline taken next, before the candidate is imported, holds them; any other thread or child is its doing.
-    outbox: Optional[torch.Tensor] = arena(0, setup["device"])
+    outbox = arena(0, setup["device"])
     conn.send(("arena", outbox))
     quiet = actors()
     try:
@@ -315,10 +316,10 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
             conn.send(("refused", refused[0]))
             continue
         try:
-            # `live` is held, not read, until the next call replaces it (see its declaration)
             now = actors() if settle_s else None  # only a sampled case asks (a few /proc reads)
             settle_s = settle_s if quiet is None or now is None or now - quiet else 0.0
-            reply, outbox, live = _reply(form, items, args, settle_s, outbox, cuda, setup["device"])  # noqa: RUF059
+            # `live` is held, not read, until the next call replaces it (see its declaration)
+            reply, outbox, live = _reply(form, items, args, settle_s, outbox, cuda)  # noqa: RUF059
             conn.send(reply)
         except Exception as exc:  # noqa: BLE001 - e.g. an output in memory that cannot be shared
             conn.send(("refused", f"[output-type] the output cannot be sent back: {described(exc)}"))
@@ -344,9 +345,8 @@ def _reply(
     items: list[Any],
     args: Mapping[str, Any],
     settle_s: float,
-    outbox: Optional[torch.Tensor],
+    outbox: torch.Tensor,
     cuda: bool,
-    device: str,
 ) -> tuple[tuple[Any, ...], torch.Tensor, Any]:
     """The reply to a call that returned: the outputs and tensor arguments as they were the moment it returned
     (copies ordered on the current stream only: what a caller reading them on that stream would see), then, after
@@ -354,14 +354,13 @@ def _reply(
     of `outbox` (grown, and then sent along, when too small); any other as itself. Returns the reply, the arena
     and what must stay alive until the parent has read it."""
     tensors = {n: x for n, x in args.items() if isinstance(x, torch.Tensor)}
-    home = outbox.device if outbox is not None else torch.empty(0, device=device).device
+    home = outbox.device
     here = [x for x in [*items, *tensors.values()] if x is not None and x.device == home]
     mine = [x for x in items if x is not None and x.device == home]
     slots, need = layout([*here, *mine])
-    grown = outbox is None or outbox.numel() < need
+    grown = outbox.numel() < need
     if grown:
         outbox = arena(need, home, at_least=outbox)
-    assert outbox is not None
     at = iter(slots)
 
     def snapshot(xs: list[Any]) -> list[Any]:  # each tensor copied into its slot, or cloned when elsewhere

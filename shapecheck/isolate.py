@@ -342,7 +342,8 @@ class Isolated:
         slots, need = host.layout(list(placed.values()))
         if self._inbox.numel() < need:
             self._inbox, self._sent = host.arena(need, home, at_least=self._inbox), False
-        shared = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items() if n not in placed}
+        others = {n: _shared_copy(x) if isinstance(x, torch.Tensor) else x for n, x in args.items() if n not in placed}
+        shared = dict(others)
         for (name, x), slot in zip(placed.items(), slots):
             shared[name] = host.place(self._inbox, slot)
             shared[name].copy_(x)
@@ -352,7 +353,6 @@ class Isolated:
             if not self._sent:
                 self._send(("arena", self._inbox))
                 self._sent = True
-            others = {n: x for n, x in shared.items() if n not in placed}
             self._send(("call", dict(zip(placed, slots)), others, self.settle_s if self._settle else 0.0))
             reply = self._receive(self.timeout_s + self.settle_s, "running the case")
             if reply[0] == "raised":

@@ -18,8 +18,8 @@ the meta device: no data, milliseconds), and each constant gets a role:
 
 Drawn values run from 1 to twice the file's own value, capped so a case's inputs stay within the profile's
 budget (small under the interpreter, larger on a GPU): a candidate whose block covers exactly the file's size
-(masked below it) holds at every size up to it, so only a size above shows the assumption; a combination the file cannot run with (a convolution
-kernel larger than its input) is not drawn. A problem whose constants cannot be varied says so
+(masked below it) holds at every size up to it, so only a size above shows the assumption. A combination the
+file cannot run with (a convolution kernel larger than its input) is not drawn. A problem whose constants cannot be varied says so
 (`Problem.note`) and runs at its own shapes, drawing values only.
 
 The contract's arguments are the forward inputs (by `forward`'s parameter names), the problem's weights
