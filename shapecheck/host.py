@@ -278,6 +278,10 @@ def main(conn: Any, setup: dict[str, Any]) -> None:
         fn = load(setup["target"], setup["model"])
     except (ImportError, LookupError) as exc:
         conn.send(("import-error", str(exc)))
+        # Stay until the parent hangs up: it maps our arena (sent above) through a file descriptor it fetches from
+        # this process while reading, and a worker gone by then made a bad import read as a refused reply.
+        with contextlib.suppress(EOFError, OSError):
+            conn.recv()
         return
     contract = getattr(fn, "__contract__", None)
     conn.send(("ready", getattr(contract, "qualname", None)))
