@@ -20,7 +20,8 @@
 #                each library's rows land in $out/audit_<library>/audit_cuda.{md,json,xml} (two can run at once;
 #                bench/audit/run.py --merge joins them into bench/results/audit); STEERED=1: both go round the
 #                judged findings (run.py --steered, tables audit_cuda_steered.*); AUDIT_OPS=a,b: only those ops
-#                (several jobs of one library side by side, each its own $out)
+#                (several jobs of one library side by side, each its own $out); AUDIT_WORKERS=n: each op's cases
+#                over n processes on the one GPU (ops whose cases each compile a drawn config: chunk_gla)
 set -uo pipefail
 out=${1:?output folder}
 shift
@@ -76,7 +77,7 @@ for step in "$@"; do
       [ -z "${AUDIT_OPS:-}" ] || ops=$(echo "$AUDIT_OPS" | tr , '\n' | grep -xF -f <(echo "$ops" | tr , '\n') | paste -sd,)
       [ -n "$ops" ] || { echo "no $lib op in AUDIT_OPS=$AUDIT_OPS"; continue; }
       timeout ${AUDIT_LIMIT:-560} python3 bench/audit/run.py --device cuda --out "$out/audit_$lib" --only "$ops" \
-        --timeout ${AUDIT_OP_LIMIT:-240} ${STEERED:+--steered}
+        --timeout ${AUDIT_OP_LIMIT:-240} ${STEERED:+--steered} --workers ${AUDIT_WORKERS:-1}
       echo "exit $?"; tail -30 "$out/audit_$lib/audit_cuda${STEERED:+_steered}.md" ;;
     fla-chunk) timeout ${CHUNK_LIMIT:-400} python3 -m shapecheck.cli run bench.fla_chunk:chunk_gdn --contracts bench.fla_chunk \
                  --impl bench.fla_chunk:fla_chunk_gdn --device cuda --profile gpu --no-db --seed 1 --autotune-configs drawn \

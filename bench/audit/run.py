@@ -283,9 +283,11 @@ def run_op(
     out: Path,
     timeout: float,
     steering: Optional[Steering] = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
     """One op's `shapecheck run`, its JSON read back into a row; with `steering`, its options, adapter, contract
-    and environment (the row says so)."""
+    and environment (the row says so). `workers` > 1 splits the drawn cases over processes on the one device
+    (`--workers`): a GPU run whose cases each compile a drawn autotune config is bound by one CPU core's compiles."""
     report, junit = out / f"{op.library}_{op.name}.json", out / f"{op.library}_{op.name}.xml"
     contract = steering.contract if steering and steering.contract else op.name
     impl = steering.impl if steering and steering.impl else op.impl
@@ -312,6 +314,8 @@ def run_op(
         # of benchmarking all of them at each new shape (the default there, which kept fla off the GPU table).
         "--autotune-configs",
         "drawn",
+        "--workers",
+        str(workers),
         "--json",
         str(report),
         "--junit",
@@ -483,6 +487,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--only", default="", help="comma-separated op names (default: all)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per op before it is an error")
     parser.add_argument(
+        "--workers", type=int, default=1, help="processes per op, on the one device (compile-bound ops)"
+    )
+    parser.add_argument(
         "--steered",
         action="store_true",
         help="each op in STEERING goes round its judged finding (its row says how); tables audit_<device>_steered.*",
@@ -525,7 +532,9 @@ def main(argv: Optional[list[str]] = None) -> int:
         if only and op.name not in only:
             continue
         steering = STEERING.get(op.name) if args.steered else None
-        rows.append(run_op(op, args.device, profile, examples, args.seed, ops_dir, args.timeout, steering))
+        rows.append(
+            run_op(op, args.device, profile, examples, args.seed, ops_dir, args.timeout, steering, args.workers)
+        )
         r = rows[-1]
         print(
             f"{r['library']:6} {r['op']:34} {r['verdict']:9} {r.get('cases', 0):4} / {r.get('backward_cases', 0):4}"
@@ -541,6 +550,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "wall_s": time.monotonic() - start,
         "command": f"python bench/audit/run.py --device {args.device} --out {args.out}"
         + (" --steered" if args.steered else "")
+        + (f" --workers {args.workers}" if args.workers > 1 else "")
         + (f" --only {args.only}" if args.only else ""),
     }
     previous = args.out / f"audit_{tag}.json"
