@@ -185,6 +185,67 @@ def paired(host: dict[str, list[float]], mode: str) -> float:
     return statistics.median(m - u for m, u in zip(host[mode], host["unchecked"]))
 
 
+def anatomy(N: int, calls: int, rounds: int) -> list[str]:
+    """Where the eager `first` hit's time goes inside a decode step: wrappers around the real kernel that each add
+    one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (paired
+    median Δ, fastest in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
+    fn = UNCHECKED
+    sets = make_args(N, torch.device("cuda" if CUDA else "cpu"))
+    args, kwargs = sets[0]
+    where = [i for i, v in enumerate(args) if type(v) is torch.Tensor]
+    sig = guards.signature(args, kwargs)
+    assert sig is not None
+    check = guards._tensor_guard(tuple(args[i] for i in where)).check
+    pick = eval(f"lambda a: ({', '.join(f'a[{i}]' for i in where)},)")  # the tensors, as the hit reads them
+    is_compiling = torch.compiler.is_compiling
+
+    def wrapper(*a: Any, **k: Any) -> Any:
+        return fn(*a, **k)
+
+    def compiling_test(*a: Any, **k: Any) -> Any:
+        if is_compiling():
+            raise AssertionError
+        return fn(*a, **k)
+
+    def tensor_guard(*a: Any, **k: Any) -> Any:
+        if check(*pick(a)):
+            return fn(*a, **k)
+        raise AssertionError
+
+    def matches(*a: Any, **k: Any) -> Any:
+        if sig.matches(a, k):
+            return fn(*a, **k)
+        raise AssertionError
+
+    fns = {
+        "unchecked": fn,
+        "a Python wrapper `(*a, **k)` passing the call on": wrapper,
+        "+ `torch.compiler.is_compiling()`": compiling_test,
+        "+ the C++ tensor guard alone (instead)": tensor_guard,
+        "+ the generated hit expression (counts, scalars, guard; instead)": matches,
+        "`first` (the decorator: compile test + hit expression)": MODES["first"],
+        "`shapes` (+ the output's guard)": MODES["shapes"],
+    }
+    for f in fns.values():
+        for i in range(6):
+            f(*sets[i % 2][0], **sets[i % 2][1])
+    host = host_rounds(fns, sets, calls, rounds)
+    lines = [
+        "",
+        f"## The eager hit in situ, N={N}: each wrapper adds one part (µs per call; {rounds} rounds of {calls} calls,",
+        "paired median Δ against unchecked, fastest round's Δ in brackets)",
+        "",
+        "| callable | µs per call | Δ µs |",
+        "|---|---:|---:|",
+    ]
+    for name, per in host.items():
+        least = min(per) - min(host["unchecked"])
+        delta = "—" if name == "unchecked" else f"{paired(host, name):+.2f} ({least:+.2f})"
+        lines.append(f"| {name} | {statistics.median(per):.1f} | {delta} |")
+    print("\n".join(lines), flush=True)
+    return lines
+
+
 def _model(fn: Callable) -> Callable:
     """A model around the kernel: the call plus one op for inductor to compile (the output scaled)."""
 
@@ -261,6 +322,9 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=21 if CUDA else 15, help="interleaved rounds per setting")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated modes to time (unchecked always)")
     ap.add_argument("--calls", help="calls per mode per round at N=1,N=256 (default: 200,100 on CUDA, 300,100 on CPU)")
+    ap.add_argument(
+        "--anatomy", action="store_true", help="only the eager hit in situ, part by part, at N=1 (41 rounds, 400 calls)"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -285,6 +349,11 @@ def main() -> None:
         "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
+    if args.anatomy:
+        found = anatomy(1, 400, 41)
+        name = "overhead_anatomy_" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in tag)
+        (out / f"{name}.md").write_text("\n".join([f"# The eager `first` hit in situ: {where}", *found[1:]]) + "\n")
+        return
     results: dict[str, Any] = {}
     modes = {name: fn for name, fn in MODES.items() if name == "unchecked" or name in args.modes.split(",")}
     calls = [int(n) for n in args.calls.split(",")] if args.calls else [200 if CUDA else 300, 100]
