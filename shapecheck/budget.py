@@ -35,17 +35,19 @@ import json
 import threading
 import time
 from collections import Counter
-from typing import Any, Callable, Hashable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Callable, Collection, Hashable, Iterator, Mapping, Optional, Sequence
 
 from hypothesis import strategies as st
 
 from shapecheck import autotune
 from shapecheck.case import Case
 from shapecheck.inputs import input_builder
+from shapecheck.markers import Index, Offsets
 from shapecheck.outcomes import Summary
 from shapecheck.spec import Contract
 from shapecheck.strategies import Overrides, for_each_drawn
 
+PASSED = "passed"  # a knob ("passed", name): whether an optional marked argument (offsets, slot indices) is given
 Key = tuple[int, str]  # (the kernel's key cache, Triton's cache key): one compiled binary
 Klass = tuple[int, str]  # (the kernel's key cache, its constexprs, argument types and options): keys up to alignment
 PROBES = 32  # cases drawn to learn from; each costs one draw, one input build and one wrapper call
@@ -171,6 +173,8 @@ class Prober:
 def _value(case: Case, knob: tuple[str, str]) -> Hashable:
     where, name = knob
     value = (case.dims if where == "dims" else case.options).get(name)
+    if where == PASSED:
+        return value is not None
     return value if isinstance(value, Hashable) else json.dumps(value, sort_keys=True)
 
 
@@ -273,10 +277,15 @@ def unexplained(
     return list(next((ks for ks in found if all(map(honoured, ks))), ()))
 
 
-def pinned_knobs(relevant: Sequence[tuple[str, str]], probed: Sequence[Probed]) -> list[tuple[str, str]]:
-    """The attributes to pin: the relevant ones, except an optional list (offsets left out as None, say) whose
-    presence a scalar option decides in every probe (a `varlen` flag): that option is pinned instead, so the
-    list itself is still drawn. Each candidate option must take two values at least; the fewest values win."""
+def pinned_knobs(
+    relevant: Sequence[tuple[str, str]], probed: Sequence[Probed], data: Collection[str] = ()
+) -> list[tuple[str, str]]:
+    """The attributes to pin: the relevant ones, except the `data` ones, values of marked arguments (offsets,
+    slot indices) that are drawn to fit the case's dims and cannot be pinned apart from them. Of such an optional
+    argument, what can key a compilation is whether it is passed (a varlen flag): a scalar option that decides it
+    in every probe is pinned instead (it must take two values at least; the fewest values win), else its presence
+    is (`("passed", name)`), its values still drawn. A data attribute always passed is left free: its sizes are
+    the dims'."""
 
     def raw(case: Case, knob: tuple[str, str]) -> Any:
         return (case.dims if knob[0] == "dims" else case.options).get(knob[1])
@@ -293,16 +302,27 @@ def pinned_knobs(relevant: Sequence[tuple[str, str]], probed: Sequence[Probed]) 
     chosen = []
     for knob in relevant:
         values = [raw(p.case, knob) for p in probed]
-        if any(v is None for v in values) and any(isinstance(v, list) for v in values):
-            for option in scalars:
-                decides: dict[Hashable, set[bool]] = {}
-                for p, v in zip(probed, values):
-                    decides.setdefault(_value(p.case, option), set()).add(v is None)
-                if len(decides) >= 2 and all(len(found) == 1 for found in decides.values()):
-                    knob = option
-                    break
+        if knob[0] == "options" and knob[1] in data:
+            if all(v is not None for v in values):
+                continue
+            deciding = (
+                option
+                for option in scalars
+                if option[1] not in data
+                and len(decides := _deciding(probed, option, values)) >= 2
+                and all(len(found) == 1 for found in decides.values())
+            )
+            knob = next(deciding, (PASSED, knob[1]))
         chosen.append(knob)
     return list(dict.fromkeys(chosen))
+
+
+def _deciding(probed: Sequence[Probed], option: tuple[str, str], values: Sequence[Any]) -> dict[Hashable, set[bool]]:
+    """For each value of `option` in the probes, whether the data attribute with these `values` was left out."""
+    decides: dict[Hashable, set[bool]] = {}
+    for p, v in zip(probed, values):
+        decides.setdefault(_value(p.case, option), set()).add(v is None)
+    return decides
 
 
 def estimated_keys(probed: Sequence[Probed]) -> float:
@@ -344,7 +364,15 @@ def menu(examples: Sequence[Case], probes: Sequence[Case], knobs: Sequence[tuple
 
 
 def _pins(row: Row, originals: Mapping[tuple[tuple[str, str], Hashable], Any]) -> dict[str, st.SearchStrategy[Any]]:
-    return {name: st.just(originals[(knob, value)]) for (knob, value) in row for name in [knob[1]]}
+    """The strategy overrides of a row: its values; a data attribute's presence only as None when left out (when
+    passed, the row's filter keeps the cases that pass it, with values drawn to fit them)."""
+    pins = {}
+    for knob, value in row:
+        if knob[0] != PASSED:
+            pins[knob[1]] = st.just(originals[(knob, value)])
+        elif not value:
+            pins[knob[1]] = st.none()
+    return pins
 
 
 @dataclasses.dataclass
@@ -366,12 +394,15 @@ class Plan:
     def summary(self, outcomes_cases: Sequence[Case], launches: Launches) -> Summary:
         keys = Counter(key for case_keys in launches.cases for key in set(case_keys))
         values = {
-            name: sorted({_value(c, (where, name)) for c in outcomes_cases}, key=repr) for where, name in self.relevant
+            f"{name} passed" if where == PASSED else name: sorted(
+                {_value(c, (where, name)) for c in outcomes_cases}, key=repr
+            )
+            for where, name in self.relevant
         }
         return Summary(
             max_compiles=self.max_compiles,
             off=self.off,
-            relevant=[name for _, name in self.relevant],
+            relevant=[f"{name} passed" if where == PASSED else name for where, name in self.relevant],
             rows=len(self.rows),
             keys=len(keys),
             cases_per_key=sorted(keys.values(), reverse=True),
@@ -399,6 +430,7 @@ def plan(
     module). `factory(overrides)` is the contract's case strategy under those overrides; `examples` are the run's
     regime examples, whose compile-relevant values come first in the menu (they run anyway)."""
     start, probe = time.perf_counter(), Prober(contract, impl, device, autotune_configs=autotune_configs)
+    data = {name for name, marker in contract.markers.items() if isinstance(marker, (Offsets, Index))}
     free = factory(overrides)
     probed = [probe(case) for case in draw(free, PROBES, seed)]
     result = Plan(seed, max_compiles, estimate=estimated_keys(probed))
@@ -415,7 +447,7 @@ def plan(
         result.seconds, result.probes = time.perf_counter() - start, probe.calls
         return result
     for round_ in range(ROUNDS + 1):
-        result.relevant = pinned_knobs(relevant, reached)
+        result.relevant = pinned_knobs(relevant, reached, data)
         result.rows, per_row, result.sources = _budgeted(
             factory, overrides, result.relevant, examples, free_probes, max_compiles
         )
@@ -470,6 +502,7 @@ def _budgeted(
         (knob, _value(c, knob)): (c.dims if knob[0] == "dims" else c.options)[knob[1]]
         for c in [*corners, *probes]
         for knob in pinned
+        if knob[0] != PASSED
     }
     rows = menu(corners, probes, pinned, max_compiles)
 

@@ -6,11 +6,11 @@ Its speed needs one: bench/compile_budget.py and bench/results/."""
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 import pytest
 import torch
-from jaxtyping import Float32
+from jaxtyping import Float32, Int
 from torch import Tensor
 
 import shapecheck
@@ -247,3 +247,56 @@ def test_probes_meet_an_autotuned_kernel_without_benchmarking_it(mode: str) -> N
         assert blocks == picked and len({b[0] for b in blocks}) > 1, blocks
     else:
         assert blocks == [[4, 8, 16]] * len(seeds), blocks
+
+
+def _varlen_signature(
+    x: Float32[Tensor, "T D"], cu_seqlens: Optional[Annotated[Int[Tensor, "N+1"], shapecheck.Offsets("T")]] = None
+) -> Float32[Tensor, "T D"]: ...
+
+
+VARLEN = shapecheck.Contract(
+    "varlen_scaled",
+    _varlen_signature,
+    reference=lambda x, cu_seqlens=None: x * 2,
+    dims={
+        "T": shapecheck.Dim("tokens", 1, 40),
+        "D": shapecheck.Dim("columns", 1, 40),
+        "N": shapecheck.Dim("seqs", 1, 4),
+    },
+)
+
+
+def test_offsets_whose_presence_keys_a_compilation_are_pinned_by_presence_not_by_value(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A varlen kernel (IS_VARLEN a constexpr) whose contract has no flag deciding whether `cu_seqlens` is
+    passed: a menu row keeps the offsets' presence, and each case's offsets are still drawn with its own T and N.
+    Pinning one probed list instead handed other draws offsets of another length and sum (an internal error in
+    the input builder on an H100: "shape '[2]' is invalid for input of size 3")."""
+    kernel = FakeKernel(("D", "VARLEN"))
+
+    def varlen_scaled(x: Tensor, cu_seqlens: Optional[Tensor] = None) -> Tensor:
+        if cu_seqlens is not None:
+            assert cu_seqlens.shape[0] >= 2 and int(cu_seqlens[-1]) == x.shape[0], "offsets of another case"
+        kernel[(1,)](T=x.shape[0], D=x.shape[1], VARLEN=cu_seqlens is not None)
+        return x * 2
+
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    report = run_property(
+        VARLEN,
+        varlen_scaled,
+        "varlen_scaled",
+        profile=PROFILES["ci"],
+        device="cpu",
+        examples=60,
+        seed=5,
+        database=False,
+        max_compiles=4,
+    )
+    assert report.held, report.failure
+    summary = report.compile_budget
+    assert summary is not None and not summary.off and "cu_seqlens passed" in summary.relevant
+    varlen = {o.case.options["cu_seqlens"] is not None for o in report.outcomes}
+    lists = {json.dumps(o.case.options["cu_seqlens"]) for o in report.outcomes if o.case.options["cu_seqlens"]}
+    assert varlen == {True, False} and len(lists) >= 2, "presence pinned, the offsets themselves drawn"
+    assert len({(kw["D"], kw["VARLEN"]) for kw in kernel.compiled.values()}) <= 4
