@@ -185,6 +185,45 @@ def paired(host: dict[str, list[float]], mode: str) -> float:
     return statistics.median(m - u for m, u in zip(host[mode], host["unchecked"]))
 
 
+def _guarded(method: Callable[..., Any], *args: Any) -> Any:
+    """A guard-manager method with or without the trailing user-stack argument (torch versions differ)."""
+    try:
+        return method(*args, None)
+    except TypeError:
+        return method(*args)
+
+
+def root_manager(args: tuple, kwargs: dict) -> Callable[[tuple, dict], bool]:
+    """A prototype: the whole hit (counts, keywords, scalars, tensors) as one dynamo RootGuardManager, checked
+    in one C++ call on `(args, kwargs)`; no aliasing guard (the decorator's hit has one)."""
+    from torch._C._dynamo.guards import RootGuardManager
+    from torch._dynamo.guards import GuardManagerType
+
+    kind, root = GuardManagerType.GUARD_MANAGER, RootGuardManager()
+
+    def value(manager: Any, v: Any, name: str) -> None:
+        if type(v) is torch.Tensor:
+            meta = (v, list(v.size()), list(v.stride()), name, [name])
+            try:  # torch 2.13: a user stack before the type; earlier versions without it
+                manager.add_tensor_match_guard(*meta, None, type(v), torch._C._dispatch_keys(v))
+            except TypeError:
+                manager.add_tensor_match_guard(*meta, type(v), torch._C._dispatch_keys(v))
+        else:
+            _guarded(manager.add_type_match_guard, id(type(v)), [name])
+            _guarded(manager.add_equals_match_guard, v, [name])
+
+    a = root.tuple_getitem_manager(key=0, source="a", example_value=args, guard_manager_enum=kind)
+    _guarded(a.add_length_check_guard, len(args), ["len(a)"])
+    for i, v in enumerate(args):
+        value(a.tuple_getitem_manager(key=i, source=f"a[{i}]", example_value=v, guard_manager_enum=kind), v, f"a{i}")
+    k = root.tuple_getitem_manager(key=1, source="k", example_value=kwargs, guard_manager_enum=kind)
+    _guarded(k.add_dict_length_check_guard, len(kwargs), ["len(k)"])
+    for name, v in kwargs.items():
+        value(k.dict_getitem_manager(key=name, source=name, example_value=v, guard_manager_enum=kind), v, name)
+    check = root.check
+    return lambda a, k: check((a, k))
+
+
 def anatomy(N: int, calls: int, rounds: int) -> list[str]:
     """Where the eager `first` hit's time goes inside a decode step: wrappers around the real kernel that each add
     one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (paired
@@ -217,6 +256,26 @@ def anatomy(N: int, calls: int, rounds: int) -> list[str]:
             return fn(*a, **k)
         raise AssertionError
 
+    try:
+        manager = root_manager(args, kwargs)
+        assert manager(*sets[1]) and not manager(args[:-1], kwargs)
+    except Exception as exc:  # noqa: BLE001 - a prototype on private API: its row says why it is missing
+        print(f"guard-manager prototype unavailable: {type(exc).__name__}: {exc}")
+        manager = None
+    dynamo_compiling = torch.compiler.is_dynamo_compiling
+
+    def one_call(*a: Any, **k: Any) -> Any:
+        if manager(a, k):
+            return fn(*a, **k)
+        raise AssertionError
+
+    def rebuilt(*a: Any, **k: Any) -> Any:
+        if dynamo_compiling():
+            raise AssertionError
+        if manager(a, k):
+            return fn(*a, **k)
+        raise AssertionError
+
     fns = {
         "unchecked": fn,
         "a Python wrapper `(*a, **k)` passing the call on": wrapper,
@@ -226,6 +285,9 @@ def anatomy(N: int, calls: int, rounds: int) -> list[str]:
         "`first` (the decorator: compile test + hit expression)": MODES["first"],
         "`shapes` (+ the output's guard)": MODES["shapes"],
     }
+    if manager is not None:
+        fns["+ dynamo's RootGuardManager instead (the whole hit in one C++ call)"] = one_call
+        fns["+ `is_dynamo_compiling()` + RootGuardManager (a rebuilt hit)"] = rebuilt
     for f in fns.values():
         for i in range(6):
             f(*sets[i % 2][0], **sets[i % 2][1])
