@@ -506,8 +506,8 @@ def main(argv: Optional[list[str]] = None) -> int:
         type=Path,
         nargs="+",
         default=None,
-        help="folders of runs cut short (a device call's end): the per-op reports they finished replace those "
-        "ops' rows in --out's table",
+        help="folders of later runs of some ops (or runs cut short by a device call's end): the per-op reports they "
+        "finished replace those ops' rows in --out's table",
     )
     args = parser.parse_args(argv)
     tag = ("cpu" if args.device == "cpu" else "cuda") + ("_steered" if args.steered else "")
@@ -589,8 +589,8 @@ def _merge(folders: list[Path], out: Path, tag: str) -> int:
 
 
 def _finished(folders: list[Path], out: Path, tag: str) -> int:
-    """Rows from the per-op reports of runs cut short (no table of their own), replacing those ops' rows in
-    `out`'s table; a row's wall time is then the property run's own seconds (the process start not counted)."""
+    """Rows from the per-op reports of later runs (one cut short has no table of its own), replacing those ops'
+    rows in `out`'s table; a row's wall time is then the property run's own seconds (the process start not counted)."""
     table = json.loads((out / f"audit_{tag}.json").read_text())
     fresh = {}
     for op in OPS:
@@ -603,7 +603,7 @@ def _finished(folders: list[Path], out: Path, tag: str) -> int:
     names = ", ".join(f"{library} {name}" for library, name in fresh)
     rows = [fresh.pop((r["library"], r["op"]), r) for r in table["ops"]] + list(fresh.values())
     meta = {k: v for k, v in table.items() if k != "ops"}
-    meta["command"] += f"; rows of {names} from later runs cut short ({', '.join(map(str, folders))})"
+    meta["command"] += f"; rows of {names} from later runs ({', '.join(map(str, folders))})"
     return _write(out, tag, meta, rows)
 
 
