@@ -89,16 +89,23 @@ def _impl(kernel: FakeKernel, wrong_from_rows: int = 10**9) -> Any:
     return scaled
 
 
-def _run(impl: Any, max_compiles: int, monkeypatch: pytest.MonkeyPatch, examples: int = 60) -> Report:
+def _run(
+    impl: Any,
+    max_compiles: int,
+    monkeypatch: pytest.MonkeyPatch,
+    examples: int = 60,
+    contract: shapecheck.Contract = CONTRACT,
+    seed: int = 3,
+) -> Report:
     monkeypatch.setenv("TRITON_INTERPRET", "0")  # the budget steps aside under the interpreter; the fake compiles
     return run_property(
-        CONTRACT,
+        contract,
         impl,
-        "scaled",
+        impl.__name__,
         profile=PROFILES["ci"],
         device="cpu",
         examples=examples,
-        seed=3,
+        seed=seed,
         database=False,
         max_compiles=max_compiles,
     )
@@ -281,18 +288,7 @@ def test_offsets_whose_presence_keys_a_compilation_are_pinned_by_presence_not_by
         kernel[(1,)](T=x.shape[0], D=x.shape[1], VARLEN=cu_seqlens is not None)
         return x * 2
 
-    monkeypatch.setenv("TRITON_INTERPRET", "0")
-    report = run_property(
-        VARLEN,
-        varlen_scaled,
-        "varlen_scaled",
-        profile=PROFILES["ci"],
-        device="cpu",
-        examples=60,
-        seed=5,
-        database=False,
-        max_compiles=4,
-    )
+    report = _run(varlen_scaled, 4, monkeypatch, contract=VARLEN, seed=5)
     assert report.held, report.failure
     summary = report.compile_budget
     assert summary is not None and not summary.off and "cu_seqlens passed" in summary.relevant
