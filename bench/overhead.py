@@ -157,10 +157,22 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     return parts
 
 
-def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -> dict[str, list[float]]:
+ACTIVATIONS = (1, 5, 6, 7, 8, 10)  # a, q, k, v, b and the slot indices: a decode step's fresh tensors
+
+
+def fresh_views(args: tuple) -> tuple:
+    """The activations as new tensor objects (views, no device work), as a serving step hands its kernel
+    tensors made just before; the weights and the state pool stay the same objects."""
+    return tuple(x.view(x.shape) if i in ACTIVATIONS else x for i, x in enumerate(args))
+
+
+def host_rounds(
+    fns: dict[str, Callable], sets: list, calls: int, rounds: int, fresh: bool = False
+) -> dict[str, list[float]]:
     """Host wall per call (one sync per round), modes interleaved round by round, each round starting one mode
     later (no mode always runs right after the same one), garbage collection off as `timeit` has it: every
-    round's figure."""
+    round's figure. `fresh`: each call's activations are new views made just before it (`fresh_views`, timed
+    in every mode alike)."""
     names = list(fns)
     per: dict[str, list[float]] = {name: [] for name in names}
     gc.disable()
@@ -172,7 +184,7 @@ def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -
                 t0 = time.perf_counter()
                 for i in range(calls):
                     a, kw = sets[i % len(sets)]
-                    fn(*a, **kw)
+                    fn(*(fresh_views(a) if fresh else a), **kw)
                 _sync()
                 per[name].append((time.perf_counter() - t0) / calls * 1e6)
     finally:
@@ -224,7 +236,7 @@ def root_manager(args: tuple, kwargs: dict) -> Callable[[tuple, dict], bool]:
     return lambda a, k: check((a, k))
 
 
-def anatomy(N: int, calls: int, rounds: int) -> list[str]:
+def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
     """Where the eager `first` hit's time goes inside a decode step: wrappers around the real kernel that each add
     one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (paired
     median Δ, fastest in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
@@ -291,10 +303,11 @@ def anatomy(N: int, calls: int, rounds: int) -> list[str]:
     for f in fns.values():
         for i in range(6):
             f(*sets[i % 2][0], **sets[i % 2][1])
-    host = host_rounds(fns, sets, calls, rounds)
+    host = host_rounds(fns, sets, calls, rounds, fresh)
     lines = [
         "",
-        f"## The eager hit in situ, N={N}: each wrapper adds one part (µs per call; {rounds} rounds of {calls} calls,",
+        f"## The eager hit in situ, N={N}{', fresh activations' if fresh else ''}: each wrapper adds one part "
+        f"(µs per call; {rounds} rounds of {calls} calls,",
         "paired median Δ against unchecked, fastest round's Δ in brackets)",
         "",
         "| callable | µs per call | Δ µs |",
@@ -387,6 +400,9 @@ def main() -> None:
     ap.add_argument(
         "--anatomy", action="store_true", help="only the eager hit in situ, part by part, at N=1 (41 rounds, 400 calls)"
     )
+    ap.add_argument(
+        "--fresh", action="store_true", help="with --anatomy: also with each call's activations new views (fresh_views)"
+    )
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -412,7 +428,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     if args.anatomy:
-        found = anatomy(1, 400, 41)
+        found = anatomy(1, 400, 41) + (anatomy(1, 400, 41, fresh=True) if args.fresh else [])
         name = "overhead_anatomy_" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in tag)
         (out / f"{name}.md").write_text("\n".join([f"# The eager `first` hit in situ: {where}", *found[1:]]) + "\n")
         return
