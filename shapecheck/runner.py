@@ -36,6 +36,7 @@ from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import poisoned_allocations
 from shapecheck.harness import tolerance as tolerance  # re-exported: test_kernel.py and bench/soak.py use it
+from shapecheck.host import described
 from shapecheck.inputs import input_builder
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
@@ -138,10 +139,10 @@ def check_case(
         outcome.problems.append(str(exc))
     except Exception as exc:  # noqa: BLE001 - any failure of the kernel under test is a finding
         blame.not_a_finding("the implementation", exc)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        said = described(exc)  # one line; a Triton CompilationError's "at 39:15:" with what is wrong after it
         if isinstance(exc, ContractViolation) and (exc.expected is not None or exc.found is not None):
-            first += f" (expected {exc.expected}, found {exc.found})"  # its own decorator refused a call or result
-        outcome.problems.append(f"kernel raised {type(exc).__name__}: {first}")
+            said += f" (expected {exc.expected}, found {exc.found})"  # its own decorator refused a call or result
+        outcome.problems.append(f"kernel raised {said}")
         outcome.raised = type(exc).__name__
     else:
         judge = Judge(contract, case.seed, results_of, call.dims)

@@ -113,3 +113,31 @@ def test_an_error_is_described_in_one_line_that_says_what_went_wrong() -> None:
     assert host.described(triton_like) == "CompilationError: at 39:15: ... Input shapes should have K >= 16"
     assert host.described(ValueError("bad\nsecond")) == "ValueError: bad"
     assert host.described(RuntimeError()) == "RuntimeError"
+
+
+@pytest.mark.interpreter
+def test_a_kernel_that_fails_to_compile_is_a_finding_that_says_why() -> None:
+    """A kernel raising Triton's CompilationError on a valid case is a finding, its line naming the reason that
+    ends the message, not only the position that opens it ("kernel raised CompilationError: at 39:15:")."""
+    from shapecheck.contracts.segment import SEGMENT_MEAN
+    from shapecheck.profiles import PROFILES
+    from shapecheck.runner import run_property
+    from tests.conftest import DEVICE
+
+    class CompilationError(Exception):
+        pass
+
+    def fails_to_compile(*args: object, **kwargs: object) -> object:
+        raise CompilationError("at 39:15:\n    b = tl.dot(x, y)\n        ^\nInput shapes should have K >= 16")
+
+    report = run_property(
+        SEGMENT_MEAN,
+        fails_to_compile,
+        "fails_to_compile",
+        profile=PROFILES["ci"],
+        device=DEVICE,
+        examples=3,
+        database=False,
+    )
+    assert report.failure is not None
+    assert "kernel raised CompilationError: at 39:15: ... Input shapes should have K >= 16" in report.failure.problems
