@@ -311,6 +311,9 @@ EXAMPLES: dict[str, Case] = {
     "softplus linear branch, a gate at the threshold": _case(
         softplus_threshold=2.0, softplus_beta=2.0, T=3, at_threshold=True
     ),
+    # The case above straddles softplus's jump at the threshold, so its noisy copies' float32 floor (0.6%) bounds
+    # it loosely: a kernel without the threshold (0.35% off there) held. Off the threshold it is caught (0.43%).
+    "softplus linear branch, gates off the threshold": _case(softplus_threshold=2.0, softplus_beta=2.0, T=3),
     "bf16 gate parameters": _case(gate_dtype="bfloat16", T=2),
     "custom scale": _case(scale=0.3),
     "packed gates [B*T, HV]": _case(T=3, packed_gates=True),
