@@ -16,6 +16,14 @@ from rich.table import Table
 from shapecheck.outcomes import FACTOR, STORED, Report, Summary
 from shapecheck.reports import reproduction
 
+_EXACT = {"bool", *(f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64))}  # compared element by element
+
+
+def _error(key: str, err: float) -> str:
+    """A result's worst relative RMS error; "exact" for an integer or bool result whose every element agreed."""
+    return "exact" if err == 0 and key.rsplit(" ", 1)[-1] in _EXACT else f"{err:.2e}"
+
+
 if TYPE_CHECKING:
     from shapecheck.spec import Contract
 
@@ -104,7 +112,9 @@ def report_table(report: Report) -> Table:
             "rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}"
         )
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
-    table.add_row("worst error", ", ".join(f"{key}: {err:.2e}" for key, err in sorted(report.worst_errors().items())))
+    table.add_row(
+        "worst error", ", ".join(f"{key}: {_error(key, err)}" for key, err in sorted(report.worst_errors().items()))
+    )
     reconsidered = sum(o.ok and bool(o.bounds) for o in report.outcomes)
     if reconsidered:  # their errors above are against float64, held to a floor of their own
         table.add_row(

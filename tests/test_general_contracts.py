@@ -16,10 +16,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jaxtyping import BFloat16, Bool, Float, Float32, Int32
+from rich.console import Console
 from torch import Tensor
 
 import shapecheck
-from shapecheck import InPlace, strategies
+from shapecheck import InPlace, console, strategies
 from shapecheck.errors import InvalidContract, UsageError
 from shapecheck.outcomes import Report
 from shapecheck.pins import overrides as pin_overrides
@@ -193,6 +194,12 @@ def route_shifted_ids(logits: Tensor, topk: int, renormalize: bool = False) -> t
 def test_a_tuple_result_holds_with_its_int_scalar_drawn_without_a_pin() -> None:
     report = _run(ROUTE, route, examples=50)
     assert report.held
+    # the integer result is judged on every case and says so beside the floats: exact, not left out
+    assert report.worst_errors()["ids int32"] == 0.0 and "weights float32" in report.worst_errors()
+    assert all("ids int32" in o.errors for o in report.outcomes)
+    table = Console(width=300, record=True)
+    table.print(console.report_table(report))
+    assert "ids int32: exact, weights float32:" in table.export_text(), table.export_text()
     assert len({o.case.dims["topk"] for o in report.outcomes}) > 1
     assert {"renormalize=True", "renormalize=False"} <= set(report.regimes)
     assert all(o.case.dims["topk"] <= o.case.dims["E"] for o in report.outcomes)
