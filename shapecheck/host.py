@@ -171,8 +171,7 @@ def span(x: torch.Tensor) -> tuple[int, int]:
     if x.numel() == 0:
         return (0, 0)
     start = x.data_ptr()
-    reach = sum((size - 1) * abs(stride) for size, stride in zip(x.shape, x.stride()))
-    return start, start + (reach + 1) * x.element_size()
+    return start, start + extent(x.shape, x.stride(), x.element_size())
 
 
 Slot = tuple[int, tuple[int, ...], tuple[int, ...], torch.dtype]  # offset in bytes, shape, strides, dtype
