@@ -278,7 +278,7 @@ def unexplained(
 
 
 def pinned_knobs(
-    relevant: Sequence[tuple[str, str]], probed: Sequence[Probed], data: Collection[str] = ()
+    relevant: Sequence[tuple[str, str]], probed: Sequence[Probed], data: Collection[str]
 ) -> list[tuple[str, str]]:
     """The attributes to pin: the relevant ones, except the `data` ones, values of marked arguments (offsets,
     slot indices) that are drawn to fit the case's dims and cannot be pinned apart from them. Of such an optional
@@ -363,6 +363,11 @@ def menu(examples: Sequence[Case], probes: Sequence[Case], knobs: Sequence[tuple
     return chosen
 
 
+def _label(knob: tuple[str, str]) -> str:
+    """A pinned attribute as the report names it: its name, or "cu_seqlens passed" for a presence."""
+    return f"{knob[1]} passed" if knob[0] == PASSED else knob[1]
+
+
 def _pins(row: Row, originals: Mapping[tuple[tuple[str, str], Hashable], Any]) -> dict[str, st.SearchStrategy[Any]]:
     """The strategy overrides of a row: its values; a data attribute's presence only as None when left out (when
     passed, the row's filter keeps the cases that pass it, with values drawn to fit them)."""
@@ -393,16 +398,11 @@ class Plan:
 
     def summary(self, outcomes_cases: Sequence[Case], launches: Launches) -> Summary:
         keys = Counter(key for case_keys in launches.cases for key in set(case_keys))
-        values = {
-            f"{name} passed" if where == PASSED else name: sorted(
-                {_value(c, (where, name)) for c in outcomes_cases}, key=repr
-            )
-            for where, name in self.relevant
-        }
+        values = {_label(knob): sorted({_value(c, knob) for c in outcomes_cases}, key=repr) for knob in self.relevant}
         return Summary(
             max_compiles=self.max_compiles,
             off=self.off,
-            relevant=[f"{name} passed" if where == PASSED else name for where, name in self.relevant],
+            relevant=[_label(knob) for knob in self.relevant],
             rows=len(self.rows),
             keys=len(keys),
             cases_per_key=sorted(keys.values(), reverse=True),
