@@ -16,19 +16,12 @@ from rich.table import Table
 from shapecheck.outcomes import FACTOR, STORED, Report, Summary
 from shapecheck.reports import reproduction
 
-_EXACT = {"bool", *(f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64))}  # compared element by element
-
-
-def _error(key: str, err: float) -> str:
-    """A result's worst relative RMS error; "exact" for an integer or bool result whose every element agreed."""
-    return "exact" if err == 0 and key.rsplit(" ", 1)[-1] in _EXACT else f"{err:.2e}"
-
-
 if TYPE_CHECKING:
     from shapecheck.spec import Contract
 
 stdout = Console()
 stderr = Console(stderr=True)
+_EXACT = {"bool", *(f"{u}int{bits}" for u in ("", "u") for bits in (8, 16, 32, 64))}  # compared element by element
 
 
 def contract_table(c: Contract) -> Table:
@@ -81,6 +74,11 @@ def _drawn(c: Contract, name: str) -> str:
     from shapecheck import strategies  # Hypothesis: here, not at the top, so that rendering a report needs none
 
     return "drawn" if strategies.scalar(c, name) is not None else ""
+
+
+def _error(key: str, err: float) -> str:
+    """A result's worst relative RMS error; "exact" for an integer or bool result whose every element agreed."""
+    return "exact" if err == 0 and key.rsplit(" ", 1)[-1] in _EXACT else f"{err:.2e}"
 
 
 def report_table(report: Report) -> Table:

@@ -548,8 +548,9 @@ class _Judge:
             compare = exact
         if compare is not None:
             differs = compare(out, ref, self.results)
-            if compare is exact and self.errors is not None:  # 0 when every element agrees: the summary then
-                self.errors[error_key(name, out.dtype)] = relative_rms(out, ref)  # shows integer results judged
+            if compare is exact and self.errors is not None:
+                # 0 when every element agrees: the summary then shows integer results judged beside the floats
+                self.errors[error_key(name, out.dtype)] = relative_rms(out, ref)
             how = "" if compare is exact else f" (compared by {getattr(compare, '__name__', 'the contract')})"
             return [Problem(Kind.VALUES, name, f"{lead}: {differs}{how}")] if differs else []
         err = relative_rms(out, ref)
