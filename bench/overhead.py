@@ -54,7 +54,7 @@ import triton  # noqa: E402
 
 import shapecheck.kernels.gdn as gdn  # noqa: E402
 from bench.gdn_stand_in import gdn_stand_in  # noqa: E402
-from shapecheck import guards  # noqa: E402
+from shapecheck import guards, native  # noqa: E402
 from shapecheck.contracts.gdn import GDN_DECODE  # noqa: E402
 from shapecheck.decorator import _argument_gate, contract  # noqa: E402
 
@@ -119,6 +119,18 @@ def _us(fn: Callable[[], Any], reps: int) -> float:
     return min(runs)
 
 
+def _which() -> str:
+    """Which C++ check the decorator's hit uses in this process (`shapecheck.native`)."""
+    return "native tensor check" if native.module() is not None else "TensorGuards (native check not built)"
+
+
+def _dynamo_guard(tensors: tuple[torch.Tensor, ...]) -> Callable[..., bool]:
+    """Dynamo's C++ tensor guard, what the hit used before the native check (and uses where it is not built)."""
+    from torch._C._dynamo.guards import TensorGuards
+
+    return TensorGuards(*tensors, dynamic_dims_sizes=None, dynamic_dims_strides=None).check
+
+
 def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[str, float]:
     """Microseconds per call of each part of one check (no launch)."""
     c = GDN_DECODE
@@ -129,12 +141,13 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     sig = guards.signature(args, kwargs)
     assert sig is not None
     tensors = tuple(v for v in (*args, *kwargs.values()) if type(v) is torch.Tensor)
-    tensor_guard = guards._tensor_guard(tensors)
+    check, dynamo = native.tensor_check(tensors), _dynamo_guard(tensors)
     parts = {
-        "first/shapes cache hit (`matches`: counts, scalars, tensor guard)": _us(
+        f"first/shapes cache hit (`matches`: counts, scalars, {_which()})": _us(
             lambda: sig.matches(args, kwargs), 100 * reps
         ),
-        f"  C++ tensor guard alone ({len(tensors)} tensors)": _us(lambda: tensor_guard.check(*tensors), 100 * reps),
+        f"  {_which()} alone ({len(tensors)} tensors)": _us(lambda: check(*tensors), 100 * reps),
+        f"  dynamo's TensorGuards alone ({len(tensors)} tensors)": _us(lambda: dynamo(*tensors), 100 * reps),
         "  torch.compiler.is_compiling() (each first/shapes call asks it first)": _us(
             torch.compiler.is_compiling, 100 * reps
         ),
@@ -199,43 +212,23 @@ def paired(host: dict[str, list[float]], mode: str) -> float:
     return statistics.median(m - u for m, u in zip(host[mode], host["unchecked"]))
 
 
-def _guarded(method: Callable[..., Any], *args: Any) -> Any:
-    """A guard-manager method with or without the trailing user-stack argument (torch versions differ)."""
+def _first_on_tensorguards(sets: list) -> Callable:
+    """A `first`-decorated kernel whose remembered signatures check their tensors with dynamo's TensorGuards,
+    as every hit did before the native check (and does where it is not built: SHAPECHECK_NATIVE=0)."""
+    fn = contract(GDN_DECODE, mode="first")(UNCHECKED)
+    before = os.environ.get(native.ENV)
+    os.environ[native.ENV] = "0"
+    native.module.cache_clear()
     try:
-        return method(*args, None)
-    except TypeError:
-        return method(*args)
-
-
-def root_manager(args: tuple, kwargs: dict) -> Callable[[tuple, dict], bool]:
-    """A prototype: the whole hit (counts, keywords, scalars, tensors) as one dynamo RootGuardManager, checked
-    in one C++ call on `(args, kwargs)`; no aliasing guard (the decorator's hit has one)."""
-    from torch._C._dynamo.guards import RootGuardManager
-    from torch._dynamo.guards import GuardManagerType
-
-    kind, root = GuardManagerType.GUARD_MANAGER, RootGuardManager()
-
-    def value(manager: Any, v: Any, name: str) -> None:
-        if type(v) is torch.Tensor:
-            meta = (v, list(v.size()), list(v.stride()), name, [name])
-            try:  # torch 2.13: a user stack before the type; earlier versions without it
-                manager.add_tensor_match_guard(*meta, None, type(v), torch._C._dispatch_keys(v))
-            except TypeError:
-                manager.add_tensor_match_guard(*meta, type(v), torch._C._dispatch_keys(v))
+        for a, kw in sets:  # each set's signature remembered now, with TensorGuards
+            fn(*a, **kw)
+    finally:
+        if before is None:
+            os.environ.pop(native.ENV)
         else:
-            _guarded(manager.add_type_match_guard, id(type(v)), [name])
-            _guarded(manager.add_equals_match_guard, v, [name])
-
-    a = root.tuple_getitem_manager(key=0, source="a", example_value=args, guard_manager_enum=kind)
-    _guarded(a.add_length_check_guard, len(args), ["len(a)"])
-    for i, v in enumerate(args):
-        value(a.tuple_getitem_manager(key=i, source=f"a[{i}]", example_value=v, guard_manager_enum=kind), v, f"a{i}")
-    k = root.tuple_getitem_manager(key=1, source="k", example_value=kwargs, guard_manager_enum=kind)
-    _guarded(k.add_dict_length_check_guard, len(kwargs), ["len(k)"])
-    for name, v in kwargs.items():
-        value(k.dict_getitem_manager(key=name, source=name, example_value=v, guard_manager_enum=kind), v, name)
-    check = root.check
-    return lambda a, k: check((a, k))
+            os.environ[native.ENV] = before
+        native.module.cache_clear()
+    return fn
 
 
 def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
@@ -248,7 +241,7 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
     where = [i for i, v in enumerate(args) if type(v) is torch.Tensor]
     sig = guards.signature(args, kwargs)
     assert sig is not None
-    check = guards._tensor_guard(tuple(args[i] for i in where)).check
+    check, dynamo = native.tensor_check(tuple(args[i] for i in where)), _dynamo_guard(tuple(args[i] for i in where))
     pick = eval(f"lambda a: ({', '.join(f'a[{i}]' for i in where)},)")  # the tensors, as the hit reads them
     is_compiling = torch.compiler.is_compiling
 
@@ -260,8 +253,13 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
             raise AssertionError
         return fn(*a, **k)
 
-    def tensor_guard(*a: Any, **k: Any) -> Any:
+    def tensor_check(*a: Any, **k: Any) -> Any:
         if check(*pick(a)):
+            return fn(*a, **k)
+        raise AssertionError
+
+    def dynamo_guard(*a: Any, **k: Any) -> Any:
+        if dynamo(*pick(a)):
             return fn(*a, **k)
         raise AssertionError
 
@@ -270,38 +268,17 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
             return fn(*a, **k)
         raise AssertionError
 
-    try:
-        manager = root_manager(args, kwargs)
-        assert manager(*sets[1]) and not manager(args[:-1], kwargs)
-    except Exception as exc:  # noqa: BLE001 - a prototype on private API: its row says why it is missing
-        print(f"guard-manager prototype unavailable: {type(exc).__name__}: {exc}")
-        manager = None
-    dynamo_compiling = torch.compiler.is_dynamo_compiling
-
-    def one_call(*a: Any, **k: Any) -> Any:
-        if manager(a, k):
-            return fn(*a, **k)
-        raise AssertionError
-
-    def rebuilt(*a: Any, **k: Any) -> Any:
-        if dynamo_compiling():
-            raise AssertionError
-        if manager(a, k):
-            return fn(*a, **k)
-        raise AssertionError
-
     fns = {
         "unchecked": fn,
         "a Python wrapper `(*a, **k)` passing the call on": wrapper,
         "+ `torch.compiler.is_compiling()`": compiling_test,
-        "+ the C++ tensor guard alone (instead)": tensor_guard,
-        "+ the generated hit expression (counts, scalars, guard; instead)": matches,
+        "+ dynamo's TensorGuards alone (instead)": dynamo_guard,
+        f"+ the {_which()} alone (instead)": tensor_check,
+        "+ the generated hit expression (counts, scalars, tensor check; instead)": matches,
         "`first` (the decorator: compile test + hit expression)": MODES["first"],
-        "`shapes` (+ the output's guard)": MODES["shapes"],
+        "`shapes` (+ the output's check)": MODES["shapes"],
+        "`first` on TensorGuards (the hit before the native check; SHAPECHECK_NATIVE=0)": _first_on_tensorguards(sets),
     }
-    if manager is not None:
-        fns["+ dynamo's RootGuardManager instead (the whole hit in one C++ call)"] = one_call
-        fns["+ `is_dynamo_compiling()` + RootGuardManager (a rebuilt hit)"] = rebuilt
     for f in fns.values():
         for i in range(6):
             f(*sets[i % 2][0], **sets[i % 2][1])

@@ -1,16 +1,16 @@
-"""Which calls the decorator has already checked, decided by torch's own C++ tensor guards.
+"""Which calls the decorator has already checked, decided in C++.
 
 `first` and `shapes` modes trust a call whose signature — the layout of its arguments (how many positional,
 which keywords), each tensor's type, dtype, device, sizes, strides, requires_grad and dispatch keys, and each
 scalar's type and value — equals that of a call already checked. Whether a call is such a call is the
-question dynamo asks before it runs a compiled graph, so it is answered here the way dynamo answers it:
-`torch._C._dynamo.guards.TensorGuards` compares every tensor of the call against the checked call's in one
-C++ call, without building a Python object per tensor.
+question dynamo asks before it runs a compiled graph, about the same fields: here the tensors are compared in
+one C++ call (`shapecheck.native`: a check built for this, else dynamo's own `TensorGuards`), without building
+a Python object per tensor.
 
 The rest of the question is asked by one expression generated for the signature (as `dataclasses` generates
 its methods): the arguments' counts and keywords, then each scalar (the checked object itself, or an equal
-value of the same type), then the guard on the tensors, each read straight from the call's `args` and
-`kwargs`. A hit costs one Python frame around the C++ guard: no tuple of the call's values, no key.
+value of the same type), then the check of the tensors, each read straight from the call's `args` and
+`kwargs`. A hit costs one Python frame around the C++ check: no tuple of the call's values, no key.
 
 A call is remembered only when its scalars are plain immutable values (None, bool, int, float, str) and its
 tensors are plain `torch.Tensor`s or `nn.Parameter`s (a model's weights): a tensor subclass (which may report
@@ -22,37 +22,37 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from torch import Tensor
-from torch._C._dynamo.guards import TensorGuards
 from torch.nn import Parameter
 
+from shapecheck.native import Check, tensor_check
+
 _SCALARS = (type(None), bool, int, float, str)
-_TENSORS = (Tensor, Parameter)  # the guard compares the exact type too
+_TENSORS = (Tensor, Parameter)  # the check compares the exact type too
 Matcher = Callable[[tuple[Any, ...], dict[str, Any]], bool]
 
 
-def _tensor_guard(tensors: tuple[Tensor, ...]) -> TensorGuards:
-    """Dynamo's C++ check that tensors have these tensors' metadata (all of it static: no dynamic dims)."""
-    return TensorGuards(*tensors, dynamic_dims_sizes=None, dynamic_dims_strides=None)
+def _plain(value: Any) -> bool:
+    """A tensor the C++ check can describe: a plain tensor or parameter, not nested (no plain sizes)."""
+    return type(value) in _TENSORS and not value.is_nested
 
 
 def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], scalars: list[int]) -> Matcher:
     """`matches(args, kwargs)` for this call's signature: the counts of positional and keyword arguments and
     the keywords' names, each scalar (the checked object, else the same exact type and an equal value: `True ==
-    1 == 1.0`, but a bool where a float is declared is refused), which arguments are one tensor (the C++ guard
-    refuses a tensor given twice, so each is guarded once: q passed as k too), then the tensors' C++ guard. Each value is
-    read where the call puts it (`a[3]`, `k['scale']`); the source holds only indices and the keywords'
-    `repr`s, the checked values are its globals."""
+    1 == 1.0`, but a bool where a float is declared is refused), which arguments are one tensor (each is checked
+    once: q passed as k too), then the tensors' C++ check. Each value is read where the call puts it (`a[3]`,
+    `k['scale']`); the source holds only indices and the keywords' `repr`s, the checked values are its globals."""
     n, names = len(args), tuple(kwargs)
     values = (*args, *kwargs.values())
     at = lambda i: f"a[{i}]" if i < n else f"k[{names[i - n]!r}]"
     terms = [f"len(a) == {n}", f"len(k) == {len(names)}", *(f"{name!r} in k" for name in names)]
     terms += [f"((s{j} := {at(i)}) is v{j} or type(s{j}) is t{j} and s{j} == v{j})" for j, i in enumerate(scalars)]
-    first: dict[int, int] = {}  # each tensor object's first argument: the guard refuses one tensor given twice
+    first: dict[int, int] = {}  # each tensor object's first argument: TensorGuards refuses one tensor given twice
     for i in tensors:
         first.setdefault(id(values[i]), i)
     terms += [f"{at(i)} is {at(first[id(values[i])])}" for i in tensors if first[id(values[i])] != i]
     terms.append(f"check({', '.join(map(at, first.values()))})")
-    namespace = {"check": _tensor_guard(tuple(values[i] for i in first.values())).check}
+    namespace = {"check": tensor_check(tuple(values[i] for i in first.values()))}
     for j, i in enumerate(scalars):
         namespace[f"v{j}"], namespace[f"t{j}"] = values[i], type(values[i])
     matches: Matcher = eval(f"lambda a, k: {' and '.join(terms)}", namespace)  # source: indices, keywords by repr
@@ -66,7 +66,7 @@ class Signature:
 
     def __init__(self, matches: Matcher) -> None:
         self.matches = matches
-        self.output: Optional[TensorGuards] = None  # "shapes": the checked call's output's tensors
+        self.output: Optional[Check] = None  # "shapes": the check of the checked call's output's tensors
         self.output_arity: Optional[int] = None  # None: one tensor; n: a tuple of n tensors
 
     def same_output(self, out: Any) -> bool:
@@ -74,15 +74,16 @@ class Signature:
         if self.output is None:
             return False
         if self.output_arity is None:
-            return type(out) is Tensor and self.output.check(out)
-        return type(out) is tuple and len(out) == self.output_arity and self.output.check(*out)
+            return type(out) is Tensor and self.output(out)
+        return type(out) is tuple and len(out) == self.output_arity and self.output(*out)
 
 
 def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signature]:
-    """The signature of a call that may be remembered, or None (a tensor subclass, a mutable argument)."""
+    """The signature of a call that may be remembered, or None (a tensor subclass, a nested tensor, a mutable
+    argument)."""
     tensors, scalars = [], []
     for i, value in enumerate((*args, *kwargs.values())):
-        if type(value) in _TENSORS:
+        if _plain(value):
             tensors.append(i)
         elif type(value) in _SCALARS:
             scalars.append(i)
@@ -93,21 +94,21 @@ def signature(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[Signatu
 
 def remember_output(sig: Signature, out: Any) -> None:
     """Keep the checked output's metadata, so a later call with this signature can skip its output check
-    when its output has the same metadata (one C++ guard call). Other results (None, scalars) are checked
+    when its output has the same metadata (one C++ check). Other results (None, scalars) are checked
     on every call: their check is as cheap as any guard."""
-    if type(out) is Tensor:
-        sig.output = _tensor_guard((out,))
-    elif type(out) is tuple and out and all(type(x) is Tensor for x in out):
-        sig.output, sig.output_arity = _tensor_guard(out), len(out)
+    if type(out) is Tensor and _plain(out):
+        sig.output = tensor_check((out,))
+    elif type(out) is tuple and out and all(type(x) is Tensor and _plain(x) for x in out):
+        sig.output, sig.output_arity = tensor_check(out), len(out)
 
 
 def _key(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Optional[tuple[Any, ...]]:
     """A hashable summary of a call (layout, tensor sizes, scalars) that narrows the signatures to try, or
     None when the call cannot have a remembered signature. Built only when the last signature missed."""
     values = (*args, *kwargs.values())
-    if any(type(v) not in _TENSORS and type(v) not in _SCALARS for v in values):
+    if any(not _plain(v) and type(v) not in _SCALARS for v in values):
         return None
-    return (len(args), *kwargs, *[v.shape if type(v) in _TENSORS else (type(v), v) for v in values])
+    return (len(args), *kwargs, *[(type(v), v) if type(v) in _SCALARS else v.shape for v in values])
 
 
 class Checked:

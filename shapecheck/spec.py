@@ -581,6 +581,15 @@ class Contract:
                     found=type(value).__name__,
                     error=DtypeViolation,
                 )
+            if value.is_nested or value.layout != torch.strided:  # a nested tensor has no sizes to read
+                call.stop_if_traced()
+                raise call.fail(
+                    name,
+                    "must be a strided tensor",
+                    expected=spec.describe(),
+                    found=f"a {'nested' if value.is_nested else str(value.layout).removeprefix('torch.')} tensor",
+                    error=DtypeViolation,
+                )
             pattern = _dims.match(spec, value, name, call.bindings)
             if pattern is None:
                 pattern, axis, dim = _dims.first_clash(spec, value, name, call.bindings)
