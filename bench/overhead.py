@@ -274,7 +274,8 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
         "+ `torch.compiler.is_compiling()`": compiling_test,
         "+ dynamo's TensorGuards alone (instead)": dynamo_guard,
         f"+ the {_which()} alone (instead)": tensor_check,
-        "+ the generated hit expression (counts, scalars, tensor check; instead)": matches,
+        f"+ the {'native whole-call check' if native.module() else 'generated hit expression'} (counts, keywords, "
+        "scalars, tensors; instead)": matches,
         "`first` (the decorator: compile test + hit expression)": MODES["first"],
         "`shapes` (+ the output's check)": MODES["shapes"],
         "`first` on TensorGuards (the hit before the native check; SHAPECHECK_NATIVE=0)": _first_on_tensorguards(sets),

@@ -7,10 +7,11 @@ question dynamo asks before it runs a compiled graph, about the same fields: her
 one C++ call (`shapecheck.native`: a check built for this, else dynamo's own `TensorGuards`), without building
 a Python object per tensor.
 
-The rest of the question is asked by one expression generated for the signature (as `dataclasses` generates
-its methods): the arguments' counts and keywords, then each scalar (the checked object itself, or an equal
-value of the same type), then the check of the tensors, each read straight from the call's `args` and
-`kwargs`. A hit costs one Python frame around the C++ check: no tuple of the call's values, no key.
+The rest of the question (the arguments' counts and keywords, each scalar: the checked object itself, or an
+equal value of the same type) is asked in the same C++ call. Where the native check is not built, the whole
+question is one expression generated for the signature (as `dataclasses` generates its methods), each value
+read straight from the call's `args` and `kwargs`, around TensorGuards. Either way a hit builds no tuple of
+the call's values and no key.
 
 A call is remembered only when its scalars are plain immutable values (None, bool, int, float, str) and its
 tensors are plain `torch.Tensor`s or `nn.Parameter`s (a model's weights): a tensor subclass (which may report
@@ -24,11 +25,10 @@ from typing import Any, Callable, Optional
 from torch import Tensor
 from torch.nn import Parameter
 
-from shapecheck.native import Check, tensor_check
+from shapecheck.native import Check, Matcher, call_check, tensor_check
 
 _SCALARS = (type(None), bool, int, float, str)
 _TENSORS = (Tensor, Parameter)  # the check compares the exact type too
-Matcher = Callable[[tuple[Any, ...], dict[str, Any]], bool]
 
 
 def _plain(value: Any) -> bool:
@@ -40,8 +40,13 @@ def _matcher(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: list[int], 
     """`matches(args, kwargs)` for this call's signature: the counts of positional and keyword arguments and
     the keywords' names, each scalar (the checked object, else the same exact type and an equal value: `True ==
     1 == 1.0`, but a bool where a float is declared is refused), which arguments are one tensor (each is checked
-    once: q passed as k too), then the tensors' C++ check. Each value is read where the call puts it (`a[3]`,
-    `k['scale']`); the source holds only indices and the keywords' `repr`s, the checked values are its globals."""
+    once: q passed as k too), then the tensors' metadata. In one C++ call where the native check is built
+    (`shapecheck.native`); else as a generated expression around TensorGuards, each value read where the call
+    puts it (`a[3]`, `k['scale']`): its source holds only indices and the keywords' `repr`s, the checked values
+    are its globals."""
+    native = call_check(args, kwargs, tuple(tensors))
+    if native is not None:
+        return native
     n, names = len(args), tuple(kwargs)
     values = (*args, *kwargs.values())
     at = lambda i: f"a[{i}]" if i < n else f"k[{names[i - n]!r}]"

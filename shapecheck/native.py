@@ -29,6 +29,7 @@ from torch._C._dynamo.guards import TensorGuards
 ENV = "SHAPECHECK_NATIVE"
 SOURCE = Path(__file__).with_name("native_guard.cpp")
 Check = Callable[..., bool]
+Matcher = Callable[[tuple[Any, ...], dict[str, Any]], bool]
 _nested = attrgetter("is_nested")
 
 
@@ -54,6 +55,18 @@ def module() -> Optional[ModuleType]:
         )
         return None
     return built
+
+
+def call_check(args: tuple[Any, ...], kwargs: dict[str, Any], tensors: tuple[int, ...]) -> Optional[Matcher]:
+    """`matches(args, kwargs) -> bool` for this call's signature, in one C++ call (`native_guard.cpp` says what
+    is compared), or None where the native check is not built: `guards._matcher` generates the same question
+    in Python then. `tensors`: the positions of plain strided tensors among the positional, then keyword
+    values; every other value is a scalar (None, bool, int, float or str)."""
+    built = module()
+    if built is None:
+        return None
+    matches: Matcher = built.call(args, kwargs, tensors)
+    return matches
 
 
 def tensor_check(tensors: tuple[torch.Tensor, ...]) -> Check:

@@ -1,7 +1,8 @@
 """What "first" and "shapes" trust on a repeated signature, and what the compiled check adds (issue 23).
 
-A cache hit is decided by dynamo's C++ tensor guards plus the scalars' types and values: any difference a
-check could see (a bool for a float, another device, a new stride, a tensor subclass) is checked again.
+A cache hit is decided by one C++ comparison of the tensors (`shapecheck.native`) plus the scalars' types and
+values: any difference a check could see (a bool for a float, another device, a new stride, a tensor subclass)
+is checked again.
 Under `torch.compile` the checks run at trace time: a valid call's graph is the undecorated model's plus a
 handful of guards.
 """

@@ -153,3 +153,61 @@ def test_a_failed_build_warns_and_keeps_every_verdict(monkeypatch: pytest.Monkey
             fn(x, torch.randn(4, 4), scale)  # a miss: checked
     finally:
         native.module.cache_clear()
+
+
+def _calls() -> tuple[tuple[tuple[Any, ...], dict[str, Any]], dict[str, tuple[tuple[Any, ...], dict[str, Any], bool]]]:
+    """A checked call (x passed twice, scalars of each kind, a NaN) and calls against its signature, with
+    whether they have it."""
+    x, w, nan = torch.randn(2, 3), torch.randn(3, 4), float("nan")
+    checked = (x, w, 2.0, None, True, "a", nan), {"scale": 1.5, "y": x}
+    fresh_x, fresh_w = torch.randn(2, 3), torch.randn(3, 4)
+
+    def call(*args: Any, **kwargs: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        return args, kwargs
+
+    base = (x, w, 2.0, None, True, "a", nan)
+    return checked, {
+        "the same objects": (*call(*base, scale=1.5, y=x), True),
+        "fresh tensors, x passed twice": (*call(fresh_x, fresh_w, *base[2:], scale=1.5, y=fresh_x), True),
+        "keywords in another order": (*call(*base, y=x, scale=1.5), True),
+        "an equal float object": (*call(x, w, float("2.0"), *base[3:], scale=1.5, y=x), True),
+        "x and y other objects of x's metadata": (*call(*base, scale=1.5, y=fresh_x), False),
+        "an int for a float": (*call(x, w, 2, *base[3:], scale=1.5, y=x), False),
+        "1 for True": (*call(*base[:4], 1, *base[5:], scale=1.5, y=x), False),
+        "another str": (*call(*base[:5], "b", nan, scale=1.5, y=x), False),
+        "another NaN object": (*call(*base[:6], float("nan"), scale=1.5, y=x), False),
+        "another keyword value": (*call(*base, scale=2.5, y=x), False),
+        "a keyword missing": (*call(*base, scale=1.5), False),
+        "a keyword more": (*call(*base, scale=1.5, y=x, z=None), False),
+        "another keyword": (*call(*base, scale=1.5, z=x), False),
+        "a positional argument fewer": (*call(*base[:-1], scale=1.5, y=x), False),
+        "the keyword by position": (*call(*base, 1.5, y=x), False),
+        "a scalar for a tensor": (*call(x, 1.0, *base[2:], scale=1.5, y=x), False),
+        "a tensor for a scalar": (*call(x, w, torch.tensor(2.0), *base[3:], scale=1.5, y=x), False),
+        "another stride": (*call(x, w.T.contiguous().T, *base[2:], scale=1.5, y=x), False),
+    }
+
+
+@pytest.mark.parametrize("name", list(_calls()[1]))
+def test_native_call_check_answers_as_the_generated_expression(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """The native whole-call check and the generated Python expression (where it is not built) are one
+    question: the same answer on every variant of a call."""
+    from shapecheck import guards
+
+    (args, kwargs), calls = _calls()
+    monkeypatch.setenv(native.ENV, "0")
+    native.module.cache_clear()
+    expression = guards.signature(args, kwargs)
+    monkeypatch.delenv(native.ENV)
+    native.module.cache_clear()
+    try:
+        if native.module() is None:
+            pytest.skip("the native check could not be built here")
+        built = guards.signature(args, kwargs)
+        assert built is not None and expression is not None
+        assert type(built.matches).__name__ == "builtin_function_or_method"  # the native one answers below
+        call_args, call_kwargs, same = calls[name]
+        assert built.matches(call_args, call_kwargs) is same
+        assert expression.matches(call_args, call_kwargs) is same
+    finally:
+        native.module.cache_clear()
