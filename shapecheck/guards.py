@@ -20,7 +20,7 @@ sizes of its own) or a mutable argument is checked on every call.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from torch import Tensor
 from torch.nn import Parameter
