@@ -218,7 +218,7 @@ def _first_on_tensorguards(sets: list) -> Callable:
     fn = contract(GDN_DECODE, mode="first")(UNCHECKED)
     before = os.environ.get(native.ENV)
     os.environ[native.ENV] = "0"
-    native.module.cache_clear()
+    native.forget()
     try:
         for a, kw in sets:  # each set's signature remembered now, with TensorGuards
             fn(*a, **kw)
@@ -227,7 +227,7 @@ def _first_on_tensorguards(sets: list) -> Callable:
             os.environ.pop(native.ENV)
         else:
             os.environ[native.ENV] = before
-        native.module.cache_clear()
+        native.forget()
     return fn
 
 

@@ -17,6 +17,7 @@ import functools
 import hashlib
 import os
 import sys
+import threading
 import warnings
 from operator import attrgetter
 from pathlib import Path
@@ -33,9 +34,23 @@ Matcher = Callable[[tuple[Any, ...], dict[str, Any]], bool]
 _nested = attrgetter("is_nested")
 
 
-@functools.cache
+_building = threading.Lock()  # two threads' first checks build and import it once
+
+
 def module() -> Optional[ModuleType]:
     """The built extension (built now if this torch has none yet), or None where it cannot be built."""
+    with _building:
+        return _build()
+
+
+def forget() -> None:
+    """Build, or decline to, again at the next check: after `SHAPECHECK_NATIVE` changed (tests, bench)."""
+    with _building:
+        _build.cache_clear()
+
+
+@functools.cache
+def _build() -> Optional[ModuleType]:
     if os.environ.get(ENV, "1") == "0":
         return None
     source = SOURCE.read_bytes()
@@ -51,7 +66,7 @@ def module() -> Optional[ModuleType]:
             f"in modes 'first' and 'shapes' use dynamo's TensorGuards instead: the same verdicts, a slower hit. "
             f"{ENV}=0 skips the build.",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=4,
         )
         return None
     return built

@@ -26,11 +26,11 @@ class Sub(Tensor):
 def built(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The native check as this machine builds it, whatever the environment says; the cache restored after."""
     monkeypatch.delenv(native.ENV, raising=False)
-    native.module.cache_clear()
+    native.forget()
     if native.module() is None:
         pytest.skip("the native check could not be built here (test_built_where_a_compiler_is says whether it should)")
     yield
-    native.module.cache_clear()
+    native.forget()
 
 
 @pytest.fixture(params=["native", "TensorGuards"])
@@ -40,11 +40,11 @@ def either(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> I
         monkeypatch.setenv(native.ENV, "0")
     else:
         monkeypatch.delenv(native.ENV, raising=False)
-    native.module.cache_clear()
+    native.forget()
     if request.param == "native" and native.module() is None:
         pytest.skip("the native check could not be built here")
     yield request.param
-    native.module.cache_clear()
+    native.forget()
 
 
 def test_built_where_a_compiler_is() -> None:
@@ -52,7 +52,7 @@ def test_built_where_a_compiler_is() -> None:
     would otherwise only show as a slower hit."""
     if not (shutil.which("c++") and shutil.which("ninja")):
         pytest.skip("no C++ compiler or ninja here: the decorator uses TensorGuards")
-    native.module.cache_clear()
+    native.forget()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the fallback's warning would say why it failed
         built = native.module()
@@ -141,7 +141,7 @@ def test_a_failed_build_warns_and_keeps_every_verdict(monkeypatch: pytest.Monkey
 
     monkeypatch.delenv(native.ENV, raising=False)
     monkeypatch.setattr(torch.utils.cpp_extension, "load", no_compiler)
-    native.module.cache_clear()
+    native.forget()
     try:
         with pytest.warns(RuntimeWarning, match=r"RuntimeError: Ninja is required.*SHAPECHECK_NATIVE=0 skips"):
             assert native.module() is None
@@ -152,7 +152,7 @@ def test_a_failed_build_warns_and_keeps_every_verdict(monkeypatch: pytest.Monkey
         with pytest.raises(shapecheck.ContractViolation, match="dimension D"):
             fn(x, torch.randn(4, 4), scale)  # a miss: checked
     finally:
-        native.module.cache_clear()
+        native.forget()
 
 
 def _calls() -> tuple[tuple[tuple[Any, ...], dict[str, Any]], dict[str, tuple[tuple[Any, ...], dict[str, Any], bool]]]:
@@ -196,10 +196,10 @@ def test_native_call_check_answers_as_the_generated_expression(monkeypatch: pyte
 
     (args, kwargs), calls = _calls()
     monkeypatch.setenv(native.ENV, "0")
-    native.module.cache_clear()
+    native.forget()
     expression = guards.signature(args, kwargs)
     monkeypatch.delenv(native.ENV)
-    native.module.cache_clear()
+    native.forget()
     try:
         if native.module() is None:
             pytest.skip("the native check could not be built here")
@@ -210,4 +210,4 @@ def test_native_call_check_answers_as_the_generated_expression(monkeypatch: pyte
         assert built.matches(call_args, call_kwargs) is same
         assert expression.matches(call_args, call_kwargs) is same
     finally:
-        native.module.cache_clear()
+        native.forget()
