@@ -35,6 +35,17 @@ constexpr const char* kCapsule = "shapecheck.native_guard";
 
 void destroy(PyObject* capsule) { delete static_cast<Signature*>(PyCapsule_GetPointer(capsule, kCapsule)); }
 
+// The builtin function `def` with `owned` as its self, freed with it by `destroy`.
+template <typename T>
+PyObject* bound(std::unique_ptr<T> owned, const char* name, PyCapsule_Destructor destroy, PyMethodDef* def) {
+  PyObject* capsule = PyCapsule_New(owned.get(), name, destroy);
+  if (capsule == nullptr) return nullptr;
+  owned.release();
+  PyObject* fn = PyCFunction_New(def, capsule);
+  Py_DECREF(capsule);
+  return fn;
+}
+
 Expected describe(PyObject* obj) {  // obj: a torch.Tensor or a subclass (THPVariable_Check)
   const at::Tensor& t = THPVariable_Unpack(obj);
   return {Py_TYPE(obj), t.key_set().raw_repr(), t.scalar_type(), t.device(), t.requires_grad(), t.sizes().vec(),
@@ -84,12 +95,7 @@ PyObject* make(PyObject*, PyObject* const* args, Py_ssize_t n) {
     PyErr_Format(PyExc_TypeError, "make: %s", exc.what());
     return nullptr;
   }
-  PyObject* capsule = PyCapsule_New(expected.get(), kCapsule, destroy);
-  if (capsule == nullptr) return nullptr;
-  expected.release();
-  PyObject* fn = PyCFunction_New(&check_def, capsule);
-  Py_DECREF(capsule);
-  return fn;
+  return bound(std::move(expected), kCapsule, destroy, &check_def);
 }
 
 // One argument of the checked call: a tensor's metadata, a tensor passed before (its first slot), or a scalar.
@@ -212,12 +218,7 @@ PyObject* make_call(PyObject*, PyObject* const* args, Py_ssize_t n) {
     PyErr_Format(PyExc_TypeError, "call: %s", exc.what());
     return nullptr;
   }
-  PyObject* capsule = PyCapsule_New(call.get(), kCall, destroy_call);
-  if (capsule == nullptr) return nullptr;
-  call.release();
-  PyObject* fn = PyCFunction_New(&check_call_def, capsule);
-  Py_DECREF(capsule);
-  return fn;
+  return bound(std::move(call), kCall, destroy_call, &check_call_def);
 }
 
 PyMethodDef methods[] = {
