@@ -37,6 +37,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+from unittest import mock
 
 os.environ.pop("SHAPECHECK_MODE", None)  # the shipped default ("always") for the decorated kernel
 
@@ -143,7 +144,7 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
     tensors = tuple(v for v in (*args, *kwargs.values()) if type(v) is torch.Tensor)
     check, dynamo = native.tensor_check(tensors), _dynamo_guard(tensors)
     parts = {
-        f"first/shapes cache hit (`matches`: counts, scalars, {_which()})": _us(
+        "first/shapes cache hit (`matches`: counts, keywords, scalars, tensors)": _us(
             lambda: sig.matches(args, kwargs), 100 * reps
         ),
         f"  {_which()} alone ({len(tensors)} tensors)": _us(lambda: check(*tensors), 100 * reps),
@@ -216,18 +217,11 @@ def _first_on_tensorguards(sets: list) -> Callable:
     """A `first`-decorated kernel whose remembered signatures check their tensors with dynamo's TensorGuards,
     as every hit did before the native check (and does where it is not built: SHAPECHECK_NATIVE=0)."""
     fn = contract(GDN_DECODE, mode="first")(UNCHECKED)
-    before = os.environ.get(native.ENV)
-    os.environ[native.ENV] = "0"
-    native.forget()
-    try:
+    with mock.patch.dict(os.environ, {native.ENV: "0"}):
+        native.forget()
         for a, kw in sets:  # each set's signature remembered now, with TensorGuards
             fn(*a, **kw)
-    finally:
-        if before is None:
-            os.environ.pop(native.ENV)
-        else:
-            os.environ[native.ENV] = before
-        native.forget()
+    native.forget()
     return fn
 
 

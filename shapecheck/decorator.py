@@ -15,11 +15,11 @@ not per call: set it before importing the kernels; tests/test_decorator_mode.py)
   once and then trusted — for production loops, where a per-call device read would stall the stream;
 - "off": no checks at all, the undecorated function is called.
 
-"shapes" and "first" decide whether a call's signature was checked before with one expression generated
-for the last signature matched (`shapecheck.guards`): argument counts and scalars compared where the call
-holds them, every tensor's metadata in one C++ call (`shapecheck.native`: a check built once per torch
-version, else dynamo's TensorGuards). That is the least a hit can do: C++ compares a tensor for less than
-Python pays to read one of its attributes, so no key is built, hashed or bound to parameter names.
+"shapes" and "first" decide whether a call's signature was checked before with one C++ call made for the
+last signature matched (`shapecheck.guards`): argument counts, keywords, scalars and every tensor's metadata
+(`shapecheck.native`: a check built once per torch version; else a generated expression around dynamo's
+TensorGuards). That is the least a hit can do: C++ compares a tensor for less than Python pays to read one of
+its attributes, so no key is built, hashed or bound to parameter names.
 Everything "shapes" checks is a function of the signature, so a repeated signature gets the verdict it got,
 and its output is checked again only when its metadata differs from the output checked with it.
 
@@ -210,7 +210,7 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
             def checked(*args: Any, **kwargs: Any) -> Any:
                 if is_compiling():
                     return compiling(args, kwargs)
-                # a cache hit: one generated expression around one C++ check, no contract check, no output check
+                # a cache hit: one C++ call (or the expression around one), no contract check, no output check
                 if checked_calls.last.matches(args, kwargs) or checked_calls.find(args, kwargs) is not None:
                     return fn(*args, **kwargs)
                 return eager(*args, **kwargs)

@@ -3,15 +3,12 @@
 `first` and `shapes` modes trust a call whose signature — the layout of its arguments (how many positional,
 which keywords), each tensor's type, dtype, device, sizes, strides, requires_grad and dispatch keys, and each
 scalar's type and value — equals that of a call already checked. Whether a call is such a call is the
-question dynamo asks before it runs a compiled graph, about the same fields: here the tensors are compared in
-one C++ call (`shapecheck.native`: a check built for this, else dynamo's own `TensorGuards`), without building
-a Python object per tensor.
-
-The rest of the question (the arguments' counts and keywords, each scalar: the checked object itself, or an
-equal value of the same type) is asked in the same C++ call. Where the native check is not built, the whole
-question is one expression generated for the signature (as `dataclasses` generates its methods), each value
-read straight from the call's `args` and `kwargs`, around TensorGuards. Either way a hit builds no tuple of
-the call's values and no key.
+question dynamo asks before it runs a compiled graph, about the same fields: here it is asked in one C++ call
+(`shapecheck.native`), the arguments' counts and keywords, each scalar (the checked object itself, or an equal
+value of the same type), and every tensor compared without building a Python object per tensor. Where the
+native check is not built, the question is one expression generated for the signature (as `dataclasses`
+generates its methods), each value read straight from the call's `args` and `kwargs`, around dynamo's own
+`TensorGuards`. Either way a hit builds no tuple of the call's values and no key.
 
 A call is remembered only when its scalars are plain immutable values (None, bool, int, float, str) and its
 tensors are plain `torch.Tensor`s or `nn.Parameter`s (a model's weights): a tensor subclass (which may report
@@ -101,9 +98,9 @@ def remember_output(sig: Signature, out: Any) -> None:
     """Keep the checked output's metadata, so a later call with this signature can skip its output check
     when its output has the same metadata (one C++ check). Other results (None, scalars) are checked
     on every call: their check is as cheap as any guard."""
-    if type(out) is Tensor and _plain(out):
+    if type(out) is Tensor and not out.is_nested:
         sig.output = tensor_check((out,))
-    elif type(out) is tuple and out and all(type(x) is Tensor and _plain(x) for x in out):
+    elif type(out) is tuple and out and all(type(x) is Tensor and not x.is_nested for x in out):
         sig.output, sig.output_arity = tensor_check(out), len(out)
 
 

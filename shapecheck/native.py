@@ -1,9 +1,9 @@
-"""The decorator's cache-hit check of tensors, native where it can be built.
+"""The decorator's cache-hit check, native where it can be built.
 
-Why: "first" and "shapes" decide a repeated call by comparing its tensors' metadata with the checked call's.
-Dynamo's `TensorGuards` does that in C++, but allocates per tensor and reads the thread's dispatch state
-per call; in a decode step it was most of the eager hit (issue 23). `native_guard.cpp` compares the same
-fields with neither. It is built with torch's own extension machinery (`torch.utils.cpp_extension.load`: the
+Why: "first" and "shapes" decide a repeated call by comparing it with the checked call: its argument layout,
+its scalars, its tensors' metadata. Dynamo's `TensorGuards` compares tensors in C++, but allocates per tensor
+and reads the thread's dispatch state per call; in a decode step it was most of the eager hit (issue 23).
+`native_guard.cpp` compares the same fields with neither, and the layout and scalars in the same call. It is built with torch's own extension machinery (`torch.utils.cpp_extension.load`: the
 machine's C++ compiler, ninja and torch's headers) on the first check that needs it, once per torch and
 Python version and source (the name carries their hash; torch keeps the build under `TORCH_EXTENSIONS_DIR`).
 Where it cannot be built (no compiler, no Python headers), one warning says so and `TensorGuards` answers:
@@ -26,6 +26,8 @@ from typing import Any, Callable, Optional
 
 import torch
 from torch._C._dynamo.guards import TensorGuards
+
+from shapecheck.host import described
 
 ENV = "SHAPECHECK_NATIVE"
 SOURCE = Path(__file__).with_name("native_guard.cpp")
@@ -60,9 +62,8 @@ def _build() -> Optional[ModuleType]:
 
         built: ModuleType = load(name=f"shapecheck_guard_{tag}", sources=[str(SOURCE)], extra_cflags=["-O2"])
     except Exception as exc:  # noqa: BLE001 - no compiler, headers or ninja: the same verdicts by TensorGuards
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         warnings.warn(
-            f"shapecheck: the native tensor check could not be built ({type(exc).__name__}: {reason}); cache hits "
+            f"shapecheck: the native tensor check could not be built ({described(exc)}); cache hits "
             f"in modes 'first' and 'shapes' use dynamo's TensorGuards instead: the same verdicts, a slower hit. "
             f"{ENV}=0 skips the build.",
             RuntimeWarning,
