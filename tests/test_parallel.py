@@ -19,13 +19,16 @@ from pathlib import Path
 import pytest
 
 from shapecheck import parallel
+from shapecheck.contracts.segment import examples as segment_examples
 from shapecheck.errors import UsageError
 from shapecheck.outcomes import Report
+from shapecheck.profiles import PROFILES
 from tests.cli_helpers import ROOT, run_line, shapecheck
 
 pytestmark = pytest.mark.slow  # the CLI (or mypy) in fresh processes: the README's fast loop leaves it out
 
 SEGMENT = ["run", "segment_mean", "--device", "cpu", "--no-db", "--examples", "12", "--seed", "7"]
+CASES = 12 + len(segment_examples(PROFILES["ci"]))  # drawn, then the contract's regime cases
 
 
 def _cases(path: Path) -> list[str]:
@@ -95,7 +98,7 @@ def test_shards_together_run_exactly_the_parallel_run_and_merge(tmp_path: Path) 
         assert part.returncode == 0, part.stdout + part.stderr
         assert json.loads((tmp_path / f"{i}.json").read_text())["shard"] == f"{i}/2"
     parts = _cases(tmp_path / "1.json") + _cases(tmp_path / "2.json")
-    assert len(parts) == 12
+    assert len(parts) == CASES
     assert sorted(parts) == _cases(tmp_path / "w.json"), "shards 1/2 + 2/2 == --workers 2, case for case"
     merged = shapecheck(
         "report",
@@ -109,10 +112,10 @@ def test_shards_together_run_exactly_the_parallel_run_and_merge(tmp_path: Path) 
     )
     assert merged.returncode == 0, merged.stdout + merged.stderr
     data = json.loads((tmp_path / "all.json").read_text())
-    assert data["held"] and [c["cases"] for c in data["contracts"]] == [12]
+    assert data["held"] and [c["cases"] for c in data["contracts"]] == [CASES]
     assert _cases(tmp_path / "all.json") == _cases(tmp_path / "w.json")
     (report,) = [Report.from_json(c) for c in data["contracts"]]  # the merged JSON reads back as a report
-    assert report.held and len(report.outcomes) == 12
+    assert report.held and len(report.outcomes) == CASES
     suite = ET.parse(tmp_path / "all.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("failures") == "0" and "12 drawn cases" in suite.find("testcase").get("name")
     missing = shapecheck("report", "merge", str(tmp_path / "1.json"))

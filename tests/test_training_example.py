@@ -1,5 +1,5 @@
 """The bundled training example: `segment_mean` (kernels/segment.py) with a Triton backward behind an autograd
-Function, its contract only annotations, markers and a reference (contracts/segment.py).
+Function, its contract annotations, markers, a reference and one regime case (contracts/segment.py).
 
 It holds with every case run backward too. Four realistic slips in the backward kernel, each invisible to a
 forward-only run (`--no-backward` exits 0), are found by the backward run with the gradient named, shrunk,
