@@ -1,7 +1,7 @@
 """Contract of `fused_sigmoid_gating_delta_rule_update`, the gated-delta-rule decode kernel.
 
 Annotations say the shapes; rules say what annotations cannot (divisibility, bounds, the varlen mode);
-checks read layout and scalars (state pool order, contiguous last axes, scale); markers say what the integer
+checks read layout and scalars (state pool order, contiguous last axes and vectors, scale); markers say what the integer
 and in-place tensors mean (`cu_seqlens` offsets into T, slot indices into S with -1 padding, the pool updated
 in place), so their values are checked (one device read per call, with the finiteness of the float inputs;
 skipped in the decorator's "shapes" mode) and drawn by the property engine.
@@ -15,7 +15,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from shapecheck.markers import Index, InPlace, Offsets
-from shapecheck.spec import Call, Contract, Dim, Rule, same_dtype, unit_stride_last
+from shapecheck.spec import Call, Contract, Dim, Rule, contiguous, same_dtype, unit_stride_last
 
 MAX_K = 256  # one key block in registers: BK = next_pow2(K) columns of fp32 state per program
 
@@ -101,7 +101,8 @@ GDN_DECODE = Contract(
     ],
     checks=[
         same_dtype("q", "k", "v"),
-        unit_stride_last("q", "k", "v", "initial_state_source"),
+        unit_stride_last("q", "k", "v", "a", "b", "initial_state_source"),
+        contiguous("A_log", "dt_bias", "initial_state_indices", "cu_seqlens"),
         _state_layout,
         _scale,
     ],

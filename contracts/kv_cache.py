@@ -15,7 +15,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from shapecheck.markers import Index, InPlace
-from shapecheck.spec import Contract, Dim, same_dtype, unit_stride_last
+from shapecheck.spec import Contract, Dim, contiguous, same_dtype, unit_stride_last
 
 
 def reshape_and_cache(
@@ -39,7 +39,11 @@ RESHAPE_AND_CACHE = Contract(
         "D": Dim("head size", 1, 40, gpu_hi=256),
         "S": Dim("cache slots (blocks x block size)", 1, 12, gpu_hi=4096),
     },
-    checks=[same_dtype("key", "value", "key_cache", "value_cache"), unit_stride_last("key", "value")],
+    checks=[
+        same_dtype("key", "value", "key_cache", "value_cache"),
+        unit_stride_last("key", "value", "key_cache", "value_cache"),
+        contiguous("slot_mapping"),
+    ],
     finite=("key", "value"),
     reference="shapecheck.kernels.reference:reshape_and_cache_reference",
     implementation="shapecheck.kernels.kv_cache:reshape_and_cache",

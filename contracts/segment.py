@@ -16,7 +16,7 @@ from torch import Tensor
 from shapecheck.case import Case
 from shapecheck.markers import Differentiable, Offsets
 from shapecheck.profiles import Profile
-from shapecheck.spec import Contract, Dim, unit_stride_last
+from shapecheck.spec import Contract, Dim, contiguous, unit_stride_last
 
 
 def segment_mean(
@@ -48,7 +48,7 @@ SEGMENT_MEAN = Contract(
         "D": Dim("features", 1, 40, gpu_hi=1024),
         "N": Dim("segments", 1, 4, gpu_hi=256),
     },
-    checks=[unit_stride_last("x")],
+    checks=[unit_stride_last("x"), contiguous("cu_seqlens")],
     finite=("x",),
     reference="shapecheck.kernels.reference:segment_mean_reference",
     examples="shapecheck.contracts.segment:examples",

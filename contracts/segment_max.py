@@ -15,7 +15,7 @@ from jaxtyping import Float, Int, Int64
 from torch import Tensor
 
 from shapecheck.markers import Offsets
-from shapecheck.spec import Contract, Dim, unit_stride_last
+from shapecheck.spec import Contract, Dim, contiguous, unit_stride_last
 
 
 def segment_max(
@@ -37,7 +37,7 @@ SEGMENT_MAX = Contract(
         "D": Dim("features", 1, 40, gpu_hi=1024),
         "N": Dim("segments", 1, 4, gpu_hi=256),
     },
-    checks=[unit_stride_last("x")],
+    checks=[unit_stride_last("x"), contiguous("cu_seqlens")],
     finite=("x",),
     reference="shapecheck.kernels.reference:segment_max_reference",
     implementation="shapecheck.kernels.segment_max:segment_max",

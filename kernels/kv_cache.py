@@ -28,8 +28,10 @@ def _reshape_and_cache_kernel(
     stride_kh,
     stride_vt,
     stride_vh,
-    stride_cs,
-    stride_ch,
+    stride_kcs,
+    stride_kch,
+    stride_vcs,
+    stride_vch,
     D,
     BD: tl.constexpr,
 ):
@@ -40,8 +42,8 @@ def _reshape_and_cache_kernel(
     mask = (cols < D) & (slot >= 0)
     k = tl.load(key + t * stride_kt + h * stride_kh + cols, mask=mask)
     v = tl.load(value + t * stride_vt + h * stride_vh + cols, mask=mask)
-    tl.store(key_cache + slot * stride_cs + h * stride_ch + cols, k, mask=mask)
-    tl.store(value_cache + slot * stride_cs + h * stride_ch + cols, v, mask=mask)
+    tl.store(key_cache + slot * stride_kcs + h * stride_kch + cols, k, mask=mask)
+    tl.store(value_cache + slot * stride_vcs + h * stride_vch + cols, v, mask=mask)
 
 
 @contract(RESHAPE_AND_CACHE)
@@ -52,8 +54,8 @@ def reshape_and_cache(
     value_cache: torch.Tensor,
     slot_mapping: torch.Tensor,
 ) -> None:
-    """Args: key, value `[T, H, D]` (last axis contiguous), key_cache, value_cache `[S, H, D]` contiguous,
-    updated in place, slot_mapping `[T]` int slots in `[-1, S)`. Returns None."""
+    """Args: key, value `[T, H, D]`, key_cache, value_cache `[S, H, D]` updated in place (each with a
+    contiguous last axis, other strides its own: a cache may be a view of a combined K/V buffer), slot_mapping `[T]` int slots in `[-1, S)`. Returns None."""
     T, H, D = key.shape
     if T == 0:
         return
@@ -67,8 +69,10 @@ def reshape_and_cache(
         stride_kh=key.stride(1),
         stride_vt=value.stride(0),
         stride_vh=value.stride(1),
-        stride_cs=key_cache.stride(0),
-        stride_ch=key_cache.stride(1),
+        stride_kcs=key_cache.stride(0),
+        stride_kch=key_cache.stride(1),
+        stride_vcs=value_cache.stride(0),
+        stride_vch=value_cache.stride(1),
         D=D,
         BD=triton.next_power_of_2(D),
     )

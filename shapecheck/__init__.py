@@ -46,6 +46,7 @@ if TYPE_CHECKING:  # what a type checker reads (jaxtyping's pattern); at run tim
     from shapecheck.spec import Contract as Contract
     from shapecheck.spec import Dim as Dim
     from shapecheck.spec import Rule as Rule
+    from shapecheck.spec import contiguous as contiguous
     from shapecheck.spec import same_dtype as same_dtype
     from shapecheck.spec import unit_stride_last as unit_stride_last
 
@@ -55,6 +56,7 @@ _HOMES = {
     "Dim": "shapecheck.spec",
     "Rule": "shapecheck.spec",
     "same_dtype": "shapecheck.spec",
+    "contiguous": "shapecheck.spec",
     "unit_stride_last": "shapecheck.spec",
     "contract": "shapecheck.decorator",
     "ContractViolation": "shapecheck.errors",
@@ -101,6 +103,7 @@ __all__ = [
     "UsageError",
     "as_sets",
     "check_case",
+    "contiguous",
     "contract",
     "exact",
     "register_profile",

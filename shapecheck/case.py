@@ -11,6 +11,11 @@ import dataclasses
 import json
 from typing import Any, Mapping
 
+SPACED = "spaced_views"
+"""Generic-case option: the tensors passed as views of every other element of their last axis, drawn for those the
+contract takes in any layout (`Contract.free_layouts`; pinnable: --pin spaced_views=[]). Here, not beside the other
+options in `shapecheck.strategies`, because a printed failure names them without importing Hypothesis."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Case:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shapecheck.case import SPACED
 from shapecheck.outcomes import FACTOR, STORED, Report, Summary
 from shapecheck.reports import reproduction
 
@@ -165,5 +166,16 @@ def print_failure(report: Report) -> None:
     for problem in failure.problems:
         stdout.print(f"  - {problem}", markup=False, soft_wrap=True)
     stdout.print(f"  case: {failure.case.to_json()}", markup=False, soft_wrap=True)
+    spaced = failure.case.options.get(SPACED) or []
+    if spaced:  # shrinking keeps a view only where the failure needs it
+        names = ", ".join(f'"{n}"' for n in spaced)
+        stdout.print(
+            f"  layout: the failure needs {names} as a view of every other element of the last axis (no check names "
+            f"a layout for it, so the contract takes any); a kernel that addresses it packed declares "
+            f"`shapecheck.contiguous({names})`, one that takes a row stride but a packed last axis "
+            f"`shapecheck.unit_stride_last({names})`",
+            markup=False,
+            soft_wrap=True,
+        )
     stdout.print("[bold]Reproduce:[/]")
     stdout.print(reproduction(report, failure.case.to_json()), markup=False, soft_wrap=True)

@@ -5,7 +5,8 @@ drawn dtype (else the first the annotation allows, float32/int32 by preference):
 from the case's seed; integer
 tensors marked `Offsets`/`Index` take the values the case drew (so they print, shrink and replay); other
 integer tensors get small random values; an optional tensor the case left out (`None`) is not passed;
-tensors listed under the case's `strided_views` are views with a padded row stride.
+tensors listed under the case's `strided_views` are views with a padded row stride, those under `spaced_views`
+views of every other element of their last axis.
 Scalar arguments take the drawn size (an int named like a dimension), the case's drawn or pinned value, or
 their default.
 """
@@ -17,7 +18,7 @@ from typing import Any, Callable
 
 import torch
 
-from shapecheck.case import Case
+from shapecheck.case import SPACED, Case
 from shapecheck.errors import UsageError
 from shapecheck.spec import Contract
 from shapecheck.strategies import DTYPES, STRIDED
@@ -56,15 +57,21 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
             shape = pattern.evaluate(case.dims)
             declared = {d for p in spec.patterns if p.axes == pattern.axes for d in p.dtypes}
             dtype = getattr(torch, drawn_dtypes.get(name) or next(d for d in (*_FLOATS, *_INTS) if d in declared))
+            # a strided view: rows 3 elements apart further than packed (a slice of a wider projection); a spaced
+            # view: every other element of the last axis (`x[..., ::2]`), for tensors the contract takes in any layout
+            step = 2 if name in case.options.get(SPACED, ()) else 1
+            pad = 3 if dtype.is_floating_point and name in case.options.get(STRIDED, ()) else 0
+            wide = (*shape[:-1], shape[-1] * step + pad) if shape else shape
             if chosen:
-                args[name] = torch.tensor(chosen, dtype=dtype, device=device).reshape(shape)
+                full = torch.zeros(wide, dtype=dtype, device=device)
             elif dtype.is_floating_point:
-                # a strided view: rows 3 elements apart further than packed (a slice of a wider projection)
-                pad = 3 if name in case.options.get(STRIDED, ()) else 0
-                full = torch.randn(*shape[:-1], shape[-1] + pad, generator=gen, device=device)
-                args[name] = full.to(dtype)[..., : shape[-1]]
+                full = torch.randn(wide, generator=gen, device=device).to(dtype)
             else:
-                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(dtype)
+                full = torch.randint(0, 4, wide, generator=gen, device=device).to(dtype)
+            view = full[..., : shape[-1] * step : step] if shape else full
+            if chosen:
+                view.copy_(torch.tensor(chosen, dtype=dtype, device=device).reshape(shape))
+            args[name] = view
         return args
 
     return build

@@ -48,7 +48,8 @@ class Finding(Exception):
 
 def bits(x: torch.Tensor) -> torch.Tensor:
     """The bytes of `x` in element order, so equality is bit-exact (NaN and -0.0 included)."""
-    return x.detach().reshape(-1).contiguous().view(torch.uint8)
+    flat = x.detach().reshape(-1)  # a one-element view may keep a stride of 2, which a byte view refuses
+    return (flat if flat.stride(0) == 1 else flat.clone(memory_format=torch.contiguous_format)).view(torch.uint8)
 
 
 def tensors(args: Mapping[str, Any]) -> dict[str, torch.Tensor]:

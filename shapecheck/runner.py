@@ -30,7 +30,7 @@ from shapecheck import ahead, autotune, blame, budget, gradients, harness, integ
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
 from shapecheck.call import by_keyword
-from shapecheck.case import Case
+from shapecheck.case import SPACED, Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
@@ -457,4 +457,5 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
         if name in contract.scalars and (isinstance(value, bool) or contract.scalars[name].literals or value is None)
     }
     found |= {f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()}
+    found |= {f"spaced {name}" for name in case.options.get(SPACED, ())}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

@@ -460,6 +460,13 @@ class Contract:
         pass them as views with a row stride of their own, as views of a packed projection would be."""
         return tuple(n for check in self.checks for n in getattr(check, "free_strides", ()))
 
+    @property
+    def free_layouts(self) -> tuple[str, ...]:
+        """Tensors no check's layout names (`unit_stride_last`, `contiguous`): the contract takes them in any
+        layout, so generic cases pass them as spaced views (every other element of the last axis) too."""
+        declared = {n for check in self.checks for n in getattr(check, "layout_of", ())}
+        return tuple(n for n, spec in self.tensor_specs.items() if n not in declared and spec.patterns[0].axes)
+
     def dim(self, name: str) -> Dim:
         """The declared range of a dimension, or the default one."""
         return self.dims.get(name, Dim())
@@ -778,4 +785,27 @@ def unit_stride_last(*names: str) -> Check:
 
     check.__doc__ = f"contiguous last axis: {', '.join(names)}"
     check.free_strides = names  # type: ignore[attr-defined]  # so generic cases draw strided views of them
+    check.layout_of = names  # type: ignore[attr-defined]  # ... and no spaced ones
+    return check
+
+
+def contiguous(*names: str) -> Check:
+    """Check that the named tensors are contiguous: for a kernel that addresses them packed (no strides passed).
+
+    Without a layout check a contract takes a tensor in any layout, and generic cases draw spaced views of it."""
+
+    def check(call: Call) -> None:
+        for name in names:
+            value = call.arguments.get(name)
+            if isinstance(value, torch.Tensor) and not value.is_contiguous():
+                call.stop_if_traced()
+                raise call.fail(
+                    name,
+                    "must be contiguous",
+                    expected=f"strides {list(torch.empty(value.shape, device='meta').stride())}",
+                    found=f"strides {list(value.stride())}",
+                )
+
+    check.__doc__ = f"contiguous: {', '.join(names)}"
+    check.layout_of = names  # type: ignore[attr-defined]  # so generic cases draw no views of them
     return check

@@ -22,7 +22,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
 from shapecheck.backend import interpreter_bfloat16_arithmetic
-from shapecheck.case import Case
+from shapecheck.case import SPACED, Case
 from shapecheck.errors import InvalidContract
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
@@ -204,6 +204,10 @@ def options(
     if strided:
         each = st.tuples(*(st.booleans() for _ in strided))  # half the cases per tensor
         parts[STRIDED] = overrides.get(STRIDED, each.map(lambda flags: [n for n, f in zip(strided, flags) if f]))
+    spaced = contract.free_layouts
+    if spaced and not contract.inputs:  # a builder of the contract's own makes its own layouts
+        each = st.tuples(*(st.booleans() for _ in spaced))
+        parts[SPACED] = overrides.get(SPACED, each.map(lambda flags: [n for n, f in zip(spaced, flags) if f]))
     if contract.differentiable:
         carried = contract.carried
         kinds = st.tuples(*(st.sampled_from(("random", "zero", "strided")) for _ in carried))
@@ -252,7 +256,7 @@ CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 def override_names(contract: Contract) -> set[str]:
     """The names an override (a `--pin`, or `strategies.cases(..., overrides=)`) may fix: dimensions, parameters,
     the case options the contract's own `cases` reads (`Contract.pins`), or the generic strategy's own."""
-    generic = [STRIDED, DTYPES, COTANGENTS] if not contract.cases else []
+    generic = [STRIDED, SPACED, DTYPES, COTANGENTS] if not contract.cases else []
     return {*contract.dim_names, *contract.parameters, *contract.pins, *generic}
 
 

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUGS = {
     "kv_never_writes_value_cache": (
         "kv_cache",
-        ("    tl.store(value_cache + slot * stride_cs + h * stride_ch + cols, v, mask=mask)\n", ""),
+        ("    tl.store(value_cache + slot * stride_vcs + h * stride_vch + cols, v, mask=mask)\n", ""),
         "`value_cache`: updated rows differ from reference",
     ),
     "kv_writes_padding_slots": (
@@ -34,8 +34,13 @@ BUGS = {
     ),
     "kv_cache_head_stride_from_key": (
         "kv_cache",
-        ("key_cache + slot * stride_cs + h * stride_ch", "key_cache + slot * stride_cs + h * stride_kh"),
+        ("key_cache + slot * stride_kcs + h * stride_kch", "key_cache + slot * stride_kcs + h * stride_kh"),
         "key_cache",
+    ),
+    "kv_value_cache_strides_from_key_cache": (  # a value cache viewed out of a combined K/V buffer
+        "kv_cache",
+        ("value_cache + slot * stride_vcs + h * stride_vch", "value_cache + slot * stride_kcs + h * stride_kch"),
+        "`value_cache`: updated rows differ from reference",
     ),
     "kv_last_feature_dropped": (
         "kv_cache",

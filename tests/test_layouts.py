@@ -1,0 +1,159 @@
+"""Layouts: a contract that names no layout for a tensor takes it in any, so its cases draw it in more than one.
+
+The decorator accepts any strides a check does not refuse; a property run that drew only packed tensors would
+then hold for a kernel that addresses its inputs packed, and production calls with views would get garbage.
+Generic cases pass such tensors as spaced views (every other element of the last axis) in about half the
+cases; `shapecheck.contiguous` and `unit_stride_last` declare the layout a kernel needs, and the decorator then
+refuses other layouts by name. The kernels here are real Triton (the interpreter on a CPU).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Callable
+
+import pytest
+import torch
+import triton
+import triton.language as tl
+from hypothesis import given, settings
+from jaxtyping import Float, Int
+from torch import Tensor
+
+import shapecheck
+from shapecheck import console, strategies
+from shapecheck.case import SPACED, Case
+from shapecheck.inputs import generic_inputs
+from shapecheck.integrity import bits
+from shapecheck.outcomes import Report
+from shapecheck.profiles import PROFILES
+from shapecheck.runner import run_property
+
+
+def _sig(x: Float[Tensor, "R C"], bias: Float[Tensor, "C"], alpha: float = 0.5) -> Float[Tensor, "R C"]: ...
+
+
+def _reference(x: Tensor, bias: Tensor, alpha: float = 0.5) -> Tensor:
+    return x + alpha * bias
+
+
+@triton.jit
+def _packed_kernel(x, bias, out, C, alpha, BC: tl.constexpr):
+    r = tl.program_id(0)
+    cols = tl.arange(0, BC)
+    mask = cols < C
+    row = tl.load(x + r * C + cols, mask=mask)  # assumes x packed
+    b = tl.load(bias + cols, mask=mask)  # assumes bias packed
+    tl.store(out + r * C + cols, row + alpha * b, mask=mask)
+
+
+@triton.jit
+def _strided_kernel(x, bias, out, C, alpha, sx_r, sx_c, sb, BC: tl.constexpr):
+    r = tl.program_id(0)
+    cols = tl.arange(0, BC)
+    mask = cols < C
+    row = tl.load(x + r * sx_r + cols * sx_c, mask=mask)
+    b = tl.load(bias + cols * sb, mask=mask)
+    tl.store(out + r * C + cols, row + alpha * b, mask=mask)
+
+
+def _launch(kernel: Any, x: Tensor, bias: Tensor, alpha: float, **strides: int) -> Tensor:
+    R, C = x.shape
+    out = torch.empty(R, C, dtype=x.dtype, device=x.device)
+    if out.numel():
+        kernel[(R,)](x=x, bias=bias, out=out, C=C, alpha=alpha, BC=triton.next_power_of_2(C), **strides)
+    return out
+
+
+def packed(x: Tensor, bias: Tensor, alpha: float = 0.5) -> Tensor:
+    return _launch(_packed_kernel, x, bias, alpha)
+
+
+def strided(x: Tensor, bias: Tensor, alpha: float = 0.5) -> Tensor:
+    return _launch(_strided_kernel, x, bias, alpha, sx_r=x.stride(0), sx_c=x.stride(1), sb=bias.stride(0))
+
+
+def _contract(*checks: Any) -> shapecheck.Contract:
+    return shapecheck.Contract(
+        "bias_add",
+        _sig,
+        reference=_reference,
+        dims={"R": shapecheck.Dim("rows", 1, 4), "C": shapecheck.Dim("columns", 1, 12)},
+        checks=list(checks),
+    )
+
+
+def _run(contract: shapecheck.Contract, impl: Callable[..., Any], device: str) -> Report:
+    return run_property(
+        contract, impl, impl.__name__, profile=PROFILES["ci"], device=device, examples=30, database=False, seed=3
+    )
+
+
+def test_tensors_without_a_layout_check_are_drawn_spaced_and_a_packed_kernel_is_caught(device: str) -> None:
+    assert _contract().free_layouts == ("x", "bias")
+    report = _run(_contract(), packed, device)
+    assert report.failure is not None
+    assert any("differs from reference" in p for p in report.failure.problems), report.failure.problems
+    spaced = report.failure.case.options[SPACED]
+    assert spaced and set(spaced) <= {"x", "bias"}  # shrinking keeps only the views the failure needs
+    with console.stdout.capture() as shown:
+        console.print_failure(report)
+    names = ", ".join(f'"{n}"' for n in spaced)
+    assert f"layout: the failure needs {names} as a view of every other element" in shown.get()
+    assert f"shapecheck.contiguous({names})" in shown.get()
+
+
+def test_a_stride_aware_kernel_holds_over_spaced_views(device: str) -> None:
+    report = _run(_contract(), strided, device)
+    assert report.failure is None and len(report.outcomes) >= 30
+    covered = report.regimes
+    assert covered.get("spaced x", 0) > 0 and covered.get("spaced bias", 0) > 0, covered
+
+
+def test_declared_layouts_are_not_drawn_spaced_and_the_packed_kernel_holds(device: str) -> None:
+    declared = _contract(shapecheck.contiguous("x", "bias"))
+    assert declared.free_layouts == ()
+    report = _run(declared, packed, device)
+    assert report.failure is None
+    assert not any(name.startswith("spaced") for name in report.regimes)
+    rows = _contract(shapecheck.unit_stride_last("x"), shapecheck.contiguous("bias"))
+    assert rows.free_layouts == () and rows.free_strides == ("x",)
+
+
+def test_the_decorator_refuses_a_layout_the_contract_does_not_take_by_name(device: str) -> None:
+    checked = shapecheck.contract(_contract(shapecheck.contiguous("x", "bias")))(packed)
+    x, bias = torch.randn(3, 8, device=device), torch.randn(4, device=device)
+    with pytest.raises(shapecheck.ContractViolation) as info:
+        checked(x[:, ::2], bias)
+    text = str(info.value)
+    assert "argument `x`: must be contiguous" in text
+    assert "expected: strides [4, 1]" in text and "found:    strides [8, 2]" in text
+    with pytest.raises(shapecheck.ContractViolation, match=r"argument `bias`: must be contiguous"):
+        checked(x[:, :4].contiguous(), torch.randn(8, device=device)[::2])
+    torch.testing.assert_close(checked(x[:, :4].contiguous(), bias), _reference(x[:, :4], bias))
+
+
+def test_spaced_marked_values_keep_their_values() -> None:
+    def offsets_sig(
+        x: Float[Tensor, "T D"], cu: Annotated[Int[Tensor, "N+1"], shapecheck.Offsets("T")]
+    ) -> Float[Tensor, "N D"]: ...
+
+    c = shapecheck.Contract("pool", offsets_sig, reference=lambda x, cu: x[:0])
+    case = Case("pool", {"T": 5, "D": 3, "N": 2}, {"cu": [0, 2, 5], SPACED: ["cu", "x"]}, seed=1)
+    args = generic_inputs(c)(case, "cpu")
+    assert args["cu"].tolist() == [0, 2, 5] and args["cu"].stride() == (2,)
+    assert args["x"].shape == (5, 3) and args["x"].stride() == (6, 2)
+
+
+def _build(case: Case, device: Any) -> dict[str, Any]:
+    return {"x": torch.randn(case.dims["R"], case.dims["C"]), "bias": torch.randn(case.dims["C"])}
+
+
+@settings(max_examples=20)
+@given(strategies.cases(shapecheck.Contract("bias_add", _sig, reference=_reference, inputs=_build)))
+def test_a_contract_with_its_own_builder_draws_no_spaced_views(drawn: Case) -> None:
+    assert SPACED not in drawn.options  # the builder makes its own layouts: a drawn name would claim a view
+
+
+def test_bytes_of_a_one_element_spaced_view() -> None:
+    one = torch.tensor([7, 9], dtype=torch.int32)[::2]  # contiguous by torch's rule, yet stride 2
+    assert one.stride() == (2,) and bits(one).tolist() == [7, 0, 0, 0]
