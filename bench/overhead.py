@@ -149,7 +149,7 @@ def breakdown(args: tuple, kwargs: dict, out: torch.Tensor, reps: int) -> dict[s
         ),
         f"  {_which()} alone ({len(tensors)} tensors)": _us(lambda: check(*tensors), 100 * reps),
         f"  dynamo's TensorGuards alone ({len(tensors)} tensors)": _us(lambda: dynamo(*tensors), 100 * reps),
-        "  torch.compiler.is_compiling() (each first/shapes call asks it first)": _us(
+        "  torch.compiler.is_compiling() (a first/shapes miss asks it; a hit no longer does)": _us(
             torch.compiler.is_compiling, 100 * reps
         ),
         "arguments (bind)": _us(lambda: c.arguments(args, kwargs), reps),
@@ -265,12 +265,12 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
     fns = {
         "unchecked": fn,
         "a Python wrapper `(*a, **k)` passing the call on": wrapper,
-        "+ `torch.compiler.is_compiling()`": compiling_test,
+        "+ `torch.compiler.is_compiling()` (the hit asked it before dynamo's substitute)": compiling_test,
         "+ dynamo's TensorGuards alone (instead)": dynamo_guard,
         f"+ the {_which()} alone (instead)": tensor_check,
         f"+ the {'native whole-call check' if native.module() else 'generated hit expression'} (counts, keywords, "
         "scalars, tensors; instead)": matches,
-        "`first` (the decorator: compile test + hit expression)": MODES["first"],
+        "`first` (the decorator: its hit check, no compile test)": MODES["first"],
         "`shapes` (+ the output's check)": MODES["shapes"],
         "`first` on TensorGuards (the hit before the native check; SHAPECHECK_NATIVE=0)": _first_on_tensorguards(sets),
     }

@@ -23,7 +23,11 @@ its attributes, so no key is built, hashed or bound to parameter names.
 Everything "shapes" checks is a function of the signature, so a repeated signature gets the verdict it got,
 and its output is checked again only when its metadata differs from the output checked with it.
 
-Under `torch.compile` "shapes" and "first" are decided once per graph, at trace time: the traced code hands
+Under `torch.compile` "shapes" and "first" are decided once per graph, at trace time. Dynamo never traces the
+eager wrapper: `torch.compiler.substitute_in_graph` has it inline the compiled path in its place, so an eager
+hit asks nothing about compiling (bench/results/overhead_anatomy_*.md: what asking cost); only a miss asks,
+for non-strict export, which runs the wrapper itself on fake tensors that never match a remembered signature.
+The traced code hands
 the arguments to the custom op `shapecheck::refuse`, whose fake implementation runs the contract's checks
 on the traced values and answers with the static size of its output (`shapecheck.compiled` says why this
 and not traced checks: those left 284 guards per call where the undecorated model has 13). A valid call
@@ -208,26 +212,26 @@ def contract(c: Contract, *, mode: Optional[str] = None) -> Callable[[F], F]:
 
             @functools.wraps(fn)
             def checked(*args: Any, **kwargs: Any) -> Any:
-                if is_compiling():
-                    return compiling(args, kwargs)
                 # a cache hit: one C++ call (or the expression around one), no contract check, no output check
                 if checked_calls.last.matches(args, kwargs) or checked_calls.find(args, kwargs) is not None:
                     return fn(*args, **kwargs)
-                return eager(*args, **kwargs)
+                return compiling(args, kwargs) if is_compiling() else eager(*args, **kwargs)
         else:
 
             @functools.wraps(fn)
             def checked(*args: Any, **kwargs: Any) -> Any:
-                if is_compiling():
-                    return compiling(args, kwargs)
                 last = checked_calls.last  # a cache hit: this signature's checks already held; the output is
                 sig = last if last.matches(args, kwargs) else checked_calls.find(args, kwargs)  # checked unless
                 if sig is None:  # its metadata is the checked one's
-                    return eager(*args, **kwargs)
+                    return compiling(args, kwargs) if is_compiling() else eager(*args, **kwargs)
                 out = fn(*args, **kwargs)
                 if not sig.same_output(out):
                     check_output(args, kwargs, None, out)
                 return out
+
+        if chosen != "always":
+            # Dynamo inlines `compiling` where the model calls `checked` (the module docstring says why)
+            torch.compiler.substitute_in_graph(checked)(lambda *args, **kwargs: compiling(args, kwargs))
 
         checked.__contract__ = c  # type: ignore[attr-defined]  # a function attribute the CLI reads
         return checked  # type: ignore[return-value]  # same signature as fn (functools.wraps)

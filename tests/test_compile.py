@@ -113,6 +113,28 @@ def test_fullgraph(mode: str) -> None:
         compiled(x, torch.randn(4, 4), scale)
 
 
+@pytest.mark.parametrize("strict", [False, True], ids=["non-strict", "strict"])
+@pytest.mark.parametrize("mode", ["first", "shapes"])
+def test_export_keeps_the_verdict(mode: str, strict: bool) -> None:
+    """torch.export after eager calls were remembered: strict export traces the compiled path (dynamo's substitute
+    for the eager wrapper), non-strict runs the wrapper on fake tensors, which must miss the remembered signature
+    and take the compiled path too. Either way the program computes the kernel and a broken call is refused."""
+    fn = shapecheck.contract(SCALED_MATMUL, mode=mode)(scaled_matmul)
+    x, w, scale = good_calls()[0]
+    fn(x, w, scale)  # remembered: a fake tensor hitting it would skip the contract
+
+    class Model(torch.nn.Module):
+        def forward(self, x: Tensor, w: Tensor) -> Tensor:
+            return fn(x, w, scale) * 2
+
+    torch._dynamo.reset()
+    program = torch.export.export(Model(), (x, w), strict=strict)
+    torch.testing.assert_close(program.module()(x, w), 2 * (x @ w) * scale)
+    refused = r"broke its contract while torch.compile traced it" if not strict else r"this call breaks its contract"
+    with pytest.raises(Exception, match=refused):
+        torch.export.export(Model(), (x, torch.randn(w.shape[0] + 1, w.shape[1])), strict=strict)
+
+
 @pytest.mark.parametrize("dynamic", [None, True, False])
 @pytest.mark.parametrize("mode", MODES)
 def test_no_extra_recompiles(mode: str, dynamic: Any) -> None:
