@@ -111,6 +111,12 @@ def report_table(report: Report) -> Table:
             "rejected", f"{sum(report.rejected.values())} drawn cases broke the contract's own checks: {reasons}"
         )
     table.add_row("regimes covered", ", ".join(f"{name} {count}" for name, count in sorted(report.regimes.items())))
+    if report.outcomes and report.packed_only:
+        table.add_row(
+            "drawn packed only",
+            f"{', '.join(report.packed_only)}: the contract takes them in any layout, yet no case passed them "
+            "otherwise (declare `shapecheck.contiguous` or `unit_stride_last`, or make views in the `inputs` builder)",
+        )
     table.add_row(
         "worst error", ", ".join(f"{key}: {_error(key, err)}" for key, err in sorted(report.worst_errors().items()))
     )

@@ -104,6 +104,7 @@ class Outcome:
     bounds: dict[str, str] = dataclasses.field(default_factory=dict)  # errors key -> a bound other than the dtype's
     backward: bool = False  # a backward case ran (a differentiable contract's gradients were judged)
     configs: dict[str, str] = dataclasses.field(default_factory=dict)  # autotuned kernel -> the config it ran (drawn)
+    layouts: list[str] = dataclasses.field(default_factory=list)  # free-layout tensors passed non-contiguous here
 
     @property
     def ok(self) -> bool:
@@ -178,6 +179,8 @@ class Report:
     part_seconds: float = dataclasses.field(default=0.0, metadata=_json(places=3))
     # argv that replays a case of this run, up to `--reproduce`
     command: tuple[str, ...] = dataclasses.field(default=(), metadata=_json(load=tuple))
+    # tensors the contract takes in any layout (`Contract.free_layouts`)
+    free_layouts: tuple[str, ...] = dataclasses.field(default=(), metadata=_json(load=tuple))
     failure: Optional[Outcome]  # the shrunk failing case, if any (one of `outcomes`)
     outcomes: list[Outcome] = dataclasses.field(metadata=_json(load=_outcomes))
 
@@ -203,6 +206,13 @@ class Report:
             (self.part_seconds or self.seconds) - sum(o.seconds for o in self.outcomes) - self.ahead_seconds - planned
         )
         return dict(split)
+
+    @property
+    def packed_only(self) -> list[str]:
+        """Tensors the contract takes in any layout that no case passed non-contiguous: layouts the decorator
+        accepts and this run never tried (a contract whose own `inputs` builder makes them packed)."""
+        tried = {name for outcome in self.outcomes for name in outcome.layouts}
+        return [name for name in self.free_layouts if name not in tried]
 
     @property
     def backward_cases(self) -> int:
@@ -235,6 +245,7 @@ class Report:
             "failures": sum(not o.ok for o in self.outcomes),
             "rejected": sum(self.rejected.values()),
             "backward_cases": self.backward_cases,
+            "packed_only": self.packed_only,
             "autotune_configs": {kernel: dict(used) for kernel, used in self.configs().items()},
             "worst_errors": self.worst_errors(),
             **fields,

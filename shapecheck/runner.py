@@ -111,6 +111,9 @@ def check_case(
                 f"{source} produced a case that breaks contract {contract.name}: {reason}\n  case: {case.to_json()}"
             ) from None
         raise Rejected(reason) from None
+    outcome.layouts = [
+        n for n in contract.free_layouts if isinstance(args.get(n), torch.Tensor) and not args[n].is_contiguous()
+    ]
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     untouched = integrity.snapshot_inputs(contract, args)
     lap("inputs")
@@ -400,6 +403,7 @@ def run_property(
         seconds=time.perf_counter() - start,
         rejected=rejected,
         command=command,
+        free_layouts=contract.free_layouts,
         compile_seconds=counter.seconds,
         ahead_seconds=compiled.seconds,
         compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches),

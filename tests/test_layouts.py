@@ -9,6 +9,7 @@ refuses other layouts by name. The kernels here are real Triton (the interpreter
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any, Callable
 
 import pytest
@@ -20,7 +21,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 import shapecheck
-from shapecheck import console, strategies
+from shapecheck import console, reports, strategies
 from shapecheck.case import SPACED, Case
 from shapecheck.inputs import generic_inputs
 from shapecheck.integrity import bits
@@ -145,7 +146,7 @@ def test_spaced_marked_values_keep_their_values() -> None:
 
 
 def _build(case: Case, device: Any) -> dict[str, Any]:
-    return {"x": torch.randn(case.dims["R"], case.dims["C"]), "bias": torch.randn(case.dims["C"])}
+    return {"x": torch.randn(case.dims["R"], case.dims["C"]), "bias": torch.randn(case.dims["C"]), "alpha": 0.5}
 
 
 @settings(max_examples=20)
@@ -157,3 +158,29 @@ def test_a_contract_with_its_own_builder_draws_no_spaced_views(drawn: Case) -> N
 def test_bytes_of_a_one_element_spaced_view() -> None:
     one = torch.tensor([7, 9], dtype=torch.int32)[::2]  # contiguous by torch's rule, yet stride 2
     assert one.stride() == (2,) and bits(one).tolist() == [7, 0, 0, 0]
+
+
+def _spaced_x_builder(case: Case, device: Any) -> dict[str, Any]:
+    R, C = case.dims["R"], case.dims["C"]
+    return {"x": torch.randn(R, 2 * C, device=device)[:, ::2], "bias": torch.randn(C, device=device), "alpha": 0.5}
+
+
+def test_a_builders_packed_only_layouts_are_reported_never_silently_held(device: str) -> None:
+    """A contract with its own builder draws no spaced views: the report names the free-layout tensors no case
+    passed non-contiguous, in the table and the JSON, and through a merge of parts."""
+
+    def packed_build(case: Case, device: Any) -> dict[str, Any]:
+        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in _build(case, device).items()}
+
+    for build, untried in ((packed_build, ["x", "bias"]), (_spaced_x_builder, ["bias"])):
+        own = shapecheck.Contract(
+            "bias_add", _sig, reference=_reference, inputs=build, dims={"R": shapecheck.Dim("rows", 1, 4)}
+        )
+        report = _run(own, strided, device)
+        assert report.failure is None and report.packed_only == untried
+        again = Report.from_json(json.loads(json.dumps(report.to_json())))
+        assert again.packed_only == untried and reports.merge([report, again]).packed_only == untried
+        with console.stdout.capture() as shown:
+            console.stdout.print(console.report_table(report))
+        assert f"{', '.join(untried)}: the contract takes them in any layout" in shown.get().replace("\n", " ")
+    assert _run(_contract(), strided, device).packed_only == []  # generic cases draw them spaced

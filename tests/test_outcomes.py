@@ -41,6 +41,7 @@ def _full_report() -> Report:
         bounds={"output float32": "bound 2.4e-05: against a float64 reference"},
         backward=True,
         configs={"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
+        layouts=["A_log"],
     )
     failed = Outcome(
         case=_case(2),
@@ -80,6 +81,7 @@ def _full_report() -> Report:
         compile_budget=budget,
         part_seconds=20.5,
         command=("shapecheck", "run", "gdn_decode", "--impl", "kernels.gdn:decode"),
+        free_layouts=("A_log", "dt_bias"),
         failure=failed,
         outcomes=[held, failed],
     )
@@ -113,7 +115,9 @@ def test_the_json_keeps_its_keys_and_figures() -> None:
         "contract", "impl", "device", "profile", "held", "cases", "backward_cases", "autotune_configs", "failures",
         "rejected", "rejected_by_reason", "regimes", "worst_errors", "compilations", "compile_keys", "seconds",
         "compile_seconds", "ahead_seconds", "compile_budget", "part_seconds", "command", "failure", "outcomes",
+        "free_layouts", "packed_only",
     }  # fmt: skip
+    assert (data["free_layouts"], data["packed_only"]) == (["A_log", "dt_bias"], ["dt_bias"])
     assert (data["held"], data["cases"], data["failures"], data["backward_cases"]) == (False, 2, 1, 1)
     assert (data["rejected"], data["rejected_by_reason"]) == (3, {"B > slots": 3})
     assert data["regimes"] == {"ragged": 2, "H=4": 1}
@@ -148,6 +152,7 @@ def test_the_json_keeps_its_keys_and_figures() -> None:
         "bounds": {"output float32": "bound 2.4e-05: against a float64 reference"},
         "backward": True,
         "configs": {"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
+        "layouts": ["A_log"],
     }
 
 
