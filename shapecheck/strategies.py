@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 import os
 import types
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import seed as hypothesis_seed
@@ -202,12 +202,9 @@ def options(
             parts[name] = overrides.get(name, values)
     strided = [n for n in contract.free_strides if len(contract.tensor_specs[n].patterns[0].axes) >= 2]
     if strided:
-        each = st.tuples(*(st.booleans() for _ in strided))  # half the cases per tensor
-        parts[STRIDED] = overrides.get(STRIDED, each.map(lambda flags: [n for n, f in zip(strided, flags) if f]))
-    spaced = contract.free_layouts
-    if spaced and not contract.inputs:  # a builder of the contract's own makes its own layouts
-        each = st.tuples(*(st.booleans() for _ in spaced))
-        parts[SPACED] = overrides.get(SPACED, each.map(lambda flags: [n for n, f in zip(spaced, flags) if f]))
+        parts[STRIDED] = overrides.get(STRIDED, _some_of(strided))
+    if contract.free_layouts and not contract.inputs:  # a builder of the contract's own makes its own layouts
+        parts[SPACED] = overrides.get(SPACED, _some_of(contract.free_layouts))
     if contract.differentiable:
         carried = contract.carried
         kinds = st.tuples(*(st.sampled_from(("random", "zero", "strided")) for _ in carried))
@@ -218,6 +215,11 @@ def options(
     if choices:
         parts[DTYPES] = overrides.get(DTYPES, dtypes(choices))
     return st.fixed_dictionaries(parts)
+
+
+def _some_of(names: Sequence[str]) -> st.SearchStrategy[list[str]]:
+    """A sublist of `names`, each in about half the cases (shrinks to none): which tensors a case passes as views."""
+    return st.tuples(*(st.booleans() for _ in names)).map(lambda flags: [n for n, f in zip(names, flags) if f])
 
 
 def generic_cases(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
