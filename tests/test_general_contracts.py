@@ -29,7 +29,9 @@ from shapecheck.profiles import PROFILES
 from shapecheck.runner import check_case, run_property
 
 
-def _run(contract: shapecheck.Contract, impl: Callable[..., Any], examples: int = 40, **pins: Any) -> Report:
+def _run(
+    contract: shapecheck.Contract, impl: Callable[..., Any], examples: int = 40, seed: Optional[int] = None, **pins: Any
+) -> Report:
     return run_property(
         contract,
         impl,
@@ -38,6 +40,7 @@ def _run(contract: shapecheck.Contract, impl: Callable[..., Any], examples: int 
         device="cpu",
         examples=examples,
         database=False,
+        seed=seed,
         pins=pins,
     )
 
@@ -299,6 +302,7 @@ def test_scalars_without_a_default_bools_and_literals_are_drawn_every_way() -> N
             x.double() * times / (1 if mode == "sum" else times) * (2 if gain else 1)
         ).to(x.dtype),
         examples=60,
+        seed=0,  # unseeded, a 60-case draw missed gain=False in 2 of about 17 runs (spaced views share the draw)
     )
     assert report.held
     seen = {name: {o.case.options.get(name) for o in report.outcomes} for name in ("times", "mode", "gain")}
