@@ -37,7 +37,7 @@ from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import poisoned_allocations
 from shapecheck.harness import tolerance as tolerance  # re-exported: test_kernel.py and bench/soak.py use it
 from shapecheck.host import described
-from shapecheck.inputs import input_builder
+from shapecheck.inputs import own_builder, spaced
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
 from shapecheck.outcomes import Outcome, Report
@@ -88,13 +88,14 @@ def check_case(
         if contract.inputs
         else "shapecheck's generic input builder"
     )
-    args = blame.calling(builder, input_builder(contract), case, device)
+    args = blame.calling(builder, own_builder(contract), case, device)
     if not isinstance(args, dict) or set(args) - set(contract.parameters):
         extra = sorted(set(args) - set(contract.parameters)) if isinstance(args, dict) else type(args).__name__
         raise Abort(
             f"{builder} returned {extra!r}: expected a dict of the contract's parameters "
             f"({', '.join(contract.parameters)})"
         )
+    args = spaced(args, case.options.get(SPACED, ()))
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:
@@ -389,7 +390,11 @@ def run_property(
     # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one (or the
     # failing regime case).
     regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
-    regimes = Counter(name for outcome in outcomes for name in regimes_of(outcome.case))
+    regimes = Counter(
+        name
+        for outcome in outcomes
+        for name in [*regimes_of(outcome.case), *(f"spaced {n}" for n in outcome.layouts)]  # as passed, not drawn
+    )
     return Report(
         contract=contract.name,
         impl=impl_name,
@@ -461,5 +466,4 @@ def marked_regimes(contract: Contract, case: Case) -> set[str]:
         if name in contract.scalars and (isinstance(value, bool) or contract.scalars[name].literals or value is None)
     }
     found |= {f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()}
-    found |= {f"spaced {name}" for name in case.options.get(SPACED, ())}
     return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}

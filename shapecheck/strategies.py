@@ -12,6 +12,7 @@ for `Offsets`/`Index`-marked tensors, and whether each optional tensor is passed
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import os
 import types
@@ -203,7 +204,7 @@ def options(
     strided = [n for n in contract.free_strides if len(contract.tensor_specs[n].patterns[0].axes) >= 2]
     if strided:
         parts[STRIDED] = overrides.get(STRIDED, _some_of(strided))
-    if contract.free_layouts and not contract.inputs:  # a builder of the contract's own makes its own layouts
+    if contract.free_layouts:
         parts[SPACED] = overrides.get(SPACED, _some_of(contract.free_layouts))
     if contract.differentiable:
         carried = contract.carried
@@ -258,8 +259,9 @@ CaseFactory = Callable[[Profile, Overrides], st.SearchStrategy[Case]]
 def override_names(contract: Contract) -> set[str]:
     """The names an override (a `--pin`, or `strategies.cases(..., overrides=)`) may fix: dimensions, parameters,
     the case options the contract's own `cases` reads (`Contract.pins`), or the generic strategy's own."""
-    generic = [STRIDED, SPACED, DTYPES, COTANGENTS] if not contract.cases else []
-    return {*contract.dim_names, *contract.parameters, *contract.pins, *generic}
+    generic = [STRIDED, DTYPES, COTANGENTS] if not contract.cases else []
+    spaced = [SPACED] if contract.free_layouts else []
+    return {*contract.dim_names, *contract.parameters, *contract.pins, *generic, *spaced}
 
 
 def case_strategy(contract: Contract, profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStrategy[Case]:
@@ -267,7 +269,21 @@ def case_strategy(contract: Contract, profile: Profile, overrides: Overrides = N
     taken as they are: the run's own, checked once as pins, and the compile budget's probes of a case's values."""
     contract.resolve_hooks()  # a typo in any hook fails here, where the strategy is built, not at a draw
     factory: Optional[CaseFactory] = contract.resolve("cases")
-    return factory(profile, overrides) if factory else generic_cases(contract, profile, overrides)
+    if factory is None:
+        return generic_cases(contract, profile, overrides)
+    if not contract.free_layouts:
+        return factory(profile, overrides)
+    # the contract's own cases know nothing of layouts it leaves free: spaced views are drawn beside them
+    views = overrides.get(SPACED, _some_of(contract.free_layouts))
+    own = factory(profile, {k: v for k, v in overrides.items() if k != SPACED})
+    return st.tuples(own, views).map(lambda drawn: _with_views(*drawn))
+
+
+def _with_views(case: Case, views: list[str]) -> Case:
+    """`case` with `views` as its spaced views, unless its own strategy already chose them."""
+    if SPACED in case.options:
+        return case
+    return dataclasses.replace(case, options={**case.options, SPACED: views})
 
 
 @refuse_positional_options

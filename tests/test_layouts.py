@@ -17,13 +17,14 @@ import torch
 import triton
 import triton.language as tl
 from hypothesis import given, settings
+from hypothesis import strategies as st
 from jaxtyping import Float, Int
 from torch import Tensor
 
 import shapecheck
 from shapecheck import console, reports, strategies
 from shapecheck.case import SPACED, Case
-from shapecheck.inputs import generic_inputs
+from shapecheck.inputs import input_builder, spaced
 from shapecheck.integrity import bits
 from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
@@ -93,7 +94,8 @@ def test_tensors_without_a_layout_check_are_drawn_spaced_and_a_packed_kernel_is_
     assert _contract().free_layouts == ("x", "bias")
     report = _run(_contract(), packed, device)
     assert report.failure is not None
-    assert any("differs from reference" in p for p in report.failure.problems), report.failure.problems
+    # the packed read lands in the view's gaps, which hold NaN
+    assert any("output elements are NaN/inf" in p for p in report.failure.problems), report.failure.problems
     spaced = report.failure.case.options[SPACED]
     assert spaced and set(spaced) <= {"x", "bias"}  # shrinking keeps only the views the failure needs
     with console.stdout.capture() as shown:
@@ -140,19 +142,56 @@ def test_spaced_marked_values_keep_their_values() -> None:
 
     c = shapecheck.Contract("pool", offsets_sig, reference=lambda x, cu: x[:0])
     case = Case("pool", {"T": 5, "D": 3, "N": 2}, {"cu": [0, 2, 5], SPACED: ["cu", "x"]}, seed=1)
-    args = generic_inputs(c)(case, "cpu")
+    args = input_builder(c)(case, "cpu")
     assert args["cu"].tolist() == [0, 2, 5] and args["cu"].stride() == (2,)
     assert args["x"].shape == (5, 3) and args["x"].stride() == (6, 2)
 
 
 def _build(case: Case, device: Any) -> dict[str, Any]:
-    return {"x": torch.randn(case.dims["R"], case.dims["C"]), "bias": torch.randn(case.dims["C"]), "alpha": 0.5}
+    R, C = case.dims["R"], case.dims["C"]
+    return {"x": torch.randn(R, C, device=device), "bias": torch.randn(C, device=device), "alpha": 0.5}
 
 
-@settings(max_examples=20)
-@given(strategies.cases(shapecheck.Contract("bias_add", _sig, reference=_reference, inputs=_build)))
-def test_a_contract_with_its_own_builder_draws_no_spaced_views(drawn: Case) -> None:
-    assert SPACED not in drawn.options  # the builder makes its own layouts: a drawn name would claim a view
+def _builder_contract(build: Callable[[Case, Any], dict[str, Any]], **hooks: Any) -> shapecheck.Contract:
+    dims = {"R": shapecheck.Dim("rows", 1, 4), "C": shapecheck.Dim("columns", 1, 12)}
+    return shapecheck.Contract("bias_add", _sig, reference=_reference, inputs=build, dims=dims, **hooks)
+
+
+def test_a_builders_tensors_are_passed_as_spaced_views_too(device: str) -> None:
+    """A contract's own builder makes packed tensors; the decorator still accepts views of them, so the run
+    passes them spaced as it does generic ones: the packed kernel is caught, the stride-aware one holds."""
+    caught = _run(_builder_contract(_build), packed, device)
+    assert caught.failure is not None and caught.failure.case.options[SPACED]
+    held = _run(_builder_contract(_build), strided, device)
+    assert held.failure is None and held.packed_only == []
+    assert held.regimes.get("spaced x", 0) > 0 and held.regimes.get("spaced bias", 0) > 0, held.regimes
+
+
+def _own_cases(profile: Any, overrides: Any) -> Any:
+    return st.builds(
+        lambda R, C, seed: Case("bias_add", {"R": R, "C": C}, {}, seed),
+        st.integers(1, 4),
+        st.integers(1, 12),
+        st.integers(0, 2**31 - 1),
+    )
+
+
+@settings(max_examples=40, database=None)
+@given(strategies.cases(_builder_contract(_build, cases=_own_cases)))
+def test_a_contract_with_its_own_cases_draws_spaced_views_beside_them(drawn: Case) -> None:
+    assert set(drawn.options[SPACED]) <= {"x", "bias"}
+
+
+def test_spaced_keeps_values_and_grad_and_leaves_aliases_and_views_as_built() -> None:
+    x = torch.randn(3, 4, requires_grad=True)
+    out = torch.zeros(3, 4)
+    args = spaced({"x": x, "out": out, "alias": out[1], "t": torch.randn(4, 3).t(), "n": 2}, ["x", "out", "alias", "t"])
+    assert args["x"].stride() == (8, 2) and args["x"].requires_grad and torch.equal(args["x"], x)
+    assert torch.isnan(args["x"]._base[..., 1::2]).all()  # the gaps: a packed read shows
+    assert args["out"] is out and args["alias"].data_ptr() == out[1].data_ptr()  # `out` and a view of it share
+    assert args["t"].stride() == (1, 3) and args["n"] == 2
+    ints = spaced({"i": torch.arange(5, dtype=torch.int32)}, ["i"])["i"]
+    assert ints.tolist() == list(range(5)) and ints.stride() == (2,) and ints._base[1::2].eq(0).all()
 
 
 def test_bytes_of_a_one_element_spaced_view() -> None:
@@ -160,22 +199,24 @@ def test_bytes_of_a_one_element_spaced_view() -> None:
     assert one.stride() == (2,) and bits(one).tolist() == [7, 0, 0, 0]
 
 
-def _spaced_x_builder(case: Case, device: Any) -> dict[str, Any]:
+def _aliased_build(case: Case, device: Any) -> dict[str, Any]:
+    """x and bias as views of one buffer: `spaced` leaves both as built."""
     R, C = case.dims["R"], case.dims["C"]
-    return {"x": torch.randn(R, 2 * C, device=device)[:, ::2], "bias": torch.randn(C, device=device), "alpha": 0.5}
+    whole = torch.randn(R + 1, C, device=device)
+    return {"x": whole[1:], "bias": whole[0], "alpha": 0.5}
+
+
+def _aliased_spaced_x_build(case: Case, device: Any) -> dict[str, Any]:
+    R, C = case.dims["R"], case.dims["C"]
+    whole = torch.randn(R + 1, 2 * C, device=device)
+    return {"x": whole[1:, ::2], "bias": whole[0, :C], "alpha": 0.5}  # x spaced by the builder itself
 
 
 def test_a_builders_packed_only_layouts_are_reported_never_silently_held(device: str) -> None:
-    """A contract with its own builder draws no spaced views: the report names the free-layout tensors no case
-    passed non-contiguous, in the table and the JSON, and through a merge of parts."""
-
-    def packed_build(case: Case, device: Any) -> dict[str, Any]:
-        return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in _build(case, device).items()}
-
-    for build, untried in ((packed_build, ["x", "bias"]), (_spaced_x_builder, ["bias"])):
-        own = shapecheck.Contract(
-            "bias_add", _sig, reference=_reference, inputs=build, dims={"R": shapecheck.Dim("rows", 1, 4)}
-        )
+    """Tensors a builder made views of one buffer stay as built: the report names the free-layout tensors no
+    case passed non-contiguous, in the table and the JSON, and through a merge of parts."""
+    for build, untried in ((_aliased_build, ["x", "bias"]), (_aliased_spaced_x_build, ["bias"])):
+        own = _builder_contract(build)
         report = _run(own, strided, device)
         assert report.failure is None and report.packed_only == untried
         again = Report.from_json(json.loads(json.dumps(report.to_json())))
