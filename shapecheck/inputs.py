@@ -85,6 +85,7 @@ def spaced(args: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
     The gaps hold NaN (zeros for integers), so a packed read shows. A tensor its builder made non-contiguous
     keeps that layout, and one sharing storage with another argument (`out=x`) is left as built: a copy would
     break the aliasing the call relies on. `Report.packed_only` names any tensor no case passed as a view."""
+
     def strided(t: Any) -> bool:
         return isinstance(t, torch.Tensor) and t.layout == torch.strided and t.numel() > 0
 
