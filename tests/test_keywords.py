@@ -57,7 +57,7 @@ def test_strategies_cases_refuses_an_unknown_override_and_a_value_that_is_no_str
         ValueError,
         match=re.escape(
             "shapecheck.strategies.cases: overrides: contract segment_mean has no dimension, parameter or case option "
-            "named 'Q' (known: D, N, T, cotangents, cu_seqlens, dtypes, spaced_views, strided_views, x)"
+            "named 'Q' (known: D, N, T, cotangents, cu_seqlens, dtypes, strided_views, x)"
         ),
     ):
         shapecheck.strategies.cases(SEGMENT_MEAN, overrides={"Q": st.just(1)})
