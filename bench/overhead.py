@@ -10,9 +10,9 @@ Four callables, each also inside a small model (`kernel(...) * 2`) for the compi
   always     the decorated wrapper as shipped (default mode "always": every call checked, values included)
 
 The table (issue 23): for N=1 and N=256, eager and under `torch.compile` (inductor; on CUDA also
-`mode="reduce-overhead"`, inductor's CUDA graphs), host wall per call (modes interleaved over rounds in
-rotating order, garbage collection off while timing), Δ against the unchecked row: the median over rounds of
-each round's mode − unchecked (a paired difference: drift between rounds cancels), and dynamo's guard count
+`mode="reduce-overhead"`, inductor's CUDA graphs), host wall of each call (modes interleaved call by call in
+random order, the device idle at each call's start, garbage collection off while timing), Δ against the
+unchecked row: mode's median call − unchecked's (a host's load moves both alike), and dynamo's guard count
 per mode (`torch._dynamo.explain`: the guards dynamo evaluates before each call of the compiled graph, made
 before any backend runs).
 
@@ -32,6 +32,7 @@ import gc
 import json
 import os
 import platform
+import random
 import statistics
 import sys
 import time
@@ -185,32 +186,45 @@ def _on_fresh_views(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     return fn(*fresh_views(args), **kwargs)
 
 
-def host_rounds(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -> dict[str, list[float]]:
-    """Host wall per call (one sync per round), modes interleaved round by round, each round starting one mode
-    later (no mode always runs right after the same one), garbage collection off as `timeit` has it: every
-    round's figure."""
+def host_calls(fns: dict[str, Callable], sets: list, calls: int, rounds: int) -> dict[str, list[float]]:
+    """Host wall of every call (µs), the modes interleaved call by call in a fresh random order each time (no mode
+    always follows the same one), the device synced before each call and outside its timing (every call launches
+    into an idle queue: what is timed is its host cost, never the kernel's), garbage collection off as `timeit`
+    has it. Interleaving per call, not per round of calls, puts every mode under the same moment's host load: on a
+    shared host round-level medians moved by ±3 µs from run to run (bench/results/h100/gpu_session_2026-12-07h.md)."""
     names = list(fns)
+    order = random.Random(0)
     per: dict[str, list[float]] = {name: [] for name in names}
+    clock = time.perf_counter_ns
     gc.disable()
     try:
-        for r in range(rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
-                fn = fns[name]
-                _sync()
-                t0 = time.perf_counter()
-                for i in range(calls):
-                    a, kw = sets[i % len(sets)]
+        for _ in range(rounds):
+            for i in range(calls):
+                a, kw = sets[i % len(sets)]
+                for name in order.sample(names, len(names)):
+                    fn = fns[name]
+                    _sync()
+                    t0 = clock()
                     fn(*a, **kw)
-                _sync()
-                per[name].append((time.perf_counter() - t0) / calls * 1e6)
+                    per[name].append((clock() - t0) / 1e3)
+            _sync()
+            gc.collect()  # between rounds, untimed: no round inherits another's garbage
     finally:
         gc.enable()
     return per
 
 
-def paired(host: dict[str, list[float]], mode: str) -> float:
-    """Median over rounds of the round's `mode` − unchecked: µs the decorator adds per call."""
-    return statistics.median(m - u for m, u in zip(host[mode], host["unchecked"]))
+def quartile(values: list[float]) -> float:
+    """The lower quartile: a second robust figure beside the median (a preempted call moves neither)."""
+    return statistics.quantiles(values, n=4)[0]
+
+
+def delta(host: dict[str, list[float]], mode: str) -> tuple[float, float]:
+    """µs the decorator adds per call: `mode`'s median call − unchecked's, and the same at the lower quartile."""
+    return (
+        statistics.median(host[mode]) - statistics.median(host["unchecked"]),
+        quartile(host[mode]) - quartile(host["unchecked"]),
+    )
 
 
 def _first_on_tensorguards(sets: list) -> Callable:
@@ -228,7 +242,7 @@ def _first_on_tensorguards(sets: list) -> Callable:
 def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
     """Where the eager `first` hit's time goes inside a decode step: wrappers around the real kernel that each add
     one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (paired
-    median Δ, fastest in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
+    Δ of medians, of lower quartiles in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
     fn = UNCHECKED
     sets = make_args(N, torch.device("cuda" if CUDA else "cpu"))
     args, kwargs = sets[0]
@@ -279,20 +293,19 @@ def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
             f(*sets[i % 2][0], **sets[i % 2][1])
     if fresh:  # every callable, unchecked too, gets its activations as views made just before the call
         fns = {name: functools.partial(_on_fresh_views, f) for name, f in fns.items()}
-    host = host_rounds(fns, sets, calls, rounds)
+    host = host_calls(fns, sets, calls, rounds)
     lines = [
         "",
         f"## The eager hit in situ, N={N}{', fresh activations' if fresh else ''}: each wrapper adds one part "
-        f"(µs per call; {rounds} rounds of {calls} calls,",
-        "paired median Δ against unchecked, fastest round's Δ in brackets)",
+        f"(µs per call, median; {rounds} rounds of {calls} calls interleaved call by call,",
+        "Δ of medians against unchecked, Δ of lower quartiles in brackets)",
         "",
         "| callable | µs per call | Δ µs |",
         "|---|---:|---:|",
     ]
     for name, per in host.items():
-        least = min(per) - min(host["unchecked"])
-        delta = "—" if name == "unchecked" else f"{paired(host, name):+.2f} ({least:+.2f})"
-        lines.append(f"| {name} | {statistics.median(per):.1f} | {delta} |")
+        shown = "—" if name == "unchecked" else "{:+.2f} ({:+.2f})".format(*delta(host, name))
+        lines.append(f"| {name} | {statistics.median(per):.1f} | {shown} |")
     print("\n".join(lines), flush=True)
     return lines
 
@@ -340,22 +353,20 @@ def rows(
                 for i in range(6):  # compile, warm up, record the CUDA graph; fill the first/shapes caches
                     fn(*sets[i % len(sets)][0], **sets[i % len(sets)][1])
             _sync()
-            host = host_rounds(fns, sets, calls, rounds)
+            host = host_calls(fns, sets, calls, rounds)
         except Exception as exc:  # noqa: BLE001 - one failed setting is reported in its row; the others still run
             lines.append(
                 f"| {setting} | {N} | failed: {type(exc).__name__}: {' '.join(str(exc).split())[:200].replace('|', '/')} |||||"
             )
             continue
         median = {m: statistics.median(v) for m, v in host.items()}
-        least = {m: min(v) for m, v in host.items()}
         print(N, setting, median, flush=True)
         deltas = " | ".join(
-            f"{paired(host, m):+.1f} ({least[m] - least['unchecked']:+.1f})" if m in host else "—"
-            for m in ("first", "shapes", "always")
+            "{:+.1f} ({:+.1f})".format(*delta(host, m)) if m in host else "—" for m in ("first", "shapes", "always")
         )
         counted = " / ".join(str(guards_per_mode.get(m, "—")) for m in MODES) if options is not None else "—"
         lines.append(
-            f"| {setting} | {N} | {median['unchecked']:.1f} ({least['unchecked']:.1f}) | {deltas} | {counted} |"
+            f"| {setting} | {N} | {median['unchecked']:.1f} ({quartile(host['unchecked']):.1f}) | {deltas} | {counted} |"
         )
         print(lines[-1], flush=True)  # each row as it is measured: a run cut short still shows them
         results[setting] = host
@@ -390,14 +401,16 @@ def main() -> None:
         else f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores "
         f"(`{_cpu_model()}`), the kernel replaced by a pure-torch stand-in"
     )
+    calls = [int(n) for n in args.calls.split(",")] if args.calls else [200 if CUDA else 300, 100]
     lines = [
         f"# Contract-check overhead: {tag}",
         "",
         f"{where}. torch {torch.__version__}, triton {triton.__version__}, jaxtyping {jaxtyping.__version__}, "
         f"Python {platform.python_version()}. Decode T=1, H={H}, HV={HV}, K=V={K}, fp32 pool, bf16 activations, "
-        f"l2norm on, 2 rotating input sets. Host wall per call, modes interleaved over {args.rounds} rounds in "
-        "rotating order, GC off: unchecked = median (and fastest round); Δ = median over rounds of the round's "
-        "mode − unchecked (and fastest mode − fastest unchecked); guards = dynamo's guards before "
+        f"l2norm on, 2 rotating input sets. Host wall of each call, modes interleaved call by call in random order "
+        f"({args.rounds} rounds of {calls[0]} calls at N=1, {calls[1]} at N=256), the device synced before each call and outside its timing, "
+        "GC off: unchecked = median call (and lower quartile); Δ = mode's median call − unchecked's (and the same "
+        "at the lower quartile); guards = dynamo's guards before "
         "each call of the compiled model (`torch._dynamo.explain`), unchecked / first / shapes / always.",
         "",
         "| setting | N | unchecked µs | first Δ µs | shapes Δ µs | always Δ µs | guards |",
@@ -410,7 +423,6 @@ def main() -> None:
         return
     results: dict[str, Any] = {}
     modes = {name: fn for name, fn in MODES.items() if name == "unchecked" or name in args.modes.split(",")}
-    calls = [int(n) for n in args.calls.split(",")] if args.calls else [200 if CUDA else 300, 100]
     for N, n in zip((1, 256), calls):
         found, results[f"N{N}"] = rows(N, settings, n, args.rounds, modes)
         lines += found
