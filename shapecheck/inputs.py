@@ -5,9 +5,8 @@ drawn dtype (else the first the annotation allows, float32/int32 by preference):
 from the case's seed; integer
 tensors marked `Offsets`/`Index` take the values the case drew (so they print, shrink and replay); other
 integer tensors get small random values; an optional tensor the case left out (`None`) is not passed;
-tensors listed under the case's `strided_views` are views with a padded row stride.
-Whatever built them, the contract's own builder included, tensors listed under `spaced_views` are then passed as
-views of every other element of their last axis (`spaced`).
+whatever built them, the contract's own builder included, tensors listed under the case's `strided_views` and
+`spaced_views` are then passed as views (`views`).
 Scalar arguments take the drawn size (an int named like a dimension), the case's drawn or pinned value, or
 their default.
 """
@@ -16,7 +15,7 @@ from __future__ import annotations
 
 import inspect
 from collections import Counter
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, TypeGuard
 
 import torch
 
@@ -59,45 +58,43 @@ def generic_inputs(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
             shape = pattern.evaluate(case.dims)
             declared = {d for p in spec.patterns if p.axes == pattern.axes for d in p.dtypes}
             dtype = getattr(torch, drawn_dtypes.get(name) or next(d for d in (*_FLOATS, *_INTS) if d in declared))
-            # a strided view: rows 3 elements apart further than packed (a slice of a wider projection)
-            pad = 3 if dtype.is_floating_point and name in case.options.get(STRIDED, ()) else 0
-            wide = (*shape[:-1], shape[-1] + pad) if shape else shape
             if chosen:
-                full = torch.zeros(wide, dtype=dtype, device=device)
+                args[name] = torch.tensor(chosen, dtype=dtype, device=device).reshape(shape)
             elif dtype.is_floating_point:
-                full = torch.randn(wide, generator=gen, device=device).to(dtype)
+                args[name] = torch.randn(shape, generator=gen, device=device).to(dtype)
             else:
-                full = torch.randint(0, 4, wide, generator=gen, device=device).to(dtype)
-            view = full[..., : shape[-1]] if shape else full
-            if chosen:
-                view.copy_(torch.tensor(chosen, dtype=dtype, device=device).reshape(shape))
-            args[name] = view
+                args[name] = torch.randint(0, 4, shape, generator=gen, device=device).to(dtype)
         return args
 
     return build
 
 
-def spaced(args: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
-    """`args` with each named tensor moved into a view of every other element of its last axis (`x[..., ::2]`),
-    values and `requires_grad` kept: a layout the decorator accepts for a tensor no check names a layout for,
-    so a kernel that addresses it packed fails a run instead of garbling production calls with views.
+def views(args: dict[str, Any], case: Case) -> dict[str, Any]:
+    """`args` with the case's drawn views made from the tensors as built, values and `requires_grad` kept: those
+    under `strided_views` (floats of two axes or more) with rows 3 elements further apart than packed (a slice of
+    a wider projection), those under `spaced_views` as every other element of their last axis (`x[..., ::2]`).
+    The decorator accepts these layouts, so a kernel that assumes packed ones fails a run instead of garbling
+    production calls with views.
 
-    The gaps hold NaN (zeros for integers), so a packed read shows. A tensor its builder made non-contiguous
+    The gaps hold NaN (zeros for integers), so a read of them shows. A tensor its builder made non-contiguous
     keeps that layout, and one sharing storage with another argument (`out=x`) is left as built: a copy would
     break the aliasing the call relies on. `Report.packed_only` names any tensor no case passed as a view."""
 
-    def strided(t: Any) -> bool:
-        return isinstance(t, torch.Tensor) and t.layout == torch.strided and t.numel() > 0
+    def movable(t: Any) -> TypeGuard[torch.Tensor]:
+        return isinstance(t, torch.Tensor) and t.layout == torch.strided and t.dim() > 0 and t.numel() > 0
 
-    shared = Counter(t.untyped_storage().data_ptr() for t in args.values() if strided(t))
-    for name in names:
+    shared = Counter(t.untyped_storage().data_ptr() for t in args.values() if movable(t))
+    # (step, pad): every `step`-th element of a last axis `pad` elements longer than `step` times packed
+    layouts = {n: (1, 3) for n in case.options.get(STRIDED, ())} | {n: (2, 0) for n in case.options.get(SPACED, ())}
+    for name, (step, pad) in layouts.items():
         t = args.get(name)
-        if not isinstance(t, torch.Tensor) or not strided(t) or not t.dim() or not t.is_contiguous():
+        if not movable(t) or not t.is_contiguous() or shared[t.untyped_storage().data_ptr()] > 1:
             continue
-        if shared[t.untyped_storage().data_ptr()] > 1:
+        if pad and (t.dim() < 2 or not t.dtype.is_floating_point):
             continue
         gap = float("nan") if t.dtype.is_floating_point or t.dtype.is_complex else 0
-        view = torch.full((*t.shape[:-1], 2 * t.shape[-1]), gap, dtype=t.dtype, device=t.device)[..., ::2]
+        wide = torch.full((*t.shape[:-1], t.shape[-1] * step + pad), gap, dtype=t.dtype, device=t.device)
+        view = wide[..., : t.shape[-1] * step : step]
         with torch.no_grad():
             view.copy_(t)
         args[name] = view.requires_grad_(t.requires_grad)
@@ -106,16 +103,16 @@ def spaced(args: dict[str, Any], names: Iterable[str]) -> dict[str, Any]:
 
 def own_builder(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
     """The contract's own `inputs` builder, or one made from its annotations, as it is: what the runner calls
-    under `blame`, so a builder that cannot take `(case, device)` is named as such, before `spaced` views."""
+    under `blame`, so a builder that cannot take `(case, device)` is named as such, before the case's `views`."""
     return contract.resolve("inputs") or generic_inputs(contract)
 
 
 def input_builder(contract: Contract) -> Callable[[Case, Any], dict[str, Any]]:
-    """`own_builder`, with the case's spaced views (`spaced`) made from what it returns."""
+    """`own_builder`, with the case's drawn `views` made from what it returns."""
     build = own_builder(contract)
 
     def with_views(case: Case, device: Any) -> Any:
         args = build(case, device)
-        return spaced(args, case.options.get(SPACED, ())) if isinstance(args, dict) else args
+        return views(args, case) if isinstance(args, dict) else args
 
     return with_views

@@ -105,6 +105,7 @@ class Outcome:
     backward: bool = False  # a backward case ran (a differentiable contract's gradients were judged)
     configs: dict[str, str] = dataclasses.field(default_factory=dict)  # autotuned kernel -> the config it ran (drawn)
     layouts: list[str] = dataclasses.field(default_factory=list)  # free-layout tensors passed non-contiguous here
+    regimes: list[str] = dataclasses.field(default_factory=list)  # the coverage rows this case counts in, as passed
 
     @property
     def ok(self) -> bool:

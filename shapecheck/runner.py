@@ -18,7 +18,7 @@ import hashlib
 import os
 import time
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
 
 import torch
 from hypothesis import Phase, Verbosity, given, reject, settings
@@ -30,14 +30,14 @@ from shapecheck import ahead, autotune, blame, budget, gradients, harness, integ
 from shapecheck import pins as pin_values
 from shapecheck.cache import cache_dir
 from shapecheck.call import by_keyword
-from shapecheck.case import SPACED, Case
+from shapecheck.case import Case
 from shapecheck.compilations import CompileCounter
 from shapecheck.conditioning import Judge
 from shapecheck.errors import Abort, ContractViolation, NothingRan
 from shapecheck.harness import poisoned_allocations
 from shapecheck.harness import tolerance as tolerance  # re-exported: test_kernel.py and bench/soak.py use it
 from shapecheck.host import described
-from shapecheck.inputs import own_builder, spaced
+from shapecheck.inputs import own_builder, views
 from shapecheck.keywords import refuse_positional_options
 from shapecheck.markers import Index, Offsets
 from shapecheck.outcomes import Outcome, Report
@@ -95,7 +95,7 @@ def check_case(
             f"{builder} returned {extra!r}: expected a dict of the contract's parameters "
             f"({', '.join(contract.parameters)})"
         )
-    args = spaced(args, case.options.get(SPACED, ()))
+    args = views(args, case)
     try:
         call = contract.validate(dict(args))
     except ContractViolation as exc:
@@ -115,6 +115,7 @@ def check_case(
     outcome.layouts = [
         n for n in contract.free_layouts if isinstance(args.get(n), torch.Tensor) and not args[n].is_contiguous()
     ]
+    outcome.regimes = sorted(passed_regimes(contract, case, args, {**case.dims, **call.dims}))
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     untouched = integrity.snapshot_inputs(contract, args)
     lap("inputs")
@@ -389,12 +390,7 @@ def run_property(
         )
     # Hypothesis replays the minimal failing example last, so the last failure is the shrunk one (or the
     # failing regime case).
-    regimes_of = contract.resolve("regimes") or (lambda case: marked_regimes(contract, case))
-    regimes = Counter(
-        name
-        for outcome in outcomes
-        for name in [*regimes_of(outcome.case), *(f"spaced {n}" for n in outcome.layouts)]  # as passed, not drawn
-    )
+    regimes = Counter(name for outcome in outcomes for name in outcome.regimes)
     return Report(
         contract=contract.name,
         impl=impl_name,
@@ -447,23 +443,44 @@ def _plan_budget(
     return plan, launches
 
 
-def marked_regimes(contract: Contract, case: Case) -> set[str]:
-    """Regimes of a generic case, from its marked values and the optional tensors it left out."""
+def passed_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
+    """Regimes one case covered, named from its arguments as passed: a contract's own builder may ignore what
+    was drawn, and a coverage row must not claim a dtype or a view that never ran. A contract's own `regimes`
+    hook names them from the case instead; the views are named from the arguments either way."""
+    hook = contract.resolve("regimes")
+    found = set(hook(case)) if hook else _argument_regimes(contract, case, args, dims)
+    found |= {f"spaced {name}" for name in contract.free_layouts if _views(args.get(name), spaced=True)}
+    return found | {f"strided {name}" for name in contract.free_strides if _views(args.get(name), spaced=False)}
+
+
+def _argument_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
+    """Marked values, optional marked tensors left out, each dtype group's dtype, literal and boolean scalars; and
+    the cotangents drawn (the backward pass makes them from the case)."""
     found: set[str] = set()
     for name, marker in contract.markers.items():
-        values = case.options.get(name)
-        if isinstance(values, list) and values and isinstance(marker, (Offsets, Index)):
-            found |= marker.regimes(values, case.dims)
-        elif name in case.options and values is None:
+        value = args.get(name)
+        if isinstance(value, torch.Tensor) and isinstance(marker, (Offsets, Index)):
+            found |= marker.regimes([int(v) for v in value.flatten().tolist()], dims)
+        elif value is None and name in contract.tensor_specs:
             found.add(f"{name} omitted")
-    drawn = case.options.get(strategies.DTYPES, {})
-    found |= {
-        f"{'/'.join(group)} {drawn[group[0]]}" for group in strategies.dtype_choices(contract) if group[0] in drawn
-    }
+    for group in strategies.dtype_choices(contract):
+        if isinstance(args.get(group[0]), torch.Tensor):
+            found.add(f"{'/'.join(group)} {str(args[group[0]].dtype).removeprefix('torch.')}")
     found |= {
         f"{name}={value!r}"
-        for name, value in case.options.items()
+        for name, value in args.items()
         if name in contract.scalars and (isinstance(value, bool) or contract.scalars[name].literals or value is None)
     }
-    found |= {f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()}
-    return found | {f"strided {name}" for name in case.options.get(strategies.STRIDED, ())}
+    return found | {
+        f"{kind} cotangent of {name}" for name, kind in (case.options.get(strategies.COTANGENTS) or {}).items()
+    }
+
+
+def _views(t: Any, *, spaced: bool) -> bool:
+    """Whether `t` was passed as a spaced view (last axis not unit-stride) or a strided one (rows further apart
+    than packed, last axis unit-stride)."""
+    if not isinstance(t, torch.Tensor) or t.dim() < (1 if spaced else 2) or not t.numel():
+        return False
+    if spaced:
+        return not t.is_contiguous()
+    return t.stride(-1) == 1 and t.stride(-2) != t.shape[-1]

@@ -24,11 +24,12 @@ from torch import Tensor
 import shapecheck
 from shapecheck import console, reports, strategies
 from shapecheck.case import SPACED, Case
-from shapecheck.inputs import input_builder, spaced
+from shapecheck.inputs import input_builder, views
 from shapecheck.integrity import bits
 from shapecheck.outcomes import Report
 from shapecheck.profiles import PROFILES
 from shapecheck.runner import run_property
+from shapecheck.strategies import STRIDED
 
 
 def _sig(x: Float[Tensor, "R C"], bias: Float[Tensor, "C"], alpha: float = 0.5) -> Float[Tensor, "R C"]: ...
@@ -165,6 +166,23 @@ def test_a_builders_tensors_are_passed_as_spaced_views_too(device: str) -> None:
     held = _run(_builder_contract(_build), strided, device)
     assert held.failure is None and held.packed_only == []
     assert held.regimes.get("spaced x", 0) > 0 and held.regimes.get("spaced bias", 0) > 0, held.regimes
+    # the builder makes float32 only: the coverage rows name what was passed, never a drawn dtype that did not run
+    assert held.regimes["x float32"] == held.regimes["bias float32"] == len(held.outcomes), held.regimes
+    assert not [r for r in held.regimes if r.endswith(("float16", "bfloat16"))], held.regimes
+
+
+def test_a_builders_rows_are_passed_strided_where_the_contract_frees_them(device: str) -> None:
+    """`unit_stride_last("x")` frees x's row stride: a builder's x is passed with rows further apart than packed
+    too, so a kernel that steps rows by the row length is caught and one that takes the stride holds."""
+    checks = [shapecheck.unit_stride_last("x"), shapecheck.contiguous("bias")]
+    caught = _run(_builder_contract(_build, checks=checks), packed, device)
+    assert caught.failure is not None and caught.failure.case.options[STRIDED] == ["x"]
+    held = _run(_builder_contract(_build, checks=checks), strided, device)
+    assert held.failure is None and 0 < held.regimes["strided x"] < len(held.outcomes), held.regimes
+    x = input_builder(_builder_contract(_build, checks=checks))(
+        Case("bias_add", {"R": 3, "C": 4}, {STRIDED: ["x"]}, 1), "cpu"
+    )["x"]
+    assert x.stride() == (7, 1) and torch.isnan(x._base[:, 4:]).all()
 
 
 def _own_cases(profile: Any, overrides: Any) -> Any:
@@ -182,15 +200,16 @@ def test_a_contract_with_its_own_cases_draws_spaced_views_beside_them(drawn: Cas
     assert set(drawn.options[SPACED]) <= {"x", "bias"}
 
 
-def test_spaced_keeps_values_and_grad_and_leaves_aliases_and_views_as_built() -> None:
+def test_views_keep_values_and_grad_and_leave_aliases_and_views_as_built() -> None:
     x = torch.randn(3, 4, requires_grad=True)
     out = torch.zeros(3, 4)
-    args = spaced({"x": x, "out": out, "alias": out[1], "t": torch.randn(4, 3).t(), "n": 2}, ["x", "out", "alias", "t"])
+    drawn = Case("c", {}, {SPACED: ["x", "out", "alias", "t"]}, 0)
+    args = views({"x": x, "out": out, "alias": out[1], "t": torch.randn(4, 3).t(), "n": 2}, drawn)
     assert args["x"].stride() == (8, 2) and args["x"].requires_grad and torch.equal(args["x"], x)
     assert torch.isnan(args["x"]._base[..., 1::2]).all()  # the gaps: a packed read shows
     assert args["out"] is out and args["alias"].data_ptr() == out[1].data_ptr()  # `out` and a view of it share
     assert args["t"].stride() == (1, 3) and args["n"] == 2
-    ints = spaced({"i": torch.arange(5, dtype=torch.int32)}, ["i"])["i"]
+    ints = views({"i": torch.arange(5, dtype=torch.int32)}, Case("c", {}, {SPACED: ["i"]}, 0))["i"]
     assert ints.tolist() == list(range(5)) and ints.stride() == (2,) and ints._base[1::2].eq(0).all()
 
 

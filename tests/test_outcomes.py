@@ -42,6 +42,7 @@ def _full_report() -> Report:
         backward=True,
         configs={"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
         layouts=["A_log"],
+        regimes=["spaced A_log", "varlen"],
     )
     failed = Outcome(
         case=_case(2),
@@ -153,6 +154,7 @@ def test_the_json_keeps_its_keys_and_figures() -> None:
         "backward": True,
         "configs": {"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
         "layouts": ["A_log"],
+        "regimes": ["spaced A_log", "varlen"],
     }
 
 
