@@ -117,6 +117,12 @@ def report_table(report: Report) -> Table:
             f"{', '.join(report.packed_only)}: the contract takes them in any layout, yet no case passed them "
             "otherwise (declare `shapecheck.contiguous` or `unit_stride_last`, or make views in the `inputs` builder)",
         )
+    if report.outcomes and report.untried_dtypes:
+        table.add_row(
+            "dtypes never run",
+            f"{', '.join(report.untried_dtypes)}: the annotations accept them, yet no case passed them (narrow the "
+            "annotation, or build them in the `inputs` builder: the case's drawn dtypes are `case.options['dtypes']`)",
+        )
     table.add_row(
         "worst error", ", ".join(f"{key}: {_error(key, err)}" for key, err in sorted(report.worst_errors().items()))
     )

@@ -182,6 +182,8 @@ class Report:
     command: tuple[str, ...] = dataclasses.field(default=(), metadata=_json(load=tuple))
     # tensors the contract takes in any layout (`Contract.free_layouts`)
     free_layouts: tuple[str, ...] = dataclasses.field(default=(), metadata=_json(load=tuple))
+    # each dtype group the annotations let vary ("q/k"), with the dtypes it may take (`strategies.dtype_choices`)
+    dtype_choices: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     failure: Optional[Outcome]  # the shrunk failing case, if any (one of `outcomes`)
     outcomes: list[Outcome] = dataclasses.field(metadata=_json(load=_outcomes))
 
@@ -211,9 +213,16 @@ class Report:
     @property
     def packed_only(self) -> list[str]:
         """Tensors the contract takes in any layout that no case passed non-contiguous: layouts the decorator
-        accepts and this run never tried (a contract whose own `inputs` builder makes them packed)."""
+        accepts and this run never tried (tensors a builder made views of one buffer, which stay as built)."""
         tried = {name for outcome in self.outcomes for name in outcome.layouts}
         return [name for name in self.free_layouts if name not in tried]
+
+    @property
+    def untried_dtypes(self) -> list[str]:
+        """Dtypes the annotations accept that no case passed, as "group dtype": what the decorator lets through
+        and this run never ran (a contract whose own `inputs` builder ignores the drawn dtypes)."""
+        passed = {name for outcome in self.outcomes for name in outcome.regimes}
+        return [f"{g} {d}" for g, choices in self.dtype_choices.items() for d in choices if f"{g} {d}" not in passed]
 
     @property
     def backward_cases(self) -> int:
@@ -247,6 +256,7 @@ class Report:
             "rejected": sum(self.rejected.values()),
             "backward_cases": self.backward_cases,
             "packed_only": self.packed_only,
+            "untried_dtypes": self.untried_dtypes,
             "autotune_configs": {kernel: dict(used) for kernel, used in self.configs().items()},
             "worst_errors": self.worst_errors(),
             **fields,

@@ -89,6 +89,7 @@ def merge(parts: Sequence[Report], *, seconds: Optional[float] = None) -> Report
         rejected=sum((p.rejected for p in parts), Counter()),
         command=next((p.command for p in parts if p.command), ()),
         free_layouts=first.free_layouts,
+        dtype_choices=first.dtype_choices,
         compile_seconds=sum(p.compile_seconds for p in parts),
         ahead_seconds=sum(p.ahead_seconds for p in parts),
         part_seconds=sum(p.part_seconds or p.seconds for p in parts),

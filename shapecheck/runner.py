@@ -405,6 +405,7 @@ def run_property(
         rejected=rejected,
         command=command,
         free_layouts=contract.free_layouts,
+        dtype_choices={"/".join(group): choices for group, choices in strategies.dtype_choices(contract).items()},
         compile_seconds=counter.seconds,
         ahead_seconds=compiled.seconds,
         compile_budget=None if plan is None else plan.summary([o.case for o in outcomes], launches),
@@ -446,16 +447,19 @@ def _plan_budget(
 def passed_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
     """Regimes one case covered, named from its arguments as passed: a contract's own builder may ignore what
     was drawn, and a coverage row must not claim a dtype or a view that never ran. A contract's own `regimes`
-    hook names them from the case instead; the views are named from the arguments either way."""
+    hook names them from the case instead; dtypes and views are named from the arguments either way."""
     hook = contract.resolve("regimes")
     found = set(hook(case)) if hook else _argument_regimes(contract, case, args, dims)
+    for group in strategies.dtype_choices(contract):
+        if isinstance(args.get(group[0]), torch.Tensor):
+            found.add(f"{'/'.join(group)} {str(args[group[0]].dtype).removeprefix('torch.')}")
     found |= {f"spaced {name}" for name in contract.free_layouts if _views(args.get(name), spaced=True)}
     return found | {f"strided {name}" for name in contract.free_strides if _views(args.get(name), spaced=False)}
 
 
 def _argument_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
-    """Marked values, optional marked tensors left out, each dtype group's dtype, literal and boolean scalars; and
-    the cotangents drawn (the backward pass makes them from the case)."""
+    """Marked values, optional marked tensors left out, literal and boolean scalars; and the cotangents drawn
+    (the backward pass makes them from the case)."""
     found: set[str] = set()
     for name, marker in contract.markers.items():
         value = args.get(name)
@@ -463,9 +467,6 @@ def _argument_regimes(contract: Contract, case: Case, args: Mapping[str, Any], d
             found |= marker.regimes([int(v) for v in value.flatten().tolist()], dims)
         elif value is None and name in contract.tensor_specs:
             found.add(f"{name} omitted")
-    for group in strategies.dtype_choices(contract):
-        if isinstance(args.get(group[0]), torch.Tensor):
-            found.add(f"{'/'.join(group)} {str(args[group[0]].dtype).removeprefix('torch.')}")
     found |= {
         f"{name}={value!r}"
         for name, value in args.items()

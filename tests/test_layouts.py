@@ -169,6 +169,13 @@ def test_a_builders_tensors_are_passed_as_spaced_views_too(device: str) -> None:
     # the builder makes float32 only: the coverage rows name what was passed, never a drawn dtype that did not run
     assert held.regimes["x float32"] == held.regimes["bias float32"] == len(held.outcomes), held.regimes
     assert not [r for r in held.regimes if r.endswith(("float16", "bfloat16"))], held.regimes
+    never = [f"{n} {d}" for n in ("x", "bias") for d in held.dtype_choices[n] if d != "float32"]
+    assert never and held.untried_dtypes == never  # ... and the report names the dtypes that never ran
+    with console.stdout.capture() as shown:
+        console.stdout.print(console.report_table(held))
+    assert "dtypes never run" in shown.get() and "the annotations accept them" in shown.get()
+    assert all(name in shown.get() for name in never)
+    assert _run(_contract(), strided, device).untried_dtypes == []  # generic cases draw every one
 
 
 def test_a_builders_rows_are_passed_strided_where_the_contract_frees_them(device: str) -> None:

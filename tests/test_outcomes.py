@@ -42,7 +42,7 @@ def _full_report() -> Report:
         backward=True,
         configs={"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
         layouts=["A_log"],
-        regimes=["spaced A_log", "varlen"],
+        regimes=["spaced A_log", "varlen", "q/k float32"],
     )
     failed = Outcome(
         case=_case(2),
@@ -83,6 +83,7 @@ def _full_report() -> Report:
         part_seconds=20.5,
         command=("shapecheck", "run", "gdn_decode", "--impl", "kernels.gdn:decode"),
         free_layouts=("A_log", "dt_bias"),
+        dtype_choices={"q/k": ["float32", "float16"], "A_log": ["float32"]},
         failure=failed,
         outcomes=[held, failed],
     )
@@ -116,9 +117,10 @@ def test_the_json_keeps_its_keys_and_figures() -> None:
         "contract", "impl", "device", "profile", "held", "cases", "backward_cases", "autotune_configs", "failures",
         "rejected", "rejected_by_reason", "regimes", "worst_errors", "compilations", "compile_keys", "seconds",
         "compile_seconds", "ahead_seconds", "compile_budget", "part_seconds", "command", "failure", "outcomes",
-        "free_layouts", "packed_only",
+        "free_layouts", "packed_only", "dtype_choices", "untried_dtypes",
     }  # fmt: skip
     assert (data["free_layouts"], data["packed_only"]) == (["A_log", "dt_bias"], ["dt_bias"])
+    assert data["untried_dtypes"] == ["q/k float16", "A_log float32"]  # no case passed them
     assert (data["held"], data["cases"], data["failures"], data["backward_cases"]) == (False, 2, 1, 1)
     assert (data["rejected"], data["rejected_by_reason"]) == (3, {"B > slots": 3})
     assert data["regimes"] == {"ragged": 2, "H=4": 1}
@@ -154,7 +156,7 @@ def test_the_json_keeps_its_keys_and_figures() -> None:
         "backward": True,
         "configs": {"fused_kernel": "config 3: BLOCK=64, num_warps=4"},
         "layouts": ["A_log"],
-        "regimes": ["spaced A_log", "varlen"],
+        "regimes": ["spaced A_log", "varlen", "q/k float32"],
     }
 
 
