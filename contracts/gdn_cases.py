@@ -19,8 +19,11 @@ from shapecheck.contracts.gdn import GDN_DECODE
 from shapecheck.profiles import Profile
 from shapecheck.strategies import NO_OVERRIDES, Overrides, dim, seeds
 
+# Every dtype the contract's annotations accept is drawn: the report names any that no case passed.
 DTYPES = ("float32", "bfloat16", "float16")
-POOL_DTYPES = ("float32", "bfloat16")
+POOL_DTYPES = ("float32", "bfloat16", "float16")
+GATE_DTYPES = ("float32", "bfloat16", "float16")  # A_log, dt_bias
+INDEX_DTYPES = ("int32", "int64")  # initial_state_indices and cu_seqlens
 
 
 def _is_pow2(x: int) -> bool:
@@ -87,8 +90,8 @@ def cases(profile: Profile, overrides: Overrides = NO_OVERRIDES) -> st.SearchStr
             "softplus_threshold": pick("softplus_threshold", st.sampled_from((20.0, 2.0))),
             "packed_gates": pick("packed_gates", st.booleans()),
             "strided_qkv": pick("strided_qkv", st.booleans()),
-            "index_dtype": fixed("index_dtype", st.sampled_from(("int32", "int64"))),
-            "gate_dtype": fixed("gate_dtype", st.sampled_from(("float32", "bfloat16"))),  # A_log, dt_bias
+            "index_dtype": fixed("index_dtype", st.sampled_from(INDEX_DTYPES)),
+            "gate_dtype": fixed("gate_dtype", st.sampled_from(GATE_DTYPES)),
             "at_threshold": pick("at_threshold", st.booleans()),  # one gate exactly at softplus's threshold
             "zero_token": pick("zero_token", st.booleans()),  # q = k = 0 at one token (l2norm's epsilon)
             "cu_seqlens": cu_seqlens,
@@ -108,8 +111,8 @@ V_CLASSES = {"v16": (9, 16), "vbig": (33, 256)}
 _FACTORS: dict[str, tuple[Any, ...]] = {
     "dtype": DTYPES,
     "pool_dtype": POOL_DTYPES,
-    "gate_dtype": ("float32", "bfloat16"),
-    "index_dtype": ("int32", "int64"),
+    "gate_dtype": GATE_DTYPES,
+    "index_dtype": INDEX_DTYPES,
     "varlen": (False, True),
     "l2norm": (False, True),
     "layout": ("kv", "vk"),
@@ -216,7 +219,7 @@ def inputs(case: Case, device: str | torch.device = "cpu") -> dict[str, Any]:
         "initial_state_indices": torch.tensor(o["indices"], dtype=getattr(torch, o["index_dtype"])),
         "scale": o["scale"],
         "use_qk_l2norm_in_kernel": o["l2norm"],
-        "cu_seqlens": None if cu is None else torch.tensor(cu, dtype=torch.int32),
+        "cu_seqlens": None if cu is None else torch.tensor(cu, dtype=getattr(torch, o["index_dtype"])),
         "state_layout": o["layout"],
     }
     return {name: x.to(device) if isinstance(x, torch.Tensor) else x for name, x in args.items()}  # indices, cu_seqlens
