@@ -241,8 +241,8 @@ def _first_on_tensorguards(sets: list) -> Callable:
 
 def anatomy(N: int, calls: int, rounds: int, fresh: bool = False) -> list[str]:
     """Where the eager `first` hit's time goes inside a decode step: wrappers around the real kernel that each add
-    one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (paired
-    Δ of medians, of lower quartiles in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
+    one part of the hit path, timed interleaved with the undecorated call as the main table's rows are (Δ of
+    medians, of lower quartiles in brackets). Parts timed alone (the breakdown below) miss what they cost in situ."""
     fn = UNCHECKED
     sets = make_args(N, torch.device("cuda" if CUDA else "cpu"))
     args, kwargs = sets[0]

@@ -115,7 +115,7 @@ def check_case(
     outcome.layouts = [
         n for n in contract.free_layouts if isinstance(args.get(n), torch.Tensor) and not args[n].is_contiguous()
     ]
-    outcome.regimes = sorted(passed_regimes(contract, case, args, {**case.dims, **call.dims}))
+    outcome.regimes = sorted(passed_regimes(contract, case, args, {**case.dims, **call.dims}, outcome.layouts))
     before = {name: args[name].clone() for name in contract.mutates if isinstance(args.get(name), torch.Tensor)}
     untouched = integrity.snapshot_inputs(contract, args)
     lap("inputs")
@@ -444,17 +444,20 @@ def _plan_budget(
     return plan, launches
 
 
-def passed_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
+def passed_regimes(
+    contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int], spaced: list[str]
+) -> set[str]:
     """Regimes one case covered, named from its arguments as passed: a contract's own builder may ignore what
     was drawn, and a coverage row must not claim a dtype or a view that never ran. A contract's own `regimes`
-    hook names them from the case instead; dtypes and views are named from the arguments either way."""
+    hook names them from the case instead; dtypes and views are named from the arguments either way (`spaced`:
+    the free-layout tensors passed non-contiguous, `Outcome.layouts`)."""
     hook = contract.resolve("regimes")
     found = set(hook(case)) if hook else _argument_regimes(contract, case, args, dims)
     for group in strategies.dtype_choices(contract):
         if isinstance(args.get(group[0]), torch.Tensor):
             found.add(f"{'/'.join(group)} {str(args[group[0]].dtype).removeprefix('torch.')}")
-    found |= {f"spaced {name}" for name in contract.free_layouts if _views(args.get(name), spaced=True)}
-    return found | {f"strided {name}" for name in contract.free_strides if _views(args.get(name), spaced=False)}
+    found |= {f"spaced {name}" for name in spaced}
+    return found | {f"strided {name}" for name in contract.free_strides if _rows_apart(args.get(name))}
 
 
 def _argument_regimes(contract: Contract, case: Case, args: Mapping[str, Any], dims: Mapping[str, int]) -> set[str]:
@@ -477,11 +480,12 @@ def _argument_regimes(contract: Contract, case: Case, args: Mapping[str, Any], d
     }
 
 
-def _views(t: Any, *, spaced: bool) -> bool:
-    """Whether `t` was passed as a spaced view (last axis not unit-stride) or a strided one (rows further apart
-    than packed, last axis unit-stride)."""
-    if not isinstance(t, torch.Tensor) or t.dim() < (1 if spaced else 2) or not t.numel():
-        return False
-    if spaced:
-        return not t.is_contiguous()
-    return t.stride(-1) == 1 and t.stride(-2) != t.shape[-1]
+def _rows_apart(t: Any) -> bool:
+    """Whether `t` was passed as a strided view: rows further apart than packed, the last axis unit-stride."""
+    return (
+        isinstance(t, torch.Tensor)
+        and t.dim() >= 2
+        and t.numel() > 0
+        and t.stride(-1) == 1
+        and t.stride(-2) != t.shape[-1]
+    )
